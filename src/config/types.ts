@@ -1,0 +1,84 @@
+/**
+ * Configuration types. `NetworkConfig` is shared by every peer of one network: a joining peer
+ * takes it from the peer it joins (`obtainConfiguration`). `NodeConfig` belongs to this peer only.
+ * Durations are milliseconds; memory is MB; CPUs are in CPU-slice units.
+ */
+
+export interface MemoryPartition {
+  /** memory in MB */
+  value: number
+  percentage: number
+}
+
+export interface CpuCoresPartition {
+  /** CPUs */
+  value: number
+  percentage: number
+  memory: MemoryPartition[]
+}
+
+export interface CpuClassPartition {
+  /** 0 = low, 1 = high */
+  value: number
+  percentage: number
+  cpuCores: CpuCoresPartition[]
+}
+
+/** The resource-partition tree (`caravela-original.md` §3.1, §4). Percentages at each level sum to 100. */
+export interface PartitionTree {
+  cpuClasses: CpuClassPartition[]
+}
+
+export type SchedulingPolicy = 'binpack' | 'spread'
+export type DiscoveryBackend = 'single-offer' | 'multi-offer' | 'multi-offer-updates' | 'random' | 'swarm'
+
+export interface NetworkConfig {
+  cpuSlices: number
+  cpuOvercommit: number
+  memoryOvercommit: number
+  schedulingPolicy: SchedulingPolicy
+  discoveryBackend: DiscoveryBackend
+  supplyingInterval: number
+  spreadOffersInterval: number
+  refreshesCheckInterval: number
+  refreshingInterval: number
+  refreshMissedTimeout: number
+  maxRefreshesFailed: number
+  maxRefreshesMissed: number
+  partitionsStateBufferSize: number
+  maxPartitionsSearch: number
+  spreadOffers: boolean
+  spreadPartitionsState: boolean
+  randBackendMaxRetries: number
+  /** timeout of one peer-to-peer request (the original's APITimeout) */
+  requestTimeout: number
+  /** peers returned by one overlay lookup (the original's Chord NumSuccessors) */
+  lookupCount: number
+  resources: PartitionTree
+}
+
+export interface NodeConfig {
+  /** protocol ids are `/<protocolPrefix>/<name>/<version>`; the DHT is `/<protocolPrefix>/kad/1.0.0` */
+  protocolPrefix: string
+  /** multiaddrs to listen on */
+  listen: string[]
+  /** multiaddrs to announce instead of the listen addresses (empty: announce what we listen on) */
+  announce: string[]
+  /** multiaddrs (with /p2p/<id>) of peers to join through; empty creates a new network */
+  bootstrap: string[]
+  /** host of the local control API; must be a loopback address */
+  apiHost: string
+  /** port of the local control API (0: any free port) */
+  apiPort: number
+  /** advertised CPUs (undefined: the runtime's) */
+  cpus?: number
+  /** advertised memory in MB (undefined: the runtime's) */
+  memory?: number
+  /** advertised CPU class */
+  cpuClass: 'low' | 'high'
+}
+
+export interface CaravelaConfig {
+  network: NetworkConfig
+  node: NodeConfig
+}

@@ -1,0 +1,100 @@
+/**
+ * Errors, one class per condition, matched by `name` (js-libp2p convention).
+ */
+
+/** A configuration value is invalid; `key` names the offending key (dotted path). */
+export class InvalidConfigurationError extends Error {
+  static name = 'InvalidConfigurationError'
+  readonly key: string
+
+  constructor (key: string, message: string) {
+    super(`${key}: ${message}`)
+    this.name = 'InvalidConfigurationError'
+    this.key = key
+  }
+}
+
+/** The network we join computes a different resource map than we would. */
+export class IncompatibleNetworkError extends Error {
+  static name = 'IncompatibleNetworkError'
+
+  constructor (message = 'The network uses a different resource map') {
+    super(message)
+    this.name = 'IncompatibleNetworkError'
+  }
+}
+
+/** A remote peer answered a request with a non-OK status. */
+export class RemoteRequestError extends Error {
+  static name = 'RemoteRequestError'
+  readonly status: string
+
+  constructor (status: string, message = 'The remote peer refused the request') {
+    super(message)
+    this.name = 'RemoteRequestError'
+    this.status = status
+  }
+}
+
+/** No bootstrap peer could be reached. */
+export class JoinFailedError extends Error {
+  static name = 'JoinFailedError'
+
+  constructor (message = 'Could not reach any bootstrap peer') {
+    super(message)
+    this.name = 'JoinFailedError'
+  }
+}
+
+/** A handler for this message exists in the protocol but has no logic behind it yet. */
+export class NotImplementedError extends Error {
+  static name = 'NotImplementedError'
+
+  constructor (message = 'Not implemented') {
+    super(message)
+    this.name = 'NotImplementedError'
+  }
+}
+
+/** Another running peer holds this data directory's datastore. */
+export class DataDirInUseError extends Error {
+  static name = 'DataDirInUseError'
+  readonly dataDir: string
+
+  constructor (dataDir: string) {
+    super(`The data directory ${dataDir} is in use by another running peer: stop it or pass another --data-dir`)
+    this.name = 'DataDirInUseError'
+    this.dataDir = dataDir
+  }
+}
+
+/** A non-OK status of a Caravela response (`protocols/README.md`): what a request handler may answer. */
+export type RequestStatus = 'INVALID_REQUEST' | 'NOT_FOUND' | 'REFUSED' | 'UNAVAILABLE' | 'RATE_LIMITED' | 'NOT_IMPLEMENTED' | 'INTERNAL_ERROR'
+
+/**
+ * Thrown by a request handler to answer with a status other than OK (for example `REFUSED` when a
+ * refresh does not come from the offer's trader). The caller receives a `RemoteRequestError` with
+ * the same status and message.
+ */
+export class ProtocolStatusError extends Error {
+  static name = 'ProtocolStatusError'
+  readonly status: RequestStatus
+
+  constructor (status: RequestStatus, message: string) {
+    super(message)
+    this.name = 'ProtocolStatusError'
+    this.status = status
+  }
+}
+
+/** A wire message failed to decode or to validate; `field` names the offending field (dotted path). */
+export class MalformedMessageError extends Error {
+  static name = 'MalformedMessageError'
+  readonly field: string
+
+  constructor (field: string, reason: string) {
+    super(`${field}: ${reason}`)
+    this.name = 'MalformedMessageError'
+    this.field = field
+  }
+}

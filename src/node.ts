@@ -1,0 +1,136 @@
+/**
+ * `createCaravelaNode`: a complete libp2p peer running Caravela — TCP, Noise, Yamux, identify,
+ * ping, kad-dht on `/<prefix>/kad/1.0.0` in server mode and the Caravela service — with its
+ * private key and peer store kept in a data directory, so a restarted peer keeps its identity.
+ */
+
+import { noise } from '@chainsafe/libp2p-noise'
+import { yamux } from '@chainsafe/libp2p-yamux'
+import { loadOrCreateSelfKey } from '@libp2p/config'
+import { identify } from '@libp2p/identify'
+import { ping } from '@libp2p/ping'
+import { tcp } from '@libp2p/tcp'
+import { MemoryDatastore } from 'datastore-core'
+import { LevelDatastore } from 'datastore-level'
+import { createLibp2p } from 'libp2p'
+import { mkdir } from 'node:fs/promises'
+import { join } from 'node:path'
+import { defaultConfig, validateConfig } from './config/config.js'
+import { DataDirInUseError } from './errors.js'
+import { caravela, caravelaDHT } from './service.js'
+import type { CaravelaConfig } from './config/types.js'
+import type { Caravela, CaravelaInit } from './service.js'
+import type { Identify } from '@libp2p/identify'
+import type { ComponentLogger, Libp2p } from '@libp2p/interface'
+import type { KadDHT } from '@libp2p/kad-dht'
+import type { Ping } from '@libp2p/ping'
+import type { Datastore } from 'interface-datastore'
+import type { Libp2pOptions } from 'libp2p'
+
+// a type, not an interface: libp2p's ServiceMap needs an index signature
+export type CaravelaServices = {
+  identify: Identify
+  ping: Ping
+  dht: KadDHT
+  caravela: Caravela
+}
+
+export type CaravelaNode = Libp2p<CaravelaServices>
+
+export interface CreateCaravelaNodeInit extends Omit<CaravelaInit, 'config'> {
+  /** @default defaultConfig() */
+  config?: CaravelaConfig
+  /**
+   * Directory for the private key and the datastore (peer store, DHT records, Caravela state).
+   * Without one the peer keeps everything in memory and gets a new identity each start.
+   */
+  dataDir?: string
+  /** e.g. `prefixLogger('peer-3')` to tell several peers of one process apart */
+  logger?: ComponentLogger
+  /** libp2p options merged over Caravela's (for tests: `{ connectionMonitor: { enabled: false } }`) */
+  libp2p?: Partial<Libp2pOptions<any>>
+}
+
+/**
+ * Create and start a Caravela peer. With `config.node.bootstrap` it joins that network and adopts
+ * its configuration; otherwise it starts a new network. A failed join stops the peer and throws
+ * `JoinFailedError` or `IncompatibleNetworkError`.
+ */
+export async function createCaravelaNode (init: CreateCaravelaNodeInit = {}): Promise<CaravelaNode> {
+  const config = init.config ?? defaultConfig()
+  validateConfig(config)
+  const datastore = await openDatastore(init.dataDir)
+  let node: CaravelaNode | undefined
+
+  try {
+    const privateKey = await loadOrCreateSelfKey(datastore)
+    const { config: _, dataDir, logger, libp2p, ...serviceInit } = init
+
+    node = await createLibp2p({
+      privateKey,
+      datastore,
+      logger,
+      addresses: {
+        listen: config.node.listen,
+        announce: config.node.announce
+      },
+      transports: [tcp()],
+      connectionEncrypters: [noise()],
+      streamMuxers: [yamux()],
+      connectionManager: {
+        // every loopback peer is the same host: per-host inbound limits would refuse a local testnet
+        allow: ['/ip4/127.0.0.0/ipcidr/8', '/ip6/::1/ipcidr/128']
+      },
+      ...libp2p,
+      services: {
+        identify: identify(),
+        ping: ping(),
+        dht: caravelaDHT({ protocolPrefix: config.node.protocolPrefix }),
+        caravela: caravela({ ...serviceInit, config })
+      }
+    }) as CaravelaNode
+
+    const onStop = (): void => { void datastore.close() }
+    node.addEventListener('stop', onStop, { once: true })
+
+    if (config.node.bootstrap.length > 0) {
+      await node.services.caravela.join(config.node.bootstrap)
+    } else {
+      await node.services.caravela.overlay.create()
+    }
+
+    return node
+  } catch (err) {
+    if (node != null) {
+      await node.stop()
+    } else {
+      await datastore.close()
+    }
+
+    throw err
+  }
+}
+
+async function openDatastore (dataDir?: string): Promise<Datastore & { close(): Promise<void> }> {
+  if (dataDir == null) {
+    const store = new MemoryDatastore()
+    return Object.assign(store, { close: async () => {} })
+  }
+
+  await mkdir(dataDir, { recursive: true, mode: 0o700 })
+  const store = new LevelDatastore(join(dataDir, 'datastore'))
+
+  try {
+    // open the level database directly: LevelDatastore.open() drops the cause that tells a lock apart
+    await store.db.open()
+    await store.open()
+  } catch (err: any) {
+    if (err.cause?.code === 'LEVEL_LOCKED') {
+      throw new DataDirInUseError(dataDir)
+    }
+
+    throw err
+  }
+
+  return store
+}

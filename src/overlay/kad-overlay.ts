@@ -1,0 +1,351 @@
+/**
+ * `Overlay` over kad-dht (DESIGN §3).
+ *
+ * The key space is kad-dht's own hashed space: a key's point is `sha256(key)` and a peer's point
+ * is `sha256(peerId multihash)`. A lookup needs one live peer inside the target key's slice, not
+ * the 20 closest peers, so it answers from the local routing table and a small cache of
+ * recently seen slice members when they know such a peer (zero hops), and otherwise walks the
+ * network with `getClosestPeers` and stops as soon as a peer inside the slice answers.
+ */
+
+import { multiaddr } from '@multiformats/multiaddr'
+import { pointOf } from '../resources/resource-map.js'
+import type { ResourceMap, Slice } from '../resources/resource-map.js'
+import type { AbortOptions, LookupOptions, LookupStats, Overlay, OverlayNode } from '../types.js'
+import type { ComponentLogger, Connection, Logger, PeerId, PeerStore } from '@libp2p/interface'
+import type { ConnectionManager } from '@libp2p/interface-internal'
+import type { KadDHT, QueryEvent } from '@libp2p/kad-dht'
+
+/** How long a slice member seen by a network walk stays in the lookup cache. */
+export const SLICE_CACHE_TTL = 120_000
+/** Slice members remembered per slice. */
+export const SLICE_CACHE_SIZE = 8
+/** Extra walks towards the slice's other aligned blocks when the target's block is empty. */
+export const MAX_EXTRA_WALKS = 3
+/** Bound of one network walk when the caller gives no signal. */
+export const DEFAULT_WALK_TIMEOUT = 10_000
+
+/** The parts of kad-dht's routing table the overlay reads (public on the class, not in its typings). */
+interface RoutingTableInternals {
+  size: number
+  kb?: { toIterable(): Iterable<{ peerId: PeerId, kadId: Uint8Array }> }
+}
+
+export interface KadOverlayComponents {
+  peerId: PeerId
+  peerStore: PeerStore
+  connectionManager: ConnectionManager
+  logger: ComponentLogger
+}
+
+export interface KadOverlayInit {
+  dht: KadDHT
+  /** the resource map in force (it may change when the peer adopts a network's configuration) */
+  resourceMap: () => ResourceMap
+  /** peers returned by a lookup when the caller does not say */
+  lookupCount: () => number
+}
+
+interface CachedPeer {
+  peerId: PeerId
+  key: Uint8Array
+  seenAt: number
+}
+
+export interface Candidate {
+  peerId: PeerId
+  key: Uint8Array
+}
+
+export class KadOverlay implements Overlay {
+  private readonly components: KadOverlayComponents
+  private readonly init: KadOverlayInit
+  private readonly log: Logger
+  private readonly selfKey: Uint8Array
+  private readonly sliceCache = new Map<number, CachedPeer[]>()
+
+  constructor (components: KadOverlayComponents, init: KadOverlayInit) {
+    this.components = components
+    this.init = init
+    this.log = components.logger.forComponent('caravela:overlay')
+    this.selfKey = pointOf(components.peerId.toMultihash().bytes)
+  }
+
+  async create (): Promise<void> {
+    this.log('created a new overlay as %p', this.components.peerId)
+  }
+
+  /**
+   * Dial the bootstrap peers until one answers, then wait for the DHT's first self-query so that
+   * network walks can run. Fails only when no bootstrap peer can be reached.
+   */
+  async join (bootstrap: string[], options: AbortOptions = {}): Promise<void> {
+    const errors: Error[] = []
+
+    for (const address of bootstrap) {
+      try {
+        await this.components.connectionManager.openConnection(multiaddr(address), options)
+        this.log('joined through %s', address)
+        return
+      } catch (err: any) {
+        this.log('could not reach bootstrap peer %s - %e', address, err)
+        errors.push(err)
+      }
+    }
+
+    throw new AggregateError(errors, 'Could not reach any bootstrap peer')
+  }
+
+  async lookup (key: Uint8Array, options: LookupOptions = {}): Promise<OverlayNode[]> {
+    const started = performance.now()
+    const map = this.init.resourceMap()
+    const point = pointOf(key)
+    const slice = map.sliceOf(point)
+    const count = options.count ?? this.init.lookupCount()
+
+    const local = options.fresh === true ? [] : this.localCandidates(map, slice)
+
+    if (local.length > 0) {
+      const nodes = await this.toNodes(closestTo(point, local, count))
+      this.report(options, { source: 'local', rpcs: 0, hops: 0, durationMs: performance.now() - started, inSlice: true })
+      return nodes
+    }
+
+    const signal = options.signal ?? AbortSignal.timeout(DEFAULT_WALK_TIMEOUT)
+    const stats: LookupStats = { source: 'network', rpcs: 0, hops: 0, durationMs: 0, inSlice: false }
+    let found = await this.walk(key, map, slice, stats, signal)
+
+    // the block around the key may be empty while other blocks of the slice hold peers: XOR
+    // distance then leads the walk out of the slice, so aim once at each other block
+    if (!stats.inSlice) {
+      const targetBlocks = map.blocksOf(slice).filter(block => !inBlock(point, block))
+
+      for (const block of targetBlocks.slice(0, MAX_EXTRA_WALKS)) {
+        const more = await this.walk(map.randomKeyIn(block), map, slice, stats, signal)
+
+        if (stats.inSlice) {
+          found = more
+          break
+        }
+
+        found.push(...more)
+      }
+    }
+
+    const candidates = stats.inSlice ? found.filter(c => map.sliceOf(c.key).index === slice.index) : found
+    stats.durationMs = performance.now() - started
+    this.report(options, stats)
+
+    return this.toNodes(closestTo(point, dedupe(candidates), count))
+  }
+
+  async neighbors (nodeId: Uint8Array, options: LookupOptions = {}): Promise<OverlayNode[]> {
+    const map = this.init.resourceMap()
+    const slice = map.sliceOf(nodeId)
+    const perSide = options.count ?? 1
+    const members = this.knownPeers().filter(c => map.sliceOf(c.key).index === slice.index && compare(c.key, nodeId) !== 0)
+    const lower = members.filter(c => compare(c.key, nodeId) < 0).sort((a, b) => compare(b.key, a.key)).slice(0, perSide).reverse()
+    const higher = members.filter(c => compare(c.key, nodeId) > 0).sort((a, b) => compare(a.key, b.key)).slice(0, perSide)
+
+    return this.toNodes([...lower, ...higher])
+  }
+
+  nodeId (): Uint8Array {
+    return this.selfKey
+  }
+
+  /** Stop serving the DHT, so that peers drop us from their routing tables, and hang up. */
+  async leave (options: AbortOptions = {}): Promise<void> {
+    this.sliceCache.clear()
+
+    try {
+      await this.init.dht.setMode('client', options)
+    } catch (err: any) {
+      this.log('could not switch the DHT to client mode - %e', err)
+    }
+
+    await Promise.all(this.components.connectionManager.getConnections().map(async (connection: Connection) => {
+      await connection.close(options).catch((err: any) => { connection.abort(err) })
+    }))
+  }
+
+  /** Number of peers in the DHT routing table. */
+  routingTableSize (): number {
+    return (this.init.dht as unknown as { routingTable: RoutingTableInternals }).routingTable.size
+  }
+
+  /** Known slice members: ourselves, routing-table peers and cached walk results. */
+  private localCandidates (map: ResourceMap, slice: Slice): Candidate[] {
+    const candidates: Candidate[] = []
+
+    if (map.sliceOf(this.selfKey).index === slice.index) {
+      candidates.push({ peerId: this.components.peerId, key: this.selfKey })
+    }
+
+    for (const peer of this.knownPeers()) {
+      if (map.sliceOf(peer.key).index === slice.index) {
+        candidates.push(peer)
+      }
+    }
+
+    const now = Date.now()
+    const cached = (this.sliceCache.get(slice.index) ?? []).filter(c => now - c.seenAt < SLICE_CACHE_TTL)
+    this.sliceCache.set(slice.index, cached)
+    candidates.push(...cached)
+
+    return dedupe(candidates)
+  }
+
+  /** A peer's point: sha256 of its peer id's multihash. */
+  keyOf (peerId: PeerId): Uint8Array {
+    return pointOf(peerId.toMultihash().bytes)
+  }
+
+  /** The peers of the DHT routing table with their points. */
+  knownPeers (): Candidate[] {
+    const table = (this.init.dht as unknown as { routingTable: RoutingTableInternals }).routingTable
+    const peers: Candidate[] = []
+
+    for (const { peerId, kadId } of table.kb?.toIterable() ?? []) {
+      peers.push({ peerId, key: kadId })
+    }
+
+    return peers
+  }
+
+  /**
+   * One `getClosestPeers` walk towards `sha256(key)`; ends as soon as a peer of `slice` answers.
+   * Returns the peers of the slice that answered or, when none did, the closest peers found.
+   */
+  private async walk (key: Uint8Array, map: ResourceMap, slice: Slice, stats: LookupStats, signal: AbortSignal): Promise<Candidate[]> {
+    const depth = new Map<string, number>()
+    const closest: Candidate[] = []
+
+    try {
+      for await (const event of this.init.dht.getClosestPeers(key, { signal }) as AsyncIterable<QueryEvent>) {
+        if (event.name === 'SEND_QUERY') {
+          stats.rpcs++
+        } else if (event.name === 'PEER_RESPONSE') {
+          const from = event.from.toString()
+          const hops = depth.get(from) ?? 1
+
+          for (const peer of event.closer) {
+            const id = peer.id.toString()
+
+            if (!depth.has(id)) {
+              depth.set(id, hops + 1)
+            }
+          }
+
+          const fromKey = pointOf(event.from.toMultihash().bytes)
+
+          if (map.sliceOf(fromKey).index === slice.index) {
+            stats.hops = Math.max(stats.hops, hops)
+            stats.inSlice = true
+            this.remember(slice, event.from, fromKey)
+
+            return [{ peerId: event.from, key: fromKey }]
+          }
+        } else if (event.name === 'FINAL_PEER') {
+          closest.push({ peerId: event.peer.id, key: pointOf(event.peer.id.toMultihash().bytes) })
+        }
+      }
+    } catch (err: any) {
+      if (signal.aborted) {
+        throw err
+      }
+
+      this.log('walk towards %b failed - %e', key, err)
+    }
+
+    stats.hops = Math.max(stats.hops, ...closest.map(c => depth.get(c.peerId.toString()) ?? 1))
+
+    return closest
+  }
+
+  private remember (slice: Slice, peerId: PeerId, key: Uint8Array): void {
+    const cached = (this.sliceCache.get(slice.index) ?? []).filter(c => !c.peerId.equals(peerId))
+    cached.unshift({ peerId, key, seenAt: Date.now() })
+    this.sliceCache.set(slice.index, cached.slice(0, SLICE_CACHE_SIZE))
+  }
+
+  private async toNodes (candidates: Candidate[]): Promise<OverlayNode[]> {
+    return Promise.all(candidates.map(async ({ peerId, key }) => ({
+      peerId: peerId.toString(),
+      key,
+      multiaddrs: await this.addressesOf(peerId)
+    })))
+  }
+
+  private async addressesOf (peerId: PeerId): Promise<string[]> {
+    if (peerId.equals(this.components.peerId)) {
+      return []
+    }
+
+    try {
+      const peer = await this.components.peerStore.get(peerId)
+      return peer.addresses.map(a => a.multiaddr.toString())
+    } catch {
+      return this.components.connectionManager.getConnections(peerId).map(c => c.remoteAddr.toString())
+    }
+  }
+
+  private report (options: LookupOptions, stats: LookupStats): void {
+    options.onStats?.(stats)
+  }
+}
+
+/** Byte-wise comparison of two equal-length keys: numeric order of the big-endian integers. */
+export function compare (a: Uint8Array, b: Uint8Array): number {
+  for (let i = 0; i < a.length; i++) {
+    if (a[i] !== b[i]) {
+      return a[i] - b[i]
+    }
+  }
+
+  return 0
+}
+
+/** XOR distance of two keys, as a byte array comparable with `compare`. */
+export function xor (a: Uint8Array, b: Uint8Array): Uint8Array {
+  const out = new Uint8Array(a.length)
+
+  for (let i = 0; i < a.length; i++) {
+    out[i] = a[i] ^ b[i]
+  }
+
+  return out
+}
+
+function closestTo (point: Uint8Array, candidates: Candidate[], count: number): Candidate[] {
+  return candidates
+    .map(c => ({ c, d: xor(point, c.key) }))
+    .sort((a, b) => compare(a.d, b.d))
+    .slice(0, count)
+    .map(({ c }) => c)
+}
+
+function dedupe (candidates: Candidate[]): Candidate[] {
+  const seen = new Set<string>()
+
+  return candidates.filter(c => {
+    const id = c.peerId.toString()
+
+    if (seen.has(id)) {
+      return false
+    }
+
+    seen.add(id)
+    return true
+  })
+}
+
+function inBlock (point: Uint8Array, block: { prefix: number, bits: number }): boolean {
+  if (block.bits === 0) {
+    return true
+  }
+
+  const head = (point[0] << 8) | point[1]
+
+  return (head >>> (16 - block.bits)) === block.prefix
+}

@@ -1,0 +1,332 @@
+/**
+ * The Caravela libp2p service: the overlay, the wire protocols and (from the next issues) the
+ * supplier, trader and buyer roles of one peer. An application adds it to its own libp2p
+ * `services`, next to a kad-dht configured by `caravelaDHT()`.
+ */
+
+import { serviceCapabilities, serviceDependencies } from '@libp2p/interface'
+import { kadDHT, passthroughMapper } from '@libp2p/kad-dht'
+import { multiaddr } from '@multiformats/multiaddr'
+import { cpus as osCpus, totalmem } from 'node:os'
+import { defaultConfig, networkConfigFromJson, networkConfigToJson } from './config/config.js'
+import { dhtProtocol, PROTOCOL_PREFIX } from './constants.js'
+import { IncompatibleNetworkError, InvalidConfigurationError, JoinFailedError } from './errors.js'
+import { KadOverlay } from './overlay/kad-overlay.js'
+import { Libp2pCaravelaClient } from './protocols/client.js'
+import { CaravelaProtocolServer } from './protocols/server.js'
+import { ResourceMap } from './resources/resource-map.js'
+import type { CaravelaConfig } from './config/types.js'
+import type { CaravelaHandlers } from './protocols/server.js'
+import type { AbortOptions, CaravelaClient, CaravelaStatus, NetworkConfiguration, Overlay, PeerSummary } from './types.js'
+import type { ComponentLogger, Logger, PeerId, PeerStore, Startable, TypedEventTarget, Libp2pEvents } from '@libp2p/interface'
+import type { AddressManager, ConnectionManager, Registrar } from '@libp2p/interface-internal'
+import type { KadDHT, KadDHTInit } from '@libp2p/kad-dht'
+
+/** Time allowed to reach one bootstrap peer and obtain the network's configuration. */
+export const DEFAULT_JOIN_TIMEOUT = 20_000
+/** Time a joining peer waits for the DHT's first self-query before it carries on anyway. */
+export const DEFAULT_SELF_QUERY_TIMEOUT = 10_000
+
+export interface CaravelaInit {
+  /**
+   * Configuration of this peer and, until it joins a network, of the network it creates.
+   *
+   * @default defaultConfig()
+   */
+  config?: CaravelaConfig
+  /**
+   * Name of the kad-dht service in the node's `services` map.
+   *
+   * @default 'dht'
+   */
+  dhtService?: string
+  /** @default 20_000 */
+  joinTimeout?: number
+  /** @default 10_000 */
+  selfQueryTimeout?: number
+}
+
+export interface CaravelaComponents {
+  peerId: PeerId
+  registrar: Registrar
+  connectionManager: ConnectionManager
+  peerStore: PeerStore
+  addressManager: AddressManager
+  events: TypedEventTarget<Libp2pEvents>
+  logger: ComponentLogger
+}
+
+/** The Caravela service as an application sees it (`node.services.caravela`). */
+export interface Caravela {
+  /** the configuration in force: after `join` its `network` part is the network's */
+  readonly config: CaravelaConfig
+  readonly resourceMap: ResourceMap
+  readonly overlay: Overlay
+  readonly client: CaravelaClient
+  /** Join a network through the first bootstrap peer that answers and adopt its configuration. */
+  join (bootstrap: string[], options?: AbortOptions): Promise<void>
+  status (): CaravelaStatus
+  peers (): PeerSummary[]
+  /** Replace the handlers of incoming protocol messages (the roles install theirs). */
+  setHandlers (handlers: Partial<CaravelaHandlers>): void
+}
+
+/** kad-dht for Caravela: our own protocol id, server mode, and LAN/loopback addresses kept. */
+export function caravelaDHT (init: { protocolPrefix?: string } & Partial<KadDHTInit> = {}): ReturnType<typeof kadDHT> {
+  const { protocolPrefix, ...rest } = init
+
+  return kadDHT({
+    protocol: dhtProtocol(protocolPrefix ?? PROTOCOL_PREFIX),
+    clientMode: false,
+    peerInfoMapper: passthroughMapper,
+    networkDialTimeout: { minTimeout: 1_000, maxTimeout: 10_000 },
+    ...rest
+  })
+}
+
+export class CaravelaService implements Startable, Caravela {
+  readonly [Symbol.toStringTag] = 'caravela'
+  readonly [serviceCapabilities]: string[] = ['@caravela/caravela']
+  readonly [serviceDependencies]: string[] = ['@libp2p/identify', '@libp2p/kad-dht']
+
+  config: CaravelaConfig
+  resourceMap: ResourceMap
+  readonly client: CaravelaClient
+
+  private readonly components: CaravelaComponents
+  private readonly init: CaravelaInit
+  private readonly log: Logger
+  private readonly server: CaravelaProtocolServer
+  private kadOverlay?: KadOverlay
+  private startedAt = 0
+
+  constructor (components: CaravelaComponents, init: CaravelaInit = {}) {
+    this.components = components
+    this.init = init
+    this.log = components.logger.forComponent('caravela')
+    this.config = init.config ?? defaultConfig()
+    this.resourceMap = new ResourceMap(this.config.network.resources)
+    const protocolPrefix = this.config.node.protocolPrefix
+
+    this.client = new Libp2pCaravelaClient(components, {
+      protocolPrefix,
+      timeout: this.config.network.requestTimeout
+    })
+    this.server = new CaravelaProtocolServer(components, {
+      protocolPrefix,
+      handlers: {
+        obtainConfiguration: async () => this.networkConfiguration()
+      }
+    })
+  }
+
+  get overlay (): Overlay {
+    return this.requireOverlay()
+  }
+
+  async start (): Promise<void> {
+    const dht = (this.components as unknown as Record<string, unknown>)[this.init.dhtService ?? 'dht'] as KadDHT | undefined
+
+    if (dht == null) {
+      throw new InvalidConfigurationError('services', `Caravela needs a kad-dht service named "${this.init.dhtService ?? 'dht'}": add caravelaDHT() to the node's services`)
+    }
+
+    this.kadOverlay = new KadOverlay(this.components, {
+      dht,
+      resourceMap: () => this.resourceMap,
+      lookupCount: () => this.config.network.lookupCount
+    })
+    await this.server.start()
+    this.startedAt = Date.now()
+  }
+
+  async stop (): Promise<void> {
+    await this.server.stop()
+  }
+
+  setHandlers (handlers: Partial<CaravelaHandlers>): void {
+    this.server.setHandlers({
+      obtainConfiguration: async () => this.networkConfiguration(),
+      ...handlers
+    })
+  }
+
+  async join (bootstrap: string[], options: AbortOptions = {}): Promise<void> {
+    const overlay = this.requireOverlay()
+    const failures: string[] = []
+
+    for (const address of bootstrap) {
+      const peerId = parseBootstrap(address)
+      const timeout = AbortSignal.timeout(this.init.joinTimeout ?? DEFAULT_JOIN_TIMEOUT)
+      const signal = options.signal == null ? timeout : AbortSignal.any([options.signal, timeout])
+      const selfQuery = this.waitForSelfQuery()
+
+      try {
+        await overlay.join([address], { signal })
+        const network = await this.client.obtainConfiguration({ peerId, multiaddrs: [address] }, { signal })
+        this.adopt(network)
+        this.log('joined the network through %s', address)
+        await selfQuery.promise
+        return
+      } catch (err: any) {
+        if (err.name === IncompatibleNetworkError.name || options.signal?.aborted === true) {
+          throw err
+        }
+
+        this.log('could not join through %s - %e', address, err)
+        failures.push(`${address}: ${describe(err)}`)
+      } finally {
+        selfQuery.cancel()
+      }
+    }
+
+    throw new JoinFailedError(`Could not join the network: ${failures.join('; ')}`)
+  }
+
+  status (): CaravelaStatus {
+    const overlay = this.requireOverlay()
+    const nodeId = overlay.nodeId()
+    const slice = this.resourceMap.sliceOf(nodeId)
+
+    return {
+      peerId: this.components.peerId.toString(),
+      multiaddrs: this.components.addressManager.getAddresses().map(a => a.toString()),
+      protocolPrefix: this.config.node.protocolPrefix,
+      capacity: {
+        cpus: this.config.node.cpus ?? osCpus().length,
+        memory: this.config.node.memory ?? Math.floor(totalmem() / (1024 * 1024)),
+        cpuClass: this.config.node.cpuClass
+      },
+      routingTableSize: overlay.routingTableSize(),
+      nodeId: toHex(nodeId),
+      slice: { index: slice.index, resources: slice.resources, firstCell: slice.firstCell, endCell: slice.endCell },
+      resourceMapDigest: toHex(this.resourceMap.digest()),
+      uptimeMs: Date.now() - this.startedAt
+    }
+  }
+
+  peers (): PeerSummary[] {
+    const overlay = this.requireOverlay()
+    const byId = new Map<string, PeerSummary>()
+
+    for (const { peerId, key } of overlay.knownPeers()) {
+      byId.set(peerId.toString(), {
+        peerId: peerId.toString(),
+        multiaddrs: [],
+        connected: false,
+        inRoutingTable: true,
+        slice: this.resourceMap.sliceOf(key).index
+      })
+    }
+
+    for (const connection of this.components.connectionManager.getConnections()) {
+      const id = connection.remotePeer.toString()
+      const summary = byId.get(id) ?? {
+        peerId: id,
+        multiaddrs: [],
+        connected: true,
+        inRoutingTable: false,
+        slice: this.resourceMap.sliceOf(overlay.keyOf(connection.remotePeer)).index
+      }
+      summary.connected = true
+      summary.multiaddrs.push(connection.remoteAddr.toString())
+      byId.set(id, summary)
+    }
+
+    return [...byId.values()].sort((a, b) => a.peerId.localeCompare(b.peerId))
+  }
+
+  private networkConfiguration (): NetworkConfiguration {
+    return {
+      json: networkConfigToJson(this.config.network),
+      resourceMapDigest: this.resourceMap.digest()
+    }
+  }
+
+  /** Take the network's configuration, refusing one whose resource map we would compute differently. */
+  private adopt (network: NetworkConfiguration): void {
+    let config
+    let map
+
+    try {
+      config = networkConfigFromJson(network.json)
+      map = new ResourceMap(config.resources)
+    } catch (err: any) {
+      throw new IncompatibleNetworkError(`The network's configuration is not valid here: ${describe(err)}`)
+    }
+
+    if (toHex(map.digest()) !== toHex(network.resourceMapDigest)) {
+      throw new IncompatibleNetworkError(`The network's resource map (digest ${toHex(network.resourceMapDigest).slice(0, 16)}…) differs from the one this peer computes from the same configuration (${toHex(map.digest()).slice(0, 16)}…): is it running another Caravela version?`)
+    }
+
+    this.config = { ...this.config, network: config }
+    this.resourceMap = map
+  }
+
+  /** Resolves after the DHT's first self-query, or after a timeout (the event is not guaranteed). */
+  private waitForSelfQuery (): { promise: Promise<void>, cancel (): void } {
+    const events = this.components.events as unknown as EventTarget
+    let done = (): void => {}
+    const promise = new Promise<void>(resolve => { done = resolve })
+    const timer = setTimeout(() => { done() }, this.init.selfQueryTimeout ?? DEFAULT_SELF_QUERY_TIMEOUT)
+    const listener = (): void => { done() }
+    events.addEventListener('kad-dht:query:self', listener, { once: true })
+
+    return {
+      promise,
+      cancel: () => {
+        clearTimeout(timer)
+        events.removeEventListener('kad-dht:query:self', listener)
+        done()
+      }
+    }
+  }
+
+  private requireOverlay (): KadOverlay {
+    if (this.kadOverlay == null) {
+      throw new Error('The Caravela service has not been started')
+    }
+
+    return this.kadOverlay
+  }
+}
+
+/**
+ * The Caravela service factory, for a libp2p node's `services` map:
+ *
+ * ```ts
+ * const node = await createLibp2p({ ..., services: { identify: identify(), ping: ping(), dht: caravelaDHT(), caravela: caravela() } })
+ * await node.services.caravela.join(['/ip4/192.0.2.1/tcp/7800/p2p/12D3Koo…'])
+ * ```
+ */
+export function caravela (init: CaravelaInit = {}): (components: CaravelaComponents) => Caravela {
+  return (components) => new CaravelaService(components, init)
+}
+
+function parseBootstrap (address: string): string {
+  let peerId: string | undefined
+
+  try {
+    peerId = multiaddr(address).getComponents().findLast(c => c.name === 'p2p')?.value
+  } catch (err: any) {
+    throw new InvalidConfigurationError('node.bootstrap', `"${address}" is not a multiaddr: ${describe(err)}`)
+  }
+
+  if (peerId == null) {
+    throw new InvalidConfigurationError('node.bootstrap', `"${address}" has no /p2p/<peer id> part`)
+  }
+
+  return peerId
+}
+
+function describe (err: any): string {
+  if (err instanceof AggregateError && err.errors.length > 0) {
+    return err.errors.map(describe).join(', ')
+  }
+
+  return err?.message ?? String(err)
+}
+
+export function toHex (bytes: Uint8Array): string {
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('hex')
+}

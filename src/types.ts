@@ -1,0 +1,205 @@
+/**
+ * The contract of Caravela (`../shared/reference/seed-api.txt`, DESIGN §1) in TypeScript.
+ *
+ * Roles (supplier, trader, buyer) are written against these interfaces only, never against
+ * libp2p or dockerode, so the same role code runs in a real peer, in in-process tests and in
+ * the simulator. Peer ids travel as strings (base58btc) and keys as 32-byte points of the
+ * hashed key space (`sha256(preimage)`).
+ */
+
+export interface AbortOptions {
+  signal?: AbortSignal
+}
+
+/** CPU class of a partition or a node: 0 = "low", 1 = "high". Higher classes can serve lower requests. */
+export type CpuClass = number
+
+export const CPU_CLASS_NAMES = ['low', 'high'] as const
+
+/** A resource combination: CPU class, CPUs (in CPU-slice units) and memory (MB). */
+export interface Resources {
+  cpuClass: CpuClass
+  cpus: number
+  memory: number
+}
+
+/** A peer as seen on the wire: its peer id and the multiaddrs it can be reached at. */
+export interface NodeRef {
+  peerId: string
+  multiaddrs: string[]
+}
+
+/** A peer found through the overlay: a `NodeRef` plus its position (32-byte Kademlia key). */
+export interface OverlayNode extends NodeRef {
+  /** `sha256(peerId multihash)`, the peer's point in the hashed key space */
+  key: Uint8Array
+}
+
+/** What one `Overlay.lookup` cost, reported through `LookupOptions.onStats`. */
+export interface LookupStats {
+  /** where the answer came from */
+  source: 'local' | 'network'
+  /** FIND_NODE requests sent (0 for a local answer) */
+  rpcs: number
+  /** the longest chain of peers the walk followed to reach its answer (0 for a local answer) */
+  hops: number
+  /** wall time in milliseconds */
+  durationMs: number
+  /** true when a peer inside the target slice was found */
+  inSlice: boolean
+}
+
+export interface LookupOptions extends AbortOptions {
+  /** how many peers to return at most (default: the configuration's `lookupCount`) */
+  count?: number
+  /** ignore the routing table and the cache and ask the network (e.g. after a local answer failed) */
+  fresh?: boolean
+  onStats?: (stats: LookupStats) => void
+}
+
+/**
+ * The overlay (seed `Overlay`): Kademlia over libp2p. Keys passed to `lookup` are preimages;
+ * their point is `sha256(key)`, as kad-dht hashes every key (DESIGN §3).
+ */
+export interface Overlay {
+  /** Start a new overlay with this peer as its first member. */
+  create (options?: AbortOptions): Promise<void>
+  /** Join an existing overlay through one of the given bootstrap multiaddrs (each with /p2p/<id>). */
+  join (bootstrap: string[], options?: AbortOptions): Promise<void>
+  /**
+   * Peers near `sha256(key)`, closest first. When the key's slice holds any known peer, the
+   * result holds only peers of that slice; otherwise the closest peers found (callers filter).
+   */
+  lookup (key: Uint8Array, options?: LookupOptions): Promise<OverlayNode[]>
+  /** Peers nearest to `nodeId` in our routing table that share its slice, lower keys first. */
+  neighbors (nodeId: Uint8Array, options?: AbortOptions): Promise<OverlayNode[]>
+  /** This peer's point: `sha256(peerId multihash)`. */
+  nodeId (): Uint8Array
+  /** Leave the overlay. */
+  leave (options?: AbortOptions): Promise<void>
+}
+
+/** An offer of free resources made by a supplier to a trader. */
+export interface Offer {
+  /** supplier-local offer id */
+  id: number
+  amount: number
+  freeResources: Resources
+  usedResources: Resources
+  containersRunning: number
+}
+
+/** An offer as returned by a trader to a buyer. */
+export interface AvailableOffer extends Offer {
+  supplier: NodeRef
+}
+
+export type GroupPolicy = 'spread' | 'co-location'
+
+export interface PortMapping {
+  /** 0 lets the engine choose */
+  hostPort: number
+  containerPort: number
+  protocol: 'tcp' | 'udp'
+}
+
+export interface ContainerConfig {
+  name: string
+  image: string
+  args: string[]
+  portMappings: PortMapping[]
+  resources: Resources
+  groupPolicy: GroupPolicy
+}
+
+export interface ContainerStatus extends ContainerConfig {
+  supplier: NodeRef
+  containerId: string
+  state: string
+}
+
+/** Result of `createOffer`: a trader says whether it keeps the offer and why not (§18 bug 16). */
+export interface CreateOfferResult {
+  accepted: boolean
+  reason?: string
+}
+
+/**
+ * The configuration a joining peer takes from the network (`obtainConfiguration`): the shared
+ * configuration as canonical JSON and the digest of the resource map computed from it.
+ */
+export interface NetworkConfiguration {
+  /** canonical JSON of the shared configuration */
+  json: string
+  /** sha256 of the resource map's cell layout */
+  resourceMapDigest: Uint8Array
+}
+
+/**
+ * The remote API of a peer (seed `Caravela` interface plus `updateOffer`). The sender of every
+ * message is the local peer: the receiver takes the sender's identity from the connection.
+ */
+export interface CaravelaClient {
+  /** supplier → trader */
+  createOffer (toTrader: NodeRef, offer: Offer, options?: AbortOptions): Promise<CreateOfferResult>
+  /** trader → supplier; true when the supplier still holds the offer with us as its trader */
+  refreshOffer (toSupplier: NodeRef, offerId: number, options?: AbortOptions): Promise<boolean>
+  /** supplier → trader: new free/used resources for an offer the trader keeps */
+  updateOffer (toTrader: NodeRef, offer: Offer, options?: AbortOptions): Promise<boolean>
+  /** supplier → trader */
+  removeOffer (toTrader: NodeRef, offerId: number, options?: AbortOptions): Promise<void>
+  /** buyer → trader, or trader → neighbour trader (relay = false) */
+  getOffers (toTrader: NodeRef, relay: boolean, options?: AbortOptions): Promise<AvailableOffer[]>
+  /** trader → same-slice neighbour trader: `traderOffering` has offers */
+  advertiseOffersNeighbor (toNeighbor: NodeRef, traderOffering: NodeRef, options?: AbortOptions): Promise<void>
+  /** buyer → supplier; `requestId` makes a retried launch idempotent */
+  launchContainer (toSupplier: NodeRef, offerId: number, requestId: string, containers: ContainerConfig[], options?: AbortOptions): Promise<ContainerStatus[]>
+  /** buyer → supplier */
+  stopLocalContainer (toSupplier: NodeRef, containerId: string, options?: AbortOptions): Promise<void>
+  /** joining peer → any member */
+  obtainConfiguration (node: NodeRef, options?: AbortOptions): Promise<NetworkConfiguration>
+}
+
+/** Where a container runs (seed `DockerClient`). The Docker and memory runtimes implement it. */
+export interface ContainerRuntime {
+  /** total CPUs (cores) and memory (MB) of the engine */
+  getCpuAndRam (options?: AbortOptions): Promise<{ cpus: number, memory: number }>
+  checkContainerStatus (containerId: string, options?: AbortOptions): Promise<string>
+  runContainer (config: ContainerConfig, labels: Record<string, string>, options?: AbortOptions): Promise<{ containerId: string, portMappings: PortMapping[] }>
+  removeContainer (containerId: string, options?: AbortOptions): Promise<void>
+}
+
+/** Timers, so that roles run on real time and on the simulator's virtual time alike. */
+export interface Clock {
+  now (): number
+  setTimeout (fn: () => void, ms: number): { cancel (): void }
+  setInterval (fn: () => void, ms: number): { cancel (): void }
+}
+
+/** What `caravela node` shows: this peer's identity, addresses, capacity and place in the key space. */
+export interface CaravelaStatus {
+  peerId: string
+  multiaddrs: string[]
+  protocolPrefix: string
+  /** advertised capacity */
+  capacity: { cpus: number, memory: number, cpuClass: 'low' | 'high' }
+  routingTableSize: number
+  /** hex of this peer's point, sha256(peerId multihash) */
+  nodeId: string
+  /** the slice this peer trades for (the slice its own point falls in) */
+  slice: { index: number, resources: Resources, firstCell: number, endCell: number }
+  /** hex digest of the resource map this peer uses */
+  resourceMapDigest: string
+  /** milliseconds since the peer started */
+  uptimeMs: number
+}
+
+/** One connected or known peer, as `caravela peers` shows it. */
+export interface PeerSummary {
+  peerId: string
+  multiaddrs: string[]
+  connected: boolean
+  inRoutingTable: boolean
+  /** index of the slice the peer's point falls in */
+  slice: number
+}

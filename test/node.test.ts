@@ -1,0 +1,153 @@
+import { noise } from '@chainsafe/libp2p-noise'
+import { yamux } from '@chainsafe/libp2p-yamux'
+import { generateKeyPair } from '@libp2p/crypto/keys'
+import { identify } from '@libp2p/identify'
+import { prefixLogger } from '@libp2p/logger'
+import { peerIdFromPrivateKey } from '@libp2p/peer-id'
+import { ping } from '@libp2p/ping'
+import { tcp } from '@libp2p/tcp'
+import { createLibp2p } from 'libp2p'
+import { mkdtemp, rm, stat } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { suite } from 'uvu'
+import * as assert from 'uvu/assert'
+import { caravela, caravelaDHT } from '../src/index.js'
+import { networkConfigToJson } from '../src/config/config.js'
+import { createTestNode, dialableAddress, stopAll, testConfig, TEST_PROTOCOL_PREFIX, waitFor } from './fixtures/network.js'
+import type { CaravelaNode } from '../src/node.js'
+
+const Node = suite<{ dirs: string[], nodes: Array<CaravelaNode | undefined> }>('node', { dirs: [], nodes: [] })
+
+Node.after.each(async (ctx) => {
+  await stopAll(ctx.nodes)
+  ctx.nodes = []
+  await Promise.all(ctx.dirs.map(async d => rm(d, { recursive: true, force: true })))
+  ctx.dirs = []
+})
+
+async function tempDir (ctx: { dirs: string[] }): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), 'caravela-node-'))
+  ctx.dirs.push(dir)
+  return dir
+}
+
+Node('a restarted peer keeps its peer id and its peer store', async (ctx) => {
+  const dataDir = await tempDir(ctx)
+  const other = await createTestNode('other')
+  ctx.nodes.push(other)
+
+  const first = await createTestNode('restarted', { dataDir, config: testConfig(c => { c.node.bootstrap = [dialableAddress(other)] }) })
+  const peerId = first.peerId.toString()
+  assert.ok((await first.peerStore.all()).some(p => p.id.equals(other.peerId)), 'the peer store knows the other peer')
+  await first.stop()
+  assert.is((await stat(dataDir)).mode & 0o777, 0o700, 'the data directory is private')
+
+  const second = await createTestNode('restarted', { dataDir })
+  ctx.nodes.push(second)
+  assert.is(second.peerId.toString(), peerId)
+  assert.ok((await second.peerStore.all()).some(p => p.id.equals(other.peerId)), 'the peer store survived the restart')
+})
+
+Node('two peers cannot share one data directory', async (ctx) => {
+  const dataDir = await tempDir(ctx)
+  ctx.nodes.push(await createTestNode('first', { dataDir }))
+
+  try {
+    ctx.nodes.push(await createTestNode('second', { dataDir }))
+    assert.unreachable('the second peer should have been refused')
+  } catch (err: any) {
+    assert.is(err.name, 'DataDirInUseError')
+    assert.match(err.message, dataDir)
+  }
+})
+
+Node('a joining peer adopts the network\'s configuration', async (ctx) => {
+  const creator = await createTestNode('creator', {
+    config: testConfig(c => {
+      c.network.refreshingInterval = 7_000
+      c.network.resources.cpuClasses[0].cpuCores[0].memory = [{ value: 128, percentage: 50 }, { value: 256, percentage: 50 }]
+    })
+  })
+  ctx.nodes.push(creator)
+  const joiner = await createTestNode('joiner', { config: testConfig(c => { c.node.bootstrap = [dialableAddress(creator)] }) })
+  ctx.nodes.push(joiner)
+
+  assert.is(joiner.services.caravela.config.network.refreshingInterval, 7_000)
+  assert.equal(joiner.services.caravela.resourceMap.digest(), creator.services.caravela.resourceMap.digest())
+  assert.is(joiner.services.caravela.status().resourceMapDigest, creator.services.caravela.status().resourceMapDigest)
+})
+
+Node('a network whose resource map differs from ours is refused', async (ctx) => {
+  const creator = await createTestNode('liar')
+  ctx.nodes.push(creator)
+  creator.services.caravela.setHandlers({
+    obtainConfiguration: async () => ({
+      json: networkConfigToJson(creator.services.caravela.config.network),
+      resourceMapDigest: new Uint8Array(32).fill(7)
+    })
+  })
+
+  try {
+    ctx.nodes.push(await createTestNode('joiner', { config: testConfig(c => { c.node.bootstrap = [dialableAddress(creator)] }) }))
+    assert.unreachable('the join should fail')
+  } catch (err: any) {
+    assert.is(err.name, 'IncompatibleNetworkError')
+    assert.match(err.message, 'resource map')
+  }
+})
+
+Node('an unreachable bootstrap peer fails the join with JoinFailedError', async (ctx) => {
+  const peerId = peerIdFromPrivateKey(await generateKeyPair('Ed25519'))
+  const started = Date.now()
+
+  try {
+    ctx.nodes.push(await createTestNode('lonely', {
+      joinTimeout: 5_000,
+      config: testConfig(c => { c.node.bootstrap = [`/ip4/127.0.0.1/tcp/1/p2p/${peerId.toString()}`] })
+    }))
+    assert.unreachable('the join should fail')
+  } catch (err: any) {
+    assert.is(err.name, 'JoinFailedError')
+    assert.match(err.message, '/tcp/1/')
+  }
+
+  assert.ok(Date.now() - started < 15_000, 'the failure is reported promptly')
+})
+
+Node('an application embeds Caravela as one more service of its own libp2p node', async (ctx) => {
+  const network = await createTestNode('network')
+  ctx.nodes.push(network)
+
+  const app = await createLibp2p({
+    logger: prefixLogger('app'),
+    addresses: { listen: ['/ip4/127.0.0.1/tcp/0'] },
+    transports: [tcp()],
+    connectionEncrypters: [noise()],
+    streamMuxers: [yamux()],
+    connectionManager: { allow: ['/ip4/127.0.0.0/ipcidr/8'] },
+    connectionMonitor: { enabled: false },
+    services: {
+      identify: identify(),
+      ping: ping(),
+      dht: caravelaDHT({ protocolPrefix: TEST_PROTOCOL_PREFIX }),
+      caravela: caravela({ config: testConfig() })
+    }
+  })
+  ctx.nodes.push(app as unknown as CaravelaNode)
+
+  // the application's own protocol lives next to Caravela's
+  await app.handle('/my-app/hello/1.0.0', async (stream) => { await stream.close() })
+  await app.services.caravela.join([dialableAddress(network)])
+
+  assert.is(app.services.caravela.status().peerId, app.peerId.toString())
+  await waitFor(() => network.services.caravela.peers().some(p => p.peerId === app.peerId.toString() && p.inRoutingTable), 10_000, 'the network peer to add the app to its routing table')
+  assert.ok(app.getProtocols().includes('/my-app/hello/1.0.0'))
+  assert.ok(app.getProtocols().includes(`/${TEST_PROTOCOL_PREFIX}/kad/1.0.0`))
+
+  const map = app.services.caravela.resourceMap
+  const found = await app.services.caravela.overlay.lookup(map.randomKeyIn(map.sliceOf(network.services.caravela.overlay.nodeId())))
+  assert.ok(found.some(p => p.peerId === network.peerId.toString()), 'a lookup from the app finds the network peer')
+})
+
+Node.run()
