@@ -1,0 +1,692 @@
+/**
+ * Configuration: built-in defaults, TOML files layered over them, validation, and the canonical
+ * JSON in which a network's shared configuration travels to joining peers.
+ *
+ * The defaults are the original's built-in defaults (`caravela-original.md` §3.1); the rules are
+ * its validation (§3.2) plus checks of our own. `docs/configuration.md` documents every key.
+ */
+
+import { readFile } from 'node:fs/promises'
+import { isIPv4, isIPv6 } from 'node:net'
+import { peerIdFromString } from '@libp2p/peer-id'
+import { multiaddr } from '@multiformats/multiaddr'
+import { parse as parseToml, TomlError } from 'smol-toml'
+import { InvalidConfigurationError } from '../errors.js'
+import { ResourceMap } from '../resources/resource-map.js'
+import { CPU_CLASS_NAMES } from '../types.js'
+import { formatDuration, parseDuration } from './duration.js'
+import type { CaravelaConfig, CpuClassPartition, CpuCoresPartition, DiscoveryBackend, MemoryPartition, NetworkConfig, NodeConfig, PartitionTree, SchedulingPolicy } from './types.js'
+
+export { formatDuration, parseDuration }
+
+/** Largest `networkConfigFromJson` input, in bytes (UTF-8). */
+export const MAX_NETWORK_CONFIG_JSON_BYTES = 64 * 1024
+
+const SCHEDULING_POLICIES: readonly SchedulingPolicy[] = ['binpack', 'spread']
+const DISCOVERY_BACKENDS: readonly DiscoveryBackend[] = ['single-offer', 'multi-offer', 'multi-offer-updates', 'random', 'swarm']
+
+/** kad-dht's K: a lookup never returns more peers than this. */
+const MAX_LOOKUP_COUNT = 20
+
+/** Node's timers fire at once for delays above 2^31 − 1 ms (about 24.8 days). */
+const MAX_DURATION_MS = 2 ** 31 - 1
+
+/** Sums of percentages may differ from 100 by floating-point rounding, no more. */
+const PERCENTAGE_TOLERANCE = 1e-9
+
+const PROTOCOL_PREFIX_PATTERN = /^[a-z0-9][a-z0-9._-]*$/i
+
+/** Megabytes, optionally with a unit: m (MB) or g (1024 MB), each optionally followed by b. */
+const MEMORY_PATTERN = /^(\d+(?:\.\d+)?)\s*(?:([mg])b?)?$/i
+
+/** How each `NetworkConfig` key is read from TOML or JSON. */
+const NETWORK_KEYS = {
+  cpuSlices: 'number',
+  cpuOvercommit: 'number',
+  memoryOvercommit: 'number',
+  schedulingPolicy: 'string',
+  discoveryBackend: 'string',
+  supplyingInterval: 'duration',
+  spreadOffersInterval: 'duration',
+  refreshesCheckInterval: 'duration',
+  refreshingInterval: 'duration',
+  refreshMissedTimeout: 'duration',
+  maxRefreshesFailed: 'number',
+  maxRefreshesMissed: 'number',
+  partitionsStateBufferSize: 'number',
+  maxPartitionsSearch: 'number',
+  spreadOffers: 'boolean',
+  spreadPartitionsState: 'boolean',
+  randBackendMaxRetries: 'number',
+  requestTimeout: 'duration',
+  lookupCount: 'number',
+  resources: 'tree'
+} as const satisfies Record<keyof NetworkConfig, string>
+
+/** How each `NodeConfig` key is read from TOML. */
+const NODE_KEYS = {
+  protocolPrefix: 'string',
+  listen: 'strings',
+  announce: 'strings',
+  bootstrap: 'strings',
+  apiHost: 'string',
+  apiPort: 'number',
+  cpus: 'number',
+  memory: 'memory',
+  cpuClass: 'cpuClass'
+} as const satisfies Record<keyof NodeConfig, string>
+
+/** A fresh copy of the built-in configuration (the original's built-in defaults, §3.1). */
+export function defaultConfig (): CaravelaConfig {
+  return {
+    network: {
+      cpuSlices: 1,
+      cpuOvercommit: 100,
+      memoryOvercommit: 100,
+      schedulingPolicy: 'binpack',
+      discoveryBackend: 'single-offer',
+      supplyingInterval: 45_000,
+      spreadOffersInterval: 40_000,
+      refreshesCheckInterval: 30_000,
+      refreshingInterval: 15_000,
+      refreshMissedTimeout: 20_000,
+      maxRefreshesFailed: 2,
+      maxRefreshesMissed: 2,
+      partitionsStateBufferSize: 15,
+      maxPartitionsSearch: 3,
+      spreadOffers: true,
+      spreadPartitionsState: true,
+      randBackendMaxRetries: 3,
+      requestTimeout: 5_000,
+      lookupCount: 3,
+      resources: {
+        cpuClasses: [{
+          value: 0,
+          percentage: 100,
+          cpuCores: [{
+            value: 1,
+            percentage: 50,
+            memory: [{ value: 256, percentage: 25 }, { value: 512, percentage: 50 }, { value: 1024, percentage: 25 }]
+          }, {
+            value: 2,
+            percentage: 50,
+            memory: [{ value: 512, percentage: 25 }, { value: 1024, percentage: 50 }, { value: 2048, percentage: 25 }]
+          }]
+        }]
+      }
+    },
+    node: {
+      protocolPrefix: 'caravela',
+      listen: ['/ip4/0.0.0.0/tcp/7800'],
+      announce: [],
+      bootstrap: [],
+      apiHost: '127.0.0.1',
+      apiPort: 0,
+      cpus: undefined,
+      memory: undefined,
+      cpuClass: 'low'
+    }
+  }
+}
+
+/**
+ * Parse a TOML configuration and layer it over the defaults: `[network]` and `[node]` tables with
+ * the keys of `NetworkConfig` and `NodeConfig`; a given `[network.resources]` replaces the whole
+ * default partition tree. The result is validated.
+ *
+ * @param source - the file name, for syntax errors
+ * @throws InvalidConfigurationError naming the key (or, for a syntax error, the source, line and column)
+ */
+export function parseConfigToml (text: string, source = 'configuration'): CaravelaConfig {
+  let document: Record<string, unknown>
+
+  try {
+    document = parseToml(text)
+  } catch (err) {
+    const reason = (err instanceof Error ? err.message : String(err)).split('\n')[0].replace(/^Invalid TOML document: /, '')
+    const where = err instanceof TomlError ? ` at line ${err.line}, column ${err.column}` : ''
+    throw new InvalidConfigurationError(source, `TOML syntax error${where}: ${reason}`)
+  }
+
+  rejectUnknownKeys(document, ['network', 'node'], '')
+  const defaults = defaultConfig()
+  const config: CaravelaConfig = {
+    network: document.network === undefined ? defaults.network : readNetwork(document.network, defaults.network, true),
+    node: document.node === undefined ? defaults.node : readNode(document.node, defaults.node)
+  }
+
+  validateConfig(config)
+  return config
+}
+
+/**
+ * Read, parse and validate a TOML configuration file.
+ *
+ * @throws InvalidConfigurationError whose key is the path when the file is missing or unreadable
+ */
+export async function loadConfigFile (path: string): Promise<CaravelaConfig> {
+  let text: string
+
+  try {
+    text = await readFile(path, 'utf8')
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code
+    throw new InvalidConfigurationError(path, code === 'ENOENT'
+      ? 'configuration file not found'
+      : `cannot read the configuration file: ${(err as Error).message}`)
+  }
+
+  return parseConfigToml(text, path)
+}
+
+/**
+ * Check a configuration against every rule of `docs/configuration.md`.
+ *
+ * @throws InvalidConfigurationError whose `key` is the dotted path of the first offending value,
+ * e.g. `network.cpuOvercommit` or `network.resources.cpuClasses[0].cpuCores[1].memory[2].percentage`
+ */
+export function validateConfig (config: CaravelaConfig): void {
+  validateNetwork(config.network)
+  validateNode(config.node)
+}
+
+/**
+ * The canonical JSON of a network configuration: only the `NetworkConfig` keys, object keys sorted,
+ * no whitespace, durations in milliseconds. Equal configurations give equal strings.
+ */
+export function networkConfigToJson (network: NetworkConfig): string {
+  const known = Object.fromEntries(Object.keys(NETWORK_KEYS).map(name => [name,
+    name === 'resources' ? copyTree(network.resources) : network[name as keyof NetworkConfig]]))
+
+  return JSON.stringify(known, (_key, value: unknown) => isPlainObject(value)
+    ? Object.fromEntries(Object.entries(value).sort(([a], [b]) => a < b ? -1 : 1))
+    : value)
+}
+
+/**
+ * Read a network configuration received from another peer: at most 64 KiB of JSON holding an
+ * object with exactly the `NetworkConfig` keys, each of the right type (durations in
+ * milliseconds), and passing validation.
+ *
+ * @throws InvalidConfigurationError for anything else, and nothing else
+ */
+export function networkConfigFromJson (json: string): NetworkConfig {
+  if (typeof json !== 'string') {
+    throw new InvalidConfigurationError('network', 'must be a JSON string')
+  }
+
+  if (json.length > MAX_NETWORK_CONFIG_JSON_BYTES || Buffer.byteLength(json, 'utf8') > MAX_NETWORK_CONFIG_JSON_BYTES) {
+    throw new InvalidConfigurationError('network', `JSON larger than ${MAX_NETWORK_CONFIG_JSON_BYTES} bytes`)
+  }
+
+  let value: unknown
+
+  try {
+    value = JSON.parse(json)
+  } catch (err) {
+    throw new InvalidConfigurationError('network', `not valid JSON: ${(err as Error).message}`)
+  }
+
+  const network = readNetwork(value, undefined, false)
+  validateNetwork(network)
+  return network
+}
+
+/**
+ * Parse an amount of memory into megabytes: "256" and "256m" are 256 MB, "2g" is 2048 MB, "1.5g"
+ * is 1536 MB (units are case-insensitive and may end in "b"). The result must be a positive whole
+ * number of megabytes.
+ *
+ * @param key - the configuration key named by the error
+ * @throws InvalidConfigurationError when the text is not such an amount
+ */
+export function parseMemory (text: string, key = 'memory'): number {
+  const match = typeof text === 'string' ? MEMORY_PATTERN.exec(text.trim()) : null
+
+  if (match == null) {
+    throw new InvalidConfigurationError(key, `invalid memory ${show(text)}: expected megabytes such as "512", "512m", "2g" or "1.5g"`)
+  }
+
+  const megabytes = Number(match[1]) * (match[2]?.toLowerCase() === 'g' ? 1024 : 1)
+
+  if (!Number.isSafeInteger(megabytes) || megabytes <= 0) {
+    throw new InvalidConfigurationError(key, `invalid memory ${show(text)}: must be a positive whole number of megabytes`)
+  }
+
+  return megabytes
+}
+
+// Reading TOML and JSON values. `lenient` (TOML) also accepts durations as strings ("45s"), CPU
+// classes as names ("low") and memory with units ("2g"); JSON from the network takes numbers only.
+
+function readNetwork (input: unknown, base: NetworkConfig | undefined, lenient: boolean): NetworkConfig {
+  const table = asTable(input, 'network')
+  rejectUnknownKeys(table, Object.keys(NETWORK_KEYS), 'network')
+  const network: Record<string, unknown> = {}
+
+  for (const [name, kind] of Object.entries(NETWORK_KEYS)) {
+    const key = `network.${name}`
+
+    if (!Object.hasOwn(table, name)) {
+      if (base === undefined) {
+        throw new InvalidConfigurationError(key, 'is missing')
+      }
+
+      network[name] = base[name as keyof NetworkConfig]
+      continue
+    }
+
+    const value = table[name]
+
+    switch (kind) {
+      case 'number': network[name] = asNumber(value, key); break
+      case 'string': network[name] = asString(value, key); break
+      case 'boolean': network[name] = asBoolean(value, key); break
+      case 'duration': network[name] = asDuration(value, key, lenient); break
+      case 'tree': network[name] = readTree(value, key, lenient); break
+    }
+  }
+
+  return network as unknown as NetworkConfig
+}
+
+function readTree (input: unknown, key: string, lenient: boolean): PartitionTree {
+  const table = asTable(input, key)
+  rejectUnknownKeys(table, ['cpuClasses'], key)
+
+  return {
+    cpuClasses: readList(table, 'cpuClasses', key, (item, itemKey): CpuClassPartition => {
+      const cpuClass = asTable(item, itemKey)
+      rejectUnknownKeys(cpuClass, ['value', 'percentage', 'cpuCores'], itemKey)
+
+      return {
+        value: asCpuClassValue(field(cpuClass, 'value', itemKey), `${itemKey}.value`, lenient),
+        percentage: asNumber(field(cpuClass, 'percentage', itemKey), `${itemKey}.percentage`),
+        cpuCores: readList(cpuClass, 'cpuCores', itemKey, (item, itemKey): CpuCoresPartition => {
+          const cores = asTable(item, itemKey)
+          rejectUnknownKeys(cores, ['value', 'percentage', 'memory'], itemKey)
+
+          return {
+            value: asNumber(field(cores, 'value', itemKey), `${itemKey}.value`),
+            percentage: asNumber(field(cores, 'percentage', itemKey), `${itemKey}.percentage`),
+            memory: readList(cores, 'memory', itemKey, (item, itemKey): MemoryPartition => {
+              const memory = asTable(item, itemKey)
+              rejectUnknownKeys(memory, ['value', 'percentage'], itemKey)
+
+              return {
+                value: asMemory(field(memory, 'value', itemKey), `${itemKey}.value`, lenient),
+                percentage: asNumber(field(memory, 'percentage', itemKey), `${itemKey}.percentage`)
+              }
+            })
+          }
+        })
+      }
+    })
+  }
+}
+
+function readNode (input: unknown, base: NodeConfig): NodeConfig {
+  const table = asTable(input, 'node')
+  rejectUnknownKeys(table, Object.keys(NODE_KEYS), 'node')
+  const node: Record<string, unknown> = { ...base }
+
+  for (const [name, kind] of Object.entries(NODE_KEYS)) {
+    const key = `node.${name}`
+
+    if (!Object.hasOwn(table, name)) {
+      continue
+    }
+
+    const value = table[name]
+
+    switch (kind) {
+      case 'number': node[name] = asNumber(value, key); break
+      case 'string': node[name] = asString(value, key); break
+      case 'strings': node[name] = readList(table, name, 'node', asString); break
+      case 'memory': node[name] = asMemory(value, key, true); break
+      case 'cpuClass': node[name] = typeof value === 'string' ? value : CPU_CLASS_NAMES[asCpuClassValue(value, key, true)]; break
+    }
+  }
+
+  return node as unknown as NodeConfig
+}
+
+function readList<T> (table: Record<string, unknown>, name: string, key: string, read: (item: unknown, key: string) => T): T[] {
+  const listKey = `${key}.${name}`
+  const list = field(table, name, key)
+
+  if (!Array.isArray(list)) {
+    throw new InvalidConfigurationError(listKey, `must be an array, got ${describe(list)}`)
+  }
+
+  return list.map((item, i) => read(item, `${listKey}[${i}]`))
+}
+
+function field (table: Record<string, unknown>, name: string, key: string): unknown {
+  if (!Object.hasOwn(table, name)) {
+    throw new InvalidConfigurationError(`${key}.${name}`, 'is missing')
+  }
+
+  return table[name]
+}
+
+function rejectUnknownKeys (table: Record<string, unknown>, known: readonly string[], key: string): void {
+  for (const name of Object.keys(table)) {
+    if (!known.includes(name)) {
+      const similar = known.find(k => editDistance(k.toLowerCase(), name.toLowerCase()) <= 2)
+      throw new InvalidConfigurationError(key === '' ? name : `${key}.${name}`,
+        `unknown key${similar === undefined ? '' : ` (did you mean "${similar}"?)`}`)
+    }
+  }
+}
+
+function asTable (value: unknown, key: string): Record<string, unknown> {
+  if (!isPlainObject(value)) {
+    throw new InvalidConfigurationError(key, `must be a table (an object), got ${describe(value)}`)
+  }
+
+  return value
+}
+
+function asNumber (value: unknown, key: string): number {
+  if (typeof value !== 'number') {
+    throw new InvalidConfigurationError(key, `must be a number, got ${describe(value)}`)
+  }
+
+  return value
+}
+
+function asString (value: unknown, key: string): string {
+  if (typeof value !== 'string') {
+    throw new InvalidConfigurationError(key, `must be a string, got ${describe(value)}`)
+  }
+
+  return value
+}
+
+function asBoolean (value: unknown, key: string): boolean {
+  if (typeof value !== 'boolean') {
+    throw new InvalidConfigurationError(key, `must be true or false, got ${describe(value)}`)
+  }
+
+  return value
+}
+
+function asDuration (value: unknown, key: string, lenient: boolean): number {
+  if (lenient && typeof value === 'string') {
+    return parseDuration(value, key)
+  }
+
+  if (typeof value !== 'number') {
+    throw new InvalidConfigurationError(key, `must be a duration${lenient ? ' ("45s", "1m", "500ms") or' : ','} a number of milliseconds, got ${describe(value)}`)
+  }
+
+  return value
+}
+
+function asMemory (value: unknown, key: string, lenient: boolean): number {
+  return lenient && typeof value === 'string' ? parseMemory(value, key) : asNumber(value, key)
+}
+
+function asCpuClassValue (value: unknown, key: string, lenient: boolean): number {
+  if (lenient && typeof value === 'string') {
+    const index = CPU_CLASS_NAMES.indexOf(value as typeof CPU_CLASS_NAMES[number])
+
+    if (index === -1) {
+      throw new InvalidConfigurationError(key, `must be "low" or "high" (or 0 or 1), got ${show(value)}`)
+    }
+
+    return index
+  }
+
+  const index = asNumber(value, key)
+
+  if (CPU_CLASS_NAMES[index] === undefined) {
+    throw new InvalidConfigurationError(key, `must be 0 ("low") or 1 ("high"), got ${show(value)}`)
+  }
+
+  return index
+}
+
+// Validation
+
+function validateNetwork (network: NetworkConfig): void {
+  checkInteger(network.cpuSlices, 'network.cpuSlices', 1)
+  checkInteger(network.cpuOvercommit, 'network.cpuOvercommit', 100)
+  checkInteger(network.memoryOvercommit, 'network.memoryOvercommit', 100)
+  checkOneOf(network.schedulingPolicy, SCHEDULING_POLICIES, 'network.schedulingPolicy')
+  checkOneOf(network.discoveryBackend, DISCOVERY_BACKENDS, 'network.discoveryBackend')
+
+  checkDuration(network.supplyingInterval, 'network.supplyingInterval')
+  checkDuration(network.spreadOffersInterval, 'network.spreadOffersInterval')
+  checkDuration(network.refreshesCheckInterval, 'network.refreshesCheckInterval')
+  checkDuration(network.refreshingInterval, 'network.refreshingInterval')
+  checkDuration(network.refreshMissedTimeout, 'network.refreshMissedTimeout')
+  checkDuration(network.requestTimeout, 'network.requestTimeout')
+  checkInteger(network.maxRefreshesFailed, 'network.maxRefreshesFailed', 0)
+  checkInteger(network.maxRefreshesMissed, 'network.maxRefreshesMissed', 0)
+  checkInteger(network.partitionsStateBufferSize, 'network.partitionsStateBufferSize', 1)
+  checkInteger(network.maxPartitionsSearch, 'network.maxPartitionsSearch', 1)
+  checkBoolean(network.spreadOffers, 'network.spreadOffers')
+  checkBoolean(network.spreadPartitionsState, 'network.spreadPartitionsState')
+  checkInteger(network.randBackendMaxRetries, 'network.randBackendMaxRetries', 1)
+  checkInteger(network.lookupCount, 'network.lookupCount', 1, MAX_LOOKUP_COUNT)
+  validateTree(network.resources)
+
+  // the tree must quantize onto the grid with at least one cell per leaf
+  void new ResourceMap(network.resources)
+}
+
+function validateTree (tree: PartitionTree): void {
+  const positiveInteger = (value: number, key: string): void => { checkInteger(value, key, 1) }
+
+  if (!isPlainObject(tree)) {
+    throw new InvalidConfigurationError('network.resources', 'must be a partition tree')
+  }
+
+  checkLevel(tree.cpuClasses, 'network.resources.cpuClasses', (value, key) => {
+    if (value !== 0 && value !== 1) {
+      throw new InvalidConfigurationError(key, `must be 0 ("low") or 1 ("high"), got ${show(value)}`)
+    }
+  })
+
+  tree.cpuClasses.forEach((cpuClass, i) => {
+    const classKey = `network.resources.cpuClasses[${i}]`
+    checkLevel(cpuClass.cpuCores, `${classKey}.cpuCores`, positiveInteger)
+
+    cpuClass.cpuCores.forEach((cores, j) => {
+      checkLevel(cores.memory, `${classKey}.cpuCores[${j}].memory`, positiveInteger)
+    })
+  })
+}
+
+/** One level of the tree: non-empty, valid increasing values, percentages in (0, 100] summing to 100. */
+function checkLevel (items: Array<{ value: number, percentage: number }>, key: string, checkValue: (value: number, key: string) => void): void {
+  if (!Array.isArray(items) || items.length === 0) {
+    throw new InvalidConfigurationError(key, 'must list at least one partition')
+  }
+
+  let sum = 0
+
+  items.forEach((item, i) => {
+    const itemKey = `${key}[${i}]`
+
+    if (!isPlainObject(item)) {
+      throw new InvalidConfigurationError(itemKey, 'must be a partition ({ value, percentage })')
+    }
+
+    checkValue(item.value, `${itemKey}.value`)
+
+    if (i > 0 && !(item.value > items[i - 1].value)) {
+      throw new InvalidConfigurationError(`${itemKey}.value`,
+        `must be greater than the previous value (${items[i - 1].value}): values increase within a level`)
+    }
+
+    if (!(typeof item.percentage === 'number' && item.percentage > 0 && item.percentage <= 100)) {
+      throw new InvalidConfigurationError(`${itemKey}.percentage`, `must be greater than 0 and at most 100, got ${show(item.percentage)}`)
+    }
+
+    sum += item.percentage
+  })
+
+  if (Math.abs(sum - 100) > PERCENTAGE_TOLERANCE) {
+    throw new InvalidConfigurationError(key, `percentages must sum to 100, they sum to ${sum}`)
+  }
+}
+
+function validateNode (node: NodeConfig): void {
+  if (typeof node.protocolPrefix !== 'string' || !PROTOCOL_PREFIX_PATTERN.test(node.protocolPrefix)) {
+    throw new InvalidConfigurationError('node.protocolPrefix',
+      `must start with a letter or digit and hold only letters, digits, ".", "_" and "-", got ${show(node.protocolPrefix)}`)
+  }
+
+  checkMultiaddrs(node.listen, 'node.listen', false)
+  checkMultiaddrs(node.announce, 'node.announce', false)
+  checkMultiaddrs(node.bootstrap, 'node.bootstrap', true)
+
+  if (typeof node.apiHost !== 'string' || !isLoopback(node.apiHost)) {
+    throw new InvalidConfigurationError('node.apiHost',
+      `must be a loopback address (127.0.0.0/8, ::1 or localhost): the control API is local, got ${show(node.apiHost)}`)
+  }
+
+  checkInteger(node.apiPort, 'node.apiPort', 0, 65535)
+
+  if (node.cpus !== undefined && !(typeof node.cpus === 'number' && Number.isFinite(node.cpus) && node.cpus > 0)) {
+    throw new InvalidConfigurationError('node.cpus', `must be a positive number, got ${show(node.cpus)}`)
+  }
+
+  if (node.memory !== undefined) {
+    checkInteger(node.memory, 'node.memory', 1)
+  }
+
+  checkOneOf(node.cpuClass, CPU_CLASS_NAMES, 'node.cpuClass')
+}
+
+function checkMultiaddrs (list: string[], key: string, needsPeerId: boolean): void {
+  if (!Array.isArray(list)) {
+    throw new InvalidConfigurationError(key, `must be an array of multiaddrs, got ${describe(list)}`)
+  }
+
+  list.forEach((text, i) => {
+    const itemKey = `${key}[${i}]`
+
+    if (typeof text !== 'string') {
+      throw new InvalidConfigurationError(itemKey, `must be a multiaddr string, got ${describe(text)}`)
+    }
+
+    let components: Array<{ name: string, value?: string }>
+
+    try {
+      components = multiaddr(text).getComponents()
+      components.filter(c => c.name === 'p2p').forEach(c => peerIdFromString(c.value ?? ''))
+    } catch (err) {
+      throw new InvalidConfigurationError(itemKey, `invalid multiaddr ${show(text)}: ${(err as Error).message}`)
+    }
+
+    if (components.length === 0) {
+      throw new InvalidConfigurationError(itemKey, `invalid multiaddr ${show(text)}: it is empty`)
+    }
+
+    if (needsPeerId && !components.some(c => c.name === 'p2p')) {
+      throw new InvalidConfigurationError(itemKey, `must name the peer to join with /p2p/<peer id>, got ${show(text)}`)
+    }
+  })
+}
+
+function isLoopback (host: string): boolean {
+  if (host.toLowerCase() === 'localhost') {
+    return true
+  }
+
+  if (isIPv4(host)) {
+    return Number(host.split('.')[0]) === 127
+  }
+
+  return isIPv6(host) && new URL(`http://[${host}]`).hostname === '[::1]'
+}
+
+function checkInteger (value: number, key: string, min: number, max = Number.MAX_SAFE_INTEGER): void {
+  if (!Number.isInteger(value) || value < min || value > max) {
+    const range = max === Number.MAX_SAFE_INTEGER ? `≥ ${min}` : `from ${min} to ${max}`
+    throw new InvalidConfigurationError(key, `must be an integer ${range}, got ${show(value)}`)
+  }
+}
+
+function checkDuration (value: number, key: string): void {
+  if (!Number.isInteger(value) || value < 1 || value > MAX_DURATION_MS) {
+    throw new InvalidConfigurationError(key, `must be a whole number of milliseconds from 1 ms to ${formatDuration(MAX_DURATION_MS)}, got ${show(value)}`)
+  }
+}
+
+function checkOneOf (value: string, allowed: readonly string[], key: string): void {
+  if (!allowed.includes(value)) {
+    throw new InvalidConfigurationError(key, `must be one of ${allowed.map(a => `"${a}"`).join(', ')}, got ${show(value)}`)
+  }
+}
+
+function checkBoolean (value: boolean, key: string): void {
+  if (typeof value !== 'boolean') {
+    throw new InvalidConfigurationError(key, `must be true or false, got ${show(value)}`)
+  }
+}
+
+// Helpers
+
+function copyTree (tree: PartitionTree): PartitionTree {
+  return {
+    cpuClasses: tree.cpuClasses.map(c => ({
+      value: c.value,
+      percentage: c.percentage,
+      cpuCores: c.cpuCores.map(k => ({
+        value: k.value,
+        percentage: k.percentage,
+        memory: k.memory.map(m => ({ value: m.value, percentage: m.percentage }))
+      }))
+    }))
+  }
+}
+
+/** An object literal (or a null-prototype object, as smol-toml makes): not an array, date or class instance. */
+function isPlainObject (value: unknown): value is Record<string, unknown> {
+  if (typeof value !== 'object' || value === null) {
+    return false
+  }
+
+  const prototype = Object.getPrototypeOf(value)
+  return prototype === Object.prototype || prototype === null
+}
+
+/** Levenshtein distance, to suggest the key a typo meant. */
+function editDistance (a: string, b: string): number {
+  let previous = Array.from({ length: b.length + 1 }, (_, j) => j)
+
+  for (let i = 1; i <= a.length; i++) {
+    const current = [i]
+
+    for (let j = 1; j <= b.length; j++) {
+      current[j] = Math.min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1))
+    }
+
+    previous = current
+  }
+
+  return previous[b.length]
+}
+
+/** A value in an error message: strings quoted, other primitives as they print. */
+function show (value: unknown): string {
+  return typeof value === 'string' ? JSON.stringify(value) : String(value)
+}
+
+/** The type of a value in an error message. */
+function describe (value: unknown): string {
+  if (Array.isArray(value)) {
+    return 'an array'
+  }
+
+  if (value === null || typeof value !== 'object') {
+    return `${typeof value} ${show(value)}`
+  }
+
+  return isPlainObject(value) ? 'a table' : 'a date or other object'
+}

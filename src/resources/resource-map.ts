@@ -1,0 +1,314 @@
+/**
+ * The resource map (DESIGN §3): which resource combination each point of the hashed key space
+ * stands for.
+ *
+ * A point is `sha256(key)`, the position kad-dht gives a key. The partition tree of the
+ * configuration (CPU class → CPU cores → memory, each level with percentages) is quantized onto a
+ * grid of 2^16 cells, a point's cell being its first 16 bits (big-endian). As in the original
+ * (`caravela-original.md` §4.1), each level is cut in configuration order: a child gets
+ * ⌊percentage × parent cells / 100⌋ cells and the last child takes what remains. Each leaf, a
+ * (class, cores, memory) combination, becomes a slice: a contiguous run of cells, slices ordered
+ * lexicographically by (class, cores, memory) along the grid. Every cell belongs to exactly one
+ * slice. A slice is a union of aligned blocks (`blocksOf`), which is what Kademlia's XOR closeness
+ * needs: the peer closest to a point in a block lies in that block whenever the block holds a peer.
+ *
+ * The selection functions are the original's (§4.2): they compare partition values, never ranges.
+ */
+
+import { createHash, randomBytes } from 'node:crypto'
+import { GRID_BITS, GRID_CELLS } from '../constants.js'
+import { InvalidConfigurationError } from '../errors.js'
+import type { PartitionTree } from '../config/types.js'
+import type { Resources } from '../types.js'
+
+/** A leaf of the partition tree and the run of grid cells it owns. */
+export interface Slice {
+  /** position in leaf order (class, cores, memory) */
+  index: number
+  resources: Resources
+  /** first cell of the run */
+  firstCell: number
+  /** cell after the last cell of the run (exclusive) */
+  endCell: number
+}
+
+/** An aligned block: all points whose first `bits` bits equal `prefix` (0 ≤ bits ≤ 16). */
+export interface Block {
+  prefix: number
+  bits: number
+}
+
+/** Bytes of a key and of a point. */
+const POINT_BYTES = 32
+
+/**
+ * Draws per `randomKeyIn` before giving up. A one-cell slice needs 65 536 draws on average; failing
+ * 2^26 draws in a row happens with probability e^-1024, so reaching the cap means `random` is broken.
+ */
+const MAX_DRAWS = 2 ** 26
+
+/** Key path of the partition tree inside the configuration, used to name offending entries. */
+const TREE_KEY = 'network.resources'
+
+/** The point of a key in the hashed key space: `sha256(key)`. */
+export function pointOf (key: Uint8Array): Uint8Array {
+  return new Uint8Array(createHash('sha256').update(key).digest())
+}
+
+/** True when `a` covers `b`: CPU class, CPUs and memory of `a` are each at least those of `b`. */
+export function contains (a: Resources, b: Resources): boolean {
+  return a.cpuClass >= b.cpuClass && a.cpus >= b.cpus && a.memory >= b.memory
+}
+
+/** The grid cell of a point: its first 16 bits, big-endian. */
+function cellOf (point: Uint8Array): number {
+  return (point[0] << 8) | point[1]
+}
+
+/**
+ * Cut `[first, end)` into one run per percentage, in order: ⌊pct × size / 100⌋ cells each, the
+ * last run taking the rest (the original's `CreatePartitions`, in cells).
+ */
+function cut (first: number, end: number, percentages: number[]): Array<[number, number]> {
+  const size = end - first
+  let start = first
+
+  return percentages.map((percentage, i) => {
+    const cells = i === percentages.length - 1 ? end - start : Math.floor(percentage * size / 100)
+    const run: [number, number] = [start, start + cells]
+    start += cells
+    return run
+  })
+}
+
+/** The items of one level of the tree; an empty level is an error. */
+function level<T> (items: T[], key: string): T[] {
+  if (!Array.isArray(items) || items.length === 0) {
+    throw new InvalidConfigurationError(key, 'must list at least one partition')
+  }
+
+  return items
+}
+
+/** The partition tree quantized onto the grid, with the original's partition-selection functions. */
+export class ResourceMap {
+  /** every slice, in leaf order (which is also cell order) */
+  readonly slices: readonly Slice[]
+  /** cell → index of the slice that owns it */
+  private readonly cellToSlice: Uint16Array
+
+  /**
+   * @throws InvalidConfigurationError naming the entry (e.g.
+   * `network.resources.cpuClasses[0].cpuCores[1].memory[2]`) when a level is empty or a leaf gets
+   * no cell of the grid. The other checks of the tree (percentages, values) are `validateConfig`'s.
+   */
+  constructor (tree: PartitionTree) {
+    const slices: Slice[] = []
+    const classes = level(tree.cpuClasses, `${TREE_KEY}.cpuClasses`)
+    const classRuns = cut(0, GRID_CELLS, classes.map(c => c.percentage))
+
+    classes.forEach((cpuClass, i) => {
+      const classKey = `${TREE_KEY}.cpuClasses[${i}]`
+      const cores = level(cpuClass.cpuCores, `${classKey}.cpuCores`)
+      const coreRuns = cut(...classRuns[i], cores.map(c => c.percentage))
+
+      cores.forEach((core, j) => {
+        const coreKey = `${classKey}.cpuCores[${j}]`
+        const memory = level(core.memory, `${coreKey}.memory`)
+        const memoryRuns = cut(...coreRuns[j], memory.map(m => m.percentage))
+
+        memory.forEach((leaf, k) => {
+          const [firstCell, endCell] = memoryRuns[k]
+
+          // written so that NaN fails too
+          if (!(endCell - firstCell >= 1)) {
+            const share = cpuClass.percentage * core.percentage * leaf.percentage / 10_000
+            throw new InvalidConfigurationError(`${coreKey}.memory[${k}]`,
+              `gets no cell of the ${GRID_CELLS}-cell grid: its share of the key space (${Number(share.toPrecision(3))} %) is ` +
+              `below one cell (${Number((100 / GRID_CELLS).toPrecision(3))} %); raise its percentage or a parent's`)
+          }
+
+          slices.push(Object.freeze({
+            index: slices.length,
+            resources: Object.freeze({ cpuClass: cpuClass.value, cpus: core.value, memory: leaf.value }),
+            firstCell,
+            endCell
+          }))
+        })
+      })
+    })
+
+    this.slices = Object.freeze(slices)
+    this.cellToSlice = new Uint16Array(GRID_CELLS)
+
+    for (const slice of slices) {
+      this.cellToSlice.fill(slice.index, slice.firstCell, slice.endCell)
+    }
+  }
+
+  /** The slice a point (32 bytes) falls in. */
+  sliceOf (point: Uint8Array): Slice {
+    if (point.length !== POINT_BYTES) {
+      throw new RangeError(`A point has ${POINT_BYTES} bytes, not ${point.length}`)
+    }
+
+    return this.slices[this.cellToSlice[cellOf(point)]]
+  }
+
+  /** The slice a key's point (`sha256(key)`) falls in. */
+  sliceOfKey (key: Uint8Array): Slice {
+    return this.sliceOf(pointOf(key))
+  }
+
+  /**
+   * The fewest aligned blocks whose union is exactly the slice's cells, largest first (blocks of
+   * equal size in cell order).
+   */
+  blocksOf (slice: Slice): Block[] {
+    const blocks: Block[] = []
+    let cell = slice.firstCell
+
+    while (cell < slice.endCell) {
+      // the largest power of two that `cell` is aligned to and that fits before the end
+      let size = cell === 0 ? GRID_CELLS : cell & -cell
+
+      while (size > slice.endCell - cell) {
+        size /= 2
+      }
+
+      const sizeBits = Math.log2(size)
+      blocks.push({ prefix: cell >> sizeBits, bits: GRID_BITS - sizeBits })
+      cell += size
+    }
+
+    return blocks.sort((a, b) => a.bits - b.bits)
+  }
+
+  /**
+   * A random key whose point lies in the target (a slice or an aligned block of at most 16 bits):
+   * 32 random bytes, drawn again until `sha256` of them lands in the target. A target holding a
+   * fraction f of the space costs 1/f hashes on average.
+   *
+   * @param random - source of random bytes (default: `crypto.randomBytes`)
+   */
+  randomKeyIn (target: Slice | Block, random: (bytes: number) => Uint8Array = randomBytes): Uint8Array {
+    let inTarget: (cell: number) => boolean
+
+    if ('bits' in target) {
+      const { prefix, bits } = target
+
+      if (!Number.isInteger(bits) || bits < 0 || bits > GRID_BITS || !Number.isInteger(prefix) || prefix < 0 || prefix >= 2 ** bits) {
+        throw new RangeError(`Not an aligned block of at most ${GRID_BITS} bits: prefix ${prefix}, bits ${bits}`)
+      }
+
+      inTarget = cell => cell >> (GRID_BITS - bits) === prefix
+    } else {
+      inTarget = cell => cell >= target.firstCell && cell < target.endCell
+    }
+
+    for (let draw = 0; draw < MAX_DRAWS; draw++) {
+      const key = new Uint8Array(random(POINT_BYTES))
+
+      if (inTarget(cellOf(pointOf(key)))) {
+        return key
+      }
+    }
+
+    throw new Error(`No key drawn in ${MAX_DRAWS} tries landed in the target: the random source is not random`)
+  }
+
+  /**
+   * sha256 of a canonical encoding of the layout (grid size, and each slice's cells and
+   * resources). Two maps are equal exactly when their digests are.
+   */
+  digest (): Uint8Array {
+    const lines = this.slices.map(s => `${s.firstCell} ${s.endCell} ${s.resources.cpuClass} ${s.resources.cpus} ${s.resources.memory}`)
+    const encoding = [`caravela-resource-map/1 grid-bits ${GRID_BITS}`, ...lines].join('\n')
+
+    return new Uint8Array(createHash('sha256').update(encoding).digest())
+  }
+
+  /** The smallest partition that holds the request: first slice, in leaf order, with p ⊇ req. */
+  fittestForSearch (req: Resources): Slice | undefined {
+    return this.slices.find(s => contains(s.resources, req))
+  }
+
+  /** The largest partition that holds the request: last slice, in leaf order, with p ⊇ req. */
+  highestForSearch (req: Resources): Slice | undefined {
+    return this.slices.findLast(s => contains(s.resources, req))
+  }
+
+  /**
+   * The largest partition a supplier with `available` free resources can fully honour: last slice,
+   * in leaf order, with p ⊆ available. Undefined when the supplier is too small for any partition.
+   */
+  fittestForOffer (available: Resources): Slice | undefined {
+    return this.slices.findLast(s => contains(available, s.resources))
+  }
+
+  /**
+   * The original's next-higher search step: walk forward in leaf order from `current` (inclusive),
+   * skip the first slice with p ⊇ req (normally `current` itself) and return the next one.
+   * Undefined when the walk runs out.
+   */
+  nextHigherSearch (current: Slice, req: Resources): Slice | undefined {
+    return this.secondMatch(current.index, 1, s => contains(s.resources, req))
+  }
+
+  /** Like `nextHigherSearch`, walking backward: the next lower slice with p ⊇ req. */
+  nextLowerSearch (current: Slice, req: Resources): Slice | undefined {
+    return this.secondMatch(current.index, -1, s => contains(s.resources, req))
+  }
+
+  /**
+   * The original's next-lower offer step: walk backward in leaf order from `current` (inclusive),
+   * skip the first slice with p ⊆ available and return the next one. Undefined when the walk runs out.
+   */
+  nextLowerOffer (current: Slice, available: Resources): Slice | undefined {
+    return this.secondMatch(current.index, -1, s => contains(available, s.resources))
+  }
+
+  /**
+   * Every partition a supplier with `available` free resources can honour (p ⊆ available), in
+   * descending leaf order: the multiple-offer strategies make one offer per listed partition.
+   *
+   * The original compares with f = fittestForOffer(available) instead of with `available`
+   * (§4.2 [QUIRK]). Since f ⊆ available, that lists a subset, and it drops partitions the supplier
+   * can honour whenever a lower leaf has more of one resource than f: with leaves (0, 4, 1024)
+   * and (1, 1, 1024) a (1, 4, 1024) supplier has f = (1, 1, 1024) and would never offer in
+   * (0, 4, 1024), so buyers of 4 low-class CPUs would not find it. That contradicts the strategy
+   * ("one offer per partition the node can honour", §5.6), so this compares with `available`. On
+   * the original's test tree both give the same lists.
+   */
+  lowerPartitionsForOffer (available: Resources): Slice[] {
+    return this.slices.filter(s => contains(available, s.resources)).reverse()
+  }
+
+  /** True when both requests have the same fittest search partition (and there is one). */
+  sameSearchPartition (a: Resources, b: Resources): boolean {
+    const slice = this.fittestForSearch(a)
+    return slice !== undefined && slice === this.fittestForSearch(b)
+  }
+
+  /** The first class's first cores' first memory partition: the resources of the first slice. */
+  lowestResources (): Resources {
+    return { ...this.slices[0].resources }
+  }
+
+  /** Walk from `start` in `step` direction; skip the first slice matching `predicate`, return the second. */
+  private secondMatch (start: number, step: 1 | -1, predicate: (slice: Slice) => boolean): Slice | undefined {
+    let skipped = false
+
+    for (let i = start; i >= 0 && i < this.slices.length; i += step) {
+      if (predicate(this.slices[i])) {
+        if (skipped) {
+          return this.slices[i]
+        }
+
+        skipped = true
+      }
+    }
+
+    return undefined
+  }
+}

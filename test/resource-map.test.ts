@@ -1,0 +1,442 @@
+import { createHash } from 'node:crypto'
+import fc from 'fast-check'
+import { test } from 'uvu'
+import * as assert from 'uvu/assert'
+import { defaultConfig } from '../src/config/config.js'
+import { GRID_BITS, GRID_CELLS } from '../src/constants.js'
+import { InvalidConfigurationError } from '../src/errors.js'
+import { ResourceMap, contains, pointOf } from '../src/resources/resource-map.js'
+import type { PartitionTree } from '../src/config/types.js'
+import type { Slice } from '../src/resources/resource-map.js'
+import type { Resources } from '../src/types.js'
+
+type Leaves = Array<[number, number, Array<[number, number]>]>
+
+/** A tree from [class, %, [[cores, %, [[memory, %], …]], …]] entries. */
+function tree (...classes: Array<[number, number, Leaves]>): PartitionTree {
+  return {
+    cpuClasses: classes.map(([value, percentage, cores]) => ({
+      value,
+      percentage,
+      cpuCores: cores.map(([value, percentage, memory]) => ({
+        value,
+        percentage,
+        memory: memory.map(([value, percentage]) => ({ value, percentage }))
+      }))
+    }))
+  }
+}
+
+/**
+ * The original's 16-bit test tree (`node/common/resources/mapping_test.go`), from which §4.2's
+ * worked example comes. Its memory value 1048 is the original's, not a typo of ours.
+ */
+const TOY_TREE = tree(
+  [0, 50, [[1, 50, [[256, 50], [512, 25], [1024, 25]]], [2, 50, [[2048, 100]]]]],
+  [1, 50, [[1, 50, [[1048, 50], [2048, 50]]], [2, 50, [[2048, 50], [4048, 50]]]]]
+)
+
+function r (cpuClass: number, cpus: number, memory: number): Resources {
+  return { cpuClass, cpus, memory }
+}
+
+function layout (map: ResourceMap): Array<[Resources, number, number]> {
+  return map.slices.map(s => [{ ...s.resources }, s.firstCell, s.endCell])
+}
+
+/** A 32-byte point in the given cell. */
+function pointInCell (cell: number, fill = 0): Uint8Array {
+  const point = new Uint8Array(32).fill(fill)
+  point[0] = cell >> 8
+  point[1] = cell & 0xff
+  return point
+}
+
+/** A reproducible source of random bytes. */
+function seededRandom (seed: number): (bytes: number) => Uint8Array {
+  let counter = 0
+  return bytes => createHash('sha256').update(`${seed}:${counter++}`).digest().subarray(0, bytes)
+}
+
+function resourcesOf (slice: Slice | undefined): Resources | undefined {
+  return slice === undefined ? undefined : { ...slice.resources }
+}
+
+const toy = new ResourceMap(TOY_TREE)
+
+function toySlice (cpuClass: number, cpus: number, memory: number): Slice {
+  const slice = toy.slices.find(s => s.resources.cpuClass === cpuClass && s.resources.cpus === cpus && s.resources.memory === memory)
+  assert.ok(slice, `no slice (${cpuClass}, ${cpus}, ${memory})`)
+  return slice
+}
+
+function expectConfigError (fn: () => unknown, key: string): void {
+  let error: unknown
+
+  try {
+    fn()
+  } catch (err) {
+    error = err
+  }
+
+  assert.instance(error, InvalidConfigurationError, `expected an InvalidConfigurationError for ${key}, got ${String(error)}`)
+  assert.is((error as InvalidConfigurationError).key, key)
+}
+
+test('the default tree: exact cells of each slice', () => {
+  const map = new ResourceMap(defaultConfig().network.resources)
+
+  assert.equal(layout(map), [
+    [r(0, 1, 256), 0, 8192],
+    [r(0, 1, 512), 8192, 24576],
+    [r(0, 1, 1024), 24576, 32768],
+    [r(0, 2, 512), 32768, 40960],
+    [r(0, 2, 1024), 40960, 57344],
+    [r(0, 2, 2048), 57344, 65536]
+  ])
+  assert.equal(map.slices.map(s => s.index), [0, 1, 2, 3, 4, 5])
+})
+
+test('the original\'s two-class test tree: exact cells of each slice', () => {
+  // the original's 16-bit ranges were [0, 8191), [8191, 12286), …: cut from 2^16 − 1 IDs; ours
+  // cut all 2^16 cells
+  assert.equal(layout(toy), [
+    [r(0, 1, 256), 0, 8192],
+    [r(0, 1, 512), 8192, 12288],
+    [r(0, 1, 1024), 12288, 16384],
+    [r(0, 2, 2048), 16384, 32768],
+    [r(1, 1, 1048), 32768, 40960],
+    [r(1, 1, 2048), 40960, 49152],
+    [r(1, 2, 2048), 49152, 57344],
+    [r(1, 2, 4048), 57344, 65536]
+  ])
+})
+
+test('each child gets ⌊pct × parent cells / 100⌋ cells and the last one takes the rest', () => {
+  const map = new ResourceMap(tree([0, 100, [[1, 33, [[512, 100]]], [2, 33, [[512, 10], [1024, 90]]], [4, 34, [[512, 100]]]]]))
+
+  // ⌊33 × 65536 / 100⌋ = 21626; ⌊10 × 21626 / 100⌋ = 2162; 65536 − 2 × 21626 = 22284
+  assert.equal(layout(map), [
+    [r(0, 1, 512), 0, 21626],
+    [r(0, 2, 512), 21626, 23788],
+    [r(0, 2, 1024), 23788, 43252],
+    [r(0, 4, 512), 43252, 65536]
+  ])
+})
+
+test('sliceOf: a point\'s cell is its first 16 bits; every cell has exactly one slice', () => {
+  for (const slice of toy.slices) {
+    assert.is(toy.sliceOf(pointInCell(slice.firstCell)), slice)
+    assert.is(toy.sliceOf(pointInCell(slice.endCell - 1, 0xff)), slice)
+  }
+
+  let covered = 0
+  for (const slice of toy.slices) {
+    assert.is(slice.firstCell, covered, 'slices are contiguous and in cell order')
+    covered = slice.endCell
+  }
+  assert.is(covered, GRID_CELLS)
+
+  assert.throws(() => toy.sliceOf(new Uint8Array(31)), (err: Error) => err instanceof RangeError)
+})
+
+test('pointOf is sha256, and sliceOfKey is sliceOf(pointOf(key))', () => {
+  const empty = pointOf(new Uint8Array())
+  assert.is(Buffer.from(empty).toString('hex'), 'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855')
+  assert.is(empty.constructor, Uint8Array)
+
+  for (let i = 0; i < 100; i++) {
+    const key = new TextEncoder().encode(`key ${i}`)
+    assert.is(toy.sliceOfKey(key), toy.sliceOf(pointOf(key)))
+  }
+})
+
+test('contains: class, CPUs and memory each at least', () => {
+  assert.ok(contains(r(1, 2, 2048), r(1, 2, 2048)))
+  assert.ok(contains(r(1, 2, 2048), r(0, 1, 256)))
+  assert.not.ok(contains(r(0, 2, 2048), r(1, 1, 256)))
+  assert.not.ok(contains(r(1, 1, 2048), r(0, 2, 256)))
+  assert.not.ok(contains(r(1, 2, 1024), r(0, 1, 2048)))
+})
+
+test('fittestForSearch: the smallest partition that holds the request', () => {
+  const cases: Array<[Resources, Resources | undefined]> = [
+    [r(0, 1, 256), r(0, 1, 256)],
+    [r(0, 1, 257), r(0, 1, 512)],
+    [r(0, 1, 511), r(0, 1, 512)],
+    [r(0, 1, 750), r(0, 1, 1024)],
+    [r(0, 1, 1512), r(0, 2, 2048)],
+    [r(0, 0, 0), r(0, 1, 256)],
+    [r(1, 1, 1), r(1, 1, 1048)],
+    [r(1, 2, 1512), r(1, 2, 2048)],
+    [r(1, 2, 4049), undefined],
+    [r(0, 3, 1), undefined],
+    [r(2, 1, 1), undefined]
+  ]
+
+  for (const [req, expected] of cases) {
+    assert.equal(resourcesOf(toy.fittestForSearch(req)), expected, `fittestForSearch(${JSON.stringify(req)})`)
+  }
+})
+
+test('highestForSearch: the largest partition that holds the request', () => {
+  const map = new ResourceMap(defaultConfig().network.resources)
+
+  assert.equal(resourcesOf(map.highestForSearch(r(0, 1, 256))), r(0, 2, 2048))
+  assert.equal(resourcesOf(map.highestForSearch(r(0, 2, 1500))), r(0, 2, 2048))
+  assert.equal(resourcesOf(map.highestForSearch(r(0, 1, 2049))), undefined)
+  assert.equal(resourcesOf(toy.highestForSearch(r(0, 1, 256))), r(1, 2, 4048))
+  assert.equal(resourcesOf(toy.highestForSearch(r(1, 3, 1))), undefined)
+})
+
+test('fittestForOffer: the largest partition the supplier can honour (the original\'s FirstGUIDOffer cases)', () => {
+  const cases: Array<[Resources, number]> = [
+    [r(0, 1, 256), 0],
+    [r(0, 1, 257), 0],
+    [r(0, 1, 511), 0],
+    [r(0, 1, 512), 8192],
+    [r(0, 1, 1024), 12288],
+    [r(0, 2, 2048), 16384],
+    [r(0, 2, 1512), 12288],
+    [r(1, 1, 512), 8192],
+    [r(1, 2, 1512), 32768],
+    [r(1, 2, 3512), 49152],
+    [r(1, 2, 8058), 57344]
+  ]
+
+  for (const [available, firstCell] of cases) {
+    assert.is(toy.fittestForOffer(available)?.firstCell, firstCell, `fittestForOffer(${JSON.stringify(available)})`)
+  }
+
+  assert.is(toy.fittestForOffer(r(1, 1, 255)), undefined, 'too small for any partition')
+  assert.is(toy.fittestForOffer(r(0, 0, 4096)), undefined)
+})
+
+/** Follow `step` from `start` until it returns undefined; the resources visited. */
+function walk (start: Slice, step: (current: Slice) => Slice | undefined): Resources[] {
+  const visited: Resources[] = []
+
+  for (let current = step(start); current !== undefined; current = step(current)) {
+    assert.ok(current.index !== start.index && visited.length < toy.slices.length, 'the walk moves on and ends')
+    visited.push({ ...current.resources })
+  }
+
+  return visited
+}
+
+test('nextHigherSearch: forward from the current slice, skipping the first one that holds the request', () => {
+  assert.equal(walk(toySlice(0, 1, 256), s => toy.nextHigherSearch(s, r(0, 1, 256))), [
+    r(0, 1, 512), r(0, 1, 1024), r(0, 2, 2048), r(1, 1, 1048), r(1, 1, 2048), r(1, 2, 2048), r(1, 2, 4048)
+  ])
+  assert.equal(walk(toySlice(0, 1, 1024), s => toy.nextHigherSearch(s, r(0, 1, 550))), [
+    r(0, 2, 2048), r(1, 1, 1048), r(1, 1, 2048), r(1, 2, 2048), r(1, 2, 4048)
+  ])
+  assert.is(toy.nextHigherSearch(toySlice(1, 2, 4048), r(0, 1, 256)), undefined)
+
+  // the original's rule taken literally: when the current slice does not hold the request, the
+  // first slice that does is the one skipped
+  assert.equal(resourcesOf(toy.nextHigherSearch(toySlice(0, 1, 256), r(0, 1, 550))), r(0, 2, 2048))
+})
+
+test('nextLowerSearch: backward from the current slice, still holding the request', () => {
+  assert.equal(walk(toySlice(1, 2, 4048), s => toy.nextLowerSearch(s, r(0, 1, 1000))), [
+    r(1, 2, 2048), r(1, 1, 2048), r(1, 1, 1048), r(0, 2, 2048), r(0, 1, 1024)
+  ])
+  assert.equal(walk(toySlice(1, 2, 4048), s => toy.nextLowerSearch(s, r(1, 2, 1))), [r(1, 2, 2048)])
+  assert.is(toy.nextLowerSearch(toySlice(0, 1, 256), r(0, 1, 1)), undefined)
+})
+
+test('nextLowerOffer: backward from the current slice, skipping the first one the supplier can honour (the original\'s cases)', () => {
+  assert.equal(walk(toySlice(0, 1, 1024), s => toy.nextLowerOffer(s, r(0, 1, 1024))), [r(0, 1, 512), r(0, 1, 256)])
+  assert.equal(walk(toySlice(0, 2, 2048), s => toy.nextLowerOffer(s, r(0, 2, 2500))), [r(0, 1, 1024), r(0, 1, 512), r(0, 1, 256)])
+  assert.equal(walk(toySlice(0, 1, 1024), s => toy.nextLowerOffer(s, r(0, 2, 1512))), [r(0, 1, 512), r(0, 1, 256)])
+  assert.equal(resourcesOf(toy.nextLowerOffer(toySlice(1, 1, 1048), r(1, 1, 1512))), r(0, 1, 1024))
+  assert.equal(walk(toySlice(1, 2, 2048), s => toy.nextLowerOffer(s, r(1, 2, 2049))), [
+    r(1, 1, 2048), r(1, 1, 1048), r(0, 2, 2048), r(0, 1, 1024), r(0, 1, 512), r(0, 1, 256)
+  ])
+})
+
+test('lowerPartitionsForOffer: the worked example of §4.2 and the original\'s cases', () => {
+  const cases: Array<[Resources, Resources[]]> = [
+    [r(1, 2, 2049), [r(1, 2, 2048), r(1, 1, 2048), r(1, 1, 1048), r(0, 2, 2048), r(0, 1, 1024), r(0, 1, 512), r(0, 1, 256)]],
+    [r(0, 1, 512), [r(0, 1, 512), r(0, 1, 256)]],
+    [r(0, 1, 750), [r(0, 1, 512), r(0, 1, 256)]],
+    [r(0, 1, 1550), [r(0, 1, 1024), r(0, 1, 512), r(0, 1, 256)]],
+    [r(0, 2, 1550), [r(0, 1, 1024), r(0, 1, 512), r(0, 1, 256)]],
+    [r(0, 2, 2049), [r(0, 2, 2048), r(0, 1, 1024), r(0, 1, 512), r(0, 1, 256)]],
+    [r(0, 1, 255), []]
+  ]
+
+  for (const [available, expected] of cases) {
+    assert.equal(toy.lowerPartitionsForOffer(available).map(s => ({ ...s.resources })), expected, `lowerPartitionsForOffer(${JSON.stringify(available)})`)
+  }
+})
+
+test('lowerPartitionsForOffer compares with the available resources, not with the fittest partition (§4.2 [QUIRK] fixed)', () => {
+  const map = new ResourceMap(tree([0, 50, [[4, 100, [[1024, 100]]]]], [1, 50, [[1, 100, [[1024, 100]]]]]))
+
+  assert.equal(resourcesOf(map.fittestForOffer(r(1, 4, 1024))), r(1, 1, 1024))
+  // the original lists only (1, 1, 1024), though this supplier can also honour (0, 4, 1024)
+  assert.equal(map.lowerPartitionsForOffer(r(1, 4, 1024)).map(s => ({ ...s.resources })), [r(1, 1, 1024), r(0, 4, 1024)])
+})
+
+test('sameSearchPartition and lowestResources', () => {
+  assert.ok(toy.sameSearchPartition(r(0, 1, 300), r(0, 1, 512)))
+  assert.not.ok(toy.sameSearchPartition(r(0, 1, 256), r(0, 1, 300)))
+  assert.not.ok(toy.sameSearchPartition(r(0, 1, 300), r(1, 1, 300)))
+  assert.not.ok(toy.sameSearchPartition(r(1, 4, 1), r(1, 4, 1)), 'no partition holds either')
+
+  const lowest = toy.lowestResources()
+  assert.equal(lowest, r(0, 1, 256))
+  lowest.memory = 1
+  assert.equal(toy.lowestResources(), r(0, 1, 256), 'a copy')
+  assert.equal(new ResourceMap(tree([1, 100, [[2, 100, [[300, 100]]]]])).lowestResources(), r(1, 2, 300))
+})
+
+test('slices are frozen', () => {
+  assert.ok(Object.isFrozen(toy.slices))
+  assert.ok(Object.isFrozen(toy.slices[0]))
+  assert.ok(Object.isFrozen(toy.slices[0].resources))
+})
+
+test('a leaf that gets no cell is refused, naming the leaf', () => {
+  // 0.001 % of 65 536 cells is 0.66 cell
+  expectConfigError(() => new ResourceMap(tree([0, 100, [[1, 100, [[256, 0.001], [512, 99.999]]]]])),
+    'network.resources.cpuClasses[0].cpuCores[0].memory[0]')
+  expectConfigError(() => new ResourceMap(tree([0, 99.999, [[1, 100, [[256, 100]]]]], [1, 0.001, [[1, 50, [[256, 100]]], [2, 50, [[256, 100]]]]])),
+    'network.resources.cpuClasses[1].cpuCores[0].memory[0]')
+
+  // the last child takes the rounding, so a small last leaf keeps its cell
+  assert.equal(layout(new ResourceMap(tree([0, 100, [[1, 100, [[256, 99.999], [512, 0.001]]]]]))).at(-1), [r(0, 1, 512), 65535, 65536])
+})
+
+test('an empty level or percentages summing above 100 are refused', () => {
+  expectConfigError(() => new ResourceMap({ cpuClasses: [] }), 'network.resources.cpuClasses')
+  expectConfigError(() => new ResourceMap(tree([0, 100, []])), 'network.resources.cpuClasses[0].cpuCores')
+  expectConfigError(() => new ResourceMap(tree([0, 100, [[1, 100, []]]])), 'network.resources.cpuClasses[0].cpuCores[0].memory')
+  expectConfigError(() => new ResourceMap(tree([0, 100, [[1, 100, [[256, 60], [512, 60], [1024, 10]]]]])),
+    'network.resources.cpuClasses[0].cpuCores[0].memory[2]')
+})
+
+test('blocksOf: the fewest aligned blocks, largest first', () => {
+  const resources = r(0, 1, 256)
+  const blocks = (firstCell: number, endCell: number): Array<{ prefix: number, bits: number }> =>
+    toy.blocksOf({ index: 0, resources, firstCell, endCell })
+
+  assert.equal(blocks(0, 65536), [{ prefix: 0, bits: 0 }])
+  assert.equal(blocks(0, 8192), [{ prefix: 0, bits: 3 }])
+  assert.equal(blocks(8192, 24576), [{ prefix: 1, bits: 3 }, { prefix: 2, bits: 3 }])
+  assert.equal(blocks(5, 6), [{ prefix: 5, bits: 16 }])
+  assert.is(blocks(21626, 23788).length, 11)
+  // cells 1 … 65534: blocks of 1, 2, …, 2^14 cells on each side of the middle
+  assert.is(blocks(1, 65535).length, 30)
+})
+
+test('blocksOf covers a run exactly with aligned, disjoint blocks (property)', () => {
+  fc.assert(fc.property(fc.integer({ min: 0, max: GRID_CELLS - 1 }), fc.integer({ min: 1, max: GRID_CELLS }), (first, length) => {
+    const end = Math.min(GRID_CELLS, first + length)
+    const blocks = toy.blocksOf({ index: 0, resources: r(0, 1, 256), firstCell: first, endCell: end })
+    const runs = blocks.map(({ prefix, bits }) => {
+      assert.ok(Number.isInteger(bits) && bits >= 0 && bits <= GRID_BITS)
+      const size = 2 ** (GRID_BITS - bits)
+      return [prefix * size, (prefix + 1) * size]
+    }).sort((a, b) => a[0] - b[0])
+
+    let cell = first
+    for (const [start, stop] of runs) {
+      assert.is(start, cell, 'disjoint and without gaps')
+      cell = stop
+    }
+    assert.is(cell, end)
+
+    for (let i = 1; i < blocks.length; i++) {
+      assert.ok(blocks[i - 1].bits <= blocks[i].bits, 'largest first')
+    }
+
+    // minimal: each size appears at most twice (once on each side of the largest aligned boundary)
+    const counts = new Map<number, number>()
+    for (const { bits } of blocks) {
+      counts.set(bits, (counts.get(bits) ?? 0) + 1)
+    }
+    assert.ok([...counts.values()].every(count => count <= 2))
+  }), { numRuns: 500 })
+})
+
+/** The default tree plus a class with a ~0.05 % leaf (33 cells), so small slices are exercised too. */
+const SMALL_SLICES = new ResourceMap(tree(
+  [0, 99.9, [[1, 50, [[256, 25], [512, 50], [1024, 25]]], [2, 50, [[512, 25], [1024, 50], [2048, 25]]]]],
+  [1, 0.1, [[8, 50, [[8192, 100]]], [16, 50, [[16384, 100]]]]]
+))
+
+test('randomKeyIn(slice): sha256 of the key lands in the slice (property)', () => {
+  assert.ok(SMALL_SLICES.slices.some(s => s.endCell - s.firstCell < 40))
+
+  fc.assert(fc.property(fc.nat({ max: SMALL_SLICES.slices.length - 1 }), fc.integer(), (index, seed) => {
+    const slice = SMALL_SLICES.slices[index]
+    const key = SMALL_SLICES.randomKeyIn(slice, seededRandom(seed))
+    assert.is(key.length, 32)
+    assert.is(SMALL_SLICES.sliceOf(pointOf(key)), slice)
+  }), { numRuns: 200 })
+})
+
+test('randomKeyIn(block): the point\'s first bits are the block\'s prefix (property)', () => {
+  const block = fc.integer({ min: 0, max: 12 }).chain(bits => fc.record({
+    bits: fc.constant(bits),
+    prefix: fc.integer({ min: 0, max: 2 ** bits - 1 })
+  }))
+
+  fc.assert(fc.property(block, fc.integer(), ({ prefix, bits }, seed) => {
+    const point = pointOf(toy.randomKeyIn({ prefix, bits }, seededRandom(seed)))
+    const cell = (point[0] << 8) | point[1]
+    assert.is(cell >> (GRID_BITS - bits), prefix)
+  }), { numRuns: 200 })
+
+  for (const slice of SMALL_SLICES.slices) {
+    for (const b of SMALL_SLICES.blocksOf(slice)) {
+      assert.is(SMALL_SLICES.sliceOf(pointOf(SMALL_SLICES.randomKeyIn(b))), slice)
+    }
+  }
+})
+
+test('randomKeyIn uses crypto.randomBytes by default and refuses blocks that are not aligned blocks of the grid', () => {
+  const keys = new Set<string>()
+  for (let i = 0; i < 20; i++) {
+    keys.add(Buffer.from(toy.randomKeyIn(toy.slices[3])).toString('hex'))
+  }
+  assert.is(keys.size, 20)
+
+  for (const bad of [{ prefix: 0, bits: 17 }, { prefix: 4, bits: 2 }, { prefix: -1, bits: 3 }, { prefix: 0.5, bits: 3 }]) {
+    assert.throws(() => toy.randomKeyIn(bad), (err: Error) => err instanceof RangeError, JSON.stringify(bad))
+  }
+})
+
+test('digest: equal maps have equal digests, different maps different ones', () => {
+  const hex = (map: ResourceMap): string => Buffer.from(map.digest()).toString('hex')
+  const base = hex(new ResourceMap(defaultConfig().network.resources))
+
+  assert.is(base.length, 64)
+  assert.is(hex(new ResourceMap(defaultConfig().network.resources)), base)
+
+  // different percentages that quantize to the same cells make the same map
+  const sameCells = defaultConfig().network.resources
+  sameCells.cpuClasses[0].cpuCores[0].percentage = 50.000001
+  sameCells.cpuClasses[0].cpuCores[1].percentage = 49.999999
+  assert.is(hex(new ResourceMap(sameCells)), base)
+
+  const otherCells = defaultConfig().network.resources
+  otherCells.cpuClasses[0].cpuCores[0].percentage = 40
+  otherCells.cpuClasses[0].cpuCores[1].percentage = 60
+  assert.is.not(hex(new ResourceMap(otherCells)), base)
+
+  const otherValue = defaultConfig().network.resources
+  otherValue.cpuClasses[0].cpuCores[0].memory[0].value = 128
+  assert.is.not(hex(new ResourceMap(otherValue)), base)
+
+  const otherClass = defaultConfig().network.resources
+  otherClass.cpuClasses[0].value = 1
+  assert.is.not(hex(new ResourceMap(otherClass)), base)
+
+  assert.is.not(hex(toy), base)
+})
+
+test.run()
