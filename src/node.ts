@@ -16,6 +16,7 @@ import { createLibp2p } from 'libp2p'
 import { mkdir } from 'node:fs/promises'
 import { join } from 'node:path'
 import { defaultConfig, validateConfig } from './config/config.js'
+import { dhtProtocol } from './constants.js'
 import { DataDirInUseError } from './errors.js'
 import { caravela, caravelaDHT } from './service.js'
 import type { CaravelaConfig } from './config/types.js'
@@ -26,6 +27,9 @@ import type { KadDHT } from '@libp2p/kad-dht'
 import type { Ping } from '@libp2p/ping'
 import type { Datastore } from 'interface-datastore'
 import type { Libp2pOptions } from 'libp2p'
+
+/** Known peers a restarted peer tries when it was given no bootstrap address. */
+export const MAX_REJOIN_PEERS = 5
 
 // a type, not an interface: libp2p's ServiceMap needs an index signature
 export type CaravelaServices = {
@@ -97,6 +101,7 @@ export async function createCaravelaNode (init: CreateCaravelaNodeInit = {}): Pr
       await node.services.caravela.join(config.node.bootstrap)
     } else {
       await node.services.caravela.overlay.create()
+      rejoinKnownPeers(node, config)
     }
 
     return node
@@ -109,6 +114,29 @@ export async function createCaravelaNode (init: CreateCaravelaNodeInit = {}): Pr
 
     throw err
   }
+}
+
+/**
+ * A restarted peer started without bootstrap addresses rejoins through the Caravela peers its
+ * peer store remembers, in the background; when none answers it carries on as a new network.
+ */
+function rejoinKnownPeers (node: CaravelaNode, config: CaravelaConfig): void {
+  const log = node.logger.forComponent('caravela:node')
+  const protocol = dhtProtocol(config.node.protocolPrefix)
+
+  void (async () => {
+    const peers = await node.peerStore.all({ filters: [peer => peer.protocols.includes(protocol) && peer.addresses.length > 0] })
+    const addresses = peers.slice(0, MAX_REJOIN_PEERS).map(peer => `${peer.addresses[0].multiaddr.toString()}/p2p/${peer.id.toString()}`)
+
+    if (addresses.length === 0 || node.status !== 'started') {
+      return
+    }
+
+    log('rejoining through %d known peers', addresses.length)
+    await node.services.caravela.join(addresses)
+  })().catch(err => {
+    log('could not rejoin through known peers, carrying on alone - %e', err)
+  })
 }
 
 async function openDatastore (dataDir?: string): Promise<Datastore & { close(): Promise<void> }> {

@@ -32,7 +32,7 @@ async function tempDir (ctx: { dirs: string[] }): Promise<string> {
   return dir
 }
 
-Node('a restarted peer keeps its peer id and its peer store', async (ctx) => {
+Node('a restarted peer keeps its peer id and its peer store, and rejoins through known peers', async (ctx) => {
   const dataDir = await tempDir(ctx)
   const other = await createTestNode('other')
   ctx.nodes.push(other)
@@ -47,6 +47,7 @@ Node('a restarted peer keeps its peer id and its peer store', async (ctx) => {
   ctx.nodes.push(second)
   assert.is(second.peerId.toString(), peerId)
   assert.ok((await second.peerStore.all()).some(p => p.id.equals(other.peerId)), 'the peer store survived the restart')
+  await waitFor(() => second.getConnections(other.peerId).length > 0, 10_000, 'the restarted peer to rejoin through the peer it knew')
 })
 
 Node('two peers cannot share one data directory', async (ctx) => {
