@@ -1,0 +1,557 @@
+/**
+ * Conversion between the domain types of `../types.ts` and the generated protobuf messages, with
+ * validation in both directions. Decoding turns any malformed input into a
+ * `MalformedMessageError` naming the field, and nothing else; encoding refuses domain values the
+ * wire cannot carry (negative or fractional numbers, bad peer ids, over-long strings) the same way.
+ */
+
+import { peerIdFromString } from '@libp2p/peer-id'
+import { multiaddr } from '@multiformats/multiaddr'
+import { equals as uint8ArrayEquals } from 'uint8arrays/equals'
+import { toString as uint8ArrayToString } from 'uint8arrays/to-string'
+import { MalformedMessageError } from '../errors.js'
+import { CPU_CLASS_NAMES } from '../types.js'
+import {
+  MAX_ARG_LENGTH, MAX_ARGS, MAX_CONTAINERS, MAX_ID_LENGTH, MAX_IMAGE_LENGTH, MAX_MULTIADDR_BYTES,
+  MAX_MULTIADDRS, MAX_NAME_LENGTH, MAX_OFFERS, MAX_PEER_ID_BYTES, MAX_PORT, MAX_PORT_MAPPINGS,
+  MAX_STATE_LENGTH, MAX_TEXT_LENGTH, RESOURCE_MAP_DIGEST_BYTES, UINT32_MAX
+} from './constants.js'
+import * as pb from './pb/caravela.js'
+import type { RequestStatus } from '../errors.js'
+import type { MessageName } from './ids.js'
+import type {
+  AvailableOffer, ContainerConfig, ContainerStatus, CreateOfferResult, NetworkConfiguration, NodeRef,
+  Offer, PortMapping, Resources
+} from '../types.js'
+import type { Uint8ArrayList } from 'uint8arraylist'
+
+/** The arguments of each message, as the server's handlers receive them. */
+export interface Requests {
+  createOffer: { offer: Offer }
+  refreshOffer: { offerId: number }
+  updateOffer: { offer: Offer }
+  removeOffer: { offerId: number }
+  getOffers: { relay: boolean }
+  advertiseOffersNeighbor: { traderOffering: NodeRef }
+  launchContainer: { offerId: number, requestId: string, containers: ContainerConfig[] }
+  stopLocalContainer: { containerId: string }
+  obtainConfiguration: Record<string, never>
+}
+
+/** The result of each message when its status is OK. */
+export interface Results {
+  createOffer: CreateOfferResult
+  refreshOffer: boolean
+  updateOffer: boolean
+  removeOffer: void
+  getOffers: AvailableOffer[]
+  advertiseOffersNeighbor: void
+  launchContainer: ContainerStatus[]
+  stopLocalContainer: void
+  obtainConfiguration: NetworkConfiguration
+}
+
+/** A status of a response: OK or one of the request statuses. */
+export type StatusName = 'OK' | RequestStatus
+
+/** A decoded response: a result when OK, a status message otherwise. */
+export type Response<T> = { status: 'OK', result: T } | { status: RequestStatus, message: string }
+
+/** Encoder and decoder of one message's request and response. */
+export interface MessageCodec<Req, Res> {
+  encodeRequest (request: Req): Uint8Array
+  /** @throws {MalformedMessageError} on any input that is not a valid request */
+  decodeRequest (bytes: Uint8Array | Uint8ArrayList): Req
+  encodeResponse (response: Response<Res>): Uint8Array
+  /** @throws {MalformedMessageError} on any input that is not a valid response */
+  decodeResponse (bytes: Uint8Array | Uint8ArrayList): Response<Res>
+}
+
+const STATUS_TO_PB: Record<StatusName, pb.Status.Code> = {
+  OK: pb.Status.Code.OK,
+  INVALID_REQUEST: pb.Status.Code.INVALID_REQUEST,
+  NOT_FOUND: pb.Status.Code.NOT_FOUND,
+  REFUSED: pb.Status.Code.REFUSED,
+  UNAVAILABLE: pb.Status.Code.UNAVAILABLE,
+  RATE_LIMITED: pb.Status.Code.RATE_LIMITED,
+  NOT_IMPLEMENTED: pb.Status.Code.NOT_IMPLEMENTED,
+  INTERNAL_ERROR: pb.Status.Code.INTERNAL_ERROR
+}
+
+const STATUS_FROM_PB: Record<pb.Status.Code, StatusName> = {
+  [pb.Status.Code.OK]: 'OK',
+  [pb.Status.Code.INVALID_REQUEST]: 'INVALID_REQUEST',
+  [pb.Status.Code.NOT_FOUND]: 'NOT_FOUND',
+  [pb.Status.Code.REFUSED]: 'REFUSED',
+  [pb.Status.Code.UNAVAILABLE]: 'UNAVAILABLE',
+  [pb.Status.Code.RATE_LIMITED]: 'RATE_LIMITED',
+  [pb.Status.Code.NOT_IMPLEMENTED]: 'NOT_IMPLEMENTED',
+  [pb.Status.Code.INTERNAL_ERROR]: 'INTERNAL_ERROR'
+}
+
+/** printable ASCII without spaces: request and container ids */
+const ID_PATTERN = /^[\x21-\x7e]+$/
+/** no whitespace, no control characters: image references */
+const IMAGE_PATTERN = /^[^\s\x00-\x1f\x7f]+$/
+/** one line of text: names and states */
+const LINE_PATTERN = /^[^\x00-\x1f\x7f]*$/
+/** anything but NUL, which no argv entry can hold */
+const ARG_PATTERN = /^[^\x00]*$/
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/
+
+function fail (field: string, reason: string): never {
+  throw new MalformedMessageError(field, reason)
+}
+
+function uint (field: string, value: number, max: number = UINT32_MAX): number {
+  if (!Number.isSafeInteger(value) || value < 0 || value > max) {
+    fail(field, `must be an integer from 0 to ${max}`)
+  }
+
+  return value
+}
+
+function bool (field: string, value: boolean): boolean {
+  if (typeof value !== 'boolean') {
+    fail(field, 'must be a boolean')
+  }
+
+  return value
+}
+
+function text (field: string, value: string, max: number, pattern: RegExp): string {
+  if (typeof value !== 'string') {
+    fail(field, 'must be a string')
+  }
+
+  if (value.length > max) {
+    fail(field, `must be at most ${max} characters long`)
+  }
+
+  if (!pattern.test(value) || LONE_SURROGATE.test(value)) {
+    fail(field, value === '' ? 'must not be empty' : 'contains characters it may not hold')
+  }
+
+  return value
+}
+
+/** Free text (status messages, reasons): cut, never refused. */
+function freeText (value: string | undefined): string {
+  return typeof value === 'string' ? value.slice(0, MAX_TEXT_LENGTH) : ''
+}
+
+function list<T> (field: string, value: T[], max: number, min = 0): T[] {
+  if (!Array.isArray(value)) {
+    fail(field, 'must be a list')
+  }
+
+  if (value.length < min || value.length > max) {
+    fail(field, `must hold ${min} to ${max} entries`)
+  }
+
+  return value
+}
+
+function present<T> (field: string, value: T | undefined): asserts value is T {
+  if (value == null) {
+    fail(field, 'is missing')
+  }
+}
+
+function offerIdToPb (field: string, id: number): bigint {
+  return BigInt(uint(field, id, Number.MAX_SAFE_INTEGER))
+}
+
+function offerIdFromPb (field: string, id: bigint): number {
+  if (id > BigInt(Number.MAX_SAFE_INTEGER)) {
+    fail(field, `must be at most ${Number.MAX_SAFE_INTEGER}`)
+  }
+
+  return Number(id)
+}
+
+function peerIdToPb (field: string, peerId: string): Uint8Array<ArrayBuffer> {
+  let id
+
+  try {
+    id = peerIdFromString(peerId)
+  } catch {
+    fail(field, 'must be a peer id')
+  }
+
+  if (id.type === 'url') {
+    fail(field, 'must be the peer id of a key')
+  }
+
+  return new Uint8Array(id.toMultihash().bytes)
+}
+
+function peerIdFromPb (field: string, bytes: Uint8Array): string {
+  if (bytes.byteLength === 0 || bytes.byteLength > MAX_PEER_ID_BYTES) {
+    fail(field, `must be 1 to ${MAX_PEER_ID_BYTES} bytes long`)
+  }
+
+  let id
+
+  try {
+    id = peerIdFromString(uint8ArrayToString(bytes, 'base58btc'))
+  } catch {
+    fail(field, 'must be a peer id multihash')
+  }
+
+  if (id.type === 'url' || !uint8ArrayEquals(id.toMultihash().bytes, bytes)) {
+    fail(field, 'must be the multihash of a key\'s peer id')
+  }
+
+  return id.toString()
+}
+
+function multiaddrToPb (field: string, address: string): Uint8Array<ArrayBuffer> {
+  let bytes
+
+  try {
+    bytes = multiaddr(address).bytes
+  } catch {
+    fail(field, 'must be a multiaddr')
+  }
+
+  if (bytes.byteLength > MAX_MULTIADDR_BYTES) {
+    fail(field, `must be at most ${MAX_MULTIADDR_BYTES} bytes long`)
+  }
+
+  return new Uint8Array(bytes)
+}
+
+function multiaddrFromPb (field: string, bytes: Uint8Array): string {
+  if (bytes.byteLength === 0 || bytes.byteLength > MAX_MULTIADDR_BYTES) {
+    fail(field, `must be 1 to ${MAX_MULTIADDR_BYTES} bytes long`)
+  }
+
+  try {
+    const address = multiaddr(bytes)
+
+    if (uint8ArrayEquals(address.bytes, bytes)) {
+      return address.toString()
+    }
+  } catch {}
+
+  fail(field, 'must be a multiaddr')
+}
+
+/** Encodes a `NodeRef`; multiaddrs beyond `MAX_MULTIADDRS` are dropped. */
+function nodeToPb (field: string, node: NodeRef): pb.NodeRef {
+  present(field, node)
+
+  return {
+    peerId: peerIdToPb(`${field}.peerId`, node.peerId),
+    multiaddrs: list(`${field}.multiaddrs`, node.multiaddrs, Infinity)
+      .slice(0, MAX_MULTIADDRS)
+      .map((address, i) => multiaddrToPb(`${field}.multiaddrs[${i}]`, address))
+  }
+}
+
+function nodeFromPb (field: string, node: pb.NodeRef | undefined): NodeRef {
+  present(field, node)
+
+  return {
+    peerId: peerIdFromPb(`${field}.peerId`, node.peerId),
+    multiaddrs: list(`${field}.multiaddrs`, node.multiaddrs, MAX_MULTIADDRS)
+      .map((bytes, i) => multiaddrFromPb(`${field}.multiaddrs[${i}]`, bytes))
+  }
+}
+
+/** Checks resources in either direction: the domain and the wire shapes are the same. */
+function resources (field: string, value: Resources | undefined): Resources {
+  present(field, value)
+
+  return {
+    cpuClass: uint(`${field}.cpuClass`, value.cpuClass, CPU_CLASS_NAMES.length - 1),
+    cpus: uint(`${field}.cpus`, value.cpus),
+    memory: uint(`${field}.memory`, value.memory)
+  }
+}
+
+function offerToPb (field: string, offer: Offer): pb.Offer {
+  present(field, offer)
+
+  return {
+    id: offerIdToPb(`${field}.id`, offer.id),
+    amount: uint(`${field}.amount`, offer.amount),
+    freeResources: resources(`${field}.freeResources`, offer.freeResources),
+    usedResources: resources(`${field}.usedResources`, offer.usedResources),
+    containersRunning: uint(`${field}.containersRunning`, offer.containersRunning)
+  }
+}
+
+function offerFromPb (field: string, offer: pb.Offer | undefined): Offer {
+  present(field, offer)
+
+  return {
+    id: offerIdFromPb(`${field}.id`, offer.id),
+    amount: uint(`${field}.amount`, offer.amount),
+    freeResources: resources(`${field}.freeResources`, offer.freeResources),
+    usedResources: resources(`${field}.usedResources`, offer.usedResources),
+    containersRunning: uint(`${field}.containersRunning`, offer.containersRunning)
+  }
+}
+
+function availableOfferToPb (field: string, offer: AvailableOffer): pb.AvailableOffer {
+  return {
+    offer: offerToPb(field, offer),
+    supplier: nodeToPb(`${field}.supplier`, offer.supplier)
+  }
+}
+
+function availableOfferFromPb (field: string, offer: pb.AvailableOffer): AvailableOffer {
+  return {
+    ...offerFromPb(field, offer.offer),
+    supplier: nodeFromPb(`${field}.supplier`, offer.supplier)
+  }
+}
+
+function portMappingToPb (field: string, mapping: PortMapping): pb.PortMapping {
+  present(field, mapping)
+
+  return {
+    hostPort: uint(`${field}.hostPort`, mapping.hostPort, MAX_PORT),
+    containerPort: portNumber(`${field}.containerPort`, mapping.containerPort),
+    protocol: mapping.protocol === 'tcp'
+      ? pb.PortMapping.Protocol.TCP
+      : mapping.protocol === 'udp' ? pb.PortMapping.Protocol.UDP : fail(`${field}.protocol`, 'must be tcp or udp')
+  }
+}
+
+function portMappingFromPb (field: string, mapping: pb.PortMapping): PortMapping {
+  return {
+    hostPort: uint(`${field}.hostPort`, mapping.hostPort, MAX_PORT),
+    containerPort: portNumber(`${field}.containerPort`, mapping.containerPort),
+    protocol: mapping.protocol === pb.PortMapping.Protocol.UDP ? 'udp' : 'tcp'
+  }
+}
+
+function portNumber (field: string, port: number): number {
+  if (uint(field, port, MAX_PORT) === 0) {
+    fail(field, `must be from 1 to ${MAX_PORT}`)
+  }
+
+  return port
+}
+
+/** The checks shared by both directions; the enums and the nested lists differ. */
+function containerFields (field: string, config: ContainerConfig | pb.ContainerConfig): Pick<ContainerConfig, 'name' | 'image' | 'args' | 'resources'> {
+  return {
+    name: text(`${field}.name`, config.name, MAX_NAME_LENGTH, LINE_PATTERN),
+    image: text(`${field}.image`, config.image, MAX_IMAGE_LENGTH, IMAGE_PATTERN),
+    args: list(`${field}.args`, config.args, MAX_ARGS)
+      .map((arg, i) => text(`${field}.args[${i}]`, arg, MAX_ARG_LENGTH, ARG_PATTERN)),
+    resources: resources(`${field}.resources`, config.resources)
+  }
+}
+
+function containerToPb (field: string, config: ContainerConfig): pb.ContainerConfig {
+  present(field, config)
+
+  return {
+    ...containerFields(field, config),
+    portMappings: list(`${field}.portMappings`, config.portMappings, MAX_PORT_MAPPINGS)
+      .map((mapping, i) => portMappingToPb(`${field}.portMappings[${i}]`, mapping)),
+    groupPolicy: config.groupPolicy === 'spread'
+      ? pb.ContainerConfig.GroupPolicy.SPREAD
+      : config.groupPolicy === 'co-location'
+        ? pb.ContainerConfig.GroupPolicy.CO_LOCATION
+        : fail(`${field}.groupPolicy`, 'must be spread or co-location')
+  }
+}
+
+function containerFromPb (field: string, config: pb.ContainerConfig | undefined): ContainerConfig {
+  present(field, config)
+
+  return {
+    ...containerFields(field, config),
+    portMappings: list(`${field}.portMappings`, config.portMappings, MAX_PORT_MAPPINGS)
+      .map((mapping, i) => portMappingFromPb(`${field}.portMappings[${i}]`, mapping)),
+    groupPolicy: config.groupPolicy === pb.ContainerConfig.GroupPolicy.CO_LOCATION ? 'co-location' : 'spread'
+  }
+}
+
+function containerStatusToPb (field: string, status: ContainerStatus): pb.ContainerStatus {
+  present(field, status)
+
+  return {
+    config: containerToPb(field, status),
+    supplier: nodeToPb(`${field}.supplier`, status.supplier),
+    containerId: text(`${field}.containerId`, status.containerId, MAX_ID_LENGTH, ID_PATTERN),
+    state: text(`${field}.state`, status.state, MAX_STATE_LENGTH, LINE_PATTERN)
+  }
+}
+
+function containerStatusFromPb (field: string, status: pb.ContainerStatus): ContainerStatus {
+  return {
+    ...containerFromPb(field, status.config),
+    supplier: nodeFromPb(`${field}.supplier`, status.supplier),
+    containerId: text(`${field}.containerId`, status.containerId, MAX_ID_LENGTH, ID_PATTERN),
+    state: text(`${field}.state`, status.state, MAX_STATE_LENGTH, LINE_PATTERN)
+  }
+}
+
+function configurationJson (field: string, json: string): string {
+  if (typeof json !== 'string' || json === '') {
+    fail(field, 'must be a JSON object')
+  }
+
+  let value: unknown
+
+  try {
+    value = JSON.parse(json)
+  } catch {}
+
+  if (value == null || typeof value !== 'object' || Array.isArray(value)) {
+    fail(field, 'must be a JSON object')
+  }
+
+  return json
+}
+
+function digest (field: string, bytes: Uint8Array): Uint8Array {
+  if (!(bytes instanceof Uint8Array) || bytes.byteLength !== RESOURCE_MAP_DIGEST_BYTES) {
+    fail(field, `must be ${RESOURCE_MAP_DIGEST_BYTES} bytes long`)
+  }
+
+  return bytes
+}
+
+/** What a generated protons message exposes. */
+interface PbCodec<T> {
+  encode (message: Partial<T>): Uint8Array
+  decode (bytes: Uint8Array | Uint8ArrayList): T
+}
+
+interface Conversions<Req, Res, PbReq, PbRes> {
+  requestToPb (request: Req): PbReq
+  requestFromPb (message: PbReq): Req
+  resultToPb (result: Res): Omit<PbRes, 'status'>
+  resultFromPb (message: PbRes): Res
+}
+
+function decodePb<T> (codec: PbCodec<T>, bytes: Uint8Array | Uint8ArrayList): T {
+  try {
+    return codec.decode(bytes)
+  } catch (err: any) {
+    fail('message', `is not a valid protobuf message (${String(err?.message ?? err)})`)
+  }
+}
+
+function defineCodec<Req, Res, PbReq, PbRes extends { status?: pb.Status }> (
+  request: PbCodec<PbReq>,
+  response: PbCodec<PbRes>,
+  conversions: Conversions<Req, Res, PbReq, PbRes>
+): MessageCodec<Req, Res> {
+  return {
+    encodeRequest: (value) => request.encode(conversions.requestToPb(value)),
+    decodeRequest: (bytes) => conversions.requestFromPb(decodePb(request, bytes)),
+    encodeResponse: (value) => {
+      if (value.status === 'OK') {
+        return response.encode({
+          ...conversions.resultToPb(value.result),
+          status: { code: pb.Status.Code.OK, message: '' }
+        } as Partial<PbRes>)
+      }
+
+      return response.encode({
+        status: { code: STATUS_TO_PB[value.status], message: freeText(value.message) }
+      } as Partial<PbRes>)
+    },
+    decodeResponse: (bytes) => {
+      const message = decodePb(response, bytes)
+      present('status', message.status)
+      const status = STATUS_FROM_PB[message.status.code]
+
+      if (status === 'OK') {
+        return { status, result: conversions.resultFromPb(message) }
+      }
+
+      return { status, message: freeText(message.status.message) }
+    }
+  }
+}
+
+const none = (): Record<string, never> => ({})
+
+/** The codec of every message. */
+export const CODECS: { [N in MessageName]: MessageCodec<Requests[N], Results[N]> } = {
+  createOffer: defineCodec(pb.CreateOfferRequest, pb.CreateOfferResponse, {
+    requestToPb: ({ offer }) => ({ offer: offerToPb('offer', offer) }),
+    requestFromPb: ({ offer }) => ({ offer: offerFromPb('offer', offer) }),
+    resultToPb: ({ accepted, reason }) => ({
+      accepted: bool('accepted', accepted),
+      reason: reason == null ? undefined : freeText(reason)
+    }),
+    resultFromPb: ({ accepted, reason }) => reason == null ? { accepted } : { accepted, reason: freeText(reason) }
+  }),
+  refreshOffer: defineCodec(pb.RefreshOfferRequest, pb.RefreshOfferResponse, {
+    requestToPb: ({ offerId }) => ({ offerId: offerIdToPb('offerId', offerId) }),
+    requestFromPb: ({ offerId }) => ({ offerId: offerIdFromPb('offerId', offerId) }),
+    resultToPb: (refreshed) => ({ refreshed: bool('refreshed', refreshed) }),
+    resultFromPb: ({ refreshed }) => refreshed
+  }),
+  updateOffer: defineCodec(pb.UpdateOfferRequest, pb.UpdateOfferResponse, {
+    requestToPb: ({ offer }) => ({ offer: offerToPb('offer', offer) }),
+    requestFromPb: ({ offer }) => ({ offer: offerFromPb('offer', offer) }),
+    resultToPb: (updated) => ({ updated: bool('updated', updated) }),
+    resultFromPb: ({ updated }) => updated
+  }),
+  removeOffer: defineCodec(pb.RemoveOfferRequest, pb.RemoveOfferResponse, {
+    requestToPb: ({ offerId }) => ({ offerId: offerIdToPb('offerId', offerId) }),
+    requestFromPb: ({ offerId }) => ({ offerId: offerIdFromPb('offerId', offerId) }),
+    resultToPb: none,
+    resultFromPb: () => undefined
+  }),
+  getOffers: defineCodec(pb.GetOffersRequest, pb.GetOffersResponse, {
+    requestToPb: ({ relay }) => ({ relay: bool('relay', relay) }),
+    requestFromPb: ({ relay }) => ({ relay }),
+    resultToPb: (offers) => ({
+      offers: list('offers', offers, MAX_OFFERS).map((offer, i) => availableOfferToPb(`offers[${i}]`, offer))
+    }),
+    resultFromPb: ({ offers }) => list('offers', offers, MAX_OFFERS).map((offer, i) => availableOfferFromPb(`offers[${i}]`, offer))
+  }),
+  advertiseOffersNeighbor: defineCodec(pb.AdvertiseOffersNeighborRequest, pb.AdvertiseOffersNeighborResponse, {
+    requestToPb: ({ traderOffering }) => ({ traderOffering: nodeToPb('traderOffering', traderOffering) }),
+    requestFromPb: ({ traderOffering }) => ({ traderOffering: nodeFromPb('traderOffering', traderOffering) }),
+    resultToPb: none,
+    resultFromPb: () => undefined
+  }),
+  launchContainer: defineCodec(pb.LaunchContainerRequest, pb.LaunchContainerResponse, {
+    requestToPb: ({ offerId, requestId, containers }) => ({
+      offerId: offerIdToPb('offerId', offerId),
+      requestId: text('requestId', requestId, MAX_ID_LENGTH, ID_PATTERN),
+      containers: list('containers', containers, MAX_CONTAINERS, 1).map((c, i) => containerToPb(`containers[${i}]`, c))
+    }),
+    requestFromPb: ({ offerId, requestId, containers }) => ({
+      offerId: offerIdFromPb('offerId', offerId),
+      requestId: text('requestId', requestId, MAX_ID_LENGTH, ID_PATTERN),
+      containers: list('containers', containers, MAX_CONTAINERS, 1).map((c, i) => containerFromPb(`containers[${i}]`, c))
+    }),
+    resultToPb: (containers) => ({
+      containers: list('containers', containers, MAX_CONTAINERS).map((c, i) => containerStatusToPb(`containers[${i}]`, c))
+    }),
+    resultFromPb: ({ containers }) => list('containers', containers, MAX_CONTAINERS).map((c, i) => containerStatusFromPb(`containers[${i}]`, c))
+  }),
+  stopLocalContainer: defineCodec(pb.StopLocalContainerRequest, pb.StopLocalContainerResponse, {
+    requestToPb: ({ containerId }) => ({ containerId: text('containerId', containerId, MAX_ID_LENGTH, ID_PATTERN) }),
+    requestFromPb: ({ containerId }) => ({ containerId: text('containerId', containerId, MAX_ID_LENGTH, ID_PATTERN) }),
+    resultToPb: none,
+    resultFromPb: () => undefined
+  }),
+  obtainConfiguration: defineCodec(pb.ObtainConfigurationRequest, pb.ObtainConfigurationResponse, {
+    requestToPb: none,
+    requestFromPb: none,
+    resultToPb: ({ json, resourceMapDigest }) => ({
+      configuration: configurationJson('configuration', json),
+      resourceMapDigest: new Uint8Array(digest('resourceMapDigest', resourceMapDigest))
+    }),
+    resultFromPb: ({ configuration, resourceMapDigest }) => ({
+      json: configurationJson('configuration', configuration),
+      resourceMapDigest: digest('resourceMapDigest', resourceMapDigest)
+    })
+  })
+}

@@ -1,0 +1,56 @@
+/**
+ * Limits and defaults of the Caravela wire protocols, in one place (`protocols/README.md`).
+ * Sizes are bytes, times milliseconds, string lengths UTF-16 code units.
+ */
+
+/** Version of every protocol id: `/<prefix>/<name>/<version>`. */
+export const PROTOCOL_VERSION = '1.0.0'
+
+/** Largest request or response of most messages. */
+export const MAX_MESSAGE_SIZE = 64 * 1024
+/** Largest launchContainer request or response, and getOffers response. */
+export const MAX_LARGE_MESSAGE_SIZE = 256 * 1024
+
+/** Time a server allows a peer to send its whole request, from the opening of the stream. */
+export const READ_TIMEOUT = 5_000
+/** Time a server allows one request from the opening of the stream to the closing of it. */
+export const REQUEST_TIMEOUT = 10_000
+/** Time a client allows one request when the caller gives no signal (the network's `requestTimeout`). */
+export const CLIENT_TIMEOUT = 5_000
+
+/** Inbound streams per protocol and connection a server accepts at the same time. */
+export const MAX_INBOUND_STREAMS = 32
+/** Outbound streams per protocol and connection at the same time. */
+export const MAX_OUTBOUND_STREAMS = 64
+
+/** Requests a peer may send on one protocol in a burst (the token bucket's size). */
+export const RATE_LIMIT_BURST = 20
+/** Requests per second a peer may send on one protocol once its burst is spent. */
+export const RATE_LIMIT_PER_SECOND = 10
+/** (peer, protocol) token buckets kept; the least recently used goes when a new one needs room. */
+export const RATE_LIMIT_MAX_BUCKETS = 4096
+
+/** Repeated fields: these must equal the `(protons.options).limit` values of `caravela.proto`. */
+export const MAX_OFFERS = 1024
+export const MAX_CONTAINERS = 64
+export const MAX_ARGS = 256
+export const MAX_MULTIADDRS = 16
+export const MAX_PORT_MAPPINGS = 64
+
+/** Peer id multihash (Ed25519 and secp256k1 ids are 38-39 bytes, RSA ids 34). */
+export const MAX_PEER_ID_BYTES = 128
+export const MAX_MULTIADDR_BYTES = 256
+/** The resource map digest is a sha256. */
+export const RESOURCE_MAP_DIGEST_BYTES = 32
+
+export const MAX_NAME_LENGTH = 128
+export const MAX_IMAGE_LENGTH = 256
+export const MAX_ARG_LENGTH = 4096
+/** requestId and containerId */
+export const MAX_ID_LENGTH = 128
+export const MAX_STATE_LENGTH = 64
+/** status messages and refusal reasons; longer ones are cut */
+export const MAX_TEXT_LENGTH = 1024
+
+export const UINT32_MAX = 0xFFFF_FFFF
+export const MAX_PORT = 65_535

@@ -1,0 +1,38 @@
+/**
+ * Protocol ids: one per message, `/<prefix>/<name>/<version>` (DESIGN §5).
+ */
+
+import { PROTOCOL_VERSION } from './constants.js'
+
+/** The protocol name of each message, keyed by its `CaravelaClient` method. */
+export const PROTOCOL_NAMES = {
+  createOffer: 'offer/create',
+  refreshOffer: 'offer/refresh',
+  updateOffer: 'offer/update',
+  removeOffer: 'offer/remove',
+  getOffers: 'offer/get',
+  advertiseOffersNeighbor: 'offer/advertise',
+  launchContainer: 'container/launch',
+  stopLocalContainer: 'container/stop',
+  obtainConfiguration: 'configuration'
+} as const
+
+/** One of the nine remote messages, named after its `CaravelaClient` method. */
+export type MessageName = keyof typeof PROTOCOL_NAMES
+
+/** The nine message names. */
+export const MESSAGE_NAMES = Object.keys(PROTOCOL_NAMES) as MessageName[]
+
+/**
+ * The protocol id of every message under one prefix, e.g.
+ * `protocolIds('caravela').createOffer === '/caravela/offer/create/1.0.0'`.
+ */
+export function protocolIds (prefix: string): Record<MessageName, string> {
+  const ids: Partial<Record<MessageName, string>> = {}
+
+  for (const name of MESSAGE_NAMES) {
+    ids[name] = `/${prefix}/${PROTOCOL_NAMES[name]}/${PROTOCOL_VERSION}`
+  }
+
+  return ids as Record<MessageName, string>
+}

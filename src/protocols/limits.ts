@@ -1,0 +1,94 @@
+/**
+ * The limits every handler enforces, overridable per server (and, for sizes, per client).
+ */
+
+import {
+  MAX_INBOUND_STREAMS, MAX_LARGE_MESSAGE_SIZE, MAX_MESSAGE_SIZE, MAX_OUTBOUND_STREAMS, RATE_LIMIT_BURST,
+  RATE_LIMIT_MAX_BUCKETS, RATE_LIMIT_PER_SECOND, READ_TIMEOUT, REQUEST_TIMEOUT
+} from './constants.js'
+import type { MessageName } from './ids.js'
+
+export interface ProtocolLimits {
+  /**
+   * Largest request or response of most messages, in bytes.
+   *
+   * @default 65_536
+   */
+  maxMessageSize: number
+  /**
+   * Largest launchContainer request or response and getOffers response, in bytes.
+   *
+   * @default 262_144
+   */
+  maxLargeMessageSize: number
+  /**
+   * Time a peer has to send its whole request, from the opening of the stream, in ms.
+   *
+   * @default 5_000
+   */
+  readTimeout: number
+  /**
+   * Time one request may take from the opening of the stream to its closing, in ms: reading,
+   * the handler and writing the response. A stream still open then is aborted.
+   *
+   * @default 10_000
+   */
+  requestTimeout: number
+  /**
+   * Inbound streams per protocol and connection at the same time.
+   *
+   * @default 32
+   */
+  maxInboundStreams: number
+  /**
+   * Outbound streams per protocol and connection at the same time.
+   *
+   * @default 64
+   */
+  maxOutboundStreams: number
+  /**
+   * Requests a peer may send on one protocol in a burst.
+   *
+   * @default 20
+   */
+  rateLimitBurst: number
+  /**
+   * Requests per second a peer may send on one protocol after its burst.
+   *
+   * @default 10
+   */
+  rateLimitPerSecond: number
+  /**
+   * (peer, protocol) rate-limit buckets kept; the least recently used is evicted.
+   *
+   * @default 4096
+   */
+  rateLimitMaxBuckets: number
+}
+
+export const DEFAULT_LIMITS: Readonly<ProtocolLimits> = Object.freeze({
+  maxMessageSize: MAX_MESSAGE_SIZE,
+  maxLargeMessageSize: MAX_LARGE_MESSAGE_SIZE,
+  readTimeout: READ_TIMEOUT,
+  requestTimeout: REQUEST_TIMEOUT,
+  maxInboundStreams: MAX_INBOUND_STREAMS,
+  maxOutboundStreams: MAX_OUTBOUND_STREAMS,
+  rateLimitBurst: RATE_LIMIT_BURST,
+  rateLimitPerSecond: RATE_LIMIT_PER_SECOND,
+  rateLimitMaxBuckets: RATE_LIMIT_MAX_BUCKETS
+})
+
+export type SizeLimits = Pick<ProtocolLimits, 'maxMessageSize' | 'maxLargeMessageSize'>
+
+const LARGE_REQUESTS: ReadonlySet<MessageName> = new Set(['launchContainer'])
+const LARGE_RESPONSES: ReadonlySet<MessageName> = new Set(['launchContainer', 'getOffers'])
+
+/** Largest request of a message, in bytes. */
+export function requestSizeLimit (name: MessageName, limits: SizeLimits): number {
+  return LARGE_REQUESTS.has(name) ? limits.maxLargeMessageSize : limits.maxMessageSize
+}
+
+/** Largest response of a message, in bytes. */
+export function responseSizeLimit (name: MessageName, limits: SizeLimits): number {
+  return LARGE_RESPONSES.has(name) ? limits.maxLargeMessageSize : limits.maxMessageSize
+}

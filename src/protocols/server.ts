@@ -1,0 +1,332 @@
+/**
+ * The inbound side of the Caravela protocols: one libp2p protocol per message, one request per
+ * stream. Every stream is rate limited per peer, bounded in size and time, decoded and validated,
+ * and answered with an in-band status; a domain handler runs only on a valid request.
+ */
+
+import { setMaxListeners } from 'node:events'
+import { AbortError, TimeoutError } from '@libp2p/interface'
+import { lpStream } from '@libp2p/utils'
+import { PROTOCOL_PREFIX } from '../constants.js'
+import { MalformedMessageError, NotImplementedError, ProtocolStatusError } from '../errors.js'
+import { CODECS } from './codec.js'
+import { MESSAGE_NAMES, protocolIds } from './ids.js'
+import { DEFAULT_LIMITS, requestSizeLimit, responseSizeLimit } from './limits.js'
+import { createMetrics } from './metrics.js'
+import { TokenBuckets } from './rate-limiter.js'
+import type { Requests, Response, Results } from './codec.js'
+import type { MessageName } from './ids.js'
+import type { ProtocolLimits } from './limits.js'
+import type { ProtocolMetrics } from './metrics.js'
+import type {
+  AvailableOffer, ContainerConfig, ContainerStatus, CreateOfferResult, NetworkConfiguration, NodeRef, Offer
+} from '../types.js'
+import type { ComponentLogger, Connection, Logger, Startable, Stream } from '@libp2p/interface'
+import type { Registrar } from '@libp2p/interface-internal'
+import type { LengthPrefixedStream } from '@libp2p/utils'
+
+/** Who sent a request, and when to give up on it. */
+export interface RequestContext {
+  /** the remote peer of the connection and the connection's remote multiaddr */
+  from: NodeRef
+  /** aborted when the request's time is up or the server stops */
+  signal: AbortSignal
+}
+
+/**
+ * What a peer does with each incoming message. A handler may throw `ProtocolStatusError` to
+ * answer with a status, or `NotImplementedError`; anything else answers INTERNAL_ERROR.
+ */
+export interface CaravelaHandlers {
+  createOffer (ctx: RequestContext, offer: Offer): Promise<CreateOfferResult>
+  refreshOffer (ctx: RequestContext, offerId: number): Promise<boolean>
+  updateOffer (ctx: RequestContext, offer: Offer): Promise<boolean>
+  removeOffer (ctx: RequestContext, offerId: number): Promise<void>
+  getOffers (ctx: RequestContext, relay: boolean): Promise<AvailableOffer[]>
+  advertiseOffersNeighbor (ctx: RequestContext, traderOffering: NodeRef): Promise<void>
+  launchContainer (ctx: RequestContext, offerId: number, requestId: string, containers: ContainerConfig[]): Promise<ContainerStatus[]>
+  stopLocalContainer (ctx: RequestContext, containerId: string): Promise<void>
+  obtainConfiguration (ctx: RequestContext): Promise<NetworkConfiguration>
+}
+
+export interface CaravelaProtocolServerComponents {
+  registrar: Pick<Registrar, 'handle' | 'unhandle'>
+  logger: ComponentLogger
+}
+
+export interface CaravelaProtocolServerInit {
+  /**
+   * Protocol ids are `/<protocolPrefix>/<name>/1.0.0`.
+   *
+   * @default 'caravela'
+   */
+  protocolPrefix?: string
+  /** Handlers of incoming messages; a missing one answers NOT_IMPLEMENTED. */
+  handlers?: Partial<CaravelaHandlers>
+  /** Overrides of `DEFAULT_LIMITS`. */
+  limits?: Partial<ProtocolLimits>
+}
+
+type Invoker<N extends MessageName> = (handlers: CaravelaHandlers, ctx: RequestContext, request: Requests[N]) => Promise<Results[N]>
+
+const INVOKERS: { [N in MessageName]: Invoker<N> } = {
+  createOffer: async (h, ctx, r) => h.createOffer(ctx, r.offer),
+  refreshOffer: async (h, ctx, r) => h.refreshOffer(ctx, r.offerId),
+  updateOffer: async (h, ctx, r) => h.updateOffer(ctx, r.offer),
+  removeOffer: async (h, ctx, r) => h.removeOffer(ctx, r.offerId),
+  getOffers: async (h, ctx, r) => h.getOffers(ctx, r.relay),
+  advertiseOffersNeighbor: async (h, ctx, r) => h.advertiseOffersNeighbor(ctx, r.traderOffering),
+  launchContainer: async (h, ctx, r) => h.launchContainer(ctx, r.offerId, r.requestId, r.containers),
+  stopLocalContainer: async (h, ctx, r) => h.stopLocalContainer(ctx, r.containerId),
+  obtainConfiguration: async (h, ctx) => h.obtainConfiguration(ctx)
+}
+
+/** Errors of a request's framing: the peer sent bytes, but not one frame within the limits. */
+const FRAMING_ERRORS = new Set([
+  'InvalidDataLengthError', 'InvalidDataLengthLengthError', 'InvalidMessageLengthError', 'UnexpectedEOFError'
+])
+
+/**
+ * Serves the nine Caravela protocols on a libp2p registrar and dispatches valid requests to
+ * domain handlers, which may be replaced while the server runs.
+ */
+export class CaravelaProtocolServer implements Startable {
+  /** protocol id of every message */
+  readonly protocols: Record<MessageName, string>
+  /** messages and bytes received (requests) and sent (responses), per protocol */
+  readonly metrics: ProtocolMetrics = createMetrics()
+  readonly limits: Readonly<ProtocolLimits>
+
+  private readonly components: CaravelaProtocolServerComponents
+  private readonly log: Logger
+  private readonly rateLimiter: TokenBuckets
+  private handlers: Partial<CaravelaHandlers>
+  private readonly inFlight = new Set<AbortController>()
+  private running = false
+
+  constructor (components: CaravelaProtocolServerComponents, init: CaravelaProtocolServerInit = {}) {
+    this.components = components
+    this.log = components.logger.forComponent('caravela:protocols')
+    this.protocols = protocolIds(init.protocolPrefix ?? PROTOCOL_PREFIX)
+    this.limits = { ...DEFAULT_LIMITS, ...init.limits }
+    this.handlers = { ...init.handlers }
+    this.rateLimiter = new TokenBuckets({
+      burst: this.limits.rateLimitBurst,
+      perSecond: this.limits.rateLimitPerSecond,
+      maxBuckets: this.limits.rateLimitMaxBuckets
+    })
+  }
+
+  /** Register a handler for every protocol. */
+  async start (): Promise<void> {
+    if (this.running) {
+      return
+    }
+
+    this.running = true
+
+    for (const name of MESSAGE_NAMES) {
+      await this.components.registrar.handle(this.protocols[name], async (stream, connection) => {
+        await this.onStream(name, stream, connection)
+      }, {
+        maxInboundStreams: this.limits.maxInboundStreams,
+        maxOutboundStreams: this.limits.maxOutboundStreams
+      })
+    }
+  }
+
+  /** Unregister the protocols and abort the requests in flight. */
+  async stop (): Promise<void> {
+    if (!this.running) {
+      return
+    }
+
+    this.running = false
+
+    for (const name of MESSAGE_NAMES) {
+      await this.components.registrar.unhandle(this.protocols[name])
+    }
+
+    for (const request of this.inFlight) {
+      request.abort(new AbortError('The server is stopping'))
+    }
+  }
+
+  /** Replace all handlers; messages without one answer NOT_IMPLEMENTED. */
+  setHandlers (handlers: Partial<CaravelaHandlers>): void {
+    this.handlers = { ...handlers }
+  }
+
+  private async onStream (name: MessageName, stream: Stream, connection: Connection): Promise<void> {
+    const request = new AbortController()
+    const timer = setTimeout(() => {
+      request.abort(new TimeoutError(`${name} took more than ${this.limits.requestTimeout} ms`))
+    }, this.limits.requestTimeout)
+    this.inFlight.add(request)
+
+    try {
+      await this.serve(name, stream, connection, request.signal)
+    } finally {
+      clearTimeout(timer)
+      this.inFlight.delete(request)
+    }
+  }
+
+  private async serve (name: MessageName, stream: Stream, connection: Connection, signal: AbortSignal): Promise<void> {
+    setMaxListeners(Infinity, signal)
+    const maxDataLength = requestSizeLimit(name, this.limits)
+    const lp = lpStream(stream, { maxDataLength, maxBufferSize: maxDataLength + 16 })
+    let response
+
+    try {
+      response = await this.respond(name, lp, connection, signal)
+    } catch (err: any) {
+      this.log('%s from %p aborted without a response - %s', name, connection.remotePeer, err?.message)
+      stream.abort(err instanceof Error ? err : new Error(String(err)))
+      return
+    }
+
+    try {
+      await lp.write(response, { signal })
+      this.metrics[name].messagesSent++
+      this.metrics[name].bytesSent += response.byteLength
+      await stream.close({ signal })
+      await remoteClosed(stream, signal)
+    } catch (err: any) {
+      this.log('%s response to %p aborted - %s', name, connection.remotePeer, err?.message)
+      stream.abort(err instanceof Error ? err : new Error(String(err)))
+    }
+  }
+
+  /**
+   * The encoded response to one request. Throws only when no response can be sent: the peer
+   * was too slow or reset the stream, or the server is stopping.
+   */
+  private async respond<N extends MessageName> (name: N, lp: LengthPrefixedStream<Stream>, connection: Connection, signal: AbortSignal): Promise<Uint8Array> {
+    const codec = CODECS[name]
+    const peer = connection.remotePeer.toString()
+    let request: Requests[N]
+    let response: Response<Results[N]>
+
+    try {
+      request = await this.readRequest(name, lp, peer, signal)
+    } catch (err: any) {
+      if (err instanceof ProtocolStatusError) {
+        this.log('%s from %s refused: %s %s', name, peer, err.status, err.message)
+        return codec.encodeResponse({ status: err.status, message: err.message })
+      }
+
+      throw err
+    }
+
+    try {
+      const handlers = this.handlers
+
+      if (handlers[name] == null) {
+        throw new NotImplementedError(`${name} is not implemented by this peer`)
+      }
+
+      const ctx: RequestContext = {
+        from: { peerId: peer, multiaddrs: [connection.remoteAddr.toString()] },
+        signal
+      }
+      const invoke: Invoker<N> = INVOKERS[name]
+      response = { status: 'OK', result: await raceSignal(invoke(handlers as CaravelaHandlers, ctx, request), signal) }
+    } catch (err: any) {
+      response = this.statusOf(name, peer, err, signal)
+    }
+
+    try {
+      const bytes = codec.encodeResponse(response)
+
+      if (bytes.byteLength > responseSizeLimit(name, this.limits)) {
+        throw new Error(`the response is ${bytes.byteLength} bytes long, more than the limit`)
+      }
+
+      return bytes
+    } catch (err: any) {
+      this.log.error('%s handler for %s returned a result that cannot be sent - %e', name, peer, err)
+      return codec.encodeResponse({ status: 'INTERNAL_ERROR', message: 'internal error' })
+    }
+  }
+
+  /**
+   * Read, count and decode one request.
+   *
+   * @throws {ProtocolStatusError} when over the rate limit, badly framed or invalid
+   */
+  private async readRequest<N extends MessageName> (name: N, lp: LengthPrefixedStream<Stream>, peer: string, signal: AbortSignal): Promise<Requests[N]> {
+    if (!this.rateLimiter.take(`${peer}/${name}`)) {
+      throw new ProtocolStatusError('RATE_LIMITED', `too many ${name} requests, slow down`)
+    }
+
+    const readSignal = AbortSignal.any([signal, AbortSignal.timeout(this.limits.readTimeout)])
+    setMaxListeners(Infinity, readSignal)
+    let bytes
+
+    try {
+      bytes = await lp.read({ signal: readSignal })
+    } catch (err: any) {
+      if (FRAMING_ERRORS.has(err?.name)) {
+        throw new ProtocolStatusError('INVALID_REQUEST', `the request is not one length-prefixed message of at most ${requestSizeLimit(name, this.limits)} bytes: ${err.message}`)
+      }
+
+      throw err
+    }
+
+    this.metrics[name].messagesReceived++
+    this.metrics[name].bytesReceived += bytes.byteLength
+
+    try {
+      return CODECS[name].decodeRequest(bytes)
+    } catch (err: any) {
+      if (err instanceof MalformedMessageError) {
+        throw new ProtocolStatusError('INVALID_REQUEST', err.message)
+      }
+
+      this.log.error('decoding a %s request failed - %e', name, err)
+      throw new ProtocolStatusError('INTERNAL_ERROR', 'internal error')
+    }
+  }
+
+  /** The status a handler's error answers with; rethrows when the request can no longer be answered. */
+  private statusOf (name: MessageName, peer: string, err: any, signal: AbortSignal): Response<never> {
+    if (signal.aborted) {
+      throw err
+    }
+
+    if (err instanceof ProtocolStatusError) {
+      return { status: err.status, message: err.message }
+    }
+
+    if (err instanceof NotImplementedError) {
+      return { status: 'NOT_IMPLEMENTED', message: err.message }
+    }
+
+    this.log.error('%s handler failed for %s - %e', name, peer, err)
+    return { status: 'INTERNAL_ERROR', message: 'internal error' }
+  }
+}
+
+/** Settle with `promise`, or reject when `signal` aborts first; a late rejection is swallowed. */
+async function raceSignal<T> (promise: Promise<T>, signal: AbortSignal): Promise<T> {
+  promise.catch(() => {})
+  signal.throwIfAborted()
+
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = (): void => { reject(signal.reason) }
+    signal.addEventListener('abort', onAbort, { once: true })
+    promise.then(resolve, reject).finally(() => { signal.removeEventListener('abort', onAbort) })
+  })
+}
+
+/** Wait until the remote closes its end too, so a peer cannot hold a stream past `signal`. */
+async function remoteClosed (stream: Stream, signal: AbortSignal): Promise<void> {
+  if (stream.status !== 'open') {
+    return
+  }
+
+  await raceSignal(new Promise<void>(resolve => {
+    stream.addEventListener('close', () => { resolve() }, { once: true })
+  }), signal)
+}

@@ -1,0 +1,399 @@
+/**
+ * The protocol server and client between two real libp2p peers on 127.0.0.1: round trips,
+ * status mapping, the rate limit, and every protocol fed bad input by hand over raw streams
+ * (reliability-anchors §4, row F8 of §5). The server must answer with a status or close the
+ * stream within its time limits, keep serving, and leave no unhandled rejection behind.
+ */
+
+import { noise } from '@chainsafe/libp2p-noise'
+import { yamux } from '@chainsafe/libp2p-yamux'
+import { identify } from '@libp2p/identify'
+import { lpStream } from '@libp2p/utils'
+import { createLibp2p } from 'libp2p'
+import { tcp } from '@libp2p/tcp'
+import { suite } from 'uvu'
+import * as assert from 'uvu/assert'
+import { MalformedMessageError, NotImplementedError, ProtocolStatusError, RemoteRequestError } from '../src/errors.js'
+import { Libp2pCaravelaClient } from '../src/protocols/client.js'
+import { MESSAGE_NAMES } from '../src/protocols/ids.js'
+import { requestSizeLimit } from '../src/protocols/limits.js'
+import * as pb from '../src/protocols/pb/caravela.js'
+import { CaravelaProtocolServer } from '../src/protocols/server.js'
+import type { StatusName } from '../src/protocols/codec.js'
+import type { MessageName } from '../src/protocols/ids.js'
+import type { ProtocolLimits } from '../src/protocols/limits.js'
+import type { CaravelaHandlers, RequestContext } from '../src/protocols/server.js'
+import type { ContainerConfig, NetworkConfiguration, NodeRef } from '../src/types.js'
+import type { Identify } from '@libp2p/identify'
+import type { Stream } from '@libp2p/interface'
+import type { Libp2p } from 'libp2p'
+
+const PREFIX = 'caravela-bad-input'
+const RATE_LIMITED_PREFIX = 'caravela-rate-limited'
+const LIMITS: Partial<ProtocolLimits> = { readTimeout: 400, requestTimeout: 1_500, rateLimitBurst: 10_000 }
+const READ_TIMEOUT = 400
+const REQUEST_TIMEOUT = 1_500
+/** longest a bad stream may stay open: the server's request limit plus slack for a loaded machine */
+const BOUND = REQUEST_TIMEOUT + 1_500
+
+const CONFIGURATION: NetworkConfiguration = {
+  json: '{"cpuSlices":1,"requestTimeout":5000}',
+  resourceMapDigest: new Uint8Array(32).fill(9)
+}
+
+const rejections: unknown[] = []
+process.on('unhandledRejection', reason => { rejections.push(reason) })
+
+interface ServerServices extends Record<string, unknown> {
+  identify: Identify
+  caravela: CaravelaProtocolServer
+  rateLimited: CaravelaProtocolServer
+}
+
+interface ClientServices extends Record<string, unknown> {
+  identify: Identify
+  caravela: Libp2pCaravelaClient
+  rateLimited: Libp2pCaravelaClient
+}
+
+interface Context {
+  server: Libp2p<ServerServices>
+  client: Libp2p<ClientServices>
+  target: NodeRef
+  seen: RequestContext[]
+  handlers: Partial<CaravelaHandlers>
+}
+
+const baseOptions = {
+  addresses: { listen: ['/ip4/127.0.0.1/tcp/0'] },
+  transports: [tcp()],
+  connectionEncrypters: [noise()],
+  streamMuxers: [yamux()],
+  connectionManager: { allow: ['/ip4/127.0.0.0/ipcidr/8'] },
+  connectionMonitor: { enabled: false }
+}
+
+const Protocols = suite<Context>('protocols: two peers on 127.0.0.1', {} as unknown as Context)
+
+Protocols.before(async (ctx) => {
+  ctx.seen = []
+  ctx.handlers = {
+    obtainConfiguration: async (request) => {
+      ctx.seen.push(request)
+      return CONFIGURATION
+    }
+  }
+  ctx.server = await createLibp2p<ServerServices>({
+    ...baseOptions,
+    services: {
+      identify: identify(),
+      caravela: (components) => new CaravelaProtocolServer(components, { protocolPrefix: PREFIX, handlers: ctx.handlers, limits: LIMITS }),
+      rateLimited: (components) => new CaravelaProtocolServer(components, {
+        protocolPrefix: RATE_LIMITED_PREFIX,
+        handlers: ctx.handlers,
+        limits: { rateLimitBurst: 2, rateLimitPerSecond: 0.001 }
+      })
+    }
+  })
+  ctx.client = await createLibp2p<ClientServices>({
+    ...baseOptions,
+    services: {
+      identify: identify(),
+      caravela: (components) => new Libp2pCaravelaClient(components, { protocolPrefix: PREFIX }),
+      rateLimited: (components) => new Libp2pCaravelaClient(components, { protocolPrefix: RATE_LIMITED_PREFIX })
+    }
+  })
+  ctx.target = { peerId: ctx.server.peerId.toString(), multiaddrs: ctx.server.getMultiaddrs().map(a => a.toString()) }
+})
+
+Protocols.after(async (ctx) => {
+  await Promise.all([ctx.client?.stop(), ctx.server?.stop()])
+})
+
+Protocols('obtainConfiguration round trip; the handler sees the client as the sender', async (ctx) => {
+  const configuration = await ctx.client.services.caravela.obtainConfiguration(ctx.target)
+  assert.is(configuration.json, CONFIGURATION.json)
+  assert.equal([...configuration.resourceMapDigest], [...CONFIGURATION.resourceMapDigest])
+  assert.is(ctx.seen.length, 1)
+  assert.is(ctx.seen[0].from.peerId, ctx.client.peerId.toString())
+  assert.match(ctx.seen[0].from.multiaddrs[0], /^\/ip4\/127\.0\.0\.1\/tcp\/\d+(\/p2p\/\w+)?$/)
+  assert.ok(ctx.seen[0].signal instanceof AbortSignal)
+  const metrics = ctx.client.services.caravela.metrics.obtainConfiguration
+  assert.is(metrics.messagesSent, 1)
+  assert.is(metrics.messagesReceived, 1)
+  assert.ok(metrics.bytesReceived > 32)
+  assert.is(ctx.server.services.caravela.metrics.obtainConfiguration.messagesReceived, 1)
+})
+
+Protocols('a missing handler answers NOT_IMPLEMENTED', async (ctx) => {
+  const err = await rejection(ctx.client.services.caravela.getOffers(ctx.target, false))
+  assert.instance(err, RemoteRequestError)
+  assert.is((err as RemoteRequestError).status, 'NOT_IMPLEMENTED')
+})
+
+Protocols('handlers are replaceable, and their errors map to statuses without leaking details', async (ctx) => {
+  let launched: { offerId: number, requestId: string, containers: ContainerConfig[] } | undefined
+  ctx.server.services.caravela.setHandlers({
+    ...ctx.handlers,
+    refreshOffer: async () => { throw new ProtocolStatusError('REFUSED', 'you are not the trader of offer 7') },
+    removeOffer: async () => { throw new NotImplementedError('no trader role yet') },
+    updateOffer: async () => { throw new Error('secret detail: /var/lib/caravela/key') },
+    launchContainer: async (request, offerId, requestId, containers) => {
+      launched = { offerId, requestId, containers }
+      return containers.map((c, i) => ({ ...c, supplier: { peerId: ctx.server.peerId.toString(), multiaddrs: [] }, containerId: `c${i}`, state: 'running' }))
+    }
+  })
+
+  try {
+    const refused = await rejection(ctx.client.services.caravela.refreshOffer(ctx.target, 7))
+    assert.instance(refused, RemoteRequestError)
+    assert.is((refused as RemoteRequestError).status, 'REFUSED')
+    assert.is((refused as RemoteRequestError).message, 'you are not the trader of offer 7')
+
+    const notImplemented = await rejection(ctx.client.services.caravela.removeOffer(ctx.target, 7))
+    assert.is((notImplemented as RemoteRequestError).status, 'NOT_IMPLEMENTED')
+    assert.is((notImplemented as RemoteRequestError).message, 'no trader role yet')
+
+    const failed = await rejection(ctx.client.services.caravela.updateOffer(ctx.target, {
+      id: 1, amount: 1, freeResources: { cpuClass: 0, cpus: 1, memory: 1 }, usedResources: { cpuClass: 0, cpus: 0, memory: 0 }, containersRunning: 0
+    }))
+    assert.is((failed as RemoteRequestError).status, 'INTERNAL_ERROR')
+    assert.not.match((failed as RemoteRequestError).message, /secret/)
+
+    const containers: ContainerConfig[] = Array.from({ length: 64 }, (_, i) => ({
+      name: `c${i}`,
+      image: 'caravela/busybox:test',
+      args: Array.from({ length: 16 }, (_, j) => `arg-${j}-${'x'.repeat(100)}`),
+      portMappings: [{ hostPort: 0, containerPort: 80, protocol: 'tcp' }],
+      resources: { cpuClass: 1, cpus: 2, memory: 512 },
+      groupPolicy: 'spread'
+    }))
+    const statuses = await ctx.client.services.caravela.launchContainer(ctx.target, 9, 'req-1', containers)
+    assert.equal(launched, { offerId: 9, requestId: 'req-1', containers })
+    assert.is(statuses.length, 64)
+    assert.is(statuses[63].containerId, 'c63')
+    assert.is(statuses[63].supplier.peerId, ctx.server.peerId.toString())
+    assert.ok(ctx.client.services.caravela.metrics.launchContainer.bytesSent > 64 * 1024, 'the launch request was larger than the default message limit')
+  } finally {
+    ctx.server.services.caravela.setHandlers(ctx.handlers)
+  }
+})
+
+Protocols('the client refuses bad arguments before opening a stream', async (ctx) => {
+  const before = ctx.client.services.caravela.metrics.launchContainer.messagesSent
+  assert.instance(await rejection(ctx.client.services.caravela.launchContainer(ctx.target, 1, 'r', [])), MalformedMessageError)
+  assert.instance(await rejection(ctx.client.services.caravela.refreshOffer(ctx.target, -1)), MalformedMessageError)
+  assert.is((await rejection(ctx.client.services.caravela.obtainConfiguration({ peerId: 'nobody', multiaddrs: [] })) as Error).name, 'InvalidParametersError')
+  assert.is(ctx.client.services.caravela.metrics.launchContainer.messagesSent, before)
+})
+
+Protocols('a handler that never settles: the stream ends within the request limit and ctx.signal aborts', async (ctx) => {
+  let aborted = false
+  ctx.server.services.caravela.setHandlers({
+    obtainConfiguration: async (request) => {
+      request.signal.addEventListener('abort', () => { aborted = true })
+      return new Promise<NetworkConfiguration>(() => {})
+    }
+  })
+
+  try {
+    const started = Date.now()
+    const err = await rejection(ctx.client.services.caravela.obtainConfiguration(ctx.target, { signal: AbortSignal.timeout(10_000) }))
+    const elapsed = Date.now() - started
+    assert.ok(err instanceof Error)
+    assert.ok(elapsed >= REQUEST_TIMEOUT - 100 && elapsed < BOUND, `ended after ${elapsed} ms`)
+    assert.ok(aborted, 'the handler\'s signal aborted')
+  } finally {
+    ctx.server.services.caravela.setHandlers(ctx.handlers)
+  }
+})
+
+// ---- bad input, by hand, on every protocol ----
+
+type Outcome = { kind: 'status', status: StatusName, message: string } | { kind: 'ended', error: string }
+
+interface BadInput {
+  /** writes the bad input; may run on while the response is read */
+  write (stream: Stream, name: MessageName): Promise<void>
+  /** what the server must do */
+  expect (name: MessageName, outcome: Outcome, elapsed: number): void
+}
+
+/** deterministic bytes (xorshift32) */
+function pseudoRandomBytes (length: number, seed: number): Uint8Array {
+  const bytes = new Uint8Array(length)
+  let x = seed
+
+  for (let i = 0; i < length; i++) {
+    x ^= x << 13
+    x ^= x >>> 17
+    x ^= x << 5
+    bytes[i] = x & 0xff
+  }
+
+  return bytes
+}
+
+function varint (value: number): number[] {
+  const bytes = []
+
+  while (value >= 0x80) {
+    bytes.push((value & 0x7f) | 0x80)
+    value = Math.floor(value / 128)
+  }
+
+  bytes.push(value)
+  return bytes
+}
+
+async function delay (ms: number): Promise<void> {
+  await new Promise(resolve => setTimeout(resolve, ms))
+}
+
+function isStatus (outcome: Outcome, ...statuses: StatusName[]): boolean {
+  return outcome.kind === 'status' && statuses.includes(outcome.status)
+}
+
+/** Zero-length and wrong-type requests decode as valid for these messages: their fields have defaults. */
+const ANSWER_TO_EMPTY: Record<MessageName, StatusName> = {
+  createOffer: 'INVALID_REQUEST',
+  refreshOffer: 'NOT_IMPLEMENTED',
+  updateOffer: 'INVALID_REQUEST',
+  removeOffer: 'NOT_IMPLEMENTED',
+  getOffers: 'NOT_IMPLEMENTED',
+  advertiseOffersNeighbor: 'INVALID_REQUEST',
+  launchContainer: 'INVALID_REQUEST',
+  stopLocalContainer: 'INVALID_REQUEST',
+  obtainConfiguration: 'OK'
+}
+
+const BAD_INPUTS: Record<string, BadInput> = {
+  'garbage (an endless varint), then close': {
+    write: async (stream) => {
+      stream.send(new Uint8Array(64).fill(0xff))
+      await stream.close()
+    },
+    expect: (name, outcome) => { assert.ok(isStatus(outcome, 'INVALID_REQUEST') || outcome.kind === 'ended', JSON.stringify(outcome)) }
+  },
+  'random bytes, then close': {
+    write: async (stream) => {
+      stream.send(pseudoRandomBytes(300, 0x9e3779b9))
+      await stream.close()
+    },
+    expect: (name, outcome) => { assert.ok(outcome.kind === 'status' || outcome.kind === 'ended', JSON.stringify(outcome)) }
+  },
+  'a length prefix larger than the limit': {
+    write: async (stream, name) => {
+      stream.send(Uint8Array.from([...varint(requestSizeLimit(name, { maxMessageSize: 64 * 1024, maxLargeMessageSize: 256 * 1024 }) + 1), 1, 2, 3, 4]))
+    },
+    expect: (name, outcome) => { assert.ok(isStatus(outcome, 'INVALID_REQUEST'), JSON.stringify(outcome)) }
+  },
+  'a truncated frame (100 announced, 10 sent, then close)': {
+    write: async (stream) => {
+      stream.send(Uint8Array.from([100, ...pseudoRandomBytes(10, 7)]))
+      await stream.close()
+    },
+    expect: (name, outcome) => { assert.ok(isStatus(outcome, 'INVALID_REQUEST'), JSON.stringify(outcome)) }
+  },
+  'a zero-length message': {
+    write: async (stream) => { stream.send(Uint8Array.from([0])) },
+    expect: (name, outcome) => { assert.ok(isStatus(outcome, ANSWER_TO_EMPTY[name]), JSON.stringify(outcome)) }
+  },
+  'a complete frame of random bytes': {
+    write: async (stream) => { stream.send(Uint8Array.from([...varint(200), ...pseudoRandomBytes(200, 0x1234567)])) },
+    expect: (name, outcome) => { assert.ok(outcome.kind === 'status', JSON.stringify(outcome)) }
+  },
+  'field 1 with the wrong wire type': {
+    write: async (stream) => { stream.send(Uint8Array.from([5, 0x0d, 0x01, 0x02, 0x03, 0x04])) },
+    expect: (name, outcome) => {
+      assert.ok(isStatus(outcome, name === 'obtainConfiguration' ? 'OK' : 'INVALID_REQUEST'), JSON.stringify(outcome))
+    }
+  },
+  'a stream opened and never written': {
+    write: async () => {},
+    expect: (name, outcome, elapsed) => {
+      assert.is(outcome.kind, 'ended')
+      assert.ok(elapsed >= READ_TIMEOUT - 50, `closed after ${elapsed} ms, before the read timeout`)
+    }
+  },
+  'one byte every 100 ms': {
+    write: async (stream) => {
+      stream.send(Uint8Array.from([50]))
+
+      for (let i = 0; i < 30 && stream.writeStatus === 'writable' && stream.status === 'open'; i++) {
+        await delay(100)
+        stream.send(Uint8Array.from([i]))
+      }
+    },
+    expect: (name, outcome) => { assert.is(outcome.kind, 'ended') }
+  }
+}
+
+/** Open a raw stream, write `input`, and report what the server did, failing after `BOUND` ms. */
+async function exchange (ctx: Context, name: MessageName, input: BadInput): Promise<{ outcome: Outcome, elapsed: number }> {
+  const started = Date.now()
+  const signal = AbortSignal.timeout(BOUND)
+  const stream = await ctx.client.dialProtocol(ctx.server.peerId, ctx.server.services.caravela.protocols[name], { signal })
+  const writing = input.write(stream, name).catch(() => {})
+
+  try {
+    const response = pb.RemoveOfferResponse.decode(await lpStream(stream).read({ signal }))
+    await stream.close({ signal })
+    return { outcome: { kind: 'status', status: response.status?.code ?? 'OK', message: response.status?.message ?? '' }, elapsed: Date.now() - started }
+  } catch (err: any) {
+    if (signal.aborted) {
+      throw new Error(`${name}: the server neither answered nor closed the stream within ${BOUND} ms`)
+    }
+
+    return { outcome: { kind: 'ended', error: err.name }, elapsed: Date.now() - started }
+  } finally {
+    stream.abort(new Error('test done'))
+    await writing
+  }
+}
+
+for (const name of MESSAGE_NAMES) {
+  Protocols(`${name}: bad input gets a status or a closed stream, in time`, async (ctx) => {
+    await Promise.all(Object.entries(BAD_INPUTS).map(async ([kind, input]) => {
+      const { outcome, elapsed } = await exchange(ctx, name, input)
+
+      try {
+        input.expect(name, outcome, elapsed)
+      } catch (err: any) {
+        err.message = `${kind}: ${err.message}`
+        throw err
+      }
+    }))
+  })
+}
+
+Protocols('after all of it the server still answers, and nothing was left unhandled', async (ctx) => {
+  const configuration = await ctx.client.services.caravela.obtainConfiguration(ctx.target)
+  assert.is(configuration.json, CONFIGURATION.json)
+  const metrics = ctx.server.services.caravela.metrics
+  assert.ok(MESSAGE_NAMES.every(name => metrics[name].messagesSent >= 5), 'every protocol answered bad input')
+  await delay(100)
+  assert.equal(rejections, [])
+})
+
+Protocols('the rate limit answers RATE_LIMITED when a peer exceeds it', async (ctx) => {
+  const client = ctx.client.services.rateLimited
+  await client.obtainConfiguration(ctx.target)
+  await client.obtainConfiguration(ctx.target)
+  const err = await rejection(client.obtainConfiguration(ctx.target))
+  assert.instance(err, RemoteRequestError)
+  assert.is((err as RemoteRequestError).status, 'RATE_LIMITED')
+  assert.is((await rejection(client.getOffers(ctx.target, true)) as RemoteRequestError).status, 'NOT_IMPLEMENTED', 'each protocol has its own bucket')
+})
+
+async function rejection (promise: Promise<unknown>): Promise<unknown> {
+  try {
+    await promise
+  } catch (err) {
+    return err
+  }
+
+  assert.unreachable('the call should have failed')
+}
+
+Protocols.run()
