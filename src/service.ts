@@ -140,6 +140,11 @@ export class CaravelaService implements Startable, Caravela {
     this.startedAt = Date.now()
   }
 
+  /** Leave the overlay while the node can still tell its peers: they drop us from their tables. */
+  async beforeStop (): Promise<void> {
+    await this.kadOverlay?.leave()
+  }
+
   async stop (): Promise<void> {
     await this.server.stop()
   }

@@ -116,6 +116,29 @@ Node('an unreachable bootstrap peer fails the join with JoinFailedError', async 
   assert.ok(Date.now() - started < 15_000, 'the failure is reported promptly')
 })
 
+Node('a peer that stops is no longer returned by lookups', async (ctx) => {
+  const first = await createTestNode('first')
+  ctx.nodes.push(first)
+  const bootstrap = dialableAddress(first)
+  const second = await createTestNode('second', { config: testConfig(c => { c.node.bootstrap = [bootstrap] }) })
+  ctx.nodes.push(second)
+  const leaving = await createTestNode('leaving', { config: testConfig(c => { c.node.bootstrap = [bootstrap] }) })
+  const map = first.services.caravela.resourceMap
+  const slice = map.sliceOf(leaving.services.caravela.overlay.nodeId())
+  const found = async (): Promise<boolean> => (await first.services.caravela.overlay.lookup(map.randomKeyIn(slice), { signal: AbortSignal.timeout(10_000) }))
+    .some(p => p.peerId === leaving.peerId.toString())
+
+  await waitFor(found, 10_000, 'the leaving peer to be found before it leaves')
+  await leaving.stop()
+
+  // the others notice the closed connections within moments, not at a bucket refresh minutes later
+  await waitFor(async () => !(await found()), 5_000, 'lookups to stop returning the stopped peer')
+
+  for (let i = 0; i < 5; i++) {
+    assert.not.ok(await found(), 'a stopped peer is not returned')
+  }
+})
+
 Node('an application embeds Caravela as one more service of its own libp2p node', async (ctx) => {
   const network = await createTestNode('network')
   ctx.nodes.push(network)

@@ -195,7 +195,11 @@ export class KadOverlay implements Overlay {
     return (this.init.dht as unknown as { routingTable: RoutingTableInternals }).routingTable.size
   }
 
-  /** Known slice members: ourselves, routing-table peers and cached walk results. */
+  /**
+   * Slice members we can vouch for without asking the network: ourselves, and the routing-table
+   * peers and cached walk results we hold a connection to. kad-dht keeps a departed peer in its
+   * table until a bucket refresh pings it, so an unconnected entry is left to a walk to confirm.
+   */
   private localCandidates (map: ResourceMap, slice: Slice): Candidate[] {
     const candidates: Candidate[] = []
 
@@ -203,18 +207,21 @@ export class KadOverlay implements Overlay {
       candidates.push({ peerId: this.components.peerId, key: this.selfKey })
     }
 
-    for (const peer of this.knownPeers()) {
-      if (map.sliceOf(peer.key).index === slice.index) {
+    const now = Date.now()
+    const cached = (this.sliceCache.get(slice.index) ?? []).filter(c => now - c.seenAt < SLICE_CACHE_TTL)
+    this.sliceCache.set(slice.index, cached)
+
+    for (const peer of [...this.knownPeers(), ...cached]) {
+      if (map.sliceOf(peer.key).index === slice.index && this.isConnected(peer.peerId)) {
         candidates.push(peer)
       }
     }
 
-    const now = Date.now()
-    const cached = (this.sliceCache.get(slice.index) ?? []).filter(c => now - c.seenAt < SLICE_CACHE_TTL)
-    this.sliceCache.set(slice.index, cached)
-    candidates.push(...cached)
-
     return dedupe(candidates)
+  }
+
+  private isConnected (peerId: PeerId): boolean {
+    return this.components.connectionManager.getConnections(peerId).length > 0
   }
 
   /** A peer's point: sha256 of its peer id's multihash. */
@@ -264,7 +271,7 @@ export class KadOverlay implements Overlay {
       entry.state = 'asked'
 
       try {
-        if (entry.multiaddrs.length > 0 && this.components.connectionManager.getConnections(entry.peerId).length === 0) {
+        if (entry.multiaddrs.length > 0 && !this.isConnected(entry.peerId)) {
           await this.components.peerStore.merge(entry.peerId, { multiaddrs: entry.multiaddrs })
         }
 
