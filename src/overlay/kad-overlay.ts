@@ -46,6 +46,7 @@ interface WalkEntry {
   peerId: PeerId
   key: Uint8Array
   distance: Uint8Array
+  inSlice: boolean
   /** requests between us and this peer: 0 for peers we knew */
   depth: number
   multiaddrs: Multiaddr[]
@@ -263,7 +264,8 @@ export class KadOverlay implements Overlay {
       const id = peerId.toString()
 
       if (!entries.has(id) && !peerId.equals(this.components.peerId)) {
-        entries.set(id, { peerId, key: this.keyOf(peerId), distance: xor(point, this.keyOf(peerId)), depth, multiaddrs, state: 'new' })
+        const peerKey = this.keyOf(peerId)
+        entries.set(id, { peerId, key: peerKey, distance: xor(point, peerKey), inSlice: map.sliceOf(peerKey).index === slice.index, depth, multiaddrs, state: 'new' })
       }
     }
 
@@ -289,7 +291,7 @@ export class KadOverlay implements Overlay {
 
       if (entry.state !== 'answered') {
         entry.state = 'failed'
-      } else if (found == null && map.sliceOf(entry.key).index === slice.index) {
+      } else if (found == null && entry.inSlice) {
         found = entry
       }
     }
@@ -298,8 +300,9 @@ export class KadOverlay implements Overlay {
 
     try {
       while (found == null && !signal.aborted) {
-        // the `width` closest peers not known to have failed: done when all of them have answered
-        const closest = [...entries.values()].filter(e => e.state !== 'failed').sort((a, b) => compare(a.distance, b.distance)).slice(0, width)
+        // the `width` closest peers not known to have failed, slice members first (they are the
+        // answer if they are alive): done when all of them have answered
+        const closest = [...entries.values()].filter(e => e.state !== 'failed').sort(bySliceThenDistance).slice(0, width)
         const next = closest.filter(e => e.state === 'new').slice(0, WALK_ALPHA - inFlight.size)
 
         for (const entry of next) {
@@ -385,6 +388,10 @@ export function xor (a: Uint8Array, b: Uint8Array): Uint8Array {
   }
 
   return out
+}
+
+function bySliceThenDistance (a: WalkEntry, b: WalkEntry): number {
+  return a.inSlice === b.inSlice ? compare(a.distance, b.distance) : (a.inSlice ? -1 : 1)
 }
 
 function closestTo (point: Uint8Array, candidates: Candidate[], count: number): Candidate[] {

@@ -1,0 +1,238 @@
+/**
+ * A local testnet of peer processes on 127.0.0.1, for `npm run testnet`, benchmarks and tests.
+ *
+ * `startTestnet` starts peer 0, which creates a network, reads its `/p2p/` multiaddr from its
+ * stdout, then starts the other peers in waves, each joining through peer 0. Every peer is a
+ * `dist/src/cli/daemon.js` process with its own data dir (`<dir>/peer-<i>`), its own control
+ * API and its output in `<dir>/peer-<i>.log`.
+ */
+
+import { spawn } from 'node:child_process'
+import { createWriteStream } from 'node:fs'
+import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises'
+import { dirname, join, resolve } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { API_INFO_FILE } from '../src/api/server.js'
+import type { ApiInfo } from '../src/api/server.js'
+import type { ChildProcess } from 'node:child_process'
+
+/** The compiled daemon this module starts. */
+export const DAEMON_PATH = join(dirname(fileURLToPath(import.meta.url)), '..', 'src', 'cli', 'daemon.js')
+/** Peers started at the same time after the bootstrap peer. */
+export const DEFAULT_WAVE_SIZE = 5
+/** Time one peer has to print its addresses and control API. */
+export const DEFAULT_START_TIMEOUT = 60_000
+/** Time peers have to exit after SIGTERM before they are killed. */
+export const DEFAULT_STOP_TIMEOUT = 15_000
+/** File marking a directory as a testnet's, so that only such a directory is ever wiped. */
+export const TESTNET_MARKER = '.caravela-testnet'
+
+export interface TestnetInit {
+  /** number of peers, the bootstrap peer included */
+  peers: number
+  /** parent of the peers' data dirs; wiped first (only if empty or made by a testnet) */
+  dir: string
+  /** peer i listens on tcp port `basePort + i`; 0 (default) lets the system choose */
+  basePort?: number
+  protocolPrefix?: string
+  /** `--cpus` of every peer */
+  cpus?: number
+  /** `--memory` of every peer (e.g. `1024` or `2g`) */
+  memory?: string
+  /** more daemon flags for every peer */
+  extraArgs?: string[]
+  /** environment of the peer processes (default: this process's) */
+  env?: NodeJS.ProcessEnv
+  /** @default DEFAULT_WAVE_SIZE */
+  waveSize?: number
+  /** @default DEFAULT_START_TIMEOUT */
+  startTimeout?: number
+  /** @default DEFAULT_STOP_TIMEOUT */
+  stopTimeout?: number
+  /** called when a peer exits while the testnet is up (not during `stop()`) */
+  onExit?(peer: TestnetPeer, code: number | null, signal: NodeJS.Signals | null): void
+}
+
+export interface TestnetPeer {
+  index: number
+  peerId: string
+  /** the peer's 127.0.0.1 TCP multiaddr, with /p2p/<peer id> */
+  multiaddr: string
+  /** every address the peer printed */
+  multiaddrs: string[]
+  dataDir: string
+  apiUrl: string
+  /** the daemon's stdout and stderr */
+  logFile: string
+  process: ChildProcess
+}
+
+export interface Testnet {
+  peers: TestnetPeer[]
+  /** SIGTERM to every peer, SIGKILL to those still running after `stopTimeout`. */
+  stop(): Promise<void>
+}
+
+/** Starts a testnet; on failure it stops the peers it started and rejects. */
+export async function startTestnet (init: TestnetInit): Promise<Testnet> {
+  if (!Number.isInteger(init.peers) || init.peers < 1) {
+    throw new RangeError(`a testnet needs a whole number of peers ≥ 1, got ${init.peers}`)
+  }
+
+  const dir = resolve(init.dir)
+  await prepareDir(dir)
+
+  const peers: TestnetPeer[] = []
+  const processes: ChildProcess[] = []
+  let stopping = false
+
+  // peers run in process groups of their own, so that Ctrl-C reaches only the caller, which
+  // then stops them once; should the caller exit without stop(), they go with it
+  const killLeftovers = (): void => {
+    processes.filter(isRunning).forEach(child => child.kill('SIGKILL'))
+  }
+  process.on('exit', killLeftovers)
+
+  const stop = async (): Promise<void> => {
+    stopping = true
+    await stopProcesses(processes, init.stopTimeout ?? DEFAULT_STOP_TIMEOUT)
+    process.off('exit', killLeftovers)
+  }
+
+  const start = async (index: number, bootstrap?: string): Promise<TestnetPeer> => {
+    const child = spawnPeer(dir, index, init, bootstrap)
+    processes.push(child)
+    const peer = await waitForPeer(child, index, dir, init.startTimeout ?? DEFAULT_START_TIMEOUT)
+    child.once('exit', (code, signal) => {
+      if (!stopping) {
+        init.onExit?.(peer, code, signal)
+      }
+    })
+    return peer
+  }
+
+  try {
+    const bootstrap = await start(0)
+    peers.push(bootstrap)
+    const waveSize = init.waveSize ?? DEFAULT_WAVE_SIZE
+
+    for (let first = 1; first < init.peers; first += waveSize) {
+      const wave = []
+      for (let index = first; index < Math.min(first + waveSize, init.peers); index++) {
+        wave.push(start(index, bootstrap.multiaddr))
+      }
+      peers.push(...await Promise.all(wave))
+    }
+  } catch (err) {
+    await stop()
+    throw err
+  }
+
+  return { peers, stop }
+}
+
+/** Creates `dir` or empties it, refusing to wipe a non-empty directory a testnet did not make. */
+async function prepareDir (dir: string): Promise<void> {
+  const entries = await readdir(dir).catch((err: NodeJS.ErrnoException): string[] => {
+    if (err.code === 'ENOENT') {
+      return []
+    }
+    throw err
+  })
+
+  if (entries.length > 0 && !entries.includes(TESTNET_MARKER)) {
+    throw new Error(`${dir} is not empty and was not made by a testnet; refusing to wipe it`)
+  }
+
+  await rm(dir, { recursive: true, force: true })
+  await mkdir(dir, { recursive: true })
+  await writeFile(join(dir, TESTNET_MARKER), 'made by scripts/testnet-lib.ts; wiped when a testnet starts here\n')
+}
+
+function spawnPeer (dir: string, index: number, init: TestnetInit, bootstrap?: string): ChildProcess {
+  const port = init.basePort == null || init.basePort === 0 ? 0 : init.basePort + index
+  const args = [
+    DAEMON_PATH,
+    '--listen', `/ip4/127.0.0.1/tcp/${port}`,
+    '--data-dir', join(dir, `peer-${index}`),
+    ...(bootstrap == null ? [] : ['--bootstrap', bootstrap]),
+    ...(init.protocolPrefix == null ? [] : ['--protocol-prefix', init.protocolPrefix]),
+    ...(init.cpus == null ? [] : ['--cpus', String(init.cpus)]),
+    ...(init.memory == null ? [] : ['--memory', init.memory]),
+    ...(init.extraArgs ?? [])
+  ]
+  const child = spawn(process.execPath, args, { env: init.env ?? process.env, stdio: ['ignore', 'pipe', 'pipe'], detached: true })
+  const log = createWriteStream(join(dir, `peer-${index}.log`))
+  child.stdout?.pipe(log, { end: false })
+  child.stderr?.pipe(log, { end: false })
+  child.once('close', () => { log.end() })
+  return child
+}
+
+/**
+ * Resolves when the daemon has printed its addresses and its control API URL and written
+ * `api.json`; rejects when it exits first or takes longer than `timeout`.
+ */
+async function waitForPeer (child: ChildProcess, index: number, dir: string, timeout: number): Promise<TestnetPeer> {
+  const dataDir = join(dir, `peer-${index}`)
+  const logFile = join(dir, `peer-${index}.log`)
+  let stdout = ''
+  let stderr = ''
+
+  const output = await new Promise<string>((resolve, reject) => {
+    const timer = setTimeout(() => {
+      fail(new Error(`peer ${index} did not start within ${timeout / 1000} s (see ${logFile})`))
+    }, timeout)
+    const onStdout = (chunk: Buffer): void => {
+      stdout += chunk.toString()
+      if (/^Control API: \S+$/m.test(stdout)) {
+        done()
+        resolve(stdout)
+      }
+    }
+    const onStderr = (chunk: Buffer): void => { stderr += chunk.toString() }
+    const onClose = (code: number | null, signal: NodeJS.Signals | null): void => {
+      const reason = stderr.split('\n').find(line => line.startsWith('caravela: error:')) ?? `see ${logFile}`
+      fail(new Error(`peer ${index} exited with ${code ?? signal} before it was up: ${reason}`))
+    }
+    const done = (): void => {
+      clearTimeout(timer)
+      child.stdout?.off('data', onStdout)
+      child.stderr?.off('data', onStderr)
+      child.off('close', onClose)
+    }
+    const fail = (err: Error): void => {
+      done()
+      reject(err)
+    }
+
+    child.stdout?.on('data', onStdout)
+    child.stderr?.on('data', onStderr)
+    child.once('close', onClose)
+  })
+
+  const [, peerId] = /^Caravela peer (\S+) listening on:$/m.exec(output) ?? []
+  const multiaddrs = output.split('\n').map(line => line.trim()).filter(line => line.startsWith('/'))
+  const multiaddr = multiaddrs.find(address => address.startsWith('/ip4/127.0.0.1/tcp/')) ?? multiaddrs[0]
+
+  if (peerId == null || multiaddr == null) {
+    throw new Error(`peer ${index} printed no peer id or address:\n${output}`)
+  }
+
+  const info: ApiInfo = JSON.parse(await readFile(join(dataDir, API_INFO_FILE), 'utf8'))
+  return { index, peerId, multiaddr, multiaddrs, dataDir, apiUrl: info.url, logFile, process: child }
+}
+
+function isRunning (child: ChildProcess): boolean {
+  return child.exitCode == null && child.signalCode == null
+}
+
+async function stopProcesses (processes: ChildProcess[], timeout: number): Promise<void> {
+  await Promise.all(processes.filter(isRunning).map(async child => {
+    const exited = new Promise<void>(resolve => { child.once('exit', () => { resolve() }) })
+    child.kill('SIGTERM')
+    const timer = setTimeout(() => { child.kill('SIGKILL') }, timeout)
+    await exited
+    clearTimeout(timer)
+  }))
+}

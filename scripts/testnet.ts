@@ -1,0 +1,112 @@
+/**
+ * `npm run testnet -- --peers N [options]`: N peer processes on 127.0.0.1, the first creating a
+ * network and the others joining through it, up until Ctrl-C or SIGTERM.
+ */
+
+import { parseArgs } from 'node:util'
+import { formatOptions, formatTable } from '../src/cli/caravela.js'
+import { startTestnet } from './testnet-lib.js'
+import type { CliOption } from '../src/cli/caravela.js'
+
+const options = {
+  peers: { type: 'string', value: 'n', description: 'Number of peers, the bootstrap peer included (required)' },
+  json: { type: 'boolean', description: 'Print the peers as a JSON array' },
+  'base-port': { type: 'string', value: 'port', description: 'Peer i listens on tcp port <port> + i (default 0: any free port)' },
+  dir: { type: 'string', value: 'dir', description: 'Parent of the peers\' data dirs, wiped at start (default .testnet)' },
+  'protocol-prefix': { type: 'string', value: 'name', description: 'Protocol prefix of the testnet (default caravela)' },
+  cpus: { type: 'string', value: 'n', description: 'CPUs each peer offers' },
+  memory: { type: 'string', value: 'MB|512m|2g', description: 'Memory each peer offers' },
+  help: { type: 'boolean', short: 'h', description: 'Show this help' }
+} satisfies Record<string, CliOption>
+
+function usage (message: string): never {
+  console.error(`testnet: error: ${message} (see npm run testnet -- --help)`)
+  process.exit(2)
+}
+
+function integer (flag: string, text: string | undefined, fallback: number, min: number): number {
+  const value = Number(text ?? fallback)
+
+  if (!Number.isInteger(value) || value < min) {
+    usage(`--${flag} must be a whole number ≥ ${min}, got "${text}"`)
+  }
+
+  return value
+}
+
+let values
+
+try {
+  values = parseArgs({ options, strict: true }).values
+} catch (err: any) {
+  usage(err.message)
+}
+
+if (values.help === true) {
+  console.info(`Usage: npm run testnet -- --peers N [options]\n\nStarts N Caravela peer processes on 127.0.0.1.\n\nOptions:\n${formatOptions(options)}`)
+  process.exit(0)
+}
+
+if (values.peers == null) {
+  usage('--peers is required')
+}
+
+const peerCount = integer('peers', values.peers, 0, 1)
+const dir = values.dir ?? '.testnet'
+
+if (values.json !== true) {
+  console.error(`starting ${peerCount} peers in ${dir} …`)
+}
+
+let testnet
+
+try {
+  testnet = await startTestnet({
+    peers: peerCount,
+    dir,
+    basePort: integer('base-port', values['base-port'], 0, 0),
+    protocolPrefix: values['protocol-prefix'],
+    cpus: values.cpus == null ? undefined : integer('cpus', values.cpus, 0, 1),
+    memory: values.memory,
+    onExit: (peer, code, signal) => {
+      console.error(`testnet: peer ${peer.index} (${peer.peerId}) exited with ${code ?? signal}; see ${peer.logFile}`)
+    }
+  })
+} catch (err: any) {
+  console.error(`testnet: error: ${err.message}`)
+  process.exit(1)
+}
+
+const { peers, stop } = testnet
+
+if (values.json === true) {
+  console.info(JSON.stringify(peers.map(({ index, peerId, multiaddr, dataDir, apiUrl }) => ({ index, peerId, multiaddr, dataDir, apiUrl })), null, 2))
+} else {
+  process.stdout.write(formatTable([
+    ['#', 'PEER ID', 'MULTIADDR', 'DATA DIR', 'API'],
+    ...peers.map(peer => [String(peer.index), peer.peerId, peer.multiaddr, peer.dataDir, peer.apiUrl])
+  ]))
+  console.info(`\n${peers.length} peers up. Try: npx caravela peers --data-dir ${peers[0].dataDir}\nCtrl-C stops them.`)
+}
+
+let stopping = false
+
+const onSignal = (): void => {
+  if (stopping) {
+    return
+  }
+
+  stopping = true
+
+  if (values.json !== true) {
+    console.error('stopping the peers …')
+  }
+
+  stop().then(() => { process.exit(0) }, (err: Error) => {
+    console.error(`testnet: error while stopping: ${err.message}`)
+    process.exit(1)
+  })
+}
+
+process.on('SIGINT', onSignal)
+process.on('SIGTERM', onSignal)

@@ -1,0 +1,145 @@
+/**
+ * Client of the local control API (`./server.ts`). It finds a running peer through its data dir
+ * (`api.json` + `api-token`), or takes a URL and a token.
+ */
+
+import { readFile } from 'node:fs/promises'
+import { request as httpRequest } from 'node:http'
+import { join } from 'node:path'
+import { API_INFO_FILE, API_TOKEN_FILE } from './server.js'
+import type { ApiInfo } from './server.js'
+import type { CaravelaStatus, PeerSummary } from '../types.js'
+import type { RequestOptions } from 'node:http'
+
+/** Time one API request may take. */
+export const DEFAULT_API_TIMEOUT = 10_000
+
+/** No peer is running with this data dir: it has no readable `api.json` or `api-token`. */
+export class NoPeerRunningError extends Error {
+  static override name = 'NoPeerRunningError'
+  readonly dataDir: string
+
+  constructor (dataDir: string, message = `no peer is running with data dir ${dataDir}`) {
+    super(message)
+    this.name = 'NoPeerRunningError'
+    this.dataDir = dataDir
+  }
+}
+
+/** The API could not be reached, or answered with an error status. */
+export class ApiRequestError extends Error {
+  static override name = 'ApiRequestError'
+  /** HTTP status, undefined when no answer came */
+  readonly status?: number
+
+  constructor (message: string, status?: number) {
+    super(message)
+    this.name = 'ApiRequestError'
+    this.status = status
+  }
+}
+
+export interface ApiClientInit {
+  /** `http://127.0.0.1:PORT` */
+  url: string
+  token: string
+  /** @default DEFAULT_API_TIMEOUT */
+  timeout?: number
+}
+
+export class ApiClient {
+  readonly url: string
+  private readonly token: string
+  private readonly timeout: number
+
+  constructor (init: ApiClientInit) {
+    this.url = init.url.replace(/\/+$/, '')
+    this.token = init.token
+    this.timeout = init.timeout ?? DEFAULT_API_TIMEOUT
+  }
+
+  /** A client of the peer running with `dataDir`; `NoPeerRunningError` when there is none. */
+  static async fromDataDir (dataDir: string, init: Omit<ApiClientInit, 'url' | 'token'> = {}): Promise<ApiClient> {
+    let info: ApiInfo
+    let token: string
+
+    try {
+      info = JSON.parse(await readFile(join(dataDir, API_INFO_FILE), 'utf8'))
+      token = (await readFile(join(dataDir, API_TOKEN_FILE), 'utf8')).trim()
+    } catch (err: any) {
+      if (err.code === 'ENOENT') {
+        throw new NoPeerRunningError(dataDir)
+      }
+      throw new NoPeerRunningError(dataDir, `cannot read the control API files in ${dataDir}: ${err.message}`)
+    }
+
+    if (typeof info?.url !== 'string') {
+      throw new NoPeerRunningError(dataDir, `${join(dataDir, API_INFO_FILE)} has no "url"`)
+    }
+
+    return new ApiClient({ ...init, url: info.url, token })
+  }
+
+  /** `GET /v1/node` */
+  async node (): Promise<CaravelaStatus> {
+    return this.request('GET', '/v1/node')
+  }
+
+  /** `GET /v1/peers` */
+  async peers (): Promise<PeerSummary[]> {
+    return this.request('GET', '/v1/peers')
+  }
+
+  /** Sends one request and returns the parsed JSON answer; `ApiRequestError` on any failure. */
+  async request<T = unknown> (method: string, path: string, body?: unknown): Promise<T> {
+    const payload = body === undefined ? undefined : JSON.stringify(body)
+    let response: { status: number, text: string }
+
+    try {
+      response = await send(new URL(this.url + path), {
+        method,
+        headers: {
+          Authorization: `Bearer ${this.token}`,
+          ...(payload === undefined ? {} : { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(payload) })
+        },
+        timeout: this.timeout
+      }, payload)
+    } catch (err: any) {
+      throw new ApiRequestError(`cannot reach the control API at ${this.url}: ${describeRequestError(err)}`)
+    }
+
+    let answer: any
+
+    try {
+      answer = JSON.parse(response.text)
+    } catch {
+      throw new ApiRequestError(`the control API at ${this.url} sent a response that is not JSON (HTTP ${response.status})`, response.status)
+    }
+
+    if (response.status < 200 || response.status > 299) {
+      const reason = typeof answer?.error === 'string' ? answer.error : `HTTP ${response.status}`
+      throw new ApiRequestError(`the control API refused ${method} ${path}: ${reason} (HTTP ${response.status})`, response.status)
+    }
+
+    return answer
+  }
+}
+
+/** One HTTP exchange on a connection of its own (so nothing keeps the process alive after it). */
+async function send (url: URL, options: RequestOptions & { timeout: number }, body?: string): Promise<{ status: number, text: string }> {
+  return new Promise((resolve, reject) => {
+    const req = httpRequest(url, { ...options, agent: false }, res => {
+      const chunks: Buffer[] = []
+      res.on('data', (chunk: Buffer) => { chunks.push(chunk) })
+      res.on('end', () => { resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8') }) })
+      res.on('error', reject)
+    })
+    req.on('timeout', () => { req.destroy(Object.assign(new Error('no answer in time'), { code: 'ETIMEDOUT' })) })
+    req.on('error', reject)
+    req.end(body)
+  })
+}
+
+function describeRequestError (err: any): string {
+  return err.code === 'ECONNREFUSED' ? 'connection refused (is the peer still running?)' : err.message
+}

@@ -1,0 +1,322 @@
+/**
+ * The local control API (DESIGN §7): HTTP + JSON on a loopback address, what the `caravela`
+ * command talks to.
+ *
+ * Every request carries `Authorization: Bearer <token>`. The token is 32 random bytes, written
+ * to `<dataDir>/api-token` (mode 0600) on every start, so only the user who owns the data dir
+ * can use the API. The API's URL and the daemon's pid go to `<dataDir>/api.json` (mode 0600),
+ * which is removed on a clean stop. Routes live in a table (`apiRoutes`): a new endpoint is one
+ * more entry.
+ */
+
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto'
+import { createServer } from 'node:http'
+import { isIPv4, isIPv6 } from 'node:net'
+import { rename, rm, writeFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import { defaultLogger } from '@libp2p/logger'
+import { InvalidConfigurationError } from '../errors.js'
+import type { CaravelaStatus, PeerSummary } from '../types.js'
+import type { ComponentLogger, Logger } from '@libp2p/interface'
+import type { IncomingMessage, Server, ServerResponse } from 'node:http'
+import type { AddressInfo } from 'node:net'
+
+/** File in the data dir holding the API token. */
+export const API_TOKEN_FILE = 'api-token'
+/** File in the data dir holding `ApiInfo`. */
+export const API_INFO_FILE = 'api.json'
+/** Largest request body accepted, in bytes. */
+export const MAX_BODY_SIZE = 1024 * 1024
+/** Time a client has to send a request's headers. */
+export const HEADERS_TIMEOUT = 10_000
+/** Time a client has to send a whole request. */
+export const REQUEST_TIMEOUT = 30_000
+/** Idle time after which a kept-alive connection is closed. */
+export const KEEP_ALIVE_TIMEOUT = 5_000
+
+/** Contents of `<dataDir>/api.json`. */
+export interface ApiInfo {
+  url: string
+  pid: number
+}
+
+/** What the API serves: a Caravela node or, in tests, a fake. */
+export interface ApiTarget {
+  status (): CaravelaStatus
+  peers (): PeerSummary[]
+}
+
+/** A request as a route handler sees it. */
+export interface ApiRequest {
+  /** values of the route's `:name` path segments */
+  params: Record<string, string>
+  /** the parsed JSON body, undefined when the request had none */
+  body: unknown
+  /** aborted when the client goes away */
+  signal: AbortSignal
+}
+
+/** One endpoint. The handler's result is sent as JSON with status 200; throw `ApiError` to fail. */
+export interface ApiRoute {
+  method: 'GET' | 'POST' | 'PUT' | 'DELETE'
+  /** path segments, `:name` matches any one segment (e.g. `/v1/containers/:id`) */
+  path: string
+  handler (request: ApiRequest): unknown
+}
+
+/** An error with an HTTP status; its message is sent to the client as `{ "error": message }`. */
+export class ApiError extends Error {
+  static override name = 'ApiError'
+  readonly status: number
+
+  constructor (status: number, message: string) {
+    super(message)
+    this.name = 'ApiError'
+    this.status = status
+  }
+}
+
+/** The endpoints of the control API. */
+export function apiRoutes (target: ApiTarget): ApiRoute[] {
+  return [
+    { method: 'GET', path: '/v1/node', handler: () => target.status() },
+    { method: 'GET', path: '/v1/peers', handler: () => target.peers() }
+  ]
+}
+
+export interface ApiServerInit {
+  /** loopback address to listen on */
+  host: string
+  /** port to listen on, 0 for any free port */
+  port: number
+  /** where `api-token` and `api.json` are written */
+  dataDir: string
+  routes: ApiRoute[]
+  /** @default defaultLogger() from @libp2p/logger */
+  logger?: ComponentLogger
+}
+
+/** True for `localhost`, 127.0.0.0/8 and ::1. */
+export function isLoopbackHost (host: string): boolean {
+  if (host === 'localhost') {
+    return true
+  }
+  if (isIPv4(host)) {
+    return host.startsWith('127.')
+  }
+  return isIPv6(host) && host.replace(/^[0:]+/, '') === '1'
+}
+
+/**
+ * A running control API. Create it with `startApiServer`; `stop()` closes it and removes
+ * `api.json`.
+ */
+export class ApiServer {
+  /** `http://host:port` */
+  readonly url: string
+  private readonly server: Server
+  private readonly dataDir: string
+  private readonly log: Logger
+
+  constructor (server: Server, url: string, dataDir: string, log: Logger) {
+    this.server = server
+    this.url = url
+    this.dataDir = dataDir
+    this.log = log
+  }
+
+  async stop (): Promise<void> {
+    await rm(join(this.dataDir, API_INFO_FILE), { force: true })
+    await new Promise<void>(resolve => {
+      this.server.close(() => { resolve() })
+      this.server.closeAllConnections()
+    })
+    this.log('control API stopped')
+  }
+}
+
+/**
+ * Listens on `init.host:init.port`, then writes a new token to `<dataDir>/api-token` and the
+ * URL to `<dataDir>/api.json`. Throws `InvalidConfigurationError` for a non-loopback host.
+ */
+export async function startApiServer (init: ApiServerInit): Promise<ApiServer> {
+  if (!isLoopbackHost(init.host)) {
+    throw new InvalidConfigurationError('node.apiHost', `"${init.host}" is not a loopback address; the control API only listens on 127.0.0.1, ::1 or localhost`)
+  }
+
+  const log = (init.logger ?? defaultLogger()).forComponent('caravela:api')
+  const token = randomBytes(32).toString('hex')
+  const server = createServer({
+    headersTimeout: HEADERS_TIMEOUT,
+    requestTimeout: REQUEST_TIMEOUT,
+    keepAliveTimeout: KEEP_ALIVE_TIMEOUT
+  }, (req, res) => {
+    handleRequest(req, res, token, init.routes).catch(err => {
+      log.error('%s %s failed - %e', req.method, req.url, err)
+    })
+  })
+  server.maxHeadersCount = 50
+
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject)
+    server.listen(init.port, init.host, () => {
+      server.off('error', reject)
+      resolve()
+    })
+  })
+
+  const { address, port } = server.address() as AddressInfo
+  const url = `http://${isIPv6(address) ? `[${address}]` : address}:${port}`
+
+  try {
+    await writePrivateFile(join(init.dataDir, API_TOKEN_FILE), token)
+    const info: ApiInfo = { url, pid: process.pid }
+    await writePrivateFile(join(init.dataDir, API_INFO_FILE), JSON.stringify(info) + '\n')
+  } catch (err) {
+    server.close()
+    throw err
+  }
+
+  log('control API listening on %s', url)
+  return new ApiServer(server, url, init.dataDir, log)
+}
+
+/** Writes a file only its owner can read, replacing any old one atomically. */
+async function writePrivateFile (path: string, contents: string): Promise<void> {
+  const temporary = `${path}.${process.pid}.tmp`
+  await rm(temporary, { force: true })
+  await writeFile(temporary, contents, { mode: 0o600, flag: 'wx' })
+  await rename(temporary, path)
+}
+
+async function handleRequest (req: IncomingMessage, res: ServerResponse, token: string, routes: ApiRoute[]): Promise<void> {
+  const controller = new AbortController()
+  res.on('close', () => { controller.abort() })
+
+  try {
+    if (!isAuthorized(req.headers.authorization, token)) {
+      res.setHeader('WWW-Authenticate', 'Bearer')
+      throw new ApiError(401, 'missing or wrong API token')
+    }
+
+    const { pathname } = new URL(req.url ?? '/', 'http://localhost')
+    const matches = routes
+      .map(route => ({ route, params: matchPath(route.path, pathname) }))
+      .filter((match): match is { route: ApiRoute, params: Record<string, string> } => match.params != null)
+
+    if (matches.length === 0) {
+      throw new ApiError(404, `no such endpoint: ${pathname}`)
+    }
+
+    const match = matches.find(({ route }) => route.method === req.method)
+
+    if (match == null) {
+      res.setHeader('Allow', matches.map(({ route }) => route.method).join(', '))
+      throw new ApiError(405, `${req.method} is not allowed on ${pathname}`)
+    }
+
+    const body = await readJsonBody(req)
+    const result = await match.route.handler({ params: match.params, body, signal: controller.signal })
+    sendJson(res, 200, result)
+  } catch (err: any) {
+    if (err instanceof ApiError) {
+      if (err.status === 413) {
+        // the rest of the body is never read, so the connection cannot be reused
+        res.setHeader('Connection', 'close')
+      }
+      sendJson(res, err.status, { error: err.message })
+    } else {
+      sendJson(res, 500, { error: err?.message ?? 'internal error' })
+      throw err
+    }
+  }
+}
+
+/** Constant-time comparison of the presented bearer token with ours. */
+function isAuthorized (header: string | undefined, token: string): boolean {
+  const presented = /^Bearer\s+(\S+)\s*$/i.exec(header ?? '')?.[1]
+
+  if (presented == null) {
+    return false
+  }
+
+  // hash both sides so the comparison does not depend on, or leak, the presented length
+  const digest = (text: string): Buffer => createHash('sha256').update(text).digest()
+  return timingSafeEqual(digest(presented), digest(token))
+}
+
+/** The params of `pattern` in `pathname`, or undefined when it does not match. */
+function matchPath (pattern: string, pathname: string): Record<string, string> | undefined {
+  const want = pattern.split('/')
+  const got = pathname.split('/')
+
+  if (want.length !== got.length) {
+    return undefined
+  }
+
+  const params: Record<string, string> = {}
+
+  for (let i = 0; i < want.length; i++) {
+    if (want[i].startsWith(':') && got[i] !== '') {
+      params[want[i].slice(1)] = decodeSegment(got[i])
+    } else if (want[i] !== got[i]) {
+      return undefined
+    }
+  }
+
+  return params
+}
+
+function decodeSegment (segment: string): string {
+  try {
+    return decodeURIComponent(segment)
+  } catch {
+    throw new ApiError(400, `bad percent-encoding in path segment "${segment}"`)
+  }
+}
+
+async function readJsonBody (req: IncomingMessage): Promise<unknown> {
+  const declared = Number(req.headers['content-length'] ?? 0)
+
+  if (declared > MAX_BODY_SIZE) {
+    throw new ApiError(413, `request body larger than ${MAX_BODY_SIZE} bytes`)
+  }
+
+  const chunks: Buffer[] = []
+  let size = 0
+
+  for await (const chunk of req as AsyncIterable<Buffer>) {
+    size += chunk.length
+
+    if (size > MAX_BODY_SIZE) {
+      throw new ApiError(413, `request body larger than ${MAX_BODY_SIZE} bytes`)
+    }
+
+    chunks.push(chunk)
+  }
+
+  if (size === 0) {
+    return undefined
+  }
+
+  try {
+    return JSON.parse(Buffer.concat(chunks).toString('utf8'))
+  } catch {
+    throw new ApiError(400, 'request body is not valid JSON')
+  }
+}
+
+function sendJson (res: ServerResponse, status: number, value: unknown): void {
+  if (res.headersSent) {
+    res.destroy()
+    return
+  }
+
+  const body = JSON.stringify(value ?? null) + '\n'
+  res.writeHead(status, {
+    'Content-Type': 'application/json; charset=utf-8',
+    'Content-Length': Buffer.byteLength(body),
+    'Cache-Control': 'no-store'
+  })
+  res.end(body)
+}

@@ -1,0 +1,257 @@
+/**
+ * The peer daemon (`npm start -- [options]`, DESIGN §7): starts a Caravela peer that joins the
+ * network of `--bootstrap` or creates a new one, serves the local control API, prints its
+ * addresses and runs until SIGINT or SIGTERM.
+ */
+
+// must come first: the libp2p stack needs Promise.withResolvers, missing on Node 20
+import '../polyfill.js'
+import { mkdir } from 'node:fs/promises'
+import { resolve } from 'node:path'
+import { parseArgs } from 'node:util'
+import { logger } from '@libp2p/logger'
+import { apiRoutes, startApiServer } from '../api/server.js'
+import { defaultConfig, loadConfigFile, parseMemory, validateConfig } from '../config/config.js'
+import { InvalidConfigurationError } from '../errors.js'
+import { defaultDataDir, errorLine, EXIT_USAGE, formatOptions, isUsageError, UsageError } from './caravela.js'
+import type { CliOption } from './caravela.js'
+import type { ApiServer } from '../api/server.js'
+import type { CaravelaConfig, NodeConfig } from '../config/types.js'
+import type { CaravelaNode } from '../node.js'
+
+/** Time a stop may take before the daemon gives up and exits with 1. */
+const SHUTDOWN_TIMEOUT = 20_000
+
+const log = logger('caravela:daemon')
+
+const options = {
+  bootstrap: { type: 'string', multiple: true, value: 'multiaddr', description: 'Join the network through this peer (a multiaddr ending in /p2p/<peer id>); without it the peer creates a new network' },
+  listen: { type: 'string', multiple: true, value: 'multiaddr', description: 'Listen on this address, e.g. /ip4/0.0.0.0/tcp/7800' },
+  announce: { type: 'string', multiple: true, value: 'multiaddr', description: 'Tell other peers this address instead of the listen addresses' },
+  'data-dir': { type: 'string', value: 'dir', description: 'Directory for the peer key, its datastore and the control API credentials (default ~/.caravela)' },
+  config: { type: 'string', value: 'file.toml', description: 'Configuration file; the flags below override its [node] values' },
+  cpus: { type: 'string', value: 'n', description: 'CPUs to offer (default: all the runtime has)' },
+  memory: { type: 'string', value: 'MB|512m|2g', description: 'Memory to offer (default: all the runtime has)' },
+  'cpu-class': { type: 'string', value: 'low|high', description: 'CPU class to offer' },
+  'api-port': { type: 'string', value: 'port', description: 'Port of the control API on 127.0.0.1 (default 0: any free port)' },
+  'protocol-prefix': { type: 'string', value: 'name', description: 'Protocol ids start with /<name>/; only peers with the same prefix meet (default caravela)' },
+  help: { type: 'boolean', short: 'h', description: 'Show this help' }
+} satisfies Record<string, CliOption>
+
+/** The parsed flags (`options` above). */
+interface Flags {
+  bootstrap?: string[]
+  listen?: string[]
+  announce?: string[]
+  'data-dir'?: string
+  config?: string
+  cpus?: string
+  memory?: string
+  'cpu-class'?: string
+  'api-port'?: string
+  'protocol-prefix'?: string
+  help?: boolean
+}
+
+/** The flag that sets each `[node]` key, to report a bad value under the name the user typed. */
+const FLAG_OF_KEY: Record<string, keyof typeof options> = {
+  'node.bootstrap': 'bootstrap',
+  'node.listen': 'listen',
+  'node.announce': 'announce',
+  'node.cpus': 'cpus',
+  'node.memory': 'memory',
+  'node.cpuClass': 'cpu-class',
+  'node.apiPort': 'api-port',
+  'node.protocolPrefix': 'protocol-prefix'
+}
+
+const HELP = `Usage: npm start -- [options]
+
+Starts a Caravela peer: it joins the network of --bootstrap or creates a new one, prints its
+addresses and serves the control API that the \`caravela\` command talks to. Logs: DEBUG=caravela:*
+
+Options:
+${formatOptions(options)}`
+
+function parseFlags (argv: string[]): Flags {
+  return parseArgs({ args: argv, options, strict: true }).values
+}
+
+async function main (flags: Flags): Promise<void> {
+  if (flags.help === true) {
+    process.stdout.write(HELP)
+    return
+  }
+
+  const dataDir = resolve(flags['data-dir'] ?? defaultDataDir())
+  const config = flags.config == null ? defaultConfig() : await loadConfigFile(flags.config)
+  applyFlags(config.node, flags)
+  validateFlagged(config, flags)
+
+  await mkdir(dataDir, { recursive: true, mode: 0o700 })
+  log('starting with data dir %s and config %o', dataDir, config.node)
+
+  // loaded only now, so that --help and usage errors answer without loading the libp2p stack
+  const { createCaravelaNode } = await import('../node.js')
+  const node = await createCaravelaNode({ config, dataDir })
+  let api: ApiServer
+
+  try {
+    api = await startApiServer({
+      host: config.node.apiHost,
+      port: config.node.apiPort,
+      dataDir,
+      routes: apiRoutes(node.services.caravela)
+    })
+  } catch (err) {
+    await node.stop()
+    throw err
+  }
+
+  stopOnSignal(node, api)
+  process.stdout.write(banner(node, api))
+}
+
+/** Copies the flags that were given over the config's `[node]` values. */
+function applyFlags (node: NodeConfig, flags: Flags): void {
+  node.bootstrap = flags.bootstrap ?? node.bootstrap
+  node.listen = flags.listen ?? node.listen
+  node.announce = flags.announce ?? node.announce
+  node.protocolPrefix = flags['protocol-prefix'] ?? node.protocolPrefix
+  node.cpus = flags.cpus == null ? node.cpus : parseNumber('cpus', flags.cpus)
+  node.apiPort = flags['api-port'] == null ? node.apiPort : parseNumber('api-port', flags['api-port'])
+
+  if (flags.memory != null) {
+    try {
+      node.memory = parseMemory(flags.memory, '--memory')
+    } catch (err: any) {
+      throw new UsageError(err.message)
+    }
+  }
+
+  if (flags['cpu-class'] != null) {
+    if (flags['cpu-class'] !== 'low' && flags['cpu-class'] !== 'high') {
+      throw new UsageError(`--cpu-class: "${flags['cpu-class']}" is neither low nor high`)
+    }
+    node.cpuClass = flags['cpu-class']
+  }
+}
+
+function parseNumber (flag: keyof typeof options, text: string): number {
+  const value = Number(text)
+
+  if (text.trim() === '' || !Number.isFinite(value)) {
+    throw new UsageError(`--${flag}: "${text}" is not a number`)
+  }
+
+  return value
+}
+
+/** `validateConfig`, reporting a bad value that came from a flag as a usage error of that flag. */
+function validateFlagged (config: CaravelaConfig, flags: Flags): void {
+  try {
+    validateConfig(config)
+  } catch (err: any) {
+    const flag = err instanceof InvalidConfigurationError ? FLAG_OF_KEY[/^node\.\w+/.exec(err.key)?.[0] ?? ''] : undefined
+
+    if (flag != null && flags[flag] != null) {
+      throw new UsageError(`--${flag}: ${err.message.replace(`${err.key}: `, '')}`)
+    }
+
+    throw err
+  }
+}
+
+function banner (node: CaravelaNode, api: ApiServer): string {
+  const peerId = node.peerId.toString()
+  const addresses = node.getMultiaddrs()
+    .map(address => address.toString())
+    .map(address => address.endsWith(`/p2p/${peerId}`) ? address : `${address}/p2p/${peerId}`)
+
+  return [
+    `Caravela peer ${peerId} listening on:`,
+    ...addresses.map(address => `  ${address}`),
+    `Control API: ${api.url}`,
+    ''
+  ].join('\n')
+}
+
+/** First SIGINT/SIGTERM: stop the API and leave the network, then exit 0. A second one: exit 1. */
+function stopOnSignal (node: CaravelaNode, api: ApiServer): void {
+  let stopping = false
+
+  const onSignal = (signal: NodeJS.Signals): void => {
+    if (stopping) {
+      process.exit(1)
+    }
+
+    stopping = true
+    log('%s received, stopping', signal)
+    setTimeout(() => {
+      fail(new Error(`the peer did not stop within ${SHUTDOWN_TIMEOUT / 1000} s`))
+    }, SHUTDOWN_TIMEOUT).unref()
+
+    api.stop()
+      .then(async () => { await node.stop() })
+      .then(() => {
+        log('stopped')
+        process.exit(0)
+      }, fail)
+  }
+
+  process.on('SIGINT', onSignal)
+  process.on('SIGTERM', onSignal)
+}
+
+/** What went wrong and what to do, on one line. */
+function describeError (err: any, flags: Flags): string {
+  if (isUsageError(err)) {
+    return `${err.message} (see --help)`
+  }
+
+  switch (err.name) {
+    case 'InvalidConfigurationError':
+      if (flags.config == null) {
+        return `invalid configuration: ${err.message}`
+      }
+      return err.key === flags.config ? err.message : `invalid configuration in ${flags.config}: ${err.message}`
+    case 'JoinFailedError':
+      return `${err.message}; check the --bootstrap address and that the peer there is running`
+    case 'IncompatibleNetworkError':
+      return `${err.message}; use the same resource partitions as the network you join`
+    case 'DataDirInUseError':
+      return err.message
+    case 'OpenFailedError':
+      // datastore-level drops LevelDB's reason; a lock held by another daemon is the usual one
+      return `cannot open the datastore in ${resolve(flags['data-dir'] ?? defaultDataDir())}: another peer is probably running with this data dir; stop it or pass another --data-dir`
+    case 'UnsupportedListenAddressesError':
+      return `cannot listen on ${listenFailure(err.message)}; pass another --listen address or port`
+  }
+
+  if (err.code === 'EADDRINUSE') {
+    return `cannot start the control API: ${err.address}:${err.port} is in use; pass another --api-port (0 picks a free one)`
+  }
+
+  return String(err.message ?? err).split('\n').find(line => line.trim() !== '') ?? String(err)
+}
+
+/** `/ip4/…/tcp/7800: address already in use` out of libp2p's multi-line listen error. */
+function listenFailure (message: string): string {
+  const line = message.split('\n').find(line => line.trim().startsWith('/'))
+  const match = /^\s*(\S+): (?:Error: )?(?:listen \w+: )?(.*)$/.exec(line ?? '')
+  return match == null ? 'the --listen addresses' : `${match[1]}: ${match[2]}`
+}
+
+function fail (err: any, flags: Flags = {}): never {
+  process.stderr.write(errorLine(describeError(err, flags), err, process.env))
+  process.exit(isUsageError(err) ? EXIT_USAGE : 1)
+}
+
+let flags: Flags = {}
+
+try {
+  flags = parseFlags(process.argv.slice(2))
+  await main(flags)
+} catch (err) {
+  fail(err, flags)
+}

@@ -1,0 +1,283 @@
+/**
+ * The control API (src/api/server.ts, src/api/client.ts) and the `caravela` command
+ * (src/cli/caravela.ts) against a fake `{ status, peers }` target: no libp2p involved.
+ */
+
+import { execFile } from 'node:child_process'
+import { mkdtemp, readFile, rm, stat } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { promisify } from 'node:util'
+import { suite } from 'uvu'
+import * as assert from 'uvu/assert'
+import { ApiError, apiRoutes, isLoopbackHost, MAX_BODY_SIZE, startApiServer } from '../src/api/server.js'
+import { main } from '../src/cli/caravela.js'
+import type { ApiRoute, ApiServer } from '../src/api/server.js'
+import type { CliIO } from '../src/cli/caravela.js'
+import type { CaravelaStatus, PeerSummary } from '../src/types.js'
+
+const PEER_ID = '12D3KooWJWoaqZhDaoEFshF7Rh1bpY9ohihFhzcW6d69Lr2NASuq'
+const OTHER_PEER_ID = '12D3KooWQYhTNQdmr3ArTeUHRYzFg94BKyTkoWBDWez9kSCVe2Xo'
+
+const STATUS: CaravelaStatus = {
+  peerId: PEER_ID,
+  multiaddrs: [`/ip4/127.0.0.1/tcp/7800/p2p/${PEER_ID}`, `/ip4/10.0.0.7/tcp/7800/p2p/${PEER_ID}`],
+  protocolPrefix: 'caravela',
+  capacity: { cpus: 4, memory: 8192, cpuClass: 'high' },
+  routingTableSize: 1,
+  nodeId: 'ab'.repeat(32),
+  slice: { index: 2, resources: { cpuClass: 0, cpus: 2, memory: 1024 }, firstCell: 9830, endCell: 19661 },
+  resourceMapDigest: 'cd'.repeat(32),
+  uptimeMs: 3_723_400
+}
+
+const PEERS: PeerSummary[] = [
+  { peerId: OTHER_PEER_ID, multiaddrs: [`/ip4/127.0.0.1/tcp/7801/p2p/${OTHER_PEER_ID}`], connected: true, inRoutingTable: true, slice: 11 },
+  { peerId: PEER_ID.replace('J', 'K'), multiaddrs: [], connected: false, inRoutingTable: false, slice: 3 }
+]
+
+const target = { status: () => STATUS, peers: () => PEERS }
+
+/** A route that echoes what it got, and one that fails, beside the real ones. */
+const testRoutes: ApiRoute[] = [
+  ...apiRoutes(target),
+  { method: 'POST', path: '/v1/echo/:name', handler: ({ params, body }) => ({ params, body }) },
+  { method: 'GET', path: '/v1/teapot', handler: () => { throw new ApiError(418, 'short and stout') } },
+  { method: 'GET', path: '/v1/broken', handler: () => { throw new Error('handler bug') } }
+]
+
+interface Context {
+  dataDir: string
+  server?: ApiServer
+  token: string
+}
+
+async function startTestServer (ctx: Context): Promise<ApiServer> {
+  ctx.dataDir = await mkdtemp(join(tmpdir(), 'caravela-api-'))
+  ctx.server = await startApiServer({ host: '127.0.0.1', port: 0, dataDir: ctx.dataDir, routes: testRoutes })
+  ctx.token = (await readFile(join(ctx.dataDir, 'api-token'), 'utf8')).trim()
+  return ctx.server
+}
+
+async function stopTestServer (ctx: Context): Promise<void> {
+  await ctx.server?.stop()
+  ctx.server = undefined
+  await rm(ctx.dataDir, { recursive: true, force: true })
+}
+
+async function call (ctx: Context, path: string, init: RequestInit & { token?: string | null } = {}): Promise<{ status: number, headers: Headers, body: any }> {
+  const { token = ctx.token, ...rest } = init
+  const response = await fetch(ctx.server!.url + path, {
+    ...rest,
+    headers: { ...(token == null ? {} : { Authorization: `Bearer ${token}` }), ...rest.headers },
+    signal: AbortSignal.timeout(10_000)
+  })
+  return { status: response.status, headers: response.headers, body: await response.json() }
+}
+
+const Server = suite<Context>('api: server', { dataDir: '', token: '' })
+
+Server.before.each(async (ctx) => { await startTestServer(ctx) })
+Server.after.each(async (ctx) => { await stopTestServer(ctx) })
+
+Server('answers 401 without a token or with a wrong one', async (ctx) => {
+  for (const token of [null, 'f'.repeat(64), ctx.token.slice(1), `${ctx.token}0`, '']) {
+    const { status, headers, body } = await call(ctx, '/v1/node', { token })
+    assert.is(status, 401, `token ${String(token)}`)
+    assert.is(headers.get('www-authenticate'), 'Bearer')
+    assert.type(body.error, 'string')
+  }
+
+  const basic = await call(ctx, '/v1/node', { token: null, headers: { Authorization: `Basic ${ctx.token}` } })
+  assert.is(basic.status, 401)
+  const unknownPath = await call(ctx, '/nowhere', { token: 'wrong' })
+  assert.is(unknownPath.status, 401, 'authentication comes before routing')
+})
+
+Server('serves the node status and the peers with the token', async (ctx) => {
+  const node = await call(ctx, '/v1/node')
+  assert.is(node.status, 200)
+  assert.match(node.headers.get('content-type') ?? '', /^application\/json/)
+  assert.equal(node.body, STATUS)
+
+  const peers = await call(ctx, '/v1/peers?verbose=1')
+  assert.is(peers.status, 200)
+  assert.equal(peers.body, PEERS)
+})
+
+Server('answers 404 for an unknown path and 405 for a wrong method, as JSON errors', async (ctx) => {
+  const missing = await call(ctx, '/v1/nodes')
+  assert.is(missing.status, 404)
+  assert.match(missing.body.error, '/v1/nodes')
+
+  const wrongMethod = await call(ctx, '/v1/node', { method: 'DELETE' })
+  assert.is(wrongMethod.status, 405)
+  assert.is(wrongMethod.headers.get('allow'), 'GET')
+  assert.type(wrongMethod.body.error, 'string')
+
+  const teapot = await call(ctx, '/v1/teapot')
+  assert.equal([teapot.status, teapot.body], [418, { error: 'short and stout' }])
+
+  const broken = await call(ctx, '/v1/broken')
+  assert.equal([broken.status, broken.body], [500, { error: 'handler bug' }])
+})
+
+Server('passes path params and JSON bodies to handlers, and limits bodies', async (ctx) => {
+  const echo = await call(ctx, '/v1/echo/a%20b', { method: 'POST', body: JSON.stringify({ n: 1 }) })
+  assert.equal(echo.body, { params: { name: 'a b' }, body: { n: 1 } })
+
+  const badJson = await call(ctx, '/v1/echo/x', { method: 'POST', body: '{nope' })
+  assert.is(badJson.status, 400)
+
+  const tooBig = await call(ctx, '/v1/echo/x', { method: 'POST', body: 'x'.repeat(MAX_BODY_SIZE + 1) })
+  assert.is(tooBig.status, 413)
+})
+
+Server('writes a new 0600 token and api.json on every start, and removes api.json on stop', async (ctx) => {
+  const tokenFile = join(ctx.dataDir, 'api-token')
+  const infoFile = join(ctx.dataDir, 'api.json')
+  assert.match(ctx.token, /^[0-9a-f]{64}$/)
+  assert.is((await stat(tokenFile)).mode & 0o777, 0o600)
+  assert.is((await stat(infoFile)).mode & 0o777, 0o600)
+  assert.equal(JSON.parse(await readFile(infoFile, 'utf8')), { url: ctx.server!.url, pid: process.pid })
+  assert.match(ctx.server!.url, /^http:\/\/127\.0\.0\.1:\d+$/)
+
+  await ctx.server!.stop()
+  await assert.not.ok(await stat(infoFile).catch(() => undefined), 'api.json removed')
+
+  ctx.server = await startApiServer({ host: '127.0.0.1', port: 0, dataDir: ctx.dataDir, routes: testRoutes })
+  const newToken = (await readFile(tokenFile, 'utf8')).trim()
+  assert.is.not(newToken, ctx.token)
+  assert.is((await stat(tokenFile)).mode & 0o777, 0o600)
+})
+
+Server('refuses a non-loopback host', async (ctx) => {
+  for (const host of ['0.0.0.0', '::', '10.0.0.7', '192.168.1.2', 'example.com', '::ffff:10.0.0.7']) {
+    try {
+      await startApiServer({ host, port: 0, dataDir: ctx.dataDir, routes: testRoutes })
+      assert.unreachable(`listened on ${host}`)
+    } catch (err: any) {
+      assert.is(err.name, 'InvalidConfigurationError', host)
+      assert.is(err.key, 'node.apiHost')
+    }
+  }
+
+  for (const host of ['127.0.0.1', '127.3.2.1', '::1', '0:0:0:0:0:0:0:1', 'localhost']) {
+    assert.ok(isLoopbackHost(host), host)
+  }
+})
+
+Server.run()
+
+interface CliContext extends Context {
+  stdout: string
+  stderr: string
+}
+
+const Cli = suite<CliContext>('api: caravela command', { dataDir: '', token: '', stdout: '', stderr: '' })
+
+Cli.before(async (ctx) => { await startTestServer(ctx) })
+Cli.after(async (ctx) => { await stopTestServer(ctx) })
+
+/** Runs `caravela <argv>` in this process, capturing its output. */
+async function caravela (ctx: CliContext, argv: string[], env: CliIO['env'] = {}): Promise<number> {
+  ctx.stdout = ''
+  ctx.stderr = ''
+  return main(argv, {
+    stdout: text => { ctx.stdout += text },
+    stderr: text => { ctx.stderr += text },
+    env
+  })
+}
+
+/** The column at which the value of `label` starts in a two-column table. */
+function valueColumn (output: string, label: string): number {
+  const line = output.split('\n').find(line => line.startsWith(label))
+  assert.ok(line, `no "${label}" line in:\n${output}`)
+  return line.length - line.slice(label.length).trimStart().length
+}
+
+Cli('`node` prints an aligned summary', async (ctx) => {
+  assert.is(await caravela(ctx, ['node', '--api', ctx.server!.url, '--token', ctx.token]), 0, ctx.stderr)
+  const out = ctx.stdout
+  assert.match(out, new RegExp(`^Peer ID +${PEER_ID}$`, 'm'))
+  assert.match(out, new RegExp(`^Addresses +${STATUS.multiaddrs[0]}\n +${STATUS.multiaddrs[1]}$`, 'm'))
+  assert.match(out, /^Capacity +high 4 CPUs 8192 MB$/m)
+  assert.match(out, /^Routing table +1 peer$/m)
+  assert.match(out, /^Slice +2: low 2 CPUs 1024 MB/m)
+  assert.match(out, /^Uptime +1h 2m 3s$/m)
+
+  const columns = ['Peer ID', 'Node ID', 'Addresses', 'Capacity', 'Routing table', 'Slice', 'Uptime'].map(label => valueColumn(out, label))
+  assert.equal(new Set(columns).size, 1, 'values start in one column')
+  assert.is(ctx.stderr, '')
+})
+
+Cli('`node --json` and `peers --json` print the API\'s JSON', async (ctx) => {
+  assert.is(await caravela(ctx, ['node', '--json', '--api', ctx.server!.url, '--token', ctx.token]), 0)
+  assert.equal(JSON.parse(ctx.stdout), STATUS)
+  assert.is(await caravela(ctx, ['peers', '--json', '--api', ctx.server!.url], { CARAVELA_API_TOKEN: ctx.token }), 0, ctx.stderr)
+  assert.equal(JSON.parse(ctx.stdout), PEERS)
+})
+
+Cli('`peers` prints an aligned table', async (ctx) => {
+  assert.is(await caravela(ctx, ['peers', '--data-dir', ctx.dataDir]), 0, ctx.stderr)
+  const lines = ctx.stdout.trimEnd().split('\n')
+  assert.is(lines.length, 3)
+  assert.match(lines[0], /^PEER ID +CONNECTED +IN TABLE +SLICE +ADDRESS$/)
+  assert.match(lines[1], new RegExp(`^${OTHER_PEER_ID} +yes +yes +11 +/ip4/127\\.0\\.0\\.1/tcp/7801/p2p/${OTHER_PEER_ID}$`))
+  assert.match(lines[2], / +no +no +3 +-$/)
+
+  for (const column of ['CONNECTED', 'IN TABLE', 'SLICE', 'ADDRESS']) {
+    const at = lines[0].indexOf(column)
+    assert.ok(lines.slice(1).every(line => line[at - 1] === ' ' && line[at] !== ' '), `column ${column} aligned`)
+  }
+})
+
+Cli('failures print one error line and exit 1', async (ctx) => {
+  const cases: Array<[string[], CliIO['env'], RegExp]> = [
+    [['node', '--api', ctx.server!.url, '--token', 'wrong'], {}, /401/],
+    [['node', '--data-dir', join(ctx.dataDir, 'nothing-here')], {}, /no peer is running with data dir/],
+    [['node', '--api', 'http://127.0.0.1:1', '--token', ctx.token], {}, /connection refused/]
+  ]
+
+  for (const [argv, env, message] of cases) {
+    assert.is(await caravela(ctx, argv, env), 1, argv.join(' '))
+    assert.is(ctx.stdout, '')
+    assert.match(ctx.stderr, /^caravela: error: [^\n]+\n$/)
+    assert.match(ctx.stderr, message)
+  }
+})
+
+Cli('usage errors exit 2; --help exits 0', async (ctx) => {
+  for (const argv of [['node', '--bogus'], ['launch'], [], ['peers', 'extra'], ['node', '--api', 'http://127.0.0.1:1'], ['node', '--api', 'x', '--data-dir', 'y', '--token', 't']]) {
+    assert.is(await caravela(ctx, argv), 2, argv.join(' '))
+    assert.match(ctx.stderr, /^caravela: error: [^\n]+\(see caravela --help\)\n$/)
+  }
+
+  assert.is(await caravela(ctx, ['--help']), 0)
+  assert.match(ctx.stdout, /^Usage: caravela <command>/)
+  assert.match(ctx.stdout, /^ {2}peers +List/m)
+  assert.is(await caravela(ctx, ['peers', '--help']), 0)
+  assert.match(ctx.stdout, /^Usage: caravela peers/)
+  assert.match(ctx.stdout, /--data-dir <dir>/)
+})
+
+Cli('bin/caravela.js runs as a command and exits promptly', async (ctx) => {
+  const started = Date.now()
+  const { stdout } = await promisify(execFile)(process.execPath, ['bin/caravela.js', 'peers', '--json', '--api', ctx.server!.url], {
+    env: { ...process.env, CARAVELA_API_TOKEN: ctx.token },
+    timeout: 20_000
+  })
+  assert.equal(JSON.parse(stdout), PEERS)
+  assert.ok(Date.now() - started < 10_000, 'the process does not linger')
+
+  try {
+    await promisify(execFile)(process.execPath, ['bin/caravela.js', 'node', '--api', ctx.server!.url, '--token', 'wrong'], { timeout: 20_000 })
+    assert.unreachable('exit code 0 with a wrong token')
+  } catch (err: any) {
+    assert.is(err.code, 1)
+    assert.match(err.stderr, /^caravela: error: .*401.*\n$/)
+  }
+})
+
+Cli.run()

@@ -1,0 +1,242 @@
+/**
+ * End to end: daemon processes (`dist/src/cli/daemon.js`) that form a network, queried with the
+ * `caravela` command (`bin/caravela.js`) as a user would.
+ */
+
+import { execFile, spawn } from 'node:child_process'
+import { mkdtemp, rm, stat } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { promisify } from 'node:util'
+import { generateKeyPair } from '@libp2p/crypto/keys'
+import { peerIdFromPrivateKey } from '@libp2p/peer-id'
+import { suite } from 'uvu'
+import * as assert from 'uvu/assert'
+import { startTestnet } from '../scripts/testnet-lib.js'
+import type { CaravelaStatus, PeerSummary } from '../src/types.js'
+import type { ChildProcess } from 'node:child_process'
+
+const DAEMON = 'dist/src/cli/daemon.js'
+const CARAVELA = 'bin/caravela.js'
+const PROTOCOL_PREFIX = 'caravela-test-daemon'
+/** Time a daemon has to come up, or to exit when it should. */
+const START_TIMEOUT = 60_000
+
+interface Daemon {
+  child: ChildProcess
+  dataDir: string
+  stdout: string
+  stderr: string
+  exited: Promise<{ code: number | null, signal: NodeJS.Signals | null }>
+}
+
+interface Up {
+  peerId: string
+  multiaddr: string
+  apiUrl: string
+}
+
+interface Context {
+  dir: string
+  daemons: Daemon[]
+  first?: Up
+  second?: Up
+}
+
+function startDaemon (ctx: Context, dataDir: string, args: string[] = []): Daemon {
+  const child = spawn(process.execPath, [DAEMON, '--data-dir', dataDir, '--protocol-prefix', PROTOCOL_PREFIX, ...args], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, DEBUG: '' }
+  })
+  const daemon: Daemon = {
+    child,
+    dataDir,
+    stdout: '',
+    stderr: '',
+    exited: new Promise(resolve => { child.once('close', (code, signal) => { resolve({ code, signal }) }) })
+  }
+  child.stdout?.on('data', (chunk: Buffer) => { daemon.stdout += chunk.toString() })
+  child.stderr?.on('data', (chunk: Buffer) => { daemon.stderr += chunk.toString() })
+  ctx.daemons.push(daemon)
+  return daemon
+}
+
+async function withTimeout<T> (promise: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined
+  const timeout = new Promise<never>((resolve, reject) => {
+    timer = setTimeout(() => { reject(new Error(`${what}: no result within ${ms / 1000} s`)) }, ms)
+  })
+
+  try {
+    return await Promise.race([promise, timeout])
+  } finally {
+    clearTimeout(timer)
+  }
+}
+
+/** Resolves when the daemon has printed its peer id, addresses and control API. */
+async function waitUntilUp (daemon: Daemon): Promise<Up> {
+  const deadline = Date.now() + START_TIMEOUT
+
+  while (Date.now() < deadline) {
+    const api = /^Control API: (\S+)$/m.exec(daemon.stdout)
+
+    if (api != null) {
+      const peerId = /^Caravela peer (\S+) listening on:$/m.exec(daemon.stdout)?.[1]
+      const multiaddr = /^\s+(\/ip4\/127\.0\.0\.1\/tcp\/\d+\/p2p\/\S+)$/m.exec(daemon.stdout)?.[1]
+      assert.ok(peerId != null && multiaddr != null, `unexpected output:\n${daemon.stdout}`)
+      assert.ok(multiaddr.endsWith(`/p2p/${peerId}`))
+      return { peerId, multiaddr, apiUrl: api[1] }
+    }
+
+    if (daemon.child.exitCode != null) {
+      throw new Error(`the daemon exited with ${daemon.child.exitCode}:\n${daemon.stdout}${daemon.stderr}`)
+    }
+
+    await new Promise(resolve => setTimeout(resolve, 100))
+  }
+
+  throw new Error(`the daemon did not come up within ${START_TIMEOUT / 1000} s:\n${daemon.stdout}${daemon.stderr}`)
+}
+
+/** Polls `caravela peers --json` on `dataDir` until it lists every one of `peerIds`. */
+async function waitForPeers (dataDir: string, peerIds: string[]): Promise<PeerSummary[]> {
+  const deadline = Date.now() + 30_000
+  let peers: PeerSummary[] = []
+  const listsAll = (): boolean => peerIds.every(peerId => peers.some(peer => peer.peerId === peerId))
+
+  while (Date.now() < deadline && !listsAll()) {
+    peers = await caravela<PeerSummary[]>('peers', '--json', '--data-dir', dataDir)
+    await new Promise(resolve => setTimeout(resolve, 250))
+  }
+
+  assert.ok(listsAll(), `${dataDir} lists ${peerIds.join(', ')}: ${JSON.stringify(peers)}`)
+  return peers
+}
+
+async function caravela<T> (...args: string[]): Promise<T> {
+  const { stdout } = await promisify(execFile)(process.execPath, [CARAVELA, ...args], { timeout: 20_000 })
+  return JSON.parse(stdout)
+}
+
+/** Asserts a daemon that should not start exits with `code` and one `caravela: error:` line. */
+async function assertFailsWith (daemon: Daemon, code: number, message: RegExp, within = START_TIMEOUT): Promise<void> {
+  const exit = await withTimeout(daemon.exited, within, 'exit')
+  assert.is(exit.code, code, daemon.stderr)
+  assert.match(daemon.stderr, /^caravela: error: [^\n]+\n$/)
+  assert.match(daemon.stderr, message)
+  assert.not.match(daemon.stderr, /^\s+at /m, 'no stack frames')
+  assert.is(daemon.stdout, '')
+}
+
+const Daemons = suite<Context>('daemon: end to end', { dir: '', daemons: [] })
+
+Daemons.before(async (ctx) => {
+  ctx.dir = await mkdtemp(join(tmpdir(), 'caravela-daemon-'))
+})
+
+Daemons.after(async (ctx) => {
+  for (const daemon of ctx.daemons) {
+    if (daemon.child.exitCode == null && daemon.child.signalCode == null) {
+      daemon.child.kill('SIGKILL')
+      await daemon.exited
+    }
+  }
+  await rm(ctx.dir, { recursive: true, force: true })
+})
+
+Daemons('two daemons form a network and `caravela peers` on each lists the other', async (ctx) => {
+  const first = startDaemon(ctx, join(ctx.dir, 'first'), ['--listen', '/ip4/127.0.0.1/tcp/0'])
+  ctx.first = await waitUntilUp(first)
+  const second = startDaemon(ctx, join(ctx.dir, 'second'), ['--listen', '/ip4/127.0.0.1/tcp/0', '--bootstrap', ctx.first.multiaddr])
+  ctx.second = await waitUntilUp(second)
+
+  await waitForPeers(first.dataDir, [ctx.second.peerId])
+  await waitForPeers(second.dataDir, [ctx.first.peerId])
+})
+
+Daemons('`caravela node --json` shows the peer id the daemon printed', async (ctx) => {
+  for (const [name, up] of [['first', ctx.first], ['second', ctx.second]] as const) {
+    assert.ok(up, 'the daemons are up')
+    const status = await caravela<CaravelaStatus>('node', '--json', '--data-dir', join(ctx.dir, name))
+    assert.is(status.peerId, up.peerId)
+    assert.ok(status.multiaddrs.some(address => address.endsWith(`/p2p/${up.peerId}`)))
+    assert.is(status.protocolPrefix, PROTOCOL_PREFIX)
+  }
+})
+
+Daemons('a second daemon on a data dir in use exits 1 with one line', async (ctx) => {
+  const daemon = startDaemon(ctx, join(ctx.dir, 'first'), ['--listen', '/ip4/127.0.0.1/tcp/0'])
+  await assertFailsWith(daemon, 1, /data dir/)
+})
+
+Daemons('a listen port in use exits 1 with one line', async (ctx) => {
+  assert.ok(ctx.first, 'the first daemon is up')
+  const port = /\/tcp\/(\d+)\//.exec(ctx.first.multiaddr)?.[1]
+  const daemon = startDaemon(ctx, join(ctx.dir, 'port-in-use'), ['--listen', `/ip4/127.0.0.1/tcp/${port}`])
+  await assertFailsWith(daemon, 1, /in use/)
+})
+
+Daemons('SIGTERM exits 0 and removes api.json; a restart keeps the peer id', async (ctx) => {
+  const dataDir = join(ctx.dir, 'second')
+  const running = ctx.daemons.find(daemon => daemon.dataDir === dataDir && daemon.child.exitCode == null)
+  assert.ok(running != null && ctx.first != null && ctx.second != null, 'the second daemon is running')
+
+  running.child.kill('SIGTERM')
+  const exit = await withTimeout(running.exited, 30_000, 'exit after SIGTERM')
+  assert.equal(exit, { code: 0, signal: null }, running.stderr)
+  assert.not.ok(await stat(join(dataDir, 'api.json')).catch(() => undefined), 'api.json removed')
+
+  const restarted = startDaemon(ctx, dataDir, ['--listen', '/ip4/127.0.0.1/tcp/0', '--bootstrap', ctx.first.multiaddr])
+  const up = await waitUntilUp(restarted)
+  assert.is(up.peerId, ctx.second.peerId)
+
+  restarted.child.kill('SIGTERM')
+  assert.is((await withTimeout(restarted.exited, 30_000, 'exit after SIGTERM')).code, 0)
+})
+
+Daemons('a bad flag exits 2 with one line and no stack', async (ctx) => {
+  await assertFailsWith(startDaemon(ctx, join(ctx.dir, 'bad-flag'), ['--no-such-flag']), 2, /--no-such-flag/, 20_000)
+  await assertFailsWith(startDaemon(ctx, join(ctx.dir, 'bad-flag'), ['--memory', 'lots']), 2, /--memory/, 20_000)
+})
+
+Daemons('an unreachable bootstrap peer exits 1 with one line within 20 s', async (ctx) => {
+  const peerId = peerIdFromPrivateKey(await generateKeyPair('Ed25519'))
+  const started = Date.now()
+  const daemon = startDaemon(ctx, join(ctx.dir, 'unreachable'), ['--listen', '/ip4/127.0.0.1/tcp/0', '--bootstrap', `/ip4/127.0.0.1/tcp/1/p2p/${peerId}`])
+  await assertFailsWith(daemon, 1, /--bootstrap/, 30_000)
+  assert.ok(Date.now() - started < 25_000, `took ${Date.now() - started} ms`)
+})
+
+Daemons.run()
+
+const Testnet = suite<{ dir: string }>('daemon: testnet-lib', { dir: '' })
+
+Testnet.before(async (ctx) => {
+  ctx.dir = await mkdtemp(join(tmpdir(), 'caravela-testnet-'))
+})
+
+Testnet.after(async (ctx) => {
+  await rm(ctx.dir, { recursive: true, force: true })
+})
+
+Testnet('startTestnet starts peers that find each other, and stop() ends them', async (ctx) => {
+  const testnet = await startTestnet({ peers: 3, dir: join(ctx.dir, 'net'), protocolPrefix: PROTOCOL_PREFIX, waveSize: 2 })
+
+  try {
+    assert.equal(testnet.peers.map(peer => peer.index), [0, 1, 2])
+
+    for (const peer of testnet.peers) {
+      assert.match(peer.multiaddr, new RegExp(`^/ip4/127\\.0\\.0\\.1/tcp/\\d+/p2p/${peer.peerId}$`))
+      assert.match(peer.apiUrl, /^http:\/\/127\.0\.0\.1:\d+$/)
+      const others = testnet.peers.filter(other => other !== peer).map(other => other.peerId)
+      await waitForPeers(peer.dataDir, others)
+    }
+  } finally {
+    await testnet.stop()
+  }
+
+  assert.ok(testnet.peers.every(peer => peer.process.exitCode === 0), 'every peer exited with 0')
+})
+
+Testnet.run()
