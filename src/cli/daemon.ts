@@ -222,8 +222,8 @@ function describeError (err: any, flags: Flags): string {
     case 'DataDirInUseError':
       return err.message
     case 'OpenFailedError':
-      // datastore-level drops LevelDB's reason; a lock held by another daemon is the usual one
-      return `cannot open the datastore in ${resolve(flags['data-dir'] ?? defaultDataDir())}: another peer is probably running with this data dir; stop it or pass another --data-dir`
+      // a lock held by another peer is DataDirInUseError; this is anything else (permissions, corruption)
+      return `cannot open the datastore in ${resolve(flags['data-dir'] ?? defaultDataDir())}: ${err.message}; check the directory's permissions or pass another --data-dir`
     case 'UnsupportedListenAddressesError':
       return `cannot listen on ${listenFailure(err.message)}; pass another --listen address or port`
   }
