@@ -39,6 +39,8 @@ export interface TestnetInit {
   cpus?: number
   /** `--memory` of every peer (e.g. `1024` or `2g`) */
   memory?: string
+  /** `--runtime` of every peer (`none` or `memory`) */
+  runtime?: string
   /** more daemon flags for every peer */
   extraArgs?: string[]
   /** environment of the peer processes (default: this process's) */
@@ -159,6 +161,7 @@ function spawnPeer (dir: string, index: number, init: TestnetInit, bootstrap?: s
     ...(init.protocolPrefix == null ? [] : ['--protocol-prefix', init.protocolPrefix]),
     ...(init.cpus == null ? [] : ['--cpus', String(init.cpus)]),
     ...(init.memory == null ? [] : ['--memory', init.memory]),
+    ...(init.runtime == null ? [] : ['--runtime', init.runtime]),
     ...(init.extraArgs ?? [])
   ]
   const child = spawn(process.execPath, args, { env: init.env ?? process.env, stdio: ['ignore', 'pipe', 'pipe'], detached: true })

@@ -16,6 +16,7 @@ const options = {
   'protocol-prefix': { type: 'string', value: 'name', description: 'Protocol prefix of the testnet (default caravela)' },
   cpus: { type: 'string', value: 'n', description: 'CPUs each peer offers' },
   memory: { type: 'string', value: 'MB|512m|2g', description: 'Memory each peer offers' },
+  runtime: { type: 'string', value: 'none|memory', description: 'Container runtime of every peer (memory: accounts containers without running them)' },
   help: { type: 'boolean', short: 'h', description: 'Show this help' }
 } satisfies Record<string, CliOption>
 
@@ -68,6 +69,7 @@ try {
     protocolPrefix: values['protocol-prefix'],
     cpus: values.cpus == null ? undefined : integer('cpus', values.cpus, 0, 1),
     memory: values.memory,
+    runtime: values.runtime,
     onExit: (peer, code, signal) => {
       console.error(`testnet: peer ${peer.index} (${peer.peerId}) exited with ${code ?? signal}; see ${peer.logFile}`)
     }

@@ -100,7 +100,7 @@ export async function createCaravelaNode (init: CreateCaravelaNodeInit = {}): Pr
     if (config.node.bootstrap.length > 0) {
       await node.services.caravela.join(config.node.bootstrap)
     } else {
-      await node.services.caravela.overlay.create()
+      await node.services.caravela.create()
       rejoinKnownPeers(node, config)
     }
 

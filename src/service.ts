@@ -17,7 +17,13 @@ import { CaravelaProtocolServer } from './protocols/server.js'
 import { ResourceMap } from './resources/resource-map.js'
 import type { CaravelaConfig } from './config/types.js'
 import type { CaravelaHandlers } from './protocols/server.js'
-import type { AbortOptions, CaravelaClient, CaravelaStatus, NetworkConfiguration, Overlay, PeerSummary } from './types.js'
+import { systemClock } from './clock.js'
+import { addProtocolMetrics } from './metrics.js'
+import { PeerRoles } from './roles/peer-roles.js'
+import { NO_RUNTIME } from './runtime/no-runtime.js'
+import { CPU_CLASS_NAMES } from './types.js'
+import type { PeerMetrics } from './metrics.js'
+import type { AbortOptions, CaravelaClient, CaravelaStatus, Clock, ContainerConfig, ContainerRuntime, ContainerStatus, ContainerView, NetworkConfiguration, OffersView, Overlay, PeerSummary, StopResult } from './types.js'
 import type { ComponentLogger, Logger, PeerId, PeerStore, Startable, TypedEventTarget, Libp2pEvents } from '@libp2p/interface'
 import type { AddressManager, ConnectionManager, Registrar } from '@libp2p/interface-internal'
 import type { KadDHT, KadDHTInit } from '@libp2p/kad-dht'
@@ -44,6 +50,13 @@ export interface CaravelaInit {
   joinTimeout?: number
   /** @default 10_000 */
   selfQueryTimeout?: number
+  /**
+   * Where this peer runs containers for others. Without one the peer offers nothing, but it still
+   * trades and places containers on other peers.
+   */
+  runtime?: ContainerRuntime
+  /** @default systemClock */
+  clock?: Clock
 }
 
 export interface CaravelaComponents {
@@ -62,9 +75,20 @@ export interface Caravela {
   readonly config: CaravelaConfig
   readonly resourceMap: ResourceMap
   readonly overlay: Overlay
-  readonly client: CaravelaClient
+  readonly client: Libp2pCaravelaClient
+  /** Start a new network with this peer as its first member (or carry on alone). */
+  create (): Promise<void>
   /** Join a network through the first bootstrap peer that answers and adopt its configuration. */
   join (bootstrap: string[], options?: AbortOptions): Promise<void>
+  /** Place containers on peers with room: one status per container, or an error saying why not. */
+  run (containers: ContainerConfig[], options?: AbortOptions): Promise<ContainerStatus[]>
+  /** The containers this peer placed. */
+  ps (): ContainerView[]
+  /** Stop containers this peer placed, by full or unique short id. */
+  stopContainers (ids: string[], options?: AbortOptions): Promise<StopResult[]>
+  /** The offers this peer trades and makes. */
+  offers (): OffersView
+  metrics (): PeerMetrics
   status (): CaravelaStatus
   peers (): PeerSummary[]
   /** Replace the handlers of incoming protocol messages (the roles install theirs). */
@@ -91,13 +115,15 @@ export class CaravelaService implements Startable, Caravela {
 
   config: CaravelaConfig
   resourceMap: ResourceMap
-  readonly client: CaravelaClient
+  readonly client: Libp2pCaravelaClient
 
   private readonly components: CaravelaComponents
   private readonly init: CaravelaInit
   private readonly log: Logger
   private readonly server: CaravelaProtocolServer
   private kadOverlay?: KadOverlay
+  private peerRoles?: PeerRoles
+  private rolesStarted = false
   private startedAt = 0
 
   constructor (components: CaravelaComponents, init: CaravelaInit = {}) {
@@ -131,17 +157,40 @@ export class CaravelaService implements Startable, Caravela {
       throw new InvalidConfigurationError('services', `Caravela needs a kad-dht service named "${this.init.dhtService ?? 'dht'}": add caravelaDHT() to the node's services`)
     }
 
-    this.kadOverlay = new KadOverlay(this.components, {
+    const overlay = this.kadOverlay = new KadOverlay(this.components, {
       dht,
       resourceMap: () => this.resourceMap,
       lookupCount: () => this.config.network.lookupCount
     })
+    const roles = this.peerRoles = new PeerRoles({
+      self: () => ({ peerId: this.components.peerId.toString(), multiaddrs: this.components.addressManager.getAddresses().map(a => a.toString()) }),
+      selfKey: overlay.nodeId(),
+      overlay,
+      client: this.client,
+      runtime: this.init.runtime ?? NO_RUNTIME,
+      clock: this.init.clock ?? systemClock,
+      config: () => this.config.network,
+      resourceMap: () => this.resourceMap,
+      capacity: this.init.runtime == null
+        ? { cpus: 0, memory: 0, cpuClass: 0 }
+        : { cpus: this.config.node.cpus, memory: this.config.node.memory, cpuClass: CPU_CLASS_NAMES.indexOf(this.config.node.cpuClass) },
+      logger: this.components.logger
+    })
+    this.setHandlers(roles.handlers)
     await this.server.start()
     this.startedAt = Date.now()
   }
 
-  /** Leave the overlay while the node can still tell its peers: they drop us from their tables. */
+  /**
+   * Withdraw our offers and leave the overlay while the node can still tell its peers, so they
+   * drop us from their tables and stop handing out our offers.
+   */
   async beforeStop (): Promise<void> {
+    if (this.rolesStarted) {
+      this.rolesStarted = false
+      await this.requireRoles().stop()
+    }
+
     await this.kadOverlay?.leave()
   }
 
@@ -154,6 +203,11 @@ export class CaravelaService implements Startable, Caravela {
       obtainConfiguration: async () => this.networkConfiguration(),
       ...handlers
     })
+  }
+
+  async create (): Promise<void> {
+    await this.requireOverlay().create()
+    await this.startRoles()
   }
 
   async join (bootstrap: string[], options: AbortOptions = {}): Promise<void> {
@@ -172,6 +226,7 @@ export class CaravelaService implements Startable, Caravela {
         this.adopt(network)
         this.log('joined the network through %s', address)
         await selfQuery.promise
+        await this.startRoles()
         return
       } catch (err: any) {
         if (err.name === IncompatibleNetworkError.name || options.signal?.aborted === true) {
@@ -239,6 +294,56 @@ export class CaravelaService implements Startable, Caravela {
     }
 
     return [...byId.values()].sort((a, b) => a.peerId.localeCompare(b.peerId))
+  }
+
+  async run (containers: ContainerConfig[], options: AbortOptions = {}): Promise<ContainerStatus[]> {
+    return this.requireRoles().run(containers, options)
+  }
+
+  ps (): ContainerView[] {
+    return this.requireRoles().ps()
+  }
+
+  async stopContainers (ids: string[], options: AbortOptions = {}): Promise<StopResult[]> {
+    return this.requireRoles().stopContainers(ids, options)
+  }
+
+  offers (): OffersView {
+    return this.requireRoles().offers()
+  }
+
+  metrics (): PeerMetrics {
+    const stats = this.requireRoles().stats()
+
+    return {
+      protocols: addProtocolMetrics(this.server.metrics, this.client.metrics),
+      lookups: { ...this.requireOverlay().counters },
+      requests: {
+        placed: stats.requestsPlaced,
+        failed: stats.requestsFailed,
+        messages: stats.messagesPerRequest,
+        lookups: stats.lookupsPerRequest,
+        hops: stats.hopsPerRequest
+      }
+    }
+  }
+
+  /** Start the supplier, trader and buyer once the peer knows which network it is in. */
+  private async startRoles (): Promise<void> {
+    if (this.rolesStarted) {
+      return
+    }
+
+    this.rolesStarted = true
+    await this.requireRoles().start()
+  }
+
+  private requireRoles (): PeerRoles {
+    if (this.peerRoles == null) {
+      throw new Error('The Caravela service has not been started')
+    }
+
+    return this.peerRoles
   }
 
   private networkConfiguration (): NetworkConfiguration {

@@ -203,3 +203,69 @@ export interface PeerSummary {
   /** index of the slice the peer's point falls in */
   slice: number
 }
+
+/** A container that ended on its own (Docker's `die` event, `MemoryRuntime.kill`). */
+export interface ContainerExit {
+  containerId: string
+  exitCode?: number
+}
+
+export type ContainerExitListener = (exit: ContainerExit) => void
+
+/**
+ * A `ContainerRuntime` that reports containers ending on their own, so that the supplier
+ * releases their resources. Roles subscribe when the runtime has `onExit`.
+ */
+export interface ContainerExitEvents {
+  /** returns a function that unsubscribes */
+  onExit (listener: ContainerExitListener): () => void
+}
+
+/** A container this peer placed, as `caravela ps` shows it. */
+export interface ContainerView {
+  containerId: string
+  name: string
+  image: string
+  args: string[]
+  supplier: NodeRef
+  /** e.g. running, exited, unknown */
+  state: string
+  resources: Resources
+  /** with the host ports the supplier assigned */
+  portMappings: PortMapping[]
+  requestId: string
+  /** milliseconds since the epoch */
+  createdAt: number
+}
+
+/** The result of stopping one container id. */
+export interface StopResult {
+  /** the id as given */
+  id: string
+  stopped: boolean
+  error?: string
+}
+
+/** One offer as `caravela offers` shows it, from the trader's or the supplier's side. */
+export interface OfferView {
+  id: number
+  /** the supplier (trader side) or the trader (supplier side) */
+  peerId: string
+  free: Resources
+  used: Resources
+  containersRunning: number
+}
+
+/** What this peer trades (as the trader of its slice) and offers (as a supplier). */
+export interface OffersView {
+  trading: {
+    slice: { index: number, resources: Resources }
+    offers: OfferView[]
+  }
+  supplying: {
+    /** capacity after overcommit and CPU slicing */
+    max: Resources
+    available: Resources
+    offers: OfferView[]
+  }
+}

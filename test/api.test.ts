@@ -12,9 +12,12 @@ import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
 import { ApiError, apiRoutes, isLoopbackHost, MAX_BODY_SIZE, startApiServer } from '../src/api/server.js'
 import { main } from '../src/cli/caravela.js'
-import type { ApiRoute, ApiServer } from '../src/api/server.js'
+import { createMetrics } from '../src/protocols/metrics.js'
+import { NoOffersError } from '../src/roles/errors.js'
+import type { ApiRoute, ApiServer, ApiTarget } from '../src/api/server.js'
+import type { PeerMetrics } from '../src/metrics.js'
 import type { CliIO } from '../src/cli/caravela.js'
-import type { CaravelaStatus, PeerSummary } from '../src/types.js'
+import type { CaravelaStatus, ContainerView, OffersView, PeerSummary } from '../src/types.js'
 
 const PEER_ID = '12D3KooWJWoaqZhDaoEFshF7Rh1bpY9ohihFhzcW6d69Lr2NASuq'
 const OTHER_PEER_ID = '12D3KooWQYhTNQdmr3ArTeUHRYzFg94BKyTkoWBDWez9kSCVe2Xo'
@@ -36,7 +39,44 @@ const PEERS: PeerSummary[] = [
   { peerId: PEER_ID.replace('J', 'K'), multiaddrs: [], connected: false, inRoutingTable: false, slice: 3 }
 ]
 
-const target = { status: () => STATUS, peers: () => PEERS }
+const METRICS: PeerMetrics = {
+  protocols: createMetrics(),
+  lookups: { lookups: 3, local: 2, network: 1, rpcs: 3, hops: 1, missedSlice: 0 },
+  requests: {
+    placed: 1,
+    failed: 1,
+    messages: { count: 2, sum: 7, mean: 3.5, p50: 3, p99: 4 },
+    lookups: { count: 2, sum: 2, mean: 1, p50: 1, p99: 1 },
+    hops: { count: 2, sum: 0, mean: 0, p50: 0, p99: 0 }
+  }
+}
+
+const OFFERS: OffersView = {
+  trading: { slice: { index: 2, resources: { cpuClass: 0, cpus: 2, memory: 1024 } }, offers: [{ id: 4, peerId: OTHER_PEER_ID, free: { cpuClass: 0, cpus: 4, memory: 4096 }, used: { cpuClass: 0, cpus: 0, memory: 0 }, containersRunning: 0 }] },
+  supplying: { max: { cpuClass: 1, cpus: 4, memory: 8192 }, available: { cpuClass: 1, cpus: 3, memory: 7168 }, offers: [] }
+}
+
+/** A fake peer that places every container of an image other than `nowhere` on OTHER_PEER_ID. */
+const placed: ContainerView[] = []
+const target: ApiTarget = {
+  status: () => STATUS,
+  peers: () => PEERS,
+  run: async (containers) => {
+    if (containers.some(c => c.image === 'nowhere')) {
+      throw new NoOffersError(containers[0].resources, 'slice 0 (1 trader asked)')
+    }
+
+    return containers.map((config, i) => {
+      const status = { ...config, supplier: { peerId: OTHER_PEER_ID, multiaddrs: [] }, containerId: `${i}`.repeat(64), state: 'running', portMappings: config.portMappings.map(p => ({ ...p, hostPort: p.hostPort === 0 ? 40000 : p.hostPort })) }
+      placed.push({ ...status, requestId: 'r', createdAt: 0 })
+      return status
+    })
+  },
+  ps: () => placed,
+  stopContainers: async (ids) => ids.map(id => placed.some(c => c.containerId.startsWith(id)) ? { id, stopped: true } : { id, stopped: false, error: 'no such container' }),
+  offers: () => OFFERS,
+  metrics: () => METRICS
+}
 
 /** A route that echoes what it got, and one that fails, beside the real ones. */
 const testRoutes: ApiRoute[] = [
@@ -98,7 +138,7 @@ Server('serves the node status and the peers with the token', async (ctx) => {
   const node = await call(ctx, '/v1/node')
   assert.is(node.status, 200)
   assert.match(node.headers.get('content-type') ?? '', /^application\/json/)
-  assert.equal(node.body, STATUS)
+  assert.equal(node.body, { ...STATUS, metrics: METRICS })
 
   const peers = await call(ctx, '/v1/peers?verbose=1')
   assert.is(peers.status, 200)
@@ -149,6 +189,50 @@ Server('writes a new 0600 token and api.json on every start, and removes api.jso
   const newToken = (await readFile(tokenFile, 'utf8')).trim()
   assert.is.not(newToken, ctx.token)
   assert.is((await stat(tokenFile)).mode & 0o777, 0o600)
+})
+
+Server('validates run requests and answers 422 when nothing can hold them', async (ctx) => {
+  const post = async (body: unknown): Promise<{ status: number, body: any }> => call(ctx, '/v1/containers', { method: 'POST', body: JSON.stringify(body), headers: { 'Content-Type': 'application/json' } })
+
+  const ok = await post({ containers: [{ image: 'busybox', args: ['sleep', '1'], resources: { cpus: 1, memory: 256 } }] })
+  assert.is(ok.status, 200)
+  assert.is(ok.body.containers[0].supplier.peerId, OTHER_PEER_ID)
+
+  for (const [body, field] of [
+    [{}, 'containers'],
+    [{ containers: [] }, 'containers'],
+    [{ containers: [{ args: [] }] }, 'containers[0].image'],
+    [{ containers: [{ image: 'x', resources: { cpus: -1 } }] }, 'containers[0].resources.cpus'],
+    [{ containers: [{ image: 'x', portMappings: [{ containerPort: 80, protocol: 'sctp' }] }] }, 'containers[0].portMappings[0].protocol'],
+    [{ containers: [{ image: 'x', groupPolicy: 'everywhere' }] }, 'containers[0].groupPolicy'],
+    [{ containers: [{ image: 'x', portMappings: [{ containerPort: 70000 }] }] }, 'containerPort']
+  ] as Array<[unknown, string]>) {
+    const bad = await post(body)
+    assert.is(bad.status, 400, JSON.stringify(body))
+    assert.match(bad.body.error, field)
+  }
+
+  const refused = await post({ containers: [{ image: 'nowhere' }] })
+  assert.is(refused.status, 422)
+  assert.match(refused.body.error, 'no')
+})
+
+Server('serves ps, stop, offers and Prometheus metrics', async (ctx) => {
+  await call(ctx, '/v1/containers', { method: 'POST', body: JSON.stringify({ containers: [{ image: 'busybox' }] }), headers: { 'Content-Type': 'application/json' } })
+  const ps = await call(ctx, '/v1/containers')
+  assert.ok(ps.body.length >= 1)
+  const stop = await call(ctx, '/v1/containers/stop', { method: 'POST', body: JSON.stringify({ ids: ['0000', 'ffff'] }), headers: { 'Content-Type': 'application/json' } })
+  assert.equal(stop.body, [{ id: '0000', stopped: true }, { id: 'ffff', stopped: false, error: 'no such container' }])
+  assert.equal((await call(ctx, '/v1/offers')).body, OFFERS)
+
+  const response = await fetch(ctx.server!.url + '/metrics', { headers: { Authorization: `Bearer ${ctx.token}` }, signal: AbortSignal.timeout(10_000) })
+  const text = await response.text()
+  assert.match(response.headers.get('content-type') ?? '', 'text/plain; version=0.0.4')
+  assert.match(text, /^# TYPE caravela_messages_sent_total counter$/m)
+  assert.match(text, /^caravela_lookups_total\{source="local"\} 2$/m)
+  assert.match(text, /^caravela_requests_total\{outcome="failed"\} 1$/m)
+  assert.match(text, /^caravela_request_messages\{quantile="0.5"\} 3$/m)
+  assert.match(text, /^caravela_request_messages_count 2$/m)
 })
 
 Server('refuses a non-loopback host', async (ctx) => {
@@ -214,7 +298,7 @@ Cli('`node` prints an aligned summary', async (ctx) => {
 
 Cli('`node --json` and `peers --json` print the API\'s JSON', async (ctx) => {
   assert.is(await caravela(ctx, ['node', '--json', '--api', ctx.server!.url, '--token', ctx.token]), 0)
-  assert.equal(JSON.parse(ctx.stdout), STATUS)
+  assert.equal(JSON.parse(ctx.stdout), { ...STATUS, metrics: METRICS })
   assert.is(await caravela(ctx, ['peers', '--json', '--api', ctx.server!.url], { CARAVELA_API_TOKEN: ctx.token }), 0, ctx.stderr)
   assert.equal(JSON.parse(ctx.stdout), PEERS)
 })
@@ -231,6 +315,42 @@ Cli('`peers` prints an aligned table', async (ctx) => {
     const at = lines[0].indexOf(column)
     assert.ok(lines.slice(1).every(line => line[at - 1] === ' ' && line[at] !== ' '), `column ${column} aligned`)
   }
+})
+
+Cli('`run` sends the request and prints the container and its supplier; arguments after the image are the container\'s', async (ctx) => {
+  const flags = ['--api', ctx.server!.url, '--token', ctx.token]
+  const before = placed.length
+  assert.is(await caravela(ctx, ['run', ...flags, '--cpus', '2', '--memory', '1g', '--cpu-class', 'high', '-p', '8080:80', '-p', '53/udp', '--name', 'web', 'busybox', 'httpd', '-f', '--cpus', '9']), 0, ctx.stderr)
+  assert.match(ctx.stdout, new RegExp(`^0{12}  on ${OTHER_PEER_ID}  8080->80/tcp, 40000->53/udp\n$`))
+  const sent = placed[before]
+  assert.equal(sent.args, ['httpd', '-f', '--cpus', '9'])
+  assert.equal(sent.resources, { cpuClass: 1, cpus: 2, memory: 1024 })
+  assert.is(sent.name, 'web')
+
+  assert.is(await caravela(ctx, ['ps', ...flags]), 0)
+  assert.match(ctx.stdout, /^CONTAINER ID +NAME +IMAGE +SUPPLIER +STATE +RESOURCES +PORTS$/m)
+  assert.match(ctx.stdout, /web +busybox/)
+
+  assert.is(await caravela(ctx, ['stop', ...flags, '000000', 'nope']), 1)
+  assert.is(ctx.stdout, '000000\n')
+  assert.match(ctx.stderr, /^caravela: error: nope: no such container$/m)
+
+  assert.is(await caravela(ctx, ['offers', ...flags]), 0)
+  assert.match(ctx.stdout, /^Trading for slice 2 \(low 2 CPUs 1024 MB\): 1 offer$/m)
+  assert.match(ctx.stdout, /^Supplying: high 3 CPUs 7168 MB free of high 4 CPUs 8192 MB, 0 offers$/m)
+})
+
+Cli('`run` failures and mistakes', async (ctx) => {
+  const flags = ['--api', ctx.server!.url, '--token', ctx.token]
+  assert.is(await caravela(ctx, ['run', ...flags, 'nowhere']), 1)
+  assert.match(ctx.stderr, /^caravela: error: .*No supplier offers/)
+  assert.is(await caravela(ctx, ['run', ...flags]), 2)
+  assert.match(ctx.stderr, 'needs an image')
+  assert.is(await caravela(ctx, ['run', ...flags, '-p', '80:http', 'busybox']), 2)
+  assert.match(ctx.stderr, '--publish')
+  assert.is(await caravela(ctx, ['run', ...flags, '--memory', 'lots', 'busybox']), 2)
+  assert.is(await caravela(ctx, ['run', ...flags, '--cpu-class', 'medium', 'busybox']), 2)
+  assert.is(await caravela(ctx, ['stop', ...flags]), 2)
 })
 
 Cli('failures print one error line and exit 1', async (ctx) => {

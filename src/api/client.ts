@@ -8,11 +8,13 @@ import { request as httpRequest } from 'node:http'
 import { join } from 'node:path'
 import { API_INFO_FILE, API_TOKEN_FILE } from './server.js'
 import type { ApiInfo } from './server.js'
-import type { CaravelaStatus, PeerSummary } from '../types.js'
+import type { CaravelaStatus, ContainerConfig, ContainerStatus, ContainerView, OffersView, PeerSummary, StopResult } from '../types.js'
 import type { RequestOptions } from 'node:http'
 
 /** Time one API request may take. */
 export const DEFAULT_API_TIMEOUT = 10_000
+/** Time a placement may take: discovery, launches and, with a real engine, image pulls. */
+export const RUN_TIMEOUT = 10 * 60_000
 
 /** No peer is running with this data dir: it has no readable `api.json` or `api-token`. */
 export class NoPeerRunningError extends Error {
@@ -90,8 +92,28 @@ export class ApiClient {
     return this.request('GET', '/v1/peers')
   }
 
+  /** `POST /v1/containers`: place containers; one status per container */
+  async run (containers: ContainerConfig[]): Promise<ContainerStatus[]> {
+    return (await this.request<{ containers: ContainerStatus[] }>('POST', '/v1/containers', { containers }, RUN_TIMEOUT)).containers
+  }
+
+  /** `GET /v1/containers`: the containers this peer placed */
+  async ps (): Promise<ContainerView[]> {
+    return this.request('GET', '/v1/containers')
+  }
+
+  /** `POST /v1/containers/stop`: stop containers by full or unique short id */
+  async stop (ids: string[]): Promise<StopResult[]> {
+    return this.request('POST', '/v1/containers/stop', { ids })
+  }
+
+  /** `GET /v1/offers` */
+  async offers (): Promise<OffersView> {
+    return this.request('GET', '/v1/offers')
+  }
+
   /** Sends one request and returns the parsed JSON answer; `ApiRequestError` on any failure. */
-  async request<T = unknown> (method: string, path: string, body?: unknown): Promise<T> {
+  async request<T = unknown> (method: string, path: string, body?: unknown, timeout = this.timeout): Promise<T> {
     const payload = body === undefined ? undefined : JSON.stringify(body)
     let response: { status: number, text: string }
 
@@ -102,7 +124,7 @@ export class ApiClient {
           Authorization: `Bearer ${this.token}`,
           ...(payload === undefined ? {} : { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(payload) })
         },
-        timeout: this.timeout
+        timeout
       }, payload)
     } catch (err: any) {
       throw new ApiRequestError(`cannot reach the control API at ${this.url}: ${describeRequestError(err)}`)

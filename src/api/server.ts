@@ -16,10 +16,16 @@ import { rename, rm, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { defaultLogger } from '@libp2p/logger'
 import { InvalidConfigurationError } from '../errors.js'
-import type { CaravelaStatus, PeerSummary } from '../types.js'
+import { toPrometheus } from '../metrics.js'
+import { ApiError } from './errors.js'
+import { parseRunRequest, parseStopRequest } from './requests.js'
+import type { PeerMetrics } from '../metrics.js'
+import type { AbortOptions, CaravelaStatus, ContainerConfig, ContainerStatus, ContainerView, OffersView, PeerSummary, StopResult } from '../types.js'
 import type { ComponentLogger, Logger } from '@libp2p/interface'
 import type { IncomingMessage, Server, ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
+
+export { ApiError }
 
 /** File in the data dir holding the API token. */
 export const API_TOKEN_FILE = 'api-token'
@@ -44,6 +50,22 @@ export interface ApiInfo {
 export interface ApiTarget {
   status (): CaravelaStatus
   peers (): PeerSummary[]
+  run (containers: ContainerConfig[], options?: AbortOptions): Promise<ContainerStatus[]>
+  ps (): ContainerView[]
+  stopContainers (ids: string[], options?: AbortOptions): Promise<StopResult[]>
+  offers (): OffersView
+  metrics (): PeerMetrics
+}
+
+/** A non-JSON answer, such as the Prometheus text of `/metrics`. */
+export class TextResponse {
+  readonly contentType: string
+  readonly body: string
+
+  constructor (body: string, contentType = 'text/plain; charset=utf-8') {
+    this.body = body
+    this.contentType = contentType
+  }
 }
 
 /** A request as a route handler sees it. */
@@ -64,24 +86,31 @@ export interface ApiRoute {
   handler (request: ApiRequest): unknown
 }
 
-/** An error with an HTTP status; its message is sent to the client as `{ "error": message }`. */
-export class ApiError extends Error {
-  static override name = 'ApiError'
-  readonly status: number
-
-  constructor (status: number, message: string) {
-    super(message)
-    this.name = 'ApiError'
-    this.status = status
-  }
-}
 
 /** The endpoints of the control API. */
 export function apiRoutes (target: ApiTarget): ApiRoute[] {
   return [
-    { method: 'GET', path: '/v1/node', handler: () => target.status() },
-    { method: 'GET', path: '/v1/peers', handler: () => target.peers() }
+    { method: 'GET', path: '/v1/node', handler: () => ({ ...target.status(), metrics: target.metrics() }) },
+    { method: 'GET', path: '/v1/peers', handler: () => target.peers() },
+    { method: 'POST', path: '/v1/containers', handler: async ({ body, signal }) => ({ containers: await placing(target.run(parseRunRequest(body), { signal })) }) },
+    { method: 'GET', path: '/v1/containers', handler: () => target.ps() },
+    { method: 'POST', path: '/v1/containers/stop', handler: async ({ body, signal }) => target.stopContainers(parseStopRequest(body), { signal }) },
+    { method: 'GET', path: '/v1/offers', handler: () => target.offers() },
+    { method: 'GET', path: '/metrics', handler: () => new TextResponse(toPrometheus(target.metrics()), 'text/plain; version=0.0.4; charset=utf-8') }
   ]
+}
+
+/** A placement that fails for a reason the user must hear (no offers, all rejected, …) is a 422. */
+async function placing<T> (result: Promise<T>): Promise<T> {
+  try {
+    return await result
+  } catch (err: any) {
+    if (err instanceof ApiError || err?.name == null || err.name === 'Error' || err.name === 'TypeError') {
+      throw err
+    }
+
+    throw new ApiError(422, err.message)
+  }
 }
 
 export interface ApiServerInit {
@@ -217,7 +246,13 @@ async function handleRequest (req: IncomingMessage, res: ServerResponse, token: 
 
     const body = await readJsonBody(req)
     const result = await match.route.handler({ params: match.params, body, signal: controller.signal })
-    sendJson(res, 200, result)
+
+    if (result instanceof TextResponse) {
+      res.writeHead(200, { 'Content-Type': result.contentType, 'Content-Length': Buffer.byteLength(result.body) })
+      res.end(result.body)
+    } else {
+      sendJson(res, 200, result)
+    }
   } catch (err: any) {
     if (err instanceof ApiError) {
       if (err.status === 413) {

@@ -2,8 +2,9 @@
  * The `caravela` command: talks to a running peer's control API.
  *
  * ```
- * caravela node [--json] [--data-dir <dir> | --api <url> --token <token>]
- * caravela peers [--json] [--data-dir <dir> | --api <url> --token <token>]
+ * caravela node | peers | ps | offers [--json] [--data-dir <dir> | --api <url> --token <token>]
+ * caravela run [--cpus N] [--memory 256m] [--cpu-class low|high] [-p host:container[/proto]] [--name N] IMAGE [ARGS…]
+ * caravela stop ID…
  * ```
  *
  * `bin/caravela.js` calls `run()`; tests call `main()` with their own output.
@@ -14,8 +15,9 @@ import { join } from 'node:path'
 import { parseArgs } from 'node:util'
 import { ApiClient, ApiRequestError, NoPeerRunningError } from '../api/client.js'
 import { DEFAULT_DATA_DIR_NAME } from '../constants.js'
+import { parseMemory } from '../config/config.js'
 import { CPU_CLASS_NAMES } from '../types.js'
-import type { CaravelaStatus, PeerSummary, Resources } from '../types.js'
+import type { CaravelaStatus, ContainerConfig, ContainerView, OffersView, OfferView, PeerSummary, PortMapping, Resources } from '../types.js'
 
 /** Environment variable holding the API token when `--api` is used without `--token`. */
 export const API_TOKEN_ENV = 'CARAVELA_API_TOKEN'
@@ -60,22 +62,86 @@ const options = {
 
 interface Command {
   summary: string
-  run (client: ApiClient, json: boolean, io: CliIO): Promise<void>
+  /** usage after the command name, e.g. `[options] IMAGE [ARGS…]` */
+  usage?: string
+  /** options of this command only, next to the global ones */
+  options?: Record<string, CliOption>
+  /** `none`: no positional arguments; `some`: one or more; `image`: IMAGE then its arguments, passed on verbatim */
+  positionals?: 'none' | 'some' | 'image'
+  run (client: ApiClient, input: CommandInput, io: CliIO): Promise<number | void>
 }
+
+interface CommandInput {
+  values: Record<string, string | boolean | string[] | undefined>
+  positionals: string[]
+  json: boolean
+}
+
+const runOptions = {
+  cpus: { type: 'string', value: 'n', description: 'CPUs the container needs (default: the smallest partition\'s)' },
+  memory: { type: 'string', value: 'MB|256m|1g', description: 'Memory the container needs (default: the smallest partition\'s)' },
+  'cpu-class': { type: 'string', value: 'low|high', description: 'CPU class the container needs (default low)' },
+  publish: { type: 'string', short: 'p', multiple: true, value: 'host:container[/tcp|udp]', description: 'Publish a container port on the supplier; a lone container port gets any free host port' },
+  name: { type: 'string', value: 'name', description: 'Name of the container' }
+} satisfies Record<string, CliOption>
 
 const commands: Record<string, Command> = {
   node: {
-    summary: 'Show this peer: id, addresses, capacity, routing table and the slice it trades for',
-    run: async (client, json, io) => {
+    summary: 'Show this peer: id, addresses, capacity, routing table, the slice it trades for and its metrics (--json)',
+    run: async (client, { json }, io) => {
       const status = await client.node()
       io.stdout(json ? toJson(status) : formatStatus(status))
     }
   },
   peers: {
     summary: 'List the peers this peer is connected to or has in its routing table',
-    run: async (client, json, io) => {
+    run: async (client, { json }, io) => {
       const peers = await client.peers()
       io.stdout(json ? toJson(peers) : formatPeers(peers))
+    }
+  },
+  run: {
+    summary: 'Place a container on a peer with room and print its id and the supplier it landed on',
+    usage: '[options] IMAGE [ARGS…]',
+    options: runOptions,
+    positionals: 'image',
+    run: async (client, { values, positionals, json }, io) => {
+      const [image, ...args] = positionals
+      const container = runRequest(image, args, values)
+      const [status] = await client.run([container])
+      io.stdout(json ? toJson(status) : `${shortId(status.containerId)}  on ${status.supplier.peerId}${formatPorts(status.portMappings, '  ')}\n`)
+    }
+  },
+  ps: {
+    summary: 'List the containers this peer placed, with supplier, state, resources and ports',
+    run: async (client, { json }, io) => {
+      const containers = await client.ps()
+      io.stdout(json ? toJson(containers) : formatContainers(containers))
+    }
+  },
+  stop: {
+    summary: 'Stop containers this peer placed, by full or unique short id',
+    usage: '[options] ID…',
+    positionals: 'some',
+    run: async (client, { positionals, json }, io) => {
+      const results = await client.stop(positionals)
+      const failed = results.filter(result => !result.stopped)
+
+      if (json) {
+        io.stdout(toJson(results))
+      } else {
+        results.filter(result => result.stopped).forEach(result => { io.stdout(`${result.id}\n`) })
+        failed.forEach(result => { io.stderr(`caravela: error: ${result.id}: ${result.error ?? 'not stopped'}\n`) })
+      }
+
+      return failed.length === 0 ? 0 : 1
+    }
+  },
+  offers: {
+    summary: 'Show the offers this peer holds as a trader and the offers it made as a supplier',
+    run: async (client, { json }, io) => {
+      const offers = await client.offers()
+      io.stdout(json ? toJson(offers) : formatOffers(offers))
     }
   }
 }
@@ -94,12 +160,17 @@ export async function run (): Promise<void> {
 /** Runs `caravela <argv>`; resolves to the exit code (0 ok, 1 failure, 2 usage error). */
 export async function main (argv: string[], io: CliIO = processIO): Promise<number> {
   try {
-    const { values, positionals } = parseArgs({ args: argv, options, strict: true, allowPositionals: true })
-    const [name, ...extra] = positionals
+    const name = commandName(argv)
     const command = name != null && Object.hasOwn(commands, name) ? commands[name] : undefined
+    const table = { ...options, ...command?.options }
+    // everything after a `run` IMAGE belongs to the container, flags included
+    const imageAt = command?.positionals === 'image' ? positionalIndexes(argv, table)[1] : undefined
+    const head = imageAt == null ? argv : argv.slice(0, imageAt)
+    const { values, positionals } = parseArgs({ args: head, options: table, strict: true, allowPositionals: true })
+    const rest = [...positionals.slice(1), ...(imageAt == null ? [] : argv.slice(imageAt))]
 
     if (values.help === true) {
-      io.stdout(command == null ? mainHelp() : commandHelp(name, command))
+      io.stdout(command == null ? mainHelp() : commandHelp(name ?? '', command))
       return 0
     }
 
@@ -109,17 +180,99 @@ export async function main (argv: string[], io: CliIO = processIO): Promise<numb
     if (command == null) {
       throw new UsageError(`unknown command "${name}"`)
     }
-    if (extra.length > 0) {
-      throw new UsageError(`unexpected argument "${extra[0]}"`)
-    }
 
+    checkPositionals(name, command, rest)
     const client = await clientFor(values, io.env)
-    await command.run(client, values.json === true, io)
-    return 0
+    return (await command.run(client, { values, positionals: rest, json: values.json === true }, io)) ?? 0
   } catch (err: any) {
     io.stderr(errorLine(describeError(err), err, io.env))
     return isUsageError(err) ? EXIT_USAGE : 1
   }
+}
+
+/** The first positional argument: the command. */
+function commandName (argv: string[]): string | undefined {
+  const allOptions = Object.assign({}, options, ...Object.values(commands).map(c => c.options ?? {}))
+  const [first] = positionalIndexes(argv, allOptions)
+  return first == null ? undefined : argv[first]
+}
+
+/** Indexes in `argv` of the positional arguments, skipping options and their values. */
+function positionalIndexes (argv: string[], table: Record<string, CliOption>): number[] {
+  const { tokens } = parseArgs({ args: argv, options: table, strict: false, allowPositionals: true, tokens: true })
+  return tokens.filter(token => token.kind === 'positional').map(token => token.index)
+}
+
+function checkPositionals (name: string, command: Command, positionals: string[]): void {
+  const kind = command.positionals ?? 'none'
+
+  if (kind === 'none' && positionals.length > 0) {
+    throw new UsageError(`unexpected argument "${positionals[0]}"`)
+  }
+  if (kind === 'some' && positionals.length === 0) {
+    throw new UsageError(`${name} needs at least one argument: ${command.usage ?? ''}`)
+  }
+  if (kind === 'image' && positionals.length === 0) {
+    throw new UsageError(`${name} needs an image: caravela ${name} ${command.usage ?? ''}`)
+  }
+}
+
+/** The container a `caravela run` asks for. */
+function runRequest (image: string, args: string[], values: CommandInput['values']): ContainerConfig {
+  const cpuClass = values['cpu-class'] as string | undefined
+  const classIndex = cpuClass == null ? 0 : CPU_CLASS_NAMES.indexOf(cpuClass as typeof CPU_CLASS_NAMES[number])
+
+  if (classIndex < 0) {
+    throw new UsageError(`--cpu-class must be ${CPU_CLASS_NAMES.join(' or ')}, got "${cpuClass}"`)
+  }
+
+  return {
+    name: (values.name as string | undefined) ?? '',
+    image,
+    args,
+    portMappings: ((values.publish as string[] | undefined) ?? []).map(parsePortMapping),
+    resources: {
+      cpuClass: classIndex,
+      cpus: parseCpus(values.cpus as string | undefined),
+      memory: values.memory == null ? 0 : parseMemoryFlag(values.memory as string)
+    },
+    groupPolicy: 'spread'
+  }
+}
+
+function parseCpus (text: string | undefined): number {
+  if (text == null) {
+    return 0
+  }
+
+  const cpus = Number(text)
+
+  if (!Number.isInteger(cpus) || cpus <= 0) {
+    throw new UsageError(`--cpus must be a whole number of CPUs ≥ 1, got "${text}"`)
+  }
+
+  return cpus
+}
+
+function parseMemoryFlag (text: string): number {
+  try {
+    return parseMemory(text, '--memory')
+  } catch (err: any) {
+    throw new UsageError(err.message)
+  }
+}
+
+/** `8080:80/tcp`, `8080:80`, `80` (any free host port) → a port mapping. */
+export function parsePortMapping (text: string): PortMapping {
+  const match = /^(?:(\d{1,5}):)?(\d{1,5})(?:\/(tcp|udp))?$/.exec(text)
+  const hostPort = Number(match?.[1] ?? 0)
+  const containerPort = Number(match?.[2])
+
+  if (match == null || hostPort > 65535 || containerPort < 1 || containerPort > 65535) {
+    throw new UsageError(`--publish: "${text}" is not host:container[/tcp|udp] with ports from 1 to 65535`)
+  }
+
+  return { hostPort, containerPort, protocol: (match[3] ?? 'tcp') as PortMapping['protocol'] }
 }
 
 async function clientFor (values: { 'data-dir'?: string, api?: string, token?: string }, env: CliIO['env']): Promise<ApiClient> {
@@ -213,7 +366,7 @@ function mainHelp (): string {
 }
 
 function commandHelp (name: string, command: Command): string {
-  return `Usage: caravela ${name} [options]\n\n${command.summary}.\n\nOptions:\n${formatOptions(options)}`
+  return `Usage: caravela ${name} ${command.usage ?? '[options]'}\n\n${command.summary}.\n\nOptions:\n${formatOptions({ ...command.options, ...options })}`
 }
 
 function toJson (value: unknown): string {
@@ -265,6 +418,52 @@ function formatPeers (peers: PeerSummary[]): string {
       peer.multiaddrs[0] ?? '-'
     ])
   ])
+}
+
+/** Docker's short form of a container id: its first 12 characters. */
+function shortId (id: string): string {
+  return id.slice(0, 12)
+}
+
+/** ` 127.0.0.1:8080->80/tcp, …` after `separator`, or nothing. */
+function formatPorts (ports: PortMapping[], separator = ''): string {
+  return ports.length === 0 ? '' : separator + ports.map(p => `${p.hostPort}->${p.containerPort}/${p.protocol}`).join(', ')
+}
+
+function formatContainers (containers: ContainerView[]): string {
+  if (containers.length === 0) {
+    return 'No containers placed by this peer.\n'
+  }
+
+  return formatTable([
+    ['CONTAINER ID', 'NAME', 'IMAGE', 'SUPPLIER', 'STATE', 'RESOURCES', 'PORTS'],
+    ...containers.map(c => [
+      shortId(c.containerId),
+      c.name === '' ? '-' : c.name,
+      c.image,
+      c.supplier.peerId,
+      c.state,
+      formatResources(c.resources),
+      formatPorts(c.portMappings) || '-'
+    ])
+  ])
+}
+
+function formatOffers (offers: OffersView): string {
+  const rows = (list: OfferView[], who: string): string => list.length === 0
+    ? '  none\n'
+    : formatTable([
+      ['OFFER', who, 'FREE', 'USED', 'CONTAINERS'],
+      ...list.map(o => [String(o.id), o.peerId, formatResources(o.free), formatResources(o.used), String(o.containersRunning)])
+    ], '  ')
+  const { trading, supplying } = offers
+
+  return [
+    `Trading for slice ${trading.slice.index} (${formatResources(trading.slice.resources)}): ${plural(trading.offers.length, 'offer')}\n`,
+    rows(trading.offers, 'SUPPLIER'),
+    `\nSupplying: ${formatResources(supplying.available)} free of ${formatResources(supplying.max)}, ${plural(supplying.offers.length, 'offer')}\n`,
+    rows(supplying.offers, 'TRADER')
+  ].join('')
 }
 
 /** `1h 2m 3s` */

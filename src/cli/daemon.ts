@@ -7,6 +7,7 @@
 // must come first: the libp2p stack needs Promise.withResolvers, missing on Node 20
 import '../polyfill.js'
 import { mkdir } from 'node:fs/promises'
+import { availableParallelism, totalmem } from 'node:os'
 import { resolve } from 'node:path'
 import { parseArgs } from 'node:util'
 import { logger } from '@libp2p/logger'
@@ -18,6 +19,7 @@ import type { CliOption } from './caravela.js'
 import type { ApiServer } from '../api/server.js'
 import type { CaravelaConfig, NodeConfig } from '../config/types.js'
 import type { CaravelaNode } from '../node.js'
+import type { ContainerRuntime } from '../types.js'
 
 /** Time a stop may take before the daemon gives up and exits with 1. */
 const SHUTDOWN_TIMEOUT = 20_000
@@ -33,6 +35,7 @@ const options = {
   cpus: { type: 'string', value: 'n', description: 'CPUs to offer (default: all the runtime has)' },
   memory: { type: 'string', value: 'MB|512m|2g', description: 'Memory to offer (default: all the runtime has)' },
   'cpu-class': { type: 'string', value: 'low|high', description: 'CPU class to offer' },
+  runtime: { type: 'string', value: 'none|memory', description: 'Where containers run: none (this peer only trades and places) or memory (accounts containers without running them, for testnets) (default none)' },
   'api-port': { type: 'string', value: 'port', description: 'Port of the control API on 127.0.0.1 (default 0: any free port)' },
   'protocol-prefix': { type: 'string', value: 'name', description: 'Protocol ids start with /<name>/; only peers with the same prefix meet (default caravela)' },
   help: { type: 'boolean', short: 'h', description: 'Show this help' }
@@ -48,6 +51,7 @@ interface Flags {
   cpus?: string
   memory?: string
   'cpu-class'?: string
+  runtime?: string
   'api-port'?: string
   'protocol-prefix'?: string
   help?: boolean
@@ -93,7 +97,7 @@ async function main (flags: Flags): Promise<void> {
 
   // loaded only now, so that --help and usage errors answer without loading the libp2p stack
   const { createCaravelaNode } = await import('../node.js')
-  const node = await createCaravelaNode({ config, dataDir })
+  const node = await createCaravelaNode({ config, dataDir, runtime: await runtimeFor(flags.runtime, config) })
   let api: ApiServer
 
   try {
@@ -110,6 +114,28 @@ async function main (flags: Flags): Promise<void> {
 
   stopOnSignal(node, api)
   process.stdout.write(banner(node, api))
+}
+
+/** The container runtime `--runtime` names, with the advertised capacity. */
+async function runtimeFor (name: string | undefined, config: CaravelaConfig): Promise<ContainerRuntime | undefined> {
+  switch (name ?? 'none') {
+    case 'none':
+      return undefined
+    case 'memory': {
+      const { MemoryRuntime } = await import('../runtime/memory-runtime.js')
+      const cpus = config.node.cpus ?? availableParallelism()
+      const memory = config.node.memory ?? Math.floor(totalmem() / (1024 * 1024))
+      const { cpuSlices, cpuOvercommit, memoryOvercommit } = config.network
+      // the supplier accounts what it hands out; this bound only catches a supplier gone wrong
+      return new MemoryRuntime({
+        cpus,
+        memory,
+        allocatable: { cpus: Math.floor(cpus * cpuOvercommit / 100) * cpuSlices, memory: Math.floor(memory * memoryOvercommit / 100) }
+      })
+    }
+    default:
+      throw new UsageError(`--runtime must be none or memory, got "${name}"`)
+  }
 }
 
 /** Copies the flags that were given over the config's `[node]` values. */

@@ -53,6 +53,17 @@ interface WalkEntry {
   state: 'new' | 'asked' | 'answered' | 'failed'
 }
 
+/** Totals over all lookups: how many, answered locally or by a walk, requests and hops spent. */
+export interface LookupCounters {
+  lookups: number
+  local: number
+  network: number
+  rpcs: number
+  hops: number
+  /** lookups that found no peer of the target slice */
+  missedSlice: number
+}
+
 export interface KadOverlayComponents {
   peerId: PeerId
   peerStore: PeerStore
@@ -85,6 +96,8 @@ export class KadOverlay implements Overlay {
   private readonly log: Logger
   private readonly selfKey: Uint8Array
   private readonly sliceCache = new Map<number, CachedPeer[]>()
+  /** running totals of every lookup since start */
+  readonly counters: LookupCounters = { lookups: 0, local: 0, network: 0, rpcs: 0, hops: 0, missedSlice: 0 }
 
   constructor (components: KadOverlayComponents, init: KadOverlayInit) {
     this.components = components
@@ -364,6 +377,11 @@ export class KadOverlay implements Overlay {
   }
 
   private report (options: LookupOptions, stats: LookupStats): void {
+    this.counters.lookups++
+    this.counters[stats.source]++
+    this.counters.rpcs += stats.rpcs
+    this.counters.hops += stats.hops
+    this.counters.missedSlice += stats.inSlice ? 0 : 1
     options.onStats?.(stats)
   }
 }

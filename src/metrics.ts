@@ -1,0 +1,78 @@
+/**
+ * A peer's metrics: traffic per protocol, lookups and their cost, placements and the messages
+ * they took. `caravela node --json` shows them; the control API serves them in Prometheus text
+ * format at `/metrics`.
+ */
+
+import { MESSAGE_NAMES } from './protocols/ids.js'
+import { createMetrics } from './protocols/metrics.js'
+import type { LookupCounters } from './overlay/kad-overlay.js'
+import type { ProtocolMetrics } from './protocols/metrics.js'
+import type { Distribution } from './roles/stats.js'
+
+export interface PeerMetrics {
+  /** per protocol, what this peer sent and received as a client and as a server */
+  protocols: ProtocolMetrics
+  lookups: LookupCounters
+  requests: {
+    placed: number
+    failed: number
+    /** messages this peer sent for one request: submission, lookup requests, get-offers, launches, rollbacks */
+    messages: Distribution
+    lookups: Distribution
+    hops: Distribution
+  }
+}
+
+/** Sum of two sets of protocol counters (a peer's client side and server side). */
+export function addProtocolMetrics (a: ProtocolMetrics, b: ProtocolMetrics): ProtocolMetrics {
+  const sum = createMetrics()
+
+  for (const name of MESSAGE_NAMES) {
+    sum[name].messagesSent = a[name].messagesSent + b[name].messagesSent
+    sum[name].messagesReceived = a[name].messagesReceived + b[name].messagesReceived
+    sum[name].bytesSent = a[name].bytesSent + b[name].bytesSent
+    sum[name].bytesReceived = a[name].bytesReceived + b[name].bytesReceived
+  }
+
+  return sum
+}
+
+/** The metrics in the Prometheus text exposition format (version 0.0.4). */
+export function toPrometheus (metrics: PeerMetrics): string {
+  const lines: string[] = []
+  const family = (name: string, type: 'counter' | 'gauge' | 'summary', help: string, samples: Array<[labels: string, value: number]>): void => {
+    lines.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`)
+
+    for (const [labels, value] of samples) {
+      lines.push(`${name}${labels} ${Number.isFinite(value) ? value : 0}`)
+    }
+  }
+  const perProtocol = (field: keyof ProtocolMetrics[keyof ProtocolMetrics]): Array<[string, number]> =>
+    MESSAGE_NAMES.map(name => [`{message="${name}"}`, metrics.protocols[name][field]])
+  const summary = (name: string, help: string, d: Distribution): void => {
+    family(name, 'summary', help, [['{quantile="0.5"}', d.p50], ['{quantile="0.99"}', d.p99]])
+    lines.push(`${name}_sum ${d.sum}`, `${name}_count ${d.count}`)
+  }
+
+  family('caravela_messages_sent_total', 'counter', 'Protocol messages sent, requests and responses', perProtocol('messagesSent'))
+  family('caravela_messages_received_total', 'counter', 'Protocol messages received, requests and responses', perProtocol('messagesReceived'))
+  family('caravela_bytes_sent_total', 'counter', 'Protobuf bytes sent', perProtocol('bytesSent'))
+  family('caravela_bytes_received_total', 'counter', 'Protobuf bytes received', perProtocol('bytesReceived'))
+  family('caravela_lookups_total', 'counter', 'Overlay lookups by where they were answered', [
+    ['{source="local"}', metrics.lookups.local],
+    ['{source="network"}', metrics.lookups.network]
+  ])
+  family('caravela_lookup_rpcs_total', 'counter', 'FIND_NODE requests sent by overlay lookups', [['', metrics.lookups.rpcs]])
+  family('caravela_lookup_hops_total', 'counter', 'Hops taken by overlay lookups', [['', metrics.lookups.hops]])
+  family('caravela_lookups_missed_slice_total', 'counter', 'Lookups that found no peer of the target slice', [['', metrics.lookups.missedSlice]])
+  family('caravela_requests_total', 'counter', 'Placement requests submitted at this peer by outcome', [
+    ['{outcome="placed"}', metrics.requests.placed],
+    ['{outcome="failed"}', metrics.requests.failed]
+  ])
+  summary('caravela_request_messages', 'Messages sent for one placement request', metrics.requests.messages)
+  summary('caravela_request_lookups', 'Overlay lookups made for one placement request', metrics.requests.lookups)
+  summary('caravela_request_hops', 'Overlay hops taken for one placement request', metrics.requests.hops)
+
+  return lines.join('\n') + '\n'
+}

@@ -1,0 +1,407 @@
+/**
+ * The buyer, or scheduler (`caravela-original.md` §7, DESIGN §4): places a request's containers
+ * on suppliers found through traders. Co-located containers go together to one supplier, spread
+ * containers each to a different one (§18-11); a request placed only in part is rolled back
+ * (§18-10). Discovery searches the smallest slice that holds a placement (multiple-offer
+ * strategies) or walks the slices (single offer, without the off-by-one of §18-8); offers are
+ * ranked on their suppliers' real load and tried in order.
+ */
+
+import { randomBytes } from 'node:crypto'
+import { MAX_CONTAINERS } from '../protocols/constants.js'
+import { contains } from '../resources/resource-map.js'
+import { CPU_CLASS_NAMES } from '../types.js'
+import { AllOffersRejectedError, InvalidContainerRequestError, NoOffersError, NoPartitionFitsError, RequestRolledBackError } from './errors.js'
+import { rankOffers } from './ranking.js'
+import { describeResources, totalResources } from './resources.js'
+import { Samples } from './stats.js'
+import type { OfferRejection } from './errors.js'
+import type { RankedOffer } from './ranking.js'
+import type { RoleStats } from './stats.js'
+import type { NetworkConfig } from '../config/types.js'
+import type { ResourceMap, Slice } from '../resources/resource-map.js'
+import type { AbortOptions, AvailableOffer, CaravelaClient, Clock, ContainerConfig, ContainerStatus, NodeRef, Overlay, Resources } from '../types.js'
+import type { Logger } from '@libp2p/interface'
+
+/** Discoveries per placement: the first, and one more when every offer it found was rejected. */
+const DISCOVERY_ROUNDS = 2
+/** Random bytes of a generated request id. */
+const REQUEST_ID_BYTES = 12
+/** A request id: printable ASCII without spaces, short enough to carry a launch number. */
+const REQUEST_ID_PATTERN = /^[\x21-\x7e]{1,100}$/
+
+export interface BuyerInit {
+  self: () => NodeRef
+  overlay: Overlay
+  client: CaravelaClient
+  config: () => NetworkConfig
+  resourceMap: () => ResourceMap
+  clock: Clock
+  log: Logger
+  /** uniform in [0, 1), for ranking ties (default `Math.random`) */
+  random?: () => number
+}
+
+export interface RunOptions extends AbortOptions {
+  /** identifies the request at the suppliers, so that a retried launch starts nothing twice */
+  requestId?: string
+}
+
+/** A request as placed: its id, and one status per container in the order given. */
+export interface PlacedRequest {
+  requestId: string
+  statuses: ContainerStatus[]
+}
+
+/** Containers launched together on one supplier. */
+interface Placement {
+  /** positions of the containers in the request */
+  indices: number[]
+  containers: ContainerConfig[]
+  needed: Resources
+}
+
+/** One request in progress. */
+interface Request {
+  id: string
+  signal?: AbortSignal
+  launches: number
+  messages: number
+  lookups: number
+  hops: number
+  /** suppliers holding containers of the request: spread containers avoid them */
+  suppliers: Set<string>
+  placed: Array<{ supplier: NodeRef, statuses: ContainerStatus[] }>
+}
+
+/** What one search of one slice found. */
+interface SearchResult {
+  offers: AvailableOffer[]
+  traders: number
+}
+
+export class Buyer {
+  private readonly init: BuyerInit
+  private readonly log: Logger
+  private placedCount = 0
+  private failedCount = 0
+  private readonly messages = new Samples()
+  private readonly lookups = new Samples()
+  private readonly hops = new Samples()
+  private readonly durations = new Samples()
+
+  constructor (init: BuyerInit) {
+    this.init = init
+    this.log = init.log
+  }
+
+  /**
+   * Place every container of a request, or none: a request that cannot be placed whole has what
+   * was placed for it stopped again, and the error says why.
+   */
+  async run (containers: ContainerConfig[], options: RunOptions = {}): Promise<PlacedRequest> {
+    const started = this.init.clock.now()
+    const request: Request = {
+      id: options.requestId ?? randomBytes(REQUEST_ID_BYTES).toString('hex'),
+      signal: options.signal,
+      launches: 0,
+      messages: 1,
+      lookups: 0,
+      hops: 0,
+      suppliers: new Set(),
+      placed: []
+    }
+
+    try {
+      const placements = this.plan(containers, request.id)
+      const statuses: ContainerStatus[] = new Array(containers.length)
+
+      for (const placement of placements) {
+        const placed = await this.place(request, placement)
+        placement.indices.forEach((index, i) => { statuses[index] = placed[i] })
+      }
+
+      this.placedCount++
+      return { requestId: request.id, statuses }
+    } catch (err: any) {
+      this.failedCount++
+      throw request.placed.length > 0 ? await this.rollback(request, err) : err
+    } finally {
+      this.messages.add(request.messages)
+      this.lookups.add(request.lookups)
+      this.hops.add(request.hops)
+      this.durations.add(this.init.clock.now() - started)
+    }
+  }
+
+  stats (): RoleStats {
+    return {
+      requestsPlaced: this.placedCount,
+      requestsFailed: this.failedCount,
+      messagesPerRequest: this.messages.summary(),
+      lookupsPerRequest: this.lookups.summary(),
+      hopsPerRequest: this.hops.summary(),
+      durationMsPerRequest: this.durations.summary()
+    }
+  }
+
+  /**
+   * Check the request, give containers without CPUs or memory the smallest partition's (§18-9),
+   * and split it: the co-located containers as one placement, each spread container as its own.
+   */
+  private plan (containers: ContainerConfig[], requestId: string): Placement[] {
+    if (!REQUEST_ID_PATTERN.test(requestId)) {
+      throw new InvalidContainerRequestError('A request id is 1 to 100 printable ASCII characters without spaces')
+    }
+
+    if (!Array.isArray(containers) || containers.length === 0 || containers.length > MAX_CONTAINERS) {
+      throw new InvalidContainerRequestError(`A request holds 1 to ${MAX_CONTAINERS} containers`)
+    }
+
+    const map = this.init.resourceMap()
+    const lowest = map.lowestResources()
+    const colocated: Placement = { indices: [], containers: [], needed: lowest }
+    const placements: Placement[] = []
+
+    containers.forEach((container, index) => {
+      const resources = validResources(container?.resources, index)
+      const filled = {
+        ...container,
+        resources: { ...resources, cpus: resources.cpus || lowest.cpus, memory: resources.memory || lowest.memory }
+      }
+
+      if (filled.groupPolicy === 'co-location') {
+        colocated.indices.push(index)
+        colocated.containers.push(filled)
+      } else {
+        placements.push({ indices: [index], containers: [filled], needed: filled.resources })
+      }
+    })
+
+    if (colocated.containers.length > 0) {
+      colocated.needed = totalResources(colocated.containers)
+      placements.unshift(colocated)
+    }
+
+    for (const { needed } of placements) {
+      if (map.fittestForSearch(needed) == null) {
+        throw new NoPartitionFitsError(needed, largest(map))
+      }
+    }
+
+    return placements
+  }
+
+  /**
+   * Find offers, rank them and launch on the best supplier that accepts (§7.6), avoiding the
+   * suppliers the request already uses. When every offer was rejected (offers race), discover once
+   * more.
+   */
+  private async place (request: Request, placement: Placement): Promise<ContainerStatus[]> {
+    const { needed } = placement
+    const rejections: OfferRejection[] = []
+    const unreachable = new Set<string>()
+    const usable = (offer: AvailableOffer): boolean =>
+      contains(offer.freeResources, needed) && !request.suppliers.has(offer.supplier.peerId) && !unreachable.has(offer.supplier.peerId)
+
+    for (let round = 0; round < DISCOVERY_ROUNDS; round++) {
+      let offers: AvailableOffer[]
+
+      try {
+        offers = await this.discover(request, needed, usable)
+      } catch (err: any) {
+        if (round > 0 && err.name === NoOffersError.name && request.signal?.aborted !== true) {
+          break
+        }
+
+        throw err
+      }
+
+      for (const offer of bestPerSupplier(rankOffers(offers.filter(usable), needed, this.init.config().schedulingPolicy, this.init.random))) {
+        try {
+          return await this.launch(request, offer, placement.containers)
+        } catch (err: any) {
+          if (err.name === 'MalformedMessageError' || request.signal?.aborted === true) {
+            throw err
+          }
+
+          rejections.push({ supplier: offer.supplier.peerId, offerId: offer.id, reason: err.message ?? String(err) })
+
+          if (err.name !== 'RemoteRequestError') {
+            unreachable.add(offer.supplier.peerId)
+          }
+        }
+      }
+    }
+
+    throw new AllOffersRejectedError(needed, rejections)
+  }
+
+  /** LaunchContainer at the offer's supplier; what it starts is recorded for a rollback. */
+  private async launch (request: Request, offer: RankedOffer, containers: ContainerConfig[]): Promise<ContainerStatus[]> {
+    request.signal?.throwIfAborted()
+    const launchId = `${request.id}-${request.launches++}`
+    this.count(request, offer.supplier)
+    const statuses = await this.init.client.launchContainer(offer.supplier, offer.id, launchId, containers, this.callOptions(request))
+    request.placed.push({ supplier: offer.supplier, statuses })
+    request.suppliers.add(offer.supplier.peerId)
+
+    if (statuses.length !== containers.length) {
+      throw new Error(`the supplier answered ${statuses.length} statuses for ${containers.length} containers`)
+    }
+
+    return statuses
+  }
+
+  /**
+   * Offers that can hold `needed`. Multiple-offer strategies (§7.2): up to maxPartitionsSearch
+   * searches of the smallest slice that holds it (every supplier able to serve that slice offers
+   * in it), moving to the next larger slice when a slice has no trader at all. Single offer
+   * (§7.3): each supplier offers only in its largest slice, so the search walks the slices that
+   * hold the request, up from the smallest (binpack) or down from the largest (spread), with at
+   * most maxPartitionsSearch searches.
+   */
+  private async discover (request: Request, needed: Resources, usable: (offer: AvailableOffer) => boolean): Promise<AvailableOffer[]> {
+    const map = this.init.resourceMap()
+    const config = this.init.config()
+    const walk = config.discoveryBackend === 'single-offer'
+    const down = walk && config.schedulingPolicy === 'spread'
+    const searched: string[] = []
+    let slice = down ? map.highestForSearch(needed) : map.fittestForSearch(needed)
+
+    for (let search = 0; search < Math.max(1, config.maxPartitionsSearch) && slice != null; search++) {
+      const { offers, traders } = await this.search(request, map, slice, usable)
+      searched.push(`slice ${describeResources(slice.resources)} (${traders} trader${traders === 1 ? '' : 's'} asked)`)
+
+      if (offers.length > 0) {
+        return offers
+      }
+
+      if (walk || traders === 0) {
+        slice = down ? map.nextLowerSearch(slice, needed) : map.nextHigherSearch(slice, needed)
+      }
+    }
+
+    throw new NoOffersError(needed, searched.join(', '))
+  }
+
+  /**
+   * Look up a random key of the slice and ask its traders in turn, with relay, until one answers
+   * with an offer the placement can use.
+   */
+  private async search (request: Request, map: ResourceMap, slice: Slice, usable: (offer: AvailableOffer) => boolean): Promise<SearchResult> {
+    const config = this.init.config()
+    let nodes
+
+    request.signal?.throwIfAborted()
+    request.lookups++
+
+    try {
+      nodes = await this.init.overlay.lookup(map.randomKeyIn(slice), {
+        count: config.lookupCount,
+        signal: request.signal,
+        onStats: stats => {
+          request.messages += stats.rpcs
+          request.hops += stats.hops
+        }
+      })
+    } catch (err: any) {
+      this.log('lookup in slice %d failed - %e', slice.index, err)
+      return { offers: [], traders: 0 }
+    }
+
+    const traders = nodes.filter(node => map.sliceOf(node.key).index === slice.index)
+
+    for (const [asked, trader] of traders.entries()) {
+      this.count(request, trader)
+
+      try {
+        const offers = await this.init.client.getOffers(trader, true, this.callOptions(request))
+
+        if (offers.some(usable)) {
+          return { offers, traders: asked + 1 }
+        }
+      } catch (err: any) {
+        this.log('trader %s did not answer - %e', trader.peerId, err)
+      }
+    }
+
+    return { offers: [], traders: traders.length }
+  }
+
+  /** Stop every container placed for a failed request; the error says what happened. */
+  private async rollback (request: Request, cause: Error): Promise<RequestRolledBackError> {
+    let stopped = 0
+    const leftRunning: string[] = []
+
+    for (const { supplier, statuses } of request.placed) {
+      for (const { containerId } of statuses) {
+        this.count(request, supplier)
+
+        try {
+          await this.init.client.stopLocalContainer(supplier, containerId)
+          stopped++
+        } catch (err: any) {
+          if (err?.status === 'NOT_FOUND') {
+            stopped++
+          } else {
+            this.log.error('could not stop %s at %s while rolling back request %s - %e', containerId, supplier.peerId, request.id, err)
+            leftRunning.push(containerId)
+          }
+        }
+      }
+    }
+
+    return new RequestRolledBackError(cause, stopped, leftRunning)
+  }
+
+  /** One message of the request, unless it goes to this peer itself. */
+  private count (request: Request, to: NodeRef): void {
+    if (to.peerId !== this.init.self().peerId) {
+      request.messages++
+    }
+  }
+
+  /** The caller's signal, bounded by the request timeout; without one the client's own timeout applies. */
+  private callOptions (request: Request): AbortOptions {
+    if (request.signal == null) {
+      return {}
+    }
+
+    return { signal: AbortSignal.any([request.signal, AbortSignal.timeout(this.init.config().requestTimeout)]) }
+  }
+}
+
+/** Integer CPUs and memory, a known CPU class. */
+function validResources (r: Resources | undefined, index: number): Resources {
+  const ok = r != null &&
+    Number.isSafeInteger(r.cpus) && r.cpus >= 0 &&
+    Number.isSafeInteger(r.memory) && r.memory >= 0 &&
+    Number.isInteger(r.cpuClass) && r.cpuClass >= 0 && r.cpuClass < CPU_CLASS_NAMES.length
+
+  if (!ok) {
+    throw new InvalidContainerRequestError(`containers[${index}].resources must give whole CPUs and MB (0 or more) and a CPU class of ${CPU_CLASS_NAMES.join(' or ')}`)
+  }
+
+  return { cpuClass: r.cpuClass, cpus: r.cpus, memory: r.memory }
+}
+
+/** The most CPUs, memory and CPU class any partition has. */
+function largest (map: ResourceMap): Resources {
+  return map.slices.reduce((max, { resources: r }) => ({
+    cpuClass: Math.max(max.cpuClass, r.cpuClass),
+    cpus: Math.max(max.cpus, r.cpus),
+    memory: Math.max(max.memory, r.memory)
+  }), { cpuClass: 0, cpus: 0, memory: 0 })
+}
+
+/** The best-ranked offer of each supplier: its other offers show the same free resources. */
+function bestPerSupplier (ranked: RankedOffer[]): RankedOffer[] {
+  const seen = new Set<string>()
+
+  return ranked.filter(offer => {
+    const first = !seen.has(offer.supplier.peerId)
+    seen.add(offer.supplier.peerId)
+    return first
+  })
+}

@@ -1,0 +1,95 @@
+/**
+ * Why a request could not be placed: one class per reason, matched by `name`, with a message a
+ * user can act on.
+ */
+
+import { describeResources } from './resources.js'
+import type { Resources } from '../types.js'
+
+/** The containers of a request are not a valid request (empty, too many, bad resources). */
+export class InvalidContainerRequestError extends Error {
+  static name = 'InvalidContainerRequestError'
+
+  constructor (message: string) {
+    super(message)
+    this.name = 'InvalidContainerRequestError'
+  }
+}
+
+/** The request is larger than every partition of the resource map: no supplier can ever offer it. */
+export class NoPartitionFitsError extends Error {
+  static name = 'NoPartitionFitsError'
+  readonly resources: Resources
+
+  /** @param largest - the most CPUs, memory and CPU class any partition has */
+  constructor (resources: Resources, largest: Resources) {
+    super(`No partition of the network holds ${describeResources(resources)}: partitions go up to ` +
+      `${describeResources(largest)}; ask for less or split the request`)
+    this.name = 'NoPartitionFitsError'
+    this.resources = resources
+  }
+}
+
+/** Discovery found no offer that could hold the request. */
+export class NoOffersError extends Error {
+  static name = 'NoOffersError'
+  readonly resources: Resources
+
+  /** @param searched - what the search did, e.g. `slices (0, 2, 2048) (3 traders asked)` */
+  constructor (resources: Resources, searched: string) {
+    super(`No supplier offers ${describeResources(resources)}: no offers found in ${searched}`)
+    this.name = 'NoOffersError'
+    this.resources = resources
+  }
+}
+
+/** Why one supplier did not take a launch. */
+export interface OfferRejection {
+  supplier: string
+  offerId: number
+  reason: string
+}
+
+/** Every offer found was tried and every supplier refused or failed. */
+export class AllOffersRejectedError extends Error {
+  static name = 'AllOffersRejectedError'
+  readonly resources: Resources
+  readonly rejections: OfferRejection[]
+
+  constructor (resources: Resources, rejections: OfferRejection[]) {
+    const reasons = rejections.map(r => `${r.supplier.slice(-8)} offer ${r.offerId}: ${r.reason}`).join('; ')
+    super(`Every offer for ${describeResources(resources)} was rejected (${rejections.length}): ${reasons}`)
+    this.name = 'AllOffersRejectedError'
+    this.resources = resources
+    this.rejections = rejections
+  }
+}
+
+/** Part of a request was placed, the rest could not be, and what was placed has been stopped. */
+export class RequestRolledBackError extends Error {
+  static name = 'RequestRolledBackError'
+  readonly cause: Error
+  /** containers stopped again */
+  readonly rolledBack: number
+  /** containers that could not be stopped (their supplier did not answer) */
+  readonly leftRunning: string[]
+
+  constructor (cause: Error, rolledBack: number, leftRunning: string[]) {
+    const left = leftRunning.length === 0 ? '' : `; ${leftRunning.length} could not be stopped: ${leftRunning.join(', ')}`
+    super(`${cause.message} (the request was rolled back: ${rolledBack} container${rolledBack === 1 ? '' : 's'} placed for it stopped again${left})`)
+    this.name = 'RequestRolledBackError'
+    this.cause = cause
+    this.rolledBack = rolledBack
+    this.leftRunning = leftRunning
+  }
+}
+
+/** The configured discovery backend is not one the roles implement. */
+export class UnsupportedBackendError extends Error {
+  static name = 'UnsupportedBackendError'
+
+  constructor (backend: string) {
+    super(`The discovery backend "${backend}" is not supported by a peer (only by the simulator); use single-offer, multi-offer or multi-offer-updates`)
+    this.name = 'UnsupportedBackendError'
+  }
+}

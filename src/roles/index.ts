@@ -1,0 +1,17 @@
+/**
+ * The roles of a Caravela peer: supplier, trader, buyer (scheduler), containers manager and user
+ * manager, written against interfaces only.
+ */
+
+export { PeerRoles, keyOfPeerId } from './peer-roles.js'
+export type { PeerRolesInit } from './peer-roles.js'
+export type { RunOptions, PlacedRequest } from './buyer.js'
+export type { HostedContainer } from './containers-manager.js'
+export { LABEL_BUYER, LABEL_OFFER, LABEL_REQUEST, LABEL_SUPPLIER } from './containers-manager.js'
+export { computeCapacity } from './supplier.js'
+export { planOffers, OFFERING_STRATEGIES } from './offer-strategies.js'
+export type { OfferingStrategy, OfferPlan, OfferTarget, SupplierOffer } from './offer-strategies.js'
+export { rankOffers, weightOf } from './ranking.js'
+export type { RankedOffer } from './ranking.js'
+export type { Distribution, RoleStats } from './stats.js'
+export * from './errors.js'

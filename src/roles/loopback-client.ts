@@ -1,0 +1,96 @@
+/**
+ * A `CaravelaClient` that delivers messages addressed to this peer itself to its own handlers, as
+ * a function call from itself, and every other message through the network client. A supplier may
+ * pick its own peer as the trader of its slice and a buyer may place on itself, but a peer cannot
+ * open a stream to itself.
+ */
+
+import { ProtocolStatusError, RemoteRequestError } from '../errors.js'
+import type { CaravelaHandlers, RequestContext } from '../protocols/server.js'
+import type { AbortOptions, AvailableOffer, CaravelaClient, ContainerConfig, ContainerStatus, CreateOfferResult, NetworkConfiguration, NodeRef, Offer } from '../types.js'
+
+/** The handlers the roles serve. */
+export type RoleHandlers = Omit<CaravelaHandlers, 'obtainConfiguration'>
+
+export class LoopbackClient implements CaravelaClient {
+  private readonly client: CaravelaClient
+  private readonly self: () => NodeRef
+  private readonly handlers: RoleHandlers
+
+  constructor (client: CaravelaClient, self: () => NodeRef, handlers: RoleHandlers) {
+    this.client = client
+    this.self = self
+    this.handlers = handlers
+  }
+
+  async createOffer (toTrader: NodeRef, offer: Offer, options?: AbortOptions): Promise<CreateOfferResult> {
+    return this.isSelf(toTrader)
+      ? this.local(async ctx => this.handlers.createOffer(ctx, offer), options)
+      : this.client.createOffer(toTrader, offer, options)
+  }
+
+  async refreshOffer (toSupplier: NodeRef, offerId: number, options?: AbortOptions): Promise<boolean> {
+    return this.isSelf(toSupplier)
+      ? this.local(async ctx => this.handlers.refreshOffer(ctx, offerId), options)
+      : this.client.refreshOffer(toSupplier, offerId, options)
+  }
+
+  async updateOffer (toTrader: NodeRef, offer: Offer, options?: AbortOptions): Promise<boolean> {
+    return this.isSelf(toTrader)
+      ? this.local(async ctx => this.handlers.updateOffer(ctx, offer), options)
+      : this.client.updateOffer(toTrader, offer, options)
+  }
+
+  async removeOffer (toTrader: NodeRef, offerId: number, options?: AbortOptions): Promise<void> {
+    await (this.isSelf(toTrader)
+      ? this.local(async ctx => this.handlers.removeOffer(ctx, offerId), options)
+      : this.client.removeOffer(toTrader, offerId, options))
+  }
+
+  async getOffers (toTrader: NodeRef, relay: boolean, options?: AbortOptions): Promise<AvailableOffer[]> {
+    return this.isSelf(toTrader)
+      ? this.local(async ctx => this.handlers.getOffers(ctx, relay), options)
+      : this.client.getOffers(toTrader, relay, options)
+  }
+
+  async advertiseOffersNeighbor (toNeighbor: NodeRef, traderOffering: NodeRef, options?: AbortOptions): Promise<void> {
+    await (this.isSelf(toNeighbor)
+      ? this.local(async ctx => this.handlers.advertiseOffersNeighbor(ctx, traderOffering), options)
+      : this.client.advertiseOffersNeighbor(toNeighbor, traderOffering, options))
+  }
+
+  async launchContainer (toSupplier: NodeRef, offerId: number, requestId: string, containers: ContainerConfig[], options?: AbortOptions): Promise<ContainerStatus[]> {
+    return this.isSelf(toSupplier)
+      ? this.local(async ctx => this.handlers.launchContainer(ctx, offerId, requestId, containers), options)
+      : this.client.launchContainer(toSupplier, offerId, requestId, containers, options)
+  }
+
+  async stopLocalContainer (toSupplier: NodeRef, containerId: string, options?: AbortOptions): Promise<void> {
+    await (this.isSelf(toSupplier)
+      ? this.local(async ctx => this.handlers.stopLocalContainer(ctx, containerId), options)
+      : this.client.stopLocalContainer(toSupplier, containerId, options))
+  }
+
+  async obtainConfiguration (node: NodeRef, options?: AbortOptions): Promise<NetworkConfiguration> {
+    return this.client.obtainConfiguration(node, options)
+  }
+
+  private isSelf (to: NodeRef): boolean {
+    return to.peerId === this.self().peerId
+  }
+
+  /** Run a handler as a request from ourselves; a status it answers becomes a `RemoteRequestError`, as over the wire. */
+  private async local<T> (handle: (ctx: RequestContext) => Promise<T>, options: AbortOptions = {}): Promise<T> {
+    const ctx: RequestContext = { from: this.self(), signal: options.signal ?? new AbortController().signal }
+
+    try {
+      return await handle(ctx)
+    } catch (err: any) {
+      if (err instanceof ProtocolStatusError) {
+        throw new RemoteRequestError(err.status, err.message)
+      }
+
+      throw err
+    }
+  }
+}

@@ -1,0 +1,123 @@
+/**
+ * The supplier's offering strategies (`caravela-original.md` §5.5, §5.6) as pure plans: given the
+ * offers a supplier holds and its free resources, which offers to withdraw, which to update and
+ * in which slices to create new ones. The supplier carries the plans out.
+ */
+
+import { contains } from '../resources/resource-map.js'
+import { sameResources } from './resources.js'
+import type { ResourceMap, Slice } from '../resources/resource-map.js'
+import type { DiscoveryBackend } from '../config/types.js'
+import type { OverlayNode, Resources } from '../types.js'
+
+/** The strategies a peer runs; `random` and `swarm` are the simulator's baselines. */
+export type OfferingStrategy = Extract<DiscoveryBackend, 'single-offer' | 'multi-offer' | 'multi-offer-updates'>
+
+export const OFFERING_STRATEGIES: readonly OfferingStrategy[] = ['single-offer', 'multi-offer', 'multi-offer-updates']
+
+/** An offer the supplier made, as the supplier keeps it. */
+export interface SupplierOffer {
+  /** supplier-local id, unique and increasing */
+  id: number
+  /** the trader keeping the offer */
+  trader: OverlayNode
+  /** the trader's slice */
+  slice: Slice
+  /** free resources the trader was last told */
+  free: Resources
+  /** last refresh from the trader (or successful update), clock time */
+  lastRefreshed: number
+  /** refresh checks in a row that found no recent refresh */
+  missed: number
+}
+
+/** Where to create an offer. */
+export interface OfferTarget {
+  slice: Slice
+  /**
+   * When no trader of `slice` takes the offer, walk down to the next lower slices the supplier
+   * can honour (§5.4 step 3), down to (excluding) `replaces`' slice when there is one.
+   */
+  fallback: boolean
+  /** an offer to withdraw once the new one is made, and to update instead when it cannot be */
+  replaces?: SupplierOffer
+}
+
+export interface OfferPlan {
+  /** offers to withdraw */
+  remove: SupplierOffer[]
+  /** offers to keep, telling their traders the current free resources */
+  update: SupplierOffer[]
+  /** offers to create */
+  create: OfferTarget[]
+}
+
+/**
+ * What the strategy does with `offers` when the supplier has `available` free resources. A
+ * supplier that cannot honour any slice any more (fully used, or too small) withdraws every offer
+ * (§18-12).
+ */
+export function planOffers (strategy: OfferingStrategy, map: ResourceMap, offers: SupplierOffer[], available: Resources): OfferPlan {
+  const target = available.cpus > 0 && available.memory > 0 ? map.fittestForOffer(available) : undefined
+
+  if (target == null) {
+    return { remove: [...offers], update: [], create: [] }
+  }
+
+  return strategy === 'single-offer'
+    ? planSingleOffer(offers, available, target)
+    : planMultiOffer(map, offers, available, strategy === 'multi-offer-updates')
+}
+
+/**
+ * Single offer (§5.5): one offer, in the largest slice the supplier can honour. An offer in that
+ * slice is updated when the free resources changed. An offer in a lower slice the supplier still
+ * honours (it grew, or an earlier creation fell back) stays until one is made higher up. An offer
+ * in a slice it no longer honours is withdrawn and made again.
+ */
+function planSingleOffer (offers: SupplierOffer[], available: Resources, target: Slice): OfferPlan {
+  const [current, ...extra] = offers
+  const plan: OfferPlan = { remove: extra, update: [], create: [] }
+
+  if (current == null) {
+    plan.create.push({ slice: target, fallback: true })
+  } else if (current.slice.index === target.index) {
+    if (!sameResources(current.free, available)) {
+      plan.update.push(current)
+    }
+  } else if (contains(available, current.slice.resources)) {
+    plan.create.push({ slice: target, fallback: true, replaces: current })
+  } else {
+    plan.remove.push(current)
+    plan.create.push({ slice: target, fallback: true })
+  }
+
+  return plan
+}
+
+/**
+ * Multiple offers (§5.6): one offer in every slice the supplier can honour, so that a buyer
+ * searching only the smallest slice that holds its request finds every supplier able to serve it.
+ * Offers in slices it no longer honours, and second offers in one slice, are withdrawn. With
+ * `updates`, kept offers are updated when the free resources changed; without, their traders keep
+ * the figures the offers were made with (§18-13). Creation does not fall back to lower slices:
+ * those get offers of their own.
+ */
+function planMultiOffer (map: ResourceMap, offers: SupplierOffer[], available: Resources, updates: boolean): OfferPlan {
+  const targets = new Map(map.lowerPartitionsForOffer(available).map(slice => [slice.index, slice]))
+  const plan: OfferPlan = { remove: [], update: [], create: [] }
+
+  for (const offer of offers) {
+    if (!targets.delete(offer.slice.index)) {
+      plan.remove.push(offer)
+    } else if (updates && !sameResources(offer.free, available)) {
+      plan.update.push(offer)
+    }
+  }
+
+  for (const slice of targets.values()) {
+    plan.create.push({ slice, fallback: false })
+  }
+
+  return plan
+}

@@ -1,0 +1,235 @@
+/**
+ * The roles of one peer wired together: supplier, containers manager, trader, buyer and user
+ * manager, over the `Overlay`, `CaravelaClient`, `ContainerRuntime` and `Clock` interfaces only, so
+ * the same code runs in a libp2p peer, in in-process networks and in the simulator.
+ */
+
+import { fromString as uint8ArrayFromString } from 'uint8arrays/from-string'
+import { pointOf } from '../resources/resource-map.js'
+import { Buyer } from './buyer.js'
+import { ContainersManager } from './containers-manager.js'
+import { UnsupportedBackendError } from './errors.js'
+import { LoopbackClient } from './loopback-client.js'
+import { OFFERING_STRATEGIES } from './offer-strategies.js'
+import { computeCapacity, Supplier } from './supplier.js'
+import { Trader } from './trader.js'
+import { UserManager } from './user-manager.js'
+import type { HostedContainer } from './containers-manager.js'
+import type { RoleHandlers } from './loopback-client.js'
+import type { OfferingStrategy } from './offer-strategies.js'
+import type { RoleStats } from './stats.js'
+import type { RunOptions } from './buyer.js'
+import type { NetworkConfig } from '../config/types.js'
+import type { ResourceMap } from '../resources/resource-map.js'
+import type {
+  AbortOptions, CaravelaClient, Clock, ContainerConfig, ContainerExitEvents, ContainerRuntime, ContainerStatus,
+  ContainerView, NodeRef, OffersView, Overlay, StopResult
+} from '../types.js'
+import type { ComponentLogger } from '@libp2p/interface'
+
+export interface PeerRolesInit {
+  /** this peer: its peer id and current multiaddrs */
+  self: () => NodeRef
+  /** this peer's point (`overlay.nodeId()`) */
+  selfKey: Uint8Array
+  overlay: Overlay
+  client: CaravelaClient
+  runtime: ContainerRuntime
+  clock: Clock
+  /** may change once, when the peer adopts a network's configuration before `start` */
+  config: () => NetworkConfig
+  resourceMap: () => ResourceMap
+  /**
+   * Advertised capacity before overcommit and slicing: cores, MB and CPU class. A missing
+   * number is the runtime's (`getCpuAndRam`).
+   */
+  capacity: { cpus?: number, memory?: number, cpuClass: number }
+  /** namespaces caravela:supplier, caravela:trader, caravela:buyer, … */
+  logger: ComponentLogger
+  /**
+   * The point of a peer id, `sha256(peer id multihash)`.
+   *
+   * @default decodes the base58btc peer id
+   */
+  keyOf?: (peerId: string) => Uint8Array
+  /** called when a container this peer runs for a buyer exits on its own */
+  onContainerExit?: (container: HostedContainer) => void
+}
+
+/** The point of a base58btc peer id: sha256 of its multihash, as kad-dht computes it. */
+export function keyOfPeerId (peerId: string): Uint8Array {
+  return pointOf(uint8ArrayFromString(peerId, 'base58btc'))
+}
+
+export class PeerRoles {
+  /** the handlers of incoming messages, for the protocol server */
+  readonly handlers: RoleHandlers
+
+  private readonly init: PeerRolesInit
+  private readonly supplier: Supplier
+  private readonly containers: ContainersManager
+  private readonly trader: Trader
+  private readonly buyer: Buyer
+  private readonly users: UserManager
+  private unsubscribeExits?: () => void
+  private running = false
+
+  constructor (init: PeerRolesInit) {
+    this.init = init
+    const { self, selfKey, overlay, clock, config, resourceMap, logger, runtime } = init
+
+    this.handlers = {
+      createOffer: async (ctx, offer) => this.trader.createOffer(ctx, offer),
+      updateOffer: async (ctx, offer) => this.trader.updateOffer(ctx, offer),
+      removeOffer: async (ctx, offerId) => { this.trader.removeOffer(ctx, offerId) },
+      getOffers: async (ctx, relay) => this.trader.getOffers(ctx, relay),
+      advertiseOffersNeighbor: async (ctx, traderOffering) => { this.trader.advertiseOffersNeighbor(ctx, traderOffering) },
+      refreshOffer: async (ctx, offerId) => this.supplier.refreshOffer(ctx, offerId),
+      launchContainer: async (ctx, offerId, requestId, containers) => this.containers.launch(ctx, offerId, requestId, containers),
+      stopLocalContainer: async (ctx, containerId) => { await this.containers.stop(ctx, containerId) }
+    }
+
+    const client = new LoopbackClient(init.client, self, this.handlers)
+    const common = { self, overlay, client, clock, config, resourceMap }
+
+    this.supplier = new Supplier({
+      ...common,
+      strategy: () => config().discoveryBackend as OfferingStrategy,
+      log: logger.forComponent('caravela:supplier')
+    })
+    this.containers = new ContainersManager({
+      self,
+      runtime,
+      supplier: this.supplier,
+      log: logger.forComponent('caravela:containers'),
+      onContainerExit: init.onContainerExit
+    })
+    this.trader = new Trader({
+      ...common,
+      selfKey,
+      keyOf: init.keyOf ?? keyOfPeerId,
+      log: logger.forComponent('caravela:trader')
+    })
+    this.buyer = new Buyer({ ...common, log: logger.forComponent('caravela:buyer') })
+    this.users = new UserManager({ client, clock, log: logger.forComponent('caravela:user') })
+  }
+
+  /**
+   * Compute the capacity, start the timers and publish the offers right away.
+   *
+   * @throws {UnsupportedBackendError} when the network's discovery backend is a simulator baseline
+   */
+  async start (): Promise<void> {
+    if (this.running) {
+      return
+    }
+
+    const { config, runtime } = this.init
+    const backend = config().discoveryBackend
+
+    if (!(OFFERING_STRATEGIES as readonly string[]).includes(backend)) {
+      throw new UnsupportedBackendError(backend)
+    }
+
+    const capacity = computeCapacity(await this.machine(), config())
+    this.running = true
+
+    if (hasExitEvents(runtime)) {
+      this.unsubscribeExits = runtime.onExit(exit => { this.containers.containerExited(exit.containerId) })
+    }
+
+    this.trader.start()
+    this.supplier.start(capacity)
+  }
+
+  /** Stop the timers and withdraw every offer from its trader; running containers keep running. */
+  async stop (): Promise<void> {
+    if (!this.running) {
+      return
+    }
+
+    this.running = false
+    this.trader.stop()
+    await this.supplier.stop()
+    this.unsubscribeExits?.()
+    this.unsubscribeExits = undefined
+  }
+
+  /**
+   * Place containers (`caravela run`, a stack): one status per container, in order.
+   *
+   * @throws {InvalidContainerRequestError | NoPartitionFitsError | NoOffersError | AllOffersRejectedError | RequestRolledBackError}
+   */
+  async run (containers: ContainerConfig[], options: RunOptions = {}): Promise<ContainerStatus[]> {
+    const { requestId, statuses } = await this.buyer.run(containers, options)
+    this.users.add(statuses, requestId)
+    return statuses
+  }
+
+  /** The containers this peer placed. */
+  ps (): ContainerView[] {
+    return this.users.list()
+  }
+
+  /** Stop containers this peer placed, by full or unique short id: one result per id. */
+  async stopContainers (ids: string[], options: AbortOptions = {}): Promise<StopResult[]> {
+    return this.users.stop(ids, options)
+  }
+
+  /** What this peer trades (the offers it keeps for its slice) and offers (as a supplier). */
+  offers (): OffersView {
+    const trading = this.trader.view()
+    const supplying = this.supplier.view()
+    const { maxResources: max } = supplying
+
+    return {
+      trading: {
+        slice: trading.slice,
+        offers: trading.offers.map(offer => ({
+          id: offer.id,
+          peerId: offer.supplier.peerId,
+          free: offer.freeResources,
+          used: offer.usedResources,
+          containersRunning: offer.containersRunning
+        }))
+      },
+      supplying: {
+        max,
+        available: supplying.availableResources,
+        offers: supplying.offers.map(offer => ({
+          id: offer.id,
+          peerId: offer.trader.peerId,
+          free: offer.free,
+          used: { cpuClass: max.cpuClass, cpus: max.cpus - offer.free.cpus, memory: max.memory - offer.free.memory },
+          containersRunning: supplying.containersRunning
+        }))
+      }
+    }
+  }
+
+  /** Requests placed and failed, and what they cost. */
+  stats (): RoleStats {
+    return this.buyer.stats()
+  }
+
+  /** The containers this peer runs for others. */
+  hosted (): HostedContainer[] {
+    return this.containers.list()
+  }
+
+  /** Cores and MB before overcommit: the advertised ones, or the runtime's. */
+  private async machine (): Promise<{ cpus: number, memory: number, cpuClass: number }> {
+    const { capacity, runtime } = this.init
+
+    if (capacity.cpus != null && capacity.memory != null) {
+      return { cpus: capacity.cpus, memory: capacity.memory, cpuClass: capacity.cpuClass }
+    }
+
+    const engine = await runtime.getCpuAndRam()
+    return { cpus: capacity.cpus ?? engine.cpus, memory: capacity.memory ?? engine.memory, cpuClass: capacity.cpuClass }
+  }
+}
+
+function hasExitEvents (runtime: ContainerRuntime): runtime is ContainerRuntime & ContainerExitEvents {
+  return typeof (runtime as Partial<ContainerExitEvents>).onExit === 'function'
+}

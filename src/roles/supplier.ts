@@ -1,0 +1,421 @@
+/**
+ * The supplier (`caravela-original.md` §5, DESIGN §4): offers this peer's free resources to
+ * traders, keeps the offers alive while their traders refresh them, makes them again elsewhere
+ * when a trader goes quiet, withdraws them when the peer is full or leaves, and hands out
+ * resources against an offer atomically.
+ */
+
+import { contains } from '../resources/resource-map.js'
+import { planOffers } from './offer-strategies.js'
+import { describeResources, sameResources } from './resources.js'
+import { repeat } from './tasks.js'
+import type { OfferingStrategy, OfferTarget, SupplierOffer } from './offer-strategies.js'
+import type { RepeatingTask } from './tasks.js'
+import type { NetworkConfig } from '../config/types.js'
+import type { RequestContext } from '../protocols/server.js'
+import type { ResourceMap, Slice } from '../resources/resource-map.js'
+import type { CaravelaClient, Clock, NodeRef, Offer, Overlay, OverlayNode, Resources } from '../types.js'
+import type { Logger } from '@libp2p/interface'
+
+/** Random keys looked up in a slice before the creation of an offer moves on (§5.4 steps 1–2). */
+const KEYS_PER_SLICE = 2
+/** Percent: overcommit values are percentages of the real capacity. */
+const PERCENT = 100
+
+export interface SupplierInit {
+  self: () => NodeRef
+  overlay: Overlay
+  client: CaravelaClient
+  clock: Clock
+  config: () => NetworkConfig
+  resourceMap: () => ResourceMap
+  /** the strategy in force; read at every publication */
+  strategy: () => OfferingStrategy
+  log: Logger
+}
+
+/** What `offers()` shows of the supplier. */
+export interface SupplierView {
+  maxResources: Resources
+  availableResources: Resources
+  usedResources: Resources
+  containersRunning: number
+  offers: Array<{
+    id: number
+    trader: NodeRef
+    slice: { index: number, resources: Resources }
+    free: Resources
+    lastRefreshed: number
+    missedRefreshes: number
+  }>
+}
+
+/**
+ * Advertised capacity (§5.1): ⌊cores × cpuOvercommit / 100⌋ × cpuSlices CPU units and
+ * ⌊memory × memoryOvercommit / 100⌋ MB, of the given CPU class.
+ */
+export function computeCapacity (machine: { cpus: number, memory: number, cpuClass: number }, config: Pick<NetworkConfig, 'cpuOvercommit' | 'memoryOvercommit' | 'cpuSlices'>): Resources {
+  return {
+    cpuClass: machine.cpuClass,
+    cpus: Math.floor(machine.cpus * config.cpuOvercommit / PERCENT) * config.cpuSlices,
+    memory: Math.floor(machine.memory * config.memoryOvercommit / PERCENT)
+  }
+}
+
+export class Supplier {
+  private readonly init: SupplierInit
+  private readonly log: Logger
+  private readonly offers = new Map<number, SupplierOffer>()
+  /** slice index → the slice had no trader taking an offer; skipped until the next supplying tick */
+  private readonly unreachableSlices = new Set<number>()
+  private max: Resources = { cpuClass: 0, cpus: 0, memory: 0 }
+  private available: Resources = { cpuClass: 0, cpus: 0, memory: 0 }
+  private containersRunning = 0
+  private nextOfferId: number
+  private running = false
+  private tasks: RepeatingTask[] = []
+  private publishTimer?: { cancel (): void }
+  private publishing?: Promise<void>
+  private publishAgain = false
+
+  constructor (init: SupplierInit) {
+    this.init = init
+    this.log = init.log
+    // ids start at the clock's time, so that a restarted supplier does not reuse the ids its
+    // previous run gave to traders that may still keep them
+    this.nextOfferId = Math.max(0, Math.floor(init.clock.now()))
+  }
+
+  /** Start offering `capacity`: publish right away, then every supplying interval. */
+  start (capacity: Resources): void {
+    if (this.running) {
+      return
+    }
+
+    this.running = true
+    this.max = { ...capacity }
+    this.available = { ...capacity }
+    this.containersRunning = 0
+    const { clock, config } = this.init
+    const onError = (err: unknown): void => { this.log.error('supplier task failed - %e', err) }
+
+    this.tasks = [
+      repeat(clock, () => config().supplyingInterval, async () => {
+        this.unreachableSlices.clear()
+        await this.runPublish()
+      }, onError),
+      repeat(clock, () => config().refreshesCheckInterval, async () => { this.checkRefreshes() }, onError)
+    ]
+    this.schedulePublish()
+  }
+
+  /** Stop the timers and withdraw every offer from its trader (a clean leave). */
+  async stop (): Promise<void> {
+    if (!this.running) {
+      return
+    }
+
+    this.running = false
+    this.tasks.forEach(task => { task.cancel() })
+    this.tasks = []
+    this.publishTimer?.cancel()
+    this.publishTimer = undefined
+    await this.publishing
+    await Promise.all([...this.offers.values()].map(async offer => { await this.withdraw(offer) }))
+  }
+
+  get isRunning (): boolean {
+    return this.running
+  }
+
+  /** A trader refreshes an offer: true only when we hold it and the sender is its trader (§5.9). */
+  refreshOffer (ctx: RequestContext, offerId: number): boolean {
+    const offer = this.offers.get(offerId)
+
+    if (offer == null || offer.trader.peerId !== ctx.from.peerId) {
+      return false
+    }
+
+    offer.lastRefreshed = this.init.clock.now()
+    offer.missed = 0
+    return true
+  }
+
+  /**
+   * Take `needed` for `count` containers against an offer, or say why not. Synchronous, so that
+   * no other acquisition can run between the check and the update: two buyers racing for one
+   * offer cannot both win, and the supplier is never allocated beyond its capacity. The offer
+   * stays valid while the supplier can honour it; the offers are published again right after.
+   *
+   * @returns undefined on success, the reason of a refusal otherwise
+   */
+  obtainResources (offerId: number, needed: Resources, count: number): string | undefined {
+    if (!this.running) {
+      return 'the supplier is not offering resources'
+    }
+
+    if (!this.offers.has(offerId)) {
+      return `offer ${offerId} is not valid (any more)`
+    }
+
+    if (!contains(this.available, needed)) {
+      return `not enough free resources: ${describeResources(needed)} asked, ${describeResources(this.available)} free`
+    }
+
+    this.available = { ...this.available, cpus: this.available.cpus - needed.cpus, memory: this.available.memory - needed.memory }
+    this.containersRunning += count
+    this.schedulePublish()
+    return undefined
+  }
+
+  /** Give back what `obtainResources` took, for `count` containers. */
+  returnResources (resources: Resources, count: number): void {
+    const cpus = this.available.cpus + resources.cpus
+    const memory = this.available.memory + resources.memory
+
+    if (cpus > this.max.cpus || memory > this.max.memory || count > this.containersRunning) {
+      this.log.error('returned resources exceed what was taken: %d CPUs and %d MB for %d containers', resources.cpus, resources.memory, count)
+    }
+
+    this.available = { ...this.available, cpus: Math.min(cpus, this.max.cpus), memory: Math.min(memory, this.max.memory) }
+    this.containersRunning = Math.max(0, this.containersRunning - count)
+    this.schedulePublish()
+  }
+
+  /** Publish the offers again on the next macrotask; calls in between coalesce into one. */
+  schedulePublish (): void {
+    if (!this.running || this.publishTimer != null) {
+      return
+    }
+
+    this.publishTimer = this.init.clock.setTimeout(() => {
+      this.publishTimer = undefined
+      void this.runPublish()
+    }, 0)
+  }
+
+  view (): SupplierView {
+    return {
+      maxResources: { ...this.max },
+      availableResources: { ...this.available },
+      usedResources: this.used(),
+      containersRunning: this.containersRunning,
+      offers: [...this.offers.values()].map(offer => ({
+        id: offer.id,
+        trader: { peerId: offer.trader.peerId, multiaddrs: [...offer.trader.multiaddrs] },
+        slice: { index: offer.slice.index, resources: { ...offer.slice.resources } },
+        free: { ...offer.free },
+        lastRefreshed: offer.lastRefreshed,
+        missedRefreshes: offer.missed
+      }))
+    }
+  }
+
+  /** One publication at a time; a request during one makes another run right after it. */
+  private async runPublish (): Promise<void> {
+    if (this.publishing != null) {
+      this.publishAgain = true
+      return
+    }
+
+    this.publishing = (async () => {
+      do {
+        this.publishAgain = false
+        await this.publish().catch(err => { this.log.error('publishing offers failed - %e', err) })
+      } while (this.publishAgain && this.running)
+    })().finally(() => { this.publishing = undefined })
+
+    await this.publishing
+  }
+
+  /** Carry out the strategy's plan for the current offers and free resources. */
+  private async publish (): Promise<void> {
+    if (!this.running) {
+      return
+    }
+
+    const plan = planOffers(this.init.strategy(), this.init.resourceMap(), [...this.offers.values()], this.available)
+
+    await Promise.all([
+      ...plan.remove.map(async offer => { await this.withdraw(offer) }),
+      ...plan.update.map(async offer => { await this.update(offer) }),
+      ...plan.create.map(async target => { await this.create(target) })
+    ])
+  }
+
+  /** Every refreshes-check interval: count missed refreshes, drop quiet offers and make them again. */
+  private checkRefreshes (): void {
+    const { refreshMissedTimeout, maxRefreshesMissed } = this.init.config()
+    const now = this.init.clock.now()
+    let dropped = 0
+
+    for (const offer of [...this.offers.values()]) {
+      if (now - offer.lastRefreshed <= refreshMissedTimeout) {
+        continue
+      }
+
+      offer.missed++
+
+      if (offer.missed >= Math.max(1, maxRefreshesMissed)) {
+        this.log('trader %s missed %d refreshes of offer %d: offering elsewhere', offer.trader.peerId, offer.missed, offer.id)
+        void this.withdraw(offer)
+        dropped++
+      }
+    }
+
+    if (dropped > 0) {
+      this.schedulePublish()
+    }
+  }
+
+  /** Create an offer for `target`; when it replaces an offer, withdraw that one or update it. */
+  private async create (target: OfferTarget): Promise<void> {
+    const made = await this.place(target)
+    const replaced = target.replaces
+
+    if (replaced == null || this.offers.get(replaced.id) !== replaced) {
+      return
+    }
+
+    if (made != null) {
+      await this.withdraw(replaced)
+    } else if (!sameResources(replaced.free, this.available)) {
+      await this.update(replaced)
+    }
+  }
+
+  /**
+   * §5.4: offer to a trader of the target slice found through a random key, then through another
+   * random key, then (with `fallback`) in the next lower slices the supplier honours. A slice
+   * whose traders all failed is skipped until the next supplying tick.
+   */
+  private async place (target: OfferTarget): Promise<SupplierOffer | undefined> {
+    const map = this.init.resourceMap()
+    const floor = target.replaces?.slice.index ?? -1
+
+    for (let slice: Slice | undefined = target.slice; slice != null && slice.index > floor && this.running;
+      slice = target.fallback ? map.nextLowerOffer(slice, this.available) : undefined) {
+      if (this.unreachableSlices.has(slice.index)) {
+        continue
+      }
+
+      const offer = await this.placeInSlice(map, slice)
+
+      if (offer != null) {
+        return offer
+      }
+
+      this.unreachableSlices.add(slice.index)
+    }
+
+    return undefined
+  }
+
+  private async placeInSlice (map: ResourceMap, slice: Slice): Promise<SupplierOffer | undefined> {
+    for (let attempt = 0; attempt < KEYS_PER_SLICE && this.running; attempt++) {
+      for (const trader of await this.tradersIn(map, slice)) {
+        const offer = await this.offerTo(trader, slice)
+
+        if (offer != null) {
+          return offer
+        }
+      }
+    }
+
+    return undefined
+  }
+
+  /** Peers of `slice` near a random key in it, closest first. */
+  private async tradersIn (map: ResourceMap, slice: Slice): Promise<OverlayNode[]> {
+    try {
+      const nodes = await this.init.overlay.lookup(map.randomKeyIn(slice))
+      return nodes.filter(node => map.sliceOf(node.key).index === slice.index)
+    } catch (err: any) {
+      this.log('lookup in slice %d failed - %e', slice.index, err)
+      return []
+    }
+  }
+
+  /**
+   * CreateOffer to one trader; the offer counts only when the trader says it keeps it (§18-16).
+   * The offer is recorded before the call, so that a refresh racing the reply is answered.
+   */
+  private async offerTo (trader: OverlayNode, slice: Slice): Promise<SupplierOffer | undefined> {
+    const offer: SupplierOffer = {
+      id: this.nextOfferId++,
+      trader,
+      slice,
+      free: { ...this.available },
+      lastRefreshed: this.init.clock.now(),
+      missed: 0
+    }
+    this.offers.set(offer.id, offer)
+
+    try {
+      const result = await this.init.client.createOffer(trader, this.toWire(offer))
+
+      if (!result.accepted) {
+        this.log('trader %s refused offer %d: %s', trader.peerId, offer.id, result.reason)
+        this.offers.delete(offer.id)
+        return undefined
+      }
+    } catch (err: any) {
+      this.log('trader %s did not take offer %d - %e', trader.peerId, offer.id, err)
+      this.offers.delete(offer.id)
+      return undefined
+    }
+
+    if (!this.running) {
+      await this.withdraw(offer)
+      return undefined
+    }
+
+    return this.offers.get(offer.id) === offer ? offer : undefined
+  }
+
+  /** UpdateOffer with the current free resources: kept → refreshed, unknown → made again, failure → a missed refresh. */
+  private async update (offer: SupplierOffer): Promise<void> {
+    try {
+      const kept = await this.init.client.updateOffer(offer.trader, this.toWire(offer))
+
+      if (kept) {
+        offer.lastRefreshed = this.init.clock.now()
+        offer.missed = 0
+      } else if (this.offers.get(offer.id) === offer) {
+        this.offers.delete(offer.id)
+        this.schedulePublish()
+      }
+    } catch (err: any) {
+      this.log('update of offer %d at %s failed - %e', offer.id, offer.trader.peerId, err)
+      offer.missed++
+    }
+  }
+
+  /** Forget the offer and tell its trader (best effort). */
+  private async withdraw (offer: SupplierOffer): Promise<void> {
+    this.offers.delete(offer.id)
+
+    try {
+      await this.init.client.removeOffer(offer.trader, offer.id)
+    } catch (err: any) {
+      this.log('could not withdraw offer %d from %s - %e', offer.id, offer.trader.peerId, err)
+    }
+  }
+
+  /** The offer as sent to its trader, with the current figures (recorded in `offer.free`). */
+  private toWire (offer: SupplierOffer): Offer {
+    offer.free = { ...this.available }
+
+    return {
+      id: offer.id,
+      amount: 1,
+      freeResources: { ...this.available },
+      usedResources: this.used(),
+      containersRunning: this.containersRunning
+    }
+  }
+
+  private used (): Resources {
+    return { cpuClass: this.max.cpuClass, cpus: this.max.cpus - this.available.cpus, memory: this.max.memory - this.available.memory }
+  }
+}

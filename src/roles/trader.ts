@@ -1,0 +1,390 @@
+/**
+ * The trader (`caravela-original.md` §6, DESIGN §4): keeps suppliers' offers for the slice its own
+ * key falls in, refreshes them and drops the offers of suppliers that stop answering, answers
+ * buyers with every offer it keeps (used resources and running containers included, §18-14),
+ * and advertises to and relays through same-slice neighbours (§6.5, §6.6).
+ */
+
+import { MAX_OFFERS } from '../protocols/constants.js'
+import { contains } from '../resources/resource-map.js'
+import { describeResources } from './resources.js'
+import { forEachLimit, repeat } from './tasks.js'
+import type { RepeatingTask } from './tasks.js'
+import type { NetworkConfig } from '../config/types.js'
+import type { RequestContext } from '../protocols/server.js'
+import type { ResourceMap, Slice } from '../resources/resource-map.js'
+import type { AvailableOffer, CaravelaClient, Clock, CreateOfferResult, NodeRef, Offer, Overlay } from '../types.js'
+import type { Logger } from '@libp2p/interface'
+
+/** Offers kept per supplier: a supplier makes at most one per slice, and only one slice is ours. */
+export const MAX_OFFERS_PER_SUPPLIER = 64
+/** Offers kept in all, so that hostile suppliers cannot exhaust memory. */
+export const MAX_TRADER_OFFERS = 4096
+/** RefreshOffer requests in flight at once. */
+export const REFRESH_CONCURRENCY = 16
+
+export interface TraderInit {
+  self: () => NodeRef
+  /** this peer's point: the trader serves its slice */
+  selfKey: Uint8Array
+  /** the point of a peer id */
+  keyOf: (peerId: string) => Uint8Array
+  overlay: Overlay
+  client: CaravelaClient
+  clock: Clock
+  config: () => NetworkConfig
+  resourceMap: () => ResourceMap
+  log: Logger
+}
+
+/** An offer as the trader keeps it. */
+interface TraderOffer {
+  offer: Offer
+  supplier: NodeRef
+  lastRefresh: number
+  refreshesFailed: number
+  refreshing: boolean
+}
+
+/** A same-slice trader known to keep offers, on one side of ours (§6.6). */
+interface OfferingNeighbor {
+  node: NodeRef
+  key: Uint8Array
+  /** when we last passed its advertisement on */
+  forwardedAt: number
+}
+
+type Side = 'lower' | 'higher'
+
+/** What `offers()` shows of the trader. */
+export interface TraderView {
+  slice: { index: number, resources: { cpuClass: number, cpus: number, memory: number } }
+  offers: Array<AvailableOffer & { lastRefresh: number, refreshesFailed: number }>
+  offeringNeighbors: { lower?: NodeRef, higher?: NodeRef }
+}
+
+export class Trader {
+  private readonly init: TraderInit
+  private readonly log: Logger
+  /** supplier peer id → offer id → offer */
+  private readonly offers = new Map<string, Map<number, TraderOffer>>()
+  private offerCount = 0
+  private readonly neighbors: Partial<Record<Side, OfferingNeighbor>> = {}
+  private tasks: RepeatingTask[] = []
+
+  constructor (init: TraderInit) {
+    this.init = init
+    this.log = init.log
+  }
+
+  start (): void {
+    if (this.tasks.length > 0) {
+      return
+    }
+
+    const { clock, config } = this.init
+    const onError = (err: unknown): void => { this.log.error('trader task failed - %e', err) }
+
+    this.tasks = [
+      repeat(clock, () => config().refreshingInterval, async () => { await this.refreshOffers() }, onError),
+      repeat(clock, () => config().spreadOffersInterval, async () => { await this.advertise() }, onError)
+    ]
+  }
+
+  stop (): void {
+    this.tasks.forEach(task => { task.cancel() })
+    this.tasks = []
+  }
+
+  /** The slice this trader serves: the one its own key falls in. */
+  get slice (): Slice {
+    return this.init.resourceMap().sliceOf(this.init.selfKey)
+  }
+
+  /** CreateOffer: kept only when it covers our slice, and the reply says so (§18-16). */
+  createOffer (ctx: RequestContext, offer: Offer): CreateOfferResult {
+    const slice = this.slice
+
+    if (!contains(offer.freeResources, slice.resources)) {
+      return {
+        accepted: false,
+        reason: `the offer of ${describeResources(offer.freeResources)} does not cover this trader's slice of ${describeResources(slice.resources)}`
+      }
+    }
+
+    const supplierOffers = this.offers.get(ctx.from.peerId) ?? new Map<number, TraderOffer>()
+
+    if (!supplierOffers.has(offer.id)) {
+      if (supplierOffers.size >= MAX_OFFERS_PER_SUPPLIER) {
+        return { accepted: false, reason: `this trader keeps at most ${MAX_OFFERS_PER_SUPPLIER} offers per supplier` }
+      }
+
+      if (this.offerCount >= MAX_TRADER_OFFERS) {
+        return { accepted: false, reason: `this trader is full (${MAX_TRADER_OFFERS} offers)` }
+      }
+
+      this.offerCount++
+    }
+
+    supplierOffers.set(offer.id, {
+      offer: copyOffer(offer),
+      supplier: copyNode(ctx.from),
+      lastRefresh: this.init.clock.now(),
+      refreshesFailed: 0,
+      refreshing: false
+    })
+    this.offers.set(ctx.from.peerId, supplierOffers)
+
+    return { accepted: true }
+  }
+
+  /**
+   * UpdateOffer from the offer's supplier: new figures, and proof that the supplier lives. An
+   * offer that no longer covers our slice is dropped. False when we do not keep the offer.
+   */
+  updateOffer (ctx: RequestContext, offer: Offer): boolean {
+    const kept = this.offers.get(ctx.from.peerId)?.get(offer.id)
+
+    if (kept == null) {
+      return false
+    }
+
+    if (!contains(offer.freeResources, this.slice.resources)) {
+      this.delete(ctx.from.peerId, offer.id)
+      return false
+    }
+
+    kept.offer = copyOffer(offer)
+    kept.supplier = copyNode(ctx.from)
+    kept.lastRefresh = this.init.clock.now()
+    kept.refreshesFailed = 0
+    return true
+  }
+
+  /** RemoveOffer from the offer's supplier; any other sender can only name its own offers. */
+  removeOffer (ctx: RequestContext, offerId: number): void {
+    this.delete(ctx.from.peerId, offerId)
+  }
+
+  /**
+   * GetOffers (§6.5): every offer we keep (at most a response's worth, sampled at random when
+   * there are more). Without offers and asked to relay, the offering neighbours are asked for
+   * theirs (without relay); one that has none, or does not answer, is forgotten.
+   */
+  async getOffers (ctx: RequestContext, relay: boolean): Promise<AvailableOffer[]> {
+    if (this.offerCount > 0 || !relay || !this.init.config().spreadOffers) {
+      return this.availableOffers()
+    }
+
+    const found: AvailableOffer[] = []
+
+    for (const side of ['lower', 'higher'] as const) {
+      const neighbor = this.neighbors[side]
+
+      if (neighbor == null || neighbor.node.peerId === ctx.from.peerId || !this.inSlice(neighbor.key)) {
+        delete this.neighbors[side]
+        continue
+      }
+
+      const offers = await this.init.client.getOffers(neighbor.node, false, { signal: ctx.signal }).catch((err: any) => {
+        this.log('offering neighbour %s did not answer - %e', neighbor.node.peerId, err)
+        return []
+      })
+
+      if (offers.length === 0 && this.neighbors[side] === neighbor) {
+        delete this.neighbors[side]
+      }
+
+      found.push(...offers.slice(0, MAX_OFFERS - found.length))
+    }
+
+    return found
+  }
+
+  /**
+   * AdvertiseOffersNeighbor (§6.6): a same-slice trader tells us `traderOffering` keeps offers.
+   * We remember it on the side the message came from and, when we keep no offers ourselves, pass
+   * it on away from that side, at most once per spread interval per offering trader.
+   */
+  advertiseOffersNeighbor (ctx: RequestContext, traderOffering: NodeRef): void {
+    const selfId = this.init.self().peerId
+    const senderKey = this.init.keyOf(ctx.from.peerId)
+    const offeringKey = this.init.keyOf(traderOffering.peerId)
+
+    if (!this.inSlice(senderKey) || !this.inSlice(offeringKey) || traderOffering.peerId === selfId) {
+      return
+    }
+
+    const side: Side = compareKeys(senderKey, this.init.selfKey) < 0 ? 'lower' : 'higher'
+    const previous = this.neighbors[side]
+    const now = this.init.clock.now()
+    const forward = previous?.node.peerId !== traderOffering.peerId || now - previous.forwardedAt >= this.init.config().spreadOffersInterval
+    this.neighbors[side] = { node: copyNode(traderOffering), key: offeringKey, forwardedAt: forward ? now : previous.forwardedAt }
+
+    if (forward && this.offerCount === 0 && this.init.config().spreadOffers) {
+      void this.forward(traderOffering, side === 'lower' ? 'higher' : 'lower')
+    }
+  }
+
+  view (): TraderView {
+    const slice = this.slice
+
+    return {
+      slice: { index: slice.index, resources: { ...slice.resources } },
+      offers: [...this.entries()].map(entry => ({
+        ...toAvailable(entry),
+        lastRefresh: entry.lastRefresh,
+        refreshesFailed: entry.refreshesFailed
+      })),
+      offeringNeighbors: { lower: this.neighbors.lower?.node, higher: this.neighbors.higher?.node }
+    }
+  }
+
+  /** Offers kept in all. */
+  get size (): number {
+    return this.offerCount
+  }
+
+  /**
+   * Every refreshing interval (§6.4): RefreshOffer to the supplier of each offer not already
+   * waiting for one, a few at a time. True keeps it; false drops it; a failure counts, and
+   * `maxRefreshesFailed` failures in a row drop it.
+   */
+  private async refreshOffers (): Promise<void> {
+    const due = [...this.entries()].filter(entry => !entry.refreshing)
+
+    await forEachLimit(due, REFRESH_CONCURRENCY, async entry => {
+      entry.refreshing = true
+
+      try {
+        const refreshed = await this.init.client.refreshOffer(entry.supplier, entry.offer.id)
+
+        if (refreshed) {
+          entry.refreshesFailed = 0
+          entry.lastRefresh = this.init.clock.now()
+        } else {
+          this.log('supplier %s no longer holds offer %d', entry.supplier.peerId, entry.offer.id)
+          this.delete(entry.supplier.peerId, entry.offer.id, entry)
+        }
+      } catch (err: any) {
+        entry.refreshesFailed++
+
+        if (entry.refreshesFailed >= Math.max(1, this.init.config().maxRefreshesFailed)) {
+          this.log('supplier %s failed %d refreshes of offer %d: dropped - %e', entry.supplier.peerId, entry.refreshesFailed, entry.offer.id, err)
+          this.delete(entry.supplier.peerId, entry.offer.id, entry)
+        }
+      } finally {
+        entry.refreshing = false
+      }
+    })
+  }
+
+  /** Every spread interval, when we keep offers: tell our same-slice neighbours. */
+  private async advertise (): Promise<void> {
+    if (this.offerCount === 0 || !this.init.config().spreadOffers) {
+      return
+    }
+
+    const neighbors = await this.sameSliceNeighbors()
+    const self = this.init.self()
+
+    await Promise.all(neighbors.map(async neighbor => {
+      await this.init.client.advertiseOffersNeighbor(neighbor, self).catch((err: any) => {
+        this.log('could not advertise to %s - %e', neighbor.peerId, err)
+      })
+    }))
+  }
+
+  /** Pass an advertisement on to our same-slice neighbours on `side`. */
+  private async forward (traderOffering: NodeRef, side: Side): Promise<void> {
+    const neighbors = (await this.sameSliceNeighbors()).filter(n => (compareKeys(n.key, this.init.selfKey) < 0) === (side === 'lower'))
+
+    await Promise.all(neighbors.map(async neighbor => {
+      await this.init.client.advertiseOffersNeighbor(neighbor, traderOffering).catch((err: any) => {
+        this.log('could not forward an advertisement to %s - %e', neighbor.peerId, err)
+      })
+    }))
+  }
+
+  private async sameSliceNeighbors (): Promise<Array<NodeRef & { key: Uint8Array }>> {
+    try {
+      const neighbors = await this.init.overlay.neighbors(this.init.selfKey)
+      const selfId = this.init.self().peerId
+      return neighbors.filter(n => n.peerId !== selfId && this.inSlice(n.key))
+    } catch (err: any) {
+      this.log('could not list neighbours - %e', err)
+      return []
+    }
+  }
+
+  private inSlice (key: Uint8Array): boolean {
+    return this.init.resourceMap().sliceOf(key).index === this.slice.index
+  }
+
+  /** Our offers; more than one response holds are sampled at random, so that every offer gets its chance. */
+  private availableOffers (): AvailableOffer[] {
+    return sample([...this.entries()], MAX_OFFERS).map(toAvailable)
+  }
+
+  private * entries (): Generator<TraderOffer> {
+    for (const supplierOffers of this.offers.values()) {
+      yield * supplierOffers.values()
+    }
+  }
+
+  /** Delete an offer; with `entry`, only when that entry is still the one kept. */
+  private delete (supplier: string, offerId: number, entry?: TraderOffer): void {
+    const supplierOffers = this.offers.get(supplier)
+    const kept = supplierOffers?.get(offerId)
+
+    if (supplierOffers == null || kept == null || (entry != null && kept !== entry)) {
+      return
+    }
+
+    supplierOffers.delete(offerId)
+    this.offerCount--
+
+    if (supplierOffers.size === 0) {
+      this.offers.delete(supplier)
+    }
+  }
+}
+
+/** `n` of the items picked at random (all of them, in order, when there are no more than `n`). */
+function sample<T> (items: T[], n: number): T[] {
+  if (items.length <= n) {
+    return items
+  }
+
+  for (let i = 0; i < n; i++) {
+    const j = i + Math.floor(Math.random() * (items.length - i))
+    const picked = items[j]
+    items[j] = items[i]
+    items[i] = picked
+  }
+
+  return items.slice(0, n)
+}
+
+function toAvailable (entry: TraderOffer): AvailableOffer {
+  return { ...copyOffer(entry.offer), supplier: copyNode(entry.supplier) }
+}
+
+function copyOffer (offer: Offer): Offer {
+  return {
+    id: offer.id,
+    amount: offer.amount,
+    freeResources: { ...offer.freeResources },
+    usedResources: { ...offer.usedResources },
+    containersRunning: offer.containersRunning
+  }
+}
+
+function copyNode (node: NodeRef): NodeRef {
+  return { peerId: node.peerId, multiaddrs: [...node.multiaddrs] }
+}
+
+/** Numeric order of two keys of equal length. */
+function compareKeys (a: Uint8Array, b: Uint8Array): number {
+  return Buffer.compare(a, b)
+}

@@ -1,0 +1,226 @@
+/**
+ * A container runtime that runs nothing: it accounts containers, their resources and their
+ * published ports in memory, with the `ContainerRuntime` interface of the Docker runtime. For
+ * in-process tests, large local testnets and the simulator.
+ */
+
+import { randomBytes } from 'node:crypto'
+import type { AbortOptions, ContainerConfig, ContainerExitListener, ContainerRuntime, PortMapping, Resources } from '../types.js'
+
+/** Host ports handed out for mappings with host port 0 (Linux's default ephemeral range). */
+export const DEFAULT_PORT_RANGE: Readonly<[number, number]> = [32768, 60999]
+/** Bytes of a container id (64 hex characters, like Docker's). */
+const CONTAINER_ID_BYTES = 32
+/** Exit code of a container killed by `kill()` (SIGKILL, as Docker reports it). */
+const KILLED_EXIT_CODE = 137
+
+export interface MemoryRuntimeInit {
+  /** cores reported by `getCpuAndRam` */
+  cpus: number
+  /** MB reported by `getCpuAndRam` */
+  memory: number
+  /**
+   * Largest sum of the resources of running containers, in the units of `ContainerConfig`
+   * (CPU slices, MB): above it `runContainer` refuses. Set it when the network overcommits or
+   * slices CPUs.
+   *
+   * @default { cpus, memory }
+   */
+  allocatable?: { cpus: number, memory: number }
+  /** first and last host port given to mappings with host port 0 @default [32768, 60999] */
+  portRange?: [number, number]
+  /** a reason to refuse a container (an injected failure), or undefined to run it */
+  failWhen?: (config: ContainerConfig, labels: Record<string, string>) => string | undefined
+}
+
+/** A container the runtime accounts. */
+export interface MemoryContainer {
+  id: string
+  config: ContainerConfig
+  labels: Record<string, string>
+  portMappings: PortMapping[]
+  state: 'running' | 'exited'
+  exitCode?: number
+}
+
+/** The runtime has no container with this id (Docker answers 404). */
+export class ContainerNotFoundError extends Error {
+  static name = 'ContainerNotFoundError'
+
+  constructor (containerId: string) {
+    super(`No such container: ${containerId}`)
+    this.name = 'ContainerNotFoundError'
+  }
+}
+
+/** Running the container would exceed the runtime's capacity, or a host port is taken. */
+export class ContainerStartError extends Error {
+  static name = 'ContainerStartError'
+
+  constructor (message: string) {
+    super(message)
+    this.name = 'ContainerStartError'
+  }
+}
+
+/** `ContainerRuntime` that accounts containers without running them. */
+export class MemoryRuntime implements ContainerRuntime {
+  private readonly init: MemoryRuntimeInit
+  private readonly allocatable: { cpus: number, memory: number }
+  private readonly containers = new Map<string, MemoryContainer>()
+  /** `<protocol>/<port>` of every host port in use */
+  private readonly hostPorts = new Set<string>()
+  private readonly listeners = new Set<ContainerExitListener>()
+  private nextPort: number
+
+  constructor (init: MemoryRuntimeInit) {
+    this.init = init
+    this.allocatable = init.allocatable ?? { cpus: init.cpus, memory: init.memory }
+    this.nextPort = this.portRange[0]
+  }
+
+  async getCpuAndRam (): Promise<{ cpus: number, memory: number }> {
+    return { cpus: this.init.cpus, memory: this.init.memory }
+  }
+
+  async checkContainerStatus (containerId: string): Promise<string> {
+    return this.get(containerId).state
+  }
+
+  async runContainer (config: ContainerConfig, labels: Record<string, string>, options?: AbortOptions): Promise<{ containerId: string, portMappings: PortMapping[] }> {
+    options?.signal?.throwIfAborted()
+    const failure = this.init.failWhen?.(config, labels)
+
+    if (failure != null) {
+      throw new ContainerStartError(failure)
+    }
+
+    const used = this.used()
+
+    if (used.cpus + config.resources.cpus > this.allocatable.cpus || used.memory + config.resources.memory > this.allocatable.memory) {
+      throw new ContainerStartError(`Not enough capacity for ${config.resources.cpus} CPUs and ${config.resources.memory} MB: ` +
+        `${used.cpus} of ${this.allocatable.cpus} CPUs and ${used.memory} of ${this.allocatable.memory} MB are in use`)
+    }
+
+    const portMappings = this.publish(config.portMappings)
+    const id = randomBytes(CONTAINER_ID_BYTES).toString('hex')
+    this.containers.set(id, { id, config: structuredClone(config), labels: { ...labels }, portMappings, state: 'running' })
+
+    return { containerId: id, portMappings: portMappings.map(m => ({ ...m })) }
+  }
+
+  async removeContainer (containerId: string): Promise<void> {
+    const container = this.get(containerId)
+    this.release(container)
+    this.containers.delete(containerId)
+  }
+
+  /**
+   * Make a running container exit as if it died (Docker's `die` event): its resources and ports
+   * are free again and every `onExit` listener hears of it. The container stays listed, exited,
+   * until it is removed.
+   */
+  kill (containerId: string, exitCode = KILLED_EXIT_CODE): void {
+    const container = this.get(containerId)
+
+    if (container.state !== 'running') {
+      return
+    }
+
+    this.release(container)
+    container.state = 'exited'
+    container.exitCode = exitCode
+
+    for (const listener of this.listeners) {
+      listener({ containerId, exitCode })
+    }
+  }
+
+  /** Call `listener` whenever a container exits on its own; returns a function that unsubscribes. */
+  onExit (listener: ContainerExitListener): () => void {
+    this.listeners.add(listener)
+    return () => { this.listeners.delete(listener) }
+  }
+
+  /** Resources of the running containers, summed (CPU slices and MB), and how many there are. */
+  used (): Pick<Resources, 'cpus' | 'memory'> & { containers: number } {
+    let cpus = 0
+    let memory = 0
+    let containers = 0
+
+    for (const container of this.containers.values()) {
+      if (container.state === 'running') {
+        cpus += container.config.resources.cpus
+        memory += container.config.resources.memory
+        containers++
+      }
+    }
+
+    return { cpus, memory, containers }
+  }
+
+  /** Every container the runtime holds, running or exited. */
+  list (): MemoryContainer[] {
+    return [...this.containers.values()].map(c => structuredClone(c))
+  }
+
+  private get portRange (): Readonly<[number, number]> {
+    return this.init.portRange ?? DEFAULT_PORT_RANGE
+  }
+
+  private get (containerId: string): MemoryContainer {
+    const container = this.containers.get(containerId)
+
+    if (container == null) {
+      throw new ContainerNotFoundError(containerId)
+    }
+
+    return container
+  }
+
+  /** Reserve the host ports of the mappings, choosing free ones for host port 0; all or none. */
+  private publish (mappings: PortMapping[]): PortMapping[] {
+    const taken: string[] = []
+
+    try {
+      return mappings.map(mapping => {
+        const hostPort = mapping.hostPort === 0 ? this.freePort(mapping.protocol) : mapping.hostPort
+        const key = `${mapping.protocol}/${hostPort}`
+
+        if (this.hostPorts.has(key)) {
+          throw new ContainerStartError(`Host port ${hostPort}/${mapping.protocol} is already allocated`)
+        }
+
+        this.hostPorts.add(key)
+        taken.push(key)
+        return { ...mapping, hostPort }
+      })
+    } catch (err) {
+      taken.forEach(key => this.hostPorts.delete(key))
+      throw err
+    }
+  }
+
+  /** The next free port of the range, round robin. */
+  private freePort (protocol: string): number {
+    const [first, last] = this.portRange
+    const size = last - first + 1
+
+    for (let i = 0; i < size; i++) {
+      const port = this.nextPort
+      this.nextPort = port === last ? first : port + 1
+
+      if (!this.hostPorts.has(`${protocol}/${port}`)) {
+        return port
+      }
+    }
+
+    throw new ContainerStartError(`No free host port left in ${first}-${last}/${protocol}`)
+  }
+
+  private release (container: MemoryContainer): void {
+    if (container.state === 'running') {
+      container.portMappings.forEach(m => this.hostPorts.delete(`${m.protocol}/${m.hostPort}`))
+    }
+  }
+}

@@ -1,0 +1,510 @@
+/**
+ * An in-process Caravela network: peers whose messages are function calls. `LocalNetwork` maps
+ * peer ids to their handlers; each peer's `CaravelaClient` encodes every request and response with
+ * the wire codecs (so messages are validated and counted in protobuf bytes, as on the wire) and
+ * calls the target's handler with `ctx.from` set to the caller. `LocalOverlay` answers lookups from
+ * a global view of the live peers' keys, the way the Kademlia overlay answers them. Role code
+ * cannot tell it from a libp2p network; tests and the simulator build on it.
+ */
+
+import { generateKeyPairFromSeed } from '@libp2p/crypto/keys'
+import { peerIdFromPrivateKey } from '@libp2p/peer-id'
+import { createHash } from 'node:crypto'
+import { NotImplementedError, ProtocolStatusError, RemoteRequestError } from '../errors.js'
+import { CODECS } from '../protocols/codec.js'
+import { MESSAGE_NAMES } from '../protocols/ids.js'
+import { DEFAULT_LIMITS, responseSizeLimit } from '../protocols/limits.js'
+import { createMetrics } from '../protocols/metrics.js'
+import { pointOf } from '../resources/resource-map.js'
+import type { Requests, Response, Results } from '../protocols/codec.js'
+import type { MessageName } from '../protocols/ids.js'
+import type { ProtocolMetrics } from '../protocols/metrics.js'
+import type { CaravelaHandlers, RequestContext } from '../protocols/server.js'
+import type { ResourceMap } from '../resources/resource-map.js'
+import type {
+  AbortOptions, AvailableOffer, CaravelaClient, ContainerConfig, ContainerStatus, CreateOfferResult, LookupOptions,
+  LookupStats, NetworkConfiguration, NodeRef, Offer, Overlay, OverlayNode
+} from '../types.js'
+
+/** Peers returned by a lookup when the caller does not say (the default `lookupCount`). */
+const DEFAULT_LOOKUP_COUNT = 3
+/** Kademlia's bucket size: a network this small is in every routing table, so lookups are local. */
+const K_BUCKET = 20
+/** Kademlia's parallelism: FIND_NODE requests per hop. */
+const ALPHA = 3
+/** TCP port of every local peer's made-up address. */
+const LOCAL_PORT = 7800
+
+/** The target of a message is not running (never started, killed, or gone mid-request). */
+export class UnreachableError extends Error {
+  static name = 'UnreachableError'
+
+  constructor (message: string) {
+    super(message)
+    this.name = 'UnreachableError'
+  }
+}
+
+/** A peer of a local network. */
+export interface LocalPeer {
+  peerId: string
+  /** its point, sha256 of its peer id multihash */
+  key: Uint8Array
+  /** its peer id and a made-up address */
+  node: NodeRef
+}
+
+export interface LocalNetworkInit {
+  resourceMap: ResourceMap
+  /** peers a lookup returns when the caller does not say @default 3 */
+  lookupCount?: number
+}
+
+/** Lookups made through the overlays of a network, and what they cost under the hop model. */
+export interface LocalLookupCounters {
+  lookups: number
+  rpcs: number
+  hops: number
+}
+
+interface PeerState {
+  peer: LocalPeer
+  handlers: Partial<CaravelaHandlers>
+  /** false once killed: it neither sends nor answers */
+  alive: boolean
+  /** false after `leave`: lookups and neighbours no longer return it */
+  inOverlay: boolean
+  metrics: ProtocolMetrics
+}
+
+type Invoker<N extends MessageName> = (handlers: CaravelaHandlers, ctx: RequestContext, request: Requests[N]) => Promise<Results[N]>
+
+const INVOKERS: { [N in MessageName]: Invoker<N> } = {
+  createOffer: async (h, ctx, r) => h.createOffer(ctx, r.offer),
+  refreshOffer: async (h, ctx, r) => h.refreshOffer(ctx, r.offerId),
+  updateOffer: async (h, ctx, r) => h.updateOffer(ctx, r.offer),
+  removeOffer: async (h, ctx, r) => h.removeOffer(ctx, r.offerId),
+  getOffers: async (h, ctx, r) => h.getOffers(ctx, r.relay),
+  advertiseOffersNeighbor: async (h, ctx, r) => h.advertiseOffersNeighbor(ctx, r.traderOffering),
+  launchContainer: async (h, ctx, r) => h.launchContainer(ctx, r.offerId, r.requestId, r.containers),
+  stopLocalContainer: async (h, ctx, r) => h.stopLocalContainer(ctx, r.containerId),
+  obtainConfiguration: async (h, ctx) => h.obtainConfiguration(ctx)
+}
+
+/** A registry of in-process peers, their handlers and their traffic. */
+export class LocalNetwork {
+  readonly resourceMap: ResourceMap
+  readonly lookupCount: number
+  /** lookups made through every peer's overlay */
+  readonly lookups: LocalLookupCounters = { lookups: 0, rpcs: 0, hops: 0 }
+  /** errors handlers threw that were not a status (they answer INTERNAL_ERROR): a test expects none */
+  readonly handlerErrors: Error[] = []
+
+  private readonly peers = new Map<string, PeerState>()
+  private created = 0
+  /** slice index → live overlay members sorted by key; rebuilt after any membership change */
+  private slices?: Map<number, LocalPeer[]>
+
+  constructor (init: LocalNetworkInit) {
+    this.resourceMap = init.resourceMap
+    this.lookupCount = init.lookupCount ?? DEFAULT_LOOKUP_COUNT
+  }
+
+  /**
+   * A new live peer, in the overlay, serving nothing yet. Its Ed25519 identity derives from
+   * `seed` (default: its creation number), so networks are reproducible.
+   */
+  async addPeer (seed: string | number = this.created): Promise<LocalPeer> {
+    const number = ++this.created
+    const privateKey = await generateKeyPairFromSeed('Ed25519', createHash('sha256').update(`caravela-local-peer:${seed}`).digest())
+    const peerId = peerIdFromPrivateKey(privateKey)
+    const address = `/ip4/10.${(number >> 16) & 0xff}.${(number >> 8) & 0xff}.${number & 0xff}/tcp/${LOCAL_PORT}`
+    const peer: LocalPeer = {
+      peerId: peerId.toString(),
+      key: pointOf(peerId.toMultihash().bytes),
+      node: { peerId: peerId.toString(), multiaddrs: [address] }
+    }
+
+    if (this.peers.has(peer.peerId)) {
+      throw new Error(`A peer with seed ${seed} exists already`)
+    }
+
+    this.peers.set(peer.peerId, { peer, handlers: {}, alive: true, inOverlay: true, metrics: createMetrics() })
+    this.slices = undefined
+    return peer
+  }
+
+  /** Install the handlers a peer answers messages with (replacing any it had). */
+  serve (peerId: string, handlers: Partial<CaravelaHandlers>): void {
+    this.state(peerId).handlers = handlers
+  }
+
+  /** Stop a peer without warning: it leaves the overlay, and messages to and from it fail. */
+  kill (peerId: string): void {
+    const state = this.state(peerId)
+    state.alive = false
+    state.inOverlay = false
+    this.slices = undefined
+  }
+
+  /** Bring a killed peer back, in the overlay again. */
+  revive (peerId: string): void {
+    const state = this.state(peerId)
+    state.alive = true
+    state.inOverlay = true
+    this.slices = undefined
+  }
+
+  isAlive (peerId: string): boolean {
+    return this.peers.get(peerId)?.alive === true
+  }
+
+  peer (peerId: string): LocalPeer {
+    return this.state(peerId).peer
+  }
+
+  /** Every live peer, in creation order. */
+  livePeers (): LocalPeer[] {
+    return [...this.peers.values()].filter(s => s.alive).map(s => s.peer)
+  }
+
+  /** The point of a peer id of this network. */
+  keyOf (peerId: string): Uint8Array {
+    return this.state(peerId).peer.key
+  }
+
+  /** The client a peer sends with. */
+  client (peerId: string): CaravelaClient {
+    return new LocalClient(this, this.state(peerId).peer.peerId)
+  }
+
+  /** The overlay a peer sees. */
+  overlay (peerId: string): LocalOverlay {
+    return new LocalOverlay(this, this.state(peerId).peer)
+  }
+
+  /** Messages and bytes a peer sent and received per message: requests and responses, client and server side. */
+  metrics (peerId: string): ProtocolMetrics {
+    return structuredClone(this.state(peerId).metrics)
+  }
+
+  /** The sum of every peer's metrics: each message counts once sent and once received. */
+  totals (): ProtocolMetrics {
+    const sum = createMetrics()
+
+    for (const { metrics } of this.peers.values()) {
+      for (const name of MESSAGE_NAMES) {
+        sum[name].messagesSent += metrics[name].messagesSent
+        sum[name].messagesReceived += metrics[name].messagesReceived
+        sum[name].bytesSent += metrics[name].bytesSent
+        sum[name].bytesReceived += metrics[name].bytesReceived
+      }
+    }
+
+    return sum
+  }
+
+  /**
+   * One request from `from` to `to`, and its response, through the codecs.
+   *
+   * @throws {UnreachableError} when the sender or the target is not running
+   * @throws {RemoteRequestError} when the target answers with a status other than OK
+   * @throws {MalformedMessageError} when the request cannot be encoded
+   */
+  async request<N extends MessageName> (name: N, from: string, to: NodeRef, request: Requests[N], options: AbortOptions = {}): Promise<Results[N]> {
+    const sender = this.peers.get(from)
+
+    if (sender?.alive !== true) {
+      throw new UnreachableError(`${from} is not running`)
+    }
+
+    options.signal?.throwIfAborted()
+    const codec = CODECS[name]
+    const requestBytes = codec.encodeRequest(request)
+    count(sender.metrics, name, 'sent', requestBytes)
+    const target = this.peers.get(to?.peerId)
+
+    if (target?.alive !== true) {
+      throw new UnreachableError(`${to?.peerId} is unreachable`)
+    }
+
+    count(target.metrics, name, 'received', requestBytes)
+    const ctx: RequestContext = { from: sender.peer.node, signal: options.signal ?? new AbortController().signal }
+    const response = await raceSignal(this.respond(name, target, ctx, codec.decodeRequest(requestBytes)), options.signal)
+
+    if (!target.alive) {
+      throw new UnreachableError(`${to.peerId} went away before answering`)
+    }
+
+    count(target.metrics, name, 'sent', response)
+    count(sender.metrics, name, 'received', response)
+    const decoded = codec.decodeResponse(response)
+
+    if (decoded.status !== 'OK') {
+      throw new RemoteRequestError(decoded.status, decoded.message)
+    }
+
+    return decoded.result
+  }
+
+  /** Peers near `sha256(key)`, as the Kademlia overlay returns them (see `LocalOverlay.lookup`). */
+  lookup (from: string, key: Uint8Array, options: LookupOptions = {}): OverlayNode[] {
+    if (this.peers.get(from)?.alive !== true) {
+      throw new UnreachableError(`${from} is not running`)
+    }
+
+    const point = pointOf(key)
+    const members = this.sliceMembers().get(this.resourceMap.sliceOf(point).index) ?? []
+    const candidates = members.length > 0 ? members : [...this.sliceMembers().values()].flat()
+    const found = closest(point, candidates, options.count ?? this.lookupCount)
+    const stats = lookupCost(this.overlaySize(), members.length > 0)
+
+    this.lookups.lookups++
+    this.lookups.rpcs += stats.rpcs
+    this.lookups.hops += stats.hops
+    options.onStats?.(stats)
+
+    return found.map(toOverlayNode)
+  }
+
+  /** The nearest `count` same-slice peers below and above `nodeId` in key order, lower first. */
+  neighbors (nodeId: Uint8Array, count = 1): OverlayNode[] {
+    const members = this.sliceMembers().get(this.resourceMap.sliceOf(nodeId).index) ?? []
+    const lower = members.filter(p => Buffer.compare(p.key, nodeId) < 0).slice(-count)
+    const higher = members.filter(p => Buffer.compare(p.key, nodeId) > 0).slice(0, count)
+
+    return [...lower, ...higher].map(toOverlayNode)
+  }
+
+  /** Add or remove a peer from the overlay view, without stopping it. */
+  setInOverlay (peerId: string, inOverlay: boolean): void {
+    this.state(peerId).inOverlay = inOverlay
+    this.slices = undefined
+  }
+
+  private async respond<N extends MessageName> (name: N, target: PeerState, ctx: RequestContext, request: Requests[N]): Promise<Uint8Array> {
+    const codec = CODECS[name]
+    let response: Response<Results[N]>
+
+    try {
+      if (target.handlers[name] == null) {
+        throw new NotImplementedError(`${name} is not implemented by this peer`)
+      }
+
+      const invoke: Invoker<N> = INVOKERS[name]
+      response = { status: 'OK', result: await invoke(target.handlers as CaravelaHandlers, ctx, request) }
+    } catch (err: any) {
+      response = this.statusOf(err)
+    }
+
+    try {
+      const bytes = codec.encodeResponse(response)
+
+      if (bytes.byteLength > responseSizeLimit(name, DEFAULT_LIMITS)) {
+        throw new Error(`the ${name} response is ${bytes.byteLength} bytes long, more than the limit`)
+      }
+
+      return bytes
+    } catch (err: any) {
+      this.handlerErrors.push(err)
+      return codec.encodeResponse({ status: 'INTERNAL_ERROR', message: 'internal error' })
+    }
+  }
+
+  /** The status a handler's error answers with, as the protocol server maps it. */
+  private statusOf (err: any): Response<never> {
+    if (err instanceof ProtocolStatusError) {
+      return { status: err.status, message: err.message }
+    }
+
+    if (err instanceof NotImplementedError) {
+      return { status: 'NOT_IMPLEMENTED', message: err.message }
+    }
+
+    this.handlerErrors.push(err)
+    return { status: 'INTERNAL_ERROR', message: 'internal error' }
+  }
+
+  private state (peerId: string): PeerState {
+    const state = this.peers.get(peerId)
+
+    if (state == null) {
+      throw new Error(`No peer ${peerId} in this network`)
+    }
+
+    return state
+  }
+
+  /** Live overlay members per slice, sorted by key. */
+  private sliceMembers (): Map<number, LocalPeer[]> {
+    if (this.slices == null) {
+      const slices = new Map<number, LocalPeer[]>()
+      const members = [...this.peers.values()].filter(s => s.alive && s.inOverlay).map(s => s.peer)
+
+      for (const peer of members.sort((a, b) => Buffer.compare(a.key, b.key))) {
+        const index = this.resourceMap.sliceOf(peer.key).index
+        const slice = slices.get(index) ?? []
+        slice.push(peer)
+        slices.set(index, slice)
+      }
+
+      this.slices = slices
+    }
+
+    return this.slices
+  }
+
+  private overlaySize (): number {
+    let size = 0
+
+    for (const members of this.sliceMembers().values()) {
+      size += members.length
+    }
+
+    return size
+  }
+}
+
+/** `CaravelaClient` of one peer of a `LocalNetwork`. */
+export class LocalClient implements CaravelaClient {
+  private readonly network: LocalNetwork
+  private readonly from: string
+
+  constructor (network: LocalNetwork, from: string) {
+    this.network = network
+    this.from = from
+  }
+
+  async createOffer (toTrader: NodeRef, offer: Offer, options?: AbortOptions): Promise<CreateOfferResult> {
+    return this.network.request('createOffer', this.from, toTrader, { offer }, options)
+  }
+
+  async refreshOffer (toSupplier: NodeRef, offerId: number, options?: AbortOptions): Promise<boolean> {
+    return this.network.request('refreshOffer', this.from, toSupplier, { offerId }, options)
+  }
+
+  async updateOffer (toTrader: NodeRef, offer: Offer, options?: AbortOptions): Promise<boolean> {
+    return this.network.request('updateOffer', this.from, toTrader, { offer }, options)
+  }
+
+  async removeOffer (toTrader: NodeRef, offerId: number, options?: AbortOptions): Promise<void> {
+    await this.network.request('removeOffer', this.from, toTrader, { offerId }, options)
+  }
+
+  async getOffers (toTrader: NodeRef, relay: boolean, options?: AbortOptions): Promise<AvailableOffer[]> {
+    return this.network.request('getOffers', this.from, toTrader, { relay }, options)
+  }
+
+  async advertiseOffersNeighbor (toNeighbor: NodeRef, traderOffering: NodeRef, options?: AbortOptions): Promise<void> {
+    await this.network.request('advertiseOffersNeighbor', this.from, toNeighbor, { traderOffering }, options)
+  }
+
+  async launchContainer (toSupplier: NodeRef, offerId: number, requestId: string, containers: ContainerConfig[], options?: AbortOptions): Promise<ContainerStatus[]> {
+    return this.network.request('launchContainer', this.from, toSupplier, { offerId, requestId, containers }, options)
+  }
+
+  async stopLocalContainer (toSupplier: NodeRef, containerId: string, options?: AbortOptions): Promise<void> {
+    await this.network.request('stopLocalContainer', this.from, toSupplier, { containerId }, options)
+  }
+
+  async obtainConfiguration (node: NodeRef, options?: AbortOptions): Promise<NetworkConfiguration> {
+    return this.network.request('obtainConfiguration', this.from, node, {}, options)
+  }
+}
+
+/**
+ * `Overlay` of one peer of a `LocalNetwork`, over a global view of the live peers' keys. A lookup
+ * returns the `count` live peers XOR-closest to `sha256(key)`, only members of the key's slice
+ * when the slice has any (as the Kademlia overlay does). Its cost follows a simple model: none
+ * while the network fits in one Kademlia bucket (every peer knows every other), then
+ * ⌈log2(N / 20)⌉ hops of 3 requests each.
+ */
+export class LocalOverlay implements Overlay {
+  private readonly network: LocalNetwork
+  private readonly peer: LocalPeer
+
+  constructor (network: LocalNetwork, peer: LocalPeer) {
+    this.network = network
+    this.peer = peer
+  }
+
+  async create (): Promise<void> {
+    this.network.setInOverlay(this.peer.peerId, true)
+  }
+
+  async join (): Promise<void> {
+    this.network.setInOverlay(this.peer.peerId, true)
+  }
+
+  async lookup (key: Uint8Array, options?: LookupOptions): Promise<OverlayNode[]> {
+    options?.signal?.throwIfAborted()
+    return this.network.lookup(this.peer.peerId, key, options)
+  }
+
+  async neighbors (nodeId: Uint8Array, options?: AbortOptions & { count?: number }): Promise<OverlayNode[]> {
+    return this.network.neighbors(nodeId, options?.count)
+  }
+
+  nodeId (): Uint8Array {
+    return this.peer.key
+  }
+
+  async leave (): Promise<void> {
+    this.network.setInOverlay(this.peer.peerId, false)
+  }
+}
+
+function count (metrics: ProtocolMetrics, name: MessageName, direction: 'sent' | 'received', bytes: Uint8Array): void {
+  if (direction === 'sent') {
+    metrics[name].messagesSent++
+    metrics[name].bytesSent += bytes.byteLength
+  } else {
+    metrics[name].messagesReceived++
+    metrics[name].bytesReceived += bytes.byteLength
+  }
+}
+
+/** What a lookup in a network of `size` peers costs under the hop model. */
+function lookupCost (size: number, inSlice: boolean): LookupStats {
+  const hops = size <= K_BUCKET ? 0 : Math.ceil(Math.log2(size / K_BUCKET))
+  return { source: hops === 0 ? 'local' : 'network', rpcs: hops * ALPHA, hops, durationMs: 0, inSlice }
+}
+
+/** The `n` candidates XOR-closest to `point`, closest first. */
+function closest (point: Uint8Array, candidates: LocalPeer[], n: number): LocalPeer[] {
+  return candidates
+    .map(peer => ({ peer, distance: xor(point, peer.key) }))
+    .sort((a, b) => Buffer.compare(a.distance, b.distance))
+    .slice(0, n)
+    .map(({ peer }) => peer)
+}
+
+function xor (a: Uint8Array, b: Uint8Array): Uint8Array {
+  const out = new Uint8Array(a.length)
+
+  for (let i = 0; i < a.length; i++) {
+    out[i] = a[i] ^ b[i]
+  }
+
+  return out
+}
+
+function toOverlayNode (peer: LocalPeer): OverlayNode {
+  return { peerId: peer.peerId, multiaddrs: [...peer.node.multiaddrs], key: peer.key }
+}
+
+/** Settle with `promise`, or reject when `signal` aborts first. */
+async function raceSignal<T> (promise: Promise<T>, signal?: AbortSignal): Promise<T> {
+  if (signal == null) {
+    return promise
+  }
+
+  promise.catch(() => {})
+  signal.throwIfAborted()
+
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = (): void => { reject(signal.reason) }
+    signal.addEventListener('abort', onAbort, { once: true })
+    promise.then(resolve, reject).finally(() => { signal.removeEventListener('abort', onAbort) })
+  })
+}

@@ -1,0 +1,159 @@
+/**
+ * Discovery and placement over real libp2p peers on 127.0.0.1: 20 peers with memory runtimes,
+ * the supplier, trader and buyer roles talking through the wire protocols.
+ */
+
+import { suite } from 'uvu'
+import * as assert from 'uvu/assert'
+import { MemoryRuntime } from '../src/runtime/memory-runtime.js'
+import { createTestNetwork, stopAll, waitFor } from './fixtures/network.js'
+import type { CaravelaNode } from '../src/node.js'
+import type { ContainerConfig, ContainerStatus } from '../src/types.js'
+
+const NETWORK_SIZE = 20
+/** every peer offers 4 CPUs and 4096 MB: the largest partition of the test tree */
+const CAPACITY = { cpus: 4, memory: 4096 }
+/** four slices: 1 CPU with 256 or 1024 MB, 4 CPUs with 2048 or 4096 MB */
+const TREE = {
+  cpuClasses: [{
+    value: 0,
+    percentage: 100,
+    cpuCores: [
+      { value: 1, percentage: 50, memory: [{ value: 256, percentage: 50 }, { value: 1024, percentage: 50 }] },
+      { value: 4, percentage: 50, memory: [{ value: 2048, percentage: 50 }, { value: 4096, percentage: 50 }] }
+    ]
+  }]
+}
+
+interface Context {
+  nodes: CaravelaNode[]
+  runtimes: MemoryRuntime[]
+}
+
+const Placement = suite<Context>('placement: 20 peers', { nodes: [], runtimes: [] })
+
+Placement.before(async (ctx) => {
+  ctx.runtimes = Array.from({ length: NETWORK_SIZE }, () => new MemoryRuntime(CAPACITY))
+  ctx.nodes = await createTestNetwork(NETWORK_SIZE, {
+    runtime: i => ctx.runtimes[i],
+    config: c => {
+      c.node.cpus = CAPACITY.cpus
+      c.node.memory = CAPACITY.memory
+      c.network.resources = TREE
+      c.network.discoveryBackend = 'multi-offer-updates'
+      c.network.supplyingInterval = 2_000
+      c.network.refreshingInterval = 2_000
+      c.network.refreshesCheckInterval = 3_000
+      c.network.refreshMissedTimeout = 5_000
+      c.network.spreadOffersInterval = 2_000
+    }
+  })
+
+  // every supplier has published an offer in every slice
+  await waitFor(() => ctx.nodes.every(n => n.services.caravela.offers().supplying.offers.length === 4), 30_000, 'every supplier to publish its offers')
+})
+
+Placement.after(async (ctx) => {
+  await stopAll(ctx.nodes)
+})
+
+function container (name: string, cpus: number, memory: number, groupPolicy: ContainerConfig['groupPolicy'] = 'spread'): ContainerConfig {
+  return { name, image: 'busybox', args: ['sleep', '60'], portMappings: [], resources: { cpuClass: 0, cpus, memory }, groupPolicy }
+}
+
+function runtimeOf (ctx: Context, peerId: string): MemoryRuntime {
+  const index = ctx.nodes.findIndex(n => n.peerId.toString() === peerId)
+  assert.ok(index >= 0, `unknown supplier ${peerId}`)
+  return ctx.runtimes[index]
+}
+
+function assertWithinCapacity (ctx: Context): void {
+  ctx.runtimes.forEach((runtime, i) => {
+    const used = runtime.used()
+    assert.ok(used.cpus <= CAPACITY.cpus && used.memory <= CAPACITY.memory, `peer ${i} is allocated ${used.cpus} CPUs and ${used.memory} MB, beyond its capacity`)
+  })
+}
+
+async function stopEverything (ctx: Context): Promise<void> {
+  for (const node of ctx.nodes) {
+    const ids = node.services.caravela.ps().map(c => c.containerId)
+
+    if (ids.length > 0) {
+      const results = await node.services.caravela.stopContainers(ids)
+      assert.ok(results.every(r => r.stopped), JSON.stringify(results))
+    }
+  }
+
+  await waitFor(() => ctx.runtimes.every(r => r.used().containers === 0), 10_000, 'every runtime to be empty')
+}
+
+Placement('a container asked for at any peer lands on a supplier with room, shows in ps and stops', async (ctx) => {
+  for (const buyer of ctx.nodes.slice(0, 5)) {
+    const [status] = await buyer.services.caravela.run([container('one', 1, 256)], { signal: AbortSignal.timeout(20_000) })
+    const runtime = runtimeOf(ctx, status.supplier.peerId)
+    assert.ok(runtime.list().some(c => c.id === status.containerId), 'the supplier runs it')
+
+    const [listed] = buyer.services.caravela.ps().filter(c => c.containerId === status.containerId)
+    assert.ok(listed, 'ps lists it')
+    assert.is(listed.supplier.peerId, status.supplier.peerId)
+    assert.is(listed.state, 'running')
+
+    const [stopped] = await buyer.services.caravela.stopContainers([status.containerId.slice(0, 12)])
+    assert.ok(stopped.stopped, stopped.error)
+    assert.not.ok(runtime.list().some(c => c.id === status.containerId && c.state === 'running'), 'the supplier removed it')
+  }
+
+  await stopEverything(ctx)
+})
+
+Placement('spread containers land on distinct suppliers, co-located ones on one', async (ctx) => {
+  const buyer = ctx.nodes[7].services.caravela
+  const spread = await buyer.run([container('a', 1, 256), container('b', 1, 256), container('c', 1, 256)], { signal: AbortSignal.timeout(30_000) })
+  assert.is(new Set(spread.map(s => s.supplier.peerId)).size, 3)
+
+  const together = await buyer.run([container('x', 1, 256, 'co-location'), container('y', 1, 512, 'co-location'), container('z', 0, 256, 'co-location')], { signal: AbortSignal.timeout(30_000) })
+  assert.is(together.length, 3)
+  assert.is(new Set(together.map(s => s.supplier.peerId)).size, 1)
+
+  await stopEverything(ctx)
+})
+
+Placement('a request no supplier can hold fails with a reason and leaves nothing behind', async (ctx) => {
+  const buyer = ctx.nodes[3].services.caravela
+
+  try {
+    await buyer.run([container('huge', 16, 65_536)], { signal: AbortSignal.timeout(30_000) })
+    assert.unreachable('a request larger than every peer was placed')
+  } catch (err: any) {
+    assert.ok(['NoPartitionFitsError', 'NoOffersError'].includes(err.name), err.name)
+    assert.ok(err.message.length > 10)
+  }
+
+  // a spread request whose last container cannot be placed rolls back the others
+  try {
+    await buyer.run([container('fits', 1, 256), container('fits-too', 1, 256), container('does-not', 16, 65_536)], { signal: AbortSignal.timeout(30_000) })
+    assert.unreachable('an unplaceable request succeeded')
+  } catch (err: any) {
+    assert.ok(err.message.length > 10)
+  }
+
+  await waitFor(() => ctx.runtimes.every(r => r.used().containers === 0), 10_000, 'the rollback to empty every runtime')
+  assert.is(buyer.ps().length, 0)
+})
+
+Placement('50 requests in flight at once never allocate a supplier beyond its capacity', async (ctx) => {
+  const buyers = ctx.nodes.map(n => n.services.caravela)
+  // 50 × (2 CPUs, 1024 MB) asks for 100 CPUs of the network's 80: some must fail, none may overbook
+  const results = await Promise.allSettled(Array.from({ length: 50 }, async (_, i) =>
+    buyers[i % buyers.length].run([container(`burst-${i}`, 2, 1024)], { signal: AbortSignal.timeout(60_000) })))
+  const placed = results.filter((r): r is PromiseFulfilledResult<ContainerStatus[]> => r.status === 'fulfilled')
+
+  assertWithinCapacity(ctx)
+  const running = ctx.runtimes.reduce((sum, r) => sum + r.used().containers, 0)
+  assert.is(running, placed.length, 'every placement the buyers heard of runs, and nothing else')
+  assert.ok(placed.length >= 25, `only ${placed.length} of 50 placed while the network had room for 40`)
+
+  await stopEverything(ctx)
+})
+
+Placement.run()
