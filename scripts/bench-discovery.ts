@@ -132,6 +132,15 @@ try {
   const metrics = await Promise.all(clients.map(async client => (await client.node() as any).metrics))
   const requests = metrics.reduce((sum, m) => sum + m.requests.messages.count, 0)
   const messages = metrics.reduce((sum, m) => sum + m.requests.messages.sum, 0)
+  // every message of the run, background traffic (offer updates, refreshes) included, per placement
+  const placements = latencies.length + burstPlaced
+  const perProtocol: Record<string, number> = {}
+  for (const m of metrics) {
+    for (const [name, counters] of Object.entries(m.protocols as Record<string, { messagesSent: number, messagesReceived: number }>)) {
+      // a request is sent by a client and received by a server: count each once, at the receiver
+      perProtocol[name] = (perProtocol[name] ?? 0) + counters.messagesReceived / 2
+    }
+  }
   const sorted = latencies.sort((a, b) => a - b)
   const at = (q: number): number => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]
   const result = {
@@ -141,6 +150,7 @@ try {
     latency: { placements: sorted.length, failed: sequentialFailed, p50: at(0.5), p99: at(0.99), mean: sorted.reduce((a, b) => a + b, 0) / sorted.length },
     throughput: { placements: burstPlaced, failed: burstFailed, concurrency, seconds: burstSeconds, perSecond: burstPlaced / burstSeconds },
     messagesPerRequest: messages / requests,
+    networkMessagesPerPlacement: Object.fromEntries(Object.entries(perProtocol).map(([name, count]) => [name, count / placements])),
     errors: Object.fromEntries(errors)
   }
 
@@ -151,6 +161,7 @@ try {
     console.info(`latency, one at a time:      p50 ${result.latency.p50.toFixed(1)} ms  p99 ${result.latency.p99.toFixed(1)} ms  (${result.latency.placements} placed, ${sequentialFailed} failed)`)
     console.info(`throughput, ${concurrency} in flight:    ${result.throughput.perSecond.toFixed(1)} placements/s  (${burstPlaced} placed, ${burstFailed} failed in ${burstSeconds.toFixed(1)} s)`)
     console.info(`messages per request:        ${result.messagesPerRequest.toFixed(2)} (sent by the buyer: submission, lookup requests, get-offers, launches)`)
+    console.info(`all request/response exchanges in the network per placement: ${Object.entries(result.networkMessagesPerPlacement).filter(([, n]) => n > 0).map(([name, n]) => `${name} ${n.toFixed(2)}`).join(', ')}`)
     for (const [error, count] of errors) console.info(`  failed ${count}×: ${error}`)
   }
 } finally {
