@@ -156,4 +156,42 @@ Placement('50 requests in flight at once never allocate a supplier beyond its ca
   await stopEverything(ctx)
 })
 
+Placement('every protocol takes the sender from the connection: no peer can act for another', async (ctx) => {
+  const services = ctx.nodes.map(n => n.services.caravela)
+  const trader = services.find(s => s.offers().trading.offers.length > 0)
+  assert.ok(trader, 'some trader holds offers')
+  const held = trader.offers().trading.offers[0]
+  const supplier = services.find(s => s.status().peerId === held.peerId)!
+  const intruder = services.find(s => s !== trader && s !== supplier)!
+  const traderRef = { peerId: trader.status().peerId, multiaddrs: [] }
+  const supplierRef = { peerId: supplier.status().peerId, multiaddrs: [] }
+  const holds = (): boolean => trader.offers().trading.offers.some(o => o.id === held.id && o.peerId === held.peerId)
+
+  // removeOffer and updateOffer name an offer id; the trader looks it up under the sender's id
+  await intruder.client.removeOffer(traderRef, held.id)
+  assert.ok(holds(), 'another peer removed the supplier\'s offer')
+  const updated = await intruder.client.updateOffer(traderRef, { id: held.id, amount: 1, freeResources: { cpuClass: 0, cpus: 1, memory: 256 }, usedResources: held.used, containersRunning: 0 })
+  assert.not.ok(updated, 'another peer updated the supplier\'s offer')
+  assert.equal(trader.offers().trading.offers.find(o => o.id === held.id && o.peerId === held.peerId)?.free, held.free)
+
+  // refreshOffer counts only from the offer's trader
+  const ownOffer = supplier.offers().supplying.offers[0]
+  assert.not.ok(await intruder.client.refreshOffer(supplierRef, ownOffer.id), 'a refresh from a peer that is not the trader was taken')
+
+  // stopLocalContainer only from the buyer that launched the container
+  const [status] = await services[0].run([container('mine', 1, 256)], { signal: AbortSignal.timeout(20_000) })
+  const stranger = services.find(s => s !== services[0] && s.status().peerId !== status.supplier.peerId)!
+
+  try {
+    await stranger.client.stopLocalContainer(status.supplier, status.containerId)
+    assert.unreachable('a peer stopped another buyer\'s container')
+  } catch (err: any) {
+    assert.is(err.name, 'RemoteRequestError')
+    assert.is(err.status, 'REFUSED')
+  }
+
+  assert.ok(runtimeOf(ctx, status.supplier.peerId).list().some(c => c.id === status.containerId && c.state === 'running'))
+  await stopEverything(ctx)
+})
+
 Placement.run()
