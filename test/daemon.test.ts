@@ -4,7 +4,7 @@
  */
 
 import { execFile, spawn } from 'node:child_process'
-import { mkdtemp, rm, stat } from 'node:fs/promises'
+import { mkdtemp, rm, stat, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
@@ -237,6 +237,76 @@ Testnet('startTestnet starts peers that find each other, and stop() ends them', 
   }
 
   assert.ok(testnet.peers.every(peer => peer.process.exitCode === 0), 'every peer exited with 0')
+})
+
+/** Runs `caravela` and returns its exit code and output, failing or not. */
+async function caravelaRaw (...args: string[]): Promise<{ code: number, stdout: string, stderr: string }> {
+  return new Promise(resolve => {
+    execFile(process.execPath, [CARAVELA, ...args], { timeout: 60_000 }, (err, stdout, stderr) => {
+      resolve({ code: err == null ? 0 : Number((err as any).code ?? 1), stdout, stderr })
+    })
+  })
+}
+
+Testnet('on a memory-runtime testnet `caravela run` places a container, `ps` shows it, `stop` removes it; a killed supplier\'s offers go', async (ctx) => {
+  const configFile = join(ctx.dir, 'fast.toml')
+  await writeFile(configFile, [
+    '[network]',
+    'discoveryBackend = "multi-offer-updates"',
+    'supplyingInterval = "2s"',
+    'refreshingInterval = "2s"',
+    'refreshesCheckInterval = "3s"',
+    'refreshMissedTimeout = "5s"',
+    ''
+  ].join('\n'))
+  const testnet = await startTestnet({ peers: 3, dir: join(ctx.dir, 'memory-net'), protocolPrefix: PROTOCOL_PREFIX, waveSize: 2, runtime: 'memory', cpus: 2, memory: '2g', extraArgs: ['--config', configFile] })
+
+  try {
+    const [buyer, ...suppliers] = testnet.peers
+    let placed: { code: number, stdout: string, stderr: string } | undefined
+
+    // the suppliers publish their offers within moments of joining
+    for (let i = 0; i < 40 && placed?.code !== 0; i++) {
+      placed = await caravelaRaw('run', '--json', '--data-dir', buyer.dataDir, '--cpus', '1', '--memory', '256m', '--name', 'web', 'busybox', 'httpd', '-f')
+      if (placed.code !== 0) await new Promise(resolve => setTimeout(resolve, 500))
+    }
+
+    assert.is(placed?.code, 0, placed?.stderr)
+    const status = JSON.parse(placed!.stdout)
+    assert.equal(status.args, ['httpd', '-f'])
+    const supplier = testnet.peers.find(peer => peer.peerId === status.supplier.peerId)
+    assert.ok(supplier, 'the container landed on a peer of the testnet')
+
+    const ps = await caravela<Array<{ containerId: string, state: string, supplier: { peerId: string } }>>('ps', '--json', '--data-dir', buyer.dataDir)
+    assert.equal(ps.map(c => [c.containerId, c.state, c.supplier.peerId]), [[status.containerId, 'running', supplier.peerId]])
+
+    const stopped = await caravelaRaw('stop', '--data-dir', buyer.dataDir, status.containerId.slice(0, 12))
+    assert.is(stopped.code, 0, stopped.stderr)
+    assert.is((await caravela<unknown[]>('ps', '--json', '--data-dir', buyer.dataDir)).length, 0)
+
+    const tooBig = await caravelaRaw('run', '--data-dir', buyer.dataDir, '--cpus', '2', '--memory', '64g', 'busybox')
+    assert.is(tooBig.code, 1)
+    assert.is(tooBig.stderr.trim().split('\n').length, 1, tooBig.stderr)
+    assert.match(tooBig.stderr, /^caravela: error: /)
+
+    // kill a supplier without warning: no trader may hand out its offers for long
+    const victim = suppliers[0]
+    const offersOf = async (peer: typeof victim): Promise<Array<{ peerId: string }>> => (await caravela<{ trading: { offers: Array<{ peerId: string }> } }>('offers', '--json', '--data-dir', peer.dataDir)).trading.offers
+    const survivors = testnet.peers.filter(peer => peer !== victim)
+    victim.process.kill('SIGKILL')
+    const killedAt = Date.now()
+    let stale = true
+
+    while (stale && Date.now() - killedAt < 20_000) {
+      await new Promise(resolve => setTimeout(resolve, 500))
+      const held = await Promise.all(survivors.map(offersOf))
+      stale = held.some(offers => offers.some(offer => offer.peerId === victim.peerId))
+    }
+
+    assert.not.ok(stale, 'traders still hold the killed supplier\'s offers 20 s later')
+  } finally {
+    await testnet.stop()
+  }
 })
 
 Testnet.run()
