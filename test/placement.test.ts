@@ -175,7 +175,9 @@ Placement('every protocol takes the sender from the connection: no peer can act 
   assert.equal(trader.offers().trading.offers.find(o => o.id === held.id && o.peerId === held.peerId)?.free, held.free)
 
   // refreshOffer counts only from the offer's trader
-  const ownOffer = supplier.offers().supplying.offers[0]
+  // (with multi-offer the intruder may be the trader of one of the supplier's other offers)
+  const ownOffer = supplier.offers().supplying.offers.find(o => o.peerId !== intruder.status().peerId)
+  assert.ok(ownOffer, 'the supplier has an offer at a trader other than the intruder')
   assert.not.ok(await intruder.client.refreshOffer(supplierRef, ownOffer.id), 'a refresh from a peer that is not the trader was taken')
 
   // stopLocalContainer only from the buyer that launched the container

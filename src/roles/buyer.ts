@@ -7,15 +7,16 @@
  * ranked on their suppliers' real load and tried in order.
  */
 
-import { randomBytes } from 'node:crypto'
 import { MAX_CONTAINERS } from '../protocols/constants.js'
 import { contains } from '../resources/resource-map.js'
 import { CPU_CLASS_NAMES } from '../types.js'
 import { AllOffersRejectedError, InvalidContainerRequestError, NoOffersError, NoPartitionFitsError, RequestRolledBackError } from './errors.js'
+import { randomHex, uniform } from './random.js'
 import { rankOffers } from './ranking.js'
 import { describeResources, totalResources } from './resources.js'
 import { Samples } from './stats.js'
 import type { OfferRejection } from './errors.js'
+import type { RandomSource } from './random.js'
 import type { RankedOffer } from './ranking.js'
 import type { RoleStats } from './stats.js'
 import type { NetworkConfig } from '../config/types.js'
@@ -30,6 +31,7 @@ const REQUEST_ID_BYTES = 12
 /** A request id: printable ASCII without spaces, short enough to carry a launch number. */
 const REQUEST_ID_PATTERN = /^[\x21-\x7e]{1,100}$/
 
+/** What the buyer works with. */
 export interface BuyerInit {
   self: () => NodeRef
   overlay: Overlay
@@ -38,10 +40,11 @@ export interface BuyerInit {
   resourceMap: () => ResourceMap
   clock: Clock
   log: Logger
-  /** uniform in [0, 1), for ranking ties (default `Math.random`) */
-  random?: () => number
+  /** random keys, request ids and ranking ties */
+  random: RandomSource
 }
 
+/** Options of `run`. */
 export interface RunOptions extends AbortOptions {
   /** identifies the request at the suppliers, so that a retried launch starts nothing twice */
   requestId?: string
@@ -80,6 +83,7 @@ interface SearchResult {
   traders: number
 }
 
+/** The scheduler of this peer: places requests' containers on suppliers found through traders. */
 export class Buyer {
   private readonly init: BuyerInit
   private readonly log: Logger
@@ -102,7 +106,7 @@ export class Buyer {
   async run (containers: ContainerConfig[], options: RunOptions = {}): Promise<PlacedRequest> {
     const started = this.init.clock.now()
     const request: Request = {
-      id: options.requestId ?? randomBytes(REQUEST_ID_BYTES).toString('hex'),
+      id: options.requestId ?? randomHex(this.init.random, REQUEST_ID_BYTES),
       signal: options.signal,
       launches: 0,
       messages: 1,
@@ -194,15 +198,20 @@ export class Buyer {
 
   /**
    * Find offers, rank them and launch on the best supplier that accepts (§7.6), avoiding the
-   * suppliers the request already uses. When every offer was rejected (offers race), discover once
-   * more.
+   * suppliers the request already uses. When every offer was rejected (offers race: traders list
+   * what other buyers just took), discover once more, without the offers that were refused (a
+   * supplier that moved its offer may take the new one) nor the suppliers that did not answer.
    */
   private async place (request: Request, placement: Placement): Promise<ContainerStatus[]> {
     const { needed } = placement
     const rejections: OfferRejection[] = []
+    const refused = new Set<string>()
     const unreachable = new Set<string>()
     const usable = (offer: AvailableOffer): boolean =>
-      contains(offer.freeResources, needed) && !request.suppliers.has(offer.supplier.peerId) && !unreachable.has(offer.supplier.peerId)
+      contains(offer.freeResources, needed) &&
+      !request.suppliers.has(offer.supplier.peerId) &&
+      !unreachable.has(offer.supplier.peerId) &&
+      !refused.has(`${offer.supplier.peerId}/${offer.id}`)
 
     for (let round = 0; round < DISCOVERY_ROUNDS; round++) {
       let offers: AvailableOffer[]
@@ -217,7 +226,7 @@ export class Buyer {
         throw err
       }
 
-      for (const offer of bestPerSupplier(rankOffers(offers.filter(usable), needed, this.init.config().schedulingPolicy, this.init.random))) {
+      for (const offer of bestPerSupplier(rankOffers(offers.filter(usable), needed, this.init.config().schedulingPolicy, () => uniform(this.init.random)))) {
         try {
           return await this.launch(request, offer, placement.containers)
         } catch (err: any) {
@@ -227,7 +236,9 @@ export class Buyer {
 
           rejections.push({ supplier: offer.supplier.peerId, offerId: offer.id, reason: err.message ?? String(err) })
 
-          if (err.name !== 'RemoteRequestError') {
+          if (err.name === 'RemoteRequestError') {
+            refused.add(`${offer.supplier.peerId}/${offer.id}`)
+          } else {
             unreachable.add(offer.supplier.peerId)
           }
         }
@@ -258,31 +269,38 @@ export class Buyer {
    * searches of the smallest slice that holds it (every supplier able to serve that slice offers
    * in it), moving to the next larger slice when a slice has no trader at all. Single offer
    * (§7.3): each supplier offers only in its largest slice, so the search walks the slices that
-   * hold the request, up from the smallest (binpack) or down from the largest (spread), with at
-   * most maxPartitionsSearch searches.
+   * hold the request, up from the smallest (binpack) or down from the largest (spread), starting
+   * over when the walk runs out. Either way, exactly up to maxPartitionsSearch searches (§18-8).
    */
   private async discover (request: Request, needed: Resources, usable: (offer: AvailableOffer) => boolean): Promise<AvailableOffer[]> {
     const map = this.init.resourceMap()
     const config = this.init.config()
     const walk = config.discoveryBackend === 'single-offer'
     const down = walk && config.schedulingPolicy === 'spread'
-    const searched: string[] = []
-    let slice = down ? map.highestForSearch(needed) : map.fittestForSearch(needed)
+    const searched = new Map<Slice, { searches: number, traders: number }>()
+    const first = down ? map.highestForSearch(needed) : map.fittestForSearch(needed)
+    const next = (slice: Slice): Slice | undefined => down ? map.nextLowerSearch(slice, needed) : map.nextHigherSearch(slice, needed)
+    let slice = first
 
     for (let search = 0; search < Math.max(1, config.maxPartitionsSearch) && slice != null; search++) {
       const { offers, traders } = await this.search(request, map, slice, usable)
-      searched.push(`slice ${describeResources(slice.resources)} (${traders} trader${traders === 1 ? '' : 's'} asked)`)
+      const tally = searched.get(slice) ?? { searches: 0, traders: 0 }
+      searched.set(slice, { searches: tally.searches + 1, traders: tally.traders + traders })
 
       if (offers.length > 0) {
         return offers
       }
 
-      if (walk || traders === 0) {
-        slice = down ? map.nextLowerSearch(slice, needed) : map.nextHigherSearch(slice, needed)
+      if (walk) {
+        // a walk that ran out of slices starts again, with new keys, until the searches are spent
+        slice = next(slice) ?? first
+      } else if (traders === 0) {
+        slice = next(slice)
       }
     }
 
-    throw new NoOffersError(needed, searched.join(', '))
+    throw new NoOffersError(needed, [...searched].map(([slice, { searches, traders }]) =>
+      `slice ${describeResources(slice.resources)} (${plural(searches, 'search', 'searches')}, ${plural(traders, 'trader')} asked)`).join(', '))
   }
 
   /**
@@ -297,7 +315,7 @@ export class Buyer {
     request.lookups++
 
     try {
-      nodes = await this.init.overlay.lookup(map.randomKeyIn(slice), {
+      nodes = await this.init.overlay.lookup(map.randomKeyIn(slice, this.init.random), {
         count: config.lookupCount,
         signal: request.signal,
         onStats: stats => {
@@ -370,6 +388,11 @@ export class Buyer {
 
     return { signal: AbortSignal.any([request.signal, AbortSignal.timeout(this.init.config().requestTimeout)]) }
   }
+}
+
+/** `1 trader`, `3 traders`. */
+function plural (n: number, one: string, many = `${one}s`): string {
+  return `${n} ${n === 1 ? one : many}`
 }
 
 /** Integer CPUs and memory, a known CPU class. */

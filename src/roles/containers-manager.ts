@@ -11,10 +11,13 @@ import type { RequestContext } from '../protocols/server.js'
 import type { ContainerConfig, ContainerRuntime, ContainerStatus, NodeRef, Resources } from '../types.js'
 import type { Logger } from '@libp2p/interface'
 
-/** Labels put on every container, so that a restarted peer finds its containers again. */
+/** Label of every container: the peer id of the supplier running it (a restarted peer finds its containers again). */
 export const LABEL_SUPPLIER = 'caravela.supplier'
+/** Label of every container: the peer id of the buyer that launched it. */
 export const LABEL_BUYER = 'caravela.buyer'
+/** Label of every container: the offer it was launched against. */
 export const LABEL_OFFER = 'caravela.offer'
+/** Label of every container: the request id of its launch. */
 export const LABEL_REQUEST = 'caravela.request'
 
 /** Finished launches remembered for idempotency; the oldest is forgotten first. */
@@ -34,6 +37,7 @@ export interface HostedContainer {
   status: ContainerStatus
 }
 
+/** What the containers manager works with. */
 export interface ContainersManagerInit {
   self: () => NodeRef
   runtime: ContainerRuntime
@@ -49,6 +53,7 @@ interface Launch {
   result: Promise<ContainerStatus[]>
 }
 
+/** The containers this peer runs for buyers, on its runtime, with resources taken from its supplier. */
 export class ContainersManager {
   private readonly init: ContainersManagerInit
   private readonly log: Logger

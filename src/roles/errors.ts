@@ -57,8 +57,9 @@ export class AllOffersRejectedError extends Error {
   readonly rejections: OfferRejection[]
 
   constructor (resources: Resources, rejections: OfferRejection[]) {
-    const reasons = rejections.map(r => `${r.supplier.slice(-8)} offer ${r.offerId}: ${r.reason}`).join('; ')
-    super(`Every offer for ${describeResources(resources)} was rejected (${rejections.length}): ${reasons}`)
+    // the same refusal on a second discovery is said once
+    const reasons = [...new Set(rejections.map(r => `${r.supplier.slice(-8)} offer ${r.offerId}: ${r.reason}`))].join('; ')
+    super(`Every offer for ${describeResources(resources)} was rejected (${rejections.length} tried): ${reasons}`)
     this.name = 'AllOffersRejectedError'
     this.resources = resources
     this.rejections = rejections

@@ -14,4 +14,5 @@ export type { OfferingStrategy, OfferPlan, OfferTarget, SupplierOffer } from './
 export { rankOffers, weightOf } from './ranking.js'
 export type { RankedOffer } from './ranking.js'
 export type { Distribution, RoleStats } from './stats.js'
+export type { RandomSource } from './random.js'
 export * from './errors.js'

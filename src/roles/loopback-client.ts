@@ -12,6 +12,7 @@ import type { AbortOptions, AvailableOffer, CaravelaClient, ContainerConfig, Con
 /** The handlers the roles serve. */
 export type RoleHandlers = Omit<CaravelaHandlers, 'obtainConfiguration'>
 
+/** `CaravelaClient` that short-circuits messages to this peer itself to its own handlers. */
 export class LoopbackClient implements CaravelaClient {
   private readonly client: CaravelaClient
   private readonly self: () => NodeRef

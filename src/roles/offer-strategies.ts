@@ -13,6 +13,7 @@ import type { OverlayNode, Resources } from '../types.js'
 /** The strategies a peer runs; `random` and `swarm` are the simulator's baselines. */
 export type OfferingStrategy = Extract<DiscoveryBackend, 'single-offer' | 'multi-offer' | 'multi-offer-updates'>
 
+/** Every strategy a peer runs. */
 export const OFFERING_STRATEGIES: readonly OfferingStrategy[] = ['single-offer', 'multi-offer', 'multi-offer-updates']
 
 /** An offer the supplier made, as the supplier keeps it. */
@@ -43,6 +44,7 @@ export interface OfferTarget {
   replaces?: SupplierOffer
 }
 
+/** What a strategy does with a supplier's offers. */
 export interface OfferPlan {
   /** offers to withdraw */
   remove: SupplierOffer[]

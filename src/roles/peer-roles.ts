@@ -11,12 +11,14 @@ import { ContainersManager } from './containers-manager.js'
 import { UnsupportedBackendError } from './errors.js'
 import { LoopbackClient } from './loopback-client.js'
 import { OFFERING_STRATEGIES } from './offer-strategies.js'
+import { cryptoRandom } from './random.js'
 import { computeCapacity, Supplier } from './supplier.js'
 import { Trader } from './trader.js'
 import { UserManager } from './user-manager.js'
 import type { HostedContainer } from './containers-manager.js'
 import type { RoleHandlers } from './loopback-client.js'
 import type { OfferingStrategy } from './offer-strategies.js'
+import type { RandomSource } from './random.js'
 import type { RoleStats } from './stats.js'
 import type { RunOptions } from './buyer.js'
 import type { NetworkConfig } from '../config/types.js'
@@ -27,6 +29,7 @@ import type {
 } from '../types.js'
 import type { ComponentLogger } from '@libp2p/interface'
 
+/** What the roles of a peer work with: interfaces only. */
 export interface PeerRolesInit {
   /** this peer: its peer id and current multiaddrs */
   self: () => NodeRef
@@ -54,6 +57,13 @@ export interface PeerRolesInit {
   keyOf?: (peerId: string) => Uint8Array
   /** called when a container this peer runs for a buyer exits on its own */
   onContainerExit?: (container: HostedContainer) => void
+  /**
+   * Random bytes for keys, request ids and ranking ties; a seeded source makes a local network or
+   * a simulation reproducible.
+   *
+   * @default crypto.randomBytes
+   */
+  random?: RandomSource
 }
 
 /** The point of a base58btc peer id: sha256 of its multihash, as kad-dht computes it. */
@@ -61,6 +71,7 @@ export function keyOfPeerId (peerId: string): Uint8Array {
   return pointOf(uint8ArrayFromString(peerId, 'base58btc'))
 }
 
+/** Supplier, containers manager, trader, buyer and user manager of one peer. */
 export class PeerRoles {
   /** the handlers of incoming messages, for the protocol server */
   readonly handlers: RoleHandlers
@@ -90,7 +101,7 @@ export class PeerRoles {
     }
 
     const client = new LoopbackClient(init.client, self, this.handlers)
-    const common = { self, overlay, client, clock, config, resourceMap }
+    const common = { self, overlay, client, clock, config, resourceMap, random: init.random ?? cryptoRandom }
 
     this.supplier = new Supplier({
       ...common,

@@ -10,6 +10,7 @@ import { planOffers } from './offer-strategies.js'
 import { describeResources, sameResources } from './resources.js'
 import { repeat } from './tasks.js'
 import type { OfferingStrategy, OfferTarget, SupplierOffer } from './offer-strategies.js'
+import type { RandomSource } from './random.js'
 import type { RepeatingTask } from './tasks.js'
 import type { NetworkConfig } from '../config/types.js'
 import type { RequestContext } from '../protocols/server.js'
@@ -22,6 +23,7 @@ const KEYS_PER_SLICE = 2
 /** Percent: overcommit values are percentages of the real capacity. */
 const PERCENT = 100
 
+/** What the supplier works with. */
 export interface SupplierInit {
   self: () => NodeRef
   overlay: Overlay
@@ -31,6 +33,8 @@ export interface SupplierInit {
   resourceMap: () => ResourceMap
   /** the strategy in force; read at every publication */
   strategy: () => OfferingStrategy
+  /** random keys */
+  random: RandomSource
   log: Logger
 }
 
@@ -62,6 +66,7 @@ export function computeCapacity (machine: { cpus: number, memory: number, cpuCla
   }
 }
 
+/** This peer's free resources, offered to traders. */
 export class Supplier {
   private readonly init: SupplierInit
   private readonly log: Logger
@@ -69,8 +74,10 @@ export class Supplier {
   /** slice index → the slice had no trader taking an offer; skipped until the next supplying tick */
   private readonly unreachableSlices = new Set<number>()
   private max: Resources = { cpuClass: 0, cpus: 0, memory: 0 }
-  private available: Resources = { cpuClass: 0, cpus: 0, memory: 0 }
+  /** handed out to containers; kept across stop and start, as the containers keep running */
+  private taken = { cpus: 0, memory: 0 }
   private containersRunning = 0
+  private readonly firstOfferId: number
   private nextOfferId: number
   private running = false
   private tasks: RepeatingTask[] = []
@@ -83,7 +90,8 @@ export class Supplier {
     this.log = init.log
     // ids start at the clock's time, so that a restarted supplier does not reuse the ids its
     // previous run gave to traders that may still keep them
-    this.nextOfferId = Math.max(0, Math.floor(init.clock.now()))
+    this.firstOfferId = Math.max(0, Math.floor(init.clock.now()))
+    this.nextOfferId = this.firstOfferId
   }
 
   /** Start offering `capacity`: publish right away, then every supplying interval. */
@@ -94,8 +102,6 @@ export class Supplier {
 
     this.running = true
     this.max = { ...capacity }
-    this.available = { ...capacity }
-    this.containersRunning = 0
     const { clock, config } = this.init
     const onError = (err: unknown): void => { this.log.error('supplier task failed - %e', err) }
 
@@ -124,10 +130,6 @@ export class Supplier {
     await Promise.all([...this.offers.values()].map(async offer => { await this.withdraw(offer) }))
   }
 
-  get isRunning (): boolean {
-    return this.running
-  }
-
   /** A trader refreshes an offer: true only when we hold it and the sender is its trader (§5.9). */
   refreshOffer (ctx: RequestContext, offerId: number): boolean {
     const offer = this.offers.get(offerId)
@@ -144,8 +146,13 @@ export class Supplier {
   /**
    * Take `needed` for `count` containers against an offer, or say why not. Synchronous, so that
    * no other acquisition can run between the check and the update: two buyers racing for one
-   * offer cannot both win, and the supplier is never allocated beyond its capacity. The offer
-   * stays valid while the supplier can honour it; the offers are published again right after.
+   * offer cannot both win unless both fit, and the supplier is never allocated beyond its
+   * capacity. The offers are published again right after.
+   *
+   * What is checked is the free resources, not that the offer is still current: an offer this
+   * supplier made and has since moved to another slice (its free resources changed) is still a
+   * way to it, and refusing a buyer that found it while the resources are there would only lose
+   * the placement to a race.
    *
    * @returns undefined on success, the reason of a refusal otherwise
    */
@@ -154,15 +161,15 @@ export class Supplier {
       return 'the supplier is not offering resources'
     }
 
-    if (!this.offers.has(offerId)) {
-      return `offer ${offerId} is not valid (any more)`
+    if (offerId < this.firstOfferId || offerId >= this.nextOfferId) {
+      return `offer ${offerId} was not made by this supplier`
     }
 
     if (!contains(this.available, needed)) {
       return `not enough free resources: ${describeResources(needed)} asked, ${describeResources(this.available)} free`
     }
 
-    this.available = { ...this.available, cpus: this.available.cpus - needed.cpus, memory: this.available.memory - needed.memory }
+    this.taken = { cpus: this.taken.cpus + needed.cpus, memory: this.taken.memory + needed.memory }
     this.containersRunning += count
     this.schedulePublish()
     return undefined
@@ -170,14 +177,14 @@ export class Supplier {
 
   /** Give back what `obtainResources` took, for `count` containers. */
   returnResources (resources: Resources, count: number): void {
-    const cpus = this.available.cpus + resources.cpus
-    const memory = this.available.memory + resources.memory
+    const cpus = this.taken.cpus - resources.cpus
+    const memory = this.taken.memory - resources.memory
 
-    if (cpus > this.max.cpus || memory > this.max.memory || count > this.containersRunning) {
+    if (cpus < 0 || memory < 0 || count > this.containersRunning) {
       this.log.error('returned resources exceed what was taken: %d CPUs and %d MB for %d containers', resources.cpus, resources.memory, count)
     }
 
-    this.available = { ...this.available, cpus: Math.min(cpus, this.max.cpus), memory: Math.min(memory, this.max.memory) }
+    this.taken = { cpus: Math.max(0, cpus), memory: Math.max(0, memory) }
     this.containersRunning = Math.max(0, this.containersRunning - count)
     this.schedulePublish()
   }
@@ -292,20 +299,20 @@ export class Supplier {
   private async place (target: OfferTarget): Promise<SupplierOffer | undefined> {
     const map = this.init.resourceMap()
     const floor = target.replaces?.slice.index ?? -1
+    let slice: Slice | undefined = target.slice
 
-    for (let slice: Slice | undefined = target.slice; slice != null && slice.index > floor && this.running;
-      slice = target.fallback ? map.nextLowerOffer(slice, this.available) : undefined) {
-      if (this.unreachableSlices.has(slice.index)) {
-        continue
+    while (slice != null && slice.index > floor && this.running) {
+      if (!this.unreachableSlices.has(slice.index)) {
+        const offer = await this.placeInSlice(map, slice)
+
+        if (offer != null) {
+          return offer
+        }
+
+        this.unreachableSlices.add(slice.index)
       }
 
-      const offer = await this.placeInSlice(map, slice)
-
-      if (offer != null) {
-        return offer
-      }
-
-      this.unreachableSlices.add(slice.index)
+      slice = target.fallback ? map.nextLowerOffer(slice, this.available) : undefined
     }
 
     return undefined
@@ -328,7 +335,7 @@ export class Supplier {
   /** Peers of `slice` near a random key in it, closest first. */
   private async tradersIn (map: ResourceMap, slice: Slice): Promise<OverlayNode[]> {
     try {
-      const nodes = await this.init.overlay.lookup(map.randomKeyIn(slice))
+      const nodes = await this.init.overlay.lookup(map.randomKeyIn(slice, this.init.random))
       return nodes.filter(node => map.sliceOf(node.key).index === slice.index)
     } catch (err: any) {
       this.log('lookup in slice %d failed - %e', slice.index, err)
@@ -415,7 +422,16 @@ export class Supplier {
     }
   }
 
+  /** Free resources: capacity less what containers hold (none when a restart came with less capacity). */
+  private get available (): Resources {
+    return {
+      cpuClass: this.max.cpuClass,
+      cpus: Math.max(0, this.max.cpus - this.taken.cpus),
+      memory: Math.max(0, this.max.memory - this.taken.memory)
+    }
+  }
+
   private used (): Resources {
-    return { cpuClass: this.max.cpuClass, cpus: this.max.cpus - this.available.cpus, memory: this.max.memory - this.available.memory }
+    return { cpuClass: this.max.cpuClass, ...this.taken }
   }
 }

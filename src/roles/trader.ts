@@ -5,10 +5,13 @@
  * and advertises to and relays through same-slice neighbours (§6.5, §6.6).
  */
 
+import { ProtocolStatusError } from '../errors.js'
 import { MAX_OFFERS } from '../protocols/constants.js'
 import { contains } from '../resources/resource-map.js'
+import { uniform } from './random.js'
 import { describeResources } from './resources.js'
 import { forEachLimit, repeat } from './tasks.js'
+import type { RandomSource } from './random.js'
 import type { RepeatingTask } from './tasks.js'
 import type { NetworkConfig } from '../config/types.js'
 import type { RequestContext } from '../protocols/server.js'
@@ -23,6 +26,7 @@ export const MAX_TRADER_OFFERS = 4096
 /** RefreshOffer requests in flight at once. */
 export const REFRESH_CONCURRENCY = 16
 
+/** What the trader works with. */
 export interface TraderInit {
   self: () => NodeRef
   /** this peer's point: the trader serves its slice */
@@ -34,6 +38,8 @@ export interface TraderInit {
   clock: Clock
   config: () => NetworkConfig
   resourceMap: () => ResourceMap
+  /** samples of offers when there are more than a response holds */
+  random: RandomSource
   log: Logger
 }
 
@@ -63,6 +69,7 @@ export interface TraderView {
   offeringNeighbors: { lower?: NodeRef, higher?: NodeRef }
 }
 
+/** Keeper of suppliers' offers for this peer's slice. */
 export class Trader {
   private readonly init: TraderInit
   private readonly log: Logger
@@ -181,7 +188,11 @@ export class Trader {
     for (const side of ['lower', 'higher'] as const) {
       const neighbor = this.neighbors[side]
 
-      if (neighbor == null || neighbor.node.peerId === ctx.from.peerId || !this.inSlice(neighbor.key)) {
+      if (neighbor == null || neighbor.node.peerId === ctx.from.peerId) {
+        continue
+      }
+
+      if (!this.inSlice(neighbor.key)) {
         delete this.neighbors[side]
         continue
       }
@@ -204,14 +215,22 @@ export class Trader {
   /**
    * AdvertiseOffersNeighbor (§6.6): a same-slice trader tells us `traderOffering` keeps offers.
    * We remember it on the side the message came from and, when we keep no offers ourselves, pass
-   * it on away from that side, at most once per spread interval per offering trader.
+   * it on away from that side, at most once per spread interval per offering trader. Only traders
+   * of our slice may advertise, and only traders of our slice.
    */
   advertiseOffersNeighbor (ctx: RequestContext, traderOffering: NodeRef): void {
-    const selfId = this.init.self().peerId
     const senderKey = this.init.keyOf(ctx.from.peerId)
     const offeringKey = this.init.keyOf(traderOffering.peerId)
 
-    if (!this.inSlice(senderKey) || !this.inSlice(offeringKey) || traderOffering.peerId === selfId) {
+    if (!this.inSlice(senderKey)) {
+      throw new ProtocolStatusError('REFUSED', 'only traders of this slice advertise to it')
+    }
+
+    if (!this.inSlice(offeringKey)) {
+      throw new ProtocolStatusError('REFUSED', 'the advertised trader is not in this slice')
+    }
+
+    if (traderOffering.peerId === this.init.self().peerId) {
       return
     }
 
@@ -238,11 +257,6 @@ export class Trader {
       })),
       offeringNeighbors: { lower: this.neighbors.lower?.node, higher: this.neighbors.higher?.node }
     }
-  }
-
-  /** Offers kept in all. */
-  get size (): number {
-    return this.offerCount
   }
 
   /**
@@ -323,7 +337,7 @@ export class Trader {
 
   /** Our offers; more than one response holds are sampled at random, so that every offer gets its chance. */
   private availableOffers (): AvailableOffer[] {
-    return sample([...this.entries()], MAX_OFFERS).map(toAvailable)
+    return sample([...this.entries()], MAX_OFFERS, this.init.random).map(toAvailable)
   }
 
   private * entries (): Generator<TraderOffer> {
@@ -351,13 +365,13 @@ export class Trader {
 }
 
 /** `n` of the items picked at random (all of them, in order, when there are no more than `n`). */
-function sample<T> (items: T[], n: number): T[] {
+function sample<T> (items: T[], n: number, random: RandomSource): T[] {
   if (items.length <= n) {
     return items
   }
 
   for (let i = 0; i < n; i++) {
-    const j = i + Math.floor(Math.random() * (items.length - i))
+    const j = i + Math.floor(uniform(random) * (items.length - i))
     const picked = items[j]
     items[j] = items[i]
     items[i] = picked

@@ -9,12 +9,14 @@ import type { Logger } from '@libp2p/interface'
 /** Shortest prefix of a container id accepted by `stop`. */
 export const MIN_SHORT_ID_LENGTH = 4
 
+/** What the user manager works with. */
 export interface UserManagerInit {
   client: CaravelaClient
   clock: Clock
   log: Logger
 }
 
+/** The containers this peer placed. */
 export class UserManager {
   private readonly init: UserManagerInit
   private readonly placed = new Map<string, ContainerView>()

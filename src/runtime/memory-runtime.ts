@@ -14,6 +14,7 @@ const CONTAINER_ID_BYTES = 32
 /** Exit code of a container killed by `kill()` (SIGKILL, as Docker reports it). */
 const KILLED_EXIT_CODE = 137
 
+/** Capacity and behaviour of a memory runtime. */
 export interface MemoryRuntimeInit {
   /** cores reported by `getCpuAndRam` */
   cpus: number

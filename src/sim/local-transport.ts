@@ -54,10 +54,26 @@ export interface LocalPeer {
   node: NodeRef
 }
 
+/** A request handed to its target. */
+export interface LocalMessage {
+  name: MessageName
+  from: string
+  to: string
+}
+
+/** Options of a local network. */
 export interface LocalNetworkInit {
   resourceMap: ResourceMap
   /** peers a lookup returns when the caller does not say @default 3 */
   lookupCount?: number
+  /** called as each request reaches its target, before the handler runs (tracing, invariant checks) */
+  onMessage?: (message: LocalMessage) => void
+  /**
+   * Awaited before a request reaches its target and before its response reaches the caller: a
+   * network's latency (e.g. a macrotask, or a virtual clock's delay). Without it a message is a
+   * function call, and whole exchanges complete before any timer fires.
+   */
+  latency?: () => Promise<void>
 }
 
 /** Lookups made through the overlays of a network, and what they cost under the hop model. */
@@ -101,6 +117,8 @@ export class LocalNetwork {
   readonly handlerErrors: Error[] = []
 
   private readonly peers = new Map<string, PeerState>()
+  private readonly onMessage?: (message: LocalMessage) => void
+  private readonly latency?: () => Promise<void>
   private created = 0
   /** slice index → live overlay members sorted by key; rebuilt after any membership change */
   private slices?: Map<number, LocalPeer[]>
@@ -108,6 +126,8 @@ export class LocalNetwork {
   constructor (init: LocalNetworkInit) {
     this.resourceMap = init.resourceMap
     this.lookupCount = init.lookupCount ?? DEFAULT_LOOKUP_COUNT
+    this.onMessage = init.onMessage
+    this.latency = init.latency
   }
 
   /**
@@ -222,6 +242,7 @@ export class LocalNetwork {
     const codec = CODECS[name]
     const requestBytes = codec.encodeRequest(request)
     count(sender.metrics, name, 'sent', requestBytes)
+    await this.latency?.()
     const target = this.peers.get(to?.peerId)
 
     if (target?.alive !== true) {
@@ -229,8 +250,10 @@ export class LocalNetwork {
     }
 
     count(target.metrics, name, 'received', requestBytes)
+    this.onMessage?.({ name, from, to: to.peerId })
     const ctx: RequestContext = { from: sender.peer.node, signal: options.signal ?? new AbortController().signal }
     const response = await raceSignal(this.respond(name, target, ctx, codec.decodeRequest(requestBytes)), options.signal)
+    await this.latency?.()
 
     if (!target.alive) {
       throw new UnreachableError(`${to.peerId} went away before answering`)

@@ -1,0 +1,194 @@
+import { defaultLogger } from '@libp2p/logger'
+import { test } from 'uvu'
+import * as assert from 'uvu/assert'
+import { rankOffers } from '../src/roles/ranking.js'
+import { UserManager } from '../src/roles/user-manager.js'
+import { ManualClock } from './fixtures/fake-clock.js'
+import { assertWithinCapacity, container, createRolesNetwork, rejection, testNetworkConfig } from './fixtures/roles-network.js'
+import type { RolesNetwork } from './fixtures/roles-network.js'
+import type { AvailableOffer, CaravelaClient, ContainerStatus, Resources } from '../src/types.js'
+
+function r (cpus: number, memory: number, cpuClass = 0): Resources {
+  return { cpuClass, cpus, memory }
+}
+
+function available (name: string, free: Resources, used: Resources, containersRunning = 0): AvailableOffer {
+  return { id: 1, amount: 1, freeResources: free, usedResources: used, containersRunning, supplier: { peerId: name, multiaddrs: [] } }
+}
+
+/** Containers of a request, by the `caravela.request` label prefix, on every peer's runtime. */
+function containersOf (net: RolesNetwork, requestId: string): number {
+  return net.peers.reduce((sum, p) => sum + p.runtime.list().filter(c => c.labels['caravela.request'].startsWith(`${requestId}-`)).length, 0)
+}
+
+test('ranking: binpack puts the fullest supplier after placement first, spread the emptiest; too small offers go', () => {
+  const offers = [
+    available('empty', r(4, 4096), r(0, 0)),
+    available('half', r(2, 2048), r(2, 2048)),
+    available('tight', r(1, 1024), r(3, 3072)),
+    available('small', r(1, 512), r(3, 3584))
+  ]
+  const req = r(1, 1024)
+
+  assert.equal(rankOffers(offers, req, 'binpack').map(o => o.supplier.peerId), ['tight', 'half', 'empty'])
+  assert.equal(rankOffers(offers, req, 'spread').map(o => o.supplier.peerId), ['empty', 'half', 'tight'])
+  assert.equal(rankOffers(offers, req, 'binpack').map(o => o.weight), [200, 150, 50])
+})
+
+test('ranking: equal weights are ordered by running containers (more for binpack, fewer for spread)', () => {
+  const offers = [available('few', r(2, 2048), r(2, 2048), 1), available('many', r(2, 2048), r(2, 2048), 5)]
+  assert.equal(rankOffers(offers, r(1, 512), 'binpack').map(o => o.supplier.peerId), ['many', 'few'])
+  assert.equal(rankOffers(offers, r(1, 512), 'spread').map(o => o.supplier.peerId), ['few', 'many'])
+})
+
+test('ranking: a CPU class the offer lacks disqualifies it; a request of 0 in a dimension scores 100 there', () => {
+  const offers = [available('low', r(4, 4096), r(0, 0)), available('high', r(4, 4096, 1), r(0, 0, 1))]
+  assert.equal(rankOffers(offers, r(1, 512, 1), 'binpack').map(o => o.supplier.peerId), ['high'])
+  assert.equal(rankOffers([offers[0]], r(0, 1024), 'binpack')[0].weight, 125)
+})
+
+test('a spread request of 3 containers lands on 3 distinct suppliers', async () => {
+  const net = await createRolesNetwork({ size: 10 })
+  const statuses = await net.peers[0].roles.run([1, 2, 3].map(i => container({ cpus: 1, memory: 256 }, { name: `s${i}` })))
+
+  assert.is(new Set(statuses.map(s => s.supplier.peerId)).size, 3)
+  assert.equal(statuses.map(s => s.name), ['s1', 's2', 's3'])
+  await net.stop()
+})
+
+test('a co-located request of 3 containers lands on one supplier, summed, with the highest class', async () => {
+  const net = await createRolesNetwork({ size: 10, runtime: () => ({ cpus: 4, memory: 4096 }), config: testNetworkConfig(c => { c.resources.cpuClasses[0].cpuCores[1].value = 4 }) })
+  const group = [1, 2, 3].map(i => container({ cpus: 1, memory: 512 }, { name: `c${i}`, groupPolicy: 'co-location' }))
+  const statuses = await net.peers[0].roles.run(group)
+
+  assert.is(new Set(statuses.map(s => s.supplier.peerId)).size, 1)
+  const supplier = net.byId(statuses[0].supplier.peerId)
+  assert.equal(supplier.runtime.used(), { cpus: 3, memory: 1536, containers: 3 })
+  await net.stop()
+})
+
+test('co-location and spread together: the group on one supplier, each spread container on another', async () => {
+  const net = await createRolesNetwork({ size: 10 })
+  const request = [
+    container({ cpus: 1, memory: 256 }, { name: 'a', groupPolicy: 'co-location' }),
+    container({ cpus: 1, memory: 256 }, { name: 'x' }),
+    container({ cpus: 1, memory: 256 }, { name: 'b', groupPolicy: 'co-location' }),
+    container({ cpus: 1, memory: 256 }, { name: 'y' })
+  ]
+  const statuses = await net.peers[0].roles.run(request)
+  const [a, x, b, y] = statuses.map(s => s.supplier.peerId)
+
+  assert.equal(statuses.map(s => s.name), ['a', 'x', 'b', 'y'])
+  assert.is(a, b)
+  assert.is(new Set([a, x, y]).size, 3)
+  await net.stop()
+})
+
+test('a request that cannot be placed whole is rolled back: nothing of it is left anywhere (§18-10)', async () => {
+  // 4 suppliers can hold a container; a spread request of 6 cannot be placed whole
+  const net = await createRolesNetwork({ size: 10, runtime: i => i < 4 ? { cpus: 2, memory: 2048 } : { cpus: 0, memory: 0 } })
+  const err = await rejection(net.peers[5].roles.run(Array.from({ length: 6 }, () => container({ cpus: 1, memory: 512 })), { requestId: 'too-wide' }))
+
+  assert.is(err.name, 'RequestRolledBackError')
+  assert.is(err.rolledBack, 4)
+  assert.equal(err.leftRunning, [])
+  assert.match(err.message, /rolled back: 4 containers placed for it stopped again/)
+  assert.is(containersOf(net, 'too-wide'), 0)
+  assert.equal(net.peers[5].roles.ps(), [])
+  await net.clock.settle()
+  assertWithinCapacity(net, true)
+  assert.equal(net.peers[5].roles.stats().requestsFailed, 1)
+  await net.stop()
+})
+
+test('containers asking for no CPUs or memory get the smallest partition\'s (§18-9)', async () => {
+  const net = await createRolesNetwork({ size: 8 })
+  const [status] = await net.peers[0].roles.run([container({ cpus: 0, memory: 0 })])
+  assert.equal(status.resources, net.map.lowestResources())
+  const [memoryOnly] = await net.peers[0].roles.run([container({ cpus: 2, memory: 0 })])
+  assert.equal(memoryOnly.resources, { cpuClass: 0, cpus: 2, memory: net.map.lowestResources().memory })
+  await net.stop()
+})
+
+test('errors say why: larger than every partition, no offers, invalid requests', async () => {
+  const net = await createRolesNetwork({ size: 6, runtime: () => ({ cpus: 0, memory: 0 }) })
+  const buyer = net.peers[0].roles
+
+  const tooBig = await rejection(buyer.run([container({ cpus: 8, memory: 1024 })]))
+  assert.is(tooBig.name, 'NoPartitionFitsError')
+  assert.match(tooBig.message, /No partition of the network holds 8 CPUs and 1024 MB: partitions go up to 2 CPUs and 2048 MB/)
+
+  const none = await rejection(buyer.run([container({ cpus: 1, memory: 256 })]))
+  assert.is(none.name, 'NoOffersError')
+  assert.match(none.message, /^No supplier offers 1 CPU and 256 MB: no offers found in slice 1 CPU and 256 MB \(\d+ search(es)?, \d+ traders? asked\)/)
+
+  assert.is((await rejection(buyer.run([]))).name, 'InvalidContainerRequestError')
+  assert.is((await rejection(buyer.run([container({ cpus: 1.5, memory: 256 })]))).name, 'InvalidContainerRequestError')
+  assert.is((await rejection(buyer.run([container({ cpus: 1, memory: 256 })], { requestId: 'has space' }))).name, 'InvalidContainerRequestError')
+  assert.equal(buyer.stats().requestsFailed, 5)
+  await net.stop()
+})
+
+test('single-offer walk: at most maxPartitionsSearch lookups, never one more (§18-8)', async () => {
+  for (const maxPartitionsSearch of [1, 2, 3]) {
+    const config = testNetworkConfig(c => { c.discoveryBackend = 'single-offer'; c.maxPartitionsSearch = maxPartitionsSearch })
+    const net = await createRolesNetwork({ size: 6, config, runtime: () => ({ cpus: 0, memory: 0 }) })
+    await rejection(net.peers[0].roles.run([container({ cpus: 1, memory: 256 })]))
+    // one discovery (the second round runs only after rejected offers)
+    assert.is(net.peers[0].roles.stats().lookupsPerRequest.sum, maxPartitionsSearch)
+    await net.stop()
+  }
+})
+
+test('single-offer walk: binpack walks up from the smallest slice and finds a supplier in a larger one', async () => {
+  // one supplier of (0, 2, 2048): its single offer sits in the largest slice only
+  const config = testNetworkConfig(c => { c.discoveryBackend = 'single-offer'; c.maxPartitionsSearch = 6 })
+  const net = await createRolesNetwork({ size: 30, config, runtime: i => i === 0 ? { cpus: 2, memory: 2048 } : { cpus: 0, memory: 0 } })
+  const [status] = await net.peers[1].roles.run([container({ cpus: 1, memory: 256 })])
+  assert.is(status.supplier.peerId, net.peers[0].peer.peerId)
+  assert.ok(net.peers[1].roles.stats().lookupsPerRequest.sum > 1)
+  await net.stop()
+})
+
+test('user manager: ps lists placed containers; stop by full or unique short id; ambiguous and unknown ids fail', async () => {
+  const net = await createRolesNetwork({ size: 8 })
+  const buyer = net.peers[0].roles
+  const placed = await buyer.run([container({ cpus: 1, memory: 256 }, { name: 'one' }), container({ cpus: 1, memory: 256 }, { name: 'two' })], { requestId: 'ps-test' })
+  const ps = buyer.ps()
+
+  assert.equal(ps.map(c => [c.name, c.requestId, c.state]), [['one', 'ps-test', 'running'], ['two', 'ps-test', 'running']])
+  assert.equal(ps.map(c => c.supplier.peerId), placed.map(s => s.supplier.peerId))
+
+  const [first, second] = placed.map(s => s.containerId)
+  const results = await buyer.stopContainers([first.slice(0, 12), 'abc', 'ffffffffffff', second])
+  assert.equal(results.map(x => x.stopped), [true, false, false, true])
+  assert.match(results[1].error ?? '', /at least 4 characters/)
+  assert.match(results[2].error ?? '', /no container ffffffffffff/)
+  assert.equal(buyer.ps(), [])
+  assert.is(containersOf(net, 'ps-test'), 0)
+  await net.stop()
+})
+
+test('user manager: an ambiguous short id stops nothing; a container its supplier no longer runs counts as stopped', async () => {
+  const stopped: string[] = []
+  const client = {
+    stopLocalContainer: async (_: unknown, id: string) => {
+      if (id.startsWith('abcd2')) {
+        throw Object.assign(new Error('no container'), { name: 'RemoteRequestError', status: 'NOT_FOUND' })
+      }
+
+      stopped.push(id)
+    }
+  } as unknown as CaravelaClient
+  const users = new UserManager({ client, clock: new ManualClock(), log: defaultLogger().forComponent('test') })
+  const status = (containerId: string): ContainerStatus => ({ ...container({ cpus: 1, memory: 256 }), supplier: { peerId: 'p', multiaddrs: [] }, containerId, state: 'running' })
+  users.add([status('abcd1111'), status('abcd2222')], 'r')
+
+  const [ambiguous] = await users.stop(['abcd'])
+  assert.equal(ambiguous, { id: 'abcd', stopped: false, error: 'abcd is ambiguous: it starts 2 container ids' })
+  assert.equal(await users.stop(['abcd1', 'abcd2']), [{ id: 'abcd1', stopped: true }, { id: 'abcd2', stopped: true }])
+  assert.equal(stopped, ['abcd1111'])
+  assert.equal(users.list(), [])
+})
+
+test.run()
