@@ -252,8 +252,24 @@ export class Buyer {
   private async launch (request: Request, offer: RankedOffer, containers: ContainerConfig[]): Promise<ContainerStatus[]> {
     request.signal?.throwIfAborted()
     const launchId = `${request.id}-${request.launches++}`
-    this.count(request, offer.supplier)
-    const statuses = await this.init.client.launchContainer(offer.supplier, offer.id, launchId, containers, this.callOptions(request))
+    const send = async (): Promise<ContainerStatus[]> => {
+      this.count(request, offer.supplier)
+      return this.init.client.launchContainer(offer.supplier, offer.id, launchId, containers, this.callOptions(request))
+    }
+    let statuses: ContainerStatus[]
+
+    try {
+      statuses = await send()
+    } catch (err: any) {
+      if (err.name === 'RemoteRequestError' || request.signal?.aborted === true) {
+        throw err
+      }
+
+      // a timeout or a dropped stream leaves it open whether the supplier started the containers:
+      // ask again with the same launch id, which the supplier answers from its record of the
+      // launch (in progress or done) instead of starting them twice, so nothing is orphaned
+      statuses = await send()
+    }
     request.placed.push({ supplier: offer.supplier, statuses })
     request.suppliers.add(offer.supplier.peerId)
 
