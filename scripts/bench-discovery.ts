@@ -9,7 +9,8 @@
  * 3. Messages per request: from every peer's metrics (`GET /v1/node`).
  *
  * Flags: --peers N (default 8), --sequential N (300), --burst N (1000), --concurrency N (32),
- * --cpus C --memory M (capacity of each peer; default 64 and 128g), --json.
+ * --cpus C --memory M (capacity of each peer, room for every request of the run; default 512 and
+ * 512g: the memory runtime only accounts), --json.
  */
 
 import '../src/polyfill.js'
@@ -27,8 +28,8 @@ const { values } = parseArgs({
     sequential: { type: 'string', default: '300' },
     burst: { type: 'string', default: '1000' },
     concurrency: { type: 'string', default: '32' },
-    cpus: { type: 'string', default: '64' },
-    memory: { type: 'string', default: '128g' },
+    cpus: { type: 'string', default: '512' },
+    memory: { type: 'string', default: '512g' },
     json: { type: 'boolean', default: false }
   },
   strict: true
@@ -150,6 +151,7 @@ try {
     latency: { placements: sorted.length, failed: sequentialFailed, p50: at(0.5), p99: at(0.99), mean: sorted.reduce((a, b) => a + b, 0) / sorted.length },
     throughput: { placements: burstPlaced, failed: burstFailed, concurrency, seconds: burstSeconds, perSecond: burstPlaced / burstSeconds },
     messagesPerRequest: messages / requests,
+    lookupsAnsweredLocally: metrics.reduce((sum, m) => sum + m.lookups.local, 0) / Math.max(1, metrics.reduce((sum, m) => sum + m.lookups.lookups, 0)),
     networkMessagesPerPlacement: Object.fromEntries(Object.entries(perProtocol).map(([name, count]) => [name, count / placements])),
     errors: Object.fromEntries(errors)
   }
@@ -160,7 +162,7 @@ try {
     console.info(`placement on a ${peers}-peer testnet (memory runtime, ${values.cpus} CPUs and ${values.memory} per peer, ${result.backend}), requests of 1 CPU and 256 MB through the control API`)
     console.info(`latency, one at a time:      p50 ${result.latency.p50.toFixed(1)} ms  p99 ${result.latency.p99.toFixed(1)} ms  (${result.latency.placements} placed, ${sequentialFailed} failed)`)
     console.info(`throughput, ${concurrency} in flight:    ${result.throughput.perSecond.toFixed(1)} placements/s  (${burstPlaced} placed, ${burstFailed} failed in ${burstSeconds.toFixed(1)} s)`)
-    console.info(`messages per request:        ${result.messagesPerRequest.toFixed(2)} (sent by the buyer: submission, lookup requests, get-offers, launches)`)
+    console.info(`messages per request:        ${result.messagesPerRequest.toFixed(2)} (sent by the buyer: submission, lookup requests, get-offers, launches); ${(result.lookupsAnsweredLocally * 100).toFixed(0)} % of lookups answered from the routing table`)
     console.info(`all request/response exchanges in the network per placement: ${Object.entries(result.networkMessagesPerPlacement).filter(([, n]) => n > 0).map(([name, n]) => `${name} ${n.toFixed(2)}`).join(', ')}`)
     for (const [error, count] of errors) console.info(`  failed ${count}×: ${error}`)
   }

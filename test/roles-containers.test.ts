@@ -134,7 +134,8 @@ test('a container that exits on its own releases its resources and calls the hoo
     resourceMap: () => map,
     capacity: { cpuClass: 0 },
     logger: defaultLogger(),
-    onContainerExit: container => { exits.push(container) }
+    onContainerExit: container => { exits.push(container) },
+    publishDelay: 0
   })
   network.serve(a.peerId, roles.handlers)
   await roles.start()

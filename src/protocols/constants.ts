@@ -24,9 +24,9 @@ export const MAX_INBOUND_STREAMS = 32
 export const MAX_OUTBOUND_STREAMS = 64
 
 /** Requests a peer may send on one protocol in a burst (the token bucket's size). */
-export const RATE_LIMIT_BURST = 20
+export const RATE_LIMIT_BURST = 200
 /** Requests per second a peer may send on one protocol once its burst is spent. */
-export const RATE_LIMIT_PER_SECOND = 10
+export const RATE_LIMIT_PER_SECOND = 100
 /** (peer, protocol) token buckets kept; the least recently used goes when a new one needs room. */
 export const RATE_LIMIT_MAX_BUCKETS = 4096
 

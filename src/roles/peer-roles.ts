@@ -12,7 +12,7 @@ import { UnsupportedBackendError } from './errors.js'
 import { LoopbackClient } from './loopback-client.js'
 import { OFFERING_STRATEGIES } from './offer-strategies.js'
 import { cryptoRandom } from './random.js'
-import { computeCapacity, Supplier } from './supplier.js'
+import { computeCapacity, PUBLISH_DELAY, Supplier } from './supplier.js'
 import { Trader } from './trader.js'
 import { UserManager } from './user-manager.js'
 import type { HostedContainer } from './containers-manager.js'
@@ -64,6 +64,13 @@ export interface PeerRolesInit {
    * @default crypto.randomBytes
    */
   random?: RandomSource
+  /**
+   * Milliseconds the supplier lets changes of its free resources gather before it publishes them
+   * (0 in tests on a manual clock).
+   *
+   * @default PUBLISH_DELAY
+   */
+  publishDelay?: number
 }
 
 /** The point of a base58btc peer id: sha256 of its multihash, as kad-dht computes it. */
@@ -106,7 +113,8 @@ export class PeerRoles {
     this.supplier = new Supplier({
       ...common,
       strategy: () => config().discoveryBackend as OfferingStrategy,
-      log: logger.forComponent('caravela:supplier')
+      log: logger.forComponent('caravela:supplier'),
+      publishDelay: init.publishDelay ?? PUBLISH_DELAY
     })
     this.containers = new ContainersManager({
       self,

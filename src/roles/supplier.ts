@@ -24,6 +24,9 @@ const KEYS_PER_SLICE = 2
 const PERCENT = 100
 
 /** What the supplier works with. */
+
+/** How long a peer's supplier lets changes of its free resources gather before it publishes them. */
+export const PUBLISH_DELAY = 100
 export interface SupplierInit {
   self: () => NodeRef
   overlay: Overlay
@@ -36,6 +39,8 @@ export interface SupplierInit {
   /** random keys */
   random: RandomSource
   log: Logger
+  /** milliseconds a change of free resources waits before the offers are published again @default 0 */
+  publishDelay?: number
 }
 
 /** What `offers()` shows of the supplier. */
@@ -189,7 +194,11 @@ export class Supplier {
     this.schedulePublish()
   }
 
-  /** Publish the offers again on the next macrotask; calls in between coalesce into one. */
+  /**
+   * Publish the offers again shortly; calls in between coalesce into one, so a burst of launches
+   * costs one round of offer updates, not one per launch. Traders may show free resources that
+   * are `publishDelay` old: harmless, since a launch takes resources against what is really free.
+   */
   schedulePublish (): void {
     if (!this.running || this.publishTimer != null) {
       return
@@ -198,7 +207,7 @@ export class Supplier {
     this.publishTimer = this.init.clock.setTimeout(() => {
       this.publishTimer = undefined
       void this.runPublish()
-    }, 0)
+    }, this.init.publishDelay ?? 0)
   }
 
   view (): SupplierView {
