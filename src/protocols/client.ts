@@ -124,7 +124,8 @@ export class Libp2pCaravelaClient implements CaravelaClient {
     const counters = this.metrics[name]
 
     await this.learnAddresses(peerId, to.multiaddrs, signal)
-    const stream = await this.components.connectionManager.openStream(peerId, this.protocols[name], { signal })
+    // optimistic protocol selection: the request travels with the protocol id, saving a round trip
+    const stream = await this.components.connectionManager.openStream(peerId, this.protocols[name], { signal, negotiateFully: false })
 
     try {
       const maxDataLength = responseSizeLimit(name, this.limits)
