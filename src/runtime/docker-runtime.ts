@@ -1,0 +1,832 @@
+/**
+ * The container runtime of a real peer: containers run on the local Docker engine, through
+ * dockerode (this is the only file that imports it). DESIGN §6.
+ *
+ * - Every container carries the labels the containers manager gives it plus
+ *   `caravela.supplier=<ownerPeerId>`; the runtime sees and touches only containers with its
+ *   owner's label, so several peers can share one engine.
+ * - Limits come from the request: `NanoCpus` (the request's CPU-slice units divided by
+ *   `cpuSlices`), `Memory` = `MemorySwap`, and a pids limit.
+ * - Hardening by default (see `DEFAULT_CAP_ADD` and `hostConfig`): never privileged,
+ *   `no-new-privileges`, every capability dropped but a few, bounded logs, no restart policy.
+ * - Ports are published on one host IP (127.0.0.1 in tests); host port 0 lets the engine choose,
+ *   and `runContainer` returns the ports it chose.
+ * - A missing image is pulled; whatever fails after the container was created removes it again.
+ */
+
+import { randomBytes } from 'node:crypto'
+import { defaultLogger } from '@libp2p/logger'
+import Docker from 'dockerode'
+import { ContainerNotFoundError, ContainerStartError } from './memory-runtime.js'
+import type { AbortOptions, ContainerConfig, ContainerExitEvents, ContainerExitListener, ContainerRuntime, PortMapping } from '../types.js'
+import type { ComponentLogger, Logger } from '@libp2p/interface'
+
+export { ContainerNotFoundError, ContainerStartError }
+
+/** The engine's socket when none is given. */
+export const DEFAULT_DOCKER_SOCKET = '/var/run/docker.sock'
+/** Label holding the peer id of the supplier that runs the container (same as the containers manager's). */
+export const LABEL_OWNER = 'caravela.supplier'
+/** Most processes (threads included) a container may run: stops fork bombs. */
+export const DEFAULT_PIDS_LIMIT = 256
+/**
+ * Capabilities given back after dropping them all. Common images need them to start: entrypoints
+ * that `chown` their data and switch to an unprivileged user (postgres, redis, nginx workers),
+ * servers binding ports below 1024 as root, and root processes writing files they do not own.
+ * Left out of Docker's default set: NET_RAW (raw sockets, ARP/ICMP spoofing on the bridge),
+ * MKNOD, SETFCAP, SETPCAP, SYS_CHROOT, FSETID, AUDIT_WRITE.
+ */
+export const DEFAULT_CAP_ADD: readonly string[] = ['CHOWN', 'DAC_OVERRIDE', 'FOWNER', 'SETUID', 'SETGID', 'NET_BIND_SERVICE', 'KILL']
+/** Docker's json-file log of a container: at most this size per file... */
+export const DEFAULT_LOG_MAX_SIZE = '10m'
+/** ...and this many files, so that a chatty container cannot fill the supplier's disk. */
+export const DEFAULT_LOG_MAX_FILES = '3'
+/** Longest time a pull of a missing image may take. */
+export const DEFAULT_PULL_TIMEOUT_MS = 5 * 60_000
+
+const NANO_CPUS_PER_CPU = 1e9
+const BYTES_PER_MB = 1024 * 1024
+/** Docker's rule for container names (`[a-zA-Z0-9][a-zA-Z0-9_.-]+`) */
+const VALID_NAME = /^[a-zA-Z0-9][a-zA-Z0-9_.-]+$/
+const MAX_NAME_LENGTH = 128
+/** Characters of an image reference (`[registry[:port]/]repo[:tag][@digest]`): nothing that could bend an API path */
+const VALID_IMAGE = /^[a-zA-Z0-9][a-zA-Z0-9._\-/:@]*$/
+const MAX_IMAGE_LENGTH = 512
+/** Characters of a container id or name */
+const VALID_CONTAINER_ID = /^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/
+/** Random bytes of the suffix appended to a name already in use */
+const NAME_SUFFIX_BYTES = 4
+/** First and longest wait before the event stream is opened again */
+const EVENTS_RETRY_MIN_MS = 500
+const EVENTS_RETRY_MAX_MS = 10_000
+/** How long a container removed by us stays known, so its `die` event is not reported as an exit */
+const REMOVED_MEMORY_MS = 60_000
+const MAX_PORT = 65_535
+/** Errors of a socket that has no engine behind it */
+const UNAVAILABLE_CODES = new Set(['ENOENT', 'ECONNREFUSED', 'EACCES', 'EPERM', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'EHOSTUNREACH'])
+
+/** No Docker engine answers on the runtime's socket; the message says what to do. */
+export class DockerUnavailableError extends Error {
+  static name = 'DockerUnavailableError'
+  readonly code?: string
+
+  constructor (socketPath: string, code?: string, detail?: string) {
+    const todo = code === 'EACCES' || code === 'EPERM'
+      ? 'run the peer as root, or add its user to the docker group (usermod -aG docker <user>) and log in again'
+      : 'start an engine (as root: node scripts/docker-setup.mjs, or systemctl start docker), or point the peer to the socket of a running one'
+    super(`No Docker engine answers on ${socketPath}${code != null ? ` (${code})` : ''}${detail != null ? `: ${detail}` : ''}: ${todo}`)
+    this.name = 'DockerUnavailableError'
+    this.code = code
+  }
+}
+
+/** The image is not on the runtime's allow-list; nothing was pulled or created. */
+export class ImageNotAllowedError extends Error {
+  static name = 'ImageNotAllowedError'
+  readonly image: string
+
+  constructor (image: string, allowList: readonly string[]) {
+    super(`Image ${image} is not allowed on this peer (allowed: ${allowList.join(', ')})`)
+    this.name = 'ImageNotAllowedError'
+    this.image = image
+  }
+}
+
+/** The image is missing and could not be pulled; no container was created. */
+export class ImagePullError extends Error {
+  static name = 'ImagePullError'
+  readonly image: string
+
+  constructor (image: string, reason: string) {
+    super(`Could not pull image ${image}: ${reason}`)
+    this.name = 'ImagePullError'
+    this.image = image
+  }
+}
+
+/** How a `DockerRuntime` reaches the engine and what it allows. */
+export interface DockerRuntimeInit {
+  /** peer id of the owning supplier: the runtime labels and sees only containers with `caravela.supplier=<ownerPeerId>` */
+  ownerPeerId: string
+  /** the engine's unix socket @default '/var/run/docker.sock' */
+  socketPath?: string
+  /** host IP the container ports are published on (127.0.0.1 in tests, 0.0.0.0 to serve other machines) @default '127.0.0.1' */
+  hostIp?: string
+  /** CPU slices per core of the network: `ContainerConfig.resources.cpus` counts slices @default 1 */
+  cpuSlices?: number
+  /**
+   * Images allowed to run; empty: any. A pattern is `repository[:tag|@digest]` where `*` matches
+   * any characters; without a tag or digest it allows every tag and digest of the repository.
+   * `docker.io/`, `library/` and a missing `:latest` are normalised (`nginx` = `docker.io/library/nginx:latest`).
+   * Tags are mutable: pin digests (`repo@sha256:…`) for images you do not control.
+   */
+  imageAllowList?: string[]
+  /** @default 256 */
+  pidsLimit?: number
+  /** capabilities added back after `CapDrop: ['ALL']` @default DEFAULT_CAP_ADD */
+  capAdd?: string[]
+  /** @default 5 minutes */
+  pullTimeoutMs?: number
+  /** @default defaultLogger() from @libp2p/logger */
+  logger?: ComponentLogger
+}
+
+/** A container of this runtime's owner as the engine lists it (for reconciliation after a restart). */
+export interface OwnedContainer {
+  containerId: string
+  /** without Docker's leading slash; undefined when the engine lists none */
+  name?: string
+  /** Docker state: created, running, paused, restarting, removing, exited, dead */
+  state: string
+  /** Docker's human status, e.g. "Exited (3) 2 seconds ago" */
+  status: string
+  labels: Record<string, string>
+  image: string
+  /** milliseconds since the epoch */
+  created: number
+}
+
+/** What `ping` learns from the engine. */
+export interface DockerEngineInfo {
+  version: string
+  apiVersion: string
+}
+
+/** A dockerode error: the engine's HTTP status, or a socket error code. */
+interface DockerodeError {
+  statusCode?: number
+  code?: string
+  message?: string
+  json?: { message?: string }
+}
+
+/** One line of an image pull's progress stream. */
+interface PullProgress {
+  status?: string
+  error?: string
+  errorDetail?: { message?: string }
+}
+
+/** One line of the engine's event stream (the fields we read). */
+interface DockerEvent {
+  Type?: string
+  Action?: string
+  status?: string
+  id?: string
+  time?: number
+  timeNano?: number
+  Actor?: { ID?: string, Attributes?: Record<string, string> }
+}
+
+/**
+ * `ContainerRuntime` on a Docker engine. Create it with `DockerRuntime.connect(init)` to fail early
+ * with a `DockerUnavailableError` when no engine answers.
+ */
+export class DockerRuntime implements ContainerRuntime, ContainerExitEvents {
+  private readonly docker: Docker
+  private readonly log: Logger
+  private readonly socketPath: string
+  private readonly ownerPeerId: string
+  private readonly hostIp: string
+  private readonly cpuSlices: number
+  private readonly pidsLimit: number
+  private readonly capAdd: string[]
+  private readonly allowList: ImagePattern[]
+  private readonly allowListText: string[]
+  private readonly pullTimeoutMs: number
+  /** pulls in progress by image, so that concurrent launches of one image pull it once */
+  private readonly pulls = new Map<string, Promise<void>>()
+  private readonly listeners = new Set<ContainerExitListener>()
+  /** containers we removed (id → when), whose `die` event is no exit of their own */
+  private readonly removedByUs = new Map<string, number>()
+  private events?: AbortController
+  private eventsRetry?: ReturnType<typeof setTimeout>
+  /** `timeNano` of the last event seen: a reopened stream resumes after it */
+  private lastEventNano = 0
+  private closed = false
+
+  constructor (init: DockerRuntimeInit) {
+    if (init.ownerPeerId == null || init.ownerPeerId === '') {
+      throw new TypeError('DockerRuntime needs the owner\'s peer id (ownerPeerId)')
+    }
+
+    const cpuSlices = init.cpuSlices ?? 1
+
+    if (!Number.isInteger(cpuSlices) || cpuSlices < 1) {
+      throw new TypeError(`cpuSlices must be a positive integer, got ${cpuSlices}`)
+    }
+
+    this.socketPath = init.socketPath ?? DEFAULT_DOCKER_SOCKET
+    this.docker = new Docker({ socketPath: this.socketPath })
+    this.log = (init.logger ?? defaultLogger()).forComponent('caravela:docker')
+    this.ownerPeerId = init.ownerPeerId
+    this.hostIp = init.hostIp ?? '127.0.0.1'
+    this.cpuSlices = cpuSlices
+    this.pidsLimit = init.pidsLimit ?? DEFAULT_PIDS_LIMIT
+    this.capAdd = [...(init.capAdd ?? DEFAULT_CAP_ADD)]
+    this.allowListText = [...(init.imageAllowList ?? [])]
+    this.allowList = this.allowListText.map(parseImagePattern)
+    this.pullTimeoutMs = init.pullTimeoutMs ?? DEFAULT_PULL_TIMEOUT_MS
+  }
+
+  /** A runtime whose engine answered a ping; throws `DockerUnavailableError` when none does. */
+  static async connect (init: DockerRuntimeInit, options?: AbortOptions): Promise<DockerRuntime> {
+    const runtime = new DockerRuntime(init)
+    const info = await runtime.ping(options)
+    runtime.log('engine %s (API %s) answers on %s', info.version, info.apiVersion, runtime.socketPath)
+    return runtime
+  }
+
+  /** The engine's version; throws `DockerUnavailableError` when no engine answers. */
+  async ping (options?: AbortOptions): Promise<DockerEngineInfo> {
+    options?.signal?.throwIfAborted()
+    const version = await this.call('version', undefined, async () => this.docker.version())
+    return { version: version.Version, apiVersion: version.ApiVersion }
+  }
+
+  /** Cores and memory (MB) of the engine's machine. */
+  async getCpuAndRam (options?: AbortOptions): Promise<{ cpus: number, memory: number }> {
+    options?.signal?.throwIfAborted()
+    const info = await this.call('info', undefined, async () => this.docker.info())
+    return { cpus: Number(info.NCPU), memory: Math.floor(Number(info.MemTotal) / BYTES_PER_MB) }
+  }
+
+  /** Docker's state of one of our containers; `ContainerNotFoundError` when missing or not ours. */
+  async checkContainerStatus (containerId: string, options?: AbortOptions): Promise<string> {
+    const info = await this.inspectOwned(containerId, options)
+    return info.State.Status
+  }
+
+  /**
+   * Create and start a container for `config`, labelled with `labels` and our owner label. Pulls a
+   * missing image first. Returns the container id and the host ports the engine assigned. On
+   * failure no container is left behind.
+   */
+  async runContainer (config: ContainerConfig, labels: Record<string, string>, options?: AbortOptions): Promise<{ containerId: string, portMappings: PortMapping[] }> {
+    options?.signal?.throwIfAborted()
+    const image = config.image
+
+    if (typeof image !== 'string' || image.length > MAX_IMAGE_LENGTH || !VALID_IMAGE.test(image)) {
+      throw new ContainerStartError(`Invalid image reference ${JSON.stringify(image)}`)
+    }
+
+    if (this.allowList.length > 0 && !this.allowList.some(pattern => imageMatches(pattern, image))) {
+      throw new ImageNotAllowedError(image, this.allowListText)
+    }
+
+    const create = this.createOptions(config, labels)
+    await this.ensureImage(image, options)
+    // from here on no call takes the signal: an aborted create could leave a container we do not know of
+    options?.signal?.throwIfAborted()
+
+    const started = Date.now()
+    let containerId: string
+
+    try {
+      containerId = await this.create(create)
+    } catch (err: any) {
+      throw isOwnError(err) ? err : new ContainerStartError(`Could not create a container of ${image}: ${dockerMessage(err)}`)
+    }
+
+    try {
+      options?.signal?.throwIfAborted()
+      await this.call('start', containerId, async () => this.docker.getContainer(containerId).start(), {
+        304: () => undefined // already started
+      })
+      const info = await this.call('inspect', containerId, async () => this.docker.getContainer(containerId).inspect())
+      const portMappings = this.assignedPorts(config.portMappings, info)
+      this.log('container %s (%s) runs after %d ms', containerId, image, Date.now() - started)
+      return { containerId, portMappings }
+    } catch (err: any) {
+      await this.discard(containerId)
+      throw isOwnError(err) || err?.name === 'AbortError' ? err : new ContainerStartError(`Could not start a container of ${image}: ${dockerMessage(err)}`)
+    }
+  }
+
+  /** Remove one of our containers, running or not; `ContainerNotFoundError` when missing or not ours. */
+  async removeContainer (containerId: string, options?: AbortOptions): Promise<void> {
+    const info = await this.inspectOwned(containerId, options)
+    const id = info.Id
+    this.rememberRemoved(id)
+
+    await this.call('remove', id, async () => this.docker.getContainer(id).remove({ force: true, abortSignal: options?.signal }), {
+      404: () => { throw new ContainerNotFoundError(containerId) },
+      409: () => undefined // removal already in progress
+    })
+  }
+
+  /**
+   * Call `listener` whenever one of our containers ends on its own (Docker's `die` event; not for
+   * containers we remove). Returns a function that unsubscribes. The event stream opens with the
+   * first listener, reopens when it drops (resuming after the last event) and closes with the last.
+   */
+  onExit (listener: ContainerExitListener): () => void {
+    this.listeners.add(listener)
+
+    if (this.events == null && !this.closed) {
+      this.lastEventNano = Date.now() * 1e6
+      this.openEvents()
+    }
+
+    return () => {
+      this.listeners.delete(listener)
+
+      if (this.listeners.size === 0) {
+        this.closeEvents()
+      }
+    }
+  }
+
+  /** Every container labelled with our peer id, running or not. */
+  async listOwned (options?: AbortOptions): Promise<OwnedContainer[]> {
+    const list = await this.call('list', undefined, async () => this.docker.listContainers({
+      all: true,
+      filters: { label: [`${LABEL_OWNER}=${this.ownerPeerId}`] },
+      abortSignal: options?.signal
+    } as Docker.ContainerListOptions))
+
+    return list.map(c => ({
+      containerId: c.Id,
+      name: c.Names?.[0]?.replace(/^\//, ''),
+      state: c.State,
+      status: c.Status,
+      labels: { ...c.Labels },
+      image: c.Image,
+      created: c.Created * 1000
+    }))
+  }
+
+  /** Stop listening to the engine's events. Containers keep running. */
+  async close (): Promise<void> {
+    this.closed = true
+    this.listeners.clear()
+    this.closeEvents()
+  }
+
+  /** The create options: limits, hardening, labels, ports. Throws `ContainerStartError` for an invalid request. */
+  private createOptions (config: ContainerConfig, labels: Record<string, string>): Docker.ContainerCreateOptions {
+    const { cpus, memory } = config.resources
+
+    if (!(cpus > 0) || !(memory > 0) || !Number.isFinite(cpus) || !Number.isFinite(memory)) {
+      throw new ContainerStartError(`A container must ask for some CPU and memory, got ${cpus} CPUs and ${memory} MB`)
+    }
+
+    const exposedPorts: Record<string, {}> = {}
+    const portBindings: Record<string, Array<{ HostIp: string, HostPort: string }>> = {}
+
+    for (const mapping of config.portMappings) {
+      validatePort(mapping)
+      const key = `${mapping.containerPort}/${mapping.protocol}`
+      exposedPorts[key] = {}
+      portBindings[key] = [...(portBindings[key] ?? []), { HostIp: this.hostIp, HostPort: mapping.hostPort === 0 ? '' : String(mapping.hostPort) }]
+    }
+
+    if (labels[LABEL_OWNER] != null && labels[LABEL_OWNER] !== this.ownerPeerId) {
+      this.log('label %s=%s replaced by our peer id', LABEL_OWNER, labels[LABEL_OWNER])
+    }
+
+    return {
+      name: containerName(config.name),
+      Image: config.image,
+      Cmd: config.args.length > 0 ? [...config.args] : undefined,
+      Labels: { ...labels, [LABEL_OWNER]: this.ownerPeerId },
+      ExposedPorts: exposedPorts,
+      HostConfig: {
+        NanoCpus: Math.round(cpus / this.cpuSlices * NANO_CPUS_PER_CPU),
+        Memory: Math.round(memory * BYTES_PER_MB),
+        // no swap on top of the memory limit
+        MemorySwap: Math.round(memory * BYTES_PER_MB),
+        PidsLimit: this.pidsLimit,
+        Privileged: false,
+        SecurityOpt: ['no-new-privileges'],
+        CapDrop: ['ALL'],
+        CapAdd: [...this.capAdd],
+        PortBindings: portBindings,
+        PublishAllPorts: false,
+        // the exit state stays for `die` handling and reconciliation; removal is explicit
+        AutoRemove: false,
+        RestartPolicy: { Name: 'no' },
+        LogConfig: { Type: 'json-file', Config: { 'max-size': DEFAULT_LOG_MAX_SIZE, 'max-file': DEFAULT_LOG_MAX_FILES } }
+      }
+    }
+  }
+
+  /** Create the container; a name in use gets a random suffix, then no name at all. */
+  private async create (create: Docker.ContainerCreateOptions): Promise<string> {
+    const names = create.name == null ? [undefined] : [create.name, `${create.name}-${randomBytes(NAME_SUFFIX_BYTES).toString('hex')}`, undefined]
+
+    for (const [i, name] of names.entries()) {
+      const last = i === names.length - 1
+      const conflict = Symbol('conflict')
+      const result = await this.call('create', name ?? create.Image, async () => {
+        const { name: _, ...rest } = create
+        const container = await this.docker.createContainer(name == null ? rest : { ...rest, name })
+        return container.id
+      }, {
+        404: err => { throw new ContainerStartError(`Image ${create.Image} is missing: ${dockerMessage(err)}`) },
+        409: err => {
+          if (last) {
+            throw new ContainerStartError(`Could not create a container of ${create.Image}: ${dockerMessage(err)}`)
+          }
+
+          this.log('name %s is in use, trying %s', name, names[i + 1] ?? 'no name')
+          return conflict
+        },
+        400: err => { throw new ContainerStartError(`The engine refused the container of ${create.Image}: ${dockerMessage(err)}`) }
+      })
+
+      if (result !== conflict) {
+        return result as string
+      }
+    }
+
+    throw new ContainerStartError(`Could not create a container of ${create.Image}`)
+  }
+
+  /** Pull the image unless the engine has it; one pull per image at a time. */
+  private async ensureImage (image: string, options?: AbortOptions): Promise<void> {
+    const present = await this.call('image inspect', image, async () => {
+      await this.docker.getImage(image).inspect()
+      return true
+    }, {
+      404: () => false
+    })
+
+    if (present) {
+      return
+    }
+
+    let pull = this.pulls.get(image)
+
+    if (pull == null) {
+      pull = this.pull(image).finally(() => { this.pulls.delete(image) })
+      this.pulls.set(image, pull)
+    }
+
+    // a caller giving up does not stop the pull others may wait for
+    if (options?.signal == null) {
+      return pull
+    }
+
+    const signal = options.signal
+    await Promise.race([pull, new Promise<never>((resolve, reject) => {
+      signal.throwIfAborted()
+      signal.addEventListener('abort', () => { reject(signal.reason) }, { once: true })
+    })])
+  }
+
+  /** Pull an image, reading the progress stream to its end; an error in it fails the pull. */
+  private async pull (image: string): Promise<void> {
+    const started = Date.now()
+    const signal = AbortSignal.timeout(this.pullTimeoutMs)
+    this.log('pulling %s', image)
+
+    try {
+      const stream = await this.call('pull', image, async () => this.docker.pull(image, { abortSignal: signal }), {
+        404: err => { throw new ImagePullError(image, dockerMessage(err)) },
+        500: err => { throw new ImagePullError(image, dockerMessage(err)) }
+      })
+      const messages = await new Promise<PullProgress[]>((resolve, reject) => {
+        this.docker.modem.followProgress(stream, (err: Error | null, output: PullProgress[]) => {
+          if (err != null) {
+            reject(err)
+          } else {
+            resolve(output)
+          }
+        })
+      })
+      const failed = messages.find(m => m.error != null || m.errorDetail != null)
+
+      if (failed != null) {
+        throw new ImagePullError(image, failed.errorDetail?.message ?? failed.error ?? 'unknown error')
+      }
+    } catch (err: any) {
+      if (err instanceof ImagePullError || err instanceof DockerUnavailableError) {
+        throw err
+      }
+
+      throw new ImagePullError(image, signal.aborted ? `no result within ${this.pullTimeoutMs} ms` : dockerMessage(err))
+    }
+
+    this.log('pulled %s in %d ms', image, Date.now() - started)
+  }
+
+  /** The requested mappings with the host ports the engine bound (host port 0 → the chosen one). */
+  private assignedPorts (requested: PortMapping[], info: Docker.ContainerInspectInfo): PortMapping[] {
+    const ports = info.NetworkSettings?.Ports ?? {}
+    const used = new Map<string, number>()
+
+    return requested.map(mapping => {
+      const key = `${mapping.containerPort}/${mapping.protocol}`
+      const all = ports[key] ?? []
+      const exact = all.filter(b => b.HostIp === this.hostIp)
+      // an engine may list an IPv6 twin ('::') of each binding: prefer the ones on our host IP
+      const bindings = exact.length > 0 ? exact : all
+      const index = used.get(key) ?? 0
+      used.set(key, index + 1)
+      const binding = bindings.find((b, i) => i >= index && (mapping.hostPort === 0 || Number(b.HostPort) === mapping.hostPort)) ?? bindings[index]
+
+      if (binding == null) {
+        // a container that exited already has no bindings left
+        this.log('container %s: no binding for %s (state %s)', info.Id, key, info.State?.Status)
+        return { ...mapping }
+      }
+
+      return { ...mapping, hostPort: Number(binding.HostPort) }
+    })
+  }
+
+  /** Inspect a container that carries our owner label; any other is "not found". */
+  private async inspectOwned (containerId: string, options?: AbortOptions): Promise<Docker.ContainerInspectInfo> {
+    if (typeof containerId !== 'string' || !VALID_CONTAINER_ID.test(containerId)) {
+      throw new ContainerNotFoundError(String(containerId))
+    }
+
+    const info = await this.call('inspect', containerId, async () => this.docker.getContainer(containerId).inspect({ abortSignal: options?.signal }), {
+      404: () => { throw new ContainerNotFoundError(containerId) }
+    })
+
+    if (info.Config?.Labels?.[LABEL_OWNER] !== this.ownerPeerId) {
+      this.log('container %s belongs to another owner (%s): not touched', containerId, info.Config?.Labels?.[LABEL_OWNER])
+      throw new ContainerNotFoundError(containerId)
+    }
+
+    return info
+  }
+
+  /** Force-remove a container a failed launch created; failures are logged, not thrown. */
+  private async discard (containerId: string): Promise<void> {
+    this.rememberRemoved(containerId)
+
+    try {
+      await this.call('remove', containerId, async () => this.docker.getContainer(containerId).remove({ force: true }), {
+        404: () => undefined,
+        409: () => undefined
+      })
+    } catch (err: any) {
+      this.log.error('could not remove container %s after a failed start - %e', containerId, err)
+    }
+  }
+
+  private rememberRemoved (containerId: string): void {
+    const now = Date.now()
+
+    for (const [id, at] of this.removedByUs) {
+      if (now - at < REMOVED_MEMORY_MS) {
+        break
+      }
+
+      this.removedByUs.delete(id)
+    }
+
+    this.removedByUs.delete(containerId)
+    this.removedByUs.set(containerId, now)
+  }
+
+  private wasRemovedByUs (containerId: string): boolean {
+    const at = this.removedByUs.get(containerId)
+    return at != null && Date.now() - at < REMOVED_MEMORY_MS
+  }
+
+  /** Open the `die` event stream of our containers; reopen it with a backoff when it drops. */
+  private openEvents (attempt = 0): void {
+    const controller = new AbortController()
+    this.events = controller
+    const since = Math.floor(this.lastEventNano / 1e9)
+    const filters = { type: ['container'], event: ['die'], label: [`${LABEL_OWNER}=${this.ownerPeerId}`] }
+
+    let retrying = false
+    const retry = (reason: string): void => {
+      // error, end and close may all come: reopen once
+      if (retrying || controller.signal.aborted || this.events !== controller) {
+        return
+      }
+
+      retrying = true
+      const delay = Math.min(EVENTS_RETRY_MAX_MS, EVENTS_RETRY_MIN_MS * 2 ** attempt)
+      this.log('event stream %s, reopening in %d ms', reason, delay)
+      this.eventsRetry = setTimeout(() => {
+        this.eventsRetry = undefined
+
+        if (this.events === controller && !this.closed) {
+          this.openEvents(attempt + 1)
+        }
+      }, delay)
+    }
+
+    this.log('opening the event stream (since %d)', since)
+    this.docker.getEvents({ since, filters, abortSignal: controller.signal } as Docker.GetEventsOptions)
+      .then(stream => {
+        if (controller.signal.aborted) {
+          (stream as NodeJS.ReadableStream & { destroy?: () => void }).destroy?.()
+          return
+        }
+
+        attempt = 0
+        this.log('event stream open')
+        let buffer = ''
+        stream.on('data', (chunk: Buffer) => {
+          buffer += chunk.toString('utf8')
+          let newline: number
+
+          while ((newline = buffer.indexOf('\n')) >= 0) {
+            const line = buffer.slice(0, newline).trim()
+            buffer = buffer.slice(newline + 1)
+
+            if (line !== '') {
+              this.handleEvent(line)
+            }
+          }
+        })
+        stream.on('error', (err: Error) => { retry(`failed (${err.message})`) })
+        stream.on('end', () => { retry('ended') })
+        stream.on('close', () => { retry('closed') })
+        controller.signal.addEventListener('abort', () => {
+          (stream as NodeJS.ReadableStream & { destroy?: () => void }).destroy?.()
+        }, { once: true })
+      })
+      .catch((err: any) => { retry(`could not open (${dockerMessage(err)})`) })
+  }
+
+  private closeEvents (): void {
+    clearTimeout(this.eventsRetry)
+    this.eventsRetry = undefined
+    this.events?.abort()
+    this.events = undefined
+  }
+
+  private handleEvent (line: string): void {
+    let event: DockerEvent
+
+    try {
+      event = JSON.parse(line)
+    } catch {
+      this.log('unreadable event %s', line)
+      return
+    }
+
+    const nano = event.timeNano ?? (event.time ?? 0) * 1e9
+
+    // a reopened stream replays from the start of the second of the last event
+    if (nano <= this.lastEventNano && nano !== 0) {
+      return
+    }
+
+    this.lastEventNano = Math.max(this.lastEventNano, nano)
+    const containerId = event.Actor?.ID ?? event.id
+    const attributes = event.Actor?.Attributes ?? {}
+
+    if ((event.Action ?? event.status) !== 'die' || containerId == null || attributes[LABEL_OWNER] !== this.ownerPeerId) {
+      return
+    }
+
+    if (this.wasRemovedByUs(containerId)) {
+      this.log('container %s died on removal', containerId)
+      return
+    }
+
+    const code = Number(attributes.exitCode)
+    const exitCode = attributes.exitCode != null && Number.isInteger(code) ? code : undefined
+    this.log('container %s exited with code %s', containerId, exitCode)
+
+    for (const listener of [...this.listeners]) {
+      try {
+        listener({ containerId, exitCode })
+      } catch (err: any) {
+        this.log.error('exit listener failed for %s - %e', containerId, err)
+      }
+    }
+  }
+
+  /**
+   * One engine call, logged before and after with its subject. `handlers` map HTTP statuses the
+   * caller expects (304, 404, 409...) to a result or an error; a socket error becomes a
+   * `DockerUnavailableError`; anything else is rethrown.
+   */
+  private async call<T, R = T> (what: string, subject: string | undefined, fn: () => Promise<T>, handlers: Partial<Record<number, (err: DockerodeError) => R>> = {}): Promise<T | R> {
+    const started = Date.now()
+    this.log.trace('%s %s', what, subject ?? '')
+
+    try {
+      const result = await fn()
+      this.log.trace('%s %s done in %d ms', what, subject ?? '', Date.now() - started)
+      return result
+    } catch (err: any) {
+      const handler = err?.statusCode != null ? handlers[err.statusCode as number] : undefined
+
+      if (handler != null) {
+        this.log.trace('%s %s answered %d in %d ms', what, subject ?? '', err.statusCode, Date.now() - started)
+        return handler(err)
+      }
+
+      if (err?.statusCode == null && UNAVAILABLE_CODES.has(err?.code)) {
+        this.log.error('%s %s: no engine on %s (%s)', what, subject ?? '', this.socketPath, err.code)
+        throw new DockerUnavailableError(this.socketPath, err.code)
+      }
+
+      this.log.error('%s %s failed after %d ms - %s', what, subject ?? '', Date.now() - started, dockerMessage(err))
+      throw err
+    }
+  }
+}
+
+/** Errors of this runtime that already say what went wrong. */
+function isOwnError (err: any): boolean {
+  return err instanceof DockerUnavailableError || err instanceof ContainerStartError || err instanceof ImagePullError || err instanceof ContainerNotFoundError
+}
+
+/** The engine's message of a dockerode error, without dockerode's "(HTTP code …)" prefix. */
+function dockerMessage (err: any): string {
+  const message = err?.json?.message ?? (typeof err?.json === 'string' ? err.json : undefined) ?? err?.message ?? String(err)
+  // dockerode's own prefix: "(HTTP code 500) server error - "
+  return String(message).replace(/^\(HTTP code \d+\) [^-]*- /, '').trim()
+}
+
+/** `config.name` made a valid Docker name, or undefined (the engine picks one). */
+export function containerName (name: string | undefined): string | undefined {
+  if (name == null) {
+    return undefined
+  }
+
+  const cleaned = name.replace(/[^a-zA-Z0-9_.-]/g, '-').replace(/^[^a-zA-Z0-9]+/, '').slice(0, MAX_NAME_LENGTH)
+  return VALID_NAME.test(cleaned) ? cleaned : undefined
+}
+
+function validatePort (mapping: PortMapping): void {
+  const { containerPort, hostPort, protocol } = mapping
+
+  if (!Number.isInteger(containerPort) || containerPort < 1 || containerPort > MAX_PORT ||
+    !Number.isInteger(hostPort) || hostPort < 0 || hostPort > MAX_PORT ||
+    (protocol !== 'tcp' && protocol !== 'udp')) {
+    throw new ContainerStartError(`Invalid port mapping ${hostPort}:${containerPort}/${protocol}`)
+  }
+}
+
+/** An image reference split for matching: repository normalised, tag and digest apart. */
+interface ImageReference {
+  repository: string
+  tag?: string
+  digest?: string
+}
+
+interface ImagePattern {
+  repository: RegExp
+  tag?: RegExp
+  digest?: string
+}
+
+/** Split `repo[:tag][@digest]`, dropping `docker.io/` and `library/` so that `nginx` = `docker.io/library/nginx`. */
+function parseImageReference (reference: string): ImageReference {
+  let rest = reference.trim()
+  let digest: string | undefined
+  let tag: string | undefined
+  const at = rest.indexOf('@')
+
+  if (at >= 0) {
+    digest = rest.slice(at + 1)
+    rest = rest.slice(0, at)
+  }
+
+  const colon = rest.lastIndexOf(':')
+
+  if (colon > rest.lastIndexOf('/')) {
+    tag = rest.slice(colon + 1)
+    rest = rest.slice(0, colon)
+  }
+
+  const repository = rest.toLowerCase().replace(/^(index\.)?docker\.io\//, '').replace(/^library\//, '')
+  return { repository, tag, digest }
+}
+
+function glob (pattern: string): RegExp {
+  return new RegExp(`^${pattern.split('*').map(part => part.replace(/[.+?^${}()|[\]\\]/g, '\\$&')).join('.*')}$`)
+}
+
+function parseImagePattern (pattern: string): ImagePattern {
+  const { repository, tag, digest } = parseImageReference(pattern)
+  return { repository: glob(repository), tag: tag != null ? glob(tag) : undefined, digest }
+}
+
+/** True when `image` is allowed by `pattern` (see `DockerRuntimeInit.imageAllowList`). */
+function imageMatches (pattern: ImagePattern, image: string): boolean {
+  const ref = parseImageReference(image)
+
+  if (!pattern.repository.test(ref.repository)) {
+    return false
+  }
+
+  if (pattern.digest != null) {
+    return ref.digest === pattern.digest
+  }
+
+  if (pattern.tag != null) {
+    return pattern.tag.test(ref.tag ?? (ref.digest == null ? 'latest' : ''))
+  }
+
+  return true
+}
+
+/** True when `image` is allowed by the allow-list `patterns` (empty: any image). */
+export function isImageAllowed (patterns: readonly string[], image: string): boolean {
+  return patterns.length === 0 || patterns.map(parseImagePattern).some(p => imageMatches(p, image))
+}
