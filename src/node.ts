@@ -8,6 +8,7 @@ import { noise } from '@chainsafe/libp2p-noise'
 import { yamux } from '@chainsafe/libp2p-yamux'
 import { loadOrCreateSelfKey } from '@libp2p/config'
 import { identify } from '@libp2p/identify'
+import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { ping } from '@libp2p/ping'
 import { tcp } from '@libp2p/tcp'
 import { MemoryDatastore } from 'datastore-core'
@@ -21,8 +22,9 @@ import { DataDirInUseError } from './errors.js'
 import { caravela, caravelaDHT } from './service.js'
 import type { CaravelaConfig } from './config/types.js'
 import type { Caravela, CaravelaInit } from './service.js'
+import type { ContainerRuntime } from './types.js'
 import type { Identify } from '@libp2p/identify'
-import type { ComponentLogger, Libp2p } from '@libp2p/interface'
+import type { ComponentLogger, Libp2p, PeerId } from '@libp2p/interface'
 import type { KadDHT } from '@libp2p/kad-dht'
 import type { Ping } from '@libp2p/ping'
 import type { Datastore } from 'interface-datastore'
@@ -41,7 +43,12 @@ export type CaravelaServices = {
 
 export type CaravelaNode = Libp2p<CaravelaServices>
 
-export interface CreateCaravelaNodeInit extends Omit<CaravelaInit, 'config'> {
+export interface CreateCaravelaNodeInit extends Omit<CaravelaInit, 'config' | 'runtime'> {
+  /**
+   * Where this peer runs containers, or a function that makes the runtime once the peer's id is
+   * known (the Docker runtime labels containers with it). None: the peer offers nothing.
+   */
+  runtime?: ContainerRuntime | ((peerId: PeerId) => ContainerRuntime | Promise<ContainerRuntime>)
   /** @default defaultConfig() */
   config?: CaravelaConfig
   /**
@@ -68,7 +75,8 @@ export async function createCaravelaNode (init: CreateCaravelaNodeInit = {}): Pr
 
   try {
     const privateKey = await loadOrCreateSelfKey(datastore)
-    const { config: _, dataDir, logger, libp2p, ...serviceInit } = init
+    const { config: _, dataDir, logger, libp2p, runtime: runtimeInit, ...serviceInit } = init
+    const runtime = typeof runtimeInit === 'function' ? await runtimeInit(peerIdFromPrivateKey(privateKey)) : runtimeInit
 
     node = await createLibp2p({
       privateKey,
@@ -90,7 +98,7 @@ export async function createCaravelaNode (init: CreateCaravelaNodeInit = {}): Pr
         identify: identify(),
         ping: ping(),
         dht: caravelaDHT({ protocolPrefix: config.node.protocolPrefix }),
-        caravela: caravela({ ...serviceInit, config })
+        caravela: caravela({ ...serviceInit, config, runtime })
       }
     }) as CaravelaNode
 

@@ -20,6 +20,12 @@ import type { ApiServer } from '../api/server.js'
 import type { CaravelaConfig, NodeConfig } from '../config/types.js'
 import type { CaravelaNode } from '../node.js'
 import type { ContainerRuntime } from '../types.js'
+import type { PeerId } from '@libp2p/interface'
+
+/** Host address container ports are published on unless --publish-ip says otherwise. */
+const DEFAULT_PUBLISH_IP = '0.0.0.0'
+/** Time the Docker engine has to answer before a peer without --runtime starts without one. */
+const DOCKER_PROBE_TIMEOUT = 2_000
 
 /** Time a stop may take before the daemon gives up and exits with 1. */
 const SHUTDOWN_TIMEOUT = 20_000
@@ -35,7 +41,8 @@ const options = {
   cpus: { type: 'string', value: 'n', description: 'CPUs to offer (default: all the runtime has)' },
   memory: { type: 'string', value: 'MB|512m|2g', description: 'Memory to offer (default: all the runtime has)' },
   'cpu-class': { type: 'string', value: 'low|high', description: 'CPU class to offer' },
-  runtime: { type: 'string', value: 'none|memory', description: 'Where containers run: none (this peer only trades and places) or memory (accounts containers without running them, for testnets) (default none)' },
+  runtime: { type: 'string', value: 'docker|memory|none', description: 'Where containers run: docker (the default when an engine answers), memory (accounts containers without running them, for testnets) or none (this peer only trades and places)' },
+  'publish-ip': { type: 'string', value: 'ip', description: 'Host address Docker publishes container ports on (default 0.0.0.0; 127.0.0.1 keeps them local)' },
   'api-port': { type: 'string', value: 'port', description: 'Port of the control API on 127.0.0.1 (default 0: any free port)' },
   'protocol-prefix': { type: 'string', value: 'name', description: 'Protocol ids start with /<name>/; only peers with the same prefix meet (default caravela)' },
   help: { type: 'boolean', short: 'h', description: 'Show this help' }
@@ -52,6 +59,7 @@ interface Flags {
   memory?: string
   'cpu-class'?: string
   runtime?: string
+  'publish-ip'?: string
   'api-port'?: string
   'protocol-prefix'?: string
   help?: boolean
@@ -97,7 +105,8 @@ async function main (flags: Flags): Promise<void> {
 
   // loaded only now, so that --help and usage errors answer without loading the libp2p stack
   const { createCaravelaNode } = await import('../node.js')
-  const node = await createCaravelaNode({ config, dataDir, runtime: await runtimeFor(flags.runtime, config) })
+  const runtime = await runtimeFor(flags, config)
+  const node = await createCaravelaNode({ config, dataDir, runtime: runtime.make })
   let api: ApiServer
 
   try {
@@ -113,28 +122,51 @@ async function main (flags: Flags): Promise<void> {
   }
 
   stopOnSignal(node, api)
-  process.stdout.write(banner(node, api))
+  process.stdout.write(banner(node, api, runtime.name))
 }
 
-/** The container runtime `--runtime` names, with the advertised capacity. */
-async function runtimeFor (name: string | undefined, config: CaravelaConfig): Promise<ContainerRuntime | undefined> {
-  switch (name ?? 'none') {
+/**
+ * The container runtime `--runtime` names, with the advertised capacity. Without the flag: Docker
+ * when an engine answers, else none (never the memory runtime on its own).
+ */
+async function runtimeFor (flags: Flags, config: CaravelaConfig): Promise<{ name: string, make?: (peerId: PeerId) => ContainerRuntime | Promise<ContainerRuntime> }> {
+  const name = flags.runtime ?? (await dockerAnswers() ? 'docker' : 'none')
+
+  switch (name) {
     case 'none':
-      return undefined
+      return { name }
+    case 'docker': {
+      const { DockerRuntime } = await import('../runtime/docker-runtime.js')
+      const init = { hostIp: flags['publish-ip'] ?? DEFAULT_PUBLISH_IP, cpuSlices: config.network.cpuSlices }
+      return { name, make: async peerId => DockerRuntime.connect({ ...init, ownerPeerId: peerId.toString() }) }
+    }
     case 'memory': {
       const { MemoryRuntime } = await import('../runtime/memory-runtime.js')
       const cpus = config.node.cpus ?? availableParallelism()
       const memory = config.node.memory ?? Math.floor(totalmem() / (1024 * 1024))
       const { cpuSlices, cpuOvercommit, memoryOvercommit } = config.network
       // the supplier accounts what it hands out; this bound only catches a supplier gone wrong
-      return new MemoryRuntime({
+      const runtime = new MemoryRuntime({
         cpus,
         memory,
         allocatable: { cpus: Math.floor(cpus * cpuOvercommit / 100) * cpuSlices, memory: Math.floor(memory * memoryOvercommit / 100) }
       })
+      return { name, make: () => runtime }
     }
     default:
-      throw new UsageError(`--runtime must be none or memory, got "${name}"`)
+      throw new UsageError(`--runtime must be docker, memory or none, got "${name}"`)
+  }
+}
+
+/** True when a Docker engine answers on its default socket. */
+async function dockerAnswers (): Promise<boolean> {
+  const { DockerRuntime } = await import('../runtime/docker-runtime.js')
+
+  try {
+    await new DockerRuntime({ ownerPeerId: 'probe' }).ping({ signal: AbortSignal.timeout(DOCKER_PROBE_TIMEOUT) })
+    return true
+  } catch {
+    return false
   }
 }
 
@@ -188,7 +220,7 @@ function validateFlagged (config: CaravelaConfig, flags: Flags): void {
   }
 }
 
-function banner (node: CaravelaNode, api: ApiServer): string {
+function banner (node: CaravelaNode, api: ApiServer, runtime: string): string {
   const peerId = node.peerId.toString()
   const addresses = node.getMultiaddrs()
     .map(address => address.toString())
@@ -198,6 +230,7 @@ function banner (node: CaravelaNode, api: ApiServer): string {
     `Caravela peer ${peerId} listening on:`,
     ...addresses.map(address => `  ${address}`),
     `Control API: ${api.url}`,
+    `Runtime: ${runtime === 'none' ? 'none (this peer trades and places containers but runs none; start a Docker engine or pass --runtime)' : runtime}`,
     ''
   ].join('\n')
 }
