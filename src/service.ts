@@ -21,12 +21,15 @@ import { systemClock } from './clock.js'
 import { addProtocolMetrics } from './metrics.js'
 import { PeerRoles } from './roles/peer-roles.js'
 import { NO_RUNTIME } from './runtime/no-runtime.js'
+import { DatastoreStore } from './store/datastore-store.js'
 import { CPU_CLASS_NAMES } from './types.js'
 import type { PeerMetrics } from './metrics.js'
-import type { AbortOptions, CaravelaClient, CaravelaStatus, Clock, ContainerConfig, ContainerRuntime, ContainerStatus, ContainerView, NetworkConfiguration, OffersView, Overlay, PeerSummary, StopResult } from './types.js'
+import type { HostedContainer } from './roles/containers-manager.js'
+import type { AbortOptions, CaravelaClient, CaravelaStatus, Clock, ContainerConfig, ContainerRuntime, ContainerStatus, ContainerView, NetworkConfiguration, OffersView, Overlay, PeerSummary, PlaceOptions, StopResult } from './types.js'
 import type { ComponentLogger, Logger, PeerId, PeerStore, Startable, TypedEventTarget, Libp2pEvents } from '@libp2p/interface'
 import type { AddressManager, ConnectionManager, Registrar } from '@libp2p/interface-internal'
 import type { KadDHT, KadDHTInit } from '@libp2p/kad-dht'
+import type { Datastore } from 'interface-datastore'
 
 /** Time allowed to reach one bootstrap peer and obtain the network's configuration. */
 export const DEFAULT_JOIN_TIMEOUT = 20_000
@@ -67,6 +70,8 @@ export interface CaravelaComponents {
   addressManager: AddressManager
   events: TypedEventTarget<Libp2pEvents>
   logger: ComponentLogger
+  /** where the ledger of the containers this peer runs and placed is kept */
+  datastore: Datastore
 }
 
 /** The Caravela service as an application sees it (`node.services.caravela`). */
@@ -80,10 +85,15 @@ export interface Caravela {
   create (): Promise<void>
   /** Join a network through the first bootstrap peer that answers and adopt its configuration. */
   join (bootstrap: string[], options?: AbortOptions): Promise<void>
-  /** Place containers on peers with room: one status per container, or an error saying why not. */
-  run (containers: ContainerConfig[], options?: AbortOptions): Promise<ContainerStatus[]>
+  /**
+   * Place containers on peers with room: one status per container, or an error saying why not.
+   * `options.stack` names the stack they make up.
+   */
+  run (containers: ContainerConfig[], options?: PlaceOptions): Promise<ContainerStatus[]>
   /** The containers this peer placed. */
   ps (): ContainerView[]
+  /** The containers this peer runs for others. */
+  hosted (): HostedContainer[]
   /** Stop containers this peer placed, by full or unique short id. */
   stopContainers (ids: string[], options?: AbortOptions): Promise<StopResult[]>
   /** The offers this peer trades and makes. */
@@ -174,7 +184,8 @@ export class CaravelaService implements Startable, Caravela {
       capacity: this.init.runtime == null
         ? { cpus: 0, memory: 0, cpuClass: 0 }
         : { cpus: this.config.node.cpus, memory: this.config.node.memory, cpuClass: CPU_CLASS_NAMES.indexOf(this.config.node.cpuClass) },
-      logger: this.components.logger
+      logger: this.components.logger,
+      store: new DatastoreStore(this.components.datastore)
     })
     this.setHandlers(roles.handlers)
     await this.server.start()
@@ -296,12 +307,16 @@ export class CaravelaService implements Startable, Caravela {
     return [...byId.values()].sort((a, b) => a.peerId.localeCompare(b.peerId))
   }
 
-  async run (containers: ContainerConfig[], options: AbortOptions = {}): Promise<ContainerStatus[]> {
+  async run (containers: ContainerConfig[], options: PlaceOptions = {}): Promise<ContainerStatus[]> {
     return this.requireRoles().run(containers, options)
   }
 
   ps (): ContainerView[] {
     return this.requireRoles().ps()
+  }
+
+  hosted (): HostedContainer[] {
+    return this.requireRoles().hosted()
   }
 
   async stopContainers (ids: string[], options: AbortOptions = {}): Promise<StopResult[]> {

@@ -96,6 +96,8 @@ export interface AvailableOffer extends Offer {
 
 export type GroupPolicy = 'spread' | 'co-location'
 
+export const GROUP_POLICIES: readonly GroupPolicy[] = ['spread', 'co-location']
+
 export interface PortMapping {
   /** 0 lets the engine choose */
   hostPort: number
@@ -156,6 +158,8 @@ export interface CaravelaClient {
   launchContainer (toSupplier: NodeRef, offerId: number, requestId: string, containers: ContainerConfig[], options?: AbortOptions): Promise<ContainerStatus[]>
   /** buyer → supplier */
   stopLocalContainer (toSupplier: NodeRef, containerId: string, options?: AbortOptions): Promise<void>
+  /** supplier → buyer: a container it placed ended on its own; `exitCode` undefined when unknown */
+  containerExited (toBuyer: NodeRef, containerId: string, exitCode: number | undefined, reason: string, options?: AbortOptions): Promise<void>
   /** joining peer → any member */
   obtainConfiguration (node: NodeRef, options?: AbortOptions): Promise<NetworkConfiguration>
 }
@@ -167,6 +171,24 @@ export interface ContainerRuntime {
   checkContainerStatus (containerId: string, options?: AbortOptions): Promise<string>
   runContainer (config: ContainerConfig, labels: Record<string, string>, options?: AbortOptions): Promise<{ containerId: string, portMappings: PortMapping[] }>
   removeContainer (containerId: string, options?: AbortOptions): Promise<void>
+  /**
+   * The containers labelled with this peer's id (`caravela.supplier`), running or not, for the
+   * reconciliation of a restarted peer. A runtime shared by several peers may list theirs too:
+   * the roles keep only their own. Without it a restarted peer trusts its ledger alone.
+   */
+  listOwned? (options?: AbortOptions): Promise<OwnedContainer[]>
+}
+
+/** A container as `ContainerRuntime.listOwned` lists it. */
+export interface OwnedContainer {
+  containerId: string
+  /** e.g. created, running, paused, restarting, exited, dead */
+  state: string
+  labels: Record<string, string>
+  /** the exit code of a container that ended, when the runtime knows it */
+  exitCode?: number
+  /** the host ports the runtime assigned, when it knows them */
+  portMappings?: PortMapping[]
 }
 
 /** Timers, so that roles run on real time and on the simulator's virtual time alike. */
@@ -236,6 +258,14 @@ export interface ContainerView {
   requestId: string
   /** milliseconds since the epoch */
   createdAt: number
+  /** the stack (`caravela deploy`) the container belongs to, if any */
+  stack?: string
+}
+
+/** Options of placing containers (`run`). */
+export interface PlaceOptions extends AbortOptions {
+  /** name of the stack the containers make up, recorded with each of them */
+  stack?: string
 }
 
 /** The result of stopping one container id. */

@@ -4,9 +4,10 @@
  */
 
 import { execFile } from 'node:child_process'
-import { mkdtemp, readFile, rm, stat } from 'node:fs/promises'
+import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
 import { promisify } from 'node:util'
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
@@ -56,19 +57,22 @@ const OFFERS: OffersView = {
   supplying: { max: { cpuClass: 1, cpus: 4, memory: 8192 }, available: { cpuClass: 1, cpus: 3, memory: 7168 }, offers: [] }
 }
 
-/** A fake peer that places every container of an image other than `nowhere` on OTHER_PEER_ID. */
+/**
+ * A fake peer that places every container of an image other than `nowhere` on OTHER_PEER_ID,
+ * recording the stack it belongs to.
+ */
 const placed: ContainerView[] = []
 const target: ApiTarget = {
   status: () => STATUS,
   peers: () => PEERS,
-  run: async (containers) => {
+  run: async (containers, options) => {
     if (containers.some(c => c.image === 'nowhere')) {
       throw new NoOffersError(containers[0].resources, 'slice 0 (1 trader asked)')
     }
 
     return containers.map((config, i) => {
       const status = { ...config, supplier: { peerId: OTHER_PEER_ID, multiaddrs: [] }, containerId: `${i}`.repeat(64), state: 'running', portMappings: config.portMappings.map(p => ({ ...p, hostPort: p.hostPort === 0 ? 40000 : p.hostPort })) }
-      placed.push({ ...status, requestId: 'r', createdAt: 0 })
+      placed.push({ ...status, requestId: 'r', createdAt: 0, ...(options?.stack == null ? {} : { stack: options.stack }) })
       return status
     })
   },
@@ -235,6 +239,41 @@ Server('serves ps, stop, offers and Prometheus metrics', async (ctx) => {
   assert.match(text, /^caravela_request_messages_count 2$/m)
 })
 
+Server('deploys a stack as one request, records its name, and refuses a name still deployed', async (ctx) => {
+  const post = async (body: unknown): Promise<{ status: number, body: any }> => call(ctx, '/v1/stacks', { method: 'POST', body: JSON.stringify(body), headers: { 'Content-Type': 'application/json' } })
+  const containers = [{ name: 'web', image: 'busybox', groupPolicy: 'co-location' }, { name: 'db', image: 'postgres' }]
+
+  const ok = await post({ stack: 'api-shop', containers })
+  assert.is(ok.status, 200)
+  assert.is(ok.body.stack, 'api-shop')
+  assert.equal(ok.body.containers.map((c: any) => c.name), ['web', 'db'])
+  const ps = await call(ctx, '/v1/containers')
+  assert.equal(ps.body.filter((c: any) => c.stack === 'api-shop').map((c: any) => c.name), ['web', 'db'])
+
+  const again = await post({ stack: 'api-shop', containers })
+  assert.is(again.status, 409)
+  assert.match(again.body.error, 'stack api-shop is already deployed (2 containers)')
+
+  for (const [body, field] of [
+    [{ containers }, 'stack'],
+    [{ stack: 'my shop', containers }, 'stack'],
+    [{ stack: '-shop', containers }, 'stack'],
+    [{ stack: 'x'.repeat(65), containers }, 'stack'],
+    [{ stack: 7, containers }, 'stack'],
+    [{ stack: 'empty', containers: [] }, 'containers'],
+    [{ stack: 'imageless', containers: [{ name: 'web' }] }, 'containers[0].image'],
+    [[], 'body']
+  ] as Array<[unknown, string]>) {
+    const bad = await post(body)
+    assert.is(bad.status, 400, JSON.stringify(body))
+    assert.match(bad.body.error, field)
+  }
+
+  const refused = await post({ stack: 'nowhere', containers: [{ image: 'nowhere' }] })
+  assert.is(refused.status, 422)
+  assert.not.ok(placed.some(c => c.stack === 'nowhere'))
+})
+
 Server('refuses a non-loopback host', async (ctx) => {
   for (const host of ['0.0.0.0', '::', '10.0.0.7', '192.168.1.2', 'example.com', '::ffff:10.0.0.7']) {
     try {
@@ -328,8 +367,8 @@ Cli('`run` sends the request and prints the container and its supplier; argument
   assert.is(sent.name, 'web')
 
   assert.is(await caravela(ctx, ['ps', ...flags]), 0)
-  assert.match(ctx.stdout, /^CONTAINER ID +NAME +IMAGE +SUPPLIER +STATE +RESOURCES +PORTS$/m)
-  assert.match(ctx.stdout, /web +busybox/)
+  assert.match(ctx.stdout, /^CONTAINER ID +STACK +NAME +IMAGE +SUPPLIER +STATE +RESOURCES +PORTS$/m)
+  assert.match(ctx.stdout, /- +web +busybox/)
 
   assert.is(await caravela(ctx, ['stop', ...flags, '000000', 'nope']), 1)
   assert.is(ctx.stdout, '000000\n')
@@ -351,6 +390,96 @@ Cli('`run` failures and mistakes', async (ctx) => {
   assert.is(await caravela(ctx, ['run', ...flags, '--memory', 'lots', 'busybox']), 2)
   assert.is(await caravela(ctx, ['run', ...flags, '--cpu-class', 'medium', 'busybox']), 2)
   assert.is(await caravela(ctx, ['stop', ...flags]), 2)
+})
+
+Cli('`deploy` places a stack file as one request; `ps` and `stop` work per stack', async (ctx) => {
+  const flags = ['--api', ctx.server!.url, '--token', ctx.token]
+  const file = join(ctx.dataDir, 'shop.yml')
+  await writeFile(file, [
+    'web:',
+    '  image: busybox',
+    '  args: httpd -f -p 80',
+    '  ports: ["8080:80", "53/udp"]',
+    '  cpus: 1',
+    '  memory: 128m',
+    '  group_policy: co-location',
+    'db: { image: "postgres:16", memory: 1g, group_policy: co-location }'
+  ].join('\n'))
+
+  assert.is(await caravela(ctx, ['deploy', ...flags, '-f', file]), 0, ctx.stderr)
+  const lines = ctx.stdout.split('\n')
+  assert.is(lines[0], 'deploying stack shop: 2 services…')
+  assert.match(lines[1], new RegExp(`^ {2}web +0{12}  on ${OTHER_PEER_ID}  8080->80/tcp, 40000->53/udp$`))
+  assert.match(lines[2], new RegExp(`^ {2}db +1{12}  on ${OTHER_PEER_ID}$`))
+  assert.is(lines[3], 'stack shop deployed: 2 containers on 1 supplier')
+  assert.is(ctx.stderr, '')
+  assert.equal(placed.filter(c => c.stack === 'shop').map(c => [c.name, c.args, c.resources]), [
+    ['web', ['httpd', '-f', '-p', '80'], { cpuClass: 0, cpus: 1, memory: 128 }],
+    ['db', [], { cpuClass: 0, cpus: 0, memory: 1024 }]
+  ])
+
+  assert.is(await caravela(ctx, ['ps', ...flags, '--stack', 'shop']), 0, ctx.stderr)
+  const rows = ctx.stdout.trimEnd().split('\n')
+  assert.match(rows[0], /^CONTAINER ID +STACK +NAME +IMAGE/)
+  assert.equal(rows.slice(1).map(row => row.split(/ +/).slice(1, 3)), [['shop', 'web'], ['shop', 'db']])
+  assert.is(await caravela(ctx, ['ps', ...flags, '--stack', 'shop', '--json']), 0)
+  assert.equal(JSON.parse(ctx.stdout).map((c: any) => [c.stack, c.name]), [['shop', 'web'], ['shop', 'db']])
+  assert.is(await caravela(ctx, ['ps', ...flags, '--stack', 'other']), 0)
+  assert.is(ctx.stdout, 'No containers of stack other placed by this peer.\n')
+
+  assert.is(await caravela(ctx, ['deploy', ...flags, '-f', file]), 1)
+  assert.match(ctx.stderr, /^caravela: error: stack shop was not deployed: .*already deployed \(2 containers\).*\(HTTP 409\)\n$/)
+
+  assert.is(await caravela(ctx, ['stop', ...flags, '--stack', 'shop']), 0, ctx.stderr)
+  assert.is(ctx.stdout, `${'0'.repeat(64)}\n${'1'.repeat(64)}\n`)
+  assert.is(await caravela(ctx, ['stop', ...flags, '--stack', 'other']), 1)
+  assert.is(ctx.stderr, 'caravela: error: no container of stack other was placed by this peer\n')
+  assert.is(await caravela(ctx, ['stop', ...flags, '--stack', 'shop', '0000']), 2)
+  assert.match(ctx.stderr, 'not both')
+  assert.is(await caravela(ctx, ['stop', ...flags]), 2)
+  assert.match(ctx.stderr, 'container ids or --stack')
+})
+
+Cli('`deploy --json` prints the placed stack; warnings go to stderr', async (ctx) => {
+  const file = join(ctx.dataDir, 'compose.yml')
+  await writeFile(file, 'name: blog\nservices:\n  web:\n    image: busybox\n    restart: always\n    deploy: { resources: { limits: { cpus: 0.5, memory: 64M } } }\n')
+
+  assert.is(await caravela(ctx, ['deploy', '--json', '--api', ctx.server!.url, '--token', ctx.token, '-f', file]), 0, ctx.stderr)
+  const answer = JSON.parse(ctx.stdout)
+  assert.is(answer.stack, 'blog')
+  assert.equal(answer.containers.map((c: any) => [c.name, c.resources]), [['web', { cpuClass: 0, cpus: 1, memory: 64 }]])
+  assert.is(ctx.stderr, [
+    `caravela: warning: ${file}: service "web", restart: ignored: Caravela does not restart containers\n`,
+    `caravela: warning: ${file}: service "web", deploy.resources.limits.cpus: 0.5 rounded up to 1: Caravela places whole CPUs\n`
+  ].join(''))
+})
+
+Cli('`deploy`: a bad file exits 2 naming the file, service and key; a stack that cannot be placed exits 1', async (ctx) => {
+  const flags = ['--api', ctx.server!.url, '--token', ctx.token]
+  const bad = join(ctx.dataDir, 'bad.yml')
+  await writeFile(bad, 'web: { image: busybox, ports: ["80:http"] }\n')
+  assert.is(await caravela(ctx, ['deploy', ...flags, '-f', bad]), 2)
+  assert.is(ctx.stderr, `caravela: error: ${bad}: service "web", ports[0]: "80:http" is not host:container[/tcp|udp] with ports from 1 to 65535\n`)
+  assert.is(ctx.stdout, '')
+
+  assert.is(await caravela(ctx, ['deploy', ...flags, '-f', join(ctx.dataDir, 'missing.yml')]), 2)
+  assert.match(ctx.stderr, /missing\.yml: cannot read it: ENOENT/)
+  assert.is(await caravela(ctx, ['deploy', ...flags]), 2)
+  assert.match(ctx.stderr, 'needs a stack file')
+
+  const nowhere = join(ctx.dataDir, 'nowhere.yml')
+  await writeFile(nowhere, 'web: { image: nowhere }\n')
+  assert.is(await caravela(ctx, ['deploy', ...flags, '-f', nowhere]), 1)
+  assert.is(ctx.stdout, 'deploying stack nowhere: 1 service…\n')
+  assert.match(ctx.stderr, /^caravela: error: stack nowhere was not deployed: .*No supplier offers.*\(HTTP 422\)\n$/)
+
+  const example = fileURLToPath(new URL('../../examples/stack.yml', import.meta.url))
+  assert.is(await caravela(ctx, ['deploy', ...flags, '--file', example]), 0, ctx.stderr)
+  assert.match(ctx.stdout, /^deploying stack stack: 3 services…\n/)
+  assert.match(ctx.stdout, /^stack stack deployed: 3 containers on 1 supplier$/m)
+
+  assert.is(await caravela(ctx, ['deploy', '--help']), 0)
+  assert.match(ctx.stdout, /-f, --file <file>/)
 })
 
 Cli('failures print one error line and exit 1', async (ctx) => {

@@ -264,6 +264,7 @@ const ANSWER_TO_EMPTY: Record<MessageName, StatusName> = {
   advertiseOffersNeighbor: 'INVALID_REQUEST',
   launchContainer: 'INVALID_REQUEST',
   stopLocalContainer: 'INVALID_REQUEST',
+  containerExited: 'INVALID_REQUEST',
   obtainConfiguration: 'OK'
 }
 

@@ -1,5 +1,5 @@
 /**
- * The wire codecs (src/protocols/codec.ts): domain⇄protobuf round trips for all nine messages,
+ * The wire codecs (src/protocols/codec.ts): domain⇄protobuf round trips for all ten messages,
  * validation of every field kind, and fast-check properties that decoders of arbitrary bytes
  * throw nothing but `MalformedMessageError`. Also ids, size limits and the rate limiter.
  */
@@ -70,6 +70,7 @@ const SAMPLES: { [N in MessageName]: { request: Requests[N], result: Results[N] 
   advertiseOffersNeighbor: { request: { traderOffering: SUPPLIER }, result: undefined },
   launchContainer: { request: { offerId: 42, requestId: 'req-7f3a9c', containers: [CONTAINER, { ...CONTAINER, name: '', args: [], portMappings: [] }] }, result: [STATUS] },
   stopLocalContainer: { request: { containerId: STATUS.containerId }, result: undefined },
+  containerExited: { request: { containerId: STATUS.containerId, exitCode: -1, reason: 'the container exited' }, result: undefined },
   obtainConfiguration: { request: {}, result: { json: '{"cpuSlices":1,"resources":{"cpuClasses":[]}}', resourceMapDigest: new Uint8Array(32).fill(7) } }
 }
 
@@ -125,8 +126,8 @@ const Ids = suite('protocols: ids and limits')
 
 Ids('one protocol id per message under the prefix, version 1.0.0', () => {
   const ids = protocolIds('caravela')
-  assert.is(MESSAGE_NAMES.length, 9)
-  assert.is(new Set(Object.values(ids)).size, 9)
+  assert.is(MESSAGE_NAMES.length, 10)
+  assert.is(new Set(Object.values(ids)).size, 10)
   assert.is(ids.createOffer, '/caravela/offer/create/1.0.0')
   assert.is(ids.refreshOffer, '/caravela/offer/refresh/1.0.0')
   assert.is(ids.updateOffer, '/caravela/offer/update/1.0.0')
@@ -135,6 +136,7 @@ Ids('one protocol id per message under the prefix, version 1.0.0', () => {
   assert.is(ids.advertiseOffersNeighbor, '/caravela/offer/advertise/1.0.0')
   assert.is(ids.launchContainer, '/caravela/container/launch/1.0.0')
   assert.is(ids.stopLocalContainer, '/caravela/container/stop/1.0.0')
+  assert.is(ids.containerExited, '/caravela/container/exited/1.0.0')
   assert.is(ids.obtainConfiguration, '/caravela/configuration/1.0.0')
   assert.is(protocolIds('test-net').getOffers, '/test-net/offer/get/1.0.0')
 })
@@ -261,6 +263,7 @@ Validation('decoding refuses bad ids and strings', () => {
   refusesField('requestId', () => decodeRequest('launchContainer', launchPb(r => { r.requestId = 'x'.repeat(129) })))
   refusesField('containerId', () => decodeRequest('stopLocalContainer', pb.StopLocalContainerRequest.encode({ containerId: '' })))
   refusesField('containerId', () => decodeRequest('stopLocalContainer', pb.StopLocalContainerRequest.encode({ containerId: 'ab\ncd' })))
+  refusesField('containerId', () => decodeRequest('containerExited', pb.ContainerExitedRequest.encode({ containerId: '', reason: '' })))
   refusesField('containers[0].image', () => decodeRequest('launchContainer', launchPb(r => { r.containers[0].image = '' })))
   refusesField('containers[0].image', () => decodeRequest('launchContainer', launchPb(r => { r.containers[0].image = 'busybox; rm -rf /' })))
   refusesField('containers[0].name', () => decodeRequest('launchContainer', launchPb(r => { r.containers[0].name = 'a\nb' })))

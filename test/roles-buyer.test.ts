@@ -1,8 +1,10 @@
 import { defaultLogger } from '@libp2p/logger'
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
+import { Ledger } from '../src/roles/ledger.js'
 import { rankOffers } from '../src/roles/ranking.js'
 import { UserManager } from '../src/roles/user-manager.js'
+import { MemoryStore } from '../src/store/store.js'
 import { ManualClock } from './fixtures/fake-clock.js'
 import { assertWithinCapacity, container, createRolesNetwork, rejection, testNetworkConfig } from './fixtures/roles-network.js'
 import type { RolesNetwork } from './fixtures/roles-network.js'
@@ -180,9 +182,10 @@ test('user manager: an ambiguous short id stops nothing; a container its supplie
       stopped.push(id)
     }
   } as unknown as CaravelaClient
-  const users = new UserManager({ client, clock: new ManualClock(), log: defaultLogger().forComponent('test') })
+  const log = defaultLogger().forComponent('test')
+  const users = new UserManager({ client, clock: new ManualClock(), ledger: new Ledger(new MemoryStore(), log), log })
   const status = (containerId: string): ContainerStatus => ({ ...container({ cpus: 1, memory: 256 }), supplier: { peerId: 'p', multiaddrs: [] }, containerId, state: 'running' })
-  users.add([status('abcd1111'), status('abcd2222')], 'r')
+  await users.add([status('abcd1111'), status('abcd2222')], 'r')
 
   const [ambiguous] = await users.stop(['abcd'])
   assert.equal(ambiguous, { id: 'abcd', stopped: false, error: 'abcd is ambiguous: it starts 2 container ids' })

@@ -42,9 +42,18 @@ test('launch is idempotent by request id: a retry returns the same statuses and 
   await net.network.client(net.peers[2].peer.peerId).launchContainer(supplier.peer.node, net.offerId, 'req-1', containers)
   assert.is(supplier.runtime.used().containers, 2)
 
-  // every container carries the supplier, buyer, offer and request labels
+  // every container carries the supplier, buyer, offer, request, index and resources labels
   const labels = supplier.runtime.list().map(c => c.labels)
-  assert.equal(labels[0], { 'caravela.supplier': supplier.peer.peerId, 'caravela.buyer': buyer.peer.peerId, 'caravela.offer': String(net.offerId), 'caravela.request': 'req-1' })
+  assert.equal(labels[0], {
+    'caravela.supplier': supplier.peer.peerId,
+    'caravela.buyer': buyer.peer.peerId,
+    'caravela.offer': String(net.offerId),
+    'caravela.request': 'req-1',
+    'caravela.index': '0',
+    'caravela.cpu-class': '0',
+    'caravela.cpus': '1',
+    'caravela.memory': '256'
+  })
   await net.stop()
 })
 

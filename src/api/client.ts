@@ -97,6 +97,11 @@ export class ApiClient {
     return (await this.request<{ containers: ContainerStatus[] }>('POST', '/v1/containers', { containers }, RUN_TIMEOUT)).containers
   }
 
+  /** `POST /v1/stacks`: place a stack's containers as one request, all or none; one status per container */
+  async deploy (stack: string, containers: ContainerConfig[]): Promise<ContainerStatus[]> {
+    return (await this.request<{ containers: ContainerStatus[] }>('POST', '/v1/stacks', { stack, containers }, RUN_TIMEOUT)).containers
+  }
+
   /** `GET /v1/containers`: the containers this peer placed */
   async ps (): Promise<ContainerView[]> {
     return this.request('GET', '/v1/containers')

@@ -4,10 +4,16 @@
  */
 
 import { CODECS } from '../protocols/codec.js'
+import { STACK_NAME_PATTERN, STACK_NAME_RULE } from '../stacks/stack-file.js'
 import { ApiError } from './errors.js'
+import { GROUP_POLICIES } from '../types.js'
 import type { ContainerConfig, GroupPolicy, PortMapping } from '../types.js'
 
-const GROUP_POLICIES: GroupPolicy[] = ['spread', 'co-location']
+/** A stack to deploy: its name and its containers, placed as one request. */
+export interface StackRequest {
+  stack: string
+  containers: ContainerConfig[]
+}
 
 /** `{ containers: ContainerConfig[] }` → the containers, or ApiError 400 naming the bad field. */
 export function parseRunRequest (body: unknown): ContainerConfig[] {
@@ -27,6 +33,17 @@ export function parseRunRequest (body: unknown): ContainerConfig[] {
   }
 
   return containers
+}
+
+/** `{ stack: string, containers: ContainerConfig[] }` → the stack's name and containers. */
+export function parseStackRequest (body: unknown): StackRequest {
+  const stack = object(body, 'body').stack
+
+  if (typeof stack !== 'string' || !STACK_NAME_PATTERN.test(stack)) {
+    throw new ApiError(400, `stack: must be a stack name: ${STACK_NAME_RULE}`)
+  }
+
+  return { stack, containers: parseRunRequest(body) }
 }
 
 /** `{ ids: string[] }` → the ids. */

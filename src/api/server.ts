@@ -18,9 +18,10 @@ import { defaultLogger } from '@libp2p/logger'
 import { InvalidConfigurationError } from '../errors.js'
 import { toPrometheus } from '../metrics.js'
 import { ApiError } from './errors.js'
-import { parseRunRequest, parseStopRequest } from './requests.js'
+import { parseRunRequest, parseStackRequest, parseStopRequest } from './requests.js'
 import type { PeerMetrics } from '../metrics.js'
-import type { AbortOptions, CaravelaStatus, ContainerConfig, ContainerStatus, ContainerView, OffersView, PeerSummary, StopResult } from '../types.js'
+import type { StackRequest } from './requests.js'
+import type { AbortOptions, CaravelaStatus, ContainerConfig, ContainerStatus, ContainerView, OffersView, PeerSummary, PlaceOptions, StopResult } from '../types.js'
 import type { ComponentLogger, Logger } from '@libp2p/interface'
 import type { IncomingMessage, Server, ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
@@ -50,7 +51,8 @@ export interface ApiInfo {
 export interface ApiTarget {
   status (): CaravelaStatus
   peers (): PeerSummary[]
-  run (containers: ContainerConfig[], options?: AbortOptions): Promise<ContainerStatus[]>
+  /** `options.stack` names the stack the containers make up */
+  run (containers: ContainerConfig[], options?: PlaceOptions): Promise<ContainerStatus[]>
   ps (): ContainerView[]
   stopContainers (ids: string[], options?: AbortOptions): Promise<StopResult[]>
   offers (): OffersView
@@ -94,10 +96,22 @@ export function apiRoutes (target: ApiTarget): ApiRoute[] {
     { method: 'GET', path: '/v1/peers', handler: () => target.peers() },
     { method: 'POST', path: '/v1/containers', handler: async ({ body, signal }) => ({ containers: await placing(target.run(parseRunRequest(body), { signal })) }) },
     { method: 'GET', path: '/v1/containers', handler: () => target.ps() },
+    { method: 'POST', path: '/v1/stacks', handler: async ({ body, signal }) => deployStack(target, parseStackRequest(body), signal) },
     { method: 'POST', path: '/v1/containers/stop', handler: async ({ body, signal }) => target.stopContainers(parseStopRequest(body), { signal }) },
     { method: 'GET', path: '/v1/offers', handler: () => target.offers() },
     { method: 'GET', path: '/metrics', handler: () => new TextResponse(toPrometheus(target.metrics()), 'text/plain; version=0.0.4; charset=utf-8') }
   ]
+}
+
+/** Places a stack as one request: all its containers or none. A stack still deployed is a 409. */
+async function deployStack (target: ApiTarget, { stack, containers }: StackRequest, signal: AbortSignal): Promise<{ stack: string, containers: ContainerStatus[] }> {
+  const deployed = target.ps().filter(container => container.stack === stack).length
+
+  if (deployed > 0) {
+    throw new ApiError(409, `stack ${stack} is already deployed (${deployed} containers): stop it first (caravela stop --stack ${stack})`)
+  }
+
+  return { stack, containers: await placing(target.run(containers, { signal, stack })) }
 }
 
 /** A placement that fails for a reason the user must hear (no offers, all rejected, …) is a 422. */

@@ -2,9 +2,10 @@
  * The `caravela` command: talks to a running peer's control API.
  *
  * ```
- * caravela node | peers | ps | offers [--json] [--data-dir <dir> | --api <url> --token <token>]
+ * caravela node | peers | ps [--stack NAME] | offers [--json] [--data-dir <dir> | --api <url> --token <token>]
  * caravela run [--cpus N] [--memory 256m] [--cpu-class low|high] [-p host:container[/proto]] [--name N] IMAGE [ARGS…]
- * caravela stop ID…
+ * caravela deploy -f stack.yml
+ * caravela stop ID… | --stack NAME
  * ```
  *
  * `bin/caravela.js` calls `run()`; tests call `main()` with their own output.
@@ -16,8 +17,11 @@ import { parseArgs } from 'node:util'
 import { ApiClient, ApiRequestError, NoPeerRunningError } from '../api/client.js'
 import { DEFAULT_DATA_DIR_NAME } from '../constants.js'
 import { parseMemory } from '../config/config.js'
+import { parsePortMapping } from '../stacks/ports.js'
+import { readStackFile, StackFileError } from '../stacks/stack-file.js'
 import { CPU_CLASS_NAMES } from '../types.js'
-import type { CaravelaStatus, ContainerConfig, ContainerView, OffersView, OfferView, PeerSummary, PortMapping, Resources } from '../types.js'
+import type { Stack } from '../stacks/stack-file.js'
+import type { CaravelaStatus, ContainerConfig, ContainerStatus, ContainerView, OffersView, OfferView, PeerSummary, PortMapping, Resources } from '../types.js'
 
 /** Environment variable holding the API token when `--api` is used without `--token`. */
 export const API_TOKEN_ENV = 'CARAVELA_API_TOKEN'
@@ -66,8 +70,11 @@ interface Command {
   usage?: string
   /** options of this command only, next to the global ones */
   options?: Record<string, CliOption>
-  /** `none`: no positional arguments; `some`: one or more; `image`: IMAGE then its arguments, passed on verbatim */
-  positionals?: 'none' | 'some' | 'image'
+  /**
+   * `none`: no positional arguments; `some`: one or more; `any`: checked by the command; `image`:
+   * IMAGE then its arguments, passed on verbatim
+   */
+  positionals?: 'none' | 'some' | 'any' | 'image'
   run (client: ApiClient, input: CommandInput, io: CliIO): Promise<number | void>
 }
 
@@ -83,6 +90,10 @@ const runOptions = {
   'cpu-class': { type: 'string', value: 'low|high', description: 'CPU class the container needs (default low)' },
   publish: { type: 'string', short: 'p', multiple: true, value: 'host:container[/tcp|udp]', description: 'Publish a container port on the supplier; a lone container port gets any free host port' },
   name: { type: 'string', value: 'name', description: 'Name of the container' }
+} satisfies Record<string, CliOption>
+
+const deployOptions = {
+  file: { type: 'string', short: 'f', value: 'file', description: 'Stack file: Caravela\'s stack format or a Docker Compose file' }
 } satisfies Record<string, CliOption>
 
 const commands: Record<string, Command> = {
@@ -112,19 +123,35 @@ const commands: Record<string, Command> = {
       io.stdout(json ? toJson(status) : `${shortId(status.containerId)}  on ${status.supplier.peerId}${formatPorts(status.portMappings, '  ')}\n`)
     }
   },
+  deploy: {
+    summary: 'Place every service of a stack file, or none, and print where each landed',
+    usage: '[options] -f FILE',
+    options: deployOptions,
+    run: async (client, { values, json }, io) => deploy(client, values.file as string | undefined, json, io)
+  },
   ps: {
-    summary: 'List the containers this peer placed, with supplier, state, resources and ports',
-    run: async (client, { json }, io) => {
-      const containers = await client.ps()
-      io.stdout(json ? toJson(containers) : formatContainers(containers))
+    summary: 'List the containers this peer placed, with stack, supplier, state, resources and ports',
+    options: { stack: { type: 'string', value: 'name', description: 'Only the containers of this stack' } },
+    run: async (client, { values, json }, io) => {
+      const stack = values.stack as string | undefined
+      const containers = (await client.ps()).filter(c => stack == null || c.stack === stack)
+      io.stdout(json ? toJson(containers) : formatContainers(containers, stack))
     }
   },
   stop: {
-    summary: 'Stop containers this peer placed, by full or unique short id',
-    usage: '[options] ID…',
-    positionals: 'some',
-    run: async (client, { positionals, json }, io) => {
-      const results = await client.stop(positionals)
+    summary: 'Stop containers this peer placed, by full or unique short id, or every container of a stack',
+    usage: '[options] ID… | --stack NAME',
+    options: { stack: { type: 'string', value: 'name', description: 'Stop every container of this stack' } },
+    positionals: 'any',
+    run: async (client, { values, positionals, json }, io) => {
+      const ids = await stopTargets(client, values.stack as string | undefined, positionals)
+
+      if (ids.length === 0) {
+        io.stderr(errorLine(`no container of stack ${String(values.stack)} was placed by this peer`, undefined, io.env))
+        return 1
+      }
+
+      const results = await client.stop(ids)
       const failed = results.filter(result => !result.stopped)
 
       if (json) {
@@ -230,7 +257,7 @@ function runRequest (image: string, args: string[], values: CommandInput['values
     name: (values.name as string | undefined) ?? '',
     image,
     args,
-    portMappings: ((values.publish as string[] | undefined) ?? []).map(parsePortMapping),
+    portMappings: ((values.publish as string[] | undefined) ?? []).map(parsePublishFlag),
     resources: {
       cpuClass: classIndex,
       cpus: parseCpus(values.cpus as string | undefined),
@@ -262,17 +289,72 @@ function parseMemoryFlag (text: string): number {
   }
 }
 
-/** `8080:80/tcp`, `8080:80`, `80` (any free host port) → a port mapping. */
-export function parsePortMapping (text: string): PortMapping {
-  const match = /^(?:(\d{1,5}):)?(\d{1,5})(?:\/(tcp|udp))?$/.exec(text)
-  const hostPort = Number(match?.[1] ?? 0)
-  const containerPort = Number(match?.[2])
+function parsePublishFlag (text: string): PortMapping {
+  try {
+    return parsePortMapping(text)
+  } catch (err: any) {
+    throw new UsageError(`--publish: ${err.message}`)
+  }
+}
 
-  if (match == null || hostPort > 65535 || containerPort < 1 || containerPort > 65535) {
-    throw new UsageError(`--publish: "${text}" is not host:container[/tcp|udp] with ports from 1 to 65535`)
+/** The ids `stop` stops: the ones given, or those of every container of `--stack`. */
+async function stopTargets (client: ApiClient, stack: string | undefined, ids: string[]): Promise<string[]> {
+  if (stack == null) {
+    if (ids.length === 0) {
+      throw new UsageError('stop needs container ids or --stack NAME')
+    }
+    return ids
   }
 
-  return { hostPort, containerPort, protocol: (match[3] ?? 'tcp') as PortMapping['protocol'] }
+  if (ids.length > 0) {
+    throw new UsageError('give container ids or --stack, not both')
+  }
+
+  return (await client.ps()).filter(c => c.stack === stack).map(c => c.containerId)
+}
+
+/**
+ * `caravela deploy`: reads the stack file here (the peer gets plain containers) and places it as
+ * one request. A bad file exits 2, a stack that cannot be placed 1.
+ */
+async function deploy (client: ApiClient, path: string | undefined, json: boolean, io: CliIO): Promise<number> {
+  if (path == null) {
+    throw new UsageError('deploy needs a stack file: caravela deploy -f stack.yml')
+  }
+
+  let stack: Stack
+
+  try {
+    stack = await readStackFile(path)
+  } catch (err: any) {
+    if (err.name !== StackFileError.name) {
+      throw err
+    }
+
+    io.stderr(errorLine(err.message, err, io.env))
+    return EXIT_USAGE
+  }
+
+  stack.warnings.forEach(warning => { io.stderr(`caravela: warning: ${warning}\n`) })
+
+  if (!json) {
+    io.stdout(`deploying stack ${stack.name}: ${plural(stack.services.length, 'service')}…\n`)
+  }
+
+  const statuses = await deployStack(client, stack)
+  io.stdout(json ? toJson({ stack: stack.name, containers: statuses }) : formatDeployed(stack.name, statuses))
+  return 0
+}
+
+async function deployStack (client: ApiClient, stack: Stack): Promise<ContainerStatus[]> {
+  try {
+    return await client.deploy(stack.name, stack.services.map(service => service.container))
+  } catch (err: any) {
+    if (err instanceof ApiRequestError) {
+      throw new ApiRequestError(`stack ${stack.name} was not deployed: ${err.message}`, err.status)
+    }
+    throw err
+  }
 }
 
 async function clientFor (values: { 'data-dir'?: string, api?: string, token?: string }, env: CliIO['env']): Promise<ApiClient> {
@@ -430,15 +512,16 @@ function formatPorts (ports: PortMapping[], separator = ''): string {
   return ports.length === 0 ? '' : separator + ports.map(p => `${p.hostPort}->${p.containerPort}/${p.protocol}`).join(', ')
 }
 
-function formatContainers (containers: ContainerView[]): string {
+function formatContainers (containers: ContainerView[], stack?: string): string {
   if (containers.length === 0) {
-    return 'No containers placed by this peer.\n'
+    return stack == null ? 'No containers placed by this peer.\n' : `No containers of stack ${stack} placed by this peer.\n`
   }
 
   return formatTable([
-    ['CONTAINER ID', 'NAME', 'IMAGE', 'SUPPLIER', 'STATE', 'RESOURCES', 'PORTS'],
+    ['CONTAINER ID', 'STACK', 'NAME', 'IMAGE', 'SUPPLIER', 'STATE', 'RESOURCES', 'PORTS'],
     ...containers.map(c => [
       shortId(c.containerId),
+      c.stack ?? '-',
       c.name === '' ? '-' : c.name,
       c.image,
       c.supplier.peerId,
@@ -447,6 +530,13 @@ function formatContainers (containers: ContainerView[]): string {
       formatPorts(c.portMappings) || '-'
     ])
   ])
+}
+
+/** One line per placed container (service, id, supplier, ports), then a summary. */
+function formatDeployed (stack: string, statuses: ContainerStatus[]): string {
+  const suppliers = new Set(statuses.map(status => status.supplier.peerId)).size
+  const rows = statuses.map(status => [status.name, shortId(status.containerId), `on ${status.supplier.peerId}`, formatPorts(status.portMappings)])
+  return formatTable(rows, '  ') + `stack ${stack} deployed: ${plural(statuses.length, 'container')} on ${plural(suppliers, 'supplier')}\n`
 }
 
 function formatOffers (offers: OffersView): string {

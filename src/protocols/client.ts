@@ -106,6 +106,10 @@ export class Libp2pCaravelaClient implements CaravelaClient {
     await this.request('stopLocalContainer', toSupplier, { containerId }, options)
   }
 
+  async containerExited (toBuyer: NodeRef, containerId: string, exitCode: number | undefined, reason: string, options?: AbortOptions): Promise<void> {
+    await this.request('containerExited', toBuyer, { containerId, exitCode, reason }, options)
+  }
+
   async obtainConfiguration (node: NodeRef, options?: AbortOptions): Promise<NetworkConfiguration> {
     return this.request('obtainConfiguration', node, {}, options)
   }

@@ -12,7 +12,7 @@ import { toString as uint8ArrayToString } from 'uint8arrays/to-string'
 import { MalformedMessageError } from '../errors.js'
 import { CPU_CLASS_NAMES } from '../types.js'
 import {
-  MAX_ARG_LENGTH, MAX_ARGS, MAX_CONTAINERS, MAX_ID_LENGTH, MAX_IMAGE_LENGTH, MAX_MULTIADDR_BYTES,
+  INT32_MAX, INT32_MIN, MAX_ARG_LENGTH, MAX_ARGS, MAX_CONTAINERS, MAX_ID_LENGTH, MAX_IMAGE_LENGTH, MAX_MULTIADDR_BYTES,
   MAX_MULTIADDRS, MAX_NAME_LENGTH, MAX_OFFERS, MAX_PEER_ID_BYTES, MAX_PORT, MAX_PORT_MAPPINGS,
   MAX_STATE_LENGTH, MAX_TEXT_LENGTH, RESOURCE_MAP_DIGEST_BYTES, UINT32_MAX
 } from './constants.js'
@@ -35,6 +35,8 @@ export interface Requests {
   advertiseOffersNeighbor: { traderOffering: NodeRef }
   launchContainer: { offerId: number, requestId: string, containers: ContainerConfig[] }
   stopLocalContainer: { containerId: string }
+  /** `exitCode` absent when unknown */
+  containerExited: { containerId: string, exitCode?: number, reason: string }
   obtainConfiguration: Record<string, never>
 }
 
@@ -48,6 +50,7 @@ export interface Results {
   advertiseOffersNeighbor: void
   launchContainer: ContainerStatus[]
   stopLocalContainer: void
+  containerExited: void
   obtainConfiguration: NetworkConfiguration
 }
 
@@ -106,6 +109,14 @@ function fail (field: string, reason: string): never {
 function uint (field: string, value: number, max: number = UINT32_MAX): number {
   if (!Number.isSafeInteger(value) || value < 0 || value > max) {
     fail(field, `must be an integer from 0 to ${max}`)
+  }
+
+  return value
+}
+
+function int32 (field: string, value: number): number {
+  if (!Number.isSafeInteger(value) || value < INT32_MIN || value > INT32_MAX) {
+    fail(field, `must be an integer from ${INT32_MIN} to ${INT32_MAX}`)
   }
 
   return value
@@ -477,6 +488,15 @@ function defineCodec<Req, Res, PbReq, PbRes extends { status?: pb.Status }> (
 
 const none = (): Record<string, never> => ({})
 
+/** The checks of a containerExited request, the same both ways: the reason is cut, never refused. */
+function exitedFields ({ containerId, exitCode, reason }: Requests['containerExited'] | pb.ContainerExitedRequest): Requests['containerExited'] {
+  return {
+    containerId: text('containerId', containerId, MAX_ID_LENGTH, ID_PATTERN),
+    ...(exitCode == null ? {} : { exitCode: int32('exitCode', exitCode) }),
+    reason: freeText(reason)
+  }
+}
+
 /** The codec of every message. */
 export const CODECS: { [N in MessageName]: MessageCodec<Requests[N], Results[N]> } = {
   createOffer: defineCodec(pb.CreateOfferRequest, pb.CreateOfferResponse, {
@@ -539,6 +559,12 @@ export const CODECS: { [N in MessageName]: MessageCodec<Requests[N], Results[N]>
   stopLocalContainer: defineCodec(pb.StopLocalContainerRequest, pb.StopLocalContainerResponse, {
     requestToPb: ({ containerId }) => ({ containerId: text('containerId', containerId, MAX_ID_LENGTH, ID_PATTERN) }),
     requestFromPb: ({ containerId }) => ({ containerId: text('containerId', containerId, MAX_ID_LENGTH, ID_PATTERN) }),
+    resultToPb: none,
+    resultFromPb: () => undefined
+  }),
+  containerExited: defineCodec(pb.ContainerExitedRequest, pb.ContainerExitedResponse, {
+    requestToPb: exitedFields,
+    requestFromPb: exitedFields,
     resultToPb: none,
     resultFromPb: () => undefined
   }),

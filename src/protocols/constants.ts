@@ -53,4 +53,7 @@ export const MAX_STATE_LENGTH = 64
 export const MAX_TEXT_LENGTH = 1024
 
 export const UINT32_MAX = 0xFFFF_FFFF
+/** `int32` bounds: exit codes */
+export const INT32_MIN = -0x8000_0000
+export const INT32_MAX = 0x7FFF_FFFF
 export const MAX_PORT = 65_535

@@ -14,13 +14,14 @@ export const PROTOCOL_NAMES = {
   advertiseOffersNeighbor: 'offer/advertise',
   launchContainer: 'container/launch',
   stopLocalContainer: 'container/stop',
+  containerExited: 'container/exited',
   obtainConfiguration: 'configuration'
 } as const
 
-/** One of the nine remote messages, named after its `CaravelaClient` method. */
+/** One of the ten remote messages, named after its `CaravelaClient` method. */
 export type MessageName = keyof typeof PROTOCOL_NAMES
 
-/** The nine message names. */
+/** The ten message names. */
 export const MESSAGE_NAMES = Object.keys(PROTOCOL_NAMES) as MessageName[]
 
 /**

@@ -46,6 +46,7 @@ export interface CaravelaHandlers {
   advertiseOffersNeighbor (ctx: RequestContext, traderOffering: NodeRef): Promise<void>
   launchContainer (ctx: RequestContext, offerId: number, requestId: string, containers: ContainerConfig[]): Promise<ContainerStatus[]>
   stopLocalContainer (ctx: RequestContext, containerId: string): Promise<void>
+  containerExited (ctx: RequestContext, containerId: string, exitCode: number | undefined, reason: string): Promise<void>
   obtainConfiguration (ctx: RequestContext): Promise<NetworkConfiguration>
 }
 
@@ -78,6 +79,7 @@ const INVOKERS: { [N in MessageName]: Invoker<N> } = {
   advertiseOffersNeighbor: async (h, ctx, r) => h.advertiseOffersNeighbor(ctx, r.traderOffering),
   launchContainer: async (h, ctx, r) => h.launchContainer(ctx, r.offerId, r.requestId, r.containers),
   stopLocalContainer: async (h, ctx, r) => h.stopLocalContainer(ctx, r.containerId),
+  containerExited: async (h, ctx, r) => h.containerExited(ctx, r.containerId, r.exitCode, r.reason),
   obtainConfiguration: async (h, ctx) => h.obtainConfiguration(ctx)
 }
 
@@ -87,7 +89,7 @@ const FRAMING_ERRORS = new Set([
 ])
 
 /**
- * Serves the nine Caravela protocols on a libp2p registrar and dispatches valid requests to
+ * Serves the ten Caravela protocols on a libp2p registrar and dispatches valid requests to
  * domain handlers, which may be replaced while the server runs.
  */
 export class CaravelaProtocolServer implements Startable {

@@ -1,14 +1,22 @@
 /**
  * The containers this peer runs for others (`caravela-original.md` §8): launches against an offer,
  * idempotent by request id, with a rollback that neither deadlocks nor leaks (§18-10); stops only
- * on the word of the buyer that launched; releases the resources of containers that exit.
+ * on the word of the buyer that launched; releases the resources of containers that exit and
+ * tells their buyers.
+ *
+ * Nothing is lost on restart (DESIGN §7): every container is in the ledger before the runtime
+ * creates it, and carries labels enough to rebuild its record. A restarted peer reconciles its
+ * ledger with the runtime's containers labelled with its peer id, and never touches others.
  */
 
 import { ProtocolStatusError } from '../errors.js'
 import { totalResources } from './resources.js'
+import type { HostedRecord, Ledger } from './ledger.js'
 import type { Supplier } from './supplier.js'
 import type { RequestContext } from '../protocols/server.js'
-import type { ContainerConfig, ContainerRuntime, ContainerStatus, NodeRef, Resources } from '../types.js'
+import type {
+  CaravelaClient, Clock, ContainerConfig, ContainerExit, ContainerRuntime, ContainerStatus, NodeRef, OwnedContainer, Resources
+} from '../types.js'
 import type { Logger } from '@libp2p/interface'
 
 /** Label of every container: the peer id of the supplier running it (a restarted peer finds its containers again). */
@@ -19,13 +27,29 @@ export const LABEL_BUYER = 'caravela.buyer'
 export const LABEL_OFFER = 'caravela.offer'
 /** Label of every container: the request id of its launch. */
 export const LABEL_REQUEST = 'caravela.request'
+/** Label of every container: its position in its launch. */
+export const LABEL_INDEX = 'caravela.index'
+/** Label of every container: the CPU class it asked for. */
+export const LABEL_CPU_CLASS = 'caravela.cpu-class'
+/** Label of every container: the CPUs (in CPU slices) it holds. */
+export const LABEL_CPUS = 'caravela.cpus'
+/** Label of every container: the memory (MB) it holds. */
+export const LABEL_MEMORY = 'caravela.memory'
 
 /** Finished launches remembered for idempotency; the oldest is forgotten first. */
 export const MAX_REMEMBERED_LAUNCHES = 1024
+/** Attempts to tell a buyer that its container exited, before the next start tries again. */
+export const NOTIFY_ATTEMPTS = 5
+/** Wait before the second attempt; it doubles with every attempt. */
+export const NOTIFY_BACKOFF = 1_000
 /** The state of a container the runtime started. */
 const RUNNING = 'running'
+/** Runtime states of a container that still holds its resources. */
+const LIVE_STATES = new Set([RUNNING, 'paused', 'restarting'])
 /** `name` of the error a runtime throws for an unknown container. */
 const NOT_FOUND_ERROR = 'ContainerNotFoundError'
+/** Answers of a buyer worth asking again: it may not know the container yet, or be busy. */
+const RETRIED_STATUSES = new Set(['NOT_FOUND', 'UNAVAILABLE', 'RATE_LIMITED', 'INTERNAL_ERROR'])
 
 /** A container this peer runs for a buyer. */
 export interface HostedContainer {
@@ -34,7 +58,8 @@ export interface HostedContainer {
   offerId: number
   requestId: string
   resources: Resources
-  status: ContainerStatus
+  /** the container as launched; absent when its record was rebuilt from its labels */
+  status?: ContainerStatus
 }
 
 /** What the containers manager works with. */
@@ -42,8 +67,12 @@ export interface ContainersManagerInit {
   self: () => NodeRef
   runtime: ContainerRuntime
   supplier: Supplier
+  ledger: Ledger
+  /** tells buyers that their containers exited */
+  client: CaravelaClient
+  clock: Clock
   log: Logger
-  /** called when a hosted container exits on its own (the buyer notification of the next issue) */
+  /** called when a hosted container ends on its own */
   onContainerExit?: (container: HostedContainer) => void
 }
 
@@ -53,13 +82,25 @@ interface Launch {
   result: Promise<ContainerStatus[]>
 }
 
+/** A record of the ledger and the container the runtime has for it, if any. */
+interface Found {
+  record: HostedRecord
+  container?: OwnedContainer
+}
+
 /** The containers this peer runs for buyers, on its runtime, with resources taken from its supplier. */
 export class ContainersManager {
   private readonly init: ContainersManagerInit
   private readonly log: Logger
-  private readonly hosted = new Map<string, HostedContainer>()
+  /** container id → record of the containers running */
+  private readonly hosted = new Map<string, HostedRecord>()
   /** `<buyer>/<requestId>` → the launch, in progress or done */
   private readonly launches = new Map<string, Launch>()
+  private recovery?: Promise<void>
+  /** exits heard while the recovery runs, handled after it */
+  private exitsDuringRecovery?: ContainerExit[]
+  /** aborted by `stop`: notifications wait for the next start */
+  private notifications = new AbortController()
 
   constructor (init: ContainersManagerInit) {
     this.init = init
@@ -67,11 +108,28 @@ export class ContainersManager {
   }
 
   /**
+   * Before the supplier offers anything: the first time, reconcile the ledger with the runtime,
+   * account the containers still running and tell buyers about those that ended meanwhile.
+   */
+  async start (): Promise<void> {
+    this.notifications = new AbortController()
+    this.recovery ??= this.recover()
+    await this.recovery
+  }
+
+  /** Stop telling buyers; the ledger keeps what they were not told. */
+  stop (): void {
+    this.notifications.abort()
+  }
+
+  /**
    * LaunchContainer from a buyer. A retry with the same request id returns the first launch's
-   * statuses; the same request id with other containers is refused.
+   * statuses, also after a restart; the same request id with other containers is refused.
    */
   async launch (ctx: RequestContext, offerId: number, requestId: string, containers: ContainerConfig[]): Promise<ContainerStatus[]> {
-    const key = `${ctx.from.peerId}/${requestId}`
+    await this.recovered()
+    const buyer = ctx.from.peerId
+    const key = `${buyer}/${requestId}`
     const fingerprint = JSON.stringify(containers)
     const previous = this.launches.get(key)
 
@@ -83,8 +141,14 @@ export class ContainersManager {
       return previous.result
     }
 
+    const recorded = [...this.hosted.values()].filter(r => r.buyer === buyer && r.requestId === requestId)
+
+    if (recorded.length > 0) {
+      return this.replay(recorded, containers)
+    }
+
     validate(containers)
-    const result = this.start(ctx.from.peerId, offerId, requestId, containers)
+    const result = this.launchNew(buyer, offerId, requestId, containers)
     this.remember(key, { fingerprint, result })
     // a failed launch may be tried again
     result.catch(() => { this.launches.delete(key) })
@@ -93,112 +157,373 @@ export class ContainersManager {
   }
 
   /** StopLocalContainer: only the buyer that launched the container may stop it. */
-  async stop (ctx: RequestContext, containerId: string): Promise<void> {
-    const container = this.hosted.get(containerId)
+  async stopContainer (ctx: RequestContext, containerId: string): Promise<void> {
+    await this.recovered()
+    const record = this.hosted.get(containerId)
 
-    if (container == null) {
+    if (record == null) {
       throw new ProtocolStatusError('NOT_FOUND', `no container ${containerId} runs here`)
     }
 
-    if (container.buyer !== ctx.from.peerId) {
+    if (record.buyer !== ctx.from.peerId) {
       throw new ProtocolStatusError('REFUSED', `container ${containerId} was launched by another peer`)
     }
 
-    await this.remove(container)
+    await this.remove(containerId)
   }
 
-  /** The runtime says a container ended on its own: release what it held and tell the hook. */
-  containerExited (containerId: string): void {
-    const container = this.hosted.get(containerId)
-
-    if (container == null) {
+  /** The runtime says a container ended on its own: release what it held and tell its buyer. */
+  containerExited (exit: ContainerExit): void {
+    if (this.exitsDuringRecovery != null) {
+      this.exitsDuringRecovery.push(exit)
       return
     }
 
-    this.log('container %s of %s exited', containerId, container.buyer)
-    void this.remove(container)
-    this.init.onContainerExit?.(container)
+    const record = this.hosted.get(exit.containerId)
+
+    if (record == null) {
+      return
+    }
+
+    this.hosted.delete(exit.containerId)
+    this.init.supplier.returnResources(record.resources, 1)
+    this.log('container %s of %s exited with code %s', exit.containerId, record.buyer, exit.exitCode)
+    void this.ended(record, exit.exitCode, 'the container exited')
   }
 
   /** The containers this peer runs for others. */
   list (): HostedContainer[] {
-    return [...this.hosted.values()].map(c => structuredClone(c))
+    return [...this.hosted.values()].map(record => this.view(record))
   }
 
-  private async start (buyer: string, offerId: number, requestId: string, containers: ContainerConfig[]): Promise<ContainerStatus[]> {
-    const { supplier } = this.init
+  /**
+   * Requests wait for the recovery. Before the first start they are answered UNAVAILABLE: the
+   * containers of a peer that has not yet read its ledger are unknown, not gone.
+   */
+  private async recovered (): Promise<void> {
+    if (this.recovery == null) {
+      throw new ProtocolStatusError('UNAVAILABLE', 'this peer is starting: its containers are not known yet')
+    }
+
+    await this.recovery
+  }
+
+  /** The statuses of a launch found in the ledger, for a retry that asks for the same containers. */
+  private replay (recorded: HostedRecord[], containers: ContainerConfig[]): ContainerStatus[] {
+    const same = recorded.length === containers.length && recorded.every(r =>
+      r.index < containers.length && (r.config == null || JSON.stringify(r.config) === JSON.stringify(containers[r.index])))
+
+    if (!same) {
+      throw new ProtocolStatusError('REFUSED', `request ${recorded[0].requestId} was launched with other containers, or some of them ended`)
+    }
+
+    return recorded.sort((a, b) => a.index - b.index).map(r => this.statusOf(r, containers[r.index]))
+  }
+
+  /** Take the resources, record the containers, then create them one by one; all or none. */
+  private async launchNew (buyer: string, offerId: number, requestId: string, containers: ContainerConfig[]): Promise<ContainerStatus[]> {
     const needed = totalResources(containers)
-    const refusal = supplier.obtainResources(offerId, needed, containers.length)
+    const refusal = this.init.supplier.obtainResources(offerId, needed, containers.length)
 
     if (refusal != null) {
       throw new ProtocolStatusError('REFUSED', refusal)
     }
 
-    const labels = {
-      [LABEL_SUPPLIER]: this.init.self().peerId,
-      [LABEL_BUYER]: buyer,
-      [LABEL_OFFER]: String(offerId),
-      [LABEL_REQUEST]: requestId
-    }
-    const started: HostedContainer[] = []
+    const records: HostedRecord[] = containers.map((config, index) => ({
+      state: 'creating', buyer, offerId, requestId, index, resources: { ...config.resources }, config: structuredClone(config)
+    }))
 
     try {
-      for (const config of containers) {
-        started.push(await this.run(config, labels, buyer, offerId, requestId))
+      await this.init.ledger.putHosted(...records)
+
+      for (const [index, record] of records.entries()) {
+        await this.create(record, containers[index])
       }
     } catch (err: any) {
-      await this.rollback(started)
-      supplier.returnResources(needed, containers.length)
+      await this.rollback(records)
       throw new ProtocolStatusError('UNAVAILABLE', `could not start ${containers.length === 1 ? 'the container' : 'every container'}: ${err?.message ?? err}`)
     }
 
-    for (const container of started) {
-      this.hosted.set(container.containerId, container)
-    }
-
-    this.log('launched %d containers for %s on offer %d', started.length, buyer, offerId)
-    return started.map(c => structuredClone(c.status))
+    this.log('launched %d containers for %s on offer %d', records.length, buyer, offerId)
+    return records.map(record => this.statusOf(record))
   }
 
-  private async run (config: ContainerConfig, labels: Record<string, string>, buyer: string, offerId: number, requestId: string): Promise<HostedContainer> {
-    const { containerId, portMappings } = await this.init.runtime.runContainer(config, labels)
-
-    return {
-      containerId,
-      buyer,
-      offerId,
-      requestId,
-      resources: { ...config.resources },
-      status: { ...structuredClone(config), portMappings, supplier: this.init.self(), containerId, state: RUNNING }
-    }
+  /** Create the container of a record; it is hosted from then on, so an early exit releases it. */
+  private async create (record: HostedRecord, config: ContainerConfig): Promise<void> {
+    const { containerId, portMappings } = await this.init.runtime.runContainer(config, this.labels(record))
+    Object.assign(record, { state: 'running', containerId, portMappings })
+    this.hosted.set(containerId, record)
+    await this.init.ledger.putHosted(record)
   }
 
-  /** Remove the containers a failed launch started; their resources go back with the launch's. */
-  private async rollback (started: HostedContainer[]): Promise<void> {
-    for (const container of started) {
-      try {
-        await this.init.runtime.removeContainer(container.containerId)
-      } catch (err: any) {
-        this.log.error('could not remove container %s after a failed launch - %e', container.containerId, err)
+  /** Undo a failed launch: remove what was created, give back what was not, forget the records. */
+  private async rollback (records: HostedRecord[]): Promise<void> {
+    const uncreated = records.filter(r => r.containerId == null)
+    this.init.supplier.returnResources(totalResources(uncreated), uncreated.length)
+    await Promise.all(uncreated.map(async record => { await this.forget(record) }))
+
+    for (const { containerId } of records) {
+      if (containerId != null) {
+        await this.remove(containerId)
       }
     }
   }
 
-  /** Remove a hosted container from the runtime (gone already is fine) and release its resources. */
-  private async remove (container: HostedContainer): Promise<void> {
-    if (!this.hosted.delete(container.containerId)) {
+  /** Remove a hosted container from the runtime, release its resources and forget it. */
+  private async remove (containerId: string): Promise<void> {
+    const record = this.hosted.get(containerId)
+
+    if (record == null) {
       return
     }
 
-    this.init.supplier.returnResources(container.resources, 1)
+    this.hosted.delete(containerId)
+    this.init.supplier.returnResources(record.resources, 1)
+    await this.removeFromRuntime(containerId)
+    await this.forget(record)
+  }
+
+  /** A container ended (its resources are free): record why, remove it, tell its buyer. */
+  private async ended (record: HostedRecord, exitCode: number | undefined, reason: string): Promise<void> {
+    Object.assign(record, { state: 'exited', exitCode, reason })
+    this.init.onContainerExit?.(this.view(record))
+    await this.save(record)
+    await this.finish(record)
+  }
+
+  /** An exited container: out of the runtime, and its buyer told. */
+  private async finish (record: HostedRecord): Promise<void> {
+    await this.removeFromRuntime(record.containerId as string)
+    await this.notify(record)
+  }
+
+  /**
+   * ContainerExited to the buyer, again with a doubling wait while it cannot be reached or may
+   * not know the container yet. The record goes once the buyer answered; a buyer never reached
+   * keeps it, for the next start.
+   */
+  private async notify (record: HostedRecord): Promise<void> {
+    const signal = this.notifications.signal
+    const buyer = { peerId: record.buyer, multiaddrs: [] }
+
+    for (let attempt = 1; !signal.aborted; attempt++) {
+      try {
+        await this.init.client.containerExited(buyer, record.containerId as string, record.exitCode, record.reason ?? '')
+        await this.forget(record)
+        return
+      } catch (err: any) {
+        const answered = err?.name === 'RemoteRequestError'
+
+        if (attempt >= NOTIFY_ATTEMPTS || (answered && !RETRIED_STATUSES.has(err.status))) {
+          this.log('could not tell %s that container %s exited - %e', record.buyer, record.containerId, err)
+
+          if (answered) {
+            await this.forget(record)
+          }
+
+          return
+        }
+      }
+
+      await this.sleep(NOTIFY_BACKOFF * 2 ** (attempt - 1), signal)
+    }
+  }
+
+  /**
+   * Join the ledger with the runtime's containers labelled with our peer id. A launch the
+   * restart cut short is undone; the containers of the others run on, or ended meanwhile;
+   * containers no record knows are recorded again from their labels.
+   */
+  private async recover (): Promise<void> {
+    const exits: ContainerExit[] = this.exitsDuringRecovery = []
 
     try {
-      await this.init.runtime.removeContainer(container.containerId)
-    } catch (err: any) {
-      if (err?.name !== NOT_FOUND_ERROR) {
-        this.log.error('could not remove container %s - %e', container.containerId, err)
+      const records = await this.init.ledger.hosted()
+      const owned = await this.ownedContainers(records)
+      const byId = new Map(owned.map(c => [c.containerId, c]))
+      const claimed = new Set<string>()
+
+      for (const launch of groupByLaunch(records)) {
+        const found: Found[] = launch.map(record => ({
+          record,
+          container: record.containerId != null ? byId.get(record.containerId) : owned.find(c => sameSlot(record, c.labels))
+        }))
+        found.forEach(({ container }) => { if (container != null) claimed.add(container.containerId) })
+        const cutShort = found.some(({ record, container }) => record.state === 'creating' && (container == null || !isLive(container)))
+        await (cutShort ? this.discard(found) : this.restore(found))
+      }
+
+      for (const container of owned.filter(c => !claimed.has(c.containerId))) {
+        await this.adopt(container)
+      }
+
+      this.log('recovered %d running containers from %d records', this.hosted.size, records.length)
+    } finally {
+      this.exitsDuringRecovery = undefined
+      exits.forEach(exit => { this.containerExited(exit) })
+    }
+  }
+
+  /** The containers labelled with our peer id; without `listOwned`, the recorded ones the runtime still knows. */
+  private async ownedContainers (records: HostedRecord[]): Promise<OwnedContainer[]> {
+    const { runtime } = this.init
+    const self = this.init.self().peerId
+
+    if (runtime.listOwned != null) {
+      return (await runtime.listOwned()).filter(c => c.labels[LABEL_SUPPLIER] === self)
+    }
+
+    const known = await Promise.all(records.map(async record => {
+      if (record.containerId == null) {
+        return undefined
+      }
+
+      try {
+        return { containerId: record.containerId, state: await runtime.checkContainerStatus(record.containerId), labels: this.labels(record) }
+      } catch (err: any) {
+        if (err?.name === NOT_FOUND_ERROR) {
+          return undefined
+        }
+
+        throw err
+      }
+    }))
+
+    return known.filter(c => c != null)
+  }
+
+  /** A launch the buyer never got an answer to: remove its containers, forget its records. */
+  private async discard (launch: Found[]): Promise<void> {
+    this.log('undoing launch %s of %s, cut short by a restart', launch[0].record.requestId, launch[0].record.buyer)
+
+    for (const { record, container } of launch) {
+      if (container != null) {
+        await this.removeFromRuntime(container.containerId)
+      }
+
+      await this.forget(record)
+    }
+  }
+
+  /** The records of a complete launch: account the running containers, report the ended ones. */
+  private async restore (launch: Found[]): Promise<void> {
+    for (const { record, container } of launch) {
+      if (record.state === 'exited') {
+        void this.finish(record)
+      } else if (container == null || !isLive(container)) {
+        void this.ended(record, container?.exitCode, container == null ? 'the container is gone from the engine' : 'the container ended while its supplier was down')
+      } else {
+        const adopted = record.state === 'creating'
+        Object.assign(record, { state: 'running', containerId: container.containerId, portMappings: container.portMappings ?? record.portMappings })
+        this.hold(record)
+
+        if (adopted) {
+          await this.save(record)
+        }
       }
     }
+  }
+
+  /**
+   * A container labelled with our peer id that no record knows (its record was lost): recorded
+   * again from its labels when it runs, removed when it ended or duplicates a recorded one.
+   */
+  private async adopt (container: OwnedContainer): Promise<void> {
+    const record = recordFromLabels(container)
+
+    if (record == null) {
+      this.log.error('container %s carries our peer id but not the labels to account it: left alone', container.containerId)
+    } else if (!isLive(container) || [...this.hosted.values()].some(r => sameSlot(r, container.labels))) {
+      this.log('removing container %s: it has no record and ended, or duplicates a recorded one', container.containerId)
+      await this.removeFromRuntime(container.containerId)
+    } else {
+      this.log('container %s had no record: recorded again from its labels', container.containerId)
+      this.hold(record)
+      await this.save(record)
+    }
+  }
+
+  /** A running container found at start: hosted, and its resources taken again. */
+  private hold (record: HostedRecord): void {
+    this.hosted.set(record.containerId as string, record)
+    this.init.supplier.holdResources(record.resources, 1)
+  }
+
+  private labels (record: HostedRecord): Record<string, string> {
+    return {
+      [LABEL_SUPPLIER]: this.init.self().peerId,
+      [LABEL_BUYER]: record.buyer,
+      [LABEL_OFFER]: String(record.offerId),
+      [LABEL_REQUEST]: record.requestId,
+      [LABEL_INDEX]: String(record.index),
+      [LABEL_CPU_CLASS]: String(record.resources.cpuClass),
+      [LABEL_CPUS]: String(record.resources.cpus),
+      [LABEL_MEMORY]: String(record.resources.memory)
+    }
+  }
+
+  /** The status of a running container, as launched (or, for a rebuilt record, as asked again). */
+  private statusOf (record: HostedRecord, config = record.config as ContainerConfig): ContainerStatus {
+    return {
+      ...structuredClone(config),
+      portMappings: structuredClone(record.portMappings ?? config.portMappings),
+      supplier: this.init.self(),
+      containerId: record.containerId as string,
+      state: RUNNING
+    }
+  }
+
+  private view (record: HostedRecord): HostedContainer {
+    const { containerId, buyer, offerId, requestId, resources, config } = record
+
+    return {
+      containerId: containerId as string,
+      buyer,
+      offerId,
+      requestId,
+      resources: { ...resources },
+      ...(config == null ? {} : { status: this.statusOf(record) })
+    }
+  }
+
+  /** Remove a container from the runtime; gone already is fine, another failure is logged. */
+  private async removeFromRuntime (containerId: string): Promise<void> {
+    try {
+      await this.init.runtime.removeContainer(containerId)
+    } catch (err: any) {
+      if (err?.name !== NOT_FOUND_ERROR) {
+        this.log.error('could not remove container %s - %e', containerId, err)
+      }
+    }
+  }
+
+  private async save (record: HostedRecord): Promise<void> {
+    try {
+      await this.init.ledger.putHosted(record)
+    } catch (err: any) {
+      this.log.error('could not record container %s of %s - %e', record.containerId, record.buyer, err)
+    }
+  }
+
+  private async forget (record: HostedRecord): Promise<void> {
+    try {
+      await this.init.ledger.deleteHosted(record)
+    } catch (err: any) {
+      this.log.error('could not delete the record of container %s of %s - %e', record.containerId, record.buyer, err)
+    }
+  }
+
+  private async sleep (ms: number, signal: AbortSignal): Promise<void> {
+    await new Promise<void>(resolve => {
+      const timer = this.init.clock.setTimeout(done, ms)
+      signal.addEventListener('abort', done, { once: true })
+
+      function done (): void {
+        timer.cancel()
+        signal.removeEventListener('abort', done)
+        resolve()
+      }
+    })
   }
 
   private remember (key: string, launch: Launch): void {
@@ -225,4 +550,38 @@ function validate (containers: ContainerConfig[]): void {
       throw new ProtocolStatusError('INVALID_REQUEST', `containers[${i}] asks for no CPU or no memory: every container must ask for both`)
     }
   }
+}
+
+function isLive (container: OwnedContainer): boolean {
+  return LIVE_STATES.has(container.state)
+}
+
+/** The records of each launch. */
+function groupByLaunch (records: HostedRecord[]): HostedRecord[][] {
+  const launches = new Map<string, HostedRecord[]>()
+
+  for (const record of records) {
+    const key = JSON.stringify([record.buyer, record.requestId])
+    launches.set(key, [...launches.get(key) ?? [], record])
+  }
+
+  return [...launches.values()]
+}
+
+/** The labels name the record's place: its buyer, launch and index. */
+function sameSlot (record: HostedRecord, labels: Record<string, string>): boolean {
+  return labels[LABEL_BUYER] === record.buyer && labels[LABEL_REQUEST] === record.requestId && labels[LABEL_INDEX] === String(record.index)
+}
+
+/** The record of a running container, from its labels; undefined when one is missing or invalid. */
+function recordFromLabels ({ containerId, labels, portMappings }: OwnedContainer): HostedRecord | undefined {
+  const [offerId, index, cpuClass, cpus, memory] = [LABEL_OFFER, LABEL_INDEX, LABEL_CPU_CLASS, LABEL_CPUS, LABEL_MEMORY].map(label => Number(labels[label] ?? NaN))
+  const buyer = labels[LABEL_BUYER]
+  const requestId = labels[LABEL_REQUEST]
+
+  if (buyer == null || requestId == null || ![offerId, index, cpuClass, cpus, memory].every(n => Number.isSafeInteger(n) && n >= 0)) {
+    return undefined
+  }
+
+  return { state: 'running', buyer, offerId, requestId, index, resources: { cpuClass, cpus, memory }, containerId, portMappings }
 }

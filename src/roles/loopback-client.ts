@@ -72,6 +72,12 @@ export class LoopbackClient implements CaravelaClient {
       : this.client.stopLocalContainer(toSupplier, containerId, options))
   }
 
+  async containerExited (toBuyer: NodeRef, containerId: string, exitCode: number | undefined, reason: string, options?: AbortOptions): Promise<void> {
+    await (this.isSelf(toBuyer)
+      ? this.local(async ctx => this.handlers.containerExited(ctx, containerId, exitCode, reason), options)
+      : this.client.containerExited(toBuyer, containerId, exitCode, reason, options))
+  }
+
   async obtainConfiguration (node: NodeRef, options?: AbortOptions): Promise<NetworkConfiguration> {
     return this.client.obtainConfiguration(node, options)
   }

@@ -6,9 +6,11 @@
 
 import { fromString as uint8ArrayFromString } from 'uint8arrays/from-string'
 import { pointOf } from '../resources/resource-map.js'
+import { MemoryStore } from '../store/store.js'
 import { Buyer } from './buyer.js'
 import { ContainersManager } from './containers-manager.js'
 import { UnsupportedBackendError } from './errors.js'
+import { Ledger } from './ledger.js'
 import { LoopbackClient } from './loopback-client.js'
 import { OFFERING_STRATEGIES } from './offer-strategies.js'
 import { cryptoRandom } from './random.js'
@@ -23,9 +25,10 @@ import type { RoleStats } from './stats.js'
 import type { RunOptions } from './buyer.js'
 import type { NetworkConfig } from '../config/types.js'
 import type { ResourceMap } from '../resources/resource-map.js'
+import type { Store } from '../store/store.js'
 import type {
   AbortOptions, CaravelaClient, Clock, ContainerConfig, ContainerExitEvents, ContainerRuntime, ContainerStatus,
-  ContainerView, NodeRef, OffersView, Overlay, StopResult
+  ContainerView, NodeRef, OffersView, Overlay, PlaceOptions, StopResult
 } from '../types.js'
 import type { ComponentLogger } from '@libp2p/interface'
 
@@ -57,6 +60,13 @@ export interface PeerRolesInit {
   keyOf?: (peerId: string) => Uint8Array
   /** called when a container this peer runs for a buyer exits on its own */
   onContainerExit?: (container: HostedContainer) => void
+  /**
+   * Where the ledger of the containers this peer runs and placed lives: a peer's datastore
+   * (`DatastoreStore`), so that a restart loses nothing.
+   *
+   * @default a MemoryStore: nothing outlives the object, nothing costs I/O
+   */
+  store?: Store
   /**
    * Random bytes for keys, request ids and ranking ties; a seeded source makes a local network or
    * a simulation reproducible.
@@ -104,10 +114,12 @@ export class PeerRoles {
       advertiseOffersNeighbor: async (ctx, traderOffering) => { this.trader.advertiseOffersNeighbor(ctx, traderOffering) },
       refreshOffer: async (ctx, offerId) => this.supplier.refreshOffer(ctx, offerId),
       launchContainer: async (ctx, offerId, requestId, containers) => this.containers.launch(ctx, offerId, requestId, containers),
-      stopLocalContainer: async (ctx, containerId) => { await this.containers.stop(ctx, containerId) }
+      stopLocalContainer: async (ctx, containerId) => { await this.containers.stopContainer(ctx, containerId) },
+      containerExited: async (ctx, containerId, exitCode, reason) => { await this.users.containerExited(ctx.from.peerId, containerId, exitCode, reason) }
     }
 
     const client = new LoopbackClient(init.client, self, this.handlers)
+    const ledger = new Ledger(init.store ?? new MemoryStore(), logger.forComponent('caravela:ledger'))
     const common = { self, overlay, client, clock, config, resourceMap, random: init.random ?? cryptoRandom }
 
     this.supplier = new Supplier({
@@ -120,6 +132,9 @@ export class PeerRoles {
       self,
       runtime,
       supplier: this.supplier,
+      ledger,
+      client,
+      clock,
       log: logger.forComponent('caravela:containers'),
       onContainerExit: init.onContainerExit
     })
@@ -130,11 +145,12 @@ export class PeerRoles {
       log: logger.forComponent('caravela:trader')
     })
     this.buyer = new Buyer({ ...common, log: logger.forComponent('caravela:buyer') })
-    this.users = new UserManager({ client, clock, log: logger.forComponent('caravela:user') })
+    this.users = new UserManager({ client, clock, ledger, log: logger.forComponent('caravela:user') })
   }
 
   /**
-   * Compute the capacity, start the timers and publish the offers right away.
+   * Compute the capacity; the first time, reconcile the ledger with the runtime (containers
+   * still running hold their resources again); then start the timers and publish the offers.
    *
    * @throws {UnsupportedBackendError} when the network's discovery backend is a simulator baseline
    */
@@ -154,7 +170,16 @@ export class PeerRoles {
     this.running = true
 
     if (hasExitEvents(runtime)) {
-      this.unsubscribeExits = runtime.onExit(exit => { this.containers.containerExited(exit.containerId) })
+      this.unsubscribeExits = runtime.onExit(exit => { this.containers.containerExited(exit) })
+    }
+
+    try {
+      // placed containers first: a supplier may tell its own buyer that a container exited
+      await this.users.load()
+      await this.containers.start()
+    } catch (err) {
+      await this.stop()
+      throw err
     }
 
     this.trader.start()
@@ -172,16 +197,18 @@ export class PeerRoles {
     await this.supplier.stop()
     this.unsubscribeExits?.()
     this.unsubscribeExits = undefined
+    this.containers.stop()
   }
 
   /**
-   * Place containers (`caravela run`, a stack): one status per container, in order.
+   * Place containers (`caravela run`, a stack): one status per container, in order. The
+   * containers are recorded with `options.stack`, when given.
    *
    * @throws {InvalidContainerRequestError | NoPartitionFitsError | NoOffersError | AllOffersRejectedError | RequestRolledBackError}
    */
-  async run (containers: ContainerConfig[], options: RunOptions = {}): Promise<ContainerStatus[]> {
+  async run (containers: ContainerConfig[], options: RunOptions & PlaceOptions = {}): Promise<ContainerStatus[]> {
     const { requestId, statuses } = await this.buyer.run(containers, options)
-    this.users.add(statuses, requestId)
+    await this.users.add(statuses, requestId, options.stack)
     return statuses
   }
 

@@ -16,7 +16,7 @@ export function sameResources (a: Resources, b: Resources): boolean {
 }
 
 /** What containers launched together need: CPUs and memory added, the highest CPU class (§18-11). */
-export function totalResources (containers: ContainerConfig[]): Resources {
+export function totalResources (containers: Array<Pick<ContainerConfig, 'resources'>>): Resources {
   return containers.reduce((sum, c) => ({
     cpuClass: Math.max(sum.cpuClass, c.resources.cpuClass),
     cpus: sum.cpus + c.resources.cpus,

@@ -195,6 +195,16 @@ export class Supplier {
   }
 
   /**
+   * Count as taken what `count` containers found running at start hold (a restarted peer's),
+   * without an offer or a check: they run whether they fit or not.
+   */
+  holdResources (resources: Resources, count: number): void {
+    this.taken = { cpus: this.taken.cpus + resources.cpus, memory: this.taken.memory + resources.memory }
+    this.containersRunning += count
+    this.schedulePublish()
+  }
+
+  /**
    * Publish the offers again shortly; calls in between coalesce into one, so a burst of launches
    * costs one round of offer updates, not one per launch. Traders may show free resources that
    * are `publishDelay` old: harmless, since a launch takes resources against what is really free.

@@ -1,8 +1,11 @@
 /**
  * The containers this peer placed (`caravela-original.md` §9), with their suppliers: listed by
- * `ps`, stopped by full or unique short id. In memory for now.
+ * `ps`, stopped by full or unique short id, told by their suppliers when they exit. Kept in the
+ * ledger, so that a restarted peer still lists them.
  */
 
+import { ProtocolStatusError } from '../errors.js'
+import type { Ledger } from './ledger.js'
 import type { AbortOptions, CaravelaClient, Clock, ContainerStatus, ContainerView, StopResult } from '../types.js'
 import type { Logger } from '@libp2p/interface'
 
@@ -13,6 +16,7 @@ export const MIN_SHORT_ID_LENGTH = 4
 export interface UserManagerInit {
   client: CaravelaClient
   clock: Clock
+  ledger: Ledger
   log: Logger
 }
 
@@ -20,13 +24,24 @@ export interface UserManagerInit {
 export class UserManager {
   private readonly init: UserManagerInit
   private readonly placed = new Map<string, ContainerView>()
+  private loading?: Promise<void>
 
   constructor (init: UserManagerInit) {
     this.init = init
   }
 
-  /** Record the containers of a placed request. */
-  add (statuses: ContainerStatus[], requestId: string): void {
+  /** The first time: the containers placed before a restart, from the ledger. */
+  async load (): Promise<void> {
+    this.loading ??= (async () => {
+      for (const container of await this.init.ledger.placed()) {
+        this.placed.set(container.containerId, container)
+      }
+    })()
+    await this.loading
+  }
+
+  /** Record the containers of a placed request, and the stack they make up, if any. */
+  async add (statuses: ContainerStatus[], requestId: string, stack?: string): Promise<void> {
     const createdAt = this.init.clock.now()
 
     for (const status of statuses) {
@@ -40,9 +55,32 @@ export class UserManager {
         resources: { ...status.resources },
         portMappings: status.portMappings.map(m => ({ ...m })),
         requestId,
-        createdAt
+        createdAt,
+        ...(stack == null ? {} : { stack })
       })
     }
+
+    await Promise.all(statuses.map(async ({ containerId }) => { await this.persist(containerId) }))
+  }
+
+  /**
+   * ContainerExited from a supplier: the container shows as `exited (<code>)`. Only the
+   * container's supplier may say so.
+   */
+  async containerExited (supplier: string, containerId: string, exitCode: number | undefined, reason: string): Promise<void> {
+    const container = this.placed.get(containerId)
+
+    if (container == null) {
+      throw new ProtocolStatusError('NOT_FOUND', `no container ${containerId} was placed by this peer`)
+    }
+
+    if (container.supplier.peerId !== supplier) {
+      throw new ProtocolStatusError('REFUSED', `container ${containerId} runs at another supplier`)
+    }
+
+    this.init.log('container %s exited at %s with code %s: %s', containerId, supplier, exitCode, reason)
+    container.state = exitCode == null ? 'exited' : `exited (${exitCode})`
+    await this.persist(containerId)
   }
 
   /** The containers this peer placed, oldest first. */
@@ -73,8 +111,20 @@ export class UserManager {
       }
 
       this.placed.delete(found.containerId)
+      await this.persist(found.containerId)
       return { id, stopped: true }
     }))
+  }
+
+  /** Write a container's record, or delete it once the container is no longer placed. */
+  private async persist (containerId: string): Promise<void> {
+    const container = this.placed.get(containerId)
+
+    try {
+      await (container == null ? this.init.ledger.deletePlaced(containerId) : this.init.ledger.putPlaced(container))
+    } catch (err: any) {
+      this.init.log.error('could not record container %s - %e', containerId, err)
+    }
   }
 
   /** The container an id names, or why none. */

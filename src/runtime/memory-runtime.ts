@@ -5,7 +5,7 @@
  */
 
 import { randomBytes } from 'node:crypto'
-import type { AbortOptions, ContainerConfig, ContainerExitListener, ContainerRuntime, PortMapping, Resources } from '../types.js'
+import type { AbortOptions, ContainerConfig, ContainerExitListener, ContainerRuntime, OwnedContainer, PortMapping, Resources } from '../types.js'
 
 /** Host ports handed out for mappings with host port 0 (Linux's default ephemeral range). */
 export const DEFAULT_PORT_RANGE: Readonly<[number, number]> = [32768, 60999]
@@ -163,6 +163,14 @@ export class MemoryRuntime implements ContainerRuntime {
   /** Every container the runtime holds, running or exited. */
   list (): MemoryContainer[] {
     return [...this.containers.values()].map(c => structuredClone(c))
+  }
+
+  /**
+   * Every container, as a restarted peer reconciles them. A memory runtime has no owner: when
+   * peers share one, each keeps the containers labelled with its own peer id.
+   */
+  async listOwned (): Promise<OwnedContainer[]> {
+    return this.list().map(({ id, state, labels, exitCode, portMappings }) => ({ containerId: id, state, labels, exitCode, portMappings }))
   }
 
   private get portRange (): Readonly<[number, number]> {

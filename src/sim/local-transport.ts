@@ -104,6 +104,7 @@ const INVOKERS: { [N in MessageName]: Invoker<N> } = {
   advertiseOffersNeighbor: async (h, ctx, r) => h.advertiseOffersNeighbor(ctx, r.traderOffering),
   launchContainer: async (h, ctx, r) => h.launchContainer(ctx, r.offerId, r.requestId, r.containers),
   stopLocalContainer: async (h, ctx, r) => h.stopLocalContainer(ctx, r.containerId),
+  containerExited: async (h, ctx, r) => h.containerExited(ctx, r.containerId, r.exitCode, r.reason),
   obtainConfiguration: async (h, ctx) => h.obtainConfiguration(ctx)
 }
 
@@ -428,6 +429,10 @@ export class LocalClient implements CaravelaClient {
 
   async stopLocalContainer (toSupplier: NodeRef, containerId: string, options?: AbortOptions): Promise<void> {
     await this.network.request('stopLocalContainer', this.from, toSupplier, { containerId }, options)
+  }
+
+  async containerExited (toBuyer: NodeRef, containerId: string, exitCode: number | undefined, reason: string, options?: AbortOptions): Promise<void> {
+    await this.network.request('containerExited', this.from, toBuyer, { containerId, exitCode, reason }, options)
   }
 
   async obtainConfiguration (node: NodeRef, options?: AbortOptions): Promise<NetworkConfiguration> {

@@ -3472,6 +3472,234 @@ export namespace StopLocalContainerResponse {
   }
 }
 
+export interface ContainerExitedRequest {
+  containerId: string
+  exitCode?: number
+  reason: string
+}
+
+export namespace ContainerExitedRequest {
+  let _codec: Codec<ContainerExitedRequest>
+
+  export const codec = (): Codec<ContainerExitedRequest> => {
+    if (_codec == null) {
+      _codec = message<ContainerExitedRequest>((obj, w, opts = {}) => {
+        if (opts.lengthDelimited !== false) {
+          w.fork()
+        }
+
+        if ((obj.containerId != null && obj.containerId !== '')) {
+          w.uint32(10)
+          w.string(obj.containerId)
+        }
+
+        if (obj.exitCode != null) {
+          w.uint32(16)
+          w.int32(obj.exitCode)
+        }
+
+        if ((obj.reason != null && obj.reason !== '')) {
+          w.uint32(26)
+          w.string(obj.reason)
+        }
+
+        if (opts.lengthDelimited !== false) {
+          w.ldelim()
+        }
+      }, (reader, length, opts = {}) => {
+        const obj: any = {
+          containerId: '',
+          reason: ''
+        }
+
+        const end = length == null ? reader.len : reader.pos + length
+
+        while (reader.pos < end) {
+          const tag = reader.uint32()
+
+          switch (tag >>> 3) {
+            case 1: {
+              obj.containerId = reader.string()
+              break
+            }
+            case 2: {
+              obj.exitCode = reader.int32()
+              break
+            }
+            case 3: {
+              obj.reason = reader.string()
+              break
+            }
+            default: {
+              reader.skipType(tag & 7)
+              break
+            }
+          }
+        }
+
+        return obj
+      }, function * (reader, length, prefix, opts = {}) {
+        const end = length == null ? reader.len : reader.pos + length
+
+        while (reader.pos < end) {
+          const tag = reader.uint32()
+
+          switch (tag >>> 3) {
+            case 1: {
+              yield {
+                field: `${prefix}.containerId`,
+                value: reader.string()
+              }
+              break
+            }
+            case 2: {
+              yield {
+                field: `${prefix}.exitCode`,
+                value: reader.int32()
+              }
+              break
+            }
+            case 3: {
+              yield {
+                field: `${prefix}.reason`,
+                value: reader.string()
+              }
+              break
+            }
+            default: {
+              reader.skipType(tag & 7)
+              break
+            }
+          }
+        }
+      })
+    }
+
+    return _codec
+  }
+
+  export interface ContainerExitedRequestContainerIdFieldEvent {
+    field: '$.containerId'
+    value: string
+  }
+
+  export interface ContainerExitedRequestExitCodeFieldEvent {
+    field: '$.exitCode'
+    value: number
+  }
+
+  export interface ContainerExitedRequestReasonFieldEvent {
+    field: '$.reason'
+    value: string
+  }
+
+  export function encode (obj: Partial<ContainerExitedRequest>): Uint8Array<ArrayBuffer> {
+    return encodeMessage(obj, ContainerExitedRequest.codec())
+  }
+
+  export function decode (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<ContainerExitedRequest>): ContainerExitedRequest {
+    return decodeMessage(buf, ContainerExitedRequest.codec(), opts)
+  }
+
+  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<ContainerExitedRequest>): Generator<ContainerExitedRequestContainerIdFieldEvent | ContainerExitedRequestExitCodeFieldEvent | ContainerExitedRequestReasonFieldEvent> {
+    return streamMessage(buf, ContainerExitedRequest.codec(), opts)
+  }
+}
+
+export interface ContainerExitedResponse {
+  status?: Status
+}
+
+export namespace ContainerExitedResponse {
+  let _codec: Codec<ContainerExitedResponse>
+
+  export const codec = (): Codec<ContainerExitedResponse> => {
+    if (_codec == null) {
+      _codec = message<ContainerExitedResponse>((obj, w, opts = {}) => {
+        if (opts.lengthDelimited !== false) {
+          w.fork()
+        }
+
+        if (obj.status != null) {
+          w.uint32(10)
+          Status.codec().encode(obj.status, w)
+        }
+
+        if (opts.lengthDelimited !== false) {
+          w.ldelim()
+        }
+      }, (reader, length, opts = {}) => {
+        const obj: any = {}
+
+        const end = length == null ? reader.len : reader.pos + length
+
+        while (reader.pos < end) {
+          const tag = reader.uint32()
+
+          switch (tag >>> 3) {
+            case 1: {
+              obj.status = Status.codec().decode(reader, reader.uint32(), {
+                limits: opts.limits?.status
+              })
+              break
+            }
+            default: {
+              reader.skipType(tag & 7)
+              break
+            }
+          }
+        }
+
+        return obj
+      }, function * (reader, length, prefix, opts = {}) {
+        const end = length == null ? reader.len : reader.pos + length
+
+        while (reader.pos < end) {
+          const tag = reader.uint32()
+
+          switch (tag >>> 3) {
+            case 1: {
+              yield * Status.codec().stream(reader, reader.uint32(), `${prefix}.status`, {
+                limits: opts.limits?.status
+              })
+
+              break
+            }
+            default: {
+              reader.skipType(tag & 7)
+              break
+            }
+          }
+        }
+      })
+    }
+
+    return _codec
+  }
+
+  export interface ContainerExitedResponseStatusCodeFieldEvent {
+    field: '$.status.code'
+    value: Status.Code
+  }
+
+  export interface ContainerExitedResponseStatusMessageFieldEvent {
+    field: '$.status.message'
+    value: string
+  }
+
+  export function encode (obj: Partial<ContainerExitedResponse>): Uint8Array<ArrayBuffer> {
+    return encodeMessage(obj, ContainerExitedResponse.codec())
+  }
+
+  export function decode (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<ContainerExitedResponse>): ContainerExitedResponse {
+    return decodeMessage(buf, ContainerExitedResponse.codec(), opts)
+  }
+
+  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<ContainerExitedResponse>): Generator<ContainerExitedResponseStatusCodeFieldEvent | ContainerExitedResponseStatusMessageFieldEvent> {
+    return streamMessage(buf, ContainerExitedResponse.codec(), opts)
+  }
+}
+
 export interface ObtainConfigurationRequest {}
 
 export namespace ObtainConfigurationRequest {
