@@ -22,7 +22,7 @@ const CAPACITY = { cpuClass: 0, cpus: 2, memory: 2048 }
 
 /** Six peers; peer 1, the buyer, has no capacity: what it places runs on others. */
 async function network (): Promise<RolesNetwork> {
-  return createRolesNetwork({ size: 6, runtime: i => i === 1 ? { cpus: 0, memory: 0 } : CAPACITY })
+  return createRolesNetwork({ size: 6, runtime: i => i === 1 ? { cpus: 0, memory: 0 } : { cpus: CAPACITY.cpus, memory: CAPACITY.memory } })
 }
 
 function offerOf (supplier: RolesPeer): number {
@@ -285,6 +285,29 @@ test('a container that dies: its buyer\'s ps shows the exit code, its supplier\'
   // stopping an exited container clears it from ps
   assert.equal(await buyer.roles.stopContainers([id]), [{ id, stopped: true }])
   assert.equal(buyer.roles.ps(), [])
+  await net.stop()
+})
+
+test('a container that dies before its launch is recorded is released, and its buyer hears of it', async () => {
+  const net = await network()
+  const buyer = net.peers[1]
+
+  for (const { runtime } of net.peers) {
+    const run = runtime.runContainer.bind(runtime)
+    runtime.runContainer = async (config, labels, options) => {
+      const started = await run(config, labels, options)
+      runtime.kill(started.containerId, 1)
+      return started
+    }
+  }
+
+  const { supplier } = await place(net, buyer, [container({ cpus: 1, memory: 256 })])
+  await net.clock.advance(1_000)
+  assert.is(buyer.roles.ps()[0].state, 'exited (1)')
+  assert.equal(supplier.roles.hosted(), [])
+  assert.equal(supplier.runtime.list(), [])
+  assert.equal(supplier.roles.offers().supplying.available, CAPACITY)
+  assert.equal(await hostedRecords(supplier.store), [])
   await net.stop()
 })
 

@@ -96,9 +96,13 @@ export class ContainersManager {
   private readonly hosted = new Map<string, HostedRecord>()
   /** `<buyer>/<requestId>` → the launch, in progress or done */
   private readonly launches = new Map<string, Launch>()
+  /** `<buyer>/<requestId>` of the launches found running at start: a retry is answered from their records */
+  private readonly recoveredLaunches = new Set<string>()
   private recovery?: Promise<void>
-  /** exits heard while the recovery runs, handled after it */
-  private exitsDuringRecovery?: ContainerExit[]
+  /** recoveries and launches running: a container they create or find may exit before it is hosted */
+  private busy = 0
+  /** container id → an exit heard while busy of a container not hosted (yet) */
+  private readonly earlyExits = new Map<string, ContainerExit>()
   /** aborted by `stop`: notifications wait for the next start */
   private notifications = new AbortController()
 
@@ -129,7 +133,7 @@ export class ContainersManager {
   async launch (ctx: RequestContext, offerId: number, requestId: string, containers: ContainerConfig[]): Promise<ContainerStatus[]> {
     await this.recovered()
     const buyer = ctx.from.peerId
-    const key = `${buyer}/${requestId}`
+    const key = launchKey(buyer, requestId)
     const fingerprint = JSON.stringify(containers)
     const previous = this.launches.get(key)
 
@@ -141,10 +145,8 @@ export class ContainersManager {
       return previous.result
     }
 
-    const recorded = [...this.hosted.values()].filter(r => r.buyer === buyer && r.requestId === requestId)
-
-    if (recorded.length > 0) {
-      return this.replay(recorded, containers)
+    if (this.recoveredLaunches.has(key)) {
+      return this.replay([...this.hosted.values()].filter(r => r.buyer === buyer && r.requestId === requestId), requestId, containers)
     }
 
     validate(containers)
@@ -174,14 +176,13 @@ export class ContainersManager {
 
   /** The runtime says a container ended on its own: release what it held and tell its buyer. */
   containerExited (exit: ContainerExit): void {
-    if (this.exitsDuringRecovery != null) {
-      this.exitsDuringRecovery.push(exit)
-      return
-    }
-
     const record = this.hosted.get(exit.containerId)
 
     if (record == null) {
+      if (this.busy > 0) {
+        this.earlyExits.set(exit.containerId, exit)
+      }
+
       return
     }
 
@@ -209,12 +210,12 @@ export class ContainersManager {
   }
 
   /** The statuses of a launch found in the ledger, for a retry that asks for the same containers. */
-  private replay (recorded: HostedRecord[], containers: ContainerConfig[]): ContainerStatus[] {
+  private replay (recorded: HostedRecord[], requestId: string, containers: ContainerConfig[]): ContainerStatus[] {
     const same = recorded.length === containers.length && recorded.every(r =>
       r.index < containers.length && (r.config == null || JSON.stringify(r.config) === JSON.stringify(containers[r.index])))
 
     if (!same) {
-      throw new ProtocolStatusError('REFUSED', `request ${recorded[0].requestId} was launched with other containers, or some of them ended`)
+      throw new ProtocolStatusError('REFUSED', `request ${requestId} was launched with other containers, or some of them ended`)
     }
 
     return recorded.sort((a, b) => a.index - b.index).map(r => this.statusOf(r, containers[r.index]))
@@ -232,6 +233,7 @@ export class ContainersManager {
     const records: HostedRecord[] = containers.map((config, index) => ({
       state: 'creating', buyer, offerId, requestId, index, resources: { ...config.resources }, config: structuredClone(config)
     }))
+    this.busy++
 
     try {
       await this.init.ledger.putHosted(...records)
@@ -242,6 +244,8 @@ export class ContainersManager {
     } catch (err: any) {
       await this.rollback(records)
       throw new ProtocolStatusError('UNAVAILABLE', `could not start ${containers.length === 1 ? 'the container' : 'every container'}: ${err?.message ?? err}`)
+    } finally {
+      this.idle()
     }
 
     this.log('launched %d containers for %s on offer %d', records.length, buyer, offerId)
@@ -252,7 +256,7 @@ export class ContainersManager {
   private async create (record: HostedRecord, config: ContainerConfig): Promise<void> {
     const { containerId, portMappings } = await this.init.runtime.runContainer(config, this.labels(record))
     Object.assign(record, { state: 'running', containerId, portMappings })
-    this.hosted.set(containerId, record)
+    this.host(record)
     await this.init.ledger.putHosted(record)
   }
 
@@ -335,7 +339,7 @@ export class ContainersManager {
    * containers no record knows are recorded again from their labels.
    */
   private async recover (): Promise<void> {
-    const exits: ContainerExit[] = this.exitsDuringRecovery = []
+    this.busy++
 
     try {
       const records = await this.init.ledger.hosted()
@@ -359,8 +363,7 @@ export class ContainersManager {
 
       this.log('recovered %d running containers from %d records', this.hosted.size, records.length)
     } finally {
-      this.exitsDuringRecovery = undefined
-      exits.forEach(exit => { this.containerExited(exit) })
+      this.idle()
     }
   }
 
@@ -445,8 +448,28 @@ export class ContainersManager {
 
   /** A running container found at start: hosted, and its resources taken again. */
   private hold (record: HostedRecord): void {
-    this.hosted.set(record.containerId as string, record)
     this.init.supplier.holdResources(record.resources, 1)
+    this.recoveredLaunches.add(launchKey(record.buyer, record.requestId))
+    this.host(record)
+  }
+
+  /** A container hosted from now on; an exit heard before is handled now. */
+  private host (record: HostedRecord): void {
+    const containerId = record.containerId as string
+    this.hosted.set(containerId, record)
+    const exit = this.earlyExits.get(containerId)
+
+    if (exit != null) {
+      this.earlyExits.delete(containerId)
+      this.containerExited(exit)
+    }
+  }
+
+  /** A recovery or a launch is done; once none runs, early exits of containers never hosted are moot. */
+  private idle (): void {
+    if (--this.busy === 0) {
+      this.earlyExits.clear()
+    }
   }
 
   private labels (record: HostedRecord): Record<string, string> {
@@ -552,6 +575,11 @@ function validate (containers: ContainerConfig[]): void {
   }
 }
 
+/** The key of a launch: request ids are per buyer. */
+function launchKey (buyer: string, requestId: string): string {
+  return `${buyer}/${requestId}`
+}
+
 function isLive (container: OwnedContainer): boolean {
   return LIVE_STATES.has(container.state)
 }
@@ -561,7 +589,7 @@ function groupByLaunch (records: HostedRecord[]): HostedRecord[][] {
   const launches = new Map<string, HostedRecord[]>()
 
   for (const record of records) {
-    const key = JSON.stringify([record.buyer, record.requestId])
+    const key = launchKey(record.buyer, record.requestId)
     launches.set(key, [...launches.get(key) ?? [], record])
   }
 
