@@ -134,12 +134,24 @@ test('errors say why: larger than every partition, no offers, invalid requests',
 test('single-offer walk: at most maxPartitionsSearch lookups, never one more (§18-8)', async () => {
   for (const maxPartitionsSearch of [1, 2, 3]) {
     const config = testNetworkConfig(c => { c.discoveryBackend = 'single-offer'; c.maxPartitionsSearch = maxPartitionsSearch })
-    const net = await createRolesNetwork({ size: 6, config, runtime: () => ({ cpus: 0, memory: 0 }) })
+    // enough peers that every slice has traders: a slice without one costs no search (see below)
+    const net = await createRolesNetwork({ size: 25, seed: 6, config, runtime: () => ({ cpus: 0, memory: 0 }) })
+    assert.ok(net.map.slices.every(slice => net.peers.some(p => net.map.sliceOf(p.peer.key).index === slice.index)), 'every slice has a trader')
     await rejection(net.peers[0].roles.run([container({ cpus: 1, memory: 256 })]))
     // one discovery (the second round runs only after rejected offers)
     assert.is(net.peers[0].roles.stats().lookupsPerRequest.sum, maxPartitionsSearch)
     await net.stop()
   }
+})
+
+test('slices no peer trades for cost no search: a small network still finds the offers in the slices it has', async () => {
+  const config = testNetworkConfig(c => { c.discoveryBackend = 'multi-offer-updates'; c.maxPartitionsSearch = 1 })
+  const net = await createRolesNetwork({ size: 3, config, seed: 7 })
+  const empty = net.map.slices.filter(slice => !net.peers.some(p => net.map.sliceOf(p.peer.key).index === slice.index))
+  assert.ok(empty.length > 0, 'this seed leaves some slices without a trader')
+  const placed = await net.peers[0].roles.run([container({ cpus: 1, memory: 256 })])
+  assert.is(placed.length, 1)
+  await net.stop()
 })
 
 test('single-offer walk: binpack walks up from the smallest slice and finds a supplier in a larger one', async () => {

@@ -297,11 +297,15 @@ export class Buyer {
     const first = down ? map.highestForSearch(needed) : map.fittestForSearch(needed)
     const next = (slice: Slice): Slice | undefined => down ? map.nextLowerSearch(slice, needed) : map.nextHigherSearch(slice, needed)
     let slice = first
+    let searches = 0
 
-    for (let search = 0; search < Math.max(1, config.maxPartitionsSearch) && slice != null; search++) {
+    // a slice no peer trades for (common on small networks) costs a local lookup and no request:
+    // it does not use up the searches, but every slice is visited at most once more than that
+    for (let steps = 0; searches < Math.max(1, config.maxPartitionsSearch) && slice != null && steps < config.maxPartitionsSearch + map.slices.length; steps++) {
       const { offers, traders } = await this.search(request, map, slice, usable)
       const tally = searched.get(slice) ?? { searches: 0, traders: 0 }
       searched.set(slice, { searches: tally.searches + 1, traders: tally.traders + traders })
+      searches += traders > 0 ? 1 : 0
 
       if (offers.length > 0) {
         return offers
