@@ -48,10 +48,7 @@ const STEP_TIMEOUT = 60_000
 /** Attempts, half a second apart, at the first placement while the suppliers' offers go out. */
 const WARM_UP_ATTEMPTS = 60
 
-/**
- * The network's settings: offers in every slice a supplier can fill, updated as containers come
- * and go, and a search that may reach every slice (three peers leave some slices without a trader).
- */
+/** The network's settings: offers in every slice a supplier can fill, updated as containers come and go. */
 const CONFIG = `
 [network]
 discoveryBackend = "multi-offer-updates"
@@ -59,7 +56,6 @@ supplyingInterval = "10s"
 refreshingInterval = "10s"
 refreshesCheckInterval = "15s"
 refreshMissedTimeout = "25s"
-maxPartitionsSearch = 6
 `
 
 const METHODS = {
@@ -157,16 +153,21 @@ function percentile (sorted: number[], q: number): number {
   return sorted[Math.max(0, Math.ceil(q * sorted.length) - 1)]
 }
 
+/** Milliseconds to 0.01 ms. */
+function round (ms: number): number {
+  return Math.round(ms * 100) / 100
+}
+
 function stats (samples: number[], failed: number): Stats {
   const sorted = [...samples].sort((a, b) => a - b)
   return {
     samples: sorted.length,
     failed,
-    p50: percentile(sorted, 0.5),
-    p99: percentile(sorted, 0.99),
-    mean: sorted.reduce((sum, ms) => sum + ms, 0) / sorted.length,
-    min: sorted[0],
-    max: sorted[sorted.length - 1]
+    p50: round(percentile(sorted, 0.5)),
+    p99: round(percentile(sorted, 0.99)),
+    mean: round(sorted.reduce((sum, ms) => sum + ms, 0) / sorted.length),
+    min: round(sorted[0]),
+    max: round(sorted[sorted.length - 1])
   }
 }
 
@@ -306,7 +307,7 @@ try {
     rounds,
     container: { image: IMAGE, args: ARGS, cpus: CPUS, memoryMb: MEMORY_MB },
     results,
-    ratios: { cliP50: cliRatio, apiP50: apiRatio },
+    ratios: { cliP50: round(cliRatio), apiP50: round(apiRatio) },
     target: { cliP50Ratio: TARGET_RATIO, met: cliRatio <= TARGET_RATIO },
     caravelaPlacements: { onTheBuyer: landed.buyer, onAnotherPeer: landed.other },
     errors: Object.fromEntries(Object.entries(failures).filter(([, list]) => list.length > 0))
