@@ -154,6 +154,17 @@ test('slices no peer trades for cost no search: a small network still finds the 
   await net.stop()
 })
 
+test('when no slice that holds a request has a trader, the offers in smaller slices still place it', async () => {
+  const config = testNetworkConfig(c => { c.discoveryBackend = 'multi-offer-updates'; c.maxPartitionsSearch = 1 })
+  // seed 8: all three peers trade for 1-CPU slices; each supplier has 2 CPUs free
+  const net = await createRolesNetwork({ size: 3, config, seed: 8 })
+  assert.ok(net.peers.every(p => net.map.sliceOf(p.peer.key).resources.cpus === 1), 'every trader is in a 1-CPU slice')
+  const placed = await net.peers[0].roles.run([container({ cpus: 2, memory: 256 })])
+  assert.is(placed.length, 1)
+  assert.is(placed[0].resources.cpus, 2)
+  await net.stop()
+})
+
 test('single-offer walk: binpack walks up from the smallest slice and finds a supplier in a larger one', async () => {
   // one supplier of (0, 2, 2048): its single offer sits in the largest slice only
   const config = testNetworkConfig(c => { c.discoveryBackend = 'single-offer'; c.maxPartitionsSearch = 6 })

@@ -6,8 +6,8 @@
 import { readFile } from 'node:fs/promises'
 import { request as httpRequest } from 'node:http'
 import { join } from 'node:path'
-import { API_INFO_FILE, API_TOKEN_FILE } from './server.js'
-import type { ApiInfo } from './server.js'
+import { API_INFO_FILE, API_TOKEN_FILE } from './files.js'
+import type { ApiInfo } from './files.js'
 import type { CaravelaStatus, ContainerConfig, ContainerStatus, ContainerView, OffersView, PeerSummary, StopResult } from '../types.js'
 import type { RequestOptions } from 'node:http'
 

@@ -18,7 +18,9 @@ import { defaultLogger } from '@libp2p/logger'
 import { InvalidConfigurationError } from '../errors.js'
 import { toPrometheus } from '../metrics.js'
 import { ApiError } from './errors.js'
+import { API_INFO_FILE, API_TOKEN_FILE } from './files.js'
 import { parseRunRequest, parseStackRequest, parseStopRequest } from './requests.js'
+import type { ApiInfo } from './files.js'
 import type { PeerMetrics } from '../metrics.js'
 import type { StackRequest } from './requests.js'
 import type { AbortOptions, CaravelaStatus, ContainerConfig, ContainerStatus, ContainerView, OffersView, PeerSummary, PlaceOptions, StopResult } from '../types.js'
@@ -27,11 +29,9 @@ import type { IncomingMessage, Server, ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
 
 export { ApiError }
+export { API_INFO_FILE, API_TOKEN_FILE } from './files.js'
+export type { ApiInfo } from './files.js'
 
-/** File in the data dir holding the API token. */
-export const API_TOKEN_FILE = 'api-token'
-/** File in the data dir holding `ApiInfo`. */
-export const API_INFO_FILE = 'api.json'
 /** Largest request body accepted, in bytes. */
 export const MAX_BODY_SIZE = 1024 * 1024
 /** Time a client has to send a request's headers. */
@@ -41,11 +41,6 @@ export const REQUEST_TIMEOUT = 30_000
 /** Idle time after which a kept-alive connection is closed. */
 export const KEEP_ALIVE_TIMEOUT = 5_000
 
-/** Contents of `<dataDir>/api.json`. */
-export interface ApiInfo {
-  url: string
-  pid: number
-}
 
 /** What the API serves: a Caravela node or, in tests, a fake. */
 export interface ApiTarget {

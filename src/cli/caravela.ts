@@ -16,9 +16,8 @@ import { join } from 'node:path'
 import { parseArgs } from 'node:util'
 import { ApiClient, ApiRequestError, NoPeerRunningError } from '../api/client.js'
 import { DEFAULT_DATA_DIR_NAME } from '../constants.js'
-import { parseMemory } from '../config/config.js'
+import { parseMemory } from '../config/memory.js'
 import { parsePortMapping } from '../stacks/ports.js'
-import { readStackFile, StackFileError } from '../stacks/stack-file.js'
 import { CPU_CLASS_NAMES } from '../types.js'
 import type { Stack } from '../stacks/stack-file.js'
 import type { CaravelaStatus, ContainerConfig, ContainerStatus, ContainerView, OffersView, OfferView, PeerSummary, PortMapping, Resources } from '../types.js'
@@ -325,9 +324,11 @@ async function deploy (client: ApiClient, path: string | undefined, json: boolea
   let stack: Stack
 
   try {
+    // loaded for deploy only: the YAML parser is the heaviest module a command would load
+    const { readStackFile } = await import('../stacks/stack-file.js')
     stack = await readStackFile(path)
   } catch (err: any) {
-    if (err.name !== StackFileError.name) {
+    if (err.name !== 'StackFileError') {
       throw err
     }
 

@@ -12,12 +12,13 @@ import { peerIdFromString } from '@libp2p/peer-id'
 import { multiaddr } from '@multiformats/multiaddr'
 import { parse as parseToml, TomlError } from 'smol-toml'
 import { InvalidConfigurationError } from '../errors.js'
+import { parseMemory } from './memory.js'
 import { ResourceMap } from '../resources/resource-map.js'
 import { CPU_CLASS_NAMES } from '../types.js'
 import { formatDuration, parseDuration } from './duration.js'
 import type { CaravelaConfig, CpuClassPartition, CpuCoresPartition, DiscoveryBackend, MemoryPartition, NetworkConfig, NodeConfig, PartitionTree, SchedulingPolicy } from './types.js'
 
-export { formatDuration, parseDuration }
+export { formatDuration, parseDuration, parseMemory }
 
 /** Largest `networkConfigFromJson` input, in bytes (UTF-8). */
 export const MAX_NETWORK_CONFIG_JSON_BYTES = 64 * 1024
@@ -37,7 +38,6 @@ const PERCENTAGE_TOLERANCE = 1e-9
 const PROTOCOL_PREFIX_PATTERN = /^[a-z0-9][a-z0-9._-]*$/i
 
 /** Megabytes, optionally with a unit: m (MB) or g (1024 MB), each optionally followed by b. */
-const MEMORY_PATTERN = /^(\d+(?:\.\d+)?)\s*(?:([mg])b?)?$/i
 
 /** How each `NetworkConfig` key is read from TOML or JSON. */
 const NETWORK_KEYS = {
@@ -232,29 +232,6 @@ export function networkConfigFromJson (json: string): NetworkConfig {
   return network
 }
 
-/**
- * Parse an amount of memory into megabytes: "256" and "256m" are 256 MB, "2g" is 2048 MB, "1.5g"
- * is 1536 MB (units are case-insensitive and may end in "b"). The result must be a positive whole
- * number of megabytes.
- *
- * @param key - the configuration key named by the error
- * @throws InvalidConfigurationError when the text is not such an amount
- */
-export function parseMemory (text: string, key = 'memory'): number {
-  const match = typeof text === 'string' ? MEMORY_PATTERN.exec(text.trim()) : null
-
-  if (match == null) {
-    throw new InvalidConfigurationError(key, `invalid memory ${show(text)}: expected megabytes such as "512", "512m", "2g" or "1.5g"`)
-  }
-
-  const megabytes = Number(match[1]) * (match[2]?.toLowerCase() === 'g' ? 1024 : 1)
-
-  if (!Number.isSafeInteger(megabytes) || megabytes <= 0) {
-    throw new InvalidConfigurationError(key, `invalid memory ${show(text)}: must be a positive whole number of megabytes`)
-  }
-
-  return megabytes
-}
 
 // Reading TOML and JSON values. `lenient` (TOML) also accepts durations as strings ("45s"), CPU
 // classes as names ("low") and memory with units ("2g"); JSON from the network takes numbers only.

@@ -298,6 +298,11 @@ export class Buyer {
     const next = (slice: Slice): Slice | undefined => down ? map.nextLowerSearch(slice, needed) : map.nextHigherSearch(slice, needed)
     let slice = first
     let searches = 0
+    // when no slice that holds the request has a trader (a small network), the offers of suppliers
+    // with room are still in the smaller slices: multiple-offer suppliers offer in every slice
+    // their free resources cover, with all their free resources
+    const smaller = map.slices.filter(s => !contains(s.resources, needed)).reverse().values()
+    const smallerWhileNoTrader = (): Slice | undefined => [...searched.values()].every(t => t.traders === 0) ? smaller.next().value : undefined
 
     // a slice no peer trades for (common on small networks) costs a local lookup and no request:
     // it does not use up the searches, but every slice is visited at most once more than that
@@ -315,7 +320,7 @@ export class Buyer {
         // a walk that ran out of slices starts again, with new keys, until the searches are spent
         slice = next(slice) ?? first
       } else if (traders === 0) {
-        slice = next(slice)
+        slice = next(slice) ?? smallerWhileNoTrader()
       }
     }
 
