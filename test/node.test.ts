@@ -139,6 +139,27 @@ Node('a peer that stops is no longer returned by lookups', async (ctx) => {
   }
 })
 
+Node('a slice a walk found empty is answered from that walk for a while, without another walk', async (ctx) => {
+  const first = await createTestNode('first')
+  ctx.nodes.push(first)
+  const second = await createTestNode('second', { config: testConfig(c => { c.node.bootstrap = [dialableAddress(first)] }) })
+  ctx.nodes.push(second)
+  const overlay = second.services.caravela.overlay
+  const map = second.services.caravela.resourceMap
+  const members = new Set([first, second].map(n => map.sliceOf(n.services.caravela.overlay.nodeId()).index))
+  const empty = map.slices.find(slice => !members.has(slice.index))
+  assert.ok(empty, 'two peers leave a slice empty')
+  const sources: string[] = []
+
+  for (let i = 0; i < 3; i++) {
+    const found = await overlay.lookup(map.randomKeyIn(empty), { signal: AbortSignal.timeout(10_000), onStats: s => { sources.push(`${s.source}:${s.rpcs}:${s.inSlice}`) } })
+    assert.ok(found.every(p => map.sliceOf(p.key).index !== empty.index))
+  }
+
+  assert.match(sources[0], /^network:[1-9]\d*:false$/)
+  assert.equal(sources.slice(1), ['local:0:false', 'local:0:false'])
+})
+
 Node('an application embeds Caravela as one more service of its own libp2p node', async (ctx) => {
   const network = await createTestNode('network')
   ctx.nodes.push(network)

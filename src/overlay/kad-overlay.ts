@@ -24,6 +24,8 @@ export const SLICE_CACHE_TTL = 120_000
 export const SLICE_CACHE_SIZE = 8
 /** Extra walks towards the slice's other aligned blocks when the target's block is empty. */
 export const MAX_EXTRA_WALKS = 3
+/** How long a slice a walk found empty is taken to stay empty (a member that connects ends it). */
+export const EMPTY_SLICE_TTL = 10_000
 /** FIND_NODE requests a walk keeps in flight (Kademlia's α). */
 export const WALK_ALPHA = 3
 /** Bound of one network walk when the caller gives no signal. */
@@ -96,6 +98,8 @@ export class KadOverlay implements Overlay {
   private readonly log: Logger
   private readonly selfKey: Uint8Array
   private readonly sliceCache = new Map<number, CachedPeer[]>()
+  /** slices the last walk found no member of, until when to believe it, and the peers it found */
+  private readonly emptySlices = new Map<number, { until: number, closest: Candidate[] }>()
   /** running totals of every lookup since start */
   readonly counters: LookupCounters = { lookups: 0, local: 0, network: 0, rpcs: 0, hops: 0, missedSlice: 0 }
 
@@ -146,6 +150,16 @@ export class KadOverlay implements Overlay {
       return nodes
     }
 
+    // a slice a walk just found empty stays empty for a moment: answer from that walk, unless a
+    // member has appeared in the routing table since (checked above)
+    const empty = options.fresh === true ? undefined : this.emptySlices.get(slice.index)
+
+    if (empty != null && Date.now() < empty.until) {
+      const nodes = await this.toNodes(closestTo(point, empty.closest, count))
+      this.report(options, { source: 'local', rpcs: 0, hops: 0, durationMs: performance.now() - started, inSlice: false })
+      return nodes
+    }
+
     const signal = options.signal ?? AbortSignal.timeout(DEFAULT_WALK_TIMEOUT)
     const stats: LookupStats = { source: 'network', rpcs: 0, hops: 0, durationMs: 0, inSlice: false }
     let found = await this.walk(key, map, slice, stats, signal, count)
@@ -169,6 +183,13 @@ export class KadOverlay implements Overlay {
 
     const candidates = stats.inSlice ? found.filter(c => map.sliceOf(c.key).index === slice.index) : found
     stats.durationMs = performance.now() - started
+
+    if (stats.inSlice) {
+      this.emptySlices.delete(slice.index)
+    } else {
+      this.emptySlices.set(slice.index, { until: Date.now() + EMPTY_SLICE_TTL, closest: dedupe(candidates) })
+    }
+
     this.report(options, stats)
 
     return this.toNodes(closestTo(point, dedupe(candidates), count))
@@ -192,6 +213,7 @@ export class KadOverlay implements Overlay {
   /** Stop serving the DHT, so that peers drop us from their routing tables, and hang up. */
   async leave (options: AbortOptions = {}): Promise<void> {
     this.sliceCache.clear()
+    this.emptySlices.clear()
 
     try {
       await this.init.dht.setMode('client', options)
