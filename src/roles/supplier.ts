@@ -26,7 +26,7 @@ const PERCENT = 100
 /** What the supplier works with. */
 
 /** How long a peer's supplier lets changes of its free resources gather before it publishes them. */
-export const PUBLISH_DELAY = 100
+export const PUBLISH_DELAY = 300
 export interface SupplierInit {
   self: () => NodeRef
   overlay: Overlay
