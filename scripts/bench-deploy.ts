@@ -30,7 +30,7 @@ import { join } from 'node:path'
 import { parseArgs } from 'node:util'
 import { ApiClient } from '../src/api/client.js'
 import { DEFAULT_DOCKER_SOCKET } from '../src/runtime/docker-runtime.js'
-import { startTestnet } from './testnet-lib.js'
+import { BENCH_NETWORK_CONFIG, startTestnet } from './testnet-lib.js'
 import type { ContainerConfig, ContainerStatus } from '../src/types.js'
 
 const IMAGE = 'caravela/busybox:test'
@@ -48,15 +48,6 @@ const STEP_TIMEOUT = 60_000
 /** Attempts, half a second apart, at the first placement while the suppliers' offers go out. */
 const WARM_UP_ATTEMPTS = 60
 
-/** The network's settings: offers in every slice a supplier can fill, updated as containers come and go. */
-const CONFIG = `
-[network]
-discoveryBackend = "multi-offer-updates"
-supplyingInterval = "10s"
-refreshingInterval = "10s"
-refreshesCheckInterval = "15s"
-refreshMissedTimeout = "25s"
-`
 
 const METHODS = {
   caravelaCli: 'caravela run (CLI process, spawn → exit)',
@@ -184,7 +175,7 @@ const engineVersion: string = (await engine('GET', '/version')).body.Version
 
 const dir = await mkdtemp(join(tmpdir(), 'caravela-bench-deploy-'))
 const configFile = join(dir, 'caravela.toml')
-await writeFile(configFile, CONFIG)
+await writeFile(configFile, BENCH_NETWORK_CONFIG)
 
 log(`starting a testnet of ${PEERS} peer processes with the Docker runtime (engine ${engineVersion})…`)
 const testnet = await startTestnet({

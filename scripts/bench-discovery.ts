@@ -19,7 +19,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
 import { ApiClient } from '../src/api/client.js'
-import { startTestnet } from './testnet-lib.js'
+import { BENCH_NETWORK_CONFIG, startTestnet } from './testnet-lib.js'
 import type { ContainerConfig } from '../src/types.js'
 
 const { values } = parseArgs({
@@ -46,20 +46,11 @@ for (const [name, value] of Object.entries({ peers, sequential, burst, concurren
   }
 }
 
-/** The network's settings: every supplier offers in every slice it can fill (multi-offer-updates). */
-const CONFIG = `
-[network]
-discoveryBackend = "multi-offer-updates"
-supplyingInterval = "10s"
-refreshingInterval = "10s"
-refreshesCheckInterval = "15s"
-refreshMissedTimeout = "25s"
-`
 
 const log = (line: string): void => { if (!values.json) console.error(line) }
 const dir = await mkdtemp(join(tmpdir(), 'caravela-bench-discovery-'))
 const configFile = join(dir, 'caravela.toml')
-await writeFile(configFile, CONFIG)
+await writeFile(configFile, BENCH_NETWORK_CONFIG)
 
 log(`starting a testnet of ${peers} peer processes with the memory runtime (${values.cpus} CPUs, ${values.memory} each)…`)
 const testnet = await startTestnet({

@@ -16,6 +16,19 @@ import { API_INFO_FILE } from '../src/api/server.js'
 import type { ApiInfo } from '../src/api/server.js'
 import type { ChildProcess } from 'node:child_process'
 
+/**
+ * Network settings of the benchmarks' testnets: every supplier offers in every slice it can fill,
+ * and updates its offers as containers come and go (`multi-offer-updates`).
+ */
+export const BENCH_NETWORK_CONFIG = `
+[network]
+discoveryBackend = "multi-offer-updates"
+supplyingInterval = "10s"
+refreshingInterval = "10s"
+refreshesCheckInterval = "15s"
+refreshMissedTimeout = "25s"
+`
+
 /** The compiled daemon this module starts. */
 export const DAEMON_PATH = join(dirname(fileURLToPath(import.meta.url)), '..', 'src', 'cli', 'daemon.js')
 /** Peers started at the same time after the bootstrap peer. */

@@ -12,6 +12,7 @@ import { MalformedMessageError, NotImplementedError, ProtocolStatusError } from 
 import { CODECS } from './codec.js'
 import { MESSAGE_NAMES, protocolIds } from './ids.js'
 import { DEFAULT_LIMITS, requestSizeLimit, responseSizeLimit } from './limits.js'
+import { INVOKERS } from './invokers.js'
 import { createMetrics } from './metrics.js'
 import { TokenBuckets } from './rate-limiter.js'
 import type { Requests, Response, Results } from './codec.js'
@@ -68,20 +69,6 @@ export interface CaravelaProtocolServerInit {
   limits?: Partial<ProtocolLimits>
 }
 
-type Invoker<N extends MessageName> = (handlers: CaravelaHandlers, ctx: RequestContext, request: Requests[N]) => Promise<Results[N]>
-
-const INVOKERS: { [N in MessageName]: Invoker<N> } = {
-  createOffer: async (h, ctx, r) => h.createOffer(ctx, r.offer),
-  refreshOffer: async (h, ctx, r) => h.refreshOffer(ctx, r.offerId),
-  updateOffer: async (h, ctx, r) => h.updateOffer(ctx, r.offer),
-  removeOffer: async (h, ctx, r) => h.removeOffer(ctx, r.offerId),
-  getOffers: async (h, ctx, r) => h.getOffers(ctx, r.relay),
-  advertiseOffersNeighbor: async (h, ctx, r) => h.advertiseOffersNeighbor(ctx, r.traderOffering),
-  launchContainer: async (h, ctx, r) => h.launchContainer(ctx, r.offerId, r.requestId, r.containers),
-  stopLocalContainer: async (h, ctx, r) => h.stopLocalContainer(ctx, r.containerId),
-  containerExited: async (h, ctx, r) => h.containerExited(ctx, r.containerId, r.exitCode, r.reason),
-  obtainConfiguration: async (h, ctx) => h.obtainConfiguration(ctx)
-}
 
 /** Errors of a request's framing: the peer sent bytes, but not one frame within the limits. */
 const FRAMING_ERRORS = new Set([
@@ -232,7 +219,7 @@ export class CaravelaProtocolServer implements Startable {
         from: { peerId: peer, multiaddrs: [connection.remoteAddr.toString()] },
         signal
       }
-      const invoke: Invoker<N> = INVOKERS[name]
+      const invoke = INVOKERS[name]
       response = { status: 'OK', result: await raceSignal(invoke(handlers as CaravelaHandlers, ctx, request), signal) }
     } catch (err: any) {
       response = this.statusOf(name, peer, err, signal)

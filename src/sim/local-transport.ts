@@ -12,6 +12,7 @@ import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { createHash } from 'node:crypto'
 import { NotImplementedError, ProtocolStatusError, RemoteRequestError } from '../errors.js'
 import { CODECS } from '../protocols/codec.js'
+import { INVOKERS } from '../protocols/invokers.js'
 import { MESSAGE_NAMES } from '../protocols/ids.js'
 import { DEFAULT_LIMITS, responseSizeLimit } from '../protocols/limits.js'
 import { createMetrics } from '../protocols/metrics.js'
@@ -93,20 +94,6 @@ interface PeerState {
   metrics: ProtocolMetrics
 }
 
-type Invoker<N extends MessageName> = (handlers: CaravelaHandlers, ctx: RequestContext, request: Requests[N]) => Promise<Results[N]>
-
-const INVOKERS: { [N in MessageName]: Invoker<N> } = {
-  createOffer: async (h, ctx, r) => h.createOffer(ctx, r.offer),
-  refreshOffer: async (h, ctx, r) => h.refreshOffer(ctx, r.offerId),
-  updateOffer: async (h, ctx, r) => h.updateOffer(ctx, r.offer),
-  removeOffer: async (h, ctx, r) => h.removeOffer(ctx, r.offerId),
-  getOffers: async (h, ctx, r) => h.getOffers(ctx, r.relay),
-  advertiseOffersNeighbor: async (h, ctx, r) => h.advertiseOffersNeighbor(ctx, r.traderOffering),
-  launchContainer: async (h, ctx, r) => h.launchContainer(ctx, r.offerId, r.requestId, r.containers),
-  stopLocalContainer: async (h, ctx, r) => h.stopLocalContainer(ctx, r.containerId),
-  containerExited: async (h, ctx, r) => h.containerExited(ctx, r.containerId, r.exitCode, r.reason),
-  obtainConfiguration: async (h, ctx) => h.obtainConfiguration(ctx)
-}
 
 /** A registry of in-process peers, their handlers and their traffic. */
 export class LocalNetwork {
@@ -315,7 +302,7 @@ export class LocalNetwork {
         throw new NotImplementedError(`${name} is not implemented by this peer`)
       }
 
-      const invoke: Invoker<N> = INVOKERS[name]
+      const invoke = INVOKERS[name]
       response = { status: 'OK', result: await invoke(target.handlers as CaravelaHandlers, ctx, request) }
     } catch (err: any) {
       response = this.statusOf(err)
