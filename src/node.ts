@@ -102,7 +102,11 @@ export async function createCaravelaNode (init: CreateCaravelaNodeInit = {}): Pr
       }
     }) as CaravelaNode
 
-    const onStop = (): void => { void datastore.close() }
+    // what createCaravelaNode opened it closes: the datastore, and a runtime it made itself
+    const onStop = (): void => {
+      void datastore.close()
+      if (typeof runtimeInit === 'function') void runtime?.close?.()
+    }
     node.addEventListener('stop', onStop, { once: true })
 
     if (config.node.bootstrap.length > 0) {

@@ -177,6 +177,8 @@ export interface ContainerRuntime {
    * the roles keep only their own. Without it a restarted peer trusts its ledger alone.
    */
   listOwned? (options?: AbortOptions): Promise<OwnedContainer[]>
+  /** Release what the runtime holds open (the Docker event stream); running containers stay. */
+  close? (): Promise<void>
 }
 
 /** A container as `ContainerRuntime.listOwned` lists it. */
