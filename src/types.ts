@@ -268,7 +268,28 @@ export interface ContainerView {
 export interface PlaceOptions extends AbortOptions {
   /** name of the stack the containers make up, recorded with each of them */
   stack?: string
+  /** called as the placement goes on: searches, launches, placed containers, rejections */
+  onProgress?: (event: PlacementProgress) => void
 }
+
+/**
+ * One step of placing a request, as it happens. Containers are named by their name, or their
+ * image when they have none; suppliers by their peer id.
+ *
+ * - `searching`: discovery of offers for a placement (co-located containers, or one spread
+ *   container) begins
+ * - `launching`: LaunchContainer is sent to a supplier, which pulls the image if it lacks it, then
+ *   starts the containers
+ * - `placed`: the supplier started them
+ * - `rejected`: a supplier refused or did not answer; the next offer is tried
+ * - `rolling-back`: the request failed part way, what was placed for it is being stopped
+ */
+export type PlacementProgress =
+  | { type: 'searching', containers: string[], resources: Resources }
+  | { type: 'launching', containers: string[], supplier: string }
+  | { type: 'placed', statuses: ContainerStatus[] }
+  | { type: 'rejected', supplier: string, reason: string }
+  | { type: 'rolling-back', reason: string }
 
 /** The result of stopping one container id. */
 export interface StopResult {

@@ -11,6 +11,8 @@ import { fileURLToPath } from 'node:url'
 import { promisify } from 'node:util'
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
+import { setTimeout as delay } from 'node:timers/promises'
+import { ApiClient } from '../src/api/client.js'
 import { ApiError, apiRoutes, isLoopbackHost, MAX_BODY_SIZE, startApiServer } from '../src/api/server.js'
 import { main } from '../src/cli/caravela.js'
 import { createMetrics } from '../src/protocols/metrics.js'
@@ -18,7 +20,7 @@ import { NoOffersError } from '../src/roles/errors.js'
 import type { ApiRoute, ApiServer, ApiTarget } from '../src/api/server.js'
 import type { PeerMetrics } from '../src/metrics.js'
 import type { CliIO } from '../src/cli/caravela.js'
-import type { CaravelaStatus, ContainerView, OffersView, PeerSummary } from '../src/types.js'
+import type { CaravelaStatus, ContainerView, OffersView, PeerSummary, PlacementProgress } from '../src/types.js'
 
 const PEER_ID = '12D3KooWJWoaqZhDaoEFshF7Rh1bpY9ohihFhzcW6d69Lr2NASuq'
 const OTHER_PEER_ID = '12D3KooWQYhTNQdmr3ArTeUHRYzFg94BKyTkoWBDWez9kSCVe2Xo'
@@ -59,22 +61,36 @@ const OFFERS: OffersView = {
 
 /**
  * A fake peer that places every container of an image other than `nowhere` on OTHER_PEER_ID,
- * recording the stack it belongs to.
+ * recording the stack it belongs to. Given `onProgress`, it reports a search, a launch and the
+ * placed containers, 20 ms apart.
  */
 const placed: ContainerView[] = []
 const target: ApiTarget = {
   status: () => STATUS,
   peers: () => PEERS,
   run: async (containers, options) => {
+    const progress = async (event: PlacementProgress): Promise<void> => {
+      if (options?.onProgress != null) {
+        options.onProgress(event)
+        await delay(20)
+      }
+    }
+    const names = containers.map(c => c.name === '' ? c.image : c.name)
+    const resources = { cpuClass: 0, cpus: Math.max(1, ...containers.map(c => c.resources.cpus)), memory: containers.reduce((sum, c) => sum + c.resources.memory, 0) }
+    await progress({ type: 'searching', containers: names, resources })
+
     if (containers.some(c => c.image === 'nowhere')) {
       throw new NoOffersError(containers[0].resources, 'slice 0 (1 trader asked)')
     }
 
-    return containers.map((config, i) => {
+    await progress({ type: 'launching', containers: names, supplier: OTHER_PEER_ID })
+    const statuses = containers.map((config, i) => {
       const status = { ...config, supplier: { peerId: OTHER_PEER_ID, multiaddrs: [] }, containerId: `${i}`.repeat(64), state: 'running', portMappings: config.portMappings.map(p => ({ ...p, hostPort: p.hostPort === 0 ? 40000 : p.hostPort })) }
       placed.push({ ...status, requestId: 'r', createdAt: 0, ...(options?.stack == null ? {} : { stack: options.stack }) })
       return status
     })
+    await progress({ type: 'placed', statuses })
+    return statuses
   },
   ps: () => placed,
   stopContainers: async (ids) => ids.map(id => placed.some(c => c.containerId.startsWith(id)) ? { id, stopped: true } : { id, stopped: false, error: 'no such container' }),
@@ -274,6 +290,89 @@ Server('deploys a stack as one request, records its name, and refuses a name sti
   assert.not.ok(placed.some(c => c.stack === 'nowhere'))
 })
 
+/** POSTs `body` asking for NDJSON; the answer's chunks as they arrived, and its lines parsed. */
+async function streamed (ctx: Context, path: string, body: unknown): Promise<{ status: number, contentType: string, chunks: string[], lines: any[] }> {
+  const response = await fetch(ctx.server!.url + path, {
+    method: 'POST',
+    body: JSON.stringify(body),
+    headers: { Authorization: `Bearer ${ctx.token}`, 'Content-Type': 'application/json', Accept: 'application/x-ndjson' },
+    signal: AbortSignal.timeout(10_000)
+  })
+  const chunks: string[] = []
+  const decoder = new TextDecoder()
+
+  for await (const chunk of response.body as unknown as AsyncIterable<Uint8Array>) {
+    chunks.push(decoder.decode(chunk, { stream: true }))
+  }
+
+  const lines = chunks.join('').split('\n').filter(line => line !== '').map(line => JSON.parse(line))
+  return { status: response.status, contentType: response.headers.get('content-type') ?? '', chunks, lines }
+}
+
+Server('with Accept: application/x-ndjson, streams the progress of a placement line by line, then the result', async (ctx) => {
+  const run = await streamed(ctx, '/v1/containers', { containers: [{ name: 'web', image: 'busybox', resources: { cpus: 1, memory: 128 } }] })
+  assert.is(run.status, 200)
+  assert.match(run.contentType, /^application\/x-ndjson/)
+  assert.equal(run.lines.map(line => line.type), ['searching', 'launching', 'placed', 'done'])
+  assert.equal(run.lines[0], { type: 'searching', containers: ['web'], resources: { cpuClass: 0, cpus: 1, memory: 128 } })
+  assert.equal(run.lines[1], { type: 'launching', containers: ['web'], supplier: OTHER_PEER_ID })
+  assert.is(run.lines[2].statuses[0].containerId, '0'.repeat(64))
+  assert.equal(run.lines[3].containers.map((c: any) => c.supplier.peerId), [OTHER_PEER_ID])
+  assert.ok(run.chunks.length >= 4, `the events came one by one, not at the end: ${JSON.stringify(run.chunks)}`)
+  assert.is(run.chunks[0].trim().split('\n').length, 1)
+
+  const stack = await streamed(ctx, '/v1/stacks', { stack: 'streamed', containers: [{ name: 'web', image: 'busybox' }] })
+  assert.equal(stack.lines.map(line => line.type), ['searching', 'launching', 'placed', 'done'])
+  assert.is(stack.lines[3].stack, 'streamed')
+  assert.equal(stack.lines[3].containers.map((c: any) => c.name), ['web'])
+
+  // without the header, the same request answers plain JSON at the end
+  const plain = await call(ctx, '/v1/containers', { method: 'POST', body: JSON.stringify({ containers: [{ image: 'busybox' }] }), headers: { 'Content-Type': 'application/json' } })
+  assert.is(plain.status, 200)
+  assert.match(plain.headers.get('content-type') ?? '', /^application\/json/)
+  assert.equal(Object.keys(plain.body), ['containers'])
+})
+
+Server('a streamed placement that fails ends with an error line; what fails before it starts is a JSON error', async (ctx) => {
+  const failed = await streamed(ctx, '/v1/stacks', { stack: 'streamed-nowhere', containers: [{ name: 'web', image: 'nowhere' }] })
+  assert.is(failed.status, 200)
+  assert.match(failed.contentType, /^application\/x-ndjson/)
+  assert.equal(failed.lines.map(line => line.type), ['searching', 'error'])
+  assert.is(failed.lines[1].status, 422)
+  assert.match(failed.lines[1].error, 'No supplier offers')
+
+  const invalid = await streamed(ctx, '/v1/containers', { containers: [] })
+  assert.is(invalid.status, 400)
+  assert.match(invalid.contentType, /^application\/json/)
+  assert.match(invalid.lines[0].error, 'containers')
+
+  await streamed(ctx, '/v1/stacks', { stack: 'streamed-twice', containers: [{ image: 'busybox' }] })
+  const again = await streamed(ctx, '/v1/stacks', { stack: 'streamed-twice', containers: [{ image: 'busybox' }] })
+  assert.is(again.status, 409)
+  assert.match(again.lines[0].error, 'already deployed')
+})
+
+Server('ApiClient passes the progress events to onProgress as they arrive', async (ctx) => {
+  const client = new ApiClient({ url: ctx.server!.url, token: ctx.token })
+  const events: Array<[string, number]> = []
+  const started = Date.now()
+  const statuses = await client.deploy('client-stack', [{ name: 'web', image: 'busybox', args: [], portMappings: [], resources: { cpuClass: 0, cpus: 1, memory: 64 }, groupPolicy: 'spread' }], {
+    onProgress: event => { events.push([event.type, Date.now() - started]) }
+  })
+  assert.equal(statuses.map(s => s.name), ['web'])
+  assert.equal(events.map(([type]) => type), ['searching', 'launching', 'placed'])
+  assert.ok(events[0][1] < Date.now() - started - 20, 'the first event came before the answer ended')
+
+  try {
+    await client.run([{ name: '', image: 'nowhere', args: [], portMappings: [], resources: { cpuClass: 0, cpus: 1, memory: 64 }, groupPolicy: 'spread' }], { onProgress: () => {} })
+    assert.unreachable('placed nowhere')
+  } catch (err: any) {
+    assert.is(err.name, 'ApiRequestError')
+    assert.is(err.status, 422)
+    assert.match(err.message, /^the control API refused POST \/v1\/containers: No supplier offers.*\(HTTP 422\)$/)
+  }
+})
+
 Server('refuses a non-loopback host', async (ctx) => {
   for (const host of ['0.0.0.0', '::', '10.0.0.7', '192.168.1.2', 'example.com', '::ffff:10.0.0.7']) {
     try {
@@ -379,6 +478,15 @@ Cli('`run` sends the request and prints the container and its supplier; argument
   assert.match(ctx.stdout, /^Supplying: high 3 CPUs 7168 MB free of high 4 CPUs 8192 MB, 0 offers$/m)
 })
 
+Cli('`run` prints its progress to stderr only when stderr is a terminal; stdout stays one line', async (ctx) => {
+  let stdout = ''
+  let stderr = ''
+  const io: CliIO = { stdout: text => { stdout += text }, stderr: text => { stderr += text }, env: {}, progress: true }
+  assert.is(await main(['run', '--api', ctx.server!.url, '--token', ctx.token, '--name', 'tty', 'busybox'], io), 0, stderr)
+  assert.is(stdout, `${'0'.repeat(12)}  on ${OTHER_PEER_ID}\n`)
+  assert.is(stderr, `  tty: searching offers for 1 CPU 0 MB…\n  tty: launching on ${OTHER_PEER_ID} (pulling the image there if needed)…\n`)
+})
+
 Cli('`run` failures and mistakes', async (ctx) => {
   const flags = ['--api', ctx.server!.url, '--token', ctx.token]
   assert.is(await caravela(ctx, ['run', ...flags, 'nowhere']), 1)
@@ -407,11 +515,15 @@ Cli('`deploy` places a stack file as one request; `ps` and `stop` work per stack
   ].join('\n'))
 
   assert.is(await caravela(ctx, ['deploy', ...flags, '-f', file]), 0, ctx.stderr)
+  // progress as it comes: the search, the launch, the placed containers; then the summary
   const lines = ctx.stdout.split('\n')
   assert.is(lines[0], 'deploying stack shop: 2 services…')
-  assert.match(lines[1], new RegExp(`^ {2}web +0{12}  on ${OTHER_PEER_ID}  8080->80/tcp, 40000->53/udp$`))
-  assert.match(lines[2], new RegExp(`^ {2}db +1{12}  on ${OTHER_PEER_ID}$`))
-  assert.is(lines[3], 'stack shop deployed: 2 containers on 1 supplier')
+  assert.is(lines[1], '  web, db: searching offers for 1 CPU 1152 MB…')
+  assert.is(lines[2], `  web, db: launching on ${OTHER_PEER_ID} (pulling the image there if needed)…`)
+  assert.match(lines[3], new RegExp(`^ {2}web +0{12}  on ${OTHER_PEER_ID}  8080->80/tcp, 40000->53/udp$`))
+  assert.match(lines[4], new RegExp(`^ {2}db +1{12}  on ${OTHER_PEER_ID}$`))
+  assert.is(lines[5], 'stack shop deployed: 2 containers on 1 supplier')
+  assert.is(lines.length, 7)
   assert.is(ctx.stderr, '')
   assert.equal(placed.filter(c => c.stack === 'shop').map(c => [c.name, c.args, c.resources]), [
     ['web', ['httpd', '-f', '-p', '80'], { cpuClass: 0, cpus: 1, memory: 128 }],
@@ -470,7 +582,7 @@ Cli('`deploy`: a bad file exits 2 naming the file, service and key; a stack that
   const nowhere = join(ctx.dataDir, 'nowhere.yml')
   await writeFile(nowhere, 'web: { image: nowhere }\n')
   assert.is(await caravela(ctx, ['deploy', ...flags, '-f', nowhere]), 1)
-  assert.is(ctx.stdout, 'deploying stack nowhere: 1 service…\n')
+  assert.is(ctx.stdout, 'deploying stack nowhere: 1 service…\n  web: searching offers for 1 CPU 0 MB…\n')
   assert.match(ctx.stderr, /^caravela: error: stack nowhere was not deployed: .*No supplier offers.*\(HTTP 422\)\n$/)
 
   const example = fileURLToPath(new URL('../../examples/stack.yml', import.meta.url))

@@ -8,7 +8,7 @@ import { MemoryStore } from '../src/store/store.js'
 import { ManualClock } from './fixtures/fake-clock.js'
 import { assertWithinCapacity, container, createRolesNetwork, rejection, testNetworkConfig } from './fixtures/roles-network.js'
 import type { RolesNetwork } from './fixtures/roles-network.js'
-import type { AvailableOffer, CaravelaClient, ContainerStatus, Resources } from '../src/types.js'
+import type { AvailableOffer, CaravelaClient, ContainerStatus, PlacementProgress, Resources } from '../src/types.js'
 
 function r (cpus: number, memory: number, cpuClass = 0): Resources {
   return { cpuClass, cpus, memory }
@@ -55,6 +55,21 @@ test('a spread request of 3 containers lands on 3 distinct suppliers', async () 
 
   assert.is(new Set(statuses.map(s => s.supplier.peerId)).size, 3)
   assert.equal(statuses.map(s => s.name), ['s1', 's2', 's3'])
+  await net.stop()
+})
+
+test('progress: a spread request of 2 reports searching, launching and placed for each container, in order', async () => {
+  const net = await createRolesNetwork({ size: 10 })
+  const events: PlacementProgress[] = []
+  const statuses = await net.peers[0].roles.run([1, 2].map(i => container({ cpus: 1, memory: 256 }, { name: `s${i}` })), { onProgress: event => { events.push(event) } })
+
+  assert.equal(events.map(e => e.type), ['searching', 'launching', 'placed', 'searching', 'launching', 'placed'])
+  assert.equal(events[0], { type: 'searching', containers: ['s1'], resources: r(1, 256) })
+  assert.equal(events[1], { type: 'launching', containers: ['s1'], supplier: statuses[0].supplier.peerId })
+  assert.equal(events[2], { type: 'placed', statuses: [statuses[0]] })
+  assert.equal(events[3], { type: 'searching', containers: ['s2'], resources: r(1, 256) })
+  assert.equal(events[4], { type: 'launching', containers: ['s2'], supplier: statuses[1].supplier.peerId })
+  assert.equal(events[5], { type: 'placed', statuses: [statuses[1]] })
   await net.stop()
 })
 

@@ -6,9 +6,10 @@
 import { readFile } from 'node:fs/promises'
 import { request as httpRequest } from 'node:http'
 import { join } from 'node:path'
+import { StringDecoder } from 'node:string_decoder'
 import { API_INFO_FILE, API_TOKEN_FILE } from './files.js'
 import type { ApiInfo } from './files.js'
-import type { CaravelaStatus, ContainerConfig, ContainerStatus, ContainerView, OffersView, PeerSummary, StopResult } from '../types.js'
+import type { CaravelaStatus, ContainerConfig, ContainerStatus, ContainerView, OffersView, PeerSummary, PlacementProgress, StopResult } from '../types.js'
 import type { RequestOptions } from 'node:http'
 
 /** Time one API request may take. */
@@ -39,6 +40,15 @@ export class ApiRequestError extends Error {
     this.name = 'ApiRequestError'
     this.status = status
   }
+}
+
+/** Options of a placement (`run`, `deploy`). */
+export interface PlaceRequestOptions {
+  /**
+   * Called with each progress event as the peer sends it; with it the answer is streamed
+   * (`Accept: application/x-ndjson`)
+   */
+  onProgress?: (event: PlacementProgress) => void
 }
 
 export interface ApiClientInit {
@@ -93,13 +103,13 @@ export class ApiClient {
   }
 
   /** `POST /v1/containers`: place containers; one status per container */
-  async run (containers: ContainerConfig[]): Promise<ContainerStatus[]> {
-    return (await this.request<{ containers: ContainerStatus[] }>('POST', '/v1/containers', { containers }, RUN_TIMEOUT)).containers
+  async run (containers: ContainerConfig[], options: PlaceRequestOptions = {}): Promise<ContainerStatus[]> {
+    return (await this.request<{ containers: ContainerStatus[] }>('POST', '/v1/containers', { containers }, RUN_TIMEOUT, options.onProgress)).containers
   }
 
   /** `POST /v1/stacks`: place a stack's containers as one request, all or none; one status per container */
-  async deploy (stack: string, containers: ContainerConfig[]): Promise<ContainerStatus[]> {
-    return (await this.request<{ containers: ContainerStatus[] }>('POST', '/v1/stacks', { stack, containers }, RUN_TIMEOUT)).containers
+  async deploy (stack: string, containers: ContainerConfig[], options: PlaceRequestOptions = {}): Promise<ContainerStatus[]> {
+    return (await this.request<{ containers: ContainerStatus[] }>('POST', '/v1/stacks', { stack, containers }, RUN_TIMEOUT, options.onProgress)).containers
   }
 
   /** `GET /v1/containers`: the containers this peer placed */
@@ -117,22 +127,52 @@ export class ApiClient {
     return this.request('GET', '/v1/offers')
   }
 
-  /** Sends one request and returns the parsed JSON answer; `ApiRequestError` on any failure. */
-  async request<T = unknown> (method: string, path: string, body?: unknown, timeout = this.timeout): Promise<T> {
+  /**
+   * Sends one request and returns the parsed JSON answer; `ApiRequestError` on any failure. With
+   * `onEvent`, asks for an NDJSON stream: every line but the last goes to `onEvent` as it
+   * arrives, the last (`done`) is the answer, or an `error` line the failure.
+   */
+  async request<T = unknown> (method: string, path: string, body?: unknown, timeout = this.timeout, onEvent?: (event: any) => void): Promise<T> {
     const payload = body === undefined ? undefined : JSON.stringify(body)
-    let response: { status: number, text: string }
+    let response: { status: number, text: string, streamed: boolean }
+    let last: any
 
     try {
       response = await send(new URL(this.url + path), {
         method,
         headers: {
           Authorization: `Bearer ${this.token}`,
+          ...(onEvent == null ? {} : { Accept: 'application/x-ndjson' }),
           ...(payload === undefined ? {} : { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(payload) })
         },
         timeout
-      }, payload)
+      }, payload, onEvent == null
+        ? undefined
+        : line => {
+          const event = JSON.parse(line)
+
+          if (event?.type === 'done' || event?.type === 'error') {
+            last = event
+          } else {
+            onEvent(event)
+          }
+        })
     } catch (err: any) {
+      if (err instanceof SyntaxError) {
+        throw new ApiRequestError(`the control API at ${this.url} sent a line that is not JSON`)
+      }
       throw new ApiRequestError(`cannot reach the control API at ${this.url}: ${describeRequestError(err)}`)
+    }
+
+    if (response.streamed) {
+      if (last?.type === 'done') {
+        const { type, ...answer } = last
+        return answer
+      }
+
+      const status = typeof last?.status === 'number' ? last.status : response.status
+      const reason = typeof last?.error === 'string' ? last.error : 'the answer ended early'
+      throw new ApiRequestError(`the control API refused ${method} ${path}: ${reason} (HTTP ${status})`, status)
     }
 
     let answer: any
@@ -152,13 +192,53 @@ export class ApiClient {
   }
 }
 
-/** One HTTP exchange on a connection of its own (so nothing keeps the process alive after it). */
-async function send (url: URL, options: RequestOptions & { timeout: number }, body?: string): Promise<{ status: number, text: string }> {
+/**
+ * One HTTP exchange on a connection of its own (so nothing keeps the process alive after it).
+ * With `onLine`, an NDJSON answer goes to it line by line as it arrives (`streamed`); an exception
+ * `onLine` throws ends the exchange with it.
+ */
+async function send (url: URL, options: RequestOptions & { timeout: number }, body?: string, onLine?: (line: string) => void): Promise<{ status: number, text: string, streamed: boolean }> {
   return new Promise((resolve, reject) => {
     const req = httpRequest(url, { ...options, agent: false }, res => {
+      const streamed = onLine != null && /^application\/x-ndjson\b/i.test(res.headers['content-type'] ?? '')
       const chunks: Buffer[] = []
-      res.on('data', (chunk: Buffer) => { chunks.push(chunk) })
-      res.on('end', () => { resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8') }) })
+      const decoder = new StringDecoder('utf8')
+      let pending = ''
+      res.on('data', (chunk: Buffer) => {
+        if (!streamed) {
+          chunks.push(chunk)
+          return
+        }
+
+        pending += decoder.write(chunk)
+        let end: number
+
+        try {
+          while ((end = pending.indexOf('\n')) >= 0) {
+            const line = pending.slice(0, end).trim()
+            pending = pending.slice(end + 1)
+
+            if (line !== '') {
+              onLine(line)
+            }
+          }
+        } catch (err) {
+          req.destroy()
+          reject(err)
+        }
+      })
+      res.on('end', () => {
+        try {
+          pending += decoder.end()
+
+          if (streamed && pending.trim() !== '') {
+            onLine(pending.trim())
+          }
+          resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8'), streamed })
+        } catch (err) {
+          reject(err)
+        }
+      })
       res.on('error', reject)
     })
     req.on('timeout', () => { req.destroy(Object.assign(new Error('no answer in time'), { code: 'ETIMEDOUT' })) })

@@ -6,7 +6,8 @@
  * to `<dataDir>/api-token` (mode 0600) on every start, so only the user who owns the data dir
  * can use the API. The API's URL and the daemon's pid go to `<dataDir>/api.json` (mode 0600),
  * which is removed on a clean stop. Routes live in a table (`apiRoutes`): a new endpoint is one
- * more entry.
+ * more entry. Placements (`POST /v1/containers`, `POST /v1/stacks`) asked with
+ * `Accept: application/x-ndjson` stream their progress, one JSON line per event (`StreamResponse`).
  */
 
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto'
@@ -25,7 +26,7 @@ import type { PeerMetrics } from '../metrics.js'
 import type { StackRequest } from './requests.js'
 import type { AbortOptions, CaravelaStatus, ContainerConfig, ContainerStatus, ContainerView, OffersView, PeerSummary, PlaceOptions, StopResult } from '../types.js'
 import type { ComponentLogger, Logger } from '@libp2p/interface'
-import type { IncomingMessage, Server, ServerResponse } from 'node:http'
+import type { IncomingHttpHeaders, IncomingMessage, Server, ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
 
 export { ApiError }
@@ -65,6 +66,24 @@ export class TextResponse {
   }
 }
 
+/** Media type of a streamed answer: one JSON value per line. */
+export const NDJSON = 'application/x-ndjson'
+
+/**
+ * An answer streamed as NDJSON with status 200: `run` writes one line per event as it happens;
+ * what it resolves to ends the stream as `{ "type": "done", ...result }`, a failure as
+ * `{ "type": "error", "status": 422, "error": "…" }` (the status is the one an `ApiError` would
+ * have had). Anything that can fail before the answer starts (validation, conflicts) is thrown
+ * by the handler before it returns this.
+ */
+export class StreamResponse {
+  readonly run: (write: (event: object) => void) => Promise<object>
+
+  constructor (run: (write: (event: object) => void) => Promise<object>) {
+    this.run = run
+  }
+}
+
 /** A request as a route handler sees it. */
 export interface ApiRequest {
   /** values of the route's `:name` path segments */
@@ -73,6 +92,8 @@ export interface ApiRequest {
   body: unknown
   /** aborted when the client goes away */
   signal: AbortSignal
+  /** the request's headers */
+  headers?: IncomingHttpHeaders
 }
 
 /** One endpoint. The handler's result is sent as JSON with status 200; throw `ApiError` to fail. */
@@ -89,9 +110,9 @@ export function apiRoutes (target: ApiTarget): ApiRoute[] {
   return [
     { method: 'GET', path: '/v1/node', handler: () => ({ ...target.status(), metrics: target.metrics() }) },
     { method: 'GET', path: '/v1/peers', handler: () => target.peers() },
-    { method: 'POST', path: '/v1/containers', handler: async ({ body, signal }) => ({ containers: await placing(target.run(parseRunRequest(body), { signal })) }) },
+    { method: 'POST', path: '/v1/containers', handler: (request) => placement(request, parseRunRequest(request.body), async args => ({ containers: await placing(target.run(...args)) })) },
     { method: 'GET', path: '/v1/containers', handler: () => target.ps() },
-    { method: 'POST', path: '/v1/stacks', handler: async ({ body, signal }) => deployStack(target, parseStackRequest(body), signal) },
+    { method: 'POST', path: '/v1/stacks', handler: (request) => deployStack(target, parseStackRequest(request.body), request) },
     { method: 'POST', path: '/v1/containers/stop', handler: async ({ body, signal }) => target.stopContainers(parseStopRequest(body), { signal }) },
     { method: 'GET', path: '/v1/offers', handler: () => target.offers() },
     { method: 'GET', path: '/metrics', handler: () => new TextResponse(toPrometheus(target.metrics()), 'text/plain; version=0.0.4; charset=utf-8') }
@@ -99,14 +120,28 @@ export function apiRoutes (target: ApiTarget): ApiRoute[] {
 }
 
 /** Places a stack as one request: all its containers or none. A stack still deployed is a 409. */
-async function deployStack (target: ApiTarget, { stack, containers }: StackRequest, signal: AbortSignal): Promise<{ stack: string, containers: ContainerStatus[] }> {
+function deployStack (target: ApiTarget, { stack, containers }: StackRequest, request: ApiRequest): unknown {
   const deployed = target.ps().filter(container => container.stack === stack).length
 
   if (deployed > 0) {
     throw new ApiError(409, `stack ${stack} is already deployed (${deployed} containers): stop it first (caravela stop --stack ${stack})`)
   }
 
-  return { stack, containers: await placing(target.run(containers, { signal, stack })) }
+  return placement(request, containers, async ([containers, options]) => ({ stack, containers: await placing(target.run(containers, { ...options, stack })) }))
+}
+
+/**
+ * Runs a placement: its result is the answer, or, when the client accepts NDJSON, the last line
+ * of a stream of its progress events.
+ */
+function placement (request: ApiRequest, containers: ContainerConfig[], place: (args: [ContainerConfig[], PlaceOptions]) => Promise<object>): Promise<object> | StreamResponse {
+  const { signal } = request
+
+  if (!(request.headers?.accept ?? '').split(',').some(type => type.trim().split(';')[0] === NDJSON)) {
+    return place([containers, { signal }])
+  }
+
+  return new StreamResponse(async write => place([containers, { signal, onProgress: write }]))
 }
 
 /** A placement that fails for a reason the user must hear (no offers, all rejected, …) is a 422. */
@@ -254,9 +289,11 @@ async function handleRequest (req: IncomingMessage, res: ServerResponse, token: 
     }
 
     const body = await readJsonBody(req)
-    const result = await match.route.handler({ params: match.params, body, signal: controller.signal })
+    const result = await match.route.handler({ params: match.params, body, signal: controller.signal, headers: req.headers })
 
-    if (result instanceof TextResponse) {
+    if (result instanceof StreamResponse) {
+      await stream(res, result)
+    } else if (result instanceof TextResponse) {
       res.writeHead(200, { 'Content-Type': result.contentType, 'Content-Length': Buffer.byteLength(result.body) })
       res.end(result.body)
     } else {
@@ -350,9 +387,35 @@ async function readJsonBody (req: IncomingMessage): Promise<unknown> {
   }
 }
 
+/** Sends a `StreamResponse`: its events as they come, then a `done` or an `error` line. */
+async function stream (res: ServerResponse, answer: StreamResponse): Promise<void> {
+  const line = (value: object): string => JSON.stringify(value) + '\n'
+  res.writeHead(200, { 'Content-Type': `${NDJSON}; charset=utf-8`, 'Cache-Control': 'no-store' })
+  res.flushHeaders()
+
+  try {
+    const result = await answer.run(event => {
+      if (!res.writableEnded) {
+        res.write(line(event))
+      }
+    })
+    res.end(line({ type: 'done', ...result }))
+  } catch (err: any) {
+    const status = err instanceof ApiError ? err.status : 500
+    res.end(line({ type: 'error', status, error: err?.message ?? 'internal error' }))
+
+    if (!(err instanceof ApiError)) {
+      throw err
+    }
+  }
+}
+
 function sendJson (res: ServerResponse, status: number, value: unknown): void {
   if (res.headersSent) {
-    res.destroy()
+    // a stream already ended with its error line is complete; anything else is cut off
+    if (!res.writableEnded) {
+      res.destroy()
+    }
     return
   }
 

@@ -20,7 +20,7 @@ import { parseMemory } from '../config/memory.js'
 import { parsePortMapping } from '../stacks/ports.js'
 import { CPU_CLASS_NAMES } from '../types.js'
 import type { Stack } from '../stacks/stack-file.js'
-import type { CaravelaStatus, ContainerConfig, ContainerStatus, ContainerView, OffersView, OfferView, PeerSummary, PortMapping, Resources } from '../types.js'
+import type { CaravelaStatus, ContainerConfig, ContainerStatus, ContainerView, OffersView, OfferView, PeerSummary, PlacementProgress, PortMapping, Resources } from '../types.js'
 
 /** Environment variable holding the API token when `--api` is used without `--token`. */
 export const API_TOKEN_ENV = 'CARAVELA_API_TOKEN'
@@ -43,6 +43,8 @@ export interface CliIO {
   stdout (text: string): void
   stderr (text: string): void
   env: Record<string, string | undefined>
+  /** `caravela run` prints its progress to stderr (true when stderr is a terminal) */
+  progress?: boolean
 }
 
 /** A command-line mistake: reported with a pointer to `--help` and exit code 2. */
@@ -118,7 +120,11 @@ const commands: Record<string, Command> = {
     run: async (client, { values, positionals, json }, io) => {
       const [image, ...args] = positionals
       const container = runRequest(image, args, values)
-      const [status] = await client.run([container])
+      // progress only on a terminal: scripts read stdout and expect stderr to hold errors only
+      const onProgress = io.progress === true && !json
+        ? (event: PlacementProgress) => { io.stderr(event.type === 'placed' ? '' : formatProgress(event)) }
+        : undefined
+      const [status] = await client.run([container], { onProgress })
       io.stdout(json ? toJson(status) : `${shortId(status.containerId)}  on ${status.supplier.peerId}${formatPorts(status.portMappings, '  ')}\n`)
     }
   },
@@ -175,7 +181,8 @@ const commands: Record<string, Command> = {
 const processIO: CliIO = {
   stdout: text => { process.stdout.write(text) },
   stderr: text => { process.stderr.write(text) },
-  env: process.env
+  env: process.env,
+  progress: process.stderr.isTTY === true
 }
 
 /** Runs `caravela` with the process's arguments and sets the exit code. */
@@ -342,14 +349,21 @@ async function deploy (client: ApiClient, path: string | undefined, json: boolea
     io.stdout(`deploying stack ${stack.name}: ${plural(stack.services.length, 'service')}…\n`)
   }
 
-  const statuses = await deployStack(client, stack)
-  io.stdout(json ? toJson({ stack: stack.name, containers: statuses }) : formatDeployed(stack.name, statuses))
+  let shown = false
+  const statuses = await deployStack(client, stack, json
+    ? undefined
+    : event => {
+      shown ||= event.type === 'placed'
+      io.stdout(formatProgress(event))
+    })
+  // the placed containers were shown as they came: only the summary is left
+  io.stdout(json ? toJson({ stack: stack.name, containers: statuses }) : formatDeployed(stack.name, statuses, !shown))
   return 0
 }
 
-async function deployStack (client: ApiClient, stack: Stack): Promise<ContainerStatus[]> {
+async function deployStack (client: ApiClient, stack: Stack, onProgress?: (event: PlacementProgress) => void): Promise<ContainerStatus[]> {
   try {
-    return await client.deploy(stack.name, stack.services.map(service => service.container))
+    return await client.deploy(stack.name, stack.services.map(service => service.container), { onProgress })
   } catch (err: any) {
     if (err instanceof ApiRequestError) {
       throw new ApiRequestError(`stack ${stack.name} was not deployed: ${err.message}`, err.status)
@@ -533,11 +547,33 @@ function formatContainers (containers: ContainerView[], stack?: string): string 
   ])
 }
 
-/** One line per placed container (service, id, supplier, ports), then a summary. */
-function formatDeployed (stack: string, statuses: ContainerStatus[]): string {
+/** One line per placed container (service, id, supplier, ports) unless `rows` is false, then a summary. */
+function formatDeployed (stack: string, statuses: ContainerStatus[], rows = true): string {
   const suppliers = new Set(statuses.map(status => status.supplier.peerId)).size
-  const rows = statuses.map(status => [status.name, shortId(status.containerId), `on ${status.supplier.peerId}`, formatPorts(status.portMappings)])
-  return formatTable(rows, '  ') + `stack ${stack} deployed: ${plural(statuses.length, 'container')} on ${plural(suppliers, 'supplier')}\n`
+  return (rows ? formatPlaced(statuses) : '') + `stack ${stack} deployed: ${plural(statuses.length, 'container')} on ${plural(suppliers, 'supplier')}\n`
+}
+
+/** `  web  ca2964d157d6  on 12D3Koo…  8080->80/tcp`, one line per container. */
+function formatPlaced (statuses: ContainerStatus[]): string {
+  return formatTable(statuses.map(status => [status.name === '' ? status.image : status.name, shortId(status.containerId), `on ${status.supplier.peerId}`, formatPorts(status.portMappings)]), '  ')
+}
+
+/** One line of a placement's progress. */
+export function formatProgress (event: PlacementProgress): string {
+  switch (event.type) {
+    case 'searching':
+      return `  ${event.containers.join(', ')}: searching offers for ${event.resources.cpuClass === 0 ? `${plural(event.resources.cpus, 'CPU')} ${event.resources.memory} MB` : formatResources(event.resources)}…\n`
+    case 'launching':
+      return `  ${event.containers.join(', ')}: launching on ${event.supplier} (pulling the image there if needed)…\n`
+    case 'placed':
+      return formatPlaced(event.statuses)
+    case 'rejected':
+      return `  ${event.supplier} refused: ${event.reason}\n`
+    case 'rolling-back':
+      return `  rolling back: ${event.reason}\n`
+    default:
+      return ''
+  }
 }
 
 function formatOffers (offers: OffersView): string {

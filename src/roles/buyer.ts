@@ -21,7 +21,7 @@ import type { RankedOffer } from './ranking.js'
 import type { RoleStats } from './stats.js'
 import type { NetworkConfig } from '../config/types.js'
 import type { ResourceMap, Slice } from '../resources/resource-map.js'
-import type { AbortOptions, AvailableOffer, CaravelaClient, Clock, ContainerConfig, ContainerStatus, NodeRef, Overlay, Resources } from '../types.js'
+import type { AbortOptions, AvailableOffer, CaravelaClient, Clock, ContainerConfig, ContainerStatus, NodeRef, Overlay, PlacementProgress, Resources } from '../types.js'
 import type { Logger } from '@libp2p/interface'
 
 /** Discoveries per placement: the first, and one more when every offer it found was rejected. */
@@ -48,6 +48,8 @@ export interface BuyerInit {
 export interface RunOptions extends AbortOptions {
   /** identifies the request at the suppliers, so that a retried launch starts nothing twice */
   requestId?: string
+  /** called as the placement goes on; an exception it throws is ignored */
+  onProgress?: (event: PlacementProgress) => void
 }
 
 /** A request as placed: its id, and one status per container in the order given. */
@@ -68,6 +70,7 @@ interface Placement {
 interface Request {
   id: string
   signal?: AbortSignal
+  onProgress?: (event: PlacementProgress) => void
   launches: number
   messages: number
   lookups: number
@@ -108,6 +111,7 @@ export class Buyer {
     const request: Request = {
       id: options.requestId ?? randomHex(this.init.random, REQUEST_ID_BYTES),
       signal: options.signal,
+      onProgress: options.onProgress,
       launches: 0,
       messages: 1,
       lookups: 0,
@@ -129,7 +133,13 @@ export class Buyer {
       return { requestId: request.id, statuses }
     } catch (err: any) {
       this.failedCount++
-      throw request.placed.length > 0 ? await this.rollback(request, err) : err
+
+      if (request.placed.length === 0) {
+        throw err
+      }
+
+      this.progress(request, { type: 'rolling-back', reason: err?.message ?? String(err) })
+      throw await this.rollback(request, err)
     } finally {
       this.messages.add(request.messages)
       this.lookups.add(request.lookups)
@@ -216,6 +226,8 @@ export class Buyer {
     for (let round = 0; round < DISCOVERY_ROUNDS; round++) {
       let offers: AvailableOffer[]
 
+      this.progress(request, { type: 'searching', containers: placement.containers.map(nameOf), resources: needed })
+
       try {
         offers = await this.discover(request, needed, usable)
       } catch (err: any) {
@@ -235,6 +247,7 @@ export class Buyer {
           }
 
           rejections.push({ supplier: offer.supplier.peerId, offerId: offer.id, reason: err.message ?? String(err) })
+          this.progress(request, { type: 'rejected', supplier: offer.supplier.peerId, reason: err.message ?? String(err) })
 
           if (err.name === 'RemoteRequestError') {
             refused.add(`${offer.supplier.peerId}/${offer.id}`)
@@ -257,6 +270,7 @@ export class Buyer {
       return this.init.client.launchContainer(offer.supplier, offer.id, launchId, containers, this.callOptions(request))
     }
     let statuses: ContainerStatus[]
+    this.progress(request, { type: 'launching', containers: containers.map(nameOf), supplier: offer.supplier.peerId })
 
     try {
       statuses = await send()
@@ -277,6 +291,7 @@ export class Buyer {
       throw new Error(`the supplier answered ${statuses.length} statuses for ${containers.length} containers`)
     }
 
+    this.progress(request, { type: 'placed', statuses })
     return statuses
   }
 
@@ -398,6 +413,15 @@ export class Buyer {
     return new RequestRolledBackError(cause, stopped, leftRunning)
   }
 
+  /** Tells the caller of `run` how the request goes; its mistakes are not the request's. */
+  private progress (request: Request, event: PlacementProgress): void {
+    try {
+      request.onProgress?.(event)
+    } catch (err: any) {
+      this.log('progress listener of request %s failed - %e', request.id, err)
+    }
+  }
+
   /** One message of the request, unless it goes to this peer itself. */
   private count (request: Request, to: NodeRef): void {
     if (to.peerId !== this.init.self().peerId) {
@@ -413,6 +437,11 @@ export class Buyer {
 
     return { signal: AbortSignal.any([request.signal, AbortSignal.timeout(this.init.config().requestTimeout)]) }
   }
+}
+
+/** A container as progress names it: its name, or its image when it has none. */
+function nameOf (container: ContainerConfig): string {
+  return container.name === '' || container.name == null ? container.image : container.name
 }
 
 /** `1 trader`, `3 traders`. */

@@ -202,7 +202,8 @@ export class PeerRoles {
 
   /**
    * Place containers (`caravela run`, a stack): one status per container, in order. The
-   * containers are recorded with `options.stack`, when given.
+   * containers are recorded with `options.stack`, when given; `options.onProgress` hears of each
+   * search, launch and placement as it happens.
    *
    * @throws {InvalidContainerRequestError | NoPartitionFitsError | NoOffersError | AllOffersRejectedError | RequestRolledBackError}
    */
