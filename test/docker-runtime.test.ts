@@ -195,6 +195,24 @@ Docker('runContainer: httpd answers on the assigned port; limits, hardening and 
   assert.is((await rejection(runtime.checkContainerStatus(containerId))).name, 'ContainerNotFoundError')
 })
 
+Docker('cpuSlices given as a function is read at every launch (a peer that adopts its network\'s configuration)', async () => {
+  let slices = 2
+  const adopting = new DockerRuntime({ ownerPeerId: OWNER, cpuSlices: () => slices, socketPath: SOCKET })
+  const ids: string[] = []
+
+  try {
+    for (const [now, nanoCpus] of [[2, 0.5e9], [1, 1e9]]) {
+      slices = now
+      const { containerId } = await adopting.runContainer(config(), LABELS)
+      ids.push(containerId)
+      assert.is((await inspect(containerId)).body.HostConfig.NanoCpus, nanoCpus)
+    }
+  } finally {
+    await Promise.all(ids.map(async id => adopting.removeContainer(id)))
+    await adopting.close()
+  }
+})
+
 Docker('a missing image that cannot be pulled fails cleanly and leaves no container', async () => {
   const request = `req-missing-${RUN}`
   const started = Date.now()

@@ -105,8 +105,11 @@ async function main (flags: Flags): Promise<void> {
 
   // loaded only now, so that --help and usage errors answer without loading the libp2p stack
   const { createCaravelaNode } = await import('../node.js')
-  const runtime = await runtimeFor(flags, config)
+  // the runtime reads CPU slices from the configuration in force: a joining peer adopts the network's
+  let inForce = (): CaravelaConfig => config
+  const runtime = await runtimeFor(flags, config, () => inForce().network.cpuSlices)
   const node = await createCaravelaNode({ config, dataDir, runtime: runtime.make })
+  inForce = () => node.services.caravela.config
   let api: ApiServer
 
   try {
@@ -129,7 +132,7 @@ async function main (flags: Flags): Promise<void> {
  * The container runtime `--runtime` names, with the advertised capacity. Without the flag: Docker
  * when an engine answers, else none (never the memory runtime on its own).
  */
-async function runtimeFor (flags: Flags, config: CaravelaConfig): Promise<{ name: string, make?: (peerId: PeerId) => ContainerRuntime | Promise<ContainerRuntime> }> {
+async function runtimeFor (flags: Flags, config: CaravelaConfig, cpuSlices: () => number): Promise<{ name: string, make?: (peerId: PeerId) => ContainerRuntime | Promise<ContainerRuntime> }> {
   const name = flags.runtime ?? (await dockerAnswers() ? 'docker' : 'none')
 
   switch (name) {
@@ -137,7 +140,7 @@ async function runtimeFor (flags: Flags, config: CaravelaConfig): Promise<{ name
       return { name }
     case 'docker': {
       const { DockerRuntime } = await import('../runtime/docker-runtime.js')
-      const init = { hostIp: flags['publish-ip'] ?? DEFAULT_PUBLISH_IP, cpuSlices: config.network.cpuSlices }
+      const init = { hostIp: flags['publish-ip'] ?? DEFAULT_PUBLISH_IP, cpuSlices }
       return { name, make: async peerId => DockerRuntime.connect({ ...init, ownerPeerId: peerId.toString() }) }
     }
     case 'memory': {

@@ -112,8 +112,13 @@ export interface DockerRuntimeInit {
   socketPath?: string
   /** host IP the container ports are published on (127.0.0.1 in tests, 0.0.0.0 to serve other machines) @default '127.0.0.1' */
   hostIp?: string
-  /** CPU slices per core of the network: `ContainerConfig.resources.cpus` counts slices @default 1 */
-  cpuSlices?: number
+  /**
+   * CPU slices per core of the network: `ContainerConfig.resources.cpus` counts slices. A function
+   * is read at every launch, for a peer that adopts its network's configuration after start.
+   *
+   * @default 1
+   */
+  cpuSlices?: number | (() => number)
   /**
    * Images allowed to run; empty: any. A pattern is `repository[:tag|@digest]` where `*` matches
    * any characters; without a tag or digest it allows every tag and digest of the repository.
@@ -188,7 +193,7 @@ export class DockerRuntime implements ContainerRuntime, ContainerExitEvents {
   private readonly socketPath: string
   private readonly ownerPeerId: string
   private readonly hostIp: string
-  private readonly cpuSlices: number
+  private readonly cpuSlices: number | (() => number)
   private readonly pidsLimit: number
   private readonly capAdd: string[]
   private readonly allowList: ImagePattern[]
@@ -212,7 +217,7 @@ export class DockerRuntime implements ContainerRuntime, ContainerExitEvents {
 
     const cpuSlices = init.cpuSlices ?? 1
 
-    if (!Number.isInteger(cpuSlices) || cpuSlices < 1) {
+    if (typeof cpuSlices === 'number' && (!Number.isInteger(cpuSlices) || cpuSlices < 1)) {
       throw new TypeError(`cpuSlices must be a positive integer, got ${cpuSlices}`)
     }
 
@@ -392,7 +397,7 @@ export class DockerRuntime implements ContainerRuntime, ContainerExitEvents {
       Labels: { ...labels, [LABEL_OWNER]: this.ownerPeerId },
       ExposedPorts: exposedPorts,
       HostConfig: {
-        NanoCpus: Math.round(cpus / this.cpuSlices * NANO_CPUS_PER_CPU),
+        NanoCpus: Math.round(cpus / (typeof this.cpuSlices === 'function' ? this.cpuSlices() : this.cpuSlices) * NANO_CPUS_PER_CPU),
         Memory: Math.round(memory * BYTES_PER_MB),
         // no swap on top of the memory limit
         MemorySwap: Math.round(memory * BYTES_PER_MB),
