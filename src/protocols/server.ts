@@ -7,6 +7,7 @@
 import { setMaxListeners } from 'node:events'
 import { AbortError, TimeoutError } from '@libp2p/interface'
 import { lpStream } from '@libp2p/utils'
+import { raceSignal } from 'race-signal'
 import { PROTOCOL_PREFIX } from '../constants.js'
 import { MalformedMessageError, NotImplementedError, ProtocolStatusError } from '../errors.js'
 import { CODECS } from './codec.js'
@@ -295,18 +296,6 @@ export class CaravelaProtocolServer implements Startable {
     this.log.error('%s handler failed for %s - %e', name, peer, err)
     return { status: 'INTERNAL_ERROR', message: 'internal error' }
   }
-}
-
-/** Settle with `promise`, or reject when `signal` aborts first; a late rejection is swallowed. */
-async function raceSignal<T> (promise: Promise<T>, signal: AbortSignal): Promise<T> {
-  promise.catch(() => {})
-  signal.throwIfAborted()
-
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = (): void => { reject(signal.reason) }
-    signal.addEventListener('abort', onAbort, { once: true })
-    promise.then(resolve, reject).finally(() => { signal.removeEventListener('abort', onAbort) })
-  })
 }
 
 /** Wait until the remote closes its end too, so a peer cannot hold a stream past `signal`. */

@@ -10,6 +10,7 @@
 import { generateKeyPairFromSeed } from '@libp2p/crypto/keys'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { createHash } from 'node:crypto'
+import { raceSignal } from 'race-signal'
 import { NotImplementedError, ProtocolStatusError, RemoteRequestError } from '../errors.js'
 import { CODECS } from '../protocols/codec.js'
 import { INVOKERS } from '../protocols/invokers.js'
@@ -506,20 +507,4 @@ function xor (a: Uint8Array, b: Uint8Array): Uint8Array {
 
 function toOverlayNode (peer: LocalPeer): OverlayNode {
   return { peerId: peer.peerId, multiaddrs: [...peer.node.multiaddrs], key: peer.key }
-}
-
-/** Settle with `promise`, or reject when `signal` aborts first. */
-async function raceSignal<T> (promise: Promise<T>, signal?: AbortSignal): Promise<T> {
-  if (signal == null) {
-    return promise
-  }
-
-  promise.catch(() => {})
-  signal.throwIfAborted()
-
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = (): void => { reject(signal.reason) }
-    signal.addEventListener('abort', onAbort, { once: true })
-    promise.then(resolve, reject).finally(() => { signal.removeEventListener('abort', onAbort) })
-  })
 }
