@@ -252,7 +252,7 @@ function peerOf (ctx: Context, status: { supplier: { peerId: string } }): Testne
 
 async function stop (buyer: TestnetPeer, ...args: string[]): Promise<StopResult[]> {
   const stopped = await caravela('stop', '--json', '--data-dir', buyer.dataDir, ...args)
-  assert.is(stopped.code, 0, stopped.stderr)
+  assert.is(stopped.code, 0, `${stopped.stderr}${stopped.stdout}`)
   return JSON.parse(stopped.stdout)
 }
 

@@ -158,6 +158,16 @@ Node('a slice a walk found empty is answered from that walk for a while, without
 
   assert.match(sources[0], /^network:[1-9]\d*:false$/)
   assert.equal(sources.slice(1), ['local:0:false', 'local:0:false'])
+
+  // a fresh lookup of a slice only we trade for finds ourselves
+  const own = map.sliceOf(overlay.nodeId())
+
+  if (map.sliceOf(first.services.caravela.overlay.nodeId()).index !== own.index) {
+    let inSlice = false
+    const found = await overlay.lookup(map.randomKeyIn(own), { fresh: true, signal: AbortSignal.timeout(10_000), onStats: s => { inSlice = s.inSlice } })
+    assert.ok(inSlice)
+    assert.equal(found.map(p => p.peerId), [second.peerId.toString()])
+  }
 })
 
 Node('an application embeds Caravela as one more service of its own libp2p node', async (ctx) => {

@@ -181,6 +181,12 @@ export class KadOverlay implements Overlay {
       }
     }
 
+    // the network knows no other member, but we are one
+    if (!stats.inSlice && map.sliceOf(this.selfKey).index === slice.index) {
+      found = [{ peerId: this.components.peerId, key: this.selfKey }]
+      stats.inSlice = true
+    }
+
     const candidates = stats.inSlice ? found.filter(c => map.sliceOf(c.key).index === slice.index) : found
     stats.durationMs = performance.now() - started
 

@@ -6,7 +6,7 @@
 
 import { ProtocolStatusError } from '../errors.js'
 import type { Ledger } from './ledger.js'
-import type { AbortOptions, CaravelaClient, Clock, ContainerStatus, ContainerView, StopResult } from '../types.js'
+import type { AbortOptions, CaravelaClient, Clock, ContainerStatus, ContainerView, NodeRef, StopResult } from '../types.js'
 import type { Logger } from '@libp2p/interface'
 
 /** Shortest prefix of a container id accepted by `stop`. */
@@ -102,7 +102,7 @@ export class UserManager {
       }
 
       try {
-        await this.init.client.stopLocalContainer(found.supplier, found.containerId, options)
+        await this.stopAt(found.supplier, found.containerId, options)
       } catch (err: any) {
         if (!isNotFound(err)) {
           this.init.log('could not stop %s at %s - %e', found.containerId, found.supplier.peerId, err)
@@ -114,6 +114,23 @@ export class UserManager {
       await this.persist(found.containerId)
       return { id, stopped: true }
     }))
+  }
+
+  /**
+   * StopLocalContainer, asked once more when the first answer was lost (a timeout, a dropped
+   * stream): stopping is idempotent, a container already gone answers NOT_FOUND.
+   */
+  private async stopAt (supplier: NodeRef, containerId: string, options: AbortOptions): Promise<void> {
+    try {
+      await this.init.client.stopLocalContainer(supplier, containerId, options)
+    } catch (err: any) {
+      if (err?.name === 'RemoteRequestError' || options.signal?.aborted === true) {
+        throw err
+      }
+
+      this.init.log('stopping %s at %s failed, asking again - %e', containerId, supplier.peerId, err)
+      await this.init.client.stopLocalContainer(supplier, containerId, options)
+    }
   }
 
   /** Write a container's record, or delete it once the container is no longer placed. */
