@@ -158,6 +158,8 @@ Placement('50 requests in flight at once never allocate a supplier beyond its ca
 
 Placement('every protocol takes the sender from the connection: no peer can act for another', async (ctx) => {
   const services = ctx.nodes.map(n => n.services.caravela)
+  // the suppliers publish again what the last test freed (full suppliers had withdrawn their offers)
+  await waitFor(() => services.every(s => s.offers().supplying.offers.length === 4), 30_000, 'every supplier to publish its offers again')
   const trader = services.find(s => s.offers().trading.offers.length > 0)
   assert.ok(trader, 'some trader holds offers')
   const held = trader.offers().trading.offers[0]
