@@ -7,7 +7,6 @@
 import { serviceCapabilities, serviceDependencies } from '@libp2p/interface'
 import { kadDHT, passthroughMapper } from '@libp2p/kad-dht'
 import { multiaddr } from '@multiformats/multiaddr'
-import { cpus as osCpus, totalmem } from 'node:os'
 import { defaultConfig, networkConfigFromJson, networkConfigToJson } from './config/config.js'
 import { dhtProtocol, PROTOCOL_PREFIX } from './constants.js'
 import { IncompatibleNetworkError, InvalidConfigurationError, JoinFailedError } from './errors.js'
@@ -258,16 +257,15 @@ export class CaravelaService implements Startable, Caravela {
     const overlay = this.requireOverlay()
     const nodeId = overlay.nodeId()
     const slice = this.resourceMap.sliceOf(nodeId)
+    // what the supplier really offers: the runtime's or the advertised capacity after overcommit
+    // and CPU slicing, and nothing on a peer without a runtime
+    const { max } = this.requireRoles().offers().supplying
 
     return {
       peerId: this.components.peerId.toString(),
       multiaddrs: this.components.addressManager.getAddresses().map(a => a.toString()),
       protocolPrefix: this.config.node.protocolPrefix,
-      capacity: {
-        cpus: this.config.node.cpus ?? osCpus().length,
-        memory: this.config.node.memory ?? Math.floor(totalmem() / (1024 * 1024)),
-        cpuClass: this.config.node.cpuClass
-      },
+      capacity: { cpus: max.cpus, memory: max.memory, cpuClass: CPU_CLASS_NAMES[max.cpuClass] ?? 'low' },
       routingTableSize: overlay.routingTableSize(),
       nodeId: toHex(nodeId),
       slice: { index: slice.index, resources: slice.resources, firstCell: slice.firstCell, endCell: slice.endCell },

@@ -205,7 +205,7 @@ export interface CaravelaStatus {
   peerId: string
   multiaddrs: string[]
   protocolPrefix: string
-  /** advertised capacity */
+  /** what the supplier offers: its capacity after overcommit and CPU slicing (0 without a runtime) */
   capacity: { cpus: number, memory: number, cpuClass: 'low' | 'high' }
   routingTableSize: number
   /** hex of this peer's point, sha256(peerId multihash) */

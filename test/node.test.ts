@@ -196,6 +196,7 @@ Node('an application embeds Caravela as one more service of its own libp2p node'
   await app.services.caravela.join([dialableAddress(network)])
 
   assert.is(app.services.caravela.status().peerId, app.peerId.toString())
+  assert.equal(app.services.caravela.status().capacity, { cpus: 0, memory: 0, cpuClass: 'low' }, 'without a runtime a peer offers nothing')
   await waitFor(() => network.services.caravela.peers().some(p => p.peerId === app.peerId.toString() && p.inRoutingTable), 10_000, 'the network peer to add the app to its routing table')
   assert.ok(app.getProtocols().includes('/my-app/hello/1.0.0'))
   assert.ok(app.getProtocols().includes(`/${TEST_PROTOCOL_PREFIX}/kad/1.0.0`))

@@ -87,6 +87,12 @@ async function stopEverything (ctx: Context): Promise<void> {
   await waitFor(() => ctx.runtimes.every(r => r.used().containers === 0), 10_000, 'every runtime to be empty')
 }
 
+Placement('caravela node shows the capacity the supplier offers', async (ctx) => {
+  for (const node of ctx.nodes) {
+    assert.equal(node.services.caravela.status().capacity, { cpus: CAPACITY.cpus, memory: CAPACITY.memory, cpuClass: 'low' })
+  }
+})
+
 Placement('a container asked for at any peer lands on a supplier with room, shows in ps and stops', async (ctx) => {
   for (const buyer of ctx.nodes.slice(0, 5)) {
     const [status] = await buyer.services.caravela.run([container('one', 1, 256)], { signal: AbortSignal.timeout(20_000) })
