@@ -13,6 +13,7 @@ import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
 import { startTestnet } from '../scripts/testnet-lib.js'
+import { FAST_NETWORK_CONFIG } from './fixtures/testnet-config.js'
 import type { CaravelaStatus, PeerSummary } from '../src/types.js'
 import type { ChildProcess } from 'node:child_process'
 
@@ -250,15 +251,7 @@ async function caravelaRaw (...args: string[]): Promise<{ code: number, stdout: 
 
 Testnet('on a memory-runtime testnet `caravela run` places a container, `ps` shows it, `stop` removes it; a killed supplier\'s offers go', async (ctx) => {
   const configFile = join(ctx.dir, 'fast.toml')
-  await writeFile(configFile, [
-    '[network]',
-    'discoveryBackend = "multi-offer-updates"',
-    'supplyingInterval = "2s"',
-    'refreshingInterval = "2s"',
-    'refreshesCheckInterval = "3s"',
-    'refreshMissedTimeout = "5s"',
-    ''
-  ].join('\n'))
+  await writeFile(configFile, FAST_NETWORK_CONFIG)
   const testnet = await startTestnet({ peers: 3, dir: join(ctx.dir, 'memory-net'), protocolPrefix: PROTOCOL_PREFIX, waveSize: 2, runtime: 'memory', cpus: 2, memory: '2g', extraArgs: ['--config', configFile] })
 
   try {

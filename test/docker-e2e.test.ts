@@ -18,6 +18,7 @@ import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
 import { DAEMON_PATH, startTestnet } from '../scripts/testnet-lib.js'
 import { DEFAULT_DOCKER_SOCKET } from '../src/runtime/docker-runtime.js'
+import { FAST_NETWORK_CONFIG } from './fixtures/testnet-config.js'
 import type { Testnet, TestnetPeer } from '../scripts/testnet-lib.js'
 import type { ContainerStatus, ContainerView, OffersView, StopResult } from '../src/types.js'
 import type { ChildProcess } from 'node:child_process'
@@ -44,16 +45,6 @@ const SETTLE_TIMEOUT = 30_000
 /** Time a restarted supplier's container is watched for a duplicate or a removal. */
 const WATCH_MS = 6_000
 
-/** The network's settings: offers in every slice a supplier can fill, short timers. */
-const CONFIG = [
-  '[network]',
-  'discoveryBackend = "multi-offer-updates"',
-  'supplyingInterval = "2s"',
-  'refreshingInterval = "2s"',
-  'refreshesCheckInterval = "3s"',
-  'refreshMissedTimeout = "5s"',
-  ''
-].join('\n')
 
 interface Context {
   dir: string
@@ -261,7 +252,7 @@ const E2E = suite<Context>('docker: end to end', { dir: '', configFile: '', peer
 E2E.before(async (ctx) => {
   ctx.dir = await mkdtemp(join(tmpdir(), 'caravela-docker-e2e-'))
   ctx.configFile = join(ctx.dir, 'fast.toml')
-  await writeFile(ctx.configFile, CONFIG)
+  await writeFile(ctx.configFile, FAST_NETWORK_CONFIG)
 })
 
 E2E.after(async (ctx) => {
