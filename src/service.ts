@@ -145,7 +145,8 @@ export class CaravelaService implements Startable, Caravela {
 
     this.client = new Libp2pCaravelaClient(components, {
       protocolPrefix,
-      timeout: this.config.network.requestTimeout
+      // read at every request: a joining peer adopts the network's
+      timeout: () => this.config.network.requestTimeout
     })
     this.server = new CaravelaProtocolServer(components, {
       protocolPrefix,

@@ -42,11 +42,12 @@ export interface Libp2pCaravelaClientInit {
    */
   protocolPrefix?: string
   /**
-   * Time allowed for one call when the caller passes no signal, in ms.
+   * Time allowed for one call when the caller passes no signal, in ms; a function is read at
+   * every call (the configuration in force may change when a peer joins a network).
    *
    * @default 5_000
    */
-  timeout?: number
+  timeout?: number | (() => number)
   /** Overrides of the response size limits of `DEFAULT_LIMITS`. */
   limits?: Partial<SizeLimits>
 }
@@ -60,7 +61,7 @@ export class Libp2pCaravelaClient implements CaravelaClient {
 
   private readonly components: Libp2pCaravelaClientComponents
   private readonly log: Logger
-  private readonly timeout: number
+  private readonly timeout: number | (() => number)
   private readonly limits: SizeLimits
 
   constructor (components: Libp2pCaravelaClientComponents, init: Libp2pCaravelaClientInit = {}) {
@@ -124,7 +125,7 @@ export class Libp2pCaravelaClient implements CaravelaClient {
     const codec = CODECS[name]
     const bytes = codec.encodeRequest(request)
     const peerId = targetPeerId(to)
-    const signal = options.signal ?? AbortSignal.timeout(this.timeout)
+    const signal = options.signal ?? AbortSignal.timeout(typeof this.timeout === 'function' ? this.timeout() : this.timeout)
     const counters = this.metrics[name]
 
     await this.learnAddresses(peerId, to.multiaddrs, signal)
