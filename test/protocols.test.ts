@@ -254,6 +254,9 @@ Validation('decoding refuses bad multiaddrs', () => {
   refusesField('traderOffering.multiaddrs[0]', () => decodeRequest('advertiseOffersNeighbor', withPeer([Uint8Array.from([4, 1, 2])])))
   refusesField('traderOffering.multiaddrs[1]', () => decodeRequest('advertiseOffersNeighbor', withPeer([Uint8Array.from([4, 127, 0, 0, 1]), Uint8Array.from([0xff, 0xff, 0xff, 0xff, 0x0f])])))
   refusesField('traderOffering.multiaddrs[0]', () => decodeRequest('advertiseOffersNeighbor', withPeer([new Uint8Array(0)])))
+  // a /p2p/ component whose bytes are no multihash: its text form would not parse back (found by fast-check)
+  const notAPeer = Uint8Array.from([1, 36, 8, 1, 18, 32, ...new Uint8Array(32).fill(7)])
+  refusesField('traderOffering.multiaddrs[0]', () => decodeRequest('advertiseOffersNeighbor', withPeer([Uint8Array.from([0xa5, 0x03, notAPeer.byteLength, ...notAPeer])])))
   refusesField('message', () => decodeRequest('advertiseOffersNeighbor', withPeer(Array.from({ length: MAX_MULTIADDRS + 1 }, () => Uint8Array.from([4, 127, 0, 0, 1]))))) // the protons limit
 })
 

@@ -239,10 +239,11 @@ function multiaddrFromPb (field: string, bytes: Uint8Array): string {
   }
 
   try {
-    const address = multiaddr(bytes)
+    const address = multiaddr(bytes).toString()
 
-    if (uint8ArrayEquals(address.bytes, bytes)) {
-      return address.toString()
+    // the text form must parse back to the same bytes, or the address could not be sent on
+    if (uint8ArrayEquals(multiaddr(address).bytes, bytes)) {
+      return address
     }
   } catch {}
 
