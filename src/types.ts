@@ -11,6 +11,15 @@ export interface AbortOptions {
   signal?: AbortSignal
 }
 
+/** Options of `CaravelaClient.getOffers`. */
+export interface GetOffersOptions extends AbortOptions {
+  /**
+   * What the buyer needs: the trader answers only offers whose free resources contain it, so that
+   * a trader keeping many offers spends its answer on those that can serve the request
+   */
+  needed?: Resources
+}
+
 /** CPU class of a partition or a node: 0 = "low", 1 = "high". Higher classes can serve lower requests. */
 export type CpuClass = number
 
@@ -150,8 +159,8 @@ export interface CaravelaClient {
   updateOffer (toTrader: NodeRef, offer: Offer, options?: AbortOptions): Promise<boolean>
   /** supplier → trader */
   removeOffer (toTrader: NodeRef, offerId: number, options?: AbortOptions): Promise<void>
-  /** buyer → trader, or trader → neighbour trader (relay = false) */
-  getOffers (toTrader: NodeRef, relay: boolean, options?: AbortOptions): Promise<AvailableOffer[]>
+  /** buyer → trader, or trader → neighbour trader (relay = false); with `options.needed`, only offers that hold it */
+  getOffers (toTrader: NodeRef, relay: boolean, options?: GetOffersOptions): Promise<AvailableOffer[]>
   /** trader → same-slice neighbour trader: `traderOffering` has offers */
   advertiseOffersNeighbor (toNeighbor: NodeRef, traderOffering: NodeRef, options?: AbortOptions): Promise<void>
   /** buyer → supplier; `requestId` makes a retried launch idempotent */

@@ -368,6 +368,35 @@ for (const name of MESSAGE_NAMES) {
   })
 }
 
+Protocols('getOffers carries what the buyer needs to the handler; an invalid one answers INVALID_REQUEST naming the field', async (ctx) => {
+  const asked: Array<{ relay: boolean, needed?: unknown }> = []
+  ctx.server.services.caravela.setHandlers({
+    ...ctx.handlers,
+    getOffers: async (request, relay, needed) => {
+      asked.push(needed == null ? { relay } : { relay, needed })
+      return []
+    }
+  })
+
+  try {
+    const needed = { cpuClass: 1, cpus: 2, memory: 768 }
+    assert.equal(await ctx.client.services.caravela.getOffers(ctx.target, true, { needed }), [])
+    assert.equal(await ctx.client.services.caravela.getOffers(ctx.target, false), [])
+    assert.equal(asked, [{ relay: true, needed }, { relay: false }])
+
+    const bad = pb.GetOffersRequest.encode({ relay: true, needed: { cpuClass: 7, cpus: 1, memory: 1 } })
+    const { outcome } = await exchange(ctx, 'getOffers', {
+      write: async (stream) => { stream.send(Uint8Array.from([...varint(bad.byteLength), ...bad])) },
+      expect: () => {}
+    })
+    assert.ok(outcome.kind === 'status' && outcome.status === 'INVALID_REQUEST', JSON.stringify(outcome))
+    assert.match(outcome.kind === 'status' ? outcome.message : '', /^needed\.cpuClass: /)
+    assert.is(asked.length, 2, 'the handler never saw the invalid request')
+  } finally {
+    ctx.server.services.caravela.setHandlers(ctx.handlers)
+  }
+})
+
 Protocols('after all of it the server still answers, and nothing was left unhandled', async (ctx) => {
   const configuration = await ctx.client.services.caravela.obtainConfiguration(ctx.target)
   assert.is(configuration.json, CONFIGURATION.json)

@@ -66,7 +66,7 @@ const SAMPLES: { [N in MessageName]: { request: Requests[N], result: Results[N] 
   refreshOffer: { request: { offerId: Number.MAX_SAFE_INTEGER }, result: true },
   updateOffer: { request: { offer: { ...OFFER, id: 0 } }, result: true },
   removeOffer: { request: { offerId: 7 }, result: undefined },
-  getOffers: { request: { relay: true }, result: [AVAILABLE, { ...AVAILABLE, id: 43, supplier: { peerId: RSA_PEER_ID, multiaddrs: [] } }] },
+  getOffers: { request: { relay: true, needed: { cpuClass: 1, cpus: 2, memory: 512 } }, result: [AVAILABLE, { ...AVAILABLE, id: 43, supplier: { peerId: RSA_PEER_ID, multiaddrs: [] } }] },
   advertiseOffersNeighbor: { request: { traderOffering: SUPPLIER }, result: undefined },
   launchContainer: { request: { offerId: 42, requestId: 'req-7f3a9c', containers: [CONTAINER, { ...CONTAINER, name: '', args: [], portMappings: [] }] }, result: [STATUS] },
   stopLocalContainer: { request: { containerId: STATUS.containerId }, result: undefined },
@@ -199,6 +199,15 @@ RoundTrip('status messages and reasons are cut, not refused', () => {
   assert.is(result.status === 'OK' && result.result.reason?.length, 1024)
 })
 
+RoundTrip('getOffers: `needed` is optional, and a request without it (an older peer\'s) decodes without it', () => {
+  assert.equal(CODECS.getOffers.decodeRequest(CODECS.getOffers.encodeRequest({ relay: false })), { relay: false })
+  assert.equal(CODECS.getOffers.decodeRequest(CODECS.getOffers.encodeRequest({ relay: true, needed: undefined })), { relay: true })
+  assert.equal(CODECS.getOffers.decodeRequest(pb.GetOffersRequest.encode({ relay: true })), { relay: true })
+  const needed = { cpuClass: 0, cpus: 0, memory: 0 }
+  assert.equal(CODECS.getOffers.decodeRequest(CODECS.getOffers.encodeRequest({ relay: false, needed })), { relay: false, needed })
+  assert.equal(pb.GetOffersRequest.decode(CODECS.getOffers.encodeRequest({ relay: true, needed: { cpuClass: 1, cpus: 4, memory: 2048 } })).needed, { cpuClass: 1, cpus: 4, memory: 2048 })
+})
+
 RoundTrip('unknown fields are ignored', () => {
   const bytes = CODECS.stopLocalContainer.encodeRequest({ containerId: 'abc' })
   const withExtra = Uint8Array.from([...bytes, 0xa2, 0x06, 0x02, 0x68, 0x69]) // field 100, length-delimited, "hi"
@@ -230,6 +239,15 @@ Validation('decoding refuses an unknown CPU class', () => {
   refusesField('offer.usedResources.cpuClass', () => decodeRequest('createOffer', pb.CreateOfferRequest.encode({
     offer: { ...validPb.offer(), usedResources: { cpuClass: 2, cpus: 0, memory: 0 } }
   })))
+})
+
+Validation('getOffers: `needed` is validated like any resources, both ways', () => {
+  const request = (needed: pb.Resources): Uint8Array => pb.GetOffersRequest.encode({ relay: true, needed })
+  refusesField('needed.cpuClass', () => decodeRequest('getOffers', request({ cpuClass: 2, cpus: 1, memory: 1 })))
+  refusesField('needed.cpuClass', () => CODECS.getOffers.encodeRequest({ relay: true, needed: { cpuClass: 3, cpus: 1, memory: 1 } }))
+  refusesField('needed.cpus', () => CODECS.getOffers.encodeRequest({ relay: true, needed: { cpuClass: 0, cpus: -1, memory: 1 } }))
+  refusesField('needed.memory', () => CODECS.getOffers.encodeRequest({ relay: false, needed: { cpuClass: 0, cpus: 1, memory: 0.5 } }))
+  refusesField('relay', () => CODECS.getOffers.encodeRequest({ relay: 'yes' as unknown as boolean, needed: { cpuClass: 0, cpus: 1, memory: 1 } }))
 })
 
 Validation('decoding refuses bad peer ids', () => {

@@ -77,6 +77,21 @@ test('getOffers returns each offer with its supplier, used resources and running
   assert.equal(offers, [{ ...wireOffer(3, free, used, 2), supplier: supplier.peer.node }])
 })
 
+test('getOffers with what the buyer needs answers only the offers that hold it', async () => {
+  const net = await quietNetwork()
+  const [trader, small, large, buyer] = net.peers
+  await net.network.client(small.peer.peerId).createOffer(trader.peer.node, wireOffer(1, { cpuClass: 0, cpus: 2, memory: 2048 }))
+  await net.network.client(large.peer.peerId).createOffer(trader.peer.node, wireOffer(2, { cpuClass: 1, cpus: 4, memory: 4096 }))
+  const client = net.network.client(buyer.peer.peerId)
+  const suppliers = async (needed?: Resources): Promise<string[]> => (await client.getOffers(trader.peer.node, true, { needed })).map(o => o.supplier.peerId).sort()
+
+  assert.equal(await suppliers(), [small.peer.peerId, large.peer.peerId].sort())
+  assert.equal(await suppliers({ cpuClass: 0, cpus: 2, memory: 2048 }), [small.peer.peerId, large.peer.peerId].sort())
+  assert.equal(await suppliers({ cpuClass: 0, cpus: 3, memory: 1024 }), [large.peer.peerId])
+  assert.equal(await suppliers({ cpuClass: 1, cpus: 1, memory: 256 }), [large.peer.peerId])
+  assert.equal(await suppliers({ cpuClass: 0, cpus: 1, memory: 8192 }), [])
+})
+
 test('an update that no longer covers the slice drops the offer', async () => {
   const net = await quietNetwork()
   const [trader, supplier] = net.peers
@@ -120,6 +135,8 @@ test('only traders of the slice may advertise, and only traders of the slice', a
   await net.network.client(same.peer.peerId).advertiseOffersNeighbor(trader.peer.node, other.peer.node)
   const relayed = await net.network.client(outsider.peer.peerId).getOffers(trader.peer.node, true)
   assert.equal(relayed.map(o => [o.id, o.supplier.peerId]), [[1, outsider.peer.peerId]])
+  // the relay passes what the buyer needs on
+  assert.equal(await net.network.client(outsider.peer.peerId).getOffers(trader.peer.node, true, { needed: { cpuClass: 0, cpus: 4, memory: 512 } }), [])
 })
 
 test('refresh loop: a supplier answering false loses its offer at once', async () => {

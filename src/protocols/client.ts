@@ -21,7 +21,7 @@ import type { SizeLimits } from './limits.js'
 import type { ProtocolMetrics } from './metrics.js'
 import type {
   AbortOptions, AvailableOffer, CaravelaClient, ContainerConfig, ContainerStatus, CreateOfferResult,
-  NetworkConfiguration, NodeRef, Offer
+  GetOffersOptions, NetworkConfiguration, NodeRef, Offer
 } from '../types.js'
 import type { ComponentLogger, Logger, PeerId, PeerStore } from '@libp2p/interface'
 import type { ConnectionManager } from '@libp2p/interface-internal'
@@ -91,8 +91,8 @@ export class Libp2pCaravelaClient implements CaravelaClient {
     await this.request('removeOffer', toTrader, { offerId }, options)
   }
 
-  async getOffers (toTrader: NodeRef, relay: boolean, options?: AbortOptions): Promise<AvailableOffer[]> {
-    return this.request('getOffers', toTrader, { relay }, options)
+  async getOffers (toTrader: NodeRef, relay: boolean, options?: GetOffersOptions): Promise<AvailableOffer[]> {
+    return this.request('getOffers', toTrader, { relay, needed: options?.needed }, options)
   }
 
   async advertiseOffersNeighbor (toNeighbor: NodeRef, traderOffering: NodeRef, options?: AbortOptions): Promise<void> {

@@ -31,7 +31,8 @@ export interface Requests {
   refreshOffer: { offerId: number }
   updateOffer: { offer: Offer }
   removeOffer: { offerId: number }
-  getOffers: { relay: boolean }
+  /** `needed` absent when the asker wants every offer */
+  getOffers: { relay: boolean, needed?: Resources }
   advertiseOffersNeighbor: { traderOffering: NodeRef }
   launchContainer: { offerId: number, requestId: string, containers: ContainerConfig[] }
   stopLocalContainer: { containerId: string }
@@ -528,8 +529,11 @@ export const CODECS: { [N in MessageName]: MessageCodec<Requests[N], Results[N]>
     resultFromPb: () => undefined
   }),
   getOffers: defineCodec(pb.GetOffersRequest, pb.GetOffersResponse, {
-    requestToPb: ({ relay }) => ({ relay: bool('relay', relay) }),
-    requestFromPb: ({ relay }) => ({ relay }),
+    requestToPb: ({ relay, needed }) => ({
+      relay: bool('relay', relay),
+      needed: needed == null ? undefined : resources('needed', needed)
+    }),
+    requestFromPb: ({ relay, needed }) => needed == null ? { relay } : { relay, needed: resources('needed', needed) },
     resultToPb: (offers) => ({
       offers: list('offers', offers, MAX_OFFERS).map((offer, i) => availableOfferToPb(`offers[${i}]`, offer))
     }),

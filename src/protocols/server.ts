@@ -21,7 +21,7 @@ import type { MessageName } from './ids.js'
 import type { ProtocolLimits } from './limits.js'
 import type { ProtocolMetrics } from './metrics.js'
 import type {
-  AvailableOffer, ContainerConfig, ContainerStatus, CreateOfferResult, NetworkConfiguration, NodeRef, Offer
+  AvailableOffer, ContainerConfig, ContainerStatus, CreateOfferResult, NetworkConfiguration, NodeRef, Offer, Resources
 } from '../types.js'
 import type { ComponentLogger, Connection, Logger, Startable, Stream } from '@libp2p/interface'
 import type { Registrar } from '@libp2p/interface-internal'
@@ -44,7 +44,8 @@ export interface CaravelaHandlers {
   refreshOffer (ctx: RequestContext, offerId: number): Promise<boolean>
   updateOffer (ctx: RequestContext, offer: Offer): Promise<boolean>
   removeOffer (ctx: RequestContext, offerId: number): Promise<void>
-  getOffers (ctx: RequestContext, relay: boolean): Promise<AvailableOffer[]>
+  /** `needed` when the asker wants only offers whose free resources contain it */
+  getOffers (ctx: RequestContext, relay: boolean, needed?: Resources): Promise<AvailableOffer[]>
   advertiseOffersNeighbor (ctx: RequestContext, traderOffering: NodeRef): Promise<void>
   launchContainer (ctx: RequestContext, offerId: number, requestId: string, containers: ContainerConfig[]): Promise<ContainerStatus[]>
   stopLocalContainer (ctx: RequestContext, containerId: string): Promise<void>

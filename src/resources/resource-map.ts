@@ -284,6 +284,34 @@ export class ResourceMap {
     return this.slices.filter(s => contains(available, s.resources)).reverse()
   }
 
+  /**
+   * True when a supplier with `free` resources can serve a request that buyers search in `slice`
+   * (a request whose fittest search partition is `slice`). The largest request both `slice` and
+   * `free` hold is their component-wise minimum; it is searched in `slice` exactly when no
+   * earlier slice holds it, and when it is not, no smaller request is either. So a supplier with
+   * (0, 3, 1500) free serves (0, 4, 2048), where requests for (0, 3, 1200) are searched, although
+   * it cannot honour the whole partition.
+   */
+  serves (slice: Slice, free: Resources): boolean {
+    const largest = {
+      cpuClass: Math.min(slice.resources.cpuClass, free.cpuClass),
+      cpus: Math.min(slice.resources.cpus, free.cpus),
+      memory: Math.min(slice.resources.memory, free.memory)
+    }
+
+    return largest.cpus > 0 && largest.memory > 0 && this.fittestForSearch(largest) === slice
+  }
+
+  /**
+   * Every slice where a supplier with `free` resources can serve requests (`serves`), in
+   * descending leaf order: the partitions it honours (`lowerPartitionsForOffer`) and the larger
+   * ones where requests it can hold are searched. Offering in all of them makes every supplier
+   * able to take a request visible in the one slice the request is searched in.
+   */
+  servedPartitions (free: Resources): Slice[] {
+    return this.slices.filter(s => this.serves(s, free)).reverse()
+  }
+
   /** True when both requests have the same fittest search partition (and there is one). */
   sameSearchPartition (a: Resources, b: Resources): boolean {
     const slice = this.fittestForSearch(a)

@@ -3,8 +3,9 @@
  * on suppliers found through traders. Co-located containers go together to one supplier, spread
  * containers each to a different one (§18-11); a request placed only in part is rolled back
  * (§18-10). Discovery searches the smallest slice that holds a placement (multiple-offer
- * strategies) or walks the slices (single offer, without the off-by-one of §18-8); offers are
- * ranked on their suppliers' real load and tried in order.
+ * strategies) or walks the slices (single offer, without the off-by-one of §18-8), or, under the
+ * baselines (§10), asks random peers or the swarm master; offers are ranked on their suppliers'
+ * real load and tried in order.
  */
 
 import { MAX_CONTAINERS } from '../protocols/constants.js'
@@ -15,19 +16,22 @@ import { randomHex, uniform } from './random.js'
 import { rankOffers } from './ranking.js'
 import { describeResources, totalResources } from './resources.js'
 import { Samples } from './stats.js'
+import { SWARM_MASTER_KEY } from './swarm.js'
 import type { OfferRejection } from './errors.js'
 import type { RandomSource } from './random.js'
 import type { RankedOffer } from './ranking.js'
 import type { RoleStats } from './stats.js'
 import type { NetworkConfig } from '../config/types.js'
 import type { ResourceMap, Slice } from '../resources/resource-map.js'
-import type { AbortOptions, AvailableOffer, CaravelaClient, Clock, ContainerConfig, ContainerStatus, NodeRef, Overlay, PlacementProgress, Resources } from '../types.js'
+import type { AbortOptions, AvailableOffer, CaravelaClient, Clock, ContainerConfig, ContainerStatus, NodeRef, Overlay, OverlayNode, PlacementProgress, Resources } from '../types.js'
 import type { Logger } from '@libp2p/interface'
 
 /** Discoveries per placement: the first, and one more when every offer it found was rejected. */
 const DISCOVERY_ROUNDS = 2
 /** Random bytes of a generated request id. */
 const REQUEST_ID_BYTES = 12
+/** Bytes of a random key (`random` backend): a point of the hashed key space is 32 bytes. */
+const KEY_BYTES = 32
 /** A request id: printable ASCII without spaces, short enough to carry a launch number. */
 const REQUEST_ID_PATTERN = /^[\x21-\x7e]{1,100}$/
 
@@ -197,7 +201,8 @@ export class Buyer {
       placements.unshift(colocated)
     }
 
-    for (const { needed } of placements) {
+    // the baselines do not use the partitions: a request larger than all of them may still fit a peer
+    for (const { needed } of this.usesPartitions() ? placements : []) {
       if (map.fittestForSearch(needed) == null) {
         throw new NoPartitionFitsError(needed, largest(map))
       }
@@ -302,8 +307,18 @@ export class Buyer {
    * (§7.3): each supplier offers only in its largest slice, so the search walks the slices that
    * hold the request, up from the smallest (binpack) or down from the largest (spread), starting
    * over when the walk runs out. Either way, exactly up to maxPartitionsSearch searches (§18-8).
+   * The baselines ask peers at random (`random`) or the master (`swarm`) instead.
    */
   private async discover (request: Request, needed: Resources, usable: (offer: AvailableOffer) => boolean): Promise<AvailableOffer[]> {
+    switch (this.init.config().discoveryBackend) {
+      case 'random': return this.discoverRandom(request, needed, usable)
+      case 'swarm': return this.discoverSwarm(request, needed, usable)
+      default: return this.discoverSlices(request, needed, usable)
+    }
+  }
+
+  /** The offering strategies' discovery, through the traders of the slices (see `discover`). */
+  private async discoverSlices (request: Request, needed: Resources, usable: (offer: AvailableOffer) => boolean): Promise<AvailableOffer[]> {
     const map = this.init.resourceMap()
     const config = this.init.config()
     const walk = config.discoveryBackend === 'single-offer'
@@ -322,7 +337,7 @@ export class Buyer {
     // a slice no peer trades for (common on small networks) costs a local lookup and no request:
     // it does not use up the searches, but every slice is visited at most once more than that
     for (let steps = 0; searches < Math.max(1, config.maxPartitionsSearch) && slice != null && steps < config.maxPartitionsSearch + map.slices.length; steps++) {
-      const { offers, traders } = await this.search(request, map, slice, usable)
+      const { offers, traders } = await this.search(request, map, slice, needed, usable)
       const tally = searched.get(slice) ?? { searches: 0, traders: 0 }
       searched.set(slice, { searches: tally.searches + 1, traders: tally.traders + traders })
       searches += traders > 0 ? 1 : 0
@@ -344,10 +359,91 @@ export class Buyer {
   }
 
   /**
+   * Random (§10.1): up to randBackendMaxRetries lookups of a uniformly random key, each followed
+   * by GetOffers to every peer it returned (each answers with its own free resources when they
+   * hold the request); the first lookup that yields a usable offer ends the search.
+   */
+  private async discoverRandom (request: Request, needed: Resources, usable: (offer: AvailableOffer) => boolean): Promise<AvailableOffer[]> {
+    const config = this.init.config()
+    const lookups = Math.max(1, config.randBackendMaxRetries)
+    let asked = 0
+
+    for (let attempt = 0; attempt < lookups; attempt++) {
+      const nodes = await this.lookup(request, this.init.random(KEY_BYTES), config.lookupCount, 'a random key')
+      const found: AvailableOffer[] = []
+
+      for (const node of nodes) {
+        asked++
+        found.push(...(await this.askOffers(request, node, true, needed)).filter(usable))
+      }
+
+      if (found.length > 0) {
+        return found
+      }
+    }
+
+    throw new NoOffersError(needed, `${plural(lookups, 'random lookup')} (${plural(asked, 'peer')} asked)`)
+  }
+
+  /**
+   * Swarm (§10.2): GetOffers, without relay, to the master, found by a lookup of its well-known
+   * key; it answers the workers that hold the request best for the scheduling policy.
+   */
+  private async discoverSwarm (request: Request, needed: Resources, usable: (offer: AvailableOffer) => boolean): Promise<AvailableOffer[]> {
+    const [master] = await this.lookup(request, SWARM_MASTER_KEY, 1, 'the swarm master')
+
+    if (master == null) {
+      throw new NoOffersError(needed, 'the swarm: no master found')
+    }
+
+    const offers = (await this.askOffers(request, master, false, needed)).filter(usable)
+
+    if (offers.length === 0) {
+      throw new NoOffersError(needed, `the swarm: no worker of master ${master.peerId} has room`)
+    }
+
+    return offers
+  }
+
+  /** One lookup of the request, counted with what it cost; a failed lookup finds nobody. */
+  private async lookup (request: Request, key: Uint8Array, count: number, what: string): Promise<OverlayNode[]> {
+    request.signal?.throwIfAborted()
+    request.lookups++
+
+    try {
+      return await this.init.overlay.lookup(key, {
+        count,
+        signal: request.signal,
+        onStats: stats => {
+          request.messages += stats.rpcs
+          request.hops += stats.hops
+        }
+      })
+    } catch (err: any) {
+      this.log('lookup of %s failed - %e', what, err)
+      request.signal?.throwIfAborted()
+      return []
+    }
+  }
+
+  /** GetOffers for `needed`, counted; a peer that does not answer has no offers. */
+  private async askOffers (request: Request, to: NodeRef, relay: boolean, needed: Resources): Promise<AvailableOffer[]> {
+    this.count(request, to)
+
+    try {
+      return await this.init.client.getOffers(to, relay, { ...this.callOptions(request), needed })
+    } catch (err: any) {
+      this.log('%s did not answer GetOffers - %e', to.peerId, err)
+      request.signal?.throwIfAborted()
+      return []
+    }
+  }
+
+  /**
    * Look up a random key of the slice and ask its traders in turn, with relay, until one answers
    * with an offer the placement can use.
    */
-  private async search (request: Request, map: ResourceMap, slice: Slice, usable: (offer: AvailableOffer) => boolean): Promise<SearchResult> {
+  private async search (request: Request, map: ResourceMap, slice: Slice, needed: Resources, usable: (offer: AvailableOffer) => boolean): Promise<SearchResult> {
     const config = this.init.config()
     let nodes
 
@@ -374,7 +470,7 @@ export class Buyer {
       this.count(request, trader)
 
       try {
-        const offers = await this.init.client.getOffers(trader, true, this.callOptions(request))
+        const offers = await this.init.client.getOffers(trader, true, { ...this.callOptions(request), needed })
 
         if (offers.some(usable)) {
           return { offers, traders: asked + 1 }
@@ -411,6 +507,11 @@ export class Buyer {
     }
 
     return new RequestRolledBackError(cause, stopped, leftRunning)
+  }
+
+  private usesPartitions (): boolean {
+    const backend = this.init.config().discoveryBackend
+    return backend !== 'random' && backend !== 'swarm'
   }
 
   /** Tells the caller of `run` how the request goes; its mistakes are not the request's. */

@@ -90,7 +90,7 @@ export class UnsupportedBackendError extends Error {
   static name = 'UnsupportedBackendError'
 
   constructor (backend: string) {
-    super(`The discovery backend "${backend}" is not supported by a peer (only by the simulator); use single-offer, multi-offer or multi-offer-updates`)
+    super(`The discovery backend "${backend}" is not supported; use single-offer, multi-offer, multi-offer-updates, random or swarm`)
     this.name = 'UnsupportedBackendError'
   }
 }

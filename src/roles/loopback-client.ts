@@ -7,7 +7,7 @@
 
 import { ProtocolStatusError, RemoteRequestError } from '../errors.js'
 import type { CaravelaHandlers, RequestContext } from '../protocols/server.js'
-import type { AbortOptions, AvailableOffer, CaravelaClient, ContainerConfig, ContainerStatus, CreateOfferResult, NetworkConfiguration, NodeRef, Offer } from '../types.js'
+import type { AbortOptions, AvailableOffer, CaravelaClient, ContainerConfig, ContainerStatus, CreateOfferResult, GetOffersOptions, NetworkConfiguration, NodeRef, Offer } from '../types.js'
 
 /** The handlers the roles serve. */
 export type RoleHandlers = Omit<CaravelaHandlers, 'obtainConfiguration'>
@@ -48,9 +48,9 @@ export class LoopbackClient implements CaravelaClient {
       : this.client.removeOffer(toTrader, offerId, options))
   }
 
-  async getOffers (toTrader: NodeRef, relay: boolean, options?: AbortOptions): Promise<AvailableOffer[]> {
+  async getOffers (toTrader: NodeRef, relay: boolean, options?: GetOffersOptions): Promise<AvailableOffer[]> {
     return this.isSelf(toTrader)
-      ? this.local(async ctx => this.handlers.getOffers(ctx, relay), options)
+      ? this.local(async ctx => this.handlers.getOffers(ctx, relay, options?.needed), options)
       : this.client.getOffers(toTrader, relay, options)
   }
 

@@ -1,7 +1,9 @@
 /**
  * The supplier's offering strategies (`caravela-original.md` §5.5, §5.6) as pure plans: given the
  * offers a supplier holds and its free resources, which offers to withdraw, which to update and
- * in which slices to create new ones. The supplier carries the plans out.
+ * in which slices to create new ones. The supplier carries the plans out. The simulator's
+ * baselines (§10) plan too: `random` makes no offers at all, `swarm` keeps one registration at the
+ * master, always up to date.
  */
 
 import { contains } from '../resources/resource-map.js'
@@ -10,11 +12,19 @@ import type { ResourceMap, Slice } from '../resources/resource-map.js'
 import type { DiscoveryBackend } from '../config/types.js'
 import type { OverlayNode, Resources } from '../types.js'
 
-/** The strategies a peer runs; `random` and `swarm` are the simulator's baselines. */
+/** The strategies that offer through traders of the resource map's slices. */
 export type OfferingStrategy = Extract<DiscoveryBackend, 'single-offer' | 'multi-offer' | 'multi-offer-updates'>
 
-/** Every strategy a peer runs. */
+/** Every offering strategy. */
 export const OFFERING_STRATEGIES: readonly OfferingStrategy[] = ['single-offer', 'multi-offer', 'multi-offer-updates']
+
+/** The simulator's baselines (§10), which peers run too: no offers (`random`), a central master (`swarm`). */
+export type BaselineBackend = Extract<DiscoveryBackend, 'random' | 'swarm'>
+
+export const BASELINE_BACKENDS: readonly BaselineBackend[] = ['random', 'swarm']
+
+/** Every discovery backend a peer runs. */
+export const DISCOVERY_BACKENDS: readonly DiscoveryBackend[] = [...OFFERING_STRATEGIES, ...BASELINE_BACKENDS]
 
 /** An offer the supplier made, as the supplier keeps it. */
 export interface SupplierOffer {
@@ -52,6 +62,8 @@ export interface OfferPlan {
   update: SupplierOffer[]
   /** offers to create */
   create: OfferTarget[]
+  /** swarm: register with the master, by one offer holding the free and used resources */
+  register?: true
 }
 
 /**
@@ -59,7 +71,16 @@ export interface OfferPlan {
  * supplier that cannot honour any slice any more (fully used, or too small) withdraws every offer
  * (§18-12).
  */
-export function planOffers (strategy: OfferingStrategy, map: ResourceMap, offers: SupplierOffer[], available: Resources): OfferPlan {
+export function planOffers (strategy: DiscoveryBackend, map: ResourceMap, offers: SupplierOffer[], available: Resources): OfferPlan {
+  if (strategy === 'random') {
+    // §10.1: buyers ask peers directly; anything left from another backend goes
+    return { remove: [...offers], update: [], create: [] }
+  }
+
+  if (strategy === 'swarm') {
+    return planSwarm(offers, available)
+  }
+
   const target = available.cpus > 0 && available.memory > 0 ? map.fittestForOffer(available) : undefined
 
   if (target == null) {
@@ -122,4 +143,18 @@ function planMultiOffer (map: ResourceMap, offers: SupplierOffer[], available: R
   }
 
   return plan
+}
+
+/**
+ * Swarm (§10.2): one registration at the master, made once and then updated at every change of
+ * the free resources, also when the worker is full (the master keeps it and does not pick it).
+ */
+function planSwarm (offers: SupplierOffer[], available: Resources): OfferPlan {
+  const [current, ...extra] = offers
+
+  if (current == null) {
+    return { remove: extra, update: [], create: [], register: true }
+  }
+
+  return { remove: extra, update: sameResources(current.free, available) ? [] : [current], create: [] }
 }

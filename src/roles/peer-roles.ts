@@ -12,14 +12,13 @@ import { ContainersManager } from './containers-manager.js'
 import { UnsupportedBackendError } from './errors.js'
 import { Ledger } from './ledger.js'
 import { LoopbackClient } from './loopback-client.js'
-import { OFFERING_STRATEGIES } from './offer-strategies.js'
+import { DISCOVERY_BACKENDS } from './offer-strategies.js'
 import { cryptoRandom } from './random.js'
 import { computeCapacity, PUBLISH_DELAY, Supplier } from './supplier.js'
 import { Trader } from './trader.js'
 import { UserManager } from './user-manager.js'
 import type { HostedContainer } from './containers-manager.js'
 import type { RoleHandlers } from './loopback-client.js'
-import type { OfferingStrategy } from './offer-strategies.js'
 import type { RandomSource } from './random.js'
 import type { RoleStats } from './stats.js'
 import type { RunOptions } from './buyer.js'
@@ -110,7 +109,10 @@ export class PeerRoles {
       createOffer: async (ctx, offer) => this.trader.createOffer(ctx, offer),
       updateOffer: async (ctx, offer) => this.trader.updateOffer(ctx, offer),
       removeOffer: async (ctx, offerId) => { this.trader.removeOffer(ctx, offerId) },
-      getOffers: async (ctx, relay) => this.trader.getOffers(ctx, relay),
+      // random (§10.1): no traders; every peer answers for its own supplier
+      getOffers: async (ctx, relay, needed) => config().discoveryBackend === 'random'
+        ? this.supplier.standingOffers(needed)
+        : this.trader.getOffers(ctx, relay, needed),
       advertiseOffersNeighbor: async (ctx, traderOffering) => { this.trader.advertiseOffersNeighbor(ctx, traderOffering) },
       refreshOffer: async (ctx, offerId) => this.supplier.refreshOffer(ctx, offerId),
       launchContainer: async (ctx, offerId, requestId, containers) => this.containers.launch(ctx, offerId, requestId, containers),
@@ -124,7 +126,7 @@ export class PeerRoles {
 
     this.supplier = new Supplier({
       ...common,
-      strategy: () => config().discoveryBackend as OfferingStrategy,
+      strategy: () => config().discoveryBackend,
       log: logger.forComponent('caravela:supplier'),
       publishDelay: init.publishDelay ?? PUBLISH_DELAY
     })
@@ -152,7 +154,7 @@ export class PeerRoles {
    * Compute the capacity; the first time, reconcile the ledger with the runtime (containers
    * still running hold their resources again); then start the timers and publish the offers.
    *
-   * @throws {UnsupportedBackendError} when the network's discovery backend is a simulator baseline
+   * @throws {UnsupportedBackendError} when the network's discovery backend is none the roles know
    */
   async start (): Promise<void> {
     if (this.running) {
@@ -162,7 +164,7 @@ export class PeerRoles {
     const { config, runtime } = this.init
     const backend = config().discoveryBackend
 
-    if (!(OFFERING_STRATEGIES as readonly string[]).includes(backend)) {
+    if (!(DISCOVERY_BACKENDS as readonly string[]).includes(backend)) {
       throw new UnsupportedBackendError(backend)
     }
 
@@ -182,7 +184,11 @@ export class PeerRoles {
       throw err
     }
 
-    this.trader.start()
+    // under random nobody trades: no trader timers
+    if (backend !== 'random') {
+      this.trader.start()
+    }
+
     this.supplier.start(capacity)
   }
 

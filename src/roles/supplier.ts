@@ -3,19 +3,24 @@
  * traders, keeps the offers alive while their traders refresh them, makes them again elsewhere
  * when a trader goes quiet, withdraws them when the peer is full or leaves, and hands out
  * resources against an offer atomically.
+ *
+ * Under the baselines (§10) it is the worker of the `swarm` master (one registration, updated at
+ * every change of its free resources) or, under `random`, offers nothing and answers buyers that
+ * ask it directly with what it has free.
  */
 
 import { contains } from '../resources/resource-map.js'
 import { planOffers } from './offer-strategies.js'
 import { describeResources, sameResources } from './resources.js'
+import { SWARM_MASTER_KEY } from './swarm.js'
 import { repeat } from './tasks.js'
-import type { OfferingStrategy, OfferTarget, SupplierOffer } from './offer-strategies.js'
+import type { OfferTarget, SupplierOffer } from './offer-strategies.js'
 import type { RandomSource } from './random.js'
 import type { RepeatingTask } from './tasks.js'
-import type { NetworkConfig } from '../config/types.js'
+import type { DiscoveryBackend, NetworkConfig } from '../config/types.js'
 import type { RequestContext } from '../protocols/server.js'
 import type { ResourceMap, Slice } from '../resources/resource-map.js'
-import type { CaravelaClient, Clock, NodeRef, Offer, Overlay, OverlayNode, Resources } from '../types.js'
+import type { AvailableOffer, CaravelaClient, Clock, NodeRef, Offer, Overlay, OverlayNode, Resources } from '../types.js'
 import type { Logger } from '@libp2p/interface'
 
 /** Random keys looked up in a slice before the creation of an offer moves on (§5.4 steps 1–2). */
@@ -34,8 +39,8 @@ export interface SupplierInit {
   clock: Clock
   config: () => NetworkConfig
   resourceMap: () => ResourceMap
-  /** the strategy in force; read at every publication */
-  strategy: () => OfferingStrategy
+  /** the discovery backend in force; read at every publication */
+  strategy: () => DiscoveryBackend
   /** random keys */
   random: RandomSource
   log: Logger
@@ -84,6 +89,10 @@ export class Supplier {
   private containersRunning = 0
   private readonly firstOfferId: number
   private nextOfferId: number
+  /** random: the id of the pseudo-offer this supplier answers buyers with, for as long as it lives */
+  private standingOfferId?: number
+  /** swarm: the master found by the last lookup, until a call to it fails */
+  private master?: OverlayNode
   private running = false
   private tasks: RepeatingTask[] = []
   private publishTimer?: { cancel (): void }
@@ -99,7 +108,10 @@ export class Supplier {
     this.nextOfferId = this.firstOfferId
   }
 
-  /** Start offering `capacity`: publish right away, then every supplying interval. */
+  /**
+   * Start offering `capacity`: publish right away, then every supplying interval. Under `random`
+   * nothing is ever published, so no timer runs.
+   */
   start (capacity: Resources): void {
     if (this.running) {
       return
@@ -108,6 +120,12 @@ export class Supplier {
     this.running = true
     this.max = { ...capacity }
     const { clock, config } = this.init
+
+    if (this.init.strategy() === 'random') {
+      this.standingOfferId ??= this.nextOfferId++
+      return
+    }
+
     const onError = (err: unknown): void => { this.log.error('supplier task failed - %e', err) }
 
     this.tasks = [
@@ -149,6 +167,30 @@ export class Supplier {
   }
 
   /**
+   * Random (§10.1): the one pseudo-offer a peer answers GetOffers with, its free and used
+   * resources as they are now, when it has CPUs and memory free and they hold `needed` (when
+   * given); none otherwise. Its id is one `obtainResources` takes.
+   */
+  standingOffers (needed?: Resources): AvailableOffer[] {
+    const free = this.available
+
+    if (!this.running || this.standingOfferId == null || free.cpus <= 0 || free.memory <= 0 || (needed != null && !contains(free, needed))) {
+      return []
+    }
+
+    const self = this.init.self()
+
+    return [{
+      id: this.standingOfferId,
+      amount: 1,
+      freeResources: free,
+      usedResources: this.used(),
+      containersRunning: this.containersRunning,
+      supplier: { peerId: self.peerId, multiaddrs: [...self.multiaddrs] }
+    }]
+  }
+
+  /**
    * Take `needed` for `count` containers against an offer, or say why not. Synchronous, so that
    * no other acquisition can run between the check and the update: two buyers racing for one
    * offer cannot both win unless both fit, and the supplier is never allocated beyond its
@@ -157,7 +199,8 @@ export class Supplier {
    * What is checked is the free resources, not that the offer is still current: an offer this
    * supplier made and has since moved to another slice (its free resources changed) is still a
    * way to it, and refusing a buyer that found it while the resources are there would only lose
-   * the placement to a race.
+   * the placement to a race. The baselines rely on this: a random pseudo-offer or a swarm
+   * registration is only a way to the supplier, as in the original, which ignored their ids.
    *
    * @returns undefined on success, the reason of a refusal otherwise
    */
@@ -210,7 +253,7 @@ export class Supplier {
    * are `publishDelay` old: harmless, since a launch takes resources against what is really free.
    */
   schedulePublish (): void {
-    if (!this.running || this.publishTimer != null) {
+    if (!this.running || this.publishTimer != null || this.init.strategy() === 'random') {
       return
     }
 
@@ -265,8 +308,42 @@ export class Supplier {
     await Promise.all([
       ...plan.remove.map(async offer => { await this.withdraw(offer) }),
       ...plan.update.map(async offer => { await this.update(offer) }),
-      ...plan.create.map(async target => { await this.create(target) })
+      ...plan.create.map(async target => { await this.create(target) }),
+      plan.register === true ? this.register() : undefined
     ])
+  }
+
+  /**
+   * Swarm: register with the master, by CreateOffer of one offer holding our free and used
+   * resources. Without a master (the lookup failed or found nobody) the next supplying tick
+   * tries again.
+   */
+  private async register (): Promise<void> {
+    const master = await this.findMaster()
+
+    if (master != null) {
+      await this.offerTo(master, this.init.resourceMap().sliceOf(master.key))
+    }
+  }
+
+  /** The master: the peer a lookup of the well-known key finds, cached until a call to it fails. */
+  private async findMaster (): Promise<OverlayNode | undefined> {
+    if (this.master == null) {
+      try {
+        [this.master] = await this.init.overlay.lookup(SWARM_MASTER_KEY, { count: 1 })
+      } catch (err: any) {
+        this.log('lookup of the swarm master failed - %e', err)
+      }
+    }
+
+    return this.master
+  }
+
+  /** A call to `node` failed: when it is the cached master, the next registration looks it up again. */
+  private failed (node: NodeRef): void {
+    if (this.master?.peerId === node.peerId) {
+      this.master = undefined
+    }
   }
 
   /** Every refreshes-check interval: count missed refreshes, drop quiet offers and make them again. */
@@ -284,6 +361,7 @@ export class Supplier {
 
       if (offer.missed >= Math.max(1, maxRefreshesMissed)) {
         this.log('trader %s missed %d refreshes of offer %d: offering elsewhere', offer.trader.peerId, offer.missed, offer.id)
+        this.failed(offer.trader)
         void this.withdraw(offer)
         dropped++
       }
@@ -387,6 +465,7 @@ export class Supplier {
       }
     } catch (err: any) {
       this.log('trader %s did not take offer %d - %e', trader.peerId, offer.id, err)
+      this.failed(trader)
       this.offers.delete(offer.id)
       return undefined
     }
@@ -413,6 +492,7 @@ export class Supplier {
       }
     } catch (err: any) {
       this.log('update of offer %d at %s failed - %e', offer.id, offer.trader.peerId, err)
+      this.failed(offer.trader)
       offer.missed++
     }
   }
@@ -425,6 +505,7 @@ export class Supplier {
       await this.init.client.removeOffer(offer.trader, offer.id)
     } catch (err: any) {
       this.log('could not withdraw offer %d from %s - %e', offer.id, offer.trader.peerId, err)
+      this.failed(offer.trader)
     }
   }
 

@@ -3,20 +3,26 @@
  * key falls in, refreshes them and drops the offers of suppliers that stop answering, answers
  * buyers with every offer it keeps (used resources and running containers included, §18-14),
  * and advertises to and relays through same-slice neighbours (§6.5, §6.6).
+ *
+ * Under the `swarm` baseline (§10.2) the trader of the master keeps one registration per worker,
+ * whatever its slice and however full the worker, heartbeats the workers with the same refreshes,
+ * and answers a buyer with the best few workers for its request.
  */
 
 import { ProtocolStatusError } from '../errors.js'
 import { MAX_OFFERS } from '../protocols/constants.js'
 import { contains } from '../resources/resource-map.js'
 import { uniform } from './random.js'
+import { topOffers } from './ranking.js'
 import { describeResources } from './resources.js'
+import { SWARM_ANSWER_OFFERS, SWARM_MAX_WORKERS } from './swarm.js'
 import { forEachLimit, repeat } from './tasks.js'
 import type { RandomSource } from './random.js'
 import type { RepeatingTask } from './tasks.js'
 import type { NetworkConfig } from '../config/types.js'
 import type { RequestContext } from '../protocols/server.js'
 import type { ResourceMap, Slice } from '../resources/resource-map.js'
-import type { AvailableOffer, CaravelaClient, Clock, CreateOfferResult, NodeRef, Offer, Overlay } from '../types.js'
+import type { AvailableOffer, CaravelaClient, Clock, CreateOfferResult, NodeRef, Offer, Overlay, Resources } from '../types.js'
 import type { Logger } from '@libp2p/interface'
 
 /** Offers kept per supplier: a supplier makes at most one per slice, and only one slice is ours. */
@@ -25,6 +31,14 @@ export const MAX_OFFERS_PER_SUPPLIER = 64
 export const MAX_TRADER_OFFERS = 4096
 /** RefreshOffer requests in flight at once. */
 export const REFRESH_CONCURRENCY = 16
+/**
+ * RefreshOffer requests a swarm master has in flight at once: its heartbeats reach every worker of
+ * the cluster each refreshing interval, which 16 at a time could not do for thousands of workers.
+ */
+export const SWARM_REFRESH_CONCURRENCY = 1024
+
+/** What a swarm master picks workers for when a buyer does not say what it needs. */
+const NOTHING: Resources = { cpuClass: 0, cpus: 0, memory: 0 }
 
 /** What the trader works with. */
 export interface TraderInit {
@@ -75,6 +89,8 @@ export class Trader {
   private readonly log: Logger
   /** supplier peer id → offer id → offer */
   private readonly offers = new Map<string, Map<number, TraderOffer>>()
+  /** the same offers in one flat set, for the swarm master's pass over every worker */
+  private readonly all = new Set<TraderOffer>()
   private offerCount = 0
   private readonly neighbors: Partial<Record<Side, OfferingNeighbor>> = {}
   private tasks: RepeatingTask[] = []
@@ -93,9 +109,13 @@ export class Trader {
     const onError = (err: unknown): void => { this.log.error('trader task failed - %e', err) }
 
     this.tasks = [
-      repeat(clock, () => config().refreshingInterval, async () => { await this.refreshOffers() }, onError),
-      repeat(clock, () => config().spreadOffersInterval, async () => { await this.advertise() }, onError)
+      repeat(clock, () => config().refreshingInterval, async () => { await this.refreshOffers() }, onError)
     ]
+
+    // a swarm master has no neighbours to tell
+    if (!this.swarm) {
+      this.tasks.push(repeat(clock, () => config().spreadOffersInterval, async () => { await this.advertise() }, onError))
+    }
   }
 
   stop (): void {
@@ -108,8 +128,17 @@ export class Trader {
     return this.init.resourceMap().sliceOf(this.init.selfKey)
   }
 
+  /** Swarm mode: this peer is (or may be) the master. */
+  private get swarm (): boolean {
+    return this.init.config().discoveryBackend === 'swarm'
+  }
+
   /** CreateOffer: kept only when it covers our slice, and the reply says so (§18-16). */
   createOffer (ctx: RequestContext, offer: Offer): CreateOfferResult {
+    if (this.swarm) {
+      return this.registerWorker(ctx, offer)
+    }
+
     const slice = this.slice
 
     if (!contains(offer.freeResources, slice.resources)) {
@@ -133,21 +162,58 @@ export class Trader {
       this.offerCount++
     }
 
-    supplierOffers.set(offer.id, {
-      offer: copyOffer(offer),
-      supplier: copyNode(ctx.from),
-      lastRefresh: this.init.clock.now(),
-      refreshesFailed: 0,
-      refreshing: false
-    })
+    const replaced = supplierOffers.get(offer.id)
+
+    if (replaced != null) {
+      this.all.delete(replaced)
+    }
+
+    supplierOffers.set(offer.id, this.entryOf(ctx, offer))
     this.offers.set(ctx.from.peerId, supplierOffers)
 
     return { accepted: true }
   }
 
   /**
+   * Swarm (§10.2): a worker registers with the master. Its registration replaces any it made
+   * before (one per worker), whatever its slice and even when it has nothing free: the master
+   * keeps every worker and just does not pick the full ones.
+   */
+  private registerWorker (ctx: RequestContext, offer: Offer): CreateOfferResult {
+    const previous = this.offers.get(ctx.from.peerId)
+
+    if (previous == null && this.offerCount >= SWARM_MAX_WORKERS) {
+      return { accepted: false, reason: `this master keeps at most ${SWARM_MAX_WORKERS} workers` }
+    }
+
+    for (const entry of previous?.values() ?? []) {
+      this.all.delete(entry)
+      this.offerCount--
+    }
+
+    this.offers.set(ctx.from.peerId, new Map([[offer.id, this.entryOf(ctx, offer)]]))
+    this.offerCount++
+    return { accepted: true }
+  }
+
+  /** A new entry for an offer from `ctx.from`, in the flat set too. */
+  private entryOf (ctx: RequestContext, offer: Offer): TraderOffer {
+    const entry: TraderOffer = {
+      offer: copyOffer(offer),
+      supplier: copyNode(ctx.from),
+      lastRefresh: this.init.clock.now(),
+      refreshesFailed: 0,
+      refreshing: false
+    }
+
+    this.all.add(entry)
+    return entry
+  }
+
+  /**
    * UpdateOffer from the offer's supplier: new figures, and proof that the supplier lives. An
-   * offer that no longer covers our slice is dropped. False when we do not keep the offer.
+   * offer that no longer covers our slice is dropped (a swarm master keeps it). False when we do
+   * not keep the offer.
    */
   updateOffer (ctx: RequestContext, offer: Offer): boolean {
     const kept = this.offers.get(ctx.from.peerId)?.get(offer.id)
@@ -156,7 +222,7 @@ export class Trader {
       return false
     }
 
-    if (!contains(offer.freeResources, this.slice.resources)) {
+    if (!this.swarm && !contains(offer.freeResources, this.slice.resources)) {
       this.delete(ctx.from.peerId, offer.id)
       return false
     }
@@ -174,13 +240,22 @@ export class Trader {
   }
 
   /**
-   * GetOffers (§6.5): every offer we keep (at most a response's worth, sampled at random when
-   * there are more). Without offers and asked to relay, the offering neighbours are asked for
-   * theirs (without relay); one that has none, or does not answer, is forgotten.
+   * GetOffers (§6.5): every offer we keep whose free resources contain `needed` (all, without
+   * it), at most a response's worth, sampled at random when there are more. Without offers and
+   * asked to relay, the offering neighbours are asked for theirs (without relay, with `needed`);
+   * one that answers none, or does not answer, is forgotten until it advertises again.
+   *
+   * A swarm master answers the best `SWARM_ANSWER_OFFERS` workers for `needed` instead.
    */
-  async getOffers (ctx: RequestContext, relay: boolean): Promise<AvailableOffer[]> {
-    if (this.offerCount > 0 || !relay || !this.init.config().spreadOffers) {
-      return this.availableOffers()
+  async getOffers (ctx: RequestContext, relay: boolean, needed?: Resources): Promise<AvailableOffer[]> {
+    const config = this.init.config()
+
+    if (config.discoveryBackend === 'swarm') {
+      return topOffers(this.all, entry => entry.offer, needed ?? NOTHING, config.schedulingPolicy, SWARM_ANSWER_OFFERS).map(toAvailable)
+    }
+
+    if (this.offerCount > 0 || !relay || !config.spreadOffers) {
+      return this.availableOffers(needed)
     }
 
     const found: AvailableOffer[] = []
@@ -197,7 +272,7 @@ export class Trader {
         continue
       }
 
-      const offers = await this.init.client.getOffers(neighbor.node, false, { signal: ctx.signal }).catch((err: any) => {
+      const offers = await this.init.client.getOffers(neighbor.node, false, { signal: ctx.signal, needed }).catch((err: any) => {
         this.log('offering neighbour %s did not answer - %e', neighbor.node.peerId, err)
         return []
       })
@@ -267,7 +342,7 @@ export class Trader {
   private async refreshOffers (): Promise<void> {
     const due = [...this.entries()].filter(entry => !entry.refreshing)
 
-    await forEachLimit(due, REFRESH_CONCURRENCY, async entry => {
+    await forEachLimit(due, this.swarm ? SWARM_REFRESH_CONCURRENCY : REFRESH_CONCURRENCY, async entry => {
       entry.refreshing = true
 
       try {
@@ -335,9 +410,14 @@ export class Trader {
     return this.init.resourceMap().sliceOf(key).index === this.slice.index
   }
 
-  /** Our offers; more than one response holds are sampled at random, so that every offer gets its chance. */
-  private availableOffers (): AvailableOffer[] {
-    return sample([...this.entries()], MAX_OFFERS, this.init.random).map(toAvailable)
+  /**
+   * Our offers that hold `needed` (all, without it); more than one response holds are sampled at
+   * random, so that every offer gets its chance.
+   */
+  private availableOffers (needed?: Resources): AvailableOffer[] {
+    const entries = [...this.entries()]
+    const fitting = needed == null ? entries : entries.filter(entry => contains(entry.offer.freeResources, needed))
+    return sample(fitting, MAX_OFFERS, this.init.random).map(toAvailable)
   }
 
   private * entries (): Generator<TraderOffer> {
@@ -356,6 +436,7 @@ export class Trader {
     }
 
     supplierOffers.delete(offerId)
+    this.all.delete(kept)
     this.offerCount--
 
     if (supplierOffers.size === 0) {

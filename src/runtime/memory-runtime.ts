@@ -32,6 +32,8 @@ export interface MemoryRuntimeInit {
   portRange?: [number, number]
   /** a reason to refuse a container (an injected failure), or undefined to run it */
   failWhen?: (config: ContainerConfig, labels: Record<string, string>) => string | undefined
+  /** random bytes of container ids; a seeded source makes a simulation reproducible @default crypto.randomBytes */
+  random?: (bytes: number) => Uint8Array
 }
 
 /** A container the runtime accounts. */
@@ -104,7 +106,7 @@ export class MemoryRuntime implements ContainerRuntime {
     }
 
     const portMappings = this.publish(config.portMappings)
-    const id = randomBytes(CONTAINER_ID_BYTES).toString('hex')
+    const id = Buffer.from((this.init.random ?? randomBytes)(CONTAINER_ID_BYTES)).toString('hex')
     this.containers.set(id, { id, config: structuredClone(config), labels: { ...labels }, portMappings, state: 'running' })
 
     return { containerId: id, portMappings: portMappings.map(m => ({ ...m })) }

@@ -24,8 +24,8 @@ import type { ProtocolMetrics } from '../protocols/metrics.js'
 import type { CaravelaHandlers, RequestContext } from '../protocols/server.js'
 import type { ResourceMap } from '../resources/resource-map.js'
 import type {
-  AbortOptions, AvailableOffer, CaravelaClient, ContainerConfig, ContainerStatus, CreateOfferResult, LookupOptions,
-  LookupStats, NetworkConfiguration, NodeRef, Offer, Overlay, OverlayNode
+  AbortOptions, AvailableOffer, CaravelaClient, ContainerConfig, ContainerStatus, CreateOfferResult, GetOffersOptions,
+  LookupOptions, LookupStats, NetworkConfiguration, NodeRef, Offer, Overlay, OverlayNode
 } from '../types.js'
 
 /** Peers returned by a lookup when the caller does not say (the default `lookupCount`). */
@@ -403,8 +403,8 @@ export class LocalClient implements CaravelaClient {
     await this.network.request('removeOffer', this.from, toTrader, { offerId }, options)
   }
 
-  async getOffers (toTrader: NodeRef, relay: boolean, options?: AbortOptions): Promise<AvailableOffer[]> {
-    return this.network.request('getOffers', this.from, toTrader, { relay }, options)
+  async getOffers (toTrader: NodeRef, relay: boolean, options?: GetOffersOptions): Promise<AvailableOffer[]> {
+    return this.network.request('getOffers', this.from, toTrader, { relay, needed: options?.needed }, options)
   }
 
   async advertiseOffersNeighbor (toNeighbor: NodeRef, traderOffering: NodeRef, options?: AbortOptions): Promise<void> {

@@ -2354,6 +2354,7 @@ export namespace RemoveOfferResponse {
 
 export interface GetOffersRequest {
   relay: boolean
+  needed?: Resources
 }
 
 export namespace GetOffersRequest {
@@ -2369,6 +2370,11 @@ export namespace GetOffersRequest {
         if ((obj.relay != null && obj.relay !== false)) {
           w.uint32(8)
           w.bool(obj.relay)
+        }
+
+        if (obj.needed != null) {
+          w.uint32(18)
+          Resources.codec().encode(obj.needed, w)
         }
 
         if (opts.lengthDelimited !== false) {
@@ -2387,6 +2393,12 @@ export namespace GetOffersRequest {
           switch (tag >>> 3) {
             case 1: {
               obj.relay = reader.bool()
+              break
+            }
+            case 2: {
+              obj.needed = Resources.codec().decode(reader, reader.uint32(), {
+                limits: opts.limits?.needed
+              })
               break
             }
             default: {
@@ -2411,6 +2423,13 @@ export namespace GetOffersRequest {
               }
               break
             }
+            case 2: {
+              yield * Resources.codec().stream(reader, reader.uint32(), `${prefix}.needed`, {
+                limits: opts.limits?.needed
+              })
+
+              break
+            }
             default: {
               reader.skipType(tag & 7)
               break
@@ -2428,6 +2447,21 @@ export namespace GetOffersRequest {
     value: boolean
   }
 
+  export interface GetOffersRequestNeededCpuClassFieldEvent {
+    field: '$.needed.cpuClass'
+    value: number
+  }
+
+  export interface GetOffersRequestNeededCpusFieldEvent {
+    field: '$.needed.cpus'
+    value: number
+  }
+
+  export interface GetOffersRequestNeededMemoryFieldEvent {
+    field: '$.needed.memory'
+    value: number
+  }
+
   export function encode (obj: Partial<GetOffersRequest>): Uint8Array<ArrayBuffer> {
     return encodeMessage(obj, GetOffersRequest.codec())
   }
@@ -2436,7 +2470,7 @@ export namespace GetOffersRequest {
     return decodeMessage(buf, GetOffersRequest.codec(), opts)
   }
 
-  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<GetOffersRequest>): Generator<GetOffersRequestRelayFieldEvent> {
+  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<GetOffersRequest>): Generator<GetOffersRequestRelayFieldEvent | GetOffersRequestNeededCpuClassFieldEvent | GetOffersRequestNeededCpusFieldEvent | GetOffersRequestNeededMemoryFieldEvent> {
     return streamMessage(buf, GetOffersRequest.codec(), opts)
   }
 }

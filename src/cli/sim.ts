@@ -1,0 +1,148 @@
+/**
+ * The simulator (`npm run sim -- --scenario FILE [options]`, DESIGN §9): runs every backend of a
+ * scenario on the same seed and workload with the real role code, prints a summary table and
+ * writes CSV, JSON and PNG plots under --out.
+ */
+
+import '../polyfill.js'
+import { mkdir } from 'node:fs/promises'
+import { resolve } from 'node:path'
+import { parseArgs } from 'node:util'
+import { InvalidConfigurationError } from '../errors.js'
+import { errorLine, EXIT_USAGE, formatOptions, formatTable, isUsageError, UsageError } from './caravela.js'
+import type { CliOption } from './caravela.js'
+
+const options = {
+  scenario: { type: 'string', value: 'file.toml', description: 'Scenario to run, e.g. scenarios/simulation_steadyAt30Perc.toml (required)' },
+  nodes: { type: 'string', value: 'n', description: 'Simulated peers (default: the scenario\'s)' },
+  ticks: { type: 'string', value: 'n', description: 'Ticks of simulated time (default: the scenario\'s)' },
+  seed: { type: 'string', value: 'n', description: 'Seed of every random draw (default: the scenario\'s)' },
+  backends: { type: 'string', value: 'a,b,…', description: 'Backends to compare: single-offer, multi-offer, multi-offer-updates, random, swarm (default: the scenario\'s)' },
+  out: { type: 'string', value: 'dir', description: 'Directory for report.json, the CSV files and the plots (default out/sim-<time>)' },
+  'no-plots': { type: 'boolean', description: 'Write no PNG plots' },
+  quiet: { type: 'boolean', short: 'q', description: 'Print only the summary' },
+  help: { type: 'boolean', short: 'h', description: 'Show this help' }
+} satisfies Record<string, CliOption>
+
+const HELP = `Usage: npm run sim -- --scenario <file.toml> [options]
+
+Simulates a Caravela network running the real supplier, trader and buyer code over a simulated
+Kademlia overlay, and compares the discovery backends on the same seed and workload.
+
+Options:
+${formatOptions(options)}`
+
+interface Flags {
+  scenario?: string
+  nodes?: string
+  ticks?: string
+  seed?: string
+  backends?: string
+  out?: string
+  'no-plots'?: boolean
+  quiet?: boolean
+  help?: boolean
+}
+
+function positive (value: string | undefined, flag: string, min: number, max: number): number | undefined {
+  if (value == null) {
+    return undefined
+  }
+
+  const n = Number(value)
+
+  if (!/^\d+$/.test(value.trim()) || !Number.isSafeInteger(n) || n < min || n > max) {
+    throw new UsageError(`--${flag}: "${value}" is not a whole number from ${min} to ${max}`)
+  }
+
+  return n
+}
+
+async function main (flags: Flags): Promise<void> {
+  if (flags.help === true) {
+    process.stdout.write(HELP)
+    return
+  }
+
+  if (flags.scenario == null) {
+    throw new UsageError('--scenario is required, e.g. --scenario scenarios/simulation_steadyAt30Perc.toml')
+  }
+
+  const nodes = positive(flags.nodes, 'nodes', 1, 2 ** 24)
+  const ticks = positive(flags.ticks, 'ticks', 1, 1e6)
+  const seed = positive(flags.seed, 'seed', 0, 2 ** 31 - 1)
+  // loaded only now, so that --help and usage errors answer at once
+  const { backends: parseBackends, loadScenario } = await import('../sim/scenario.js')
+  const scenario = await loadScenario(flags.scenario)
+  const backends = flags.backends == null ? scenario.backends : parseBackends(flags.backends, '--backends')
+  const { simulate } = await import('../sim/simulator.js')
+  const { summaryTable, writeReport } = await import('../sim/report.js')
+  const out = resolve(flags.out ?? `out/sim-${new Date().toISOString().replace(/[:.]/g, '-')}`)
+  await mkdir(out, { recursive: true })
+
+  const report = {
+    scenario: flags.scenario,
+    nodes: nodes ?? scenario.nodes,
+    ticks: ticks ?? scenario.ticks,
+    seed: seed ?? scenario.seed,
+    startedAt: new Date().toISOString(),
+    results: [] as Array<Awaited<ReturnType<typeof simulate>>>
+  }
+  const say = (line: string): void => { if (flags.quiet !== true) process.stdout.write(line) }
+
+  say(`Simulating ${report.nodes} peers for ${report.ticks} ticks (seed ${report.seed}): ${backends.join(', ')}\n`)
+
+  for (const backend of backends) {
+    say(`${backend}: `)
+    const result = await simulate({
+      scenario,
+      backend,
+      nodes,
+      ticks,
+      seed,
+      onTick: (tick, requests, succeeded) => {
+        if ((tick + 1) % 60 === 0) {
+          say(`${tick + 1} ticks (${succeeded}/${requests}) `)
+        }
+      }
+    })
+    report.results.push(result)
+    say(`done in ${(result.wallTimeMs / 1000).toFixed(1)} s, peak RSS ${Math.round(result.peakRssBytes / 2 ** 20)} MB\n`)
+
+    if (result.accountingErrors > 0 || result.handlerErrors.length > 0) {
+      process.stderr.write(`caravela-sim: warning: ${backend}: ${result.accountingErrors} peers' accounting differs, ${result.handlerErrors.length} handler errors (see report.json)\n`)
+    }
+
+    globalThis.gc?.()
+  }
+
+  const files = await writeReport(report, out)
+
+  if (flags['no-plots'] !== true) {
+    const { writePlots } = await import('../sim/plots.js')
+    files.push(...await writePlots(report, out))
+  }
+
+  process.stdout.write('\n' + formatTable(summaryTable(report.results)))
+  process.stdout.write(`\nWritten to ${out}: ${files.map(f => f.slice(out.length + 1)).join(', ')}\n`)
+}
+
+function parseFlags (argv: string[]): Flags {
+  const { values, positionals } = parseArgs({ args: argv, options, allowPositionals: true, strict: true })
+
+  if (positionals.length > 0) {
+    throw new UsageError(`unexpected argument "${positionals[0]}"`)
+  }
+
+  return values as Flags
+}
+
+try {
+  await main(parseFlags(process.argv.slice(2)))
+} catch (err: any) {
+  const message = isUsageError(err)
+    ? `${err.message} (see npm run sim -- --help)`
+    : err instanceof InvalidConfigurationError ? err.message : String(err?.message ?? err)
+  process.stderr.write(errorLine(message, err, process.env).replace(/^caravela:/, 'caravela-sim:'))
+  process.exit(isUsageError(err) ? EXIT_USAGE : 1)
+}

@@ -1,0 +1,157 @@
+/**
+ * The simulator's virtual clock. Roles arm their timers on it exactly as on the system clock; the
+ * simulator moves time forward with `runUntil`, firing due timers in order of due time (and of
+ * arming, for equal times) and letting the promise chains each instant starts settle before time
+ * moves on. Nothing in it reads the wall clock, so a run is a function of its seed.
+ */
+
+import type { Clock } from '../types.js'
+
+interface Timer {
+  due: number
+  seq: number
+  fn: () => void
+  cancelled: boolean
+}
+
+/**
+ * Let every pending promise callback run: in a simulation nothing waits on I/O or real timers, so
+ * once the check phase of the event loop comes round, the microtask queue is empty.
+ */
+export async function settle (): Promise<void> {
+  await new Promise<void>(resolve => { setImmediate(resolve) })
+}
+
+/** A virtual clock backed by a binary heap of timers. */
+export class SimClock implements Clock {
+  private time: number
+  private seq = 0
+  private readonly heap: Timer[] = []
+  /** timers fired since the clock was made */
+  fired = 0
+
+  constructor (start = 0) {
+    this.time = start
+  }
+
+  now (): number {
+    return this.time
+  }
+
+  setTimeout (fn: () => void, ms: number): { cancel (): void } {
+    const timer: Timer = { due: this.time + Math.max(0, ms), seq: this.seq++, fn, cancelled: false }
+    this.push(timer)
+
+    return { cancel: () => { timer.cancelled = true } }
+  }
+
+  setInterval (fn: () => void, ms: number): { cancel (): void } {
+    const every = Math.max(1, ms)
+    let current: { cancel (): void } | undefined
+    let cancelled = false
+    const arm = (): void => {
+      current = this.setTimeout(() => {
+        if (!cancelled) {
+          arm()
+          fn()
+        }
+      }, every)
+    }
+    arm()
+
+    return { cancel: () => { cancelled = true; current?.cancel() } }
+  }
+
+  /** Timers armed and not yet fired or cancelled (cancelled ones may still be counted until due). */
+  pending (): number {
+    return this.heap.length
+  }
+
+  /**
+   * Move time to `until`, firing every timer due by then. Timers due at the same instant fire
+   * together, then their work settles; time never goes backwards.
+   */
+  async runUntil (until: number): Promise<void> {
+    await settle()
+
+    while (this.heap.length > 0 && this.heap[0].due <= until) {
+      const instant = this.heap[0].due
+      this.time = Math.max(this.time, instant)
+
+      while (this.heap.length > 0 && this.heap[0].due === instant) {
+        const timer = this.pop()
+
+        if (!timer.cancelled) {
+          this.fired++
+          timer.fn()
+        }
+      }
+
+      await settle()
+    }
+
+    this.time = Math.max(this.time, until)
+    await settle()
+  }
+
+  private push (timer: Timer): void {
+    const heap = this.heap
+    heap.push(timer)
+    let i = heap.length - 1
+
+    while (i > 0) {
+      const parent = (i - 1) >> 1
+
+      if (!before(timer, heap[parent])) {
+        break
+      }
+
+      heap[i] = heap[parent]
+      i = parent
+    }
+
+    heap[i] = timer
+  }
+
+  private pop (): Timer {
+    const heap = this.heap
+    const top = heap[0]
+    const last = heap.pop() as Timer
+
+    if (heap.length > 0) {
+      let i = 0
+
+      for (;;) {
+        const left = 2 * i + 1
+        const right = left + 1
+        let smallest = i
+        let candidate = last
+
+        if (left < heap.length && before(heap[left], candidate)) {
+          smallest = left
+          candidate = heap[left]
+        }
+
+        if (right < heap.length && before(heap[right], candidate)) {
+          smallest = right
+          candidate = heap[right]
+        }
+
+        if (smallest === i) {
+          break
+        }
+
+        heap[i] = heap[smallest]
+        i = smallest
+      }
+
+      heap[i] = last
+    }
+
+    return top
+  }
+}
+
+function before (a: Timer, b: Timer): boolean {
+  return a.due < b.due || (a.due === b.due && a.seq < b.seq)
+}

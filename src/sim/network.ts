@@ -1,0 +1,307 @@
+/**
+ * The simulator's network: simulated peers whose messages are function calls, over a simulated
+ * Kademlia overlay. Every request and response goes through the wire codecs, so messages are
+ * validated and measured in protobuf bytes as on the wire; lookups are answered from the global
+ * sorted view of `SimKademlia` and charged the FIND_NODE requests a Kademlia walk would send. All
+ * state is indexed by peer number in flat arrays, so that a million peers fit in memory.
+ *
+ * Role code cannot tell it from a libp2p network: it sees a `CaravelaClient` and an `Overlay`.
+ */
+
+import { CODECS } from '../protocols/codec.js'
+import { RemoteRequestError } from '../errors.js'
+import { pointOf } from '../resources/resource-map.js'
+import { answer } from './answer.js'
+import type { SimKademlia } from './kademlia.js'
+import type { Requests, Results } from '../protocols/codec.js'
+import type { MessageName } from '../protocols/ids.js'
+import type { CaravelaHandlers, RequestContext } from '../protocols/server.js'
+import type { ResourceMap } from '../resources/resource-map.js'
+import type {
+  AbortOptions, AvailableOffer, CaravelaClient, ContainerConfig, ContainerStatus, CreateOfferResult, LookupOptions,
+  NetworkConfiguration, NodeRef, Offer, Overlay, OverlayNode, Resources
+} from '../types.js'
+
+/**
+ * Bytes of a kad-dht FIND_NODE request: message type, a 32-byte key and the field tags
+ * (`@libp2p/kad-dht` Message protobuf).
+ */
+export const FIND_NODE_REQUEST_BYTES = 40
+/**
+ * Bytes of a FIND_NODE response: k = 20 closer peers of about 56 bytes each (a 38-byte Ed25519
+ * peer id, one IPv4/TCP multiaddr, tags).
+ */
+export const FIND_NODE_RESPONSE_BYTES = 1124
+
+/** A message's target is not running. */
+export class UnreachablePeerError extends Error {
+  static name = 'UnreachablePeerError'
+
+  constructor (message: string) {
+    super(message)
+    this.name = 'UnreachablePeerError'
+  }
+}
+
+/** What the network tells the simulator about the traffic of a peer (to charge it to a request). */
+export interface TrafficTap {
+  /** peer `from` sent a Caravela request */
+  message?: (from: number, name: MessageName) => void
+  /** peer `from` ran a lookup */
+  lookup?: (from: number, rpcs: number, hops: number) => void
+}
+
+export interface SimNetworkInit {
+  /** base58btc peer ids of peers 0..n-1 */
+  peerIds: string[]
+  kademlia: SimKademlia
+  resourceMap: ResourceMap
+  /** peers a lookup returns when the caller does not say */
+  lookupCount: number
+  tap?: TrafficTap
+}
+
+/** Messages and bytes per message name, for the whole network. */
+export type MessageTotals = Record<string, { messages: number, bytes: number }>
+
+/** Simulated peers, their handlers and their traffic. */
+export class SimNetwork {
+  readonly size: number
+  readonly peerIds: string[]
+  readonly nodes: NodeRef[]
+  /** messages received per peer: requests at the target, responses at the caller */
+  readonly messagesReceived: Float64Array
+  readonly bytesReceived: Float64Array
+  /** errors handlers threw that were not a protocol status: a correct run has none */
+  readonly bugs: Error[] = []
+  readonly totals: MessageTotals = {}
+
+  private readonly kademlia: SimKademlia
+  private readonly resourceMap: ResourceMap
+  private readonly lookupCount: number
+  private readonly index = new Map<string, number>()
+  private readonly handlers: Array<Partial<CaravelaHandlers> | undefined>
+  private readonly alive: Uint8Array
+  /** slice index of every peer's point */
+  private readonly sliceOfPeer: Uint16Array
+  private readonly signal = new AbortController().signal
+  private readonly tap?: TrafficTap
+
+  constructor (init: SimNetworkInit) {
+    this.size = init.peerIds.length
+    this.peerIds = init.peerIds
+    this.kademlia = init.kademlia
+    this.resourceMap = init.resourceMap
+    this.lookupCount = init.lookupCount
+    this.tap = init.tap
+    this.nodes = init.peerIds.map(peerId => ({ peerId, multiaddrs: [] }))
+    this.handlers = new Array(this.size)
+    this.alive = new Uint8Array(this.size).fill(1)
+    this.messagesReceived = new Float64Array(this.size)
+    this.bytesReceived = new Float64Array(this.size)
+    this.sliceOfPeer = new Uint16Array(this.size)
+    init.peerIds.forEach((peerId, i) => {
+      this.index.set(peerId, i)
+      this.sliceOfPeer[i] = this.resourceMap.sliceOf(this.kademlia.pointOf(i)).index
+    })
+  }
+
+  /** Peer number of a peer id of this network. */
+  indexOf (peerId: string): number {
+    const i = this.index.get(peerId)
+
+    if (i == null) {
+      throw new Error(`No peer ${peerId} in this simulation`)
+    }
+
+    return i
+  }
+
+  pointOf (index: number): Uint8Array {
+    return this.kademlia.pointOf(index)
+  }
+
+  /** The point of a peer id of this network (the roles' `keyOf`). */
+  keyOf = (peerId: string): Uint8Array => this.kademlia.pointOf(this.indexOf(peerId))
+
+  sliceOf (index: number): number {
+    return this.sliceOfPeer[index]
+  }
+
+  serve (index: number, handlers: Partial<CaravelaHandlers>): void {
+    this.handlers[index] = handlers
+  }
+
+  /** Stop a peer without warning: it leaves the overlay and messages to it fail. */
+  kill (index: number): void {
+    this.alive[index] = 0
+    this.kademlia.setLive(index, false)
+  }
+
+  client (index: number): CaravelaClient {
+    return new SimClient(this, index)
+  }
+
+  overlay (index: number): Overlay {
+    return new SimOverlay(this, index)
+  }
+
+  /** One request and its response, through the codecs. */
+  async request<N extends MessageName> (name: N, from: number, to: NodeRef, request: Requests[N]): Promise<Results[N]> {
+    const codec = CODECS[name]
+    const requestBytes = codec.encodeRequest(request)
+    const target = this.index.get(to?.peerId)
+    this.tap?.message?.(from, name)
+    this.count(name, requestBytes.byteLength)
+
+    if (target == null || this.alive[target] !== 1) {
+      throw new UnreachablePeerError(`${to?.peerId} is unreachable`)
+    }
+
+    this.messagesReceived[target]++
+    this.bytesReceived[target] += requestBytes.byteLength
+    const ctx: RequestContext = { from: this.nodes[from], signal: this.signal }
+    const response = await answer(name, this.handlers[target], ctx, codec.decodeRequest(requestBytes), err => { this.bugs.push(err) })
+    this.messagesReceived[from]++
+    this.bytesReceived[from] += response.byteLength
+    this.count(name, response.byteLength)
+    const decoded = codec.decodeResponse(response)
+
+    if (decoded.status !== 'OK') {
+      throw new RemoteRequestError(decoded.status, decoded.message)
+    }
+
+    return decoded.result
+  }
+
+  /**
+   * Peers near `sha256(key)`: the `count` XOR-closest live peers of the point's slice, or of the
+   * whole network when the slice has none, as the Kademlia overlay answers. Charged the FIND_NODE
+   * requests of the walk that would find them (none when the caller's own routing table knows a
+   * peer of the slice).
+   */
+  lookup (from: number, key: Uint8Array, options: LookupOptions = {}): OverlayNode[] {
+    const point = pointOf(key)
+    const slice = this.resourceMap.sliceOf(point)
+    const count = options.count ?? this.lookupCount
+    let found = this.kademlia.closest(point, count, slice)
+    const inSlice = found.length > 0
+
+    if (!inSlice) {
+      found = this.kademlia.closest(point, count)
+    }
+
+    const walk = this.kademlia.walk(from, point, i => this.sliceOfPeer[i] === slice.index)
+
+    for (const queried of walk.queried) {
+      this.messagesReceived[queried]++
+      this.bytesReceived[queried] += FIND_NODE_REQUEST_BYTES
+    }
+
+    this.messagesReceived[from] += walk.rpcs
+    this.bytesReceived[from] += walk.rpcs * FIND_NODE_RESPONSE_BYTES
+    this.count('findNode', walk.rpcs * (FIND_NODE_REQUEST_BYTES + FIND_NODE_RESPONSE_BYTES), 2 * walk.rpcs)
+    this.tap?.lookup?.(from, walk.rpcs, walk.hops)
+    options.onStats?.({ source: walk.hops === 0 ? 'local' : 'network', rpcs: walk.rpcs, hops: walk.hops, durationMs: 0, inSlice })
+
+    return found.map(i => this.overlayNode(i))
+  }
+
+  /** The nearest `count` same-slice peers below and above `point`, lower first. */
+  neighbors (point: Uint8Array, count = 1): OverlayNode[] {
+    return this.kademlia.neighbors(point, count, this.resourceMap.sliceOf(point)).map(i => this.overlayNode(i))
+  }
+
+  private overlayNode (index: number): OverlayNode {
+    return { peerId: this.peerIds[index], multiaddrs: [], key: this.kademlia.pointOf(index) }
+  }
+
+  private count (name: string, bytes: number, messages = 1): void {
+    const total = this.totals[name] ?? (this.totals[name] = { messages: 0, bytes: 0 })
+    total.messages += messages
+    total.bytes += bytes
+  }
+}
+
+/** `CaravelaClient` of one simulated peer. */
+class SimClient implements CaravelaClient {
+  private readonly network: SimNetwork
+  private readonly from: number
+
+  constructor (network: SimNetwork, from: number) {
+    this.network = network
+    this.from = from
+  }
+
+  async createOffer (toTrader: NodeRef, offer: Offer): Promise<CreateOfferResult> {
+    return this.network.request('createOffer', this.from, toTrader, { offer })
+  }
+
+  async refreshOffer (toSupplier: NodeRef, offerId: number): Promise<boolean> {
+    return this.network.request('refreshOffer', this.from, toSupplier, { offerId })
+  }
+
+  async updateOffer (toTrader: NodeRef, offer: Offer): Promise<boolean> {
+    return this.network.request('updateOffer', this.from, toTrader, { offer })
+  }
+
+  async removeOffer (toTrader: NodeRef, offerId: number): Promise<void> {
+    await this.network.request('removeOffer', this.from, toTrader, { offerId })
+  }
+
+  async getOffers (toTrader: NodeRef, relay: boolean, options?: AbortOptions & { needed?: Resources }): Promise<AvailableOffer[]> {
+    const request = (options?.needed == null ? { relay } : { relay, needed: options.needed }) as Requests['getOffers']
+    return this.network.request('getOffers', this.from, toTrader, request)
+  }
+
+  async advertiseOffersNeighbor (toNeighbor: NodeRef, traderOffering: NodeRef): Promise<void> {
+    await this.network.request('advertiseOffersNeighbor', this.from, toNeighbor, { traderOffering })
+  }
+
+  async launchContainer (toSupplier: NodeRef, offerId: number, requestId: string, containers: ContainerConfig[]): Promise<ContainerStatus[]> {
+    return this.network.request('launchContainer', this.from, toSupplier, { offerId, requestId, containers })
+  }
+
+  async stopLocalContainer (toSupplier: NodeRef, containerId: string): Promise<void> {
+    await this.network.request('stopLocalContainer', this.from, toSupplier, { containerId })
+  }
+
+  async containerExited (toBuyer: NodeRef, containerId: string, exitCode: number | undefined, reason: string): Promise<void> {
+    await this.network.request('containerExited', this.from, toBuyer, { containerId, exitCode, reason })
+  }
+
+  async obtainConfiguration (node: NodeRef): Promise<NetworkConfiguration> {
+    return this.network.request('obtainConfiguration', this.from, node, {})
+  }
+}
+
+/** `Overlay` of one simulated peer. */
+class SimOverlay implements Overlay {
+  private readonly network: SimNetwork
+  private readonly index: number
+
+  constructor (network: SimNetwork, index: number) {
+    this.network = network
+    this.index = index
+  }
+
+  async create (): Promise<void> {}
+
+  async join (): Promise<void> {}
+
+  async lookup (key: Uint8Array, options?: LookupOptions): Promise<OverlayNode[]> {
+    return this.network.lookup(this.index, key, options)
+  }
+
+  async neighbors (nodeId: Uint8Array, options?: AbortOptions & { count?: number }): Promise<OverlayNode[]> {
+    return this.network.neighbors(nodeId, options?.count)
+  }
+
+  nodeId (): Uint8Array {
+    return this.network.pointOf(this.index)
+  }
+
+  async leave (): Promise<void> {
+    this.network.kill(this.index)
+  }
+}

@@ -1,0 +1,69 @@
+/**
+ * The data a simulator run reports (issue 5): one {@link BackendResult} per discovery backend,
+ * gathered in a {@link SimReport}. The simulator engine fills these; `plots.ts` draws them.
+ */
+
+/** Mean and quantiles of a sample. */
+export interface Summary { count: number, mean: number, p50: number, p95: number, p99: number, max: number }
+
+/** One snapshot window (9 ticks, 3 simulated minutes, as the original simulator) of one backend's run. */
+export interface WindowPoint {
+  /** last tick of the window (ticks are 20 s of simulated time) */
+  tick: number
+  /** simulated minutes since the start */
+  minutes: number
+  /** deploy requests completed so far (cumulative) */
+  requests: number
+  /** of which succeeded (cumulative) */
+  succeeded: number
+  /** succeeded / requests, cumulative (0 when no request yet) */
+  successRatio: number
+  /** deploy requests completed in this window */
+  windowRequests: number
+  /** mean over peers of the used share of each peer (a peer with no free CPU or no free memory counts as 1) at the end of the window */
+  usedResourceRatio: number
+  /** mean messages per request of the requests completed in this window (0 when none) */
+  messagesPerRequest: number
+}
+
+/** The result of one backend in one run. */
+export interface BackendResult {
+  backend: string
+  nodes: number
+  ticks: number
+  seed: number
+  requests: number
+  succeeded: number
+  successRatio: number
+  messagesPerRequest: Summary
+  lookupsPerRequest: Summary
+  hopsPerRequest: Summary
+  /** mean over successful requests of allocated/requested (CPU and memory averaged), as §17.5 of the original */
+  allocationEfficiency: number
+  /** messages received per peer (requests and responses) */
+  peerMessagesReceived: Summary
+  /** bytes received per peer */
+  peerBytesReceived: Summary
+  /** the busiest peer's messages received / all messages received */
+  busiestPeerShare: number
+  busiestPeerMessages: number
+  totalMessages: number
+  totalBytes: number
+  wallTimeMs: number
+  peakRssBytes: number
+  series: WindowPoint[]
+  /** messages per request → number of requests with that many messages */
+  messagesHistogram: Array<{ messages: number, requests: number }>
+  /** messages received per peer at quantiles q = 0, 0.01, …, 1 (101 points) */
+  peerLoadQuantiles: Array<{ q: number, messages: number, bytes: number }>
+}
+
+/** A whole simulator run: every backend on the same seed and workload. */
+export interface SimReport {
+  scenario: string
+  nodes: number
+  ticks: number
+  seed: number
+  startedAt: string
+  results: BackendResult[]
+}

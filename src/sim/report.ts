@@ -1,0 +1,92 @@
+/**
+ * What a simulator run leaves behind: `report.json` (everything), `summary.csv` (one row per
+ * backend), `series.csv` (one row per backend and window) and `peer-load.csv` (per-peer load
+ * quantiles), plus the summary table printed on stdout.
+ */
+
+import { writeFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import type { BackendResult, SimReport } from './report-types.js'
+
+/** Columns of `summary.csv`, in order. */
+const SUMMARY_COLUMNS: Array<[string, (r: BackendResult) => number | string]> = [
+  ['backend', r => r.backend],
+  ['nodes', r => r.nodes],
+  ['ticks', r => r.ticks],
+  ['seed', r => r.seed],
+  ['requests', r => r.requests],
+  ['succeeded', r => r.succeeded],
+  ['success_ratio', r => r.successRatio],
+  ['messages_per_request_mean', r => r.messagesPerRequest.mean],
+  ['messages_per_request_p50', r => r.messagesPerRequest.p50],
+  ['messages_per_request_p95', r => r.messagesPerRequest.p95],
+  ['messages_per_request_p99', r => r.messagesPerRequest.p99],
+  ['lookups_per_request_mean', r => r.lookupsPerRequest.mean],
+  ['hops_per_request_mean', r => r.hopsPerRequest.mean],
+  ['allocation_efficiency', r => r.allocationEfficiency],
+  ['peer_messages_median', r => r.peerMessagesReceived.p50],
+  ['peer_messages_p99', r => r.peerMessagesReceived.p99],
+  ['peer_messages_max', r => r.peerMessagesReceived.max],
+  ['peer_bytes_median', r => r.peerBytesReceived.p50],
+  ['peer_bytes_p99', r => r.peerBytesReceived.p99],
+  ['peer_bytes_max', r => r.peerBytesReceived.max],
+  ['busiest_peer_share', r => r.busiestPeerShare],
+  ['total_messages', r => r.totalMessages],
+  ['total_bytes', r => r.totalBytes],
+  ['wall_time_s', r => r.wallTimeMs / 1000],
+  ['peak_rss_mb', r => r.peakRssBytes / 2 ** 20]
+]
+
+/** Write the report's JSON and CSV files into `outDir`; returns their paths. */
+export async function writeReport (report: SimReport, outDir: string): Promise<string[]> {
+  const files: Array<[string, string]> = [
+    ['report.json', JSON.stringify(report, null, 2) + '\n'],
+    ['summary.csv', csv(SUMMARY_COLUMNS.map(([name]) => name), report.results.map(r => SUMMARY_COLUMNS.map(([, value]) => value(r))))],
+    ['series.csv', csv(
+      ['backend', 'tick', 'minutes', 'requests', 'succeeded', 'success_ratio', 'window_requests', 'used_resource_ratio', 'messages_per_request'],
+      report.results.flatMap(r => r.series.map(p => [r.backend, p.tick, p.minutes, p.requests, p.succeeded, p.successRatio, p.windowRequests, p.usedResourceRatio, p.messagesPerRequest]))
+    )],
+    ['peer-load.csv', csv(
+      ['backend', 'quantile', 'messages_received', 'bytes_received'],
+      report.results.flatMap(r => r.peerLoadQuantiles.map(p => [r.backend, p.q, p.messages, p.bytes]))
+    )]
+  ]
+
+  return Promise.all(files.map(async ([name, text]) => {
+    const path = join(outDir, name)
+    await writeFile(path, text)
+    return path
+  }))
+}
+
+/** The summary table: one row per backend. */
+export function summaryTable (results: BackendResult[]): string[][] {
+  return [
+    ['backend', 'requests', 'success', 'msgs/req mean/p50/p99', 'lookups/req', 'hops/req', 'alloc. eff.', 'peer msgs median/p99/max', 'busiest share', 'wall', 'peak RSS'],
+    ...results.map(r => [
+      r.backend,
+      String(r.requests),
+      r.successRatio.toFixed(3),
+      `${r.messagesPerRequest.mean.toFixed(1)} / ${r.messagesPerRequest.p50} / ${r.messagesPerRequest.p99}`,
+      r.lookupsPerRequest.mean.toFixed(2),
+      r.hopsPerRequest.mean.toFixed(2),
+      r.allocationEfficiency.toFixed(3),
+      `${r.peerMessagesReceived.p50} / ${r.peerMessagesReceived.p99} / ${r.peerMessagesReceived.max}`,
+      `${(100 * r.busiestPeerShare).toFixed(2)} %`,
+      `${(r.wallTimeMs / 1000).toFixed(1)} s`,
+      `${Math.round(r.peakRssBytes / 2 ** 20)} MB`
+    ])
+  ]
+}
+
+function csv (header: string[], rows: Array<Array<number | string>>): string {
+  return [header, ...rows].map(row => row.map(cell => typeof cell === 'number' ? formatNumber(cell) : quote(cell)).join(',')).join('\n') + '\n'
+}
+
+function formatNumber (n: number): string {
+  return Number.isInteger(n) ? String(n) : String(Number(n.toPrecision(6)))
+}
+
+function quote (text: string): string {
+  return /[",\n]/.test(text) ? `"${text.replace(/"/g, '""')}"` : text
+}

@@ -1,0 +1,196 @@
+/**
+ * Scenario files of the simulator (`scenarios/*.toml`): the network size and length of a run, the
+ * backends to compare, the caravela settings, node capacities and the request workload, after the
+ * original simulator's configuration (`caravela-original.md` §17.2–17.4). Mistakes are reported as
+ * `InvalidConfigurationError`s naming the key, e.g. `requests.profiles[2].percentage`.
+ */
+
+import { readFile } from 'node:fs/promises'
+import { dirname, resolve } from 'node:path'
+import { parse as parseToml, TomlError } from 'smol-toml'
+import { loadConfigFile, parseDuration } from '../config/config.js'
+import { InvalidConfigurationError } from '../errors.js'
+import type { DiscoveryBackend, NetworkConfig } from '../config/types.js'
+import type { Resources } from '../types.js'
+
+/** Every backend the simulator compares, in the order of its reports. */
+export const SIM_BACKENDS: readonly DiscoveryBackend[] = ['single-offer', 'multi-offer', 'multi-offer-updates', 'random', 'swarm']
+
+/** A request profile: one spread container of these resources, drawn with this percentage. */
+export interface RequestProfile extends Resources {
+  percentage: number
+}
+
+/** A loaded scenario. */
+export interface Scenario {
+  /** the file it came from */
+  path: string
+  nodes: number
+  ticks: number
+  /** milliseconds of simulated time per tick */
+  tickInterval: number
+  backends: DiscoveryBackend[]
+  seed: number
+  /** the caravela settings (`network` of the file named by `caravela`) */
+  network: NetworkConfig
+  resources: { generator: 'partition-fit' } | { generator: 'static', capacity: Resources }
+  /** deploy requests per tick, as a percentage of the nodes, one entry per phase of equal length */
+  deployRates: number[]
+  /** stop requests per tick, likewise */
+  stopRates: number[]
+  profiles: RequestProfile[]
+}
+
+const TOP_KEYS = ['nodes', 'ticks', 'tickInterval', 'backends', 'caravela', 'seed', 'resources', 'requests']
+
+/** Read and check a scenario file; the caravela settings are read from the file it names. */
+export async function loadScenario (path: string): Promise<Scenario> {
+  let text: string
+
+  try {
+    text = await readFile(path, 'utf8')
+  } catch (err: any) {
+    throw new InvalidConfigurationError(path, err.code === 'ENOENT' ? 'scenario file not found' : `cannot read the scenario: ${err.message}`)
+  }
+
+  let doc: Record<string, unknown>
+
+  try {
+    doc = parseToml(text)
+  } catch (err: any) {
+    const where = err instanceof TomlError ? ` at line ${err.line}, column ${err.column}` : ''
+    throw new InvalidConfigurationError(path, `TOML syntax error${where}: ${String(err.message).split('\n')[0]}`)
+  }
+
+  unknownKeys(doc, TOP_KEYS, '')
+  const caravela = text_(doc.caravela, 'caravela')
+  const network = (await loadConfigFile(resolve(dirname(path), caravela))).network
+  const resources = table(doc.resources ?? { generator: 'partition-fit' }, 'resources')
+  unknownKeys(resources, ['generator', 'static'], 'resources.')
+  const requests = table(doc.requests, 'requests')
+  unknownKeys(requests, ['deployRates', 'stopRates', 'profiles'], 'requests.')
+  const generator = resources.generator ?? 'partition-fit'
+
+  if (generator !== 'partition-fit' && generator !== 'static') {
+    throw new InvalidConfigurationError('resources.generator', 'must be "partition-fit" or "static"')
+  }
+
+  const profiles = list(requests.profiles, 'requests.profiles').map((p, i) => {
+    const key = `requests.profiles[${i}]`
+    const profile = table(p, key)
+    unknownKeys(profile, ['cpuClass', 'cpus', 'memory', 'percentage'], `${key}.`)
+    return { ...resourcesOf(profile, key), percentage: number(profile.percentage, `${key}.percentage`, 0, 100) }
+  })
+
+  if (profiles.length === 0 || Math.abs(profiles.reduce((sum, p) => sum + p.percentage, 0) - 100) > 1e-9) {
+    throw new InvalidConfigurationError('requests.profiles', 'the percentages must add up to 100')
+  }
+
+  const deployRates = list(requests.deployRates, 'requests.deployRates').map((r, i) => number(r, `requests.deployRates[${i}]`, 0, 100))
+  const stopRates = list(requests.stopRates ?? [0], 'requests.stopRates').map((r, i) => number(r, `requests.stopRates[${i}]`, 0, 100))
+
+  if (deployRates.length === 0) {
+    throw new InvalidConfigurationError('requests.deployRates', 'give at least one rate')
+  }
+
+  return {
+    path,
+    nodes: integer(doc.nodes, 'nodes', 1, 2 ** 24),
+    ticks: integer(doc.ticks, 'ticks', 1, 1e6),
+    tickInterval: doc.tickInterval == null ? 20_000 : positiveDuration(doc.tickInterval, 'tickInterval'),
+    backends: backends(doc.backends ?? SIM_BACKENDS, 'backends'),
+    seed: doc.seed == null ? 1 : integer(doc.seed, 'seed', 0, 2 ** 31 - 1),
+    network,
+    resources: generator === 'static'
+      ? { generator, capacity: resourcesOf(table(resources.static, 'resources.static'), 'resources.static') }
+      : { generator },
+    deployRates,
+    stopRates,
+    profiles
+  }
+}
+
+/** Backend names, from a list or from a comma-separated string (`--backends`). */
+export function backends (value: unknown, key: string): DiscoveryBackend[] {
+  const names = typeof value === 'string' ? value.split(',').map(s => s.trim()).filter(s => s !== '') : list(value, key)
+
+  if (names.length === 0) {
+    throw new InvalidConfigurationError(key, `name at least one of ${SIM_BACKENDS.join(', ')}`)
+  }
+
+  return names.map((name, i) => {
+    if (!(SIM_BACKENDS as readonly unknown[]).includes(name)) {
+      throw new InvalidConfigurationError(`${key}[${i}]`, `unknown backend ${JSON.stringify(name)}: use ${SIM_BACKENDS.join(', ')}`)
+    }
+
+    return name as DiscoveryBackend
+  }).filter((name, i, all) => all.indexOf(name) === i)
+}
+
+function resourcesOf (t: Record<string, unknown>, key: string): Resources {
+  return {
+    cpuClass: integer(t.cpuClass ?? 0, `${key}.cpuClass`, 0, 1),
+    cpus: integer(t.cpus, `${key}.cpus`, 1, 1e6),
+    memory: integer(t.memory, `${key}.memory`, 1, 1e9)
+  }
+}
+
+function unknownKeys (t: Record<string, unknown>, known: string[], prefix: string): void {
+  for (const key of Object.keys(t)) {
+    if (!known.includes(key)) {
+      throw new InvalidConfigurationError(`${prefix}${key}`, `unknown key (known: ${known.join(', ')})`)
+    }
+  }
+}
+
+function table (value: unknown, key: string): Record<string, unknown> {
+  if (value == null || typeof value !== 'object' || Array.isArray(value)) {
+    throw new InvalidConfigurationError(key, 'must be a table')
+  }
+
+  return value as Record<string, unknown>
+}
+
+function list (value: unknown, key: string): unknown[] {
+  if (!Array.isArray(value)) {
+    throw new InvalidConfigurationError(key, 'must be an array')
+  }
+
+  return value
+}
+
+function text_ (value: unknown, key: string): string {
+  if (typeof value !== 'string' || value === '') {
+    throw new InvalidConfigurationError(key, 'must be a file name')
+  }
+
+  return value
+}
+
+function number (value: unknown, key: string, min: number, max: number): number {
+  if (typeof value !== 'number' || !Number.isFinite(value) || value < min || value > max) {
+    throw new InvalidConfigurationError(key, `must be a number from ${min} to ${max}`)
+  }
+
+  return value
+}
+
+function integer (value: unknown, key: string, min: number, max: number): number {
+  const n = typeof value === 'bigint' ? Number(value) : value
+
+  if (typeof n !== 'number' || !Number.isInteger(n) || n < min || n > max) {
+    throw new InvalidConfigurationError(key, `must be a whole number from ${min} to ${max}`)
+  }
+
+  return n
+}
+
+function positiveDuration (value: unknown, key: string): number {
+  const ms = typeof value === 'string' ? parseDuration(value, key) : NaN
+
+  if (!(ms > 0)) {
+    throw new InvalidConfigurationError(key, 'must be a duration such as "20s"')
+  }
+
+  return ms
+}

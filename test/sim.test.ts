@@ -1,0 +1,171 @@
+/**
+ * The simulator: scenario files, determinism per seed, the roles' own accounting against the
+ * simulator's, every backend placing requests, and the `npm run sim` command line.
+ */
+
+import { execFile } from 'node:child_process'
+import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { dirname, join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { suite } from 'uvu'
+import * as assert from 'uvu/assert'
+import { InvalidConfigurationError } from '../src/errors.js'
+import { loadScenario, SIM_BACKENDS } from '../src/sim/scenario.js'
+import { simulate } from '../src/sim/simulator.js'
+import { SimRandom } from '../src/sim/random.js'
+import { tickEvents } from '../src/sim/workload.js'
+import type { SimulationResult } from '../src/sim/simulator.js'
+
+const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..')
+const SCENARIOS = join(ROOT, 'scenarios')
+const STEADY = join(SCENARIOS, 'simulation_steadyAt30Perc.toml')
+const SIM_CLI = join(ROOT, 'dist', 'src', 'cli', 'sim.js')
+
+/** What must be equal between two runs of one seed: everything but wall time and memory. */
+function outcome (result: SimulationResult): unknown {
+  const { wallTimeMs, peakRssBytes, ...rest } = result
+  return rest
+}
+
+const Scenarios = suite('sim: scenario files')
+
+Scenarios('the three scenarios of the original load with their node counts, rates and profiles', async () => {
+  const files = ['simulation.toml', 'simulation_regular.toml', 'simulation_steadyAt30Perc.toml']
+  const loaded = await Promise.all(files.map(async file => loadScenario(join(SCENARIOS, file))))
+
+  assert.equal(loaded.map(s => s.nodes), [65_535, 16_383, 10_000])
+  assert.equal(loaded.map(s => s.ticks), [360, 360, 360])
+  assert.equal(loaded[2].tickInterval, 20_000)
+  assert.equal(loaded[2].deployRates.length, 17)
+  assert.equal(loaded[2].profiles.length, 9)
+  assert.equal(loaded[2].profiles[8], { cpuClass: 1, cpus: 6, memory: 5000, percentage: 5 })
+  assert.equal(loaded[1].backends, ['single-offer', 'random', 'swarm'])
+  // the original simulator's caravela settings (§3.1 sim toml)
+  assert.equal(loaded[0].network.maxPartitionsSearch, 1)
+  assert.equal(loaded[0].network.spreadOffers, false)
+  assert.equal(loaded[0].network.refreshingInterval, 15 * 60_000)
+  assert.equal(loaded[0].network.resources.cpuClasses.map(c => c.percentage), [65, 35])
+})
+
+Scenarios('mistakes name the key', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'caravela-sim-'))
+
+  try {
+    const base = await readFile(STEADY, 'utf8')
+    const cases: Array<[string, string]> = [
+      [base.replace('percentage = 5 }', 'percentage = 6 }'), 'requests.profiles'],
+      [base.replace('nodes = 10000', 'nodes = -3'), 'nodes'],
+      [base.replace('"multi-offer-updates", "random"', '"chord", "random"'), 'backends[0]'],
+      [base.replace('tickInterval = "20s"', 'tickInterval = "soon"'), 'tickInterval'],
+      [base.replace('deployRates = [', 'deployRate = ['), 'requests.deployRate'],
+      [base.replace('caravela-sim.toml', 'missing.toml'), join(SCENARIOS, 'missing.toml')]
+    ]
+
+    for (const [text, key] of cases) {
+      const path = join(dir, 'scenario.toml')
+      await writeFile(path, text.replace('caravela = "', `caravela = "${SCENARIOS}/`))
+      const err = await loadScenario(path).then(() => undefined, (err: unknown) => err)
+      assert.instance(err, InvalidConfigurationError, key)
+      assert.is((err as InvalidConfigurationError).key, key)
+    }
+  } finally {
+    await rm(dir, { recursive: true, force: true })
+  }
+})
+
+Scenarios('the workload of a tick depends on the seed only', async () => {
+  const scenario = await loadScenario(STEADY)
+  const a = tickEvents(scenario, 1000, 360, 0, new SimRandom(7, 3))
+  const b = tickEvents(scenario, 1000, 360, 0, new SimRandom(7, 3))
+  const c = tickEvents(scenario, 1000, 360, 0, new SimRandom(8, 3))
+
+  assert.equal(a, b)
+  assert.not.equal(a, c)
+  assert.is(a.filter(e => e.kind === 'deploy').length, 30, '3 % of 1000 nodes deploy in the first phase')
+  assert.is(a.filter(e => e.kind === 'stop').length, 2, '0.25 % stop')
+})
+
+Scenarios.run()
+
+const Runs = suite('sim: runs')
+
+Runs('every backend places requests, and the suppliers\' accounting matches the placements', async () => {
+  const scenario = await loadScenario(STEADY)
+
+  for (const backend of SIM_BACKENDS) {
+    const result = await simulate({ scenario, backend, nodes: 300, ticks: 45, seed: 3 })
+
+    assert.ok(result.requests > 300, `${backend}: ${result.requests} requests`)
+    assert.ok(result.successRatio > 0.2, `${backend}: success ratio ${result.successRatio}`)
+    assert.is(result.accountingErrors, 0, `${backend}: accounting`)
+    assert.equal(result.handlerErrors, [], `${backend}: handler errors`)
+    assert.is(result.series.length, 5, `${backend}: one point per 9 ticks`)
+    assert.ok(result.messagesPerRequest.mean >= 1 + result.successRatio - 1e-9, `${backend}: a request costs its submission, and a launch when placed`)
+    assert.ok(result.totalMessages > result.requests, backend)
+  }
+})
+
+Runs('a run is a function of its seed', async () => {
+  const scenario = await loadScenario(STEADY)
+
+  for (const backend of ['multi-offer-updates', 'swarm'] as const) {
+    const a = await simulate({ scenario, backend, nodes: 200, ticks: 27, seed: 11 })
+    const b = await simulate({ scenario, backend, nodes: 200, ticks: 27, seed: 11 })
+    const c = await simulate({ scenario, backend, nodes: 200, ticks: 27, seed: 12 })
+
+    assert.equal(outcome(a), outcome(b), `${backend}: same seed, same run`)
+    assert.not.equal(outcome(a), outcome(c), `${backend}: another seed, another run`)
+  }
+})
+
+Runs.run()
+
+const Cli = suite('sim: command line')
+
+async function sim (args: string[]): Promise<{ code: number, stdout: string, stderr: string }> {
+  return new Promise(resolve => {
+    execFile(process.execPath, [SIM_CLI, ...args], { timeout: 120_000 }, (err: any, stdout, stderr) => {
+      resolve({ code: err == null ? 0 : err.code, stdout, stderr })
+    })
+  })
+}
+
+Cli('bad flags and files get one clear line and exit code 2 or 1', async () => {
+  const cases: Array<[string[], number, RegExp]> = [
+    [[], 2, /--scenario is required/],
+    [['--scenario', STEADY, '--nodes', 'many'], 2, /--nodes: "many" is not a whole number/],
+    [['--scenario', STEADY, '--backends', 'chord'], 1, /--backends\[0\]: unknown backend "chord"/],
+    [['--scenario', '/nonexistent.toml'], 1, /scenario file not found/],
+    [['--frobnicate'], 2, /frobnicate/]
+  ]
+
+  for (const [args, code, message] of cases) {
+    const result = await sim(args)
+    assert.is(result.code, code, args.join(' '))
+    assert.match(result.stderr, message)
+    assert.not.match(result.stderr, /\n\s+at /, 'no stack trace')
+  }
+})
+
+Cli('a small run prints the summary and writes the report, CSV files and plots', async () => {
+  const out = await mkdtemp(join(tmpdir(), 'caravela-sim-out-'))
+
+  try {
+    const result = await sim(['--scenario', STEADY, '--nodes', '150', '--ticks', '18', '--backends', 'multi-offer-updates,swarm', '--out', out, '--quiet'])
+    assert.is(result.code, 0, result.stderr)
+    assert.match(result.stdout, /multi-offer-updates\s+\d+\s+0\.\d{3}/)
+    assert.match(result.stdout, /swarm\s+\d+/)
+    const files = (await readdir(out)).sort()
+    assert.equal(files, ['messages-over-time.png', 'messages-per-request.png', 'peer-load.png', 'peer-load.csv', 'report.json', 'series.csv', 'success-ratio.png', 'summary.csv', 'used-resources.png'].sort())
+    const report = JSON.parse(await readFile(join(out, 'report.json'), 'utf8'))
+    assert.equal(report.results.map((r: any) => r.backend), ['multi-offer-updates', 'swarm'])
+    const summary = (await readFile(join(out, 'summary.csv'), 'utf8')).trim().split('\n')
+    assert.is(summary.length, 3)
+    assert.match(summary[0], /^backend,nodes,ticks,seed,requests,succeeded,success_ratio,/)
+  } finally {
+    await rm(out, { recursive: true, force: true })
+  }
+})
+
+Cli.run()
