@@ -256,6 +256,27 @@ test('nextLowerOffer: backward from the current slice, skipping the first one th
   ])
 })
 
+test('serves: a supplier offers where requests it can hold are searched, also above what it honours', () => {
+  const map = new ResourceMap(defaultConfig().network.resources)
+  const slice = (cpus: number, memory: number): Slice => map.fittestForSearch(r(0, cpus, memory))!
+  // (0, 2, 700) is searched in (0, 2, 1024): a supplier with that much free serves it
+  assert.ok(map.serves(slice(2, 1024), r(0, 2, 700)))
+  assert.ok(map.serves(slice(2, 1024), r(0, 2, 1024)), 'and of course what it honours')
+  assert.ok(map.serves(slice(2, 1024), r(0, 2, 600)))
+  // requests up to (0, 2, 512) are searched in (0, 2, 512) or lower: nothing for (0, 2, 1024)
+  assert.not.ok(map.serves(slice(2, 1024), r(0, 2, 512)))
+  assert.ok(map.serves(slice(2, 2048), r(0, 1, 4096)), '(0, 1, 2048) is searched in (0, 2, 2048): no one-CPU slice holds 2 GB')
+  assert.not.ok(map.serves(slice(2, 2048), r(0, 1, 1024)), 'up to (0, 1, 1024) is searched in the one-CPU slices')
+  assert.not.ok(map.serves(slice(1, 256), r(0, 0, 4096)), 'no CPU, no request')
+  assert.equal(map.servedPartitions(r(0, 2, 700)).map(s => ({ ...s.resources })), [r(0, 2, 1024), r(0, 2, 512), r(0, 1, 1024), r(0, 1, 512), r(0, 1, 256)])
+  // every slice it honours is served
+  for (const free of [r(0, 2, 2048), r(0, 1, 700), r(0, 2, 600)]) {
+    for (const honoured of map.lowerPartitionsForOffer(free)) {
+      assert.ok(map.serves(honoured, free))
+    }
+  }
+})
+
 test('lowerPartitionsForOffer: the worked example of §4.2 and the original\'s cases', () => {
   const cases: Array<[Resources, Resources[]]> = [
     [r(1, 2, 2049), [r(1, 2, 2048), r(1, 1, 2048), r(1, 1, 1048), r(0, 2, 2048), r(0, 1, 1024), r(0, 1, 512), r(0, 1, 256)]],

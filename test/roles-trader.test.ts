@@ -36,7 +36,7 @@ test('a trader refuses an offer smaller than its slice and says why (§18-16)', 
   const result = await net.network.client(supplier.peer.peerId).createOffer(trader.peer.node, wireOffer(1, small))
 
   assert.is(result.accepted, false)
-  assert.match(result.reason ?? '', /does not cover this trader's slice/)
+  assert.match(result.reason ?? '', /serves no request searched in this trader's slice/)
   assert.is(trader.roles.offers().trading.offers.length, 0)
 
   const big = { cpuClass: 0, cpus: 2, memory: 2048 }
@@ -92,12 +92,15 @@ test('getOffers with what the buyer needs answers only the offers that hold it',
   assert.equal(await suppliers({ cpuClass: 0, cpus: 1, memory: 8192 }), [])
 })
 
-test('an update that no longer covers the slice drops the offer', async () => {
+test('an update that no longer serves the slice drops the offer', async () => {
   const net = await quietNetwork()
-  const [trader, supplier] = net.peers
+  const lowest = net.map.lowestResources()
+  const trader = traderAbove(net, lowest)
+  const supplier = net.peers.find(p => p !== trader)!
   const slice = net.map.sliceOf(trader.peer.key).resources
   await net.network.client(supplier.peer.peerId).createOffer(trader.peer.node, wireOffer(1, slice))
-  assert.is(await net.network.client(supplier.peer.peerId).updateOffer(trader.peer.node, wireOffer(1, { ...slice, memory: slice.memory - 1 })), false)
+  // what is left holds only requests searched in the lowest slice
+  assert.is(await net.network.client(supplier.peer.peerId).updateOffer(trader.peer.node, wireOffer(1, lowest)), false)
   assert.is(trader.roles.offers().trading.offers.length, 0)
 })
 

@@ -119,15 +119,18 @@ function planSingleOffer (offers: SupplierOffer[], available: Resources, target:
 }
 
 /**
- * Multiple offers (§5.6): one offer in every slice the supplier can honour, so that a buyer
- * searching only the smallest slice that holds its request finds every supplier able to serve it.
+ * Multiple offers (§5.6): one offer in every slice where the supplier can serve requests
+ * (`ResourceMap.servedPartitions`): the slices it honours, as in the original, and the larger ones
+ * where requests it can hold are searched, so that a buyer searching only the smallest slice that
+ * holds its request finds every supplier able to serve it (the original missed a supplier with
+ * (0, 3, 1500) free for a request of (0, 2, 1200), searched in (0, 4, 2048)).
  * Offers in slices it no longer honours, and second offers in one slice, are withdrawn. With
  * `updates`, kept offers are updated when the free resources changed; without, their traders keep
  * the figures the offers were made with (§18-13). Creation does not fall back to lower slices:
  * those get offers of their own.
  */
 function planMultiOffer (map: ResourceMap, offers: SupplierOffer[], available: Resources, updates: boolean): OfferPlan {
-  const targets = new Map(map.lowerPartitionsForOffer(available).map(slice => [slice.index, slice]))
+  const targets = new Map(map.servedPartitions(available).map(slice => [slice.index, slice]))
   const plan: OfferPlan = { remove: [], update: [], create: [] }
 
   for (const offer of offers) {

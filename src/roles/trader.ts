@@ -133,7 +133,10 @@ export class Trader {
     return this.init.config().discoveryBackend === 'swarm'
   }
 
-  /** CreateOffer: kept only when it covers our slice, and the reply says so (§18-16). */
+  /**
+   * CreateOffer: kept only when the supplier can serve a request searched in our slice
+   * (`ResourceMap.serves`), and the reply says so (§18-16).
+   */
   createOffer (ctx: RequestContext, offer: Offer): CreateOfferResult {
     if (this.swarm) {
       return this.registerWorker(ctx, offer)
@@ -141,10 +144,10 @@ export class Trader {
 
     const slice = this.slice
 
-    if (!contains(offer.freeResources, slice.resources)) {
+    if (!this.init.resourceMap().serves(slice, offer.freeResources)) {
       return {
         accepted: false,
-        reason: `the offer of ${describeResources(offer.freeResources)} does not cover this trader's slice of ${describeResources(slice.resources)}`
+        reason: `the offer of ${describeResources(offer.freeResources)} serves no request searched in this trader's slice of ${describeResources(slice.resources)}`
       }
     }
 
@@ -222,7 +225,7 @@ export class Trader {
       return false
     }
 
-    if (!this.swarm && !contains(offer.freeResources, this.slice.resources)) {
+    if (!this.swarm && !this.init.resourceMap().serves(this.slice, offer.freeResources)) {
       this.delete(ctx.from.peerId, offer.id)
       return false
     }
