@@ -7,10 +7,15 @@
 import '../polyfill.js'
 import { mkdir } from 'node:fs/promises'
 import { resolve } from 'node:path'
+import { availableParallelism } from 'node:os'
 import { parseArgs } from 'node:util'
+import { Worker } from 'node:worker_threads'
 import { InvalidConfigurationError } from '../errors.js'
 import { errorLine, EXIT_USAGE, formatOptions, formatTable, isUsageError, UsageError } from './caravela.js'
 import type { CliOption } from './caravela.js'
+import type { SimulationResult } from '../sim/simulator.js'
+import type { SimWorkerData } from '../sim/worker.js'
+import type { DiscoveryBackend } from '../config/types.js'
 
 const options = {
   scenario: { type: 'string', value: 'file.toml', description: 'Scenario to run, e.g. scenarios/simulation_steadyAt30Perc.toml (required)' },
@@ -19,10 +24,14 @@ const options = {
   seed: { type: 'string', value: 'n', description: 'Seed of every random draw (default: the scenario\'s)' },
   backends: { type: 'string', value: 'a,b,…', description: 'Backends to compare: single-offer, multi-offer, multi-offer-updates, random, swarm (default: the scenario\'s)' },
   out: { type: 'string', value: 'dir', description: 'Directory for report.json, the CSV files and the plots (default out/sim-<time>)' },
+  threads: { type: 'string', value: 'n', description: 'Backends simulated at once, each in its own thread (default: one per core)' },
   'no-plots': { type: 'boolean', description: 'Write no PNG plots' },
   quiet: { type: 'boolean', short: 'q', description: 'Print only the summary' },
   help: { type: 'boolean', short: 'h', description: 'Show this help' }
 } satisfies Record<string, CliOption>
+
+/** Heap limit of one backend's thread: 2^20 peers fit in it. */
+const WORKER_HEAP_MB = 16_384
 
 const HELP = `Usage: npm run sim -- --scenario <file.toml> [options]
 
@@ -39,6 +48,7 @@ interface Flags {
   seed?: string
   backends?: string
   out?: string
+  threads?: number
   'no-plots'?: boolean
   quiet?: boolean
   help?: boolean
@@ -75,7 +85,6 @@ async function main (flags: Flags): Promise<void> {
   const { backends: parseBackends, loadScenario } = await import('../sim/scenario.js')
   const scenario = await loadScenario(flags.scenario)
   const backends = flags.backends == null ? scenario.backends : parseBackends(flags.backends, '--backends')
-  const { simulate } = await import('../sim/simulator.js')
   const { summaryTable, writeReport } = await import('../sim/report.js')
   const out = resolve(flags.out ?? `out/sim-${new Date().toISOString().replace(/[:.]/g, '-')}`)
   await mkdir(out, { recursive: true })
@@ -86,34 +95,27 @@ async function main (flags: Flags): Promise<void> {
     ticks: ticks ?? scenario.ticks,
     seed: seed ?? scenario.seed,
     startedAt: new Date().toISOString(),
-    results: [] as Array<Awaited<ReturnType<typeof simulate>>>
+    results: [] as SimulationResult[]
   }
   const say = (line: string): void => { if (flags.quiet !== true) process.stdout.write(line) }
 
   say(`Simulating ${report.nodes} peers for ${report.ticks} ticks (seed ${report.seed}): ${backends.join(', ')}\n`)
 
-  for (const backend of backends) {
-    say(`${backend}: `)
-    const result = await simulate({
-      scenario,
-      backend,
-      nodes,
-      ticks,
-      seed,
-      onTick: (tick, requests, succeeded) => {
-        if ((tick + 1) % 60 === 0) {
-          say(`${tick + 1} ticks (${succeeded}/${requests}) `)
-        }
-      }
-    })
+  const parallel = Math.max(1, Math.min(backends.length, flags.threads ?? availableParallelism()))
+  say(`${parallel} backend${parallel === 1 ? '' : 's'} at a time\n`)
+  const results = await runBackends(backends, parallel, backend => simulateInWorker({ scenarioPath: flags.scenario as string, backend, nodes, ticks, seed }, (tick, requests, succeeded) => {
+    if ((tick + 1) % 120 === 0) {
+      say(`  ${backend}: ${tick + 1} ticks, ${succeeded} of ${requests} placed\n`)
+    }
+  }))
+
+  for (const result of results) {
     report.results.push(result)
-    say(`done in ${(result.wallTimeMs / 1000).toFixed(1)} s, peak RSS ${Math.round(result.peakRssBytes / 2 ** 20)} MB\n`)
+    say(`${result.backend}: done in ${(result.wallTimeMs / 1000).toFixed(1)} s\n`)
 
     if (result.accountingErrors > 0 || result.handlerErrors.length > 0) {
-      process.stderr.write(`caravela-sim: warning: ${backend}: ${result.accountingErrors} peers' accounting differs, ${result.handlerErrors.length} handler errors (see report.json)\n`)
+      process.stderr.write(`caravela-sim: warning: ${result.backend}: ${result.accountingErrors} peers' accounting differs, ${result.handlerErrors.length} handler errors (see report.json)\n`)
     }
-
-    globalThis.gc?.()
   }
 
   const files = await writeReport(report, out)
@@ -134,7 +136,46 @@ function parseFlags (argv: string[]): Flags {
     throw new UsageError(`unexpected argument "${positionals[0]}"`)
   }
 
-  return values as Flags
+  return { ...values, threads: positive(values.threads, 'threads', 1, 64) } as Flags
+}
+
+/** Simulate the backends, `parallel` at a time; results in the order of `backends`. */
+async function runBackends (backends: DiscoveryBackend[], parallel: number, run: (backend: DiscoveryBackend) => Promise<SimulationResult>): Promise<SimulationResult[]> {
+  const results: SimulationResult[] = new Array(backends.length)
+  let next = 0
+
+  await Promise.all(Array.from({ length: parallel }, async () => {
+    while (next < backends.length) {
+      const index = next++
+      results[index] = await run(backends[index])
+    }
+  }))
+
+  return results
+}
+
+/** One backend in a worker thread; rejects with the worker's error. */
+async function simulateInWorker (data: SimWorkerData, onTick: (tick: number, requests: number, succeeded: number) => void): Promise<SimulationResult> {
+  return new Promise((resolve, reject) => {
+    const worker = new Worker(new URL('../sim/worker.js', import.meta.url), { workerData: data, resourceLimits: { maxOldGenerationSizeMb: WORKER_HEAP_MB } })
+    let result: SimulationResult | undefined
+
+    worker.on('message', message => {
+      if (message.type === 'tick') {
+        onTick(message.tick, message.requests, message.succeeded)
+      } else if (message.type === 'result') {
+        result = message.result
+      }
+    })
+    worker.on('error', reject)
+    worker.on('exit', code => {
+      if (result != null) {
+        resolve(result)
+      } else {
+        reject(new Error(`the simulation of ${data.backend} ended without a result (exit code ${code})`))
+      }
+    })
+  })
 }
 
 try {

@@ -43,7 +43,8 @@ export function repeat (clock: Clock, interval: () => number, task: () => Promis
  * `fn` handles its own failures: a rejection only moves on to the next item.
  */
 export async function forEachLimit<T> (items: Iterable<T>, limit: number, fn: (item: T) => Promise<void>): Promise<void> {
-  const iterator = items[Symbol.iterator]()
+  const list = Array.isArray(items) ? items as T[] : [...items]
+  const iterator = list[Symbol.iterator]()
 
   const worker = async (): Promise<void> => {
     for (let next = iterator.next(); next.done !== true; next = iterator.next()) {
@@ -51,5 +52,6 @@ export async function forEachLimit<T> (items: Iterable<T>, limit: number, fn: (i
     }
   }
 
-  await Promise.all(Array.from({ length: Math.max(1, limit) }, worker))
+  // no more workers than items: a swarm peer's trader, empty, must not start 1024 of them every round
+  await Promise.all(Array.from({ length: Math.max(0, Math.min(limit, list.length)) }, worker))
 }

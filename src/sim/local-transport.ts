@@ -11,14 +11,13 @@ import { generateKeyPairFromSeed } from '@libp2p/crypto/keys'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { createHash } from 'node:crypto'
 import { raceSignal } from 'race-signal'
-import { NotImplementedError, ProtocolStatusError, RemoteRequestError } from '../errors.js'
+import { RemoteRequestError } from '../errors.js'
 import { CODECS } from '../protocols/codec.js'
-import { INVOKERS } from '../protocols/invokers.js'
 import { MESSAGE_NAMES } from '../protocols/ids.js'
-import { DEFAULT_LIMITS, responseSizeLimit } from '../protocols/limits.js'
 import { createMetrics } from '../protocols/metrics.js'
 import { pointOf } from '../resources/resource-map.js'
-import type { Requests, Response, Results } from '../protocols/codec.js'
+import { answer } from './answer.js'
+import type { Requests, Results } from '../protocols/codec.js'
 import type { MessageName } from '../protocols/ids.js'
 import type { ProtocolMetrics } from '../protocols/metrics.js'
 import type { CaravelaHandlers, RequestContext } from '../protocols/server.js'
@@ -241,7 +240,7 @@ export class LocalNetwork {
     count(target.metrics, name, 'received', requestBytes)
     this.onMessage?.({ name, from, to: to.peerId })
     const ctx: RequestContext = { from: sender.peer.node, signal: options.signal ?? new AbortController().signal }
-    const response = await raceSignal(this.respond(name, target, ctx, codec.decodeRequest(requestBytes)), options.signal)
+    const response = await raceSignal(answer(name, target.handlers, ctx, codec.decodeRequest(requestBytes), err => { this.handlerErrors.push(err) }), options.signal)
     await this.latency?.()
 
     if (!target.alive) {
@@ -292,49 +291,6 @@ export class LocalNetwork {
   setInOverlay (peerId: string, inOverlay: boolean): void {
     this.state(peerId).inOverlay = inOverlay
     this.slices = undefined
-  }
-
-  private async respond<N extends MessageName> (name: N, target: PeerState, ctx: RequestContext, request: Requests[N]): Promise<Uint8Array> {
-    const codec = CODECS[name]
-    let response: Response<Results[N]>
-
-    try {
-      if (target.handlers[name] == null) {
-        throw new NotImplementedError(`${name} is not implemented by this peer`)
-      }
-
-      const invoke = INVOKERS[name]
-      response = { status: 'OK', result: await invoke(target.handlers as CaravelaHandlers, ctx, request) }
-    } catch (err: any) {
-      response = this.statusOf(err)
-    }
-
-    try {
-      const bytes = codec.encodeResponse(response)
-
-      if (bytes.byteLength > responseSizeLimit(name, DEFAULT_LIMITS)) {
-        throw new Error(`the ${name} response is ${bytes.byteLength} bytes long, more than the limit`)
-      }
-
-      return bytes
-    } catch (err: any) {
-      this.handlerErrors.push(err)
-      return codec.encodeResponse({ status: 'INTERNAL_ERROR', message: 'internal error' })
-    }
-  }
-
-  /** The status a handler's error answers with, as the protocol server maps it. */
-  private statusOf (err: any): Response<never> {
-    if (err instanceof ProtocolStatusError) {
-      return { status: err.status, message: err.message }
-    }
-
-    if (err instanceof NotImplementedError) {
-      return { status: 'NOT_IMPLEMENTED', message: err.message }
-    }
-
-    this.handlerErrors.push(err)
-    return { status: 'INTERNAL_ERROR', message: 'internal error' }
   }
 
   private state (peerId: string): PeerState {
