@@ -11,7 +11,8 @@ import { fileURLToPath } from 'node:url'
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
 import { InvalidConfigurationError } from '../src/errors.js'
-import { loadScenario, SIM_BACKENDS } from '../src/sim/scenario.js'
+import { DISCOVERY_BACKENDS } from '../src/config/config.js'
+import { loadScenario } from '../src/sim/scenario.js'
 import { simulate } from '../src/sim/simulator.js'
 import { SimRandom } from '../src/sim/random.js'
 import { tickEvents } from '../src/sim/workload.js'
@@ -93,7 +94,7 @@ const Runs = suite('sim: runs')
 Runs('every backend places requests, and the suppliers\' accounting matches the placements', async () => {
   const scenario = await loadScenario(STEADY)
 
-  for (const backend of SIM_BACKENDS) {
+  for (const backend of DISCOVERY_BACKENDS) {
     const result = await simulate({ scenario, backend, nodes: 300, ticks: 45, seed: 3 })
 
     assert.ok(result.requests > 300, `${backend}: ${result.requests} requests`)

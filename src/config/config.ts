@@ -24,7 +24,8 @@ export { formatDuration, parseDuration, parseMemory }
 export const MAX_NETWORK_CONFIG_JSON_BYTES = 64 * 1024
 
 const SCHEDULING_POLICIES: readonly SchedulingPolicy[] = ['binpack', 'spread']
-const DISCOVERY_BACKENDS: readonly DiscoveryBackend[] = ['single-offer', 'multi-offer', 'multi-offer-updates', 'random', 'swarm']
+/** Every discovery backend: the three offering strategies and the simulator's baselines, which peers run too. */
+export const DISCOVERY_BACKENDS: readonly DiscoveryBackend[] = ['single-offer', 'multi-offer', 'multi-offer-updates', 'random', 'swarm']
 
 /** kad-dht's K: a lookup never returns more peers than this. */
 const MAX_LOOKUP_COUNT = 20

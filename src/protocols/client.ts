@@ -13,16 +13,14 @@ import { RemoteRequestError } from '../errors.js'
 import { CODECS } from './codec.js'
 import { CLIENT_TIMEOUT } from './constants.js'
 import { protocolIds } from './ids.js'
+import { MessageClient } from './message-client.js'
 import { DEFAULT_LIMITS, responseSizeLimit } from './limits.js'
 import { createMetrics } from './metrics.js'
 import type { Requests, Results } from './codec.js'
 import type { MessageName } from './ids.js'
 import type { SizeLimits } from './limits.js'
 import type { ProtocolMetrics } from './metrics.js'
-import type {
-  AbortOptions, AvailableOffer, CaravelaClient, ContainerConfig, ContainerStatus, CreateOfferResult,
-  GetOffersOptions, NetworkConfiguration, NodeRef, Offer
-} from '../types.js'
+import type { AbortOptions, NodeRef } from '../types.js'
 import type { ComponentLogger, Logger, PeerId, PeerStore } from '@libp2p/interface'
 import type { ConnectionManager } from '@libp2p/interface-internal'
 import type { Multiaddr } from '@multiformats/multiaddr'
@@ -53,7 +51,7 @@ export interface Libp2pCaravelaClientInit {
 }
 
 /** `CaravelaClient` over libp2p: one stream per call. */
-export class Libp2pCaravelaClient implements CaravelaClient {
+export class Libp2pCaravelaClient extends MessageClient {
   /** protocol id of every message */
   readonly protocols: Record<MessageName, string>
   /** messages and bytes sent (requests) and received (responses), per protocol */
@@ -65,6 +63,7 @@ export class Libp2pCaravelaClient implements CaravelaClient {
   private readonly limits: SizeLimits
 
   constructor (components: Libp2pCaravelaClientComponents, init: Libp2pCaravelaClientInit = {}) {
+    super()
     this.components = components
     this.log = components.logger.forComponent('caravela:protocols:client')
     this.protocols = protocolIds(init.protocolPrefix ?? PROTOCOL_PREFIX)
@@ -75,53 +74,13 @@ export class Libp2pCaravelaClient implements CaravelaClient {
     }
   }
 
-  async createOffer (toTrader: NodeRef, offer: Offer, options?: AbortOptions): Promise<CreateOfferResult> {
-    return this.request('createOffer', toTrader, { offer }, options)
-  }
-
-  async refreshOffer (toSupplier: NodeRef, offerId: number, options?: AbortOptions): Promise<boolean> {
-    return this.request('refreshOffer', toSupplier, { offerId }, options)
-  }
-
-  async updateOffer (toTrader: NodeRef, offer: Offer, options?: AbortOptions): Promise<boolean> {
-    return this.request('updateOffer', toTrader, { offer }, options)
-  }
-
-  async removeOffer (toTrader: NodeRef, offerId: number, options?: AbortOptions): Promise<void> {
-    await this.request('removeOffer', toTrader, { offerId }, options)
-  }
-
-  async getOffers (toTrader: NodeRef, relay: boolean, options?: GetOffersOptions): Promise<AvailableOffer[]> {
-    return this.request('getOffers', toTrader, { relay, needed: options?.needed }, options)
-  }
-
-  async advertiseOffersNeighbor (toNeighbor: NodeRef, traderOffering: NodeRef, options?: AbortOptions): Promise<void> {
-    await this.request('advertiseOffersNeighbor', toNeighbor, { traderOffering }, options)
-  }
-
-  async launchContainer (toSupplier: NodeRef, offerId: number, requestId: string, containers: ContainerConfig[], options?: AbortOptions): Promise<ContainerStatus[]> {
-    return this.request('launchContainer', toSupplier, { offerId, requestId, containers }, options)
-  }
-
-  async stopLocalContainer (toSupplier: NodeRef, containerId: string, options?: AbortOptions): Promise<void> {
-    await this.request('stopLocalContainer', toSupplier, { containerId }, options)
-  }
-
-  async containerExited (toBuyer: NodeRef, containerId: string, exitCode: number | undefined, reason: string, options?: AbortOptions): Promise<void> {
-    await this.request('containerExited', toBuyer, { containerId, exitCode, reason }, options)
-  }
-
-  async obtainConfiguration (node: NodeRef, options?: AbortOptions): Promise<NetworkConfiguration> {
-    return this.request('obtainConfiguration', node, {}, options)
-  }
-
   /**
    * One request/response exchange.
    *
    * @throws {MalformedMessageError} when the arguments cannot be encoded or the response is invalid
    * @throws {RemoteRequestError} when the peer answers with a status other than OK
    */
-  private async request<N extends MessageName> (name: N, to: NodeRef, request: Requests[N], options: AbortOptions = {}): Promise<Results[N]> {
+  protected async request<N extends MessageName> (name: N, to: NodeRef, request: Requests[N], options: AbortOptions = {}): Promise<Results[N]> {
     const codec = CODECS[name]
     const bytes = codec.encodeRequest(request)
     const peerId = targetPeerId(to)

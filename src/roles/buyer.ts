@@ -444,39 +444,14 @@ export class Buyer {
    * with an offer the placement can use.
    */
   private async search (request: Request, map: ResourceMap, slice: Slice, needed: Resources, usable: (offer: AvailableOffer) => boolean): Promise<SearchResult> {
-    const config = this.init.config()
-    let nodes
-
-    request.signal?.throwIfAborted()
-    request.lookups++
-
-    try {
-      nodes = await this.init.overlay.lookup(map.randomKeyIn(slice, this.init.random), {
-        count: config.lookupCount,
-        signal: request.signal,
-        onStats: stats => {
-          request.messages += stats.rpcs
-          request.hops += stats.hops
-        }
-      })
-    } catch (err: any) {
-      this.log('lookup in slice %d failed - %e', slice.index, err)
-      return { offers: [], traders: 0 }
-    }
-
+    const nodes = await this.lookup(request, map.randomKeyIn(slice, this.init.random), this.init.config().lookupCount, `slice ${slice.index}`)
     const traders = nodes.filter(node => map.sliceOf(node.key).index === slice.index)
 
     for (const [asked, trader] of traders.entries()) {
-      this.count(request, trader)
+      const offers = await this.askOffers(request, trader, true, needed)
 
-      try {
-        const offers = await this.init.client.getOffers(trader, true, { ...this.callOptions(request), needed })
-
-        if (offers.some(usable)) {
-          return { offers, traders: asked + 1 }
-        }
-      } catch (err: any) {
-        this.log('trader %s did not answer - %e', trader.peerId, err)
+      if (offers.some(usable)) {
+        return { offers, traders: asked + 1 }
       }
     }
 

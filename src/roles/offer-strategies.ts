@@ -18,14 +18,6 @@ export type OfferingStrategy = Extract<DiscoveryBackend, 'single-offer' | 'multi
 /** Every offering strategy. */
 export const OFFERING_STRATEGIES: readonly OfferingStrategy[] = ['single-offer', 'multi-offer', 'multi-offer-updates']
 
-/** The simulator's baselines (§10), which peers run too: no offers (`random`), a central master (`swarm`). */
-export type BaselineBackend = Extract<DiscoveryBackend, 'random' | 'swarm'>
-
-export const BASELINE_BACKENDS: readonly BaselineBackend[] = ['random', 'swarm']
-
-/** Every discovery backend a peer runs. */
-export const DISCOVERY_BACKENDS: readonly DiscoveryBackend[] = [...OFFERING_STRATEGIES, ...BASELINE_BACKENDS]
-
 /** An offer the supplier made, as the supplier keeps it. */
 export interface SupplierOffer {
   /** supplier-local id, unique and increasing */

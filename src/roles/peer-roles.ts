@@ -5,6 +5,7 @@
  */
 
 import { fromString as uint8ArrayFromString } from 'uint8arrays/from-string'
+import { DISCOVERY_BACKENDS } from '../config/config.js'
 import { pointOf } from '../resources/resource-map.js'
 import { MemoryStore } from '../store/store.js'
 import { Buyer } from './buyer.js'
@@ -12,7 +13,6 @@ import { ContainersManager } from './containers-manager.js'
 import { UnsupportedBackendError } from './errors.js'
 import { Ledger } from './ledger.js'
 import { LoopbackClient } from './loopback-client.js'
-import { DISCOVERY_BACKENDS } from './offer-strategies.js'
 import { cryptoRandom } from './random.js'
 import { computeCapacity, PUBLISH_DELAY, Supplier } from './supplier.js'
 import { Trader } from './trader.js'

@@ -91,8 +91,6 @@ export class Supplier {
   private nextOfferId: number
   /** random: the id of the pseudo-offer this supplier answers buyers with, for as long as it lives */
   private standingOfferId?: number
-  /** swarm: the master found by the last lookup, until a call to it fails */
-  private master?: OverlayNode
   private running = false
   private tasks: RepeatingTask[] = []
   private publishTimer?: { cancel (): void }
@@ -314,35 +312,20 @@ export class Supplier {
   }
 
   /**
-   * Swarm: register with the master, by CreateOffer of one offer holding our free and used
-   * resources. Without a master (the lookup failed or found nobody) the next supplying tick
-   * tries again.
+   * Swarm: register with the master, the peer a lookup of the well-known key finds, by CreateOffer
+   * of one offer holding our free and used resources. Registering is rare (at start, and when the
+   * master lost or dropped our registration), so the master is looked up every time: a new one
+   * is found as soon as the old one is gone. Without a master the next supplying tick tries again.
    */
   private async register (): Promise<void> {
-    const master = await this.findMaster()
+    try {
+      const [master] = await this.init.overlay.lookup(SWARM_MASTER_KEY, { count: 1 })
 
-    if (master != null) {
-      await this.offerTo(master, this.init.resourceMap().sliceOf(master.key))
-    }
-  }
-
-  /** The master: the peer a lookup of the well-known key finds, cached until a call to it fails. */
-  private async findMaster (): Promise<OverlayNode | undefined> {
-    if (this.master == null) {
-      try {
-        [this.master] = await this.init.overlay.lookup(SWARM_MASTER_KEY, { count: 1 })
-      } catch (err: any) {
-        this.log('lookup of the swarm master failed - %e', err)
+      if (master != null) {
+        await this.offerTo(master, this.init.resourceMap().sliceOf(master.key))
       }
-    }
-
-    return this.master
-  }
-
-  /** A call to `node` failed: when it is the cached master, the next registration looks it up again. */
-  private failed (node: NodeRef): void {
-    if (this.master?.peerId === node.peerId) {
-      this.master = undefined
+    } catch (err: any) {
+      this.log('lookup of the swarm master failed - %e', err)
     }
   }
 
@@ -361,7 +344,6 @@ export class Supplier {
 
       if (offer.missed >= Math.max(1, maxRefreshesMissed)) {
         this.log('trader %s missed %d refreshes of offer %d: offering elsewhere', offer.trader.peerId, offer.missed, offer.id)
-        this.failed(offer.trader)
         void this.withdraw(offer)
         dropped++
       }
@@ -465,7 +447,6 @@ export class Supplier {
       }
     } catch (err: any) {
       this.log('trader %s did not take offer %d - %e', trader.peerId, offer.id, err)
-      this.failed(trader)
       this.offers.delete(offer.id)
       return undefined
     }
@@ -492,7 +473,6 @@ export class Supplier {
       }
     } catch (err: any) {
       this.log('update of offer %d at %s failed - %e', offer.id, offer.trader.peerId, err)
-      this.failed(offer.trader)
       offer.missed++
     }
   }
@@ -505,7 +485,6 @@ export class Supplier {
       await this.init.client.removeOffer(offer.trader, offer.id)
     } catch (err: any) {
       this.log('could not withdraw offer %d from %s - %e', offer.id, offer.trader.peerId, err)
-      this.failed(offer.trader)
     }
   }
 

@@ -62,11 +62,6 @@ export class SimClock implements Clock {
     return { cancel: () => { cancelled = true; current?.cancel() } }
   }
 
-  /** Timers armed and not yet fired or cancelled (cancelled ones may still be counted until due). */
-  pending (): number {
-    return this.heap.length
-  }
-
   /**
    * Move time to `until`, firing every timer due by then. Timers due at the same instant fire
    * together, then their work settles; time never goes backwards.

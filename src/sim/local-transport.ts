@@ -13,6 +13,7 @@ import { createHash } from 'node:crypto'
 import { raceSignal } from 'race-signal'
 import { RemoteRequestError } from '../errors.js'
 import { CODECS } from '../protocols/codec.js'
+import { messageClient } from '../protocols/message-client.js'
 import { MESSAGE_NAMES } from '../protocols/ids.js'
 import { createMetrics } from '../protocols/metrics.js'
 import { pointOf } from '../resources/resource-map.js'
@@ -23,8 +24,7 @@ import type { ProtocolMetrics } from '../protocols/metrics.js'
 import type { CaravelaHandlers, RequestContext } from '../protocols/server.js'
 import type { ResourceMap } from '../resources/resource-map.js'
 import type {
-  AbortOptions, AvailableOffer, CaravelaClient, ContainerConfig, ContainerStatus, CreateOfferResult, GetOffersOptions,
-  LookupOptions, LookupStats, NetworkConfiguration, NodeRef, Offer, Overlay, OverlayNode
+  AbortOptions, CaravelaClient, LookupOptions, LookupStats, NodeRef, Overlay, OverlayNode
 } from '../types.js'
 
 /** Peers returned by a lookup when the caller does not say (the default `lookupCount`). */
@@ -183,7 +183,8 @@ export class LocalNetwork {
 
   /** The client a peer sends with. */
   client (peerId: string): CaravelaClient {
-    return new LocalClient(this, this.state(peerId).peer.peerId)
+    const from = this.state(peerId).peer.peerId
+    return messageClient(async (name, to, request, options) => this.request(name, from, to, request, options))
   }
 
   /** The overlay a peer sees. */
@@ -330,57 +331,6 @@ export class LocalNetwork {
     }
 
     return size
-  }
-}
-
-/** `CaravelaClient` of one peer of a `LocalNetwork`. */
-export class LocalClient implements CaravelaClient {
-  private readonly network: LocalNetwork
-  private readonly from: string
-
-  constructor (network: LocalNetwork, from: string) {
-    this.network = network
-    this.from = from
-  }
-
-  async createOffer (toTrader: NodeRef, offer: Offer, options?: AbortOptions): Promise<CreateOfferResult> {
-    return this.network.request('createOffer', this.from, toTrader, { offer }, options)
-  }
-
-  async refreshOffer (toSupplier: NodeRef, offerId: number, options?: AbortOptions): Promise<boolean> {
-    return this.network.request('refreshOffer', this.from, toSupplier, { offerId }, options)
-  }
-
-  async updateOffer (toTrader: NodeRef, offer: Offer, options?: AbortOptions): Promise<boolean> {
-    return this.network.request('updateOffer', this.from, toTrader, { offer }, options)
-  }
-
-  async removeOffer (toTrader: NodeRef, offerId: number, options?: AbortOptions): Promise<void> {
-    await this.network.request('removeOffer', this.from, toTrader, { offerId }, options)
-  }
-
-  async getOffers (toTrader: NodeRef, relay: boolean, options?: GetOffersOptions): Promise<AvailableOffer[]> {
-    return this.network.request('getOffers', this.from, toTrader, { relay, needed: options?.needed }, options)
-  }
-
-  async advertiseOffersNeighbor (toNeighbor: NodeRef, traderOffering: NodeRef, options?: AbortOptions): Promise<void> {
-    await this.network.request('advertiseOffersNeighbor', this.from, toNeighbor, { traderOffering }, options)
-  }
-
-  async launchContainer (toSupplier: NodeRef, offerId: number, requestId: string, containers: ContainerConfig[], options?: AbortOptions): Promise<ContainerStatus[]> {
-    return this.network.request('launchContainer', this.from, toSupplier, { offerId, requestId, containers }, options)
-  }
-
-  async stopLocalContainer (toSupplier: NodeRef, containerId: string, options?: AbortOptions): Promise<void> {
-    await this.network.request('stopLocalContainer', this.from, toSupplier, { containerId }, options)
-  }
-
-  async containerExited (toBuyer: NodeRef, containerId: string, exitCode: number | undefined, reason: string, options?: AbortOptions): Promise<void> {
-    await this.network.request('containerExited', this.from, toBuyer, { containerId, exitCode, reason }, options)
-  }
-
-  async obtainConfiguration (node: NodeRef, options?: AbortOptions): Promise<NetworkConfiguration> {
-    return this.network.request('obtainConfiguration', this.from, node, {}, options)
   }
 }
 

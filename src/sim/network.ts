@@ -9,18 +9,17 @@
  */
 
 import { CODECS } from '../protocols/codec.js'
+import { messageClient } from '../protocols/message-client.js'
 import { RemoteRequestError } from '../errors.js'
 import { pointOf } from '../resources/resource-map.js'
 import { answer } from './answer.js'
+import { UnreachableError } from './local-transport.js'
 import type { SimKademlia } from './kademlia.js'
 import type { Requests, Results } from '../protocols/codec.js'
 import type { MessageName } from '../protocols/ids.js'
 import type { CaravelaHandlers, RequestContext } from '../protocols/server.js'
 import type { ResourceMap } from '../resources/resource-map.js'
-import type {
-  AbortOptions, AvailableOffer, CaravelaClient, ContainerConfig, ContainerStatus, CreateOfferResult, LookupOptions,
-  NetworkConfiguration, NodeRef, Offer, Overlay, OverlayNode, Resources
-} from '../types.js'
+import type { AbortOptions, CaravelaClient, LookupOptions, NodeRef, Overlay, OverlayNode } from '../types.js'
 
 /**
  * Bytes of a kad-dht FIND_NODE request: message type, a 32-byte key and the field tags
@@ -32,16 +31,6 @@ export const FIND_NODE_REQUEST_BYTES = 40
  * peer id, one IPv4/TCP multiaddr, tags).
  */
 export const FIND_NODE_RESPONSE_BYTES = 1124
-
-/** A message's target is not running. */
-export class UnreachablePeerError extends Error {
-  static name = 'UnreachablePeerError'
-
-  constructor (message: string) {
-    super(message)
-    this.name = 'UnreachablePeerError'
-  }
-}
 
 /** What the network tells the simulator about the traffic of a peer (to charge it to a request). */
 export interface TrafficTap {
@@ -139,7 +128,7 @@ export class SimNetwork {
   }
 
   client (index: number): CaravelaClient {
-    return new SimClient(this, index)
+    return messageClient(async (name, to, request) => this.request(name, index, to, request))
   }
 
   overlay (index: number): Overlay {
@@ -155,7 +144,7 @@ export class SimNetwork {
     this.count(name, requestBytes.byteLength)
 
     if (target == null || this.alive[target] !== 1) {
-      throw new UnreachablePeerError(`${to?.peerId} is unreachable`)
+      throw new UnreachableError(`${to?.peerId} is unreachable`)
     }
 
     this.messagesReceived[target]++
@@ -220,58 +209,6 @@ export class SimNetwork {
     const total = this.totals[name] ?? (this.totals[name] = { messages: 0, bytes: 0 })
     total.messages += messages
     total.bytes += bytes
-  }
-}
-
-/** `CaravelaClient` of one simulated peer. */
-class SimClient implements CaravelaClient {
-  private readonly network: SimNetwork
-  private readonly from: number
-
-  constructor (network: SimNetwork, from: number) {
-    this.network = network
-    this.from = from
-  }
-
-  async createOffer (toTrader: NodeRef, offer: Offer): Promise<CreateOfferResult> {
-    return this.network.request('createOffer', this.from, toTrader, { offer })
-  }
-
-  async refreshOffer (toSupplier: NodeRef, offerId: number): Promise<boolean> {
-    return this.network.request('refreshOffer', this.from, toSupplier, { offerId })
-  }
-
-  async updateOffer (toTrader: NodeRef, offer: Offer): Promise<boolean> {
-    return this.network.request('updateOffer', this.from, toTrader, { offer })
-  }
-
-  async removeOffer (toTrader: NodeRef, offerId: number): Promise<void> {
-    await this.network.request('removeOffer', this.from, toTrader, { offerId })
-  }
-
-  async getOffers (toTrader: NodeRef, relay: boolean, options?: AbortOptions & { needed?: Resources }): Promise<AvailableOffer[]> {
-    const request = (options?.needed == null ? { relay } : { relay, needed: options.needed }) as Requests['getOffers']
-    return this.network.request('getOffers', this.from, toTrader, request)
-  }
-
-  async advertiseOffersNeighbor (toNeighbor: NodeRef, traderOffering: NodeRef): Promise<void> {
-    await this.network.request('advertiseOffersNeighbor', this.from, toNeighbor, { traderOffering })
-  }
-
-  async launchContainer (toSupplier: NodeRef, offerId: number, requestId: string, containers: ContainerConfig[]): Promise<ContainerStatus[]> {
-    return this.network.request('launchContainer', this.from, toSupplier, { offerId, requestId, containers })
-  }
-
-  async stopLocalContainer (toSupplier: NodeRef, containerId: string): Promise<void> {
-    await this.network.request('stopLocalContainer', this.from, toSupplier, { containerId })
-  }
-
-  async containerExited (toBuyer: NodeRef, containerId: string, exitCode: number | undefined, reason: string): Promise<void> {
-    await this.network.request('containerExited', this.from, toBuyer, { containerId, exitCode, reason })
-  }
-
-  async obtainConfiguration (node: NodeRef): Promise<NetworkConfiguration> {
-    return this.network.request('obtainConfiguration', this.from, node, {})
   }
 }
 

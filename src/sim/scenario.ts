@@ -8,13 +8,10 @@
 import { readFile } from 'node:fs/promises'
 import { dirname, resolve } from 'node:path'
 import { parse as parseToml, TomlError } from 'smol-toml'
-import { loadConfigFile, parseDuration } from '../config/config.js'
+import { DISCOVERY_BACKENDS, loadConfigFile, parseDuration } from '../config/config.js'
 import { InvalidConfigurationError } from '../errors.js'
 import type { DiscoveryBackend, NetworkConfig } from '../config/types.js'
 import type { Resources } from '../types.js'
-
-/** Every backend the simulator compares, in the order of its reports. */
-export const SIM_BACKENDS: readonly DiscoveryBackend[] = ['single-offer', 'multi-offer', 'multi-offer-updates', 'random', 'swarm']
 
 /** A request profile: one spread container of these resources, drawn with this percentage. */
 export interface RequestProfile extends Resources {
@@ -62,9 +59,36 @@ export async function loadScenario (path: string): Promise<Scenario> {
     throw new InvalidConfigurationError(path, `TOML syntax error${where}: ${String(err.message).split('\n')[0]}`)
   }
 
+  if (doc.network != null && doc.caravela == null) {
+    throw new InvalidConfigurationError(path, 'this is a caravela settings file, not a scenario: a scenario names it with caravela = "<file>" (see scenarios/)')
+  }
+
+  try {
+    return await readScenario(path, doc)
+  } catch (err) {
+    throw inFile(err, path)
+  }
+}
+
+/** Errors that already name their file. */
+const placed = new WeakSet<object>()
+
+/** The error, saying which file it is in (a run reads two: the scenario and its caravela settings). */
+function inFile (err: unknown, file: string): unknown {
+  if (!(err instanceof InvalidConfigurationError) || placed.has(err)) {
+    return err
+  }
+
+  const named = err.key === file ? err : new InvalidConfigurationError(err.key, `${err.message.slice(err.key.length + 2)} (in ${file})`)
+  placed.add(named)
+  return named
+}
+
+async function readScenario (path: string, doc: Record<string, unknown>): Promise<Scenario> {
   unknownKeys(doc, TOP_KEYS, '')
-  const caravela = text_(doc.caravela, 'caravela')
-  const network = (await loadConfigFile(resolve(dirname(path), caravela))).network
+  const caravela = fileName(doc.caravela, 'caravela')
+  const caravelaPath = resolve(dirname(path), caravela)
+  const network = (await loadConfigFile(caravelaPath).catch(err => { throw inFile(err, caravelaPath) })).network
   const resources = table(doc.resources ?? { generator: 'partition-fit' }, 'resources')
   unknownKeys(resources, ['generator', 'static'], 'resources.')
   const requests = table(doc.requests, 'requests')
@@ -98,7 +122,7 @@ export async function loadScenario (path: string): Promise<Scenario> {
     nodes: integer(doc.nodes, 'nodes', 1, 2 ** 24),
     ticks: integer(doc.ticks, 'ticks', 1, 1e6),
     tickInterval: doc.tickInterval == null ? 20_000 : positiveDuration(doc.tickInterval, 'tickInterval'),
-    backends: backends(doc.backends ?? SIM_BACKENDS, 'backends'),
+    backends: backends(doc.backends ?? DISCOVERY_BACKENDS, 'backends'),
     seed: doc.seed == null ? 1 : integer(doc.seed, 'seed', 0, 2 ** 31 - 1),
     network,
     resources: generator === 'static'
@@ -115,12 +139,12 @@ export function backends (value: unknown, key: string): DiscoveryBackend[] {
   const names = typeof value === 'string' ? value.split(',').map(s => s.trim()).filter(s => s !== '') : list(value, key)
 
   if (names.length === 0) {
-    throw new InvalidConfigurationError(key, `name at least one of ${SIM_BACKENDS.join(', ')}`)
+    throw new InvalidConfigurationError(key, `name at least one of ${DISCOVERY_BACKENDS.join(', ')}`)
   }
 
   return names.map((name, i) => {
-    if (!(SIM_BACKENDS as readonly unknown[]).includes(name)) {
-      throw new InvalidConfigurationError(`${key}[${i}]`, `unknown backend ${JSON.stringify(name)}: use ${SIM_BACKENDS.join(', ')}`)
+    if (!(DISCOVERY_BACKENDS as readonly unknown[]).includes(name)) {
+      throw new InvalidConfigurationError(`${key}[${i}]`, `unknown backend ${JSON.stringify(name)}: use ${DISCOVERY_BACKENDS.join(', ')}`)
     }
 
     return name as DiscoveryBackend
@@ -159,7 +183,7 @@ function list (value: unknown, key: string): unknown[] {
   return value
 }
 
-function text_ (value: unknown, key: string): string {
+function fileName (value: unknown, key: string): string {
   if (typeof value !== 'string' || value === '') {
     throw new InvalidConfigurationError(key, 'must be a file name')
   }

@@ -365,7 +365,7 @@ function sharedLogger (): ComponentLogger {
   }
 }
 
-export function summarize (values: number[]): Summary {
+function summarize (values: number[]): Summary {
   return summarizeSorted(Float64Array.from(values).sort())
 }
 

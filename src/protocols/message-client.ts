@@ -1,0 +1,83 @@
+/**
+ * The methods of `CaravelaClient`, each one request of its message: what the libp2p client, the
+ * in-process `LocalNetwork` and the simulator have in common. A transport implements `request`
+ * alone.
+ */
+
+import type { Requests, Results } from './codec.js'
+import type { MessageName } from './ids.js'
+import type {
+  AbortOptions, AvailableOffer, CaravelaClient, ContainerConfig, ContainerStatus, CreateOfferResult,
+  GetOffersOptions, NetworkConfiguration, NodeRef, Offer
+} from '../types.js'
+
+/** A `CaravelaClient` whose transport sends one request of message `name` to `to` and returns its result. */
+export abstract class MessageClient implements CaravelaClient {
+  /**
+   * One request/response exchange.
+   *
+   * @throws {RemoteRequestError} when the peer answers with a status other than OK
+   */
+  protected abstract request<N extends MessageName> (name: N, to: NodeRef, request: Requests[N], options?: AbortOptions): Promise<Results[N]>
+
+  async createOffer (toTrader: NodeRef, offer: Offer, options?: AbortOptions): Promise<CreateOfferResult> {
+    return this.request('createOffer', toTrader, { offer }, options)
+  }
+
+  async refreshOffer (toSupplier: NodeRef, offerId: number, options?: AbortOptions): Promise<boolean> {
+    return this.request('refreshOffer', toSupplier, { offerId }, options)
+  }
+
+  async updateOffer (toTrader: NodeRef, offer: Offer, options?: AbortOptions): Promise<boolean> {
+    return this.request('updateOffer', toTrader, { offer }, options)
+  }
+
+  async removeOffer (toTrader: NodeRef, offerId: number, options?: AbortOptions): Promise<void> {
+    await this.request('removeOffer', toTrader, { offerId }, options)
+  }
+
+  async getOffers (toTrader: NodeRef, relay: boolean, options?: GetOffersOptions): Promise<AvailableOffer[]> {
+    return this.request('getOffers', toTrader, { relay, needed: options?.needed }, options)
+  }
+
+  async advertiseOffersNeighbor (toNeighbor: NodeRef, traderOffering: NodeRef, options?: AbortOptions): Promise<void> {
+    await this.request('advertiseOffersNeighbor', toNeighbor, { traderOffering }, options)
+  }
+
+  async launchContainer (toSupplier: NodeRef, offerId: number, requestId: string, containers: ContainerConfig[], options?: AbortOptions): Promise<ContainerStatus[]> {
+    return this.request('launchContainer', toSupplier, { offerId, requestId, containers }, options)
+  }
+
+  async stopLocalContainer (toSupplier: NodeRef, containerId: string, options?: AbortOptions): Promise<void> {
+    await this.request('stopLocalContainer', toSupplier, { containerId }, options)
+  }
+
+  async containerExited (toBuyer: NodeRef, containerId: string, exitCode: number | undefined, reason: string, options?: AbortOptions): Promise<void> {
+    await this.request('containerExited', toBuyer, { containerId, exitCode, reason }, options)
+  }
+
+  async obtainConfiguration (node: NodeRef, options?: AbortOptions): Promise<NetworkConfiguration> {
+    return this.request('obtainConfiguration', node, {}, options)
+  }
+}
+
+/** Sends one request of message `name` to `to` and returns its result. */
+export type SendRequest = <N extends MessageName> (name: N, to: NodeRef, request: Requests[N], options?: AbortOptions) => Promise<Results[N]>
+
+/** A `CaravelaClient` over a function that sends one request: the in-process networks' clients. */
+export function messageClient (send: SendRequest): CaravelaClient {
+  return new FunctionClient(send)
+}
+
+class FunctionClient extends MessageClient {
+  private readonly send: SendRequest
+
+  constructor (send: SendRequest) {
+    super()
+    this.send = send
+  }
+
+  protected async request<N extends MessageName> (name: N, to: NodeRef, request: Requests[N], options?: AbortOptions): Promise<Results[N]> {
+    return this.send(name, to, request, options)
+  }
+}
