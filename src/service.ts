@@ -12,7 +12,7 @@ import { dhtProtocol, PROTOCOL_PREFIX } from './constants.js'
 import { IncompatibleNetworkError, InvalidConfigurationError, JoinFailedError } from './errors.js'
 import { KadOverlay } from './overlay/kad-overlay.js'
 import { Libp2pCaravelaClient } from './protocols/client.js'
-import { CaravelaProtocolServer } from './protocols/server.js'
+import { CaravelaProtocolServer, copyHandlers } from './protocols/server.js'
 import { ResourceMap } from './resources/resource-map.js'
 import type { CaravelaConfig } from './config/types.js'
 import type { CaravelaHandlers } from './protocols/server.js'
@@ -212,7 +212,7 @@ export class CaravelaService implements Startable, Caravela {
   setHandlers (handlers: Partial<CaravelaHandlers>): void {
     this.server.setHandlers({
       obtainConfiguration: async () => this.networkConfiguration(),
-      ...handlers
+      ...copyHandlers(handlers)
     })
   }
 

@@ -254,6 +254,14 @@ Validation('decoding refuses bad peer ids', () => {
   const node = (peerId: Uint8Array<ArrayBuffer>): Uint8Array => pb.AdvertiseOffersNeighborRequest.encode({ traderOffering: { peerId, multiaddrs: [] } })
   const good = peerIdBytes(ED25519_PEER_ID)
 
+  // decoded twice (the second time from the codec's cache), the same; the bad variants below are
+  // refused all the same
+  for (let i = 0; i < 2; i++) {
+    assert.is(decodeRequest('advertiseOffersNeighbor', node(good)).traderOffering.peerId, ED25519_PEER_ID)
+    assert.equal(CODECS.advertiseOffersNeighbor.encodeRequest({ traderOffering: { peerId: ED25519_PEER_ID, multiaddrs: [] } }), node(good))
+  }
+
+  refusesField('traderOffering.peerId', () => CODECS.advertiseOffersNeighbor.encodeRequest({ traderOffering: { peerId: `${ED25519_PEER_ID}x`, multiaddrs: [] } }))
   refusesField('traderOffering.peerId', () => decodeRequest('advertiseOffersNeighbor', node(new Uint8Array(0))))
   refusesField('traderOffering.peerId', () => decodeRequest('advertiseOffersNeighbor', node(Uint8Array.from([1, 2, 3, 4]))))
   refusesField('traderOffering.peerId', () => decodeRequest('advertiseOffersNeighbor', node(new Uint8Array(200).fill(1))))

@@ -2,6 +2,7 @@ import { defaultLogger } from '@libp2p/logger'
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { ResourceMap } from '../src/resources/resource-map.js'
+import { LAUNCH_MEMORY_MS } from '../src/roles/containers-manager.js'
 import { PeerRoles } from '../src/roles/peer-roles.js'
 import { MemoryRuntime } from '../src/runtime/memory-runtime.js'
 import { LocalNetwork } from '../src/sim/local-transport.js'
@@ -54,6 +55,26 @@ test('launch is idempotent by request id: a retry returns the same statuses and 
     'caravela.cpus': '1',
     'caravela.memory': '256'
   })
+  await net.stop()
+})
+
+test('a launch is remembered for LAUNCH_MEMORY_MS: after that its request id is free again', async () => {
+  const net = await supplierNetwork({ cpus: 4, memory: 4096 })
+  const [supplier, buyer] = net.peers
+  const client = net.network.client(buyer.peer.peerId)
+  const launch = async (requestId: string, memory: number): Promise<unknown> => client.launchContainer(supplier.peer.node, net.offerId, requestId, [container({ cpus: 1, memory })])
+
+  await launch('req-1', 256)
+  await net.clock.advance(LAUNCH_MEMORY_MS - 1)
+  // a launch forgets the launches older than LAUNCH_MEMORY_MS: req-1 is not yet
+  await launch('req-2', 256)
+  assert.match((await rejection(launch('req-1', 512))).message, /launched with other containers/)
+
+  await net.clock.advance(1)
+  await launch('req-3', 256)
+  // forgotten: the same id with other containers is a new launch
+  await launch('req-1', 512)
+  assert.is(supplier.runtime.used().containers, 4)
   await net.stop()
 })
 

@@ -66,6 +66,7 @@ function backend (name: string, over: Partial<BackendResult>): BackendResult {
     totalMessages: 20_000,
     totalBytes: 3_600_000,
     wallTimeMs: 5_000,
+    startUpMs: 1_000,
     peakRssBytes: 300e6,
     series: series(0.9, 20),
     messagesHistogram: [{ messages: 8, requests: 40 }, { messages: 14, requests: 300 }, { messages: 20, requests: 400 }, { messages: 40, requests: 150 }, { messages: 90, requests: 10 }],

@@ -25,7 +25,7 @@ const SIM_CLI = join(ROOT, 'dist', 'src', 'cli', 'sim.js')
 
 /** What must be equal between two runs of one seed: everything but wall time and memory. */
 function outcome (result: SimulationResult): unknown {
-  const { wallTimeMs, peakRssBytes, ...rest } = result
+  const { wallTimeMs, startUpMs, peakRssBytes, ...rest } = result
   return rest
 }
 

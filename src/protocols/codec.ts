@@ -182,7 +182,32 @@ function offerIdFromPb (field: string, id: bigint): number {
   return Number(id)
 }
 
+/**
+ * Peer ids converted lately, each way: base58 and the parsing of a peer id are the costliest steps
+ * of the codec, and the same peers recur (a trader's suppliers, a buyer's traders). Only ids that
+ * passed validation are kept, keyed by their exact text or bytes, so a hit returns what the full
+ * conversion would; the oldest entry goes when the cache is full.
+ */
+const PEER_ID_CACHE_SIZE = 8192
+const peerIdBytes = new Map<string, Uint8Array<ArrayBuffer>>()
+const peerIdTexts = new Map<string, string>()
+
+function remember<V> (cache: Map<string, V>, key: string, value: V): V {
+  if (cache.size >= PEER_ID_CACHE_SIZE) {
+    cache.delete(cache.keys().next().value as string)
+  }
+
+  cache.set(key, value)
+  return value
+}
+
 function peerIdToPb (field: string, peerId: string): Uint8Array<ArrayBuffer> {
+  const cached = peerIdBytes.get(peerId)
+
+  if (cached != null) {
+    return cached.slice()
+  }
+
   let id
 
   try {
@@ -195,12 +220,19 @@ function peerIdToPb (field: string, peerId: string): Uint8Array<ArrayBuffer> {
     fail(field, 'must be the peer id of a key')
   }
 
-  return new Uint8Array(id.toMultihash().bytes)
+  return remember(peerIdBytes, peerId, new Uint8Array(id.toMultihash().bytes)).slice()
 }
 
 function peerIdFromPb (field: string, bytes: Uint8Array): string {
   if (bytes.byteLength === 0 || bytes.byteLength > MAX_PEER_ID_BYTES) {
     fail(field, `must be 1 to ${MAX_PEER_ID_BYTES} bytes long`)
+  }
+
+  const key = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('latin1')
+  const cached = peerIdTexts.get(key)
+
+  if (cached != null) {
+    return cached
   }
 
   let id
@@ -215,7 +247,7 @@ function peerIdFromPb (field: string, bytes: Uint8Array): string {
     fail(field, 'must be the multihash of a key\'s peer id')
   }
 
-  return id.toString()
+  return remember(peerIdTexts, key, id.toString())
 }
 
 function multiaddrToPb (field: string, address: string): Uint8Array<ArrayBuffer> {

@@ -53,6 +53,24 @@ export interface CaravelaHandlers {
   obtainConfiguration (ctx: RequestContext): Promise<NetworkConfiguration>
 }
 
+/**
+ * The handlers of `handlers`, its own or inherited ones (a class's methods), bound to it: a copy
+ * that later changes to the object do not reach.
+ */
+export function copyHandlers (handlers: Partial<CaravelaHandlers>): Partial<CaravelaHandlers> {
+  const copy: Record<string, unknown> = {}
+
+  for (const name of MESSAGE_NAMES) {
+    const handler = handlers[name]
+
+    if (handler != null) {
+      copy[name] = handler.bind(handlers)
+    }
+  }
+
+  return copy
+}
+
 export interface CaravelaProtocolServerComponents {
   registrar: Pick<Registrar, 'handle' | 'unhandle'>
   logger: ComponentLogger
@@ -100,7 +118,7 @@ export class CaravelaProtocolServer implements Startable {
     this.log = components.logger.forComponent('caravela:protocols')
     this.protocols = protocolIds(init.protocolPrefix ?? PROTOCOL_PREFIX)
     this.limits = { ...DEFAULT_LIMITS, ...init.limits }
-    this.handlers = { ...init.handlers }
+    this.handlers = copyHandlers(init.handlers ?? {})
     this.rateLimiter = new TokenBuckets({
       burst: this.limits.rateLimitBurst,
       perSecond: this.limits.rateLimitPerSecond,
@@ -145,7 +163,7 @@ export class CaravelaProtocolServer implements Startable {
 
   /** Replace all handlers; messages without one answer NOT_IMPLEMENTED. */
   setHandlers (handlers: Partial<CaravelaHandlers>): void {
-    this.handlers = { ...handlers }
+    this.handlers = copyHandlers(handlers)
   }
 
   private async onStream (name: MessageName, stream: Stream, connection: Connection): Promise<void> {

@@ -15,7 +15,7 @@
  * The selection functions are the original's (§4.2): they compare partition values, never ranges.
  */
 
-import { createHash, randomBytes } from 'node:crypto'
+import { createHash, hash, randomBytes } from 'node:crypto'
 import { GRID_BITS, GRID_CELLS } from '../constants.js'
 import { InvalidConfigurationError } from '../errors.js'
 import type { PartitionTree } from '../config/types.js'
@@ -52,7 +52,8 @@ const TREE_KEY = 'network.resources'
 
 /** The point of a key in the hashed key space: `sha256(key)`. */
 export function pointOf (key: Uint8Array): Uint8Array {
-  return new Uint8Array(createHash('sha256').update(key).digest())
+  // the one-shot hash: half again as fast as a Hash object, and `randomKeyIn` makes dozens a key
+  return new Uint8Array(hash('sha256', key, 'buffer'))
 }
 
 /** True when `a` covers `b`: CPU class, CPUs and memory of `a` are each at least those of `b`. */
@@ -207,10 +208,11 @@ export class ResourceMap {
     }
 
     for (let draw = 0; draw < MAX_DRAWS; draw++) {
-      const key = new Uint8Array(random(POINT_BYTES))
+      const key = random(POINT_BYTES)
+      const digest = hash('sha256', key, 'buffer')
 
-      if (inTarget(cellOf(pointOf(key)))) {
-        return key
+      if (inTarget((digest[0] << 8) | digest[1])) {
+        return new Uint8Array(key)
       }
     }
 

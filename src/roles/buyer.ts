@@ -96,10 +96,8 @@ export class Buyer {
   private readonly log: Logger
   private placedCount = 0
   private failedCount = 0
-  private readonly messages = new Samples()
-  private readonly lookups = new Samples()
-  private readonly hops = new Samples()
-  private readonly durations = new Samples()
+  /** per request, in this order: messages, lookups, hops and duration */
+  private readonly samples = new Samples(4)
 
   constructor (init: BuyerInit) {
     this.init = init
@@ -145,10 +143,7 @@ export class Buyer {
       this.progress(request, { type: 'rolling-back', reason: err?.message ?? String(err) })
       throw await this.rollback(request, err)
     } finally {
-      this.messages.add(request.messages)
-      this.lookups.add(request.lookups)
-      this.hops.add(request.hops)
-      this.durations.add(this.init.clock.now() - started)
+      this.samples.add([request.messages, request.lookups, request.hops, this.init.clock.now() - started])
     }
   }
 
@@ -156,10 +151,10 @@ export class Buyer {
     return {
       requestsPlaced: this.placedCount,
       requestsFailed: this.failedCount,
-      messagesPerRequest: this.messages.summary(),
-      lookupsPerRequest: this.lookups.summary(),
-      hopsPerRequest: this.hops.summary(),
-      durationMsPerRequest: this.durations.summary()
+      messagesPerRequest: this.samples.summary(0),
+      lookupsPerRequest: this.samples.summary(1),
+      hopsPerRequest: this.samples.summary(2),
+      durationMsPerRequest: this.samples.summary(3)
     }
   }
 

@@ -10,7 +10,7 @@
  */
 
 import { ProtocolStatusError } from '../errors.js'
-import { totalResources } from './resources.js'
+import { copyContainerConfig, copyPortMappings, totalResources } from './resources.js'
 import type { HostedRecord, Ledger } from './ledger.js'
 import type { Supplier } from './supplier.js'
 import type { RequestContext } from '../protocols/server.js'
@@ -38,6 +38,12 @@ export const LABEL_MEMORY = 'caravela.memory'
 
 /** Finished launches remembered for idempotency; the oldest is forgotten first. */
 export const MAX_REMEMBERED_LAUNCHES = 1024
+/**
+ * Milliseconds a launch is remembered: a buyer retries a launch right after its first attempt
+ * timed out, so ten minutes is plenty, and a host of a long-lived network (or a simulated one of a
+ * million peers) does not keep every launch it ever ran.
+ */
+export const LAUNCH_MEMORY_MS = 10 * 60_000
 /** Attempts to tell a buyer that its container exited, before the next start tries again. */
 export const NOTIFY_ATTEMPTS = 5
 /** Wait before the second attempt; it doubles with every attempt. */
@@ -80,6 +86,8 @@ interface Launch {
   /** the containers asked for, canonical JSON: a retry must ask for the same */
   fingerprint: string
   result: Promise<ContainerStatus[]>
+  /** clock time of the launch */
+  at: number
 }
 
 /** A record of the ledger and the container the runtime has for it, if any. */
@@ -96,13 +104,16 @@ export class ContainersManager {
   private readonly hosted = new Map<string, HostedRecord>()
   /** `<buyer>/<requestId>` → the launch, in progress or done */
   private readonly launches = new Map<string, Launch>()
-  /** `<buyer>/<requestId>` of the launches found running at start: a retry is answered from their records */
-  private readonly recoveredLaunches = new Set<string>()
+  /**
+   * `<buyer>/<requestId>` of the launches found running at start: a retry is answered from their
+   * records (made when there are some: most peers never have any, and a simulation holds a million)
+   */
+  private recoveredLaunches?: Set<string>
   private recovery?: Promise<void>
   /** recoveries and launches running: a container they create or find may exit before it is hosted */
   private busy = 0
-  /** container id → an exit heard while busy of a container not hosted (yet) */
-  private readonly earlyExits = new Map<string, ContainerExit>()
+  /** container id → an exit heard while busy of a container not hosted (yet); made when needed */
+  private earlyExits?: Map<string, ContainerExit>
   /** aborted by `stop`: notifications wait for the next start */
   private notifications = new AbortController()
 
@@ -134,7 +145,7 @@ export class ContainersManager {
     await this.recovered()
     const buyer = ctx.from.peerId
     const key = launchKey(buyer, requestId)
-    const fingerprint = JSON.stringify(containers)
+    const fingerprint = fingerprintOf(containers)
     const previous = this.launches.get(key)
 
     if (previous != null) {
@@ -145,13 +156,13 @@ export class ContainersManager {
       return previous.result
     }
 
-    if (this.recoveredLaunches.has(key)) {
+    if (this.recoveredLaunches?.has(key) === true) {
       return this.replay([...this.hosted.values()].filter(r => r.buyer === buyer && r.requestId === requestId), requestId, containers)
     }
 
     validate(containers)
     const result = this.launchNew(buyer, offerId, requestId, containers)
-    this.remember(key, { fingerprint, result })
+    this.remember(key, { fingerprint, result, at: this.init.clock.now() })
     // a failed launch may be tried again
     result.catch(() => { this.launches.delete(key) })
 
@@ -180,6 +191,7 @@ export class ContainersManager {
 
     if (record == null) {
       if (this.busy > 0) {
+        this.earlyExits ??= new Map()
         this.earlyExits.set(exit.containerId, exit)
       }
 
@@ -212,7 +224,7 @@ export class ContainersManager {
   /** The statuses of a launch found in the ledger, for a retry that asks for the same containers. */
   private replay (recorded: HostedRecord[], requestId: string, containers: ContainerConfig[]): ContainerStatus[] {
     const same = recorded.length === containers.length && recorded.every(r =>
-      r.index < containers.length && (r.config == null || JSON.stringify(r.config) === JSON.stringify(containers[r.index])))
+      r.index < containers.length && (r.config == null || fingerprintOf([r.config]) === fingerprintOf([containers[r.index]])))
 
     if (!same) {
       throw new ProtocolStatusError('REFUSED', `request ${requestId} was launched with other containers, or some of them ended`)
@@ -231,7 +243,7 @@ export class ContainersManager {
     }
 
     const records: HostedRecord[] = containers.map((config, index) => ({
-      state: 'creating', buyer, offerId, requestId, index, resources: { ...config.resources }, config: structuredClone(config)
+      state: 'creating', buyer, offerId, requestId, index, resources: { ...config.resources }, config: copyContainerConfig(config)
     }))
     this.busy++
 
@@ -449,6 +461,7 @@ export class ContainersManager {
   /** A running container found at start: hosted, and its resources taken again. */
   private hold (record: HostedRecord): void {
     this.init.supplier.holdResources(record.resources, 1)
+    this.recoveredLaunches ??= new Set()
     this.recoveredLaunches.add(launchKey(record.buyer, record.requestId))
     this.host(record)
   }
@@ -457,10 +470,10 @@ export class ContainersManager {
   private host (record: HostedRecord): void {
     const containerId = record.containerId as string
     this.hosted.set(containerId, record)
-    const exit = this.earlyExits.get(containerId)
+    const exit = this.earlyExits?.get(containerId)
 
     if (exit != null) {
-      this.earlyExits.delete(containerId)
+      this.earlyExits?.delete(containerId)
       this.containerExited(exit)
     }
   }
@@ -468,7 +481,7 @@ export class ContainersManager {
   /** A recovery or a launch is done; once none runs, early exits of containers never hosted are moot. */
   private idle (): void {
     if (--this.busy === 0) {
-      this.earlyExits.clear()
+      this.earlyExits = undefined
     }
   }
 
@@ -488,8 +501,8 @@ export class ContainersManager {
   /** The status of a running container, as launched (or, for a rebuilt record, as asked again). */
   private statusOf (record: HostedRecord, config = record.config as ContainerConfig): ContainerStatus {
     return {
-      ...structuredClone(config),
-      portMappings: structuredClone(record.portMappings ?? config.portMappings),
+      ...copyContainerConfig(config),
+      portMappings: copyPortMappings(record.portMappings ?? config.portMappings),
       supplier: this.init.self(),
       containerId: record.containerId as string,
       state: RUNNING
@@ -549,17 +562,23 @@ export class ContainersManager {
     })
   }
 
+  /** Remember a launch; forget the oldest beyond `MAX_REMEMBERED_LAUNCHES` or `LAUNCH_MEMORY_MS`. */
   private remember (key: string, launch: Launch): void {
     this.launches.set(key, launch)
 
-    for (const oldest of this.launches.keys()) {
-      if (this.launches.size <= MAX_REMEMBERED_LAUNCHES) {
+    for (const [oldest, { at }] of this.launches) {
+      if (this.launches.size <= MAX_REMEMBERED_LAUNCHES && launch.at - at < LAUNCH_MEMORY_MS) {
         break
       }
 
       this.launches.delete(oldest)
     }
   }
+}
+
+/** Canonical JSON of containers' configurations (fields in one order, whatever order they came in). */
+function fingerprintOf (containers: ContainerConfig[]): string {
+  return JSON.stringify(containers.map(copyContainerConfig))
 }
 
 /** A launch must hold containers, each asking for some CPU and memory (§18-9: no unlimited containers). */

@@ -55,8 +55,8 @@ export interface HostedRecord {
 export class Ledger {
   private readonly store: Store
   private readonly log: Logger
-  /** key → its last write, which the next write to the key waits for */
-  private readonly writes = new Map<string, Promise<void>>()
+  /** key → its last write, which the next write to the key waits for; none while nothing is written */
+  private writes?: Map<string, Promise<void>>
 
   constructor (store: Store, log: Logger) {
     this.store = store
@@ -117,14 +117,20 @@ export class Ledger {
   }
 
   private async write (key: string, operation: () => Promise<void>): Promise<void> {
-    const done = (this.writes.get(key) ?? Promise.resolve()).catch(() => {}).then(operation)
-    this.writes.set(key, done)
+    const writes = this.writes ??= new Map()
+    const done = (writes.get(key) ?? Promise.resolve()).catch(() => {}).then(operation)
+    writes.set(key, done)
 
     try {
       await done
     } finally {
-      if (this.writes.get(key) === done) {
-        this.writes.delete(key)
+      if (writes.get(key) === done) {
+        writes.delete(key)
+      }
+
+      // an idle ledger holds no table: a simulation holds a million ledgers
+      if (writes.size === 0 && this.writes === writes) {
+        this.writes = undefined
       }
     }
   }

@@ -19,6 +19,7 @@ import { Trader } from './trader.js'
 import { UserManager } from './user-manager.js'
 import type { HostedContainer } from './containers-manager.js'
 import type { RoleHandlers } from './loopback-client.js'
+import type { RequestContext } from '../protocols/server.js'
 import type { RandomSource } from './random.js'
 import type { RoleStats } from './stats.js'
 import type { RunOptions } from './buyer.js'
@@ -26,8 +27,8 @@ import type { NetworkConfig } from '../config/types.js'
 import type { ResourceMap } from '../resources/resource-map.js'
 import type { Store } from '../store/store.js'
 import type {
-  AbortOptions, CaravelaClient, Clock, ContainerConfig, ContainerExitEvents, ContainerRuntime, ContainerStatus,
-  ContainerView, NodeRef, OffersView, Overlay, PlaceOptions, StopResult
+  AbortOptions, AvailableOffer, CaravelaClient, CreateOfferResult, Clock, ContainerConfig, ContainerExitEvents, ContainerRuntime, ContainerStatus,
+  ContainerView, NodeRef, Offer, OffersView, Overlay, PlaceOptions, Resources, StopResult
 } from '../types.js'
 import type { ComponentLogger } from '@libp2p/interface'
 
@@ -105,21 +106,8 @@ export class PeerRoles {
     this.init = init
     const { self, selfKey, overlay, clock, config, resourceMap, logger, runtime } = init
 
-    this.handlers = {
-      createOffer: async (ctx, offer) => this.trader.createOffer(ctx, offer),
-      updateOffer: async (ctx, offer) => this.trader.updateOffer(ctx, offer),
-      removeOffer: async (ctx, offerId) => { this.trader.removeOffer(ctx, offerId) },
-      // random (§10.1): no traders; every peer answers for its own supplier
-      getOffers: async (ctx, relay, needed) => config().discoveryBackend === 'random'
-        ? this.supplier.standingOffers(needed)
-        : this.trader.getOffers(ctx, relay, needed),
-      advertiseOffersNeighbor: async (ctx, traderOffering) => { this.trader.advertiseOffersNeighbor(ctx, traderOffering) },
-      refreshOffer: async (ctx, offerId) => this.supplier.refreshOffer(ctx, offerId),
-      launchContainer: async (ctx, offerId, requestId, containers) => this.containers.launch(ctx, offerId, requestId, containers),
-      stopLocalContainer: async (ctx, containerId) => { await this.containers.stopContainer(ctx, containerId) },
-      containerExited: async (ctx, containerId, exitCode, reason) => { await this.users.containerExited(ctx.from.peerId, containerId, exitCode, reason) }
-    }
-
+    const handlers = new PeerHandlers(config)
+    this.handlers = handlers
     const client = new LoopbackClient(init.client, self, this.handlers)
     const ledger = new Ledger(init.store ?? new MemoryStore(), logger.forComponent('caravela:ledger'))
     const common = { self, overlay, client, clock, config, resourceMap, random: init.random ?? cryptoRandom }
@@ -148,6 +136,10 @@ export class PeerRoles {
     })
     this.buyer = new Buyer({ ...common, log: logger.forComponent('caravela:buyer') })
     this.users = new UserManager({ client, clock, ledger, log: logger.forComponent('caravela:user') })
+    handlers.supplier = this.supplier
+    handlers.containers = this.containers
+    handlers.trader = this.trader
+    handlers.users = this.users
   }
 
   /**
@@ -280,6 +272,62 @@ export class PeerRoles {
 
     const engine = await runtime.getCpuAndRam()
     return { cpus: capacity.cpus ?? engine.cpus, memory: capacity.memory ?? engine.memory, cpuClass: capacity.cpuClass }
+  }
+}
+
+/**
+ * The handlers of a peer's incoming messages, as methods of one object rather than nine closures:
+ * a simulated network holds a million of them. The roles are set right after construction, before
+ * any message can arrive.
+ */
+class PeerHandlers implements RoleHandlers {
+  supplier!: Supplier
+  containers!: ContainersManager
+  trader!: Trader
+  users!: UserManager
+  private readonly config: () => NetworkConfig
+
+  constructor (config: () => NetworkConfig) {
+    this.config = config
+  }
+
+  async createOffer (ctx: RequestContext, offer: Offer): Promise<CreateOfferResult> {
+    return this.trader.createOffer(ctx, offer)
+  }
+
+  async updateOffer (ctx: RequestContext, offer: Offer): Promise<boolean> {
+    return this.trader.updateOffer(ctx, offer)
+  }
+
+  async removeOffer (ctx: RequestContext, offerId: number): Promise<void> {
+    this.trader.removeOffer(ctx, offerId)
+  }
+
+  /** random (§10.1): no traders; every peer answers for its own supplier */
+  async getOffers (ctx: RequestContext, relay: boolean, needed?: Resources): Promise<AvailableOffer[]> {
+    return this.config().discoveryBackend === 'random'
+      ? this.supplier.standingOffers(needed)
+      : this.trader.getOffers(ctx, relay, needed)
+  }
+
+  async advertiseOffersNeighbor (ctx: RequestContext, traderOffering: NodeRef): Promise<void> {
+    this.trader.advertiseOffersNeighbor(ctx, traderOffering)
+  }
+
+  async refreshOffer (ctx: RequestContext, offerId: number): Promise<boolean> {
+    return this.supplier.refreshOffer(ctx, offerId)
+  }
+
+  async launchContainer (ctx: RequestContext, offerId: number, requestId: string, containers: ContainerConfig[]): Promise<ContainerStatus[]> {
+    return this.containers.launch(ctx, offerId, requestId, containers)
+  }
+
+  async stopLocalContainer (ctx: RequestContext, containerId: string): Promise<void> {
+    await this.containers.stopContainer(ctx, containerId)
+  }
+
+  async containerExited (ctx: RequestContext, containerId: string, exitCode: number | undefined, reason: string): Promise<void> {
+    await this.users.containerExited(ctx.from.peerId, containerId, exitCode, reason)
   }
 }
 

@@ -29,32 +29,55 @@ export interface RoleStats {
   durationMsPerRequest: Distribution
 }
 
-/** A series of samples: exact count and sum, percentiles over a sliding window. */
+/**
+ * Series of samples taken together, one value of each per event: exact count and sums,
+ * percentiles over the `MAX_SAMPLES` most recent events. The recent values of every series share
+ * one array, row by row: a simulated network holds a buyer's samples a million times over.
+ */
 export class Samples {
+  private readonly series: number
   private count = 0
-  private sum = 0
+  private readonly sums: number[]
+  /** rows of `series` values, the oldest overwritten once `MAX_SAMPLES` rows are held */
   private readonly recent: number[] = []
   private next = 0
 
-  add (value: number): void {
-    this.count++
-    this.sum += value
+  constructor (series: number) {
+    this.series = series
+    this.sums = new Array<number>(series).fill(0)
+  }
 
-    if (this.recent.length < MAX_SAMPLES) {
-      this.recent.push(value)
+  /** One event: a value for each series, in order. */
+  add (values: number[]): void {
+    if (values.length !== this.series) {
+      throw new RangeError(`expected ${this.series} values, got ${values.length}`)
+    }
+
+    this.count++
+    values.forEach((value, s) => { this.sums[s] += value })
+
+    if (this.recent.length < MAX_SAMPLES * this.series) {
+      this.recent.push(...values)
     } else {
-      this.recent[this.next] = value
+      this.recent.splice(this.next * this.series, this.series, ...values)
       this.next = (this.next + 1) % MAX_SAMPLES
     }
   }
 
-  summary (): Distribution {
-    const sorted = [...this.recent].sort((a, b) => a - b)
+  /** The distribution of series `s`. */
+  summary (s: number): Distribution {
+    const sorted: number[] = []
+
+    for (let i = s; i < this.recent.length; i += this.series) {
+      sorted.push(this.recent[i])
+    }
+
+    sorted.sort((a, b) => a - b)
 
     return {
       count: this.count,
-      sum: this.sum,
-      mean: this.count === 0 ? 0 : this.sum / this.count,
+      sum: this.sums[s],
+      mean: this.count === 0 ? 0 : this.sums[s] / this.count,
       p50: percentile(sorted, 0.5),
       p99: percentile(sorted, 0.99)
     }

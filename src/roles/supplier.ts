@@ -81,8 +81,8 @@ export class Supplier {
   private readonly init: SupplierInit
   private readonly log: Logger
   private readonly offers = new Map<number, SupplierOffer>()
-  /** slice index → the slice had no trader taking an offer; skipped until the next supplying tick */
-  private readonly unreachableSlices = new Set<number>()
+  /** slice index → the slice had no trader taking an offer; skipped until the next supplying tick (made when needed) */
+  private unreachableSlices?: Set<number>
   private max: Resources = { cpuClass: 0, cpus: 0, memory: 0 }
   /** handed out to containers; kept across stop and start, as the containers keep running */
   private taken = { cpus: 0, memory: 0 }
@@ -128,7 +128,7 @@ export class Supplier {
 
     this.tasks = [
       repeat(clock, () => config().supplyingInterval, async () => {
-        this.unreachableSlices.clear()
+        this.unreachableSlices = undefined
         await this.runPublish()
       }, onError),
       repeat(clock, () => config().refreshesCheckInterval, async () => { this.checkRefreshes() }, onError)
@@ -381,13 +381,14 @@ export class Supplier {
     let slice: Slice | undefined = target.slice
 
     while (slice != null && slice.index > floor && this.running) {
-      if (!this.unreachableSlices.has(slice.index)) {
+      if (this.unreachableSlices?.has(slice.index) !== true) {
         const offer = await this.placeInSlice(map, slice)
 
         if (offer != null) {
           return offer
         }
 
+        this.unreachableSlices ??= new Set()
         this.unreachableSlices.add(slice.index)
       }
 

@@ -87,8 +87,11 @@ export interface TraderView {
 export class Trader {
   private readonly init: TraderInit
   private readonly log: Logger
-  /** supplier peer id → offer id → offer */
-  private readonly offers = new Map<string, Map<number, TraderOffer>>()
+  /**
+   * supplier peer id → its offers (a supplier makes one per slice, so nearly always one; an array
+   * is a tenth of a Map's size, and a simulated network keeps millions)
+   */
+  private readonly offers = new Map<string, TraderOffer[]>()
   private offerCount = 0
   private readonly neighbors: Partial<Record<Side, OfferingNeighbor>> = {}
   private tasks: RepeatingTask[] = []
@@ -106,14 +109,12 @@ export class Trader {
     const { clock, config } = this.init
     const onError = (err: unknown): void => { this.log.error('trader task failed - %e', err) }
 
-    this.tasks = [
-      repeat(clock, () => config().refreshingInterval, async () => { await this.refreshOffers() }, onError)
-    ]
+    const refresh = repeat(clock, () => config().refreshingInterval, async () => { await this.refreshOffers() }, onError)
 
-    // a swarm master has no neighbours to tell
-    if (!this.swarm) {
-      this.tasks.push(repeat(clock, () => config().spreadOffersInterval, async () => { await this.advertise() }, onError))
-    }
+    // a swarm master has no neighbours to tell (one array literal: a push would grow it to 17 slots)
+    this.tasks = this.swarm
+      ? [refresh]
+      : [refresh, repeat(clock, () => config().spreadOffersInterval, async () => { await this.advertise() }, onError)]
   }
 
   stop (): void {
@@ -149,10 +150,11 @@ export class Trader {
       }
     }
 
-    const supplierOffers = this.offers.get(ctx.from.peerId) ?? new Map<number, TraderOffer>()
+    const supplierOffers = this.offers.get(ctx.from.peerId) ?? []
+    const at = supplierOffers.findIndex(entry => entry.offer.id === offer.id)
 
-    if (!supplierOffers.has(offer.id)) {
-      if (supplierOffers.size >= MAX_OFFERS_PER_SUPPLIER) {
+    if (at < 0) {
+      if (supplierOffers.length >= MAX_OFFERS_PER_SUPPLIER) {
         return { accepted: false, reason: `this trader keeps at most ${MAX_OFFERS_PER_SUPPLIER} offers per supplier` }
       }
 
@@ -163,7 +165,7 @@ export class Trader {
       this.offerCount++
     }
 
-    supplierOffers.set(offer.id, this.entryOf(ctx, offer))
+    supplierOffers[at < 0 ? supplierOffers.length : at] = this.entryOf(ctx, offer)
     this.offers.set(ctx.from.peerId, supplierOffers)
 
     return { accepted: true }
@@ -181,9 +183,9 @@ export class Trader {
       return { accepted: false, reason: `this master keeps at most ${SWARM_MAX_WORKERS} workers` }
     }
 
-    this.offerCount -= previous?.size ?? 0
+    this.offerCount -= previous?.length ?? 0
 
-    this.offers.set(ctx.from.peerId, new Map([[offer.id, this.entryOf(ctx, offer)]]))
+    this.offers.set(ctx.from.peerId, [this.entryOf(ctx, offer)])
     this.offerCount++
     return { accepted: true }
   }
@@ -205,7 +207,7 @@ export class Trader {
    * not keep the offer.
    */
   updateOffer (ctx: RequestContext, offer: Offer): boolean {
-    const kept = this.offers.get(ctx.from.peerId)?.get(offer.id)
+    const kept = this.offers.get(ctx.from.peerId)?.find(entry => entry.offer.id === offer.id)
 
     if (kept == null) {
       return false
@@ -417,7 +419,7 @@ export class Trader {
     const list: TraderOffer[] = []
 
     for (const supplierOffers of this.offers.values()) {
-      for (const entry of supplierOffers.values()) {
+      for (const entry of supplierOffers) {
         list.push(entry)
       }
     }
@@ -425,20 +427,19 @@ export class Trader {
     return list
   }
 
-
   /** Delete an offer; with `entry`, only when that entry is still the one kept. */
   private delete (supplier: string, offerId: number, entry?: TraderOffer): void {
     const supplierOffers = this.offers.get(supplier)
-    const kept = supplierOffers?.get(offerId)
+    const at = supplierOffers?.findIndex(kept => kept.offer.id === offerId) ?? -1
 
-    if (supplierOffers == null || kept == null || (entry != null && kept !== entry)) {
+    if (supplierOffers == null || at < 0 || (entry != null && supplierOffers[at] !== entry)) {
       return
     }
 
-    supplierOffers.delete(offerId)
+    supplierOffers.splice(at, 1)
     this.offerCount--
 
-    if (supplierOffers.size === 0) {
+    if (supplierOffers.length === 0) {
       this.offers.delete(supplier)
     }
   }

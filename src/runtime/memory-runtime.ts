@@ -5,6 +5,7 @@
  */
 
 import { randomBytes } from 'node:crypto'
+import { copyContainerConfig } from '../roles/resources.js'
 import type { AbortOptions, ContainerConfig, ContainerExitListener, ContainerRuntime, OwnedContainer, PortMapping, Resources } from '../types.js'
 
 /** Host ports handed out for mappings with host port 0 (Linux's default ephemeral range). */
@@ -71,8 +72,8 @@ export class MemoryRuntime implements ContainerRuntime {
   private readonly init: MemoryRuntimeInit
   private readonly allocatable: { cpus: number, memory: number }
   private readonly containers = new Map<string, MemoryContainer>()
-  /** `<protocol>/<port>` of every host port in use */
-  private readonly hostPorts = new Set<string>()
+  /** `<protocol>/<port>` of every host port in use (made at the first one) */
+  private hostPorts?: Set<string>
   private readonly listeners = new Set<ContainerExitListener>()
   private nextPort: number
 
@@ -107,7 +108,7 @@ export class MemoryRuntime implements ContainerRuntime {
 
     const portMappings = this.publish(config.portMappings)
     const id = Buffer.from((this.init.random ?? randomBytes)(CONTAINER_ID_BYTES)).toString('hex')
-    this.containers.set(id, { id, config: structuredClone(config), labels: { ...labels }, portMappings, state: 'running' })
+    this.containers.set(id, { id, config: copyContainerConfig(config), labels: { ...labels }, portMappings, state: 'running' })
 
     return { containerId: id, portMappings: portMappings.map(m => ({ ...m })) }
   }
@@ -198,6 +199,8 @@ export class MemoryRuntime implements ContainerRuntime {
         const hostPort = mapping.hostPort === 0 ? this.freePort(mapping.protocol) : mapping.hostPort
         const key = `${mapping.protocol}/${hostPort}`
 
+        this.hostPorts ??= new Set()
+
         if (this.hostPorts.has(key)) {
           throw new ContainerStartError(`Host port ${hostPort}/${mapping.protocol} is already allocated`)
         }
@@ -207,7 +210,7 @@ export class MemoryRuntime implements ContainerRuntime {
         return { ...mapping, hostPort }
       })
     } catch (err) {
-      taken.forEach(key => this.hostPorts.delete(key))
+      taken.forEach(key => this.hostPorts?.delete(key))
       throw err
     }
   }
@@ -221,7 +224,7 @@ export class MemoryRuntime implements ContainerRuntime {
       const port = this.nextPort
       this.nextPort = port === last ? first : port + 1
 
-      if (!this.hostPorts.has(`${protocol}/${port}`)) {
+      if (this.hostPorts?.has(`${protocol}/${port}`) !== true) {
         return port
       }
     }
@@ -231,7 +234,7 @@ export class MemoryRuntime implements ContainerRuntime {
 
   private release (container: MemoryContainer): void {
     if (container.state === 'running') {
-      container.portMappings.forEach(m => this.hostPorts.delete(`${m.protocol}/${m.hostPort}`))
+      container.portMappings.forEach(m => this.hostPorts?.delete(`${m.protocol}/${m.hostPort}`))
     }
   }
 }

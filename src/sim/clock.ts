@@ -7,11 +7,22 @@
 
 import type { Clock } from '../types.js'
 
-interface Timer {
-  due: number
-  seq: number
-  fn: () => void
-  cancelled: boolean
+/** An armed timer, and the handle that cancels it (one object: a million peers arm timers). */
+class Timer {
+  readonly due: number
+  readonly seq: number
+  readonly fn: () => void
+  cancelled = false
+
+  constructor (due: number, seq: number, fn: () => void) {
+    this.due = due
+    this.seq = seq
+    this.fn = fn
+  }
+
+  cancel (): void {
+    this.cancelled = true
+  }
 }
 
 /**
@@ -39,10 +50,10 @@ export class SimClock implements Clock {
   }
 
   setTimeout (fn: () => void, ms: number): { cancel (): void } {
-    const timer: Timer = { due: this.time + Math.max(0, ms), seq: this.seq++, fn, cancelled: false }
+    const timer = new Timer(this.time + Math.max(0, ms), this.seq++, fn)
     this.push(timer)
 
-    return { cancel: () => { timer.cancelled = true } }
+    return timer
   }
 
   setInterval (fn: () => void, ms: number): { cancel (): void } {

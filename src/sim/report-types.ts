@@ -50,6 +50,8 @@ export interface BackendResult {
   totalMessages: number
   totalBytes: number
   wallTimeMs: number
+  /** wall time of building and starting the peers, warm-up included: before the first tick */
+  startUpMs: number
   peakRssBytes: number
   series: WindowPoint[]
   /** messages per request → number of requests with that many messages */

@@ -34,6 +34,7 @@ const SUMMARY_COLUMNS: Array<[string, (r: BackendResult) => number | string]> = 
   ['total_messages', r => r.totalMessages],
   ['total_bytes', r => r.totalBytes],
   ['wall_time_s', r => r.wallTimeMs / 1000],
+  ['start_up_s', r => r.startUpMs / 1000],
   ['peak_rss_mb', r => r.peakRssBytes / 2 ** 20]
 ]
 

@@ -34,6 +34,11 @@ export const WINDOW_TICKS = 9
 export const WARM_UP_MS = 60_000
 /** Peers started at once. */
 const START_WAVE = 1000
+/**
+ * Simulated time over which the waves of peers start, the first half of the warm-up: peers join
+ * over time, as in a real network, and a million first publications never run all at once.
+ */
+const JOIN_MS = WARM_UP_MS / 2
 /** Bytes of an Ed25519 public key. */
 const KEY_BYTES = 32
 
@@ -136,6 +141,9 @@ export async function simulate (options: SimulateOptions): Promise<SimulationRes
   const log = sharedLogger()
   const machines = capacities(scenario, nodes, new SimRandom(seed, STREAMS.capacities))
   const roles: PeerRoles[] = new Array(nodes)
+  // shared by every peer: a closure each would cost a million closures
+  const config = (): NetworkConfig => network
+  const resourceMap = (): ResourceMap => map
 
   for (let i = 0; i < nodes; i++) {
     const node = net.nodes[i]
@@ -146,8 +154,8 @@ export async function simulate (options: SimulateOptions): Promise<SimulationRes
       client: net.client(i),
       runtime: new MemoryRuntime({ cpus: machines[i].cpus, memory: machines[i].memory, random: rolesRandom }),
       clock,
-      config: () => network,
-      resourceMap: () => map,
+      config,
+      resourceMap,
       capacity: machines[i],
       logger: log,
       keyOf: net.keyOf,
@@ -156,12 +164,16 @@ export async function simulate (options: SimulateOptions): Promise<SimulationRes
     net.serve(i, roles[i].handlers)
   }
 
-  for (let i = 0; i < nodes; i += START_WAVE) {
-    await Promise.all(roles.slice(i, i + START_WAVE).map(async r => { await r.start() }))
+  const waves = Math.ceil(nodes / START_WAVE)
+
+  for (let wave = 0; wave < waves; wave++) {
+    await clock.runUntil(Math.floor(wave * JOIN_MS / waves))
+    await Promise.all(roles.slice(wave * START_WAVE, (wave + 1) * START_WAVE).map(async r => { await r.start() }))
   }
 
   sampleMemory()
   await clock.runUntil(WARM_UP_MS)
+  const startUpMs = performance.now() - started
 
   const master = backend === 'swarm' ? swarmMaster(kademlia, map) : -1
   const maxCpus = Float64Array.from(machines, m => m.cpus * network.cpuSlices * network.cpuOvercommit / 100)
@@ -297,6 +309,7 @@ export async function simulate (options: SimulateOptions): Promise<SimulationRes
     totalMessages,
     totalBytes,
     wallTimeMs: performance.now() - started,
+    startUpMs,
     peakRssBytes: peakRss,
     series,
     messagesHistogram: histogram(costs),
