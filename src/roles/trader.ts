@@ -111,8 +111,9 @@ export class Trader {
 
     const refresh = repeat(clock, () => config().refreshingInterval, async () => { await this.refreshOffers() }, onError)
 
-    // a swarm master has no neighbours to tell (one array literal: a push would grow it to 17 slots)
-    this.tasks = this.swarm
+    // only when offers are spread: a swarm master has no neighbours to tell, and the configuration
+    // is adopted before the roles start (one array literal: a push would grow it to 17 slots)
+    this.tasks = this.swarm || !config().spreadOffers
       ? [refresh]
       : [refresh, repeat(clock, () => config().spreadOffersInterval, async () => { await this.advertise() }, onError)]
   }
