@@ -7,7 +7,7 @@
 import '../polyfill.js'
 import { mkdir } from 'node:fs/promises'
 import { resolve } from 'node:path'
-import { availableParallelism } from 'node:os'
+import { availableParallelism, totalmem } from 'node:os'
 import { parseArgs } from 'node:util'
 import { Worker } from 'node:worker_threads'
 import { InvalidConfigurationError } from '../errors.js'
@@ -24,7 +24,7 @@ const options = {
   seed: { type: 'string', value: 'n', description: 'Seed of every random draw (default: the scenario\'s)' },
   backends: { type: 'string', value: 'a,b,…', description: 'Backends to compare: single-offer, multi-offer, multi-offer-updates, random, swarm (default: the scenario\'s)' },
   out: { type: 'string', value: 'dir', description: 'Directory for report.json, the CSV files and the plots (default out/sim-<time>)' },
-  threads: { type: 'string', value: 'n', description: 'Backends simulated at once, each in its own thread (default: one per core)' },
+  threads: { type: 'string', value: 'n', description: 'Backends simulated at once, each in its own thread (default: one per core, as many as memory holds)' },
   'no-plots': { type: 'boolean', description: 'Write no PNG plots' },
   quiet: { type: 'boolean', short: 'q', description: 'Print only the summary' },
   help: { type: 'boolean', short: 'h', description: 'Show this help' }
@@ -38,6 +38,18 @@ const WORKER_HEAP_MB = 14_336
  * collector (50 000 peers × 36 ticks: 55 s, against 42 s).
  */
 const WORKER_YOUNG_MB = 192
+/**
+ * Memory a backend's thread may need per simulated peer, at most (12 KB of heap after two
+ * simulated hours, and room for the collector), and besides the peers.
+ */
+const BYTES_PER_PEER = 16 * 1024
+const BYTES_PER_THREAD = 256 * 2 ** 20
+
+/** One thread per core, but no more than three quarters of the machine's memory holds. */
+function defaultThreads (nodes: number): number {
+  return Math.min(availableParallelism(), Math.floor(totalmem() * 0.75 / (nodes * BYTES_PER_PEER + BYTES_PER_THREAD)))
+}
+
 /** Wall time between two progress lines of a backend. */
 const PROGRESS_MS = 30_000
 
@@ -109,7 +121,7 @@ async function main (flags: Flags): Promise<void> {
 
   say(`Simulating ${report.nodes} peers for ${report.ticks} ticks (seed ${report.seed}): ${backends.join(', ')}\n`)
 
-  const parallel = Math.max(1, Math.min(backends.length, flags.threads ?? availableParallelism()))
+  const parallel = Math.max(1, Math.min(backends.length, flags.threads ?? defaultThreads(report.nodes)))
   say(`${parallel} backend${parallel === 1 ? '' : 's'} at a time\n`)
   const started = performance.now()
   const results = await runBackends(backends, parallel, backend => {
