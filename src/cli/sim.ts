@@ -32,12 +32,19 @@ const options = {
 
 /** Old-generation heap limit of one backend's thread: 2^20 peers fit in it, and the thread in 16 GB. */
 const WORKER_HEAP_MB = 14_336
+/** Peers from which a network is large for the collector (see `youngGenerationMb`). */
+const LARGE_NETWORK = 100_000
+
 /**
- * Young-generation size of a backend's thread (64 MB semi-spaces): a simulation makes short-lived
- * objects by the billion, and the default 16 MB semi-spaces spent a quarter more time in the
- * collector (50 000 peers × 36 ticks: 55 s, against 42 s).
+ * Young-generation size of a backend's thread: a simulation makes short-lived objects by the
+ * billion. 192 MB (64 MB semi-spaces) against the default 48: 50 000 peers × 36 ticks took 42 s,
+ * not 55. From `LARGE_NETWORK` peers on, where a scavenge of a heap of gigabytes takes tens of
+ * milliseconds whatever it frees, 768 MB: 2^20 − 1 peers × 12 ticks took 526 s, not 668.
  */
-const WORKER_YOUNG_MB = 192
+function youngGenerationMb (nodes: number): number {
+  return nodes >= LARGE_NETWORK ? 768 : 192
+}
+
 /**
  * Memory a backend's thread may need per simulated peer, at most (12 KB of heap after two
  * simulated hours, and room for the collector), and besides the peers.
@@ -127,7 +134,7 @@ async function main (flags: Flags): Promise<void> {
   const results = await runBackends(backends, parallel, backend => {
     let said = performance.now()
 
-    return simulateInWorker({ scenarioPath: flags.scenario as string, backend, nodes, ticks, seed }, (tick, requests, succeeded) => {
+    return simulateInWorker({ scenarioPath: flags.scenario as string, backend, nodes, ticks, seed }, youngGenerationMb(report.nodes), (tick, requests, succeeded) => {
       const now = performance.now()
 
       // every 120 ticks, or every half minute of a long run
@@ -184,9 +191,9 @@ async function runBackends (backends: DiscoveryBackend[], parallel: number, run:
 }
 
 /** One backend in a worker thread; rejects with the worker's error. */
-async function simulateInWorker (data: SimWorkerData, onTick: (tick: number, requests: number, succeeded: number) => void): Promise<SimulationResult> {
+async function simulateInWorker (data: SimWorkerData, youngMb: number, onTick: (tick: number, requests: number, succeeded: number) => void): Promise<SimulationResult> {
   return new Promise((resolve, reject) => {
-    const worker = new Worker(new URL('../sim/worker.js', import.meta.url), { workerData: data, resourceLimits: { maxOldGenerationSizeMb: WORKER_HEAP_MB, maxYoungGenerationSizeMb: WORKER_YOUNG_MB } })
+    const worker = new Worker(new URL('../sim/worker.js', import.meta.url), { workerData: data, resourceLimits: { maxOldGenerationSizeMb: WORKER_HEAP_MB, maxYoungGenerationSizeMb: youngMb } })
     let result: SimulationResult | undefined
 
     worker.on('message', message => {
