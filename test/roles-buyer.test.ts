@@ -3,6 +3,7 @@ import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { Ledger } from '../src/roles/ledger.js'
 import { rankOffers } from '../src/roles/ranking.js'
+import { MAX_SAMPLES, Samples } from '../src/roles/stats.js'
 import { UserManager } from '../src/roles/user-manager.js'
 import { MemoryStore } from '../src/store/store.js'
 import { ManualClock } from './fixtures/fake-clock.js'
@@ -230,6 +231,28 @@ test('user manager: an ambiguous short id stops nothing; a container its supplie
   assert.equal(await users.stop(['abcd1', 'abcd2']), [{ id: 'abcd1', stopped: true }, { id: 'abcd2', stopped: true }])
   assert.equal(stopped, ['abcd1111'])
   assert.equal(users.list(), [])
+})
+
+test('samples: series kept apart, exact counts and sums, percentiles over the most recent events', () => {
+  const samples = new Samples(2)
+  assert.equal(samples.summary(0), { count: 0, sum: 0, mean: 0, p50: 0, p99: 0 })
+
+  for (let i = 1; i <= 100; i++) {
+    samples.add([i, 1000 + i])
+  }
+
+  assert.equal(samples.summary(0), { count: 100, sum: 5050, mean: 50.5, p50: 50, p99: 99 })
+  assert.equal(samples.summary(1), { count: 100, sum: 105050, mean: 1050.5, p50: 1050, p99: 1099 })
+
+  // past MAX_SAMPLES events the oldest leave the percentiles, not the count and sum
+  for (let i = 0; i < MAX_SAMPLES; i++) {
+    samples.add([0, 0])
+  }
+
+  assert.is(samples.summary(0).count, 100 + MAX_SAMPLES)
+  assert.is(samples.summary(0).sum, 5050)
+  assert.is(samples.summary(0).p99, 0)
+  assert.throws(() => { samples.add([1]) }, /expected 2 values/)
 })
 
 test.run()
