@@ -39,22 +39,24 @@ const LARGE_NETWORK = 100_000
  * Young-generation size of a backend's thread: a simulation makes short-lived objects by the
  * billion. 192 MB (64 MB semi-spaces) against the default 48: 50 000 peers × 36 ticks took 42 s,
  * not 55. From `LARGE_NETWORK` peers on, where a scavenge of a heap of gigabytes takes tens of
- * milliseconds whatever it frees, 768 MB: 2^20 − 1 peers × 12 ticks took 526 s, not 668.
+ * milliseconds whatever it frees, 1 536 MB: 2^20 − 1 peers × 12 ticks took 456 s, against 668 s
+ * with 192 MB, 526 s with 768 MB and 474 s (and 2 GB more) with 3 072 MB.
  */
 function youngGenerationMb (nodes: number): number {
-  return nodes >= LARGE_NETWORK ? 768 : 192
+  return nodes >= LARGE_NETWORK ? 1536 : 192
 }
 
 /**
  * Memory a backend's thread may need per simulated peer, at most (12 KB of heap after two
- * simulated hours, and room for the collector), and besides the peers.
+ * simulated hours, and room for the collector), and besides the peers and its young generation.
  */
 const BYTES_PER_PEER = 16 * 1024
 const BYTES_PER_THREAD = 256 * 2 ** 20
 
 /** One thread per core, but no more than three quarters of the machine's memory holds. */
 function defaultThreads (nodes: number): number {
-  return Math.min(availableParallelism(), Math.floor(totalmem() * 0.75 / (nodes * BYTES_PER_PEER + BYTES_PER_THREAD)))
+  const perThread = nodes * BYTES_PER_PEER + youngGenerationMb(nodes) * 2 ** 20 + BYTES_PER_THREAD
+  return Math.min(availableParallelism(), Math.floor(totalmem() * 0.75 / perThread))
 }
 
 /** Wall time between two progress lines of a backend. */
