@@ -209,9 +209,7 @@ export class ResourceMap {
 
     for (let draw = 0; draw < MAX_DRAWS; draw++) {
       const key = random(POINT_BYTES)
-      const digest = hash('sha256', key, 'buffer')
-
-      if (inTarget((digest[0] << 8) | digest[1])) {
+      if (inTarget(cellOf(hash('sha256', key, 'buffer')))) {
         return new Uint8Array(key)
       }
     }

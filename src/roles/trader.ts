@@ -362,7 +362,8 @@ export class Trader {
 
   /** Every spread interval, when we keep offers: tell our same-slice neighbours. */
   private async advertise (): Promise<void> {
-    if (this.offerCount === 0 || !this.init.config().spreadOffers) {
+    // the task runs only when offers are spread (`start`)
+    if (this.offerCount === 0) {
       return
     }
 

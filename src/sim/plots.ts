@@ -64,11 +64,28 @@ const CONFIG = {
  */
 export async function writePlots (report: SimReport, outDir: string): Promise<string[]> {
   const specs: Record<typeof PLOT_FILES[number], TopLevelSpec> = {
-    'success-ratio.png': successRatioSpec(report),
-    'used-resources.png': usedResourcesSpec(report),
+    'success-ratio.png': overTimeSpec(report, {
+      title: 'Cumulative deploy success ratio',
+      field: 'successRatio',
+      axisTitle: 'requests succeeded so far',
+      ratio: true
+    }),
+    'used-resources.png': overTimeSpec(report, {
+      title: 'Used resources',
+      field: 'usedResourceRatio',
+      axisTitle: 'mean used share per peer',
+      ratio: true
+    }),
     'messages-per-request.png': messagesPerRequestSpec(report),
     'peer-load.png': peerLoadSpec(report),
-    'messages-over-time.png': messagesOverTimeSpec(report)
+    'messages-over-time.png': overTimeSpec(report, {
+      title: 'Messages per deploy request, per 3-minute window',
+      field: 'messagesPerRequest',
+      axisTitle: 'mean messages per request in the window',
+      ratio: false,
+      // a window without requests has no mean: leave a gap instead of drawing a 0
+      skipEmptyWindows: true
+    })
   }
   const paths: string[] = []
   for (const file of PLOT_FILES) {
@@ -104,35 +121,6 @@ export async function renderPng (spec: TopLevelSpec): Promise<Buffer> {
 
 // ---------------------------------------------------------------------------------------------
 // The charts
-
-function successRatioSpec (report: SimReport): TopLevelSpec {
-  return overTimeSpec(report, {
-    title: 'Cumulative deploy success ratio',
-    field: 'successRatio',
-    axisTitle: 'requests succeeded so far',
-    ratio: true
-  })
-}
-
-function usedResourcesSpec (report: SimReport): TopLevelSpec {
-  return overTimeSpec(report, {
-    title: 'Used resources',
-    field: 'usedResourceRatio',
-    axisTitle: 'mean used share per peer',
-    ratio: true
-  })
-}
-
-function messagesOverTimeSpec (report: SimReport): TopLevelSpec {
-  return overTimeSpec(report, {
-    title: 'Messages per deploy request, per 3-minute window',
-    field: 'messagesPerRequest',
-    axisTitle: 'mean messages per request in the window',
-    ratio: false,
-    // a window without requests has no mean: leave a gap instead of drawing a 0
-    skipEmptyWindows: true
-  })
-}
 
 interface OverTime {
   title: string

@@ -14,7 +14,7 @@ import { publicKeyFromRaw } from '@libp2p/crypto/keys'
 import { peerIdFromPublicKey } from '@libp2p/peer-id'
 import { logger } from '@libp2p/logger'
 import { pointOf, ResourceMap } from '../resources/resource-map.js'
-import { keyOfPeerId, PeerRoles } from '../roles/peer-roles.js'
+import { PeerRoles } from '../roles/peer-roles.js'
 import { SWARM_MASTER_KEY } from '../roles/index.js'
 import { MemoryRuntime } from '../runtime/memory-runtime.js'
 import { SimClock, settle } from './clock.js'
@@ -84,12 +84,22 @@ interface Placed {
 }
 
 /**
- * Peer ids of simulated peers: those of Ed25519 public keys whose 32 bytes are drawn from the seed.
+ * Peer ids of simulated peers, and their points: those of Ed25519 public keys whose 32 bytes are drawn from the seed.
  * Simulated peers never sign, so the keys need no private half (and making a million real key
  * pairs would take minutes).
  */
-export function simulatedPeerIds (nodes: number, random: SimRandom): string[] {
-  return Array.from({ length: nodes }, () => peerIdFromPublicKey(publicKeyFromRaw(random.bytes(KEY_BYTES))).toString())
+export function simulatedPeers (nodes: number, random: SimRandom): { peerIds: string[], points: Uint8Array[] } {
+  const peerIds: string[] = new Array(nodes)
+  const points: Uint8Array[] = new Array(nodes)
+
+  for (let i = 0; i < nodes; i++) {
+    const id = peerIdFromPublicKey(publicKeyFromRaw(random.bytes(KEY_BYTES)))
+    peerIds[i] = id.toString()
+    // the point from the multihash itself: `keyOfPeerId` would decode the base58 text again
+    points[i] = pointOf(id.toMultihash().bytes)
+  }
+
+  return { peerIds, points }
 }
 
 /** Simulate one backend of a scenario. */
@@ -104,8 +114,7 @@ export async function simulate (options: SimulateOptions): Promise<SimulationRes
 
   const network: NetworkConfig = { ...scenario.network, discoveryBackend: backend }
   const map = new ResourceMap(network.resources)
-  const peerIds = simulatedPeerIds(nodes, new SimRandom(seed, STREAMS.identities))
-  const points = peerIds.map(keyOfPeerId)
+  const { peerIds, points } = simulatedPeers(nodes, new SimRandom(seed, STREAMS.identities))
   const overlayRandom = new SimRandom(seed, STREAMS.overlay)
   const kademlia = new SimKademlia(points, { random: () => overlayRandom.uniform() })
 
