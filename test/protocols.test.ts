@@ -4,13 +4,13 @@
  * throw nothing but `MalformedMessageError`. Also ids, size limits and the rate limiter.
  */
 
-import { generateKeyPair } from '@libp2p/crypto/keys'
-import { peerIdFromPrivateKey, peerIdFromString } from '@libp2p/peer-id'
+import { generateKeyPair, publicKeyFromRaw } from '@libp2p/crypto/keys'
+import { peerIdFromPrivateKey, peerIdFromPublicKey, peerIdFromString } from '@libp2p/peer-id'
 import fc from 'fast-check'
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
 import { MalformedMessageError } from '../src/errors.js'
-import { CODECS } from '../src/protocols/codec.js'
+import { CODECS, PEER_ID_CACHE_SIZE } from '../src/protocols/codec.js'
 import {
   MAX_ARGS, MAX_CONTAINERS, MAX_LARGE_MESSAGE_SIZE, MAX_MESSAGE_SIZE, MAX_MULTIADDRS, MAX_OFFERS,
   MAX_PORT_MAPPINGS, UINT32_MAX
@@ -270,6 +270,30 @@ Validation('decoding refuses bad peer ids', () => {
   // an identity multihash holding a URL is a URL peer id, not a key's
   const url = new TextEncoder().encode('http://example.org')
   refusesField('traderOffering.peerId', () => decodeRequest('advertiseOffersNeighbor', node(Uint8Array.from([0, url.byteLength, ...url]))))
+})
+
+Validation('peer ids convert right through the cache, past its size, and from their CID text', () => {
+  const { encodeRequest, decodeRequest: decode } = CODECS.advertiseOffersNeighbor
+  const roundTrip = (peerId: string): string => decode(encodeRequest({ traderOffering: { peerId, multiaddrs: [] } })).traderOffering.peerId
+  // more ids than the cache holds, twice: the second pass finds the first ids evicted
+  const ids = Array.from({ length: PEER_ID_CACHE_SIZE + 100 }, (_, i) => {
+    const key = new Uint8Array(32)
+    new DataView(key.buffer).setUint32(0, i + 1)
+    return peerIdFromPublicKey(publicKeyFromRaw(key)).toString()
+  })
+
+  for (let pass = 0; pass < 2; pass++) {
+    ids.forEach(id => { assert.is(roundTrip(id), id) })
+  }
+
+  // a peer id given as a CID is the same id: it decodes to the canonical base58btc text, every time
+  const cid = peerIdFromString(ED25519_PEER_ID).toCID().toString()
+  assert.is.not(cid, ED25519_PEER_ID)
+
+  for (let i = 0; i < 2; i++) {
+    assert.is(roundTrip(cid), ED25519_PEER_ID)
+    assert.is(roundTrip(ED25519_PEER_ID), ED25519_PEER_ID)
+  }
 })
 
 Validation('decoding refuses bad multiaddrs', () => {

@@ -388,6 +388,27 @@ Walk('the same seed gives the same walks; without confirmTarget a walk stops whe
   }
 })
 
+Walk('a walk to a run of cells is the walk to the predicate "its cell is in the run"', () => {
+  fc.assert(fc.property(caseArb, (params) => {
+    const { points, live, queries, cells } = buildCase(params)
+    const byCells = new SimKademlia(points, { random: seeded(params.seed) })
+    const byPredicate = new SimKademlia(points, { random: seeded(params.seed) })
+    live.forEach((alive, i) => { byCells.setLive(i, alive); byPredicate.setLive(i, alive) })
+    const from = live.indexOf(true)
+
+    if (from < 0) {
+      return
+    }
+
+    for (const query of [...queries, points[from]]) {
+      // and a run of cells that holds the query's, so that some walks find members
+      for (const run of [...cells, { firstCell: Math.max(0, cellOf(query) - 40), endCell: cellOf(query) + 1 }]) {
+        assert.equal(byCells.walk(from, query, run), byPredicate.walk(from, query, i => inCells(points[i], run)))
+      }
+    }
+  }), { numRuns: 150 })
+})
+
 Walk.run()
 
 const Real = suite<{ nodes: CaravelaNode[] }>('sim kademlia: agreement with kad-dht', { nodes: [] })

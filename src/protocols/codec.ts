@@ -186,14 +186,29 @@ function offerIdFromPb (field: string, id: bigint): number {
  * Peer ids converted lately, each way: base58 and the parsing of a peer id are the costliest steps
  * of the codec, and the same peers recur (a trader's suppliers, a buyer's traders). Only ids that
  * passed validation are kept, keyed by their exact text or bytes, so a hit returns what the full
- * conversion would; the oldest entry goes when the cache is full.
+ * conversion would; the oldest entry goes when the cache is full. A text is kept once: the bytes
+ * of an id decode to the very string it was encoded from, so the records of many peers that name
+ * one peer share its id.
  */
-const PEER_ID_CACHE_SIZE = 8192
+export const PEER_ID_CACHE_SIZE = 8192
+/** Bytes of the slabs that hold the cached multihashes (one allocation for a thousand ids). */
+const PEER_ID_SLAB_BYTES = 64 * 1024
+let peerIdCacheSize = PEER_ID_CACHE_SIZE
 const peerIdBytes = new Map<string, Uint8Array<ArrayBuffer>>()
 const peerIdTexts = new Map<string, string>()
+let slab = new Uint8Array(0)
+let slabUsed = 0
+
+/**
+ * Let the peer-id caches hold `entries` ids each way (never fewer than `PEER_ID_CACHE_SIZE`):
+ * the simulator keeps every peer of its network, so that no message converts an id twice.
+ */
+export function reservePeerIdCache (entries: number): void {
+  peerIdCacheSize = Math.max(peerIdCacheSize, entries)
+}
 
 function remember<V> (cache: Map<string, V>, key: string, value: V): V {
-  if (cache.size >= PEER_ID_CACHE_SIZE) {
+  if (cache.size >= peerIdCacheSize) {
     cache.delete(cache.keys().next().value as string)
   }
 
@@ -201,11 +216,30 @@ function remember<V> (cache: Map<string, V>, key: string, value: V): V {
   return value
 }
 
+/** A copy of `bytes` in the current slab: a view, not an ArrayBuffer of its own per id. */
+function keep (bytes: Uint8Array): Uint8Array<ArrayBuffer> {
+  if (slabUsed + bytes.byteLength > slab.byteLength) {
+    slab = new Uint8Array(Math.max(PEER_ID_SLAB_BYTES, bytes.byteLength))
+    slabUsed = 0
+  }
+
+  const copy = slab.subarray(slabUsed, slabUsed + bytes.byteLength)
+  copy.set(bytes)
+  slabUsed += bytes.byteLength
+  return copy
+}
+
+/** Key of a multihash in `peerIdTexts`. */
+function bytesKey (bytes: Uint8Array): string {
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('latin1')
+}
+
+/** The multihash of a peer id: a cached one is shared, and only read by the encoder. */
 function peerIdToPb (field: string, peerId: string): Uint8Array<ArrayBuffer> {
   const cached = peerIdBytes.get(peerId)
 
   if (cached != null) {
-    return cached.slice()
+    return cached
   }
 
   let id
@@ -220,7 +254,14 @@ function peerIdToPb (field: string, peerId: string): Uint8Array<ArrayBuffer> {
     fail(field, 'must be the peer id of a key')
   }
 
-  return remember(peerIdBytes, peerId, new Uint8Array(id.toMultihash().bytes)).slice()
+  const bytes = keep(id.toMultihash().bytes)
+
+  // the text decodes back to itself only in its canonical (base58btc) form
+  if (id.toString() === peerId) {
+    remember(peerIdTexts, bytesKey(bytes), peerId)
+  }
+
+  return remember(peerIdBytes, peerId, bytes)
 }
 
 function peerIdFromPb (field: string, bytes: Uint8Array): string {
@@ -228,7 +269,7 @@ function peerIdFromPb (field: string, bytes: Uint8Array): string {
     fail(field, `must be 1 to ${MAX_PEER_ID_BYTES} bytes long`)
   }
 
-  const key = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('latin1')
+  const key = bytesKey(bytes)
   const cached = peerIdTexts.get(key)
 
   if (cached != null) {
@@ -248,7 +289,9 @@ function peerIdFromPb (field: string, bytes: Uint8Array): string {
     fail(field, 'must be the multihash of a key\'s peer id')
   }
 
-  return remember(peerIdTexts, key, id.toString())
+  const text = id.toString()
+  remember(peerIdBytes, text, keep(bytes))
+  return remember(peerIdTexts, key, text)
 }
 
 function multiaddrToPb (field: string, address: string): Uint8Array<ArrayBuffer> {

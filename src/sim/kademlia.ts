@@ -62,6 +62,15 @@ export interface SimWalk {
   found: number
 }
 
+/** Entries of a virtual routing table, closest bucket first (see `visitTable`). */
+interface RoutingTable {
+  /** sorted positions; only the first `length` count */
+  entries: number[]
+  /** entries of the buckets closer than entry i's */
+  closer: number[]
+  length: number
+}
+
 /**
  * The simulated Kademlia view of the simulator.
  *
@@ -106,6 +115,10 @@ export class SimKademlia {
   private readonly alpha: number
   private readonly random: () => number
   private readonly confirmTarget: boolean
+  /** scratch of `visitTable`, `drawBucket` and their buckets farther than the rest */
+  private readonly table: RoutingTable = { entries: [], closer: [], length: 0 }
+  private readonly bucket: number[] = []
+  private readonly farther: number[] = []
 
   /**
    * `points`: 32-byte points (sha256 of the peer id multihash) of peers 0..n-1. They are copied
@@ -251,12 +264,13 @@ export class SimKademlia {
 
   /**
    * Cost of the iterative Kademlia lookup `from` would run for `point`, stopping at the first
-   * peer for which `isTarget(index)` holds (the overlay stops at the first member of the target
-   * slice). See the class comment for the model.
+   * target peer: one for which `target(index)` holds or, faster, one whose cell lies in the run
+   * `target` (the overlay stops at the first member of the target slice). See the class comment
+   * for the model.
    *
    * @throws RangeError when `from` is not a live peer
    */
-  walk (from: number, point: Uint8Array, isTarget: (index: number) => boolean): SimWalk {
+  walk (from: number, point: Uint8Array, target: ((index: number) => boolean) | CellRange): SimWalk {
     checkPoint(point)
     const querier = this.positionOf(from)
 
@@ -264,7 +278,19 @@ export class SimKademlia {
       throw new RangeError(`peer ${from} is not live: it cannot walk`)
     }
 
-    if (isTarget(from)) {
+    let isTarget: (pos: number) => boolean
+
+    if (typeof target === 'function') {
+      isTarget = pos => target(this.order[pos])
+    } else {
+      // the peers of a run of cells are a run of sorted positions: no peer's data is read
+      checkCells(target)
+      const lo = this.cellStarts[target.firstCell]
+      const hi = target.firstCell < target.endCell ? this.cellStarts[target.endCell] : lo
+      isTarget = pos => pos >= lo && pos < hi
+    }
+
+    if (isTarget(querier)) {
       return { hops: 0, rpcs: 0, queried: [], found: from }
     }
 
@@ -295,31 +321,34 @@ export class SimKademlia {
     }
 
     // the querier's own routing table: a target there is answered locally
+    const table = this.visitTable(querier, point, Infinity, -1)
     let local = -1
 
-    this.visitTable(querier, point, Infinity, -1, (pos, closer) => {
-      if (isTarget(this.order[pos]) && (local < 0 || this.compareDistance(pos, local, point) < 0)) {
+    for (let i = 0; i < table.length; i++) {
+      const pos = table.entries[i]
+
+      if (isTarget(pos) && (local < 0 || this.compareDistance(pos, local, point) < 0)) {
         local = pos
       }
 
       // entries behind `width` closer ones cannot be among the closest known
-      if (closer < width) {
+      if (table.closer[i] < width) {
         learn(pos)
       }
-    })
+    }
 
     if (local >= 0) {
       return { hops: 0, rpcs: 0, queried: [], found: this.order[local] }
     }
 
-    const asked = new Set<number>()
+    const asked: number[] = []
     const queried: number[] = []
     let hops = 0
     let rpcs = 0
     let found = -1
 
     while (hops < MAX_WALK_HOPS) {
-      const next = top.filter(pos => !asked.has(pos))
+      const next = top.filter(pos => !asked.includes(pos))
 
       if (next.length === 0) {
         break
@@ -328,17 +357,20 @@ export class SimKademlia {
       hops++
 
       for (const pos of next) {
-        asked.add(pos)
+        asked.push(pos)
         rpcs++
         queried.push(this.order[pos])
+        const answer = this.visitTable(pos, point, this.k, querier)
 
-        this.visitTable(pos, point, this.k, querier, answer => {
-          if (isTarget(this.order[answer]) && (found < 0 || this.compareDistance(answer, found, point) < 0)) {
-            found = answer
+        for (let i = 0; i < answer.length; i++) {
+          const entry = answer.entries[i]
+
+          if (isTarget(entry) && (found < 0 || this.compareDistance(entry, found, point) < 0)) {
+            found = entry
           }
 
-          learn(answer)
-        })
+          learn(entry)
+        }
       }
 
       if (found >= 0) {
@@ -424,36 +456,25 @@ export class SimKademlia {
   }
 
   /**
-   * Calls `visit` with the entries of peer `owner`'s virtual routing table (sorted positions) that
-   * are XOR-closest to `point`, at most `limit` of them and never `exclude`: bucket by bucket, from
-   * the closest bucket to the farthest. Each bucket is k peers drawn at random from its subtree (all
-   * of them when it holds at most k); when a bucket holds more than `limit` still allows, its
-   * closest entries are kept. Buckets are visited in XOR order to `point`: walking down `owner`'s
-   * own path, a bucket whose first bit matches `point`'s is closer than everything deeper and
-   * comes at once, and one whose first bit does not is farther than everything deeper and comes
-   * last, deepest first. `visit` also gets the number of entries of the closer buckets.
+   * The entries of peer `owner`'s virtual routing table (sorted positions) that are XOR-closest to
+   * `point`, at most `limit` of them and never `exclude`: bucket by bucket, from the closest bucket
+   * to the farthest. Each bucket is k peers drawn at random from its subtree (all of them when it
+   * holds at most k); when a bucket holds more than `limit` still allows, its closest entries are
+   * kept. Buckets are visited in XOR order to `point`: walking down `owner`'s own path, a bucket
+   * whose first bit matches `point`'s is closer than everything deeper and comes at once, and one
+   * whose first bit does not is farther than everything deeper and comes last, deepest first.
+   * `closer[i]` is the number of entries of the buckets closer than entry i's.
+   *
+   * The answer is the view's scratch table, valid until the next call: a walk reads a table before
+   * it asks for the next, and a million lookups allocate no tables.
    */
-  private visitTable (owner: number, point: Uint8Array, limit: number, exclude: number, visit: (pos: number, closer: number) => void): void {
+  private visitTable (owner: number, point: Uint8Array, limit: number, exclude: number): RoutingTable {
+    const table = this.table
+    table.length = 0
     let remaining = limit
-    let visited = 0
     // buckets farther than everything deeper: [lo, hi) pairs, visited last in reverse order
-    const farther: number[] = []
-    const take = (lo: number, hi: number): void => {
-      const entries = this.drawBucket(lo, hi).filter(pos => pos !== exclude)
-
-      if (entries.length > remaining) {
-        this.sortByDistance(entries, point)
-        entries.length = remaining
-      }
-
-      remaining -= entries.length
-
-      for (const pos of entries) {
-        visit(pos, visited)
-      }
-
-      visited += entries.length
-    }
+    const farther = this.farther
+    farther.length = 0
 
     let lo = 0
     let hi = this.size
@@ -464,8 +485,8 @@ export class SimKademlia {
 
       if (shared >= POINT_BITS) {
         // peers whose point equals the owner's: as far from `point` as the owner is
-        take(lo, owner)
-        take(owner + 1, hi)
+        remaining = this.takeBucket(lo, owner, point, remaining, exclude)
+        remaining = this.takeBucket(owner + 1, hi, point, remaining, exclude)
         break
       }
 
@@ -475,7 +496,7 @@ export class SimKademlia {
       const siblingHi = ownerBit === 0 ? hi : mid
 
       if (bitOf(point, shared) !== ownerBit) {
-        take(siblingLo, siblingHi)
+        remaining = this.takeBucket(siblingLo, siblingHi, point, remaining, exclude)
       } else {
         farther.push(siblingLo, siblingHi)
       }
@@ -486,13 +507,52 @@ export class SimKademlia {
     }
 
     for (let i = farther.length - 2; i >= 0 && remaining > 0; i -= 2) {
-      take(farther[i], farther[i + 1])
+      remaining = this.takeBucket(farther[i], farther[i + 1], point, remaining, exclude)
     }
+
+    return table
   }
 
-  /** One virtual k-bucket over the subtree `[lo, hi)`: all its live peers, or k drawn at random. */
+  /**
+   * Appends bucket `[lo, hi)` to the scratch table (without `exclude`; its closest `remaining`
+   * entries when it holds more) and returns what the limit still allows.
+   */
+  private takeBucket (lo: number, hi: number, point: Uint8Array, remaining: number, exclude: number): number {
+    const bucket = this.drawBucket(lo, hi)
+    let kept = 0
+
+    for (let i = 0; i < bucket.length; i++) {
+      if (bucket[i] !== exclude) {
+        bucket[kept++] = bucket[i]
+      }
+    }
+
+    bucket.length = kept
+
+    if (kept > remaining) {
+      this.sortByDistance(bucket, point)
+      bucket.length = remaining
+    }
+
+    const table = this.table
+    const closer = table.length
+
+    for (let i = 0; i < bucket.length; i++) {
+      table.entries[table.length] = bucket[i]
+      table.closer[table.length] = closer
+      table.length++
+    }
+
+    return remaining - bucket.length
+  }
+
+  /**
+   * One virtual k-bucket over the subtree `[lo, hi)`: all its live peers, or k drawn at random.
+   * The answer is the view's scratch bucket, valid until the next call.
+   */
   private drawBucket (lo: number, hi: number): number[] {
-    const out: number[] = []
+    const out = this.bucket
+    out.length = 0
     const span = hi - lo
     const k = this.k
 

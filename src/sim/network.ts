@@ -180,7 +180,7 @@ export class SimNetwork {
       found = this.kademlia.closest(point, count)
     }
 
-    const walk = this.kademlia.walk(from, point, i => this.sliceOfPeer[i] === slice.index)
+    const walk = this.kademlia.walk(from, point, slice)
 
     for (const queried of walk.queried) {
       this.messagesReceived[queried]++

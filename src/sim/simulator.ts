@@ -13,6 +13,7 @@
 import { publicKeyFromRaw } from '@libp2p/crypto/keys'
 import { peerIdFromPublicKey } from '@libp2p/peer-id'
 import { logger } from '@libp2p/logger'
+import { reservePeerIdCache } from '../protocols/codec.js'
 import { pointOf, ResourceMap } from '../resources/resource-map.js'
 import { PeerRoles } from '../roles/peer-roles.js'
 import { SWARM_MASTER_KEY } from '../roles/index.js'
@@ -115,6 +116,8 @@ export async function simulate (options: SimulateOptions): Promise<SimulationRes
   const network: NetworkConfig = { ...scenario.network, discoveryBackend: backend }
   const map = new ResourceMap(network.resources)
   const { peerIds, points } = simulatedPeers(nodes, new SimRandom(seed, STREAMS.identities))
+  // every peer's id converted once, and one string per peer id however many records name it
+  reservePeerIdCache(nodes)
   const overlayRandom = new SimRandom(seed, STREAMS.overlay)
   const kademlia = new SimKademlia(points, { random: () => overlayRandom.uniform() })
 
