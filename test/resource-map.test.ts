@@ -400,6 +400,37 @@ test('randomKeyIn(slice): sha256 of the key lands in the slice (property)', () =
   }), { numRuns: 200 })
 })
 
+test('randomKeyIn keeps the keys that land in other slices: about one hash a key when the asks spread as the draws land', () => {
+  const asks = seededRandom(7)
+  let draws = 0
+  const counted = seededRandom(8)
+  const random = (bytes: number): Uint8Array => { draws++; return counted(bytes) }
+  const keys = new Set<string>()
+  const requests = 20_000
+  let alone = 0
+
+  for (let i = 0; i < requests; i++) {
+    // a slice asked for as often as draws land in it
+    const slice = SMALL_SLICES.sliceOf(pointOf(asks(32)))
+    alone += GRID_CELLS / (slice.endCell - slice.firstCell)
+    const key = SMALL_SLICES.randomKeyIn(slice, random)
+    assert.is(SMALL_SLICES.sliceOf(pointOf(key)), slice)
+    keys.add(Buffer.from(key).toString('hex'))
+  }
+
+  assert.is(keys.size, requests, 'every key is given out once')
+  console.log(`    ${draws} draws for ${requests} keys, against about ${Math.round(alone)} without kept keys`)
+  assert.ok(draws < 1.5 * requests, `${draws} draws for ${requests} keys`)
+  assert.ok(alone > 5 * requests, `drawing for each slice alone would cost about ${Math.round(alone)}`)
+
+  // another random source has its own kept keys: a seeded source replays exactly
+  const replay = (): string[] => {
+    const source = seededRandom(9)
+    return SMALL_SLICES.slices.map(slice => Buffer.from(SMALL_SLICES.randomKeyIn(slice, source)).toString('hex'))
+  }
+  assert.equal(replay(), replay())
+})
+
 test('randomKeyIn(block): the point\'s first bits are the block\'s prefix (property)', () => {
   const block = fc.integer({ min: 0, max: 12 }).chain(bits => fc.record({
     bits: fc.constant(bits),

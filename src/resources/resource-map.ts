@@ -46,6 +46,8 @@ const POINT_BYTES = 32
  * 2^26 draws in a row happens with probability e^-1024, so reaching the cap means `random` is broken.
  */
 const MAX_DRAWS = 2 ** 26
+/** Keys kept per slice and random source that landed in that slice while another was drawn for. */
+export const SPARE_KEYS_PER_SLICE = 64
 
 /** Key path of the partition tree inside the configuration, used to name offending entries. */
 const TREE_KEY = 'network.resources'
@@ -97,6 +99,8 @@ export class ResourceMap {
   readonly slices: readonly Slice[]
   /** cell → index of the slice that owns it */
   private readonly cellToSlice: Uint16Array
+  /** random source → slice index → keys drawn for another target that landed in that slice */
+  private readonly spareKeys = new WeakMap<(bytes: number) => Uint8Array, Uint8Array[][]>()
 
   /**
    * @throws InvalidConfigurationError naming the entry (e.g.
@@ -187,13 +191,23 @@ export class ResourceMap {
 
   /**
    * A random key whose point lies in the target (a slice or an aligned block of at most 16 bits):
-   * 32 random bytes, drawn again until `sha256` of them lands in the target. A target holding a
-   * fraction f of the space costs 1/f hashes on average.
+   * 32 random bytes, drawn again until `sha256` of them lands in the target. A draw that lands in
+   * another slice is not wasted: the key is kept for that slice (up to `SPARE_KEYS_PER_SLICE` per
+   * slice, apart for each random source), and the next key asked of it is that one. A target
+   * holding a fraction f of the space costs 1/f hashes on its own, and about one hash a key when
+   * the keys asked for spread over the slices as the draws land (as a simulated network's do).
+   * Every key is given out once; a kept key is as uniform in its slice as a fresh one.
    *
    * @param random - source of random bytes (default: `crypto.randomBytes`)
    */
   randomKeyIn (target: Slice | Block, random: (bytes: number) => Uint8Array = randomBytes): Uint8Array {
     let inTarget: (cell: number) => boolean
+    let spares = this.spareKeys.get(random)
+
+    if (spares == null) {
+      spares = this.slices.map(() => [])
+      this.spareKeys.set(random, spares)
+    }
 
     if ('bits' in target) {
       const { prefix, bits } = target
@@ -204,13 +218,28 @@ export class ResourceMap {
 
       inTarget = cell => cell >> (GRID_BITS - bits) === prefix
     } else {
+      // a slice of this map (not a look-alike): its kept keys are in it
+      const kept = this.slices[target.index] === target ? spares[target.index].pop() : undefined
+
+      if (kept != null) {
+        return kept
+      }
+
       inTarget = cell => cell >= target.firstCell && cell < target.endCell
     }
 
     for (let draw = 0; draw < MAX_DRAWS; draw++) {
       const key = random(POINT_BYTES)
-      if (inTarget(cellOf(hash('sha256', key, 'buffer')))) {
+      const cell = cellOf(hash('sha256', key, 'buffer'))
+
+      if (inTarget(cell)) {
         return new Uint8Array(key)
+      }
+
+      const other = spares[this.cellToSlice[cell]]
+
+      if (other.length < SPARE_KEYS_PER_SLICE) {
+        other.push(new Uint8Array(key))
       }
     }
 
