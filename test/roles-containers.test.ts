@@ -58,22 +58,25 @@ test('launch is idempotent by request id: a retry returns the same statuses and 
   await net.stop()
 })
 
-test('a launch is remembered for LAUNCH_MEMORY_MS: after that its request id is free again', async () => {
+test('a launch is remembered for LAUNCH_MEMORY_MS: after that its request id is free again, without another launch', async () => {
   const net = await supplierNetwork({ cpus: 4, memory: 4096 })
   const [supplier, buyer] = net.peers
   const client = net.network.client(buyer.peer.peerId)
   const launch = async (requestId: string, memory: number): Promise<unknown> => client.launchContainer(supplier.peer.node, net.offerId, requestId, [container({ cpus: 1, memory })])
 
   await launch('req-1', 256)
-  await net.clock.advance(LAUNCH_MEMORY_MS - 1)
-  // a launch forgets the launches older than LAUNCH_MEMORY_MS: req-1 is not yet
+  await net.clock.advance(LAUNCH_MEMORY_MS / 2)
   await launch('req-2', 256)
+  await net.clock.advance(LAUNCH_MEMORY_MS / 2 - 1)
+  // not yet forgotten: the same id with other containers is refused
   assert.match((await rejection(launch('req-1', 512))).message, /launched with other containers/)
 
+  // forgotten on time, though no launch came since: the same id with other containers is a new launch
   await net.clock.advance(1)
-  await launch('req-3', 256)
-  // forgotten: the same id with other containers is a new launch
   await launch('req-1', 512)
+  assert.match((await rejection(launch('req-2', 512))).message, /launched with other containers/)
+  await net.clock.advance(LAUNCH_MEMORY_MS / 2)
+  await launch('req-2', 512)
   assert.is(supplier.runtime.used().containers, 4)
   await net.stop()
 })

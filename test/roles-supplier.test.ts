@@ -27,7 +27,7 @@ function slice (cpus: number, memory: number): ReturnType<ResourceMap['sliceOf']
 }
 
 function offer (id: number, s: ReturnType<typeof slice>, free: Resources): SupplierOffer {
-  return { id, trader: { peerId: `trader-${id}`, multiaddrs: [], key: new Uint8Array(32) }, slice: s, free, lastRefreshed: 0, missed: 0 }
+  return { id, trader: { peerId: `trader-${id}`, multiaddrs: [] }, slice: s, free, lastRefreshed: 0, missed: 0 }
 }
 
 /** The slices holding at least one peer of the network. */

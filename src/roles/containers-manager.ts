@@ -9,6 +9,7 @@
  * ledger with the runtime's containers labelled with its peer id, and never touches others.
  */
 
+import { compact, emptyMap, writable } from '../empty.js'
 import { ProtocolStatusError } from '../errors.js'
 import { copyContainerConfig, copyPortMappings, totalResources } from './resources.js'
 import type { HostedRecord, Ledger } from './ledger.js'
@@ -100,10 +101,12 @@ interface Found {
 export class ContainersManager {
   private readonly init: ContainersManagerInit
   private readonly log: Logger
-  /** container id → record of the containers running */
-  private readonly hosted = new Map<string, HostedRecord>()
-  /** `<buyer>/<requestId>` → the launch, in progress or done */
-  private readonly launches = new Map<string, Launch>()
+  /** container id → record of the containers running (the shared empty Map while there are none) */
+  private hosted: Map<string, HostedRecord> = emptyMap()
+  /** `<buyer>/<requestId>` → the launch, in progress or done, oldest first (the shared empty Map while there are none) */
+  private launches: Map<string, Launch> = emptyMap()
+  /** armed while launches are remembered: forgets them once `LAUNCH_MEMORY_MS` old */
+  private forgetTimer?: { cancel (): void }
   /**
    * `<buyer>/<requestId>` of the launches found running at start: a retry is answered from their
    * records (made when there are some: most peers never have any, and a simulation holds a million)
@@ -128,6 +131,7 @@ export class ContainersManager {
    */
   async start (): Promise<void> {
     this.notifications = new AbortController()
+    this.armForget()
     this.recovery ??= this.recover()
     await this.recovery
   }
@@ -135,6 +139,8 @@ export class ContainersManager {
   /** Stop telling buyers; the ledger keeps what they were not told. */
   stop (): void {
     this.notifications.abort()
+    this.forgetTimer?.cancel()
+    this.forgetTimer = undefined
   }
 
   /**
@@ -164,7 +170,7 @@ export class ContainersManager {
     const result = this.launchNew(buyer, offerId, requestId, containers)
     this.remember(key, { fingerprint, result, at: this.init.clock.now() })
     // a failed launch may be tried again
-    result.catch(() => { this.launches.delete(key) })
+    result.catch(() => { this.forgetLaunch(key) })
 
     return result
   }
@@ -198,7 +204,7 @@ export class ContainersManager {
       return
     }
 
-    this.hosted.delete(exit.containerId)
+    this.unhost(exit.containerId)
     this.init.supplier.returnResources(record.resources, 1)
     this.log('container %s of %s exited with code %s', exit.containerId, record.buyer, exit.exitCode)
     void this.ended(record, exit.exitCode, 'the container exited')
@@ -293,7 +299,7 @@ export class ContainersManager {
       return
     }
 
-    this.hosted.delete(containerId)
+    this.unhost(containerId)
     this.init.supplier.returnResources(record.resources, 1)
     await this.removeFromRuntime(containerId)
     await this.forget(record)
@@ -469,6 +475,7 @@ export class ContainersManager {
   /** A container hosted from now on; an exit heard before is handled now. */
   private host (record: HostedRecord): void {
     const containerId = record.containerId as string
+    this.hosted = writable(this.hosted)
     this.hosted.set(containerId, record)
     const exit = this.earlyExits?.get(containerId)
 
@@ -562,17 +569,52 @@ export class ContainersManager {
     })
   }
 
+  /** A container no longer hosted. */
+  private unhost (containerId: string): void {
+    this.hosted.delete(containerId)
+    this.hosted = compact(this.hosted)
+  }
+
   /** Remember a launch; forget the oldest beyond `MAX_REMEMBERED_LAUNCHES` or `LAUNCH_MEMORY_MS`. */
   private remember (key: string, launch: Launch): void {
+    this.launches = writable(this.launches)
     this.launches.set(key, launch)
+    this.forgetOld(launch.at)
+    this.armForget()
+  }
 
+  private forgetLaunch (key: string): void {
+    this.launches.delete(key)
+    this.launches = compact(this.launches)
+  }
+
+  /** Forget the launches `LAUNCH_MEMORY_MS` old at `now`, and the oldest beyond `MAX_REMEMBERED_LAUNCHES`. */
+  private forgetOld (now: number): void {
     for (const [oldest, { at }] of this.launches) {
-      if (this.launches.size <= MAX_REMEMBERED_LAUNCHES && launch.at - at < LAUNCH_MEMORY_MS) {
+      if (this.launches.size <= MAX_REMEMBERED_LAUNCHES && now - at < LAUNCH_MEMORY_MS) {
         break
       }
 
       this.launches.delete(oldest)
     }
+
+    this.launches = compact(this.launches)
+  }
+
+  /** While launches are remembered, a timer forgets the oldest when it is `LAUNCH_MEMORY_MS` old. */
+  private armForget (): void {
+    const oldest = this.launches.values().next().value
+
+    if (this.forgetTimer != null || oldest == null || this.notifications.signal.aborted) {
+      return
+    }
+
+    const { clock } = this.init
+    this.forgetTimer = clock.setTimeout(() => {
+      this.forgetTimer = undefined
+      this.forgetOld(clock.now())
+      this.armForget()
+    }, oldest.at + LAUNCH_MEMORY_MS - clock.now())
   }
 }
 

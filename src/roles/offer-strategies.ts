@@ -10,7 +10,7 @@ import { contains } from '../resources/resource-map.js'
 import { sameResources } from './resources.js'
 import type { ResourceMap, Slice } from '../resources/resource-map.js'
 import type { DiscoveryBackend } from '../config/types.js'
-import type { OverlayNode, Resources } from '../types.js'
+import type { NodeRef, Resources } from '../types.js'
 
 /** The strategies that offer through traders of the resource map's slices. */
 export type OfferingStrategy = Extract<DiscoveryBackend, 'single-offer' | 'multi-offer' | 'multi-offer-updates'>
@@ -22,8 +22,8 @@ export const OFFERING_STRATEGIES: readonly OfferingStrategy[] = ['single-offer',
 export interface SupplierOffer {
   /** supplier-local id, unique and increasing */
   id: number
-  /** the trader keeping the offer */
-  trader: OverlayNode
+  /** the trader keeping the offer (its key is not kept: `slice` is what matters of it) */
+  trader: NodeRef
   /** the trader's slice */
   slice: Slice
   /** free resources the trader was last told */

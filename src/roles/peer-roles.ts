@@ -93,7 +93,10 @@ export class PeerRoles {
   /** the handlers of incoming messages, for the protocol server */
   readonly handlers: RoleHandlers
 
-  private readonly init: PeerRolesInit
+  // what `start` needs of the init, not the whole of it (a simulated network holds a million)
+  private readonly config: () => NetworkConfig
+  private readonly runtime: ContainerRuntime
+  private readonly capacity: PeerRolesInit['capacity']
   private readonly supplier: Supplier
   private readonly containers: ContainersManager
   private readonly trader: Trader
@@ -103,8 +106,10 @@ export class PeerRoles {
   private running = false
 
   constructor (init: PeerRolesInit) {
-    this.init = init
     const { self, selfKey, overlay, clock, config, resourceMap, logger, runtime } = init
+    this.config = config
+    this.runtime = runtime
+    this.capacity = init.capacity
 
     const handlers = new PeerHandlers(config)
     this.handlers = handlers
@@ -114,7 +119,6 @@ export class PeerRoles {
 
     this.supplier = new Supplier({
       ...common,
-      strategy: () => config().discoveryBackend,
       log: logger.forComponent('caravela:supplier'),
       publishDelay: init.publishDelay ?? PUBLISH_DELAY
     })
@@ -153,7 +157,7 @@ export class PeerRoles {
       return
     }
 
-    const { config, runtime } = this.init
+    const { config, runtime } = this
     const backend = config().discoveryBackend
 
     if (!(DISCOVERY_BACKENDS as readonly string[]).includes(backend)) {
@@ -264,7 +268,7 @@ export class PeerRoles {
 
   /** Cores and MB before overcommit: the advertised ones, or the runtime's. */
   private async machine (): Promise<{ cpus: number, memory: number, cpuClass: number }> {
-    const { capacity, runtime } = this.init
+    const { capacity, runtime } = this
 
     if (capacity.cpus != null && capacity.memory != null) {
       return { cpus: capacity.cpus, memory: capacity.memory, cpuClass: capacity.cpuClass }

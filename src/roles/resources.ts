@@ -2,6 +2,7 @@
  * Arithmetic and wording of resource combinations, shared by the roles.
  */
 
+import { copyList } from '../empty.js'
 import type { ContainerConfig, PortMapping, Resources } from '../types.js'
 
 /** `2 CPUs and 1024 MB` (with the class when it is not the lowest). */
@@ -23,7 +24,7 @@ export function copyContainerConfig (config: ContainerConfig): ContainerConfig {
   return {
     name: config.name,
     image: config.image,
-    args: [...config.args],
+    args: copyList(config.args),
     portMappings: copyPortMappings(config.portMappings),
     resources: { cpuClass: config.resources.cpuClass, cpus: config.resources.cpus, memory: config.resources.memory },
     groupPolicy: config.groupPolicy
@@ -32,7 +33,7 @@ export function copyContainerConfig (config: ContainerConfig): ContainerConfig {
 
 /** A copy of port mappings. */
 export function copyPortMappings (mappings: PortMapping[]): PortMapping[] {
-  return mappings.map(m => ({ hostPort: m.hostPort, containerPort: m.containerPort, protocol: m.protocol }))
+  return mappings.length === 0 ? copyList(mappings) : mappings.map(m => ({ hostPort: m.hostPort, containerPort: m.containerPort, protocol: m.protocol }))
 }
 
 /** What containers launched together need: CPUs and memory added, the highest CPU class (§18-11). */

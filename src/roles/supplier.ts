@@ -9,6 +9,7 @@
  * ask it directly with what it has free.
  */
 
+import { copyList } from '../empty.js'
 import { contains } from '../resources/resource-map.js'
 import { planOffers } from './offer-strategies.js'
 import { describeResources, sameResources } from './resources.js'
@@ -16,7 +17,7 @@ import { SWARM_MASTER_KEY } from './swarm.js'
 import { repeat } from './tasks.js'
 import type { OfferTarget, SupplierOffer } from './offer-strategies.js'
 import type { RandomSource } from './random.js'
-import type { RepeatingTask } from './tasks.js'
+import type { PeriodicTasks, RepeatingTask } from './tasks.js'
 import type { DiscoveryBackend, NetworkConfig } from '../config/types.js'
 import type { RequestContext } from '../protocols/server.js'
 import type { ResourceMap, Slice } from '../resources/resource-map.js'
@@ -39,8 +40,6 @@ export interface SupplierInit {
   clock: Clock
   config: () => NetworkConfig
   resourceMap: () => ResourceMap
-  /** the discovery backend in force; read at every publication */
-  strategy: () => DiscoveryBackend
   /** random keys */
   random: RandomSource
   log: Logger
@@ -76,8 +75,11 @@ export function computeCapacity (machine: { cpus: number, memory: number, cpuCla
   }
 }
 
+/** The supplier's periodic tasks. */
+type SupplierTask = 'supply' | 'check-refreshes'
+
 /** This peer's free resources, offered to traders. */
-export class Supplier {
+export class Supplier implements PeriodicTasks<SupplierTask> {
   private readonly init: SupplierInit
   private readonly log: Logger
   private readonly offers = new Map<number, SupplierOffer>()
@@ -117,23 +119,39 @@ export class Supplier {
 
     this.running = true
     this.max = { ...capacity }
-    const { clock, config } = this.init
+    const { clock } = this.init
 
-    if (this.init.strategy() === 'random') {
+    if (this.strategy === 'random') {
       this.standingOfferId ??= this.nextOfferId++
       return
     }
 
-    const onError = (err: unknown): void => { this.log.error('supplier task failed - %e', err) }
-
-    this.tasks = [
-      repeat(clock, () => config().supplyingInterval, async () => {
-        this.unreachableSlices = undefined
-        await this.runPublish()
-      }, onError),
-      repeat(clock, () => config().refreshesCheckInterval, async () => { this.checkRefreshes() }, onError)
-    ]
+    this.tasks = [repeat(clock, this, 'supply'), repeat(clock, this, 'check-refreshes')]
     this.schedulePublish()
+  }
+
+  /** The discovery backend in force (`config().discoveryBackend`), read at every publication. */
+  private get strategy (): DiscoveryBackend {
+    return this.init.config().discoveryBackend
+  }
+
+  /** `PeriodicTasks`: every supplying interval, publish; every refreshes-check interval, check the traders' refreshes. */
+  intervalOf (task: SupplierTask): number {
+    const config = this.init.config()
+    return task === 'supply' ? config.supplyingInterval : config.refreshesCheckInterval
+  }
+
+  async runTask (task: SupplierTask): Promise<void> {
+    if (task === 'supply') {
+      this.unreachableSlices = undefined
+      await this.runPublish()
+    } else {
+      this.checkRefreshes()
+    }
+  }
+
+  taskFailed (task: SupplierTask, err: unknown): void {
+    this.log.error('supplier task %s failed - %e', task, err)
   }
 
   /** Stop the timers and withdraw every offer from its trader (a clean leave). */
@@ -251,7 +269,7 @@ export class Supplier {
    * are `publishDelay` old: harmless, since a launch takes resources against what is really free.
    */
   schedulePublish (): void {
-    if (!this.running || this.publishTimer != null || this.init.strategy() === 'random') {
+    if (!this.running || this.publishTimer != null || this.strategy === 'random') {
       return
     }
 
@@ -301,7 +319,7 @@ export class Supplier {
       return
     }
 
-    const plan = planOffers(this.init.strategy(), this.init.resourceMap(), [...this.offers.values()], this.available)
+    const plan = planOffers(this.strategy, this.init.resourceMap(), [...this.offers.values()], this.available)
 
     await Promise.all([
       ...plan.remove.map(async offer => { await this.withdraw(offer) }),
@@ -430,7 +448,7 @@ export class Supplier {
   private async offerTo (trader: OverlayNode, slice: Slice): Promise<SupplierOffer | undefined> {
     const offer: SupplierOffer = {
       id: this.nextOfferId++,
-      trader,
+      trader: { peerId: trader.peerId, multiaddrs: copyList(trader.multiaddrs) },
       slice,
       free: { ...this.available },
       lastRefreshed: this.init.clock.now(),

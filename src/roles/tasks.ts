@@ -10,33 +10,43 @@ export interface RepeatingTask {
 }
 
 /**
- * Run `task` every `interval()` ms on `clock`. Runs never overlap: the next one is armed when the
- * previous one has settled, with the interval read again, so a configuration adopted later takes
- * effect at the next run. A task that throws is reported to `onError` and runs again.
+ * The periodic tasks of a role, by name: a role implements these three methods once, where a
+ * closure per task and step would cost a simulated network of a million peers a kilobyte a peer.
  */
-export function repeat (clock: Clock, interval: () => number, task: () => Promise<void>, onError: (err: unknown) => void): RepeatingTask {
-  return new Repeating(clock, interval, task, onError)
+export interface PeriodicTasks<Name extends string> {
+  /** milliseconds from a run of `task` to the next, read again before each run */
+  intervalOf (task: Name): number
+  /** one run of `task` */
+  runTask (task: Name): Promise<void>
+  /** a run of `task` threw; it runs again all the same */
+  taskFailed (task: Name, err: unknown): void
 }
 
 /**
- * `repeat`'s task: one object and one armed timer, made once. A simulated network holds several
- * per peer for a million peers, where a closure per step cost a kilobyte and a half a peer.
+ * Run `owner`'s task `task` every `owner.intervalOf(task)` ms on `clock`. Runs never overlap: the
+ * next one is armed when the previous one has settled, with the interval read again, so a
+ * configuration adopted later takes effect at the next run. A run that throws is reported to
+ * `owner.taskFailed` and the task runs again.
  */
-class Repeating implements RepeatingTask {
+export function repeat<Name extends string> (clock: Clock, owner: PeriodicTasks<Name>, task: Name): RepeatingTask {
+  return new Repeating(clock, owner, task)
+}
+
+/** `repeat`'s task: one object, one bound callback and one armed timer. */
+class Repeating<Name extends string> implements RepeatingTask {
   private readonly clock: Clock
-  private readonly interval: () => number
-  private readonly task: () => Promise<void>
-  private readonly onError: (err: unknown) => void
+  private readonly owner: PeriodicTasks<Name>
+  private readonly task: Name
   private timer?: { cancel (): void }
   private cancelled = false
   /** `run`, bound once */
-  private readonly fire = (): void => { this.run() }
+  private readonly fire: () => void
 
-  constructor (clock: Clock, interval: () => number, task: () => Promise<void>, onError: (err: unknown) => void) {
+  constructor (clock: Clock, owner: PeriodicTasks<Name>, task: Name) {
     this.clock = clock
-    this.interval = interval
+    this.owner = owner
     this.task = task
-    this.onError = onError
+    this.fire = this.run.bind(this)
     this.arm()
   }
 
@@ -48,14 +58,14 @@ class Repeating implements RepeatingTask {
 
   private arm (): void {
     if (!this.cancelled) {
-      this.timer = this.clock.setTimeout(this.fire, this.interval())
+      this.timer = this.clock.setTimeout(this.fire, this.owner.intervalOf(this.task))
     }
   }
 
   private run (): void {
     this.timer = undefined
-    this.task().then(() => { this.arm() }, err => {
-      this.onError(err)
+    this.owner.runTask(this.task).then(() => { this.arm() }, err => {
+      this.owner.taskFailed(this.task, err)
       this.arm()
     })
   }

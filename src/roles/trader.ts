@@ -9,6 +9,7 @@
  * and answers a buyer with the best few workers for its request.
  */
 
+import { copyList } from '../empty.js'
 import { ProtocolStatusError } from '../errors.js'
 import { MAX_OFFERS } from '../protocols/constants.js'
 import { contains } from '../resources/resource-map.js'
@@ -18,7 +19,7 @@ import { describeResources } from './resources.js'
 import { SWARM_ANSWER_OFFERS, SWARM_MAX_WORKERS } from './swarm.js'
 import { forEachLimit, repeat } from './tasks.js'
 import type { RandomSource } from './random.js'
-import type { RepeatingTask } from './tasks.js'
+import type { PeriodicTasks, RepeatingTask } from './tasks.js'
 import type { NetworkConfig } from '../config/types.js'
 import type { RequestContext } from '../protocols/server.js'
 import type { ResourceMap, Slice } from '../resources/resource-map.js'
@@ -83,8 +84,11 @@ export interface TraderView {
   offeringNeighbors: { lower?: NodeRef, higher?: NodeRef }
 }
 
+/** The trader's periodic tasks. */
+type TraderTask = 'refresh' | 'spread'
+
 /** Keeper of suppliers' offers for this peer's slice. */
-export class Trader {
+export class Trader implements PeriodicTasks<TraderTask> {
   private readonly init: TraderInit
   private readonly log: Logger
   /**
@@ -107,15 +111,25 @@ export class Trader {
     }
 
     const { clock, config } = this.init
-    const onError = (err: unknown): void => { this.log.error('trader task failed - %e', err) }
-
-    const refresh = repeat(clock, () => config().refreshingInterval, async () => { await this.refreshOffers() }, onError)
+    const refresh = repeat(clock, this, 'refresh')
 
     // only when offers are spread: a swarm master has no neighbours to tell, and the configuration
     // is adopted before the roles start (one array literal: a push would grow it to 17 slots)
-    this.tasks = this.swarm || !config().spreadOffers
-      ? [refresh]
-      : [refresh, repeat(clock, () => config().spreadOffersInterval, async () => { await this.advertise() }, onError)]
+    this.tasks = this.swarm || !config().spreadOffers ? [refresh] : [refresh, repeat(clock, this, 'spread')]
+  }
+
+  /** `PeriodicTasks`: every refreshing interval, refresh the offers; every spread interval, advertise them. */
+  intervalOf (task: TraderTask): number {
+    const config = this.init.config()
+    return task === 'refresh' ? config.refreshingInterval : config.spreadOffersInterval
+  }
+
+  async runTask (task: TraderTask): Promise<void> {
+    await (task === 'refresh' ? this.refreshOffers() : this.advertise())
+  }
+
+  taskFailed (task: TraderTask, err: unknown): void {
+    this.log.error('trader task %s failed - %e', task, err)
   }
 
   stop (): void {
@@ -166,8 +180,14 @@ export class Trader {
       this.offerCount++
     }
 
-    supplierOffers[at < 0 ? supplierOffers.length : at] = this.entryOf(ctx, offer)
-    this.offers.set(ctx.from.peerId, supplierOffers)
+    const entry = this.entryOf(ctx, offer)
+
+    if (supplierOffers.length === 0) {
+      // an array literal of one: a first element assigned to [] would grow it to 17 slots
+      this.offers.set(ctx.from.peerId, [entry])
+    } else {
+      supplierOffers[at < 0 ? supplierOffers.length : at] = entry
+    }
 
     return { accepted: true }
   }
@@ -478,7 +498,7 @@ function copyOffer (offer: Offer): Offer {
 }
 
 function copyNode (node: NodeRef): NodeRef {
-  return { peerId: node.peerId, multiaddrs: [...node.multiaddrs] }
+  return { peerId: node.peerId, multiaddrs: copyList(node.multiaddrs) }
 }
 
 /** Numeric order of two keys of equal length. */

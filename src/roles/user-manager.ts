@@ -4,7 +4,9 @@
  * ledger, so that a restarted peer still lists them.
  */
 
+import { compact, copyList, emptyMap, writable } from '../empty.js'
 import { ProtocolStatusError } from '../errors.js'
+import { copyPortMappings } from './resources.js'
 import type { Ledger } from './ledger.js'
 import type { AbortOptions, CaravelaClient, Clock, ContainerStatus, ContainerView, NodeRef, StopResult } from '../types.js'
 import type { Logger } from '@libp2p/interface'
@@ -23,7 +25,8 @@ export interface UserManagerInit {
 /** The containers this peer placed. */
 export class UserManager {
   private readonly init: UserManagerInit
-  private readonly placed = new Map<string, ContainerView>()
+  /** container id → the container (the shared empty Map while there are none) */
+  private placed: Map<string, ContainerView> = emptyMap()
   private loading?: Promise<void>
 
   constructor (init: UserManagerInit) {
@@ -34,6 +37,7 @@ export class UserManager {
   async load (): Promise<void> {
     this.loading ??= (async () => {
       for (const container of await this.init.ledger.placed()) {
+        this.placed = writable(this.placed)
         this.placed.set(container.containerId, container)
       }
     })()
@@ -45,15 +49,16 @@ export class UserManager {
     const createdAt = this.init.clock.now()
 
     for (const status of statuses) {
+      this.placed = writable(this.placed)
       this.placed.set(status.containerId, {
         containerId: status.containerId,
         name: status.name,
         image: status.image,
-        args: [...status.args],
-        supplier: { peerId: status.supplier.peerId, multiaddrs: [...status.supplier.multiaddrs] },
+        args: copyList(status.args),
+        supplier: { peerId: status.supplier.peerId, multiaddrs: copyList(status.supplier.multiaddrs) },
         state: status.state,
         resources: { ...status.resources },
-        portMappings: status.portMappings.map(m => ({ ...m })),
+        portMappings: copyPortMappings(status.portMappings),
         requestId,
         createdAt,
         ...(stack == null ? {} : { stack })
@@ -111,6 +116,7 @@ export class UserManager {
       }
 
       this.placed.delete(found.containerId)
+      this.placed = compact(this.placed)
       await this.persist(found.containerId)
       return { id, stopped: true }
     }))

@@ -5,6 +5,7 @@
  */
 
 import { randomBytes } from 'node:crypto'
+import { compact, emptyMap, writable } from '../empty.js'
 import { copyContainerConfig } from '../roles/resources.js'
 import type { AbortOptions, ContainerConfig, ContainerExitListener, ContainerRuntime, OwnedContainer, PortMapping, Resources } from '../types.js'
 
@@ -71,10 +72,12 @@ export class ContainerStartError extends Error {
 export class MemoryRuntime implements ContainerRuntime {
   private readonly init: MemoryRuntimeInit
   private readonly allocatable: { cpus: number, memory: number }
-  private readonly containers = new Map<string, MemoryContainer>()
+  /** the shared empty Map while there are none */
+  private containers: Map<string, MemoryContainer> = emptyMap()
   /** `<protocol>/<port>` of every host port in use (made at the first one) */
   private hostPorts?: Set<string>
-  private readonly listeners = new Set<ContainerExitListener>()
+  /** replaced, never changed in place: a listener that unsubscribes while being told changes nothing */
+  private listeners: readonly ContainerExitListener[] = []
   private nextPort: number
 
   constructor (init: MemoryRuntimeInit) {
@@ -108,6 +111,7 @@ export class MemoryRuntime implements ContainerRuntime {
 
     const portMappings = this.publish(config.portMappings)
     const id = Buffer.from((this.init.random ?? randomBytes)(CONTAINER_ID_BYTES)).toString('hex')
+    this.containers = writable(this.containers)
     this.containers.set(id, { id, config: copyContainerConfig(config), labels: { ...labels }, portMappings, state: 'running' })
 
     return { containerId: id, portMappings: portMappings.map(m => ({ ...m })) }
@@ -117,6 +121,7 @@ export class MemoryRuntime implements ContainerRuntime {
     const container = this.get(containerId)
     this.release(container)
     this.containers.delete(containerId)
+    this.containers = compact(this.containers)
   }
 
   /**
@@ -142,8 +147,11 @@ export class MemoryRuntime implements ContainerRuntime {
 
   /** Call `listener` whenever a container exits on its own; returns a function that unsubscribes. */
   onExit (listener: ContainerExitListener): () => void {
-    this.listeners.add(listener)
-    return () => { this.listeners.delete(listener) }
+    if (!this.listeners.includes(listener)) {
+      this.listeners = this.listeners.concat([listener])
+    }
+
+    return () => { this.listeners = this.listeners.filter(l => l !== listener) }
   }
 
   /** Resources of the running containers, summed (CPU slices and MB), and how many there are. */
