@@ -117,8 +117,9 @@ export class ContainersManager {
   private busy = 0
   /** container id → an exit heard while busy of a container not hosted (yet); made when needed */
   private earlyExits?: Map<string, ContainerExit>
-  /** aborted by `stop`: notifications wait for the next start */
-  private notifications = new AbortController()
+  /** aborted by `stop`: notifications wait for the next start (made by the first notification) */
+  private notifications?: AbortController
+  private stopped = false
 
   constructor (init: ContainersManagerInit) {
     this.init = init
@@ -130,7 +131,7 @@ export class ContainersManager {
    * account the containers still running and tell buyers about those that ended meanwhile.
    */
   async start (): Promise<void> {
-    this.notifications = new AbortController()
+    this.stopped = false
     this.armForget()
     this.recovery ??= this.recover()
     await this.recovery
@@ -138,7 +139,9 @@ export class ContainersManager {
 
   /** Stop telling buyers; the ledger keeps what they were not told. */
   stop (): void {
-    this.notifications.abort()
+    this.stopped = true
+    this.notifications?.abort()
+    this.notifications = undefined
     this.forgetTimer?.cancel()
     this.forgetTimer = undefined
   }
@@ -325,7 +328,11 @@ export class ContainersManager {
    * keeps it, for the next start.
    */
   private async notify (record: HostedRecord): Promise<void> {
-    const signal = this.notifications.signal
+    if (this.stopped) {
+      return
+    }
+
+    const signal = (this.notifications ??= new AbortController()).signal
     const buyer = { peerId: record.buyer, multiaddrs: [] }
 
     for (let attempt = 1; !signal.aborted; attempt++) {
@@ -605,7 +612,7 @@ export class ContainersManager {
   private armForget (): void {
     const oldest = this.launches.values().next().value
 
-    if (this.forgetTimer != null || oldest == null || this.notifications.signal.aborted) {
+    if (this.forgetTimer != null || oldest == null || this.stopped) {
       return
     }
 
