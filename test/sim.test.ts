@@ -12,6 +12,7 @@ import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
 import { InvalidConfigurationError } from '../src/errors.js'
 import { DISCOVERY_BACKENDS } from '../src/config/config.js'
+import { SimClock, settle } from '../src/sim/clock.js'
 import { loadScenario } from '../src/sim/scenario.js'
 import { simulate } from '../src/sim/simulator.js'
 import { SimRandom } from '../src/sim/random.js'
@@ -119,6 +120,29 @@ Runs('a run is a function of its seed', async () => {
     assert.equal(outcome(a), outcome(b), `${backend}: same seed, same run`)
     assert.not.equal(outcome(a), outcome(c), `${backend}: another seed, another run`)
   }
+})
+
+Runs('settle returns once every promise chain is done, also chains started by the chains and by timers', async () => {
+  const clock = new SimClock()
+  const done: string[] = []
+  const chain = async (name: string, hops: number): Promise<void> => {
+    for (let i = 0; i < hops; i++) {
+      await Promise.resolve()
+    }
+
+    done.push(name)
+  }
+
+  // started synchronously and within a microtask, deep, and spawning more
+  void chain('deep', 5000)
+  void Promise.resolve().then(async () => { await chain('spawner', 10); void chain('spawned', 2000) })
+  await settle()
+  assert.equal(done.sort(), ['deep', 'spawned', 'spawner'])
+
+  // a timer's work, and a timer armed by it at the same instant, are done when runUntil returns
+  clock.setTimeout(() => { void chain('timer', 1000).then(() => { clock.setTimeout(() => { void chain('rearmed', 1000) }, 0) }) }, 10)
+  await clock.runUntil(10)
+  assert.equal(done.slice(3), ['timer', 'rearmed'])
 })
 
 Runs.run()
