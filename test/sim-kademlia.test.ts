@@ -388,11 +388,13 @@ Walk('the same seed gives the same walks; without confirmTarget a walk stops whe
   }
 })
 
-Walk('a walk to a run of cells is the walk to the predicate "its cell is in the run"', () => {
+Walk('a walk to a run of cells is the walk to the predicate "its cell is in the run" when tables draw nothing', () => {
+  // with k = n every bucket holds its whole subtree: no random draw, so the buckets a walk to
+  // cells does not draw cannot make a difference, and the walks must be the same, step for step
   fc.assert(fc.property(caseArb, (params) => {
     const { points, live, queries, cells } = buildCase(params)
-    const byCells = new SimKademlia(points, { random: seeded(params.seed) })
-    const byPredicate = new SimKademlia(points, { random: seeded(params.seed) })
+    const byCells = new SimKademlia(points, { random: seeded(params.seed), kBucket: points.length })
+    const byPredicate = new SimKademlia(points, { random: seeded(params.seed), kBucket: points.length })
     live.forEach((alive, i) => { byCells.setLive(i, alive); byPredicate.setLive(i, alive) })
     const from = live.indexOf(true)
 
@@ -407,6 +409,39 @@ Walk('a walk to a run of cells is the walk to the predicate "its cell is in the 
       }
     }
   }), { numRuns: 150 })
+})
+
+Walk('walks to a run of cells cost what walks to the predicate cost, over many draws', () => {
+  const random = seeded(61)
+  const points = randomPoints(20_000, random)
+  const byCells = new SimKademlia(points, { random: seeded(62) })
+  const byPredicate = new SimKademlia(points, { random: seeded(63) })
+  const stats = { cells: { hops: 0, rpcs: 0, local: 0, found: 0 }, predicate: { hops: 0, rpcs: 0, local: 0, found: 0 } }
+  const walks = 3000
+
+  for (let i = 0; i < walks; i++) {
+    const query = randomPoint(random)
+    const from = Math.floor(random() * points.length)
+    // slices of 1/16 to 1/256 of the space around the query, as the resource map's are
+    const width = 256 << Math.floor(random() * 5)
+    const firstCell = Math.max(0, cellOf(query) - Math.floor(random() * width))
+    const run = { firstCell, endCell: Math.min(0x10000, firstCell + width) }
+
+    for (const [name, walk] of [['cells', byCells.walk(from, query, run)], ['predicate', byPredicate.walk(from, query, j => inCells(points[j], run))]] as const) {
+      stats[name].hops += walk.hops
+      stats[name].rpcs += walk.rpcs
+      stats[name].local += walk.hops === 0 ? 1 : 0
+      stats[name].found += walk.found >= 0 && inCells(points[walk.found], run) ? 1 : 0
+    }
+  }
+
+  const { cells, predicate } = stats
+  console.log(`    to cells: ${(cells.hops / walks).toFixed(3)} hops, ${(cells.rpcs / walks).toFixed(2)} rpcs, ${cells.local} local; to the predicate: ${(predicate.hops / walks).toFixed(3)}, ${(predicate.rpcs / walks).toFixed(2)}, ${predicate.local}`)
+  assert.is(cells.found, walks)
+  assert.is(predicate.found, walks)
+  assert.ok(Math.abs(cells.hops - predicate.hops) / walks < 0.05, `mean hops ${cells.hops / walks} against ${predicate.hops / walks}`)
+  assert.ok(Math.abs(cells.rpcs - predicate.rpcs) / walks < 0.15, `mean rpcs ${cells.rpcs / walks} against ${predicate.rpcs / walks}`)
+  assert.ok(Math.abs(cells.local - predicate.local) / walks < 0.03, `local answers ${cells.local} against ${predicate.local}`)
 })
 
 Walk.run()

@@ -62,6 +62,12 @@ export interface SimWalk {
   found: number
 }
 
+/** Sorted positions `[lo, hi)`. */
+interface Run {
+  lo: number
+  hi: number
+}
+
 /** Entries of a virtual routing table, closest bucket first (see `visitTable`). */
 interface RoutingTable {
   /** sorted positions; only the first `length` count */
@@ -266,7 +272,9 @@ export class SimKademlia {
    * Cost of the iterative Kademlia lookup `from` would run for `point`, stopping at the first
    * target peer: one for which `target(index)` holds or, faster, one whose cell lies in the run
    * `target` (the overlay stops at the first member of the target slice). See the class comment
-   * for the model.
+   * for the model. Toward a run of cells, the buckets of the querier's own table that hold no
+   * target and none of its closest entries are not drawn: the walks are those of the same model,
+   * with fewer random draws, so not draw for draw those of the equivalent predicate.
    *
    * @throws RangeError when `from` is not a live peer
    */
@@ -279,6 +287,8 @@ export class SimKademlia {
     }
 
     let isTarget: (pos: number) => boolean
+    // the sorted positions of the targets, when they are a run of them
+    let targets: Run | undefined
 
     if (typeof target === 'function') {
       isTarget = pos => target(this.order[pos])
@@ -288,6 +298,7 @@ export class SimKademlia {
       const lo = this.cellStarts[target.firstCell]
       const hi = target.firstCell < target.endCell ? this.cellStarts[target.endCell] : lo
       isTarget = pos => pos >= lo && pos < hi
+      targets = { lo, hi }
     }
 
     if (isTarget(querier)) {
@@ -321,7 +332,7 @@ export class SimKademlia {
     }
 
     // the querier's own routing table: a target there is answered locally
-    const table = this.visitTable(querier, point, Infinity, -1)
+    const table = this.visitTable(querier, point, Infinity, -1, targets == null ? undefined : { ...targets, after: width })
     let local = -1
 
     for (let i = 0; i < table.length; i++) {
@@ -463,15 +474,25 @@ export class SimKademlia {
    * kept. Buckets are visited in XOR order to `point`: walking down `owner`'s own path, a bucket
    * whose first bit matches `point`'s is closer than everything deeper and comes at once, and one
    * whose first bit does not is farther than everything deeper and comes last, deepest first.
-   * `closer[i]` is the number of entries of the buckets closer than entry i's.
+   * `closer[i]` is the number of entries of the buckets closer than entry i's. With `only`, a
+   * bucket that comes after `only.after` entries and holds no position of `[only.lo, only.hi)` is
+   * not drawn at all: a walk that looks in its own table for a target of that run, and learns only
+   * its closest entries, would not look at it.
    *
    * The answer is the view's scratch table, valid until the next call: a walk reads a table before
    * it asks for the next, and a million lookups allocate no tables.
    */
-  private visitTable (owner: number, point: Uint8Array, limit: number, exclude: number): RoutingTable {
+  private visitTable (owner: number, point: Uint8Array, limit: number, exclude: number, only?: Run & { after: number }): RoutingTable {
     const table = this.table
     table.length = 0
     let remaining = limit
+    const take = (lo: number, hi: number): void => {
+      // no draw for a bucket that is not looked at: the same walks, fewer random numbers
+      if (only == null || table.length < only.after || (lo < only.hi && hi > only.lo)) {
+        remaining = this.takeBucket(lo, hi, point, remaining, exclude)
+      }
+    }
+
     // buckets farther than everything deeper: [lo, hi) pairs, visited last in reverse order
     const farther = this.farther
     farther.length = 0
@@ -485,8 +506,8 @@ export class SimKademlia {
 
       if (shared >= POINT_BITS) {
         // peers whose point equals the owner's: as far from `point` as the owner is
-        remaining = this.takeBucket(lo, owner, point, remaining, exclude)
-        remaining = this.takeBucket(owner + 1, hi, point, remaining, exclude)
+        take(lo, owner)
+        take(owner + 1, hi)
         break
       }
 
@@ -496,7 +517,7 @@ export class SimKademlia {
       const siblingHi = ownerBit === 0 ? hi : mid
 
       if (bitOf(point, shared) !== ownerBit) {
-        remaining = this.takeBucket(siblingLo, siblingHi, point, remaining, exclude)
+        take(siblingLo, siblingHi)
       } else {
         farther.push(siblingLo, siblingHi)
       }
@@ -507,7 +528,7 @@ export class SimKademlia {
     }
 
     for (let i = farther.length - 2; i >= 0 && remaining > 0; i -= 2) {
-      remaining = this.takeBucket(farther[i], farther[i + 1], point, remaining, exclude)
+      take(farther[i], farther[i + 1])
     }
 
     return table
