@@ -71,8 +71,6 @@ export class SimNetwork {
   private readonly index = new Map<string, number>()
   private readonly handlers: Array<Partial<CaravelaHandlers> | undefined>
   private readonly alive: Uint8Array
-  /** slice index of every peer's point */
-  private readonly sliceOfPeer: Uint16Array
   private readonly signal = new AbortController().signal
   private readonly tap?: TrafficTap
 
@@ -88,10 +86,8 @@ export class SimNetwork {
     this.alive = new Uint8Array(this.size).fill(1)
     this.messagesReceived = new Float64Array(this.size)
     this.bytesReceived = new Float64Array(this.size)
-    this.sliceOfPeer = new Uint16Array(this.size)
     init.peerIds.forEach((peerId, i) => {
       this.index.set(peerId, i)
-      this.sliceOfPeer[i] = this.resourceMap.sliceOf(this.kademlia.pointOf(i)).index
     })
   }
 
@@ -112,10 +108,6 @@ export class SimNetwork {
 
   /** The point of a peer id of this network (the roles' `keyOf`). */
   keyOf = (peerId: string): Uint8Array => this.kademlia.pointOf(this.indexOf(peerId))
-
-  sliceOf (index: number): number {
-    return this.sliceOfPeer[index]
-  }
 
   serve (index: number, handlers: Partial<CaravelaHandlers>): void {
     this.handlers[index] = handlers
