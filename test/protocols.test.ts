@@ -10,7 +10,7 @@ import fc from 'fast-check'
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
 import { MalformedMessageError } from '../src/errors.js'
-import { CODECS, PEER_ID_CACHE_SIZE } from '../src/protocols/codec.js'
+import { CODECS, PEER_ID_CACHE_SIZE, reservePeerIdCache } from '../src/protocols/codec.js'
 import {
   MAX_ARGS, MAX_CONTAINERS, MAX_LARGE_MESSAGE_SIZE, MAX_MESSAGE_SIZE, MAX_MULTIADDRS, MAX_OFFERS,
   MAX_PORT_MAPPINGS, UINT32_MAX
@@ -272,7 +272,7 @@ Validation('decoding refuses bad peer ids', () => {
   refusesField('traderOffering.peerId', () => decodeRequest('advertiseOffersNeighbor', node(Uint8Array.from([0, url.byteLength, ...url]))))
 })
 
-Validation('peer ids convert right through the cache, past its size, and from their CID text', () => {
+Validation('peer ids convert right through the cache, past its size, reserved and released, and from their CID text', () => {
   const { encodeRequest, decodeRequest: decode } = CODECS.advertiseOffersNeighbor
   const roundTrip = (peerId: string): string => decode(encodeRequest({ traderOffering: { peerId, multiaddrs: [] } })).traderOffering.peerId
   // more ids than the cache holds, twice: the second pass finds the first ids evicted
@@ -285,6 +285,13 @@ Validation('peer ids convert right through the cache, past its size, and from th
   for (let pass = 0; pass < 2; pass++) {
     ids.forEach(id => { assert.is(roundTrip(id), id) })
   }
+
+  // a cache reserved for all of them, then released (trimmed back): the same answers all along
+  const release = reservePeerIdCache(ids.length)
+  ids.forEach(id => { assert.is(roundTrip(id), id) })
+  release()
+  release()
+  ids.forEach(id => { assert.is(roundTrip(id), id) })
 
   // a peer id given as a CID is the same id: it decodes to the canonical base58btc text, every time
   const cid = peerIdFromString(ED25519_PEER_ID).toCID().toString()

@@ -194,17 +194,42 @@ export const PEER_ID_CACHE_SIZE = 8192
 /** Bytes of the slabs that hold the cached multihashes (one allocation for a thousand ids). */
 const PEER_ID_SLAB_BYTES = 64 * 1024
 let peerIdCacheSize = PEER_ID_CACHE_SIZE
+/** sizes asked for by `reservePeerIdCache` and not yet released */
+const reservations: number[] = []
 const peerIdBytes = new Map<string, Uint8Array<ArrayBuffer>>()
 const peerIdTexts = new Map<string, string>()
 let slab = new Uint8Array(0)
 let slabUsed = 0
 
 /**
- * Let the peer-id caches hold `entries` ids each way (never fewer than `PEER_ID_CACHE_SIZE`):
- * the simulator keeps every peer of its network, so that no message converts an id twice.
+ * Let the peer-id caches hold `entries` ids each way (never fewer than `PEER_ID_CACHE_SIZE`)
+ * until the returned function is called: a simulation keeps every peer of its network, so that no
+ * message converts an id twice, and gives the memory back when it ends.
  */
-export function reservePeerIdCache (entries: number): void {
-  peerIdCacheSize = Math.max(peerIdCacheSize, entries)
+export function reservePeerIdCache (entries: number): () => void {
+  reservations.push(entries)
+  peerIdCacheSize = Math.max(PEER_ID_CACHE_SIZE, ...reservations)
+  let released = false
+
+  return () => {
+    if (released) {
+      return
+    }
+
+    released = true
+    reservations.splice(reservations.indexOf(entries), 1)
+    peerIdCacheSize = Math.max(PEER_ID_CACHE_SIZE, ...reservations)
+
+    for (const cache of [peerIdBytes, peerIdTexts]) {
+      for (const key of cache.keys()) {
+        if (cache.size <= peerIdCacheSize) {
+          break
+        }
+
+        cache.delete(key)
+      }
+    }
+  }
 }
 
 function remember<V> (cache: Map<string, V>, key: string, value: V): V {

@@ -103,8 +103,21 @@ export function simulatedPeers (nodes: number, random: SimRandom): { peerIds: st
   return { peerIds, points }
 }
 
-/** Simulate one backend of a scenario. */
+/**
+ * Simulate one backend of a scenario. For as long as it runs, the codec's peer-id cache holds
+ * every peer: each id is converted once, and the records that name a peer share one string.
+ */
 export async function simulate (options: SimulateOptions): Promise<SimulationResult> {
+  const release = reservePeerIdCache(options.nodes ?? options.scenario.nodes)
+
+  try {
+    return await run(options)
+  } finally {
+    release()
+  }
+}
+
+async function run (options: SimulateOptions): Promise<SimulationResult> {
   const { scenario, backend } = options
   const nodes = options.nodes ?? scenario.nodes
   const ticks = options.ticks ?? scenario.ticks
@@ -116,8 +129,6 @@ export async function simulate (options: SimulateOptions): Promise<SimulationRes
   const network: NetworkConfig = { ...scenario.network, discoveryBackend: backend }
   const map = new ResourceMap(network.resources)
   const { peerIds, points } = simulatedPeers(nodes, new SimRandom(seed, STREAMS.identities))
-  // every peer's id converted once, and one string per peer id however many records name it
-  reservePeerIdCache(nodes)
   const overlayRandom = new SimRandom(seed, STREAMS.overlay)
   const kademlia = new SimKademlia(points, { random: () => overlayRandom.uniform() })
 
