@@ -33,6 +33,8 @@ const options = {
 
 /** Old-generation heap limit of one backend's thread: 2^20 peers fit in it, and the thread in 16 GB. */
 const WORKER_HEAP_MB = 14_336
+/** The largest network measured to fit a thread: 2^20 − 1 peers peaked at 13.7 GiB of 14. */
+const LARGEST_MEASURED = 2 ** 20
 /** Peers from which a network is large for the collector (see `youngGenerationMb`). */
 const LARGE_NETWORK = 100_000
 
@@ -148,6 +150,10 @@ async function main (flags: Flags): Promise<void> {
 
   say(`Simulating ${report.nodes} peers for ${report.ticks} ticks (seed ${report.seed}): ${backends.join(', ')}\n`)
 
+  if (report.nodes > LARGEST_MEASURED) {
+    process.stderr.write(`caravela-sim: warning: ${report.nodes} peers are more than the 2^20 that fit a backend's thread of ${WORKER_HEAP_MB / 1024} GiB: the run may run out of memory\n`)
+  }
+
   const parallel = Math.max(1, Math.min(backends.length, flags.threads ?? defaultThreads(report.nodes)))
   tuneCollector(report.nodes)
   say(`${parallel} backend${parallel === 1 ? '' : 's'} at a time\n`)
@@ -224,7 +230,11 @@ async function simulateInWorker (data: SimWorkerData, youngMb: number, onTick: (
         result = message.result
       }
     })
-    worker.on('error', reject)
+    worker.on('error', (err: Error & { code?: string }) => {
+      reject(err.code === 'ERR_WORKER_OUT_OF_MEMORY'
+        ? new Error(`the simulation of ${data.backend} ran out of its thread's ${WORKER_HEAP_MB / 1024} GiB heap: simulate fewer peers (2^20 fit)`)
+        : err)
+    })
     worker.on('exit', code => {
       if (result != null) {
         resolve(result)
