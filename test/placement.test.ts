@@ -166,9 +166,13 @@ Placement('every protocol takes the sender from the connection: no peer can act 
   const services = ctx.nodes.map(n => n.services.caravela)
   // the suppliers publish again what the last test freed (full suppliers had withdrawn their offers)
   await waitFor(() => services.every(s => s.offers().supplying.offers.length === 4), 30_000, 'every supplier to publish its offers again')
-  const trader = services.find(s => s.offers().trading.offers.length > 0)
+  // and a trader holds an offer that its supplier has brought up to date: a supplier's own
+  // update (the last test's containers stopping) must not pass for the intruder's below
+  const current = (o: { free: { cpus: number, memory: number } }): boolean => o.free.cpus === CAPACITY.cpus && o.free.memory === CAPACITY.memory
+  await waitFor(() => services.some(s => s.offers().trading.offers.some(current)), 30_000, 'a trader to hold an up-to-date offer')
+  const trader = services.find(s => s.offers().trading.offers.some(current))
   assert.ok(trader, 'some trader holds offers')
-  const held = trader.offers().trading.offers[0]
+  const held = trader.offers().trading.offers.find(current)!
   const supplier = services.find(s => s.status().peerId === held.peerId)!
   const intruder = services.find(s => s !== trader && s !== supplier)!
   const traderRef = { peerId: trader.status().peerId, multiaddrs: [] }
