@@ -24,7 +24,7 @@ import type { CaravelaConfig } from './config/types.js'
 import type { Caravela, CaravelaInit } from './service.js'
 import type { ContainerRuntime } from './types.js'
 import type { Identify } from '@libp2p/identify'
-import type { ComponentLogger, Libp2p, PeerId } from '@libp2p/interface'
+import type { ComponentLogger, Libp2p, PeerId, PrivateKey } from '@libp2p/interface'
 import type { KadDHT } from '@libp2p/kad-dht'
 import type { Ping } from '@libp2p/ping'
 import type { Datastore } from 'interface-datastore'
@@ -56,6 +56,11 @@ export interface CreateCaravelaNodeInit extends Omit<CaravelaInit, 'config' | 'r
    * Without one the peer keeps everything in memory and gets a new identity each start.
    */
   dataDir?: string
+  /**
+   * The peer's identity. Default: the key kept in `dataDir`, or a new one (kept there). A key
+   * given here is used as it is and not written to `dataDir`.
+   */
+  privateKey?: PrivateKey
   /** e.g. `prefixLogger('peer-3')` to tell several peers of one process apart */
   logger?: ComponentLogger
   /** libp2p options merged over Caravela's (for tests: `{ connectionMonitor: { enabled: false } }`) */
@@ -74,8 +79,8 @@ export async function createCaravelaNode (init: CreateCaravelaNodeInit = {}): Pr
   let node: CaravelaNode | undefined
 
   try {
-    const privateKey = await loadOrCreateSelfKey(datastore)
-    const { config: _, dataDir, logger, libp2p, runtime: runtimeInit, ...serviceInit } = init
+    const privateKey = init.privateKey ?? await loadOrCreateSelfKey(datastore)
+    const { config: _, dataDir, privateKey: __, logger, libp2p, runtime: runtimeInit, ...serviceInit } = init
     const runtime = typeof runtimeInit === 'function' ? await runtimeInit(peerIdFromPrivateKey(privateKey)) : runtimeInit
 
     node = await createLibp2p({

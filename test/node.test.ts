@@ -10,7 +10,7 @@ import { createLibp2p } from 'libp2p'
 import { mkdtemp, rm, stat } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { suite } from 'uvu'
+import { suite } from './fixtures/suite.js'
 import * as assert from 'uvu/assert'
 import { caravela, caravelaDHT } from '../src/index.js'
 import { networkConfigToJson } from '../src/config/config.js'
@@ -48,6 +48,18 @@ Node('a restarted peer keeps its peer id and its peer store, and rejoins through
   assert.is(second.peerId.toString(), peerId)
   assert.ok((await second.peerStore.all()).some(p => p.id.equals(other.peerId)), 'the peer store survived the restart')
   await waitFor(() => second.getConnections(other.peerId).length > 0, 10_000, 'the restarted peer to rejoin through the peer it knew')
+})
+
+Node('a peer given a private key takes that identity and does not keep it in its data directory', async (ctx) => {
+  const dataDir = await tempDir(ctx)
+  const privateKey = await generateKeyPair('Ed25519')
+  const given = await createTestNode('given', { dataDir, privateKey })
+  assert.ok(given.peerId.equals(peerIdFromPrivateKey(privateKey)))
+  await given.stop()
+
+  const own = await createTestNode('own', { dataDir })
+  ctx.nodes.push(own)
+  assert.not.ok(own.peerId.equals(given.peerId), 'the given key was written to the data directory')
 })
 
 Node('two peers cannot share one data directory', async (ctx) => {

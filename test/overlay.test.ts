@@ -1,4 +1,4 @@
-import { suite } from 'uvu'
+import { suite } from './fixtures/suite.js'
 import * as assert from 'uvu/assert'
 import { pointOf } from '../src/resources/resource-map.js'
 import { compare, xor } from '../src/overlay/kad-overlay.js'

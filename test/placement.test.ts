@@ -3,7 +3,7 @@
  * the supplier, trader and buyer roles talking through the wire protocols.
  */
 
-import { suite } from 'uvu'
+import { suite } from './fixtures/suite.js'
 import * as assert from 'uvu/assert'
 import { MemoryRuntime } from '../src/runtime/memory-runtime.js'
 import { createTestNetwork, stopAll, waitFor } from './fixtures/network.js'
@@ -35,6 +35,7 @@ const Placement = suite<Context>('placement: 20 peers', { nodes: [], runtimes: [
 Placement.before(async (ctx) => {
   ctx.runtimes = Array.from({ length: NETWORK_SIZE }, () => new MemoryRuntime(CAPACITY))
   ctx.nodes = await createTestNetwork(NETWORK_SIZE, {
+    everySlice: true,
     runtime: i => ctx.runtimes[i],
     config: c => {
       c.node.cpus = CAPACITY.cpus

@@ -1,5 +1,5 @@
 import fc from 'fast-check'
-import { suite } from 'uvu'
+import { suite } from './fixtures/suite.js'
 import * as assert from 'uvu/assert'
 import { pointOf } from '../src/resources/resource-map.js'
 import { MAX_WALK_HOPS, SimKademlia } from '../src/sim/kademlia.js'
