@@ -50,6 +50,10 @@ Placement.before(async (ctx) => {
     }
   })
 
+  const map = ctx.nodes[0].services.caravela.resourceMap
+  const traded = new Set(ctx.nodes.map(n => map.sliceOf(n.services.caravela.overlay.nodeId()).index))
+  assert.is(traded.size, map.slices.length, 'every slice has a trader')
+
   // every supplier has published an offer in every slice
   await waitFor(() => ctx.nodes.every(n => n.services.caravela.offers().supplying.offers.length === 4), 30_000, 'every supplier to publish its offers')
 })
