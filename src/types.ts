@@ -18,6 +18,20 @@ export interface GetOffersOptions extends AbortOptions {
    * a trader keeping many offers spends its answer on those that can serve the request
    */
   needed?: Resources
+  /**
+   * Ask the peer for its own free resources, as a supplier, instead of the offers it keeps as a
+   * trader: a buyer that knows every peer of a small network asks them all this way
+   */
+  own?: boolean
+}
+
+/** Options of `CaravelaClient.createOffer`. */
+export interface CreateOfferOptions extends AbortOptions {
+  /**
+   * Indices of the slices the supplier found without a trader: the offer serves requests that
+   * are searched, for that reason, in the trader's slice rather than in their own
+   */
+  emptySlices?: readonly number[]
 }
 
 /** CPU class of a partition or a node: 0 = "low", 1 = "high". Higher classes can serve lower requests. */
@@ -82,6 +96,18 @@ export interface Overlay {
   lookup (key: Uint8Array, options?: LookupOptions): Promise<OverlayNode[]>
   /** Peers nearest to `nodeId` in our routing table that share its slice, lower keys first. */
   neighbors (nodeId: Uint8Array, options?: AbortOptions): Promise<OverlayNode[]>
+  /**
+   * Every other peer this peer knows, when they are no more than `max`, and undefined otherwise.
+   * A routing table keeps every peer it hears of until its buckets fill, so in a network of a
+   * few dozen peers this is the whole network: a buyer can then ask every peer directly.
+   */
+  allPeers (max: number, options?: AbortOptions): Promise<OverlayNode[] | undefined>
+  /**
+   * Call `listener` once, as soon as a peer of one of `slices` (slice indices of the resource
+   * map) joins this peer's view of the network, as its routing table learns of it. Returns a
+   * function that cancels the call.
+   */
+  watchSlices (slices: readonly number[], listener: () => void): () => void
   /** This peer's point: `sha256(peerId multihash)`. */
   nodeId (): Uint8Array
   /** Leave the overlay. */
@@ -152,7 +178,7 @@ export interface NetworkConfiguration {
  */
 export interface CaravelaClient {
   /** supplier → trader */
-  createOffer (toTrader: NodeRef, offer: Offer, options?: AbortOptions): Promise<CreateOfferResult>
+  createOffer (toTrader: NodeRef, offer: Offer, options?: CreateOfferOptions): Promise<CreateOfferResult>
   /** trader → supplier; true when the supplier still holds the offer with us as its trader */
   refreshOffer (toSupplier: NodeRef, offerId: number, options?: AbortOptions): Promise<boolean>
   /** supplier → trader: new free/used resources for an offer the trader keeps */

@@ -62,11 +62,11 @@ const AVAILABLE: AvailableOffer = { ...OFFER, supplier: SUPPLIER }
 
 /** One valid request and one valid result of every message. */
 const SAMPLES: { [N in MessageName]: { request: Requests[N], result: Results[N] } } = {
-  createOffer: { request: { offer: OFFER }, result: { accepted: false, reason: 'the offer does not cover my slice' } },
+  createOffer: { request: { offer: OFFER, emptySlices: [0, 3, 17, 65_535] }, result: { accepted: false, reason: 'the offer does not cover my slice' } },
   refreshOffer: { request: { offerId: Number.MAX_SAFE_INTEGER }, result: true },
   updateOffer: { request: { offer: { ...OFFER, id: 0 } }, result: true },
   removeOffer: { request: { offerId: 7 }, result: undefined },
-  getOffers: { request: { relay: true, needed: { cpuClass: 1, cpus: 2, memory: 512 } }, result: [AVAILABLE, { ...AVAILABLE, id: 43, supplier: { peerId: RSA_PEER_ID, multiaddrs: [] } }] },
+  getOffers: { request: { relay: true, needed: { cpuClass: 1, cpus: 2, memory: 512 }, own: true }, result: [AVAILABLE, { ...AVAILABLE, id: 43, supplier: { peerId: RSA_PEER_ID, multiaddrs: [] } }] },
   advertiseOffersNeighbor: { request: { traderOffering: SUPPLIER }, result: undefined },
   launchContainer: { request: { offerId: 42, requestId: 'req-7f3a9c', containers: [CONTAINER, { ...CONTAINER, name: '', args: [], portMappings: [] }] }, result: [STATUS] },
   stopLocalContainer: { request: { containerId: STATUS.containerId }, result: undefined },
@@ -206,6 +206,24 @@ RoundTrip('getOffers: `needed` is optional, and a request without it (an older p
   const needed = { cpuClass: 0, cpus: 0, memory: 0 }
   assert.equal(CODECS.getOffers.decodeRequest(CODECS.getOffers.encodeRequest({ relay: false, needed })), { relay: false, needed })
   assert.equal(pb.GetOffersRequest.decode(CODECS.getOffers.encodeRequest({ relay: true, needed: { cpuClass: 1, cpus: 4, memory: 2048 } })).needed, { cpuClass: 1, cpus: 4, memory: 2048 })
+})
+
+RoundTrip('createOffer: the slices without a trader travel as a bitset, absent when there are none', () => {
+  const empty = [1, 2, 9]
+  const bytes = CODECS.createOffer.encodeRequest({ offer: OFFER, emptySlices: empty })
+  assert.equal([...pb.CreateOfferRequest.decode(bytes).emptySlices], [0b110, 0b10])
+  assert.equal(CODECS.createOffer.decodeRequest(bytes).emptySlices, empty)
+  assert.equal(CODECS.createOffer.decodeRequest(CODECS.createOffer.encodeRequest({ offer: OFFER, emptySlices: [] })), { offer: OFFER })
+  assert.equal(CODECS.createOffer.decodeRequest(pb.CreateOfferRequest.encode({ offer: pb.CreateOfferRequest.decode(bytes).offer })), { offer: OFFER })
+  assert.equal(CODECS.createOffer.decodeRequest(CODECS.createOffer.encodeRequest({ offer: OFFER, emptySlices: [4, 4, 0] })).emptySlices, [0, 4], 'a set, in order')
+  refusesField('emptySlices[0]', () => CODECS.createOffer.encodeRequest({ offer: OFFER, emptySlices: [65_536] }))
+  refusesField('emptySlices[1]', () => CODECS.createOffer.encodeRequest({ offer: OFFER, emptySlices: [0, -1] }))
+  refusesField('emptySlices', () => CODECS.createOffer.decodeRequest(pb.CreateOfferRequest.encode({ offer: pb.CreateOfferRequest.decode(bytes).offer, emptySlices: new Uint8Array(8193) })))
+})
+
+RoundTrip('getOffers: `own` is absent unless true', () => {
+  assert.equal(CODECS.getOffers.decodeRequest(CODECS.getOffers.encodeRequest({ relay: false, own: false })), { relay: false })
+  assert.equal(CODECS.getOffers.decodeRequest(CODECS.getOffers.encodeRequest({ relay: false, own: true })), { relay: false, own: true })
 })
 
 RoundTrip('unknown fields are ignored', () => {

@@ -277,6 +277,98 @@ test('serves: a supplier offers where requests it can hold are searched, also ab
   }
 })
 
+test('searchSlice: the smallest partition that holds the request, or the largest it serves when none holds it', () => {
+  const map = new ResourceMap(defaultConfig().network.resources)
+  assert.equal(resourcesOf(map.searchSlice(r(0, 1, 300))), r(0, 1, 512))
+  assert.equal(resourcesOf(map.searchSlice(r(0, 4, 1000))), r(0, 2, 1024), 'more CPUs than any partition: the slice of 2 CPUs that holds the memory')
+  assert.equal(resourcesOf(map.searchSlice(r(0, 4, 4096))), r(0, 2, 2048))
+  assert.equal(resourcesOf(map.searchSlice(r(0, 1, 4096))), r(0, 2, 2048))
+  assert.equal(resourcesOf(map.searchSlice(r(1, 1, 256))), r(0, 1, 256), 'a high-class request in a low-class tree')
+  assert.equal(resourcesOf(map.searchSlice(r(0, 0, 256))), undefined)
+  // every supplier that can take the request serves that slice
+  fc.assert(fc.property(fc.integer({ min: 0, max: 1 }), fc.integer({ min: 1, max: 6 }), fc.integer({ min: 1, max: 6000 }), fc.integer({ min: 0, max: 4 }), fc.integer({ min: 0, max: 3000 }), (cpuClass, cpus, memory, moreCpus, moreMemory) => {
+    for (const m of [map, toy]) {
+      const req = r(cpuClass, cpus, memory)
+      const free = r(cpuClass, cpus + moreCpus, memory + moreMemory)
+      assert.ok(m.serves(m.searchSlice(req)!, free), `${JSON.stringify(free)} serves the search slice of ${JSON.stringify(req)}`)
+    }
+  }))
+})
+
+test('searchOrder: the search slice, the larger slices that hold the request, then the rest from the top down', () => {
+  const map = new ResourceMap(defaultConfig().network.resources)
+  assert.equal(map.searchOrder(r(0, 1, 600)).map(resourcesOf), [
+    r(0, 1, 1024), r(0, 2, 1024), r(0, 2, 2048), r(0, 2, 512), r(0, 1, 512), r(0, 1, 256)
+  ])
+  assert.equal(map.searchOrder(r(0, 0, 600)), [])
+
+  for (const req of [r(0, 1, 1), r(0, 2, 2048), r(1, 3, 5000)]) {
+    assert.is(new Set(map.searchOrder(req)).size, map.slices.length, 'every slice once')
+  }
+})
+
+test('offerSlices: where every request the supplier can take is searched, given the slices without a trader', () => {
+  const sim = new ResourceMap(tree(
+    [0, 65, [[1, 50, [[256, 100]]], [2, 35, [[512, 65], [1024, 35]]], [4, 15, [[1024, 50], [2048, 35], [4096, 15]]]]],
+    [1, 35, [[1, 50, [[256, 100]]], [2, 25, [[512, 65], [1024, 35]]], [4, 15, [[2048, 65], [4096, 35]]], [8, 10, [[4096, 65], [8198, 35]]]]]
+  ))
+
+  // with a trader everywhere: the served partitions
+  for (const m of [sim, toy]) {
+    for (const free of [r(0, 1, 256), r(1, 8, 8198), r(0, 3, 1500), r(1, 2, 600), r(0, 0, 512)]) {
+      assert.equal(m.offerSlices(free, () => false), m.servedPartitions(free))
+    }
+  }
+
+  // the property: whatever slices lack a trader, a request the supplier can take is searched
+  // (first slice of its search order with a trader) where the supplier offers, and the supplier
+  // offers nowhere else
+  const values = fc.record({
+    traded: fc.array(fc.boolean(), { minLength: sim.slices.length, maxLength: sim.slices.length }),
+    free: fc.record({ cpuClass: fc.integer({ min: 0, max: 1 }), cpus: fc.integer({ min: 1, max: 10 }), memory: fc.integer({ min: 1, max: 9000 }) }),
+    requests: fc.array(fc.record({ cpuClass: fc.integer({ min: 0, max: 1 }), cpus: fc.integer({ min: 1, max: 10 }), memory: fc.integer({ min: 1, max: 9000 }) }), { minLength: 1, maxLength: 40 })
+  })
+
+  fc.assert(fc.property(values, ({ traded, free, requests }) => {
+    const isEmpty = (s: Slice): boolean => !traded[s.index]
+    const offers = new Set(sim.offerSlices(free, isEmpty))
+
+    for (const req of requests.filter(q => contains(free, q))) {
+      const searched = sim.searchOrder(req).find(s => !isEmpty(s))
+
+      if (searched == null) {
+        assert.is(offers.size, 0)
+      } else {
+        assert.ok(offers.has(searched), `${JSON.stringify(req)} is searched in slice ${searched.index}, where ${JSON.stringify(free)} offers`)
+      }
+    }
+
+    for (const slice of offers) {
+      assert.ok(!isEmpty(slice), 'never in a slice without a trader')
+    }
+  }), { numRuns: 300 })
+
+  // and no offer is wasted: each slice is where some request the supplier can take is searched
+  fc.assert(fc.property(values, ({ traded, free }) => {
+    const isEmpty = (s: Slice): boolean => !traded[s.index]
+    const searchedIn = new Set<Slice>()
+
+    for (let cpuClass = 0; cpuClass <= free.cpuClass; cpuClass++) {
+      for (let cpus = 1; cpus <= free.cpus; cpus++) {
+        for (const memory of new Set([...sim.slices.map(s => s.resources.memory), ...sim.slices.map(s => s.resources.memory + 1), free.memory])) {
+          const searched = memory <= free.memory ? sim.searchOrder(r(cpuClass, cpus, memory)).find(s => !isEmpty(s)) : undefined
+
+          if (searched != null) {
+            searchedIn.add(searched)
+          }
+        }
+      }
+    }
+
+    assert.equal(new Set(sim.offerSlices(free, isEmpty)), searchedIn)
+  }), { numRuns: 200 })
+})
+
 test('lowerPartitionsForOffer: the worked example of §4.2 and the original\'s cases', () => {
   const cases: Array<[Resources, Resources[]]> = [
     [r(1, 2, 2049), [r(1, 2, 2048), r(1, 1, 2048), r(1, 1, 1048), r(0, 2, 2048), r(0, 1, 1024), r(0, 1, 512), r(0, 1, 256)]],

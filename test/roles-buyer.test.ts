@@ -128,13 +128,23 @@ test('containers asking for no CPUs or memory get the smallest partition\'s (§1
   await net.stop()
 })
 
-test('errors say why: larger than every partition, no offers, invalid requests', async () => {
+test('a request larger than every partition is placed on a supplier that holds it', async () => {
+  // the default tree goes up to 2 CPUs and 2048 MB; these peers have 4 CPUs and 8192 MB
+  const net = await createRolesNetwork({ size: 6, runtime: () => ({ cpus: 4, memory: 8192 }) })
+  const [big] = await net.peers[0].roles.run([container({ cpus: 3, memory: 6000 })])
+  assert.equal(big.resources, { cpuClass: 0, cpus: 3, memory: 6000 })
+  const [all] = await net.peers[1].roles.run([container({ cpus: 4, memory: 8192 })])
+  assert.ok(all.supplier.peerId !== big.supplier.peerId)
+  await net.stop()
+})
+
+test('errors say why: no offers, invalid requests', async () => {
   const net = await createRolesNetwork({ size: 6, runtime: () => ({ cpus: 0, memory: 0 }) })
   const buyer = net.peers[0].roles
 
   const tooBig = await rejection(buyer.run([container({ cpus: 8, memory: 1024 })]))
-  assert.is(tooBig.name, 'NoPartitionFitsError')
-  assert.match(tooBig.message, /No partition of the network holds 8 CPUs and 1024 MB: partitions go up to 2 CPUs and 2048 MB/)
+  assert.is(tooBig.name, 'NoOffersError')
+  assert.match(tooBig.message, /^No supplier offers 8 CPUs and 1024 MB: no offers found in slice 2 CPUs and 1024 MB \(\d+ search(es)?, \d+ traders? asked\), nor at any of the 6 peers of the network asked directly$/)
 
   const none = await rejection(buyer.run([container({ cpus: 1, memory: 256 })]))
   assert.is(none.name, 'NoOffersError')

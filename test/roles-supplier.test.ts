@@ -84,14 +84,19 @@ test('multi-offer plans: one offer per honoured slice; updates only with multi-o
   assert.equal(updates.update, [kept])
 })
 
-test('plans: a fully used supplier, or one too small for any slice, withdraws every offer (§18-12)', () => {
+test('plans: a fully used supplier withdraws every offer (§18-12), and one too small to serve any request', () => {
   const offers = [offer(1, slice(1, 256), r(0, 1, 256)), offer(2, slice(1, 512), r(0, 1, 512))]
 
   for (const strategy of ['single-offer', 'multi-offer', 'multi-offer-updates'] as const) {
     assert.equal(planOffers(strategy, map, offers, r(0, 0, 512)).remove, offers)
     assert.equal(planOffers(strategy, map, offers, r(0, 1, 0)).remove, offers)
-    assert.equal(planOffers(strategy, map, offers, r(0, 1, 100)).remove, offers)
   }
+
+  // 1 CPU and 100 MB honour no slice: a single offer goes; but requests of up to that much are
+  // searched in (0, 1, 256), where multiple-offer suppliers keep offering
+  assert.equal(planOffers('single-offer', map, offers, r(0, 1, 100)).remove, offers)
+  assert.equal(planOffers('multi-offer', map, offers, r(0, 1, 100)), { remove: [offers[1]], update: [], create: [] })
+  assert.equal(planOffers('multi-offer-updates', map, offers, r(0, 1, 100)), { remove: [offers[1]], update: [offers[0]], create: [] })
 })
 
 test('single-offer strategy: each supplier holds one offer, in the highest populated slice it honours', async () => {

@@ -44,6 +44,33 @@ test('a trader refuses an offer smaller than its slice and says why (§18-16)', 
   assert.is(trader.roles.offers().trading.offers.length, 1)
 })
 
+test('a trader takes an offer for the requests of slices its supplier found without a trader, and keeps checking it', async () => {
+  const net = await quietNetwork()
+  const small = { cpuClass: 0, cpus: 1, memory: 256 }
+  const trader = traderAbove(net, small)
+  const supplier = net.peers.find(p => p !== trader)!
+  const client = net.network.client(supplier.peer.peerId)
+  const own = net.map.sliceOf(trader.peer.key)
+  // every other slice without a trader: the supplier's requests are searched here
+  const others = net.map.slices.filter(s => s !== own).map(s => s.index)
+
+  assert.equal(await client.createOffer(trader.peer.node, wireOffer(1, small), { emptySlices: others }), { accepted: true })
+  assert.is(trader.roles.offers().trading.offers.length, 1)
+  assert.is(await client.updateOffer(trader.peer.node, wireOffer(1, { ...small, memory: 200 })), true, 'updated under the same claim')
+
+  // claiming that some slice is empty where these requests are not searched changes nothing:
+  // they are searched in the first slice, (1, 256)
+  const elsewhere = net.map.slices.find(s => s.index !== 0 && s !== own)!
+  const refused = await client.createOffer(trader.peer.node, wireOffer(2, small), { emptySlices: [elsewhere.index] })
+  assert.is(refused.accepted, false)
+  assert.match(refused.reason ?? '', /even with slice \d+ without a trader/)
+  // nor does claiming the trader's own slice empty
+  assert.is((await client.createOffer(trader.peer.node, wireOffer(3, small), { emptySlices: [own.index] })).accepted, false)
+  // an update with nothing free drops the offer
+  assert.is(await client.updateOffer(trader.peer.node, wireOffer(1, { cpuClass: 0, cpus: 0, memory: 200 })), false)
+  assert.is(trader.roles.offers().trading.offers.length, 0)
+})
+
 test('offers are keyed by the sender\'s identity: nobody else updates or removes them', async () => {
   const net = await quietNetwork()
   const [trader, supplier, intruder] = net.peers

@@ -35,6 +35,9 @@ export const DEFAULT_WALK_TIMEOUT = 10_000
 interface RoutingTableInternals {
   size: number
   kb?: { toIterable(): Iterable<{ peerId: PeerId, kadId: Uint8Array }> }
+  /** `peer:add` is dispatched with the peer id of each peer that enters the table */
+  addEventListener(type: 'peer:add', listener: (event: CustomEvent<PeerId>) => void): void
+  removeEventListener(type: 'peer:add', listener: (event: CustomEvent<PeerId>) => void): void
 }
 
 /** The part of kad-dht's network layer the walk uses (public on the class, not in its typings). */
@@ -100,6 +103,9 @@ export class KadOverlay implements Overlay {
   private readonly sliceCache = new Map<number, CachedPeer[]>()
   /** slices the last walk found no member of, until when to believe it, and the peers it found */
   private readonly emptySlices = new Map<number, { until: number, closest: Candidate[] }>()
+  /** roles waiting to hear of a peer of some slices (`watchSlices`) */
+  private readonly watches = new Set<{ slices: Set<number>, listener: () => void }>()
+  private onPeerAdded?: (event: CustomEvent<PeerId>) => void
   /** running totals of every lookup since start */
   readonly counters: LookupCounters = { lookups: 0, local: 0, network: 0, rpcs: 0, hops: 0, missedSlice: 0 }
 
@@ -216,10 +222,48 @@ export class KadOverlay implements Overlay {
     return this.selfKey
   }
 
+  watchSlices (slices: readonly number[], listener: () => void): () => void {
+    const watch = { slices: new Set(slices), listener }
+    this.watches.add(watch)
+
+    if (this.onPeerAdded == null) {
+      this.onPeerAdded = (event: CustomEvent<PeerId>) => { this.peerAdded(event.detail) }
+      this.routingTable().addEventListener('peer:add', this.onPeerAdded)
+    }
+
+    return () => { this.watches.delete(watch) }
+  }
+
+  /** A peer entered the routing table: the watchers of its slice hear of it. */
+  private peerAdded (peerId: PeerId): void {
+    const slice = this.init.resourceMap().sliceOf(this.keyOf(peerId)).index
+
+    for (const watch of [...this.watches]) {
+      if (watch.slices.has(slice)) {
+        this.watches.delete(watch)
+        watch.listener()
+      }
+    }
+  }
+
+  async allPeers (max: number): Promise<OverlayNode[] | undefined> {
+    if (this.routingTableSize() > max) {
+      return undefined
+    }
+
+    return this.toNodes(this.knownPeers())
+  }
+
   /** Stop serving the DHT, so that peers drop us from their routing tables, and hang up. */
   async leave (options: AbortOptions = {}): Promise<void> {
     this.sliceCache.clear()
     this.emptySlices.clear()
+    this.watches.clear()
+
+    if (this.onPeerAdded != null) {
+      this.routingTable().removeEventListener('peer:add', this.onPeerAdded)
+      this.onPeerAdded = undefined
+    }
 
     try {
       await this.init.dht.setMode('client', options)
@@ -234,7 +278,11 @@ export class KadOverlay implements Overlay {
 
   /** Number of peers in the DHT routing table. */
   routingTableSize (): number {
-    return (this.init.dht as unknown as { routingTable: RoutingTableInternals }).routingTable.size
+    return this.routingTable().size
+  }
+
+  private routingTable (): RoutingTableInternals {
+    return (this.init.dht as unknown as { routingTable: RoutingTableInternals }).routingTable
   }
 
   /**
@@ -273,7 +321,7 @@ export class KadOverlay implements Overlay {
 
   /** The peers of the DHT routing table with their points. */
   knownPeers (): Candidate[] {
-    const table = (this.init.dht as unknown as { routingTable: RoutingTableInternals }).routingTable
+    const table = this.routingTable()
     const peers: Candidate[] = []
 
     for (const { peerId, kadId } of table.kb?.toIterable() ?? []) {

@@ -13,7 +13,7 @@ import { MalformedMessageError } from '../errors.js'
 import { CPU_CLASS_NAMES } from '../types.js'
 import {
   INT32_MAX, INT32_MIN, MAX_ARG_LENGTH, MAX_ARGS, MAX_CONTAINERS, MAX_ID_LENGTH, MAX_IMAGE_LENGTH, MAX_MULTIADDR_BYTES,
-  MAX_MULTIADDRS, MAX_NAME_LENGTH, MAX_OFFERS, MAX_PEER_ID_BYTES, MAX_PORT, MAX_PORT_MAPPINGS,
+  MAX_MULTIADDRS, MAX_NAME_LENGTH, MAX_OFFERS, MAX_PEER_ID_BYTES, MAX_SLICES, MAX_PORT, MAX_PORT_MAPPINGS,
   MAX_STATE_LENGTH, MAX_TEXT_LENGTH, RESOURCE_MAP_DIGEST_BYTES, UINT32_MAX
 } from './constants.js'
 import * as pb from './pb/caravela.js'
@@ -27,12 +27,13 @@ import type { Uint8ArrayList } from 'uint8arraylist'
 
 /** The arguments of each message, as the server's handlers receive them. */
 export interface Requests {
-  createOffer: { offer: Offer }
+  /** `emptySlices`: indices of the slices the supplier found without a trader, ascending; absent when none */
+  createOffer: { offer: Offer, emptySlices?: number[] }
   refreshOffer: { offerId: number }
   updateOffer: { offer: Offer }
   removeOffer: { offerId: number }
   /** `needed` absent when the asker wants every offer */
-  getOffers: { relay: boolean, needed?: Resources }
+  getOffers: { relay: boolean, needed?: Resources, own?: boolean }
   advertiseOffersNeighbor: { traderOffering: NodeRef }
   launchContainer: { offerId: number, requestId: string, containers: ContainerConfig[] }
   stopLocalContainer: { containerId: string }
@@ -168,6 +169,40 @@ function present<T> (field: string, value: T | undefined): asserts value is T {
   if (value == null) {
     fail(field, 'is missing')
   }
+}
+
+/** A set of slice indices as a bitset: bit i % 8 of byte i / 8 (least significant first) for slice i. */
+function sliceSetToPb (field: string, indices: readonly number[]): Uint8Array<ArrayBuffer> {
+  list(field, indices as number[], MAX_SLICES)
+  let highest = -1
+
+  indices.forEach((index, i) => { highest = Math.max(highest, uint(`${field}[${i}]`, index, MAX_SLICES - 1)) })
+  const bytes = new Uint8Array((highest >> 3) + 1)
+
+  for (const index of indices) {
+    bytes[index >> 3] |= 1 << (index & 7)
+  }
+
+  return bytes
+}
+
+/** The slice indices of a bitset, ascending. */
+function sliceSetFromPb (field: string, bytes: Uint8Array): number[] {
+  if (bytes.byteLength > MAX_SLICES / 8) {
+    fail(field, `must be at most ${MAX_SLICES / 8} bytes`)
+  }
+
+  const indices: number[] = []
+
+  bytes.forEach((byte, i) => {
+    for (let bit = 0; bit < 8; bit++) {
+      if ((byte & (1 << bit)) !== 0) {
+        indices.push(i * 8 + bit)
+      }
+    }
+  })
+
+  return indices
 }
 
 function offerIdToPb (field: string, id: number): bigint {
@@ -603,8 +638,11 @@ function exitedFields ({ containerId, exitCode, reason }: Requests['containerExi
 /** The codec of every message. */
 export const CODECS: { [N in MessageName]: MessageCodec<Requests[N], Results[N]> } = {
   createOffer: defineCodec(pb.CreateOfferRequest, pb.CreateOfferResponse, {
-    requestToPb: ({ offer }) => ({ offer: offerToPb('offer', offer) }),
-    requestFromPb: ({ offer }) => ({ offer: offerFromPb('offer', offer) }),
+    requestToPb: ({ offer, emptySlices }) => ({ offer: offerToPb('offer', offer), emptySlices: sliceSetToPb('emptySlices', emptySlices ?? []) }),
+    requestFromPb: ({ offer, emptySlices }) => {
+      const empty = sliceSetFromPb('emptySlices', emptySlices)
+      return empty.length === 0 ? { offer: offerFromPb('offer', offer) } : { offer: offerFromPb('offer', offer), emptySlices: empty }
+    },
     resultToPb: ({ accepted, reason }) => ({
       accepted: bool('accepted', accepted),
       reason: reason == null ? undefined : freeText(reason)
@@ -630,11 +668,16 @@ export const CODECS: { [N in MessageName]: MessageCodec<Requests[N], Results[N]>
     resultFromPb: () => undefined
   }),
   getOffers: defineCodec(pb.GetOffersRequest, pb.GetOffersResponse, {
-    requestToPb: ({ relay, needed }) => ({
+    requestToPb: ({ relay, needed, own }) => ({
       relay: bool('relay', relay),
-      needed: needed == null ? undefined : resources('needed', needed)
+      needed: needed == null ? undefined : resources('needed', needed),
+      own: bool('own', own ?? false)
     }),
-    requestFromPb: ({ relay, needed }) => needed == null ? { relay } : { relay, needed: resources('needed', needed) },
+    requestFromPb: ({ relay, needed, own }) => ({
+      relay,
+      ...(needed == null ? {} : { needed: resources('needed', needed) }),
+      ...(own ? { own } : {})
+    }),
     resultToPb: (offers) => ({
       offers: list('offers', offers, MAX_OFFERS).map((offer, i) => availableOfferToPb(`offers[${i}]`, offer))
     }),

@@ -37,6 +37,9 @@ export const MAX_ARGS = 256
 export const MAX_MULTIADDRS = 16
 export const MAX_PORT_MAPPINGS = 64
 
+/** Slices a resource map can have (one per cell of the grid): bound of a set of slice indices. */
+export const MAX_SLICES = 1 << 16
+
 /** Peer id multihash (Ed25519 and secp256k1 ids are 38-39 bytes, RSA ids 34). */
 export const MAX_PEER_ID_BYTES = 128
 export const MAX_MULTIADDR_BYTES = 256

@@ -10,11 +10,11 @@ import type { CaravelaHandlers, RequestContext } from './server.js'
 export type Invoker<N extends MessageName> = (handlers: CaravelaHandlers, ctx: RequestContext, request: Requests[N]) => Promise<Results[N]>
 
 export const INVOKERS: { [N in MessageName]: Invoker<N> } = {
-  createOffer: async (h, ctx, r) => h.createOffer(ctx, r.offer),
+  createOffer: async (h, ctx, r) => h.createOffer(ctx, r.offer, r.emptySlices),
   refreshOffer: async (h, ctx, r) => h.refreshOffer(ctx, r.offerId),
   updateOffer: async (h, ctx, r) => h.updateOffer(ctx, r.offer),
   removeOffer: async (h, ctx, r) => h.removeOffer(ctx, r.offerId),
-  getOffers: async (h, ctx, r) => h.getOffers(ctx, r.relay, r.needed),
+  getOffers: async (h, ctx, r) => h.getOffers(ctx, r.relay, r.needed, r.own),
   advertiseOffersNeighbor: async (h, ctx, r) => h.advertiseOffersNeighbor(ctx, r.traderOffering),
   launchContainer: async (h, ctx, r) => h.launchContainer(ctx, r.offerId, r.requestId, r.containers),
   stopLocalContainer: async (h, ctx, r) => h.stopLocalContainer(ctx, r.containerId),

@@ -7,7 +7,7 @@
 import type { Requests, Results } from './codec.js'
 import type { MessageName } from './ids.js'
 import type {
-  AbortOptions, AvailableOffer, CaravelaClient, ContainerConfig, ContainerStatus, CreateOfferResult,
+  AbortOptions, AvailableOffer, CaravelaClient, ContainerConfig, ContainerStatus, CreateOfferOptions, CreateOfferResult,
   GetOffersOptions, NetworkConfiguration, NodeRef, Offer
 } from '../types.js'
 
@@ -20,8 +20,8 @@ export abstract class MessageClient implements CaravelaClient {
    */
   protected abstract request<N extends MessageName> (name: N, to: NodeRef, request: Requests[N], options?: AbortOptions): Promise<Results[N]>
 
-  async createOffer (toTrader: NodeRef, offer: Offer, options?: AbortOptions): Promise<CreateOfferResult> {
-    return this.request('createOffer', toTrader, { offer }, options)
+  async createOffer (toTrader: NodeRef, offer: Offer, options?: CreateOfferOptions): Promise<CreateOfferResult> {
+    return this.request('createOffer', toTrader, { offer, ...(options?.emptySlices == null ? {} : { emptySlices: [...options.emptySlices] }) }, options)
   }
 
   async refreshOffer (toSupplier: NodeRef, offerId: number, options?: AbortOptions): Promise<boolean> {
@@ -37,7 +37,7 @@ export abstract class MessageClient implements CaravelaClient {
   }
 
   async getOffers (toTrader: NodeRef, relay: boolean, options?: GetOffersOptions): Promise<AvailableOffer[]> {
-    return this.request('getOffers', toTrader, { relay, needed: options?.needed }, options)
+    return this.request('getOffers', toTrader, { relay, needed: options?.needed, ...(options?.own === true ? { own: true } : {}) }, options)
   }
 
   async advertiseOffersNeighbor (toNeighbor: NodeRef, traderOffering: NodeRef, options?: AbortOptions): Promise<void> {

@@ -40,12 +40,16 @@ export interface RequestContext {
  * answer with a status, or `NotImplementedError`; anything else answers INTERNAL_ERROR.
  */
 export interface CaravelaHandlers {
-  createOffer (ctx: RequestContext, offer: Offer): Promise<CreateOfferResult>
+  /** `emptySlices`: indices of the slices the supplier found without a trader */
+  createOffer (ctx: RequestContext, offer: Offer, emptySlices?: readonly number[]): Promise<CreateOfferResult>
   refreshOffer (ctx: RequestContext, offerId: number): Promise<boolean>
   updateOffer (ctx: RequestContext, offer: Offer): Promise<boolean>
   removeOffer (ctx: RequestContext, offerId: number): Promise<void>
-  /** `needed` when the asker wants only offers whose free resources contain it */
-  getOffers (ctx: RequestContext, relay: boolean, needed?: Resources): Promise<AvailableOffer[]>
+  /**
+   * `needed` when the asker wants only offers whose free resources contain it; `own` when it asks
+   * for this peer's own free resources rather than the offers its trader keeps
+   */
+  getOffers (ctx: RequestContext, relay: boolean, needed?: Resources, own?: boolean): Promise<AvailableOffer[]>
   advertiseOffersNeighbor (ctx: RequestContext, traderOffering: NodeRef): Promise<void>
   launchContainer (ctx: RequestContext, offerId: number, requestId: string, containers: ContainerConfig[]): Promise<ContainerStatus[]>
   stopLocalContainer (ctx: RequestContext, containerId: string): Promise<void>

@@ -341,6 +341,84 @@ export class ResourceMap {
     return this.slices.filter(s => this.serves(s, free)).reverse()
   }
 
+  /**
+   * The slice a request is searched in: the smallest partition that holds it
+   * (`fittestForSearch`) or, for a request larger than every partition in some resource, the
+   * largest slice it would serve as free resources (`servedPartitions(req)[0]`). Either way,
+   * every supplier whose free resources hold the request serves that slice, so a multiple-offer
+   * supplier able to take the request offers there (`offerSlices`). Undefined only for a
+   * request without CPUs or memory.
+   */
+  searchSlice (req: Resources): Slice | undefined {
+    if (!(req.cpus > 0 && req.memory > 0)) {
+      return undefined
+    }
+
+    return this.fittestForSearch(req) ?? this.slices.findLast(s => this.serves(s, req))
+  }
+
+  /**
+   * The slices a buyer tries for a request, in order, when a slice has no trader (a small network
+   * leaves some slices without any peer): the search slice, then the larger slices that hold
+   * the request, in leaf order, then every other slice, from the largest down. A buyer searches
+   * the first of them that has a trader, and a supplier offers where that is (`offerSlices`).
+   */
+  searchOrder (req: Resources): Slice[] {
+    const first = this.searchSlice(req)
+
+    if (first == null) {
+      return []
+    }
+
+    const larger = this.slices.filter(s => s.index > first.index && contains(s.resources, req))
+    const listed = new Set([first, ...larger])
+    return [first, ...larger, ...this.slices.filter(s => !listed.has(s)).reverse()]
+  }
+
+  /**
+   * The slices where a multiple-offer supplier with `free` resources offers, when the slices for
+   * which `isEmpty` is true have no trader: for every request the supplier could take, the first
+   * slice of its `searchOrder` that has one, which is where a buyer searches it. With every slice
+   * traded this is `servedPartitions(free)`. In descending leaf order.
+   *
+   * Whether a slice holds a request depends, in each resource, only on which partition values
+   * are at least the request's, so one request per combination of such ranks stands for all:
+   * in each resource, every partition value below the supplier's and the supplier's own.
+   */
+  offerSlices (free: Resources, isEmpty: (slice: Slice) => boolean): Slice[] {
+    const empty = this.slices.filter(isEmpty)
+
+    if (empty.length === 0) {
+      return this.servedPartitions(free)
+    }
+
+    if (free.cpus <= 0 || free.memory <= 0) {
+      return []
+    }
+
+    const emptySet = new Set(empty)
+    const targets = new Set<Slice>()
+    const ranks = (values: number[], own: number, least: number): number[] =>
+      [...new Set([...values.filter(v => v >= least && v < own), own])]
+    const classes = ranks(this.slices.map(s => s.resources.cpuClass), free.cpuClass, 0)
+    const cpus = ranks(this.slices.map(s => s.resources.cpus), free.cpus, 1)
+    const memory = ranks(this.slices.map(s => s.resources.memory), free.memory, 1)
+
+    for (const cpuClass of classes) {
+      for (const c of cpus) {
+        for (const m of memory) {
+          const target = this.searchOrder({ cpuClass, cpus: c, memory: m }).find(s => !emptySet.has(s))
+
+          if (target != null) {
+            targets.add(target)
+          }
+        }
+      }
+    }
+
+    return [...targets].sort((a, b) => b.index - a.index)
+  }
+
   /** True when both requests have the same fittest search partition (and there is one). */
   sameSearchPartition (a: Resources, b: Resources): boolean {
     const slice = this.fittestForSearch(a)

@@ -11,7 +11,7 @@
 import { MAX_CONTAINERS } from '../protocols/constants.js'
 import { contains } from '../resources/resource-map.js'
 import { CPU_CLASS_NAMES } from '../types.js'
-import { AllOffersRejectedError, InvalidContainerRequestError, NoOffersError, NoPartitionFitsError, RequestRolledBackError } from './errors.js'
+import { AllOffersRejectedError, InvalidContainerRequestError, NoOffersError, RequestRolledBackError } from './errors.js'
 import { randomHex, uniform } from './random.js'
 import { rankOffers } from './ranking.js'
 import { describeResources, totalResources } from './resources.js'
@@ -28,6 +28,15 @@ import type { Logger } from '@libp2p/interface'
 
 /** Discoveries per placement: the first, and one more when every offer it found was rejected. */
 const DISCOVERY_ROUNDS = 2
+/**
+ * A buyer whose routing table holds at most this many peers knows the network whole, and asks
+ * every peer for its own free resources when the traders had no offer for a request. Routing
+ * tables hold every peer they hear of up to hundreds, so this is a choice of cost: a few dozen
+ * requests, only after a failed search, only in networks of that size.
+ */
+export const ASK_EVERY_PEER_MAX = 32
+/** Peers asked at once when the buyer asks every peer. */
+const ASK_EVERY_PEER_AT_ONCE = 8
 /** Random bytes of a generated request id. */
 const REQUEST_ID_BYTES = 12
 /** Bytes of a random key (`random` backend): a point of the hashed key space is 32 bytes. */
@@ -82,12 +91,17 @@ interface Request {
   /** suppliers holding containers of the request: spread containers avoid them */
   suppliers: Set<string>
   placed: Array<{ supplier: NodeRef, statuses: ContainerStatus[] }>
+  /** peers asked for their own resources, when the buyer asked every peer */
+  asked?: number
 }
 
 /** What one search of one slice found. */
 interface SearchResult {
   offers: AvailableOffer[]
+  /** traders asked */
   traders: number
+  /** peers of the slice the lookup returned, asked before or not */
+  found: number
 }
 
 /** The scheduler of this peer: places requests' containers on suppliers found through traders. */
@@ -196,13 +210,6 @@ export class Buyer {
       placements.unshift(colocated)
     }
 
-    // the baselines do not use the partitions: a request larger than all of them may still fit a peer
-    for (const { needed } of this.usesPartitions() ? placements : []) {
-      if (map.fittestForSearch(needed) == null) {
-        throw new NoPartitionFitsError(needed, largest(map))
-      }
-    }
-
     return placements
   }
 
@@ -223,19 +230,36 @@ export class Buyer {
       !unreachable.has(offer.supplier.peerId) &&
       !refused.has(`${offer.supplier.peerId}/${offer.id}`)
 
-    for (let round = 0; round < DISCOVERY_ROUNDS; round++) {
+    let noOffers: NoOffersError | undefined
+    let askedEveryPeer = false
+
+    // the last round asks every peer of a small network directly, when the others placed nothing
+    for (let round = 0; round <= DISCOVERY_ROUNDS; round++) {
       let offers: AvailableOffer[]
 
-      this.progress(request, { type: 'searching', containers: placement.containers.map(nameOf), resources: needed })
+      if (round < DISCOVERY_ROUNDS) {
+        this.progress(request, { type: 'searching', containers: placement.containers.map(nameOf), resources: needed })
 
-      try {
-        offers = await this.discover(request, needed, usable)
-      } catch (err: any) {
-        if (round > 0 && err.name === NoOffersError.name && request.signal?.aborted !== true) {
+        try {
+          offers = await this.discover(request, needed, usable)
+        } catch (err: any) {
+          if (err.name !== NoOffersError.name || request.signal?.aborted === true) {
+            throw err
+          }
+
+          noOffers ??= err
+          round = DISCOVERY_ROUNDS - 1
+          continue
+        }
+      } else {
+        const found = await this.askEveryPeer(request, needed)
+
+        if (found == null) {
           break
         }
 
-        throw err
+        askedEveryPeer = true
+        offers = found
       }
 
       for (const offer of bestPerSupplier(rankOffers(offers.filter(usable), needed, this.init.config().schedulingPolicy, () => uniform(this.init.random)))) {
@@ -256,6 +280,10 @@ export class Buyer {
           }
         }
       }
+    }
+
+    if (rejections.length === 0 && noOffers != null) {
+      throw askedEveryPeer ? new NoOffersError(needed, `${noOffers.searched}, nor at any of the ${plural(request.asked ?? 0, 'peer')} of the network asked directly`) : noOffers
     }
 
     throw new AllOffersRejectedError(needed, rejections)
@@ -296,13 +324,8 @@ export class Buyer {
   }
 
   /**
-   * Offers that can hold `needed`. Multiple-offer strategies (§7.2): up to maxPartitionsSearch
-   * searches of the smallest slice that holds it (every supplier able to serve that slice offers
-   * in it), moving to the next larger slice when a slice has no trader at all. Single offer
-   * (§7.3): each supplier offers only in its largest slice, so the search walks the slices that
-   * hold the request, up from the smallest (binpack) or down from the largest (spread), starting
-   * over when the walk runs out. Either way, exactly up to maxPartitionsSearch searches (§18-8).
-   * The baselines ask peers at random (`random`) or the master (`swarm`) instead.
+   * Offers that can hold `needed`: through the traders of the slices (`discoverSlices`), or,
+   * under the baselines, from random peers (`random`) or the master (`swarm`).
    */
   private async discover (request: Request, needed: Resources, usable: (offer: AvailableOffer) => boolean): Promise<AvailableOffer[]> {
     switch (this.init.config().discoveryBackend) {
@@ -312,40 +335,70 @@ export class Buyer {
     }
   }
 
-  /** The offering strategies' discovery, through the traders of the slices (see `discover`). */
+  /**
+   * The offering strategies' discovery. Multiple offers (§7.2): up to maxPartitionsSearch
+   * searches of the slice the request is searched in (every supplier able to take it offers
+   * there), each asking traders not yet asked; when that slice has no trader, the next slice of
+   * the request's search order that has one, where suppliers offer for it instead
+   * (`ResourceMap.searchOrder`, `offerSlices`). Single offer (§7.3): each supplier offers only in
+   * its largest slice, so the search walks the slices that hold the request, up from the
+   * smallest (binpack) or down from the largest (spread), starting over when the walk runs out;
+   * exactly up to maxPartitionsSearch searches of slices with traders (§18-8).
+   */
   private async discoverSlices (request: Request, needed: Resources, usable: (offer: AvailableOffer) => boolean): Promise<AvailableOffer[]> {
     const map = this.init.resourceMap()
     const config = this.init.config()
-    const walk = config.discoveryBackend === 'single-offer'
-    const down = walk && config.schedulingPolicy === 'spread'
+    const searches = Math.max(1, config.maxPartitionsSearch)
     const searched = new Map<Slice, { searches: number, traders: number }>()
-    const first = down ? map.highestForSearch(needed) : map.fittestForSearch(needed)
-    const next = (slice: Slice): Slice | undefined => down ? map.nextLowerSearch(slice, needed) : map.nextHigherSearch(slice, needed)
-    let slice = first
-    let searches = 0
-    // when no slice that holds the request has a trader (a small network), the offers of suppliers
-    // with room are still in the smaller slices: multiple-offer suppliers offer in every slice
-    // their free resources cover, with all their free resources
-    const smaller = map.slices.filter(s => !contains(s.resources, needed)).reverse().values()
-    const smallerWhileNoTrader = (): Slice | undefined => [...searched.values()].every(t => t.traders === 0) ? smaller.next().value : undefined
+    const asked = new Set<string>()
+    const tally = (slice: Slice, traders: number): void => {
+      const sum = searched.get(slice) ?? { searches: 0, traders: 0 }
+      searched.set(slice, { searches: sum.searches + 1, traders: sum.traders + traders })
+    }
 
-    // a slice no peer trades for (common on small networks) costs a local lookup and no request:
-    // it does not use up the searches, but every slice is visited at most once more than that
-    for (let steps = 0; searches < Math.max(1, config.maxPartitionsSearch) && slice != null && steps < config.maxPartitionsSearch + map.slices.length; steps++) {
-      const { offers, traders } = await this.search(request, map, slice, needed, usable)
-      const tally = searched.get(slice) ?? { searches: 0, traders: 0 }
-      searched.set(slice, { searches: tally.searches + 1, traders: tally.traders + traders })
-      searches += traders > 0 ? 1 : 0
+    if (config.discoveryBackend === 'single-offer') {
+      const down = config.schedulingPolicy === 'spread'
+      const first = (down ? map.highestForSearch(needed) : undefined) ?? map.searchSlice(needed)
+      const next = (slice: Slice): Slice | undefined => down ? map.nextLowerSearch(slice, needed) : map.nextHigherSearch(slice, needed)
+      let slice = first
+      let done = 0
 
-      if (offers.length > 0) {
-        return offers
-      }
+      // a slice no peer trades for (common on small networks) costs a local lookup and no request:
+      // it does not use up the searches, but every slice is visited at most once more than that
+      for (let steps = 0; done < searches && slice != null && steps < searches + map.slices.length; steps++) {
+        const { offers, traders } = await this.search(request, map, slice, needed, usable)
+        tally(slice, traders)
+        done += traders > 0 ? 1 : 0
 
-      if (walk) {
+        if (offers.length > 0) {
+          return offers
+        }
+
         // a walk that ran out of slices starts again, with new keys, until the searches are spent
         slice = next(slice) ?? first
-      } else if (traders === 0) {
-        slice = next(slice) ?? smallerWhileNoTrader()
+      }
+    } else {
+      for (const slice of map.searchOrder(needed)) {
+        let members = 0
+
+        for (let done = 0; done < searches; done++) {
+          const { offers, traders, found } = await this.search(request, map, slice, needed, usable, asked)
+          tally(slice, traders)
+          members += found
+
+          if (offers.length > 0) {
+            return offers
+          }
+
+          if (traders === 0) {
+            break
+          }
+        }
+
+        // the request is searched in the first slice that has traders, and only there
+        if (members > 0) {
+          break
+        }
       }
     }
 
@@ -421,12 +474,12 @@ export class Buyer {
     }
   }
 
-  /** GetOffers for `needed`, counted; a peer that does not answer has no offers. */
-  private async askOffers (request: Request, to: NodeRef, relay: boolean, needed: Resources): Promise<AvailableOffer[]> {
+  /** GetOffers for `needed` (for the peer's `own` free resources), counted; a peer that does not answer has no offers. */
+  private async askOffers (request: Request, to: NodeRef, relay: boolean, needed: Resources, own = false): Promise<AvailableOffer[]> {
     this.count(request, to)
 
     try {
-      return await this.init.client.getOffers(to, relay, { ...this.callOptions(request), needed })
+      return await this.init.client.getOffers(to, relay, { ...this.callOptions(request), needed, ...(own ? { own } : {}) })
     } catch (err: any) {
       this.log('%s did not answer GetOffers - %e', to.peerId, err)
       request.signal?.throwIfAborted()
@@ -436,21 +489,68 @@ export class Buyer {
 
   /**
    * Look up a random key of the slice and ask its traders in turn, with relay, until one answers
-   * with an offer the placement can use.
+   * with an offer the placement can use. With `asked`, traders asked before are skipped (and
+   * the lookup returns that many more), and the ones asked now are added.
    */
-  private async search (request: Request, map: ResourceMap, slice: Slice, needed: Resources, usable: (offer: AvailableOffer) => boolean): Promise<SearchResult> {
-    const nodes = await this.lookup(request, map.randomKeyIn(slice, this.init.random), this.init.config().lookupCount, `slice ${slice.index}`)
-    const traders = nodes.filter(node => map.sliceOf(node.key).index === slice.index)
+  private async search (request: Request, map: ResourceMap, slice: Slice, needed: Resources, usable: (offer: AvailableOffer) => boolean, asked?: Set<string>): Promise<SearchResult> {
+    const count = this.init.config().lookupCount
+    const nodes = await this.lookup(request, map.randomKeyIn(slice, this.init.random), count + (asked?.size ?? 0), `slice ${slice.index}`)
+    const members = nodes.filter(node => map.sliceOf(node.key).index === slice.index)
+    const traders = members.filter(node => asked?.has(node.peerId) !== true).slice(0, count)
 
-    for (const [asked, trader] of traders.entries()) {
+    for (const [i, trader] of traders.entries()) {
+      asked?.add(trader.peerId)
       const offers = await this.askOffers(request, trader, true, needed)
 
       if (offers.some(usable)) {
-        return { offers, traders: asked + 1 }
+        return { offers, traders: i + 1, found: members.length }
       }
     }
 
-    return { offers: [], traders: traders.length }
+    return { offers: [], traders: traders.length, found: members.length }
+  }
+
+  /**
+   * When this peer knows every peer of a small network (at most `ASK_EVERY_PEER_MAX`), ask each
+   * for its own free resources, a few at a time, until some can hold the request: whatever slices
+   * the few peers' ids fall in and however stale the traders' figures, a request some peer can
+   * take is placed. Undefined when the network is larger than that (or under `swarm`, whose
+   * master knows every worker).
+   */
+  private async askEveryPeer (request: Request, needed: Resources): Promise<AvailableOffer[] | undefined> {
+    if (this.init.config().discoveryBackend === 'swarm') {
+      return undefined
+    }
+
+    let peers: NodeRef[] | undefined
+
+    try {
+      peers = await this.init.overlay.allPeers(ASK_EVERY_PEER_MAX, { signal: request.signal })
+    } catch (err: any) {
+      this.log('could not list the peers - %e', err)
+      request.signal?.throwIfAborted()
+    }
+
+    if (peers == null) {
+      return undefined
+    }
+
+    peers = [this.init.self(), ...peers]
+    request.asked = 0
+    this.log('request %s: no offers found, asking all %d peers', request.id, peers.length)
+
+    for (let first = 0; first < peers.length; first += ASK_EVERY_PEER_AT_ONCE) {
+      const batch = peers.slice(first, first + ASK_EVERY_PEER_AT_ONCE)
+      request.asked += batch.length
+      const answers = await Promise.all(batch.map(async peer => this.askOffers(request, peer, false, needed, true)))
+      const offers = answers.flat().filter(offer => contains(offer.freeResources, needed))
+
+      if (offers.length > 0) {
+        return offers
+      }
+    }
+
+    return []
   }
 
   /** Stop every container placed for a failed request; the error says what happened. */
@@ -477,11 +577,6 @@ export class Buyer {
     }
 
     return new RequestRolledBackError(cause, stopped, leftRunning)
-  }
-
-  private usesPartitions (): boolean {
-    const backend = this.init.config().discoveryBackend
-    return backend !== 'random' && backend !== 'swarm'
   }
 
   /** Tells the caller of `run` how the request goes; its mistakes are not the request's. */
@@ -532,15 +627,6 @@ function validResources (r: Resources | undefined, index: number): Resources {
   }
 
   return { cpuClass: r.cpuClass, cpus: r.cpus, memory: r.memory }
-}
-
-/** The most CPUs, memory and CPU class any partition has. */
-function largest (map: ResourceMap): Resources {
-  return map.slices.reduce((max, { resources: r }) => ({
-    cpuClass: Math.max(max.cpuClass, r.cpuClass),
-    cpus: Math.max(max.cpus, r.cpus),
-    memory: Math.max(max.memory, r.memory)
-  }), { cpuClass: 0, cpus: 0, memory: 0 })
 }
 
 /** The best-ranked offer of each supplier: its other offers show the same free resources. */

@@ -16,30 +16,19 @@ export class InvalidContainerRequestError extends Error {
   }
 }
 
-/** The request is larger than every partition of the resource map: no supplier can ever offer it. */
-export class NoPartitionFitsError extends Error {
-  static name = 'NoPartitionFitsError'
-  readonly resources: Resources
-
-  /** @param largest - the most CPUs, memory and CPU class any partition has */
-  constructor (resources: Resources, largest: Resources) {
-    super(`No partition of the network holds ${describeResources(resources)}: partitions go up to ` +
-      `${describeResources(largest)}; ask for less or split the request`)
-    this.name = 'NoPartitionFitsError'
-    this.resources = resources
-  }
-}
-
 /** Discovery found no offer that could hold the request. */
 export class NoOffersError extends Error {
   static name = 'NoOffersError'
   readonly resources: Resources
+  /** what the search did */
+  readonly searched: string
 
   /** @param searched - what the search did, e.g. `slices (0, 2, 2048) (3 traders asked)` */
   constructor (resources: Resources, searched: string) {
     super(`No supplier offers ${describeResources(resources)}: no offers found in ${searched}`)
     this.name = 'NoOffersError'
     this.resources = resources
+    this.searched = searched
   }
 }
 

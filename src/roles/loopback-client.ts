@@ -7,7 +7,7 @@
 
 import { ProtocolStatusError, RemoteRequestError } from '../errors.js'
 import type { CaravelaHandlers, RequestContext } from '../protocols/server.js'
-import type { AbortOptions, AvailableOffer, CaravelaClient, ContainerConfig, ContainerStatus, CreateOfferResult, GetOffersOptions, NetworkConfiguration, NodeRef, Offer } from '../types.js'
+import type { AbortOptions, AvailableOffer, CaravelaClient, ContainerConfig, ContainerStatus, CreateOfferOptions, CreateOfferResult, GetOffersOptions, NetworkConfiguration, NodeRef, Offer } from '../types.js'
 
 /** The handlers the roles serve. */
 export type RoleHandlers = Omit<CaravelaHandlers, 'obtainConfiguration'>
@@ -24,9 +24,9 @@ export class LoopbackClient implements CaravelaClient {
     this.handlers = handlers
   }
 
-  async createOffer (toTrader: NodeRef, offer: Offer, options?: AbortOptions): Promise<CreateOfferResult> {
+  async createOffer (toTrader: NodeRef, offer: Offer, options?: CreateOfferOptions): Promise<CreateOfferResult> {
     return this.isSelf(toTrader)
-      ? this.local(async ctx => this.handlers.createOffer(ctx, offer), options)
+      ? this.local(async ctx => this.handlers.createOffer(ctx, offer, options?.emptySlices), options)
       : this.client.createOffer(toTrader, offer, options)
   }
 
@@ -50,7 +50,7 @@ export class LoopbackClient implements CaravelaClient {
 
   async getOffers (toTrader: NodeRef, relay: boolean, options?: GetOffersOptions): Promise<AvailableOffer[]> {
     return this.isSelf(toTrader)
-      ? this.local(async ctx => this.handlers.getOffers(ctx, relay, options?.needed), options)
+      ? this.local(async ctx => this.handlers.getOffers(ctx, relay, options?.needed, options?.own), options)
       : this.client.getOffers(toTrader, relay, options)
   }
 

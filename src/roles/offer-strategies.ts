@@ -58,12 +58,16 @@ export interface OfferPlan {
   register?: true
 }
 
+/** No slice known to be without a trader. */
+const NONE_EMPTY = (): boolean => false
+
 /**
- * What the strategy does with `offers` when the supplier has `available` free resources. A
- * supplier that cannot honour any slice any more (fully used, or too small) withdraws every offer
- * (§18-12).
+ * What the strategy does with `offers` when the supplier has `available` free resources and
+ * knows the slices for which `isEmpty` is true to have no trader. A supplier that can serve no
+ * request any more (fully used, or too small: single offer honours no slice, multiple offers
+ * serve none) withdraws every offer (§18-12).
  */
-export function planOffers (strategy: DiscoveryBackend, map: ResourceMap, offers: SupplierOffer[], available: Resources): OfferPlan {
+export function planOffers (strategy: DiscoveryBackend, map: ResourceMap, offers: SupplierOffer[], available: Resources, isEmpty: (slice: Slice) => boolean = NONE_EMPTY): OfferPlan {
   if (strategy === 'random') {
     // §10.1: buyers ask peers directly; anything left from another backend goes
     return { remove: [...offers], update: [], create: [] }
@@ -73,15 +77,17 @@ export function planOffers (strategy: DiscoveryBackend, map: ResourceMap, offers
     return planSwarm(offers, available)
   }
 
+  if (strategy !== 'single-offer') {
+    return planMultiOffer(map, offers, available, strategy === 'multi-offer-updates', isEmpty)
+  }
+
   const target = available.cpus > 0 && available.memory > 0 ? map.fittestForOffer(available) : undefined
 
   if (target == null) {
     return { remove: [...offers], update: [], create: [] }
   }
 
-  return strategy === 'single-offer'
-    ? planSingleOffer(offers, available, target)
-    : planMultiOffer(map, offers, available, strategy === 'multi-offer-updates')
+  return planSingleOffer(offers, available, target)
 }
 
 /**
@@ -115,14 +121,16 @@ function planSingleOffer (offers: SupplierOffer[], available: Resources, target:
  * (`ResourceMap.servedPartitions`): the slices it honours, as in the original, and the larger ones
  * where requests it can hold are searched, so that a buyer searching only the smallest slice that
  * holds its request finds every supplier able to serve it (the original missed a supplier with
- * (0, 3, 1500) free for a request of (0, 2, 1200), searched in (0, 4, 2048)).
- * Offers in slices it no longer honours, and second offers in one slice, are withdrawn. With
+ * (0, 3, 1500) free for a request of (0, 2, 1200), searched in (0, 4, 2048)). A slice without a
+ * trader is replaced by the slices where buyers search its requests instead
+ * (`ResourceMap.offerSlices`).
+ * Offers in slices it no longer serves, and second offers in one slice, are withdrawn. With
  * `updates`, kept offers are updated when the free resources changed; without, their traders keep
  * the figures the offers were made with (§18-13). Creation does not fall back to lower slices:
  * those get offers of their own.
  */
-function planMultiOffer (map: ResourceMap, offers: SupplierOffer[], available: Resources, updates: boolean): OfferPlan {
-  const targets = new Map(map.servedPartitions(available).map(slice => [slice.index, slice]))
+function planMultiOffer (map: ResourceMap, offers: SupplierOffer[], available: Resources, updates: boolean, isEmpty: (slice: Slice) => boolean): OfferPlan {
+  const targets = new Map(map.offerSlices(available, isEmpty).map(slice => [slice.index, slice]))
   const plan: OfferPlan = { remove: [], update: [], create: [] }
 
   for (const offer of offers) {

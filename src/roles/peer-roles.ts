@@ -207,7 +207,7 @@ export class PeerRoles {
    * containers are recorded with `options.stack`, when given; `options.onProgress` hears of each
    * search, launch and placement as it happens.
    *
-   * @throws {InvalidContainerRequestError | NoPartitionFitsError | NoOffersError | AllOffersRejectedError | RequestRolledBackError}
+   * @throws {InvalidContainerRequestError | NoOffersError | AllOffersRejectedError | RequestRolledBackError}
    */
   async run (containers: ContainerConfig[], options: RunOptions & PlaceOptions = {}): Promise<ContainerStatus[]> {
     const { requestId, statuses } = await this.buyer.run(containers, options)
@@ -295,8 +295,8 @@ class PeerHandlers implements RoleHandlers {
     this.config = config
   }
 
-  async createOffer (ctx: RequestContext, offer: Offer): Promise<CreateOfferResult> {
-    return this.trader.createOffer(ctx, offer)
+  async createOffer (ctx: RequestContext, offer: Offer, emptySlices?: readonly number[]): Promise<CreateOfferResult> {
+    return this.trader.createOffer(ctx, offer, emptySlices)
   }
 
   async updateOffer (ctx: RequestContext, offer: Offer): Promise<boolean> {
@@ -307,9 +307,12 @@ class PeerHandlers implements RoleHandlers {
     this.trader.removeOffer(ctx, offerId)
   }
 
-  /** random (§10.1): no traders; every peer answers for its own supplier */
-  async getOffers (ctx: RequestContext, relay: boolean, needed?: Resources): Promise<AvailableOffer[]> {
-    return this.config().discoveryBackend === 'random'
+  /**
+   * The offers the trader keeps, or, when asked for its `own` or under `random` (§10.1: no
+   * traders, every peer answers for its own supplier), this peer's free resources
+   */
+  async getOffers (ctx: RequestContext, relay: boolean, needed?: Resources, own?: boolean): Promise<AvailableOffer[]> {
+    return own === true || this.config().discoveryBackend === 'random'
       ? this.supplier.standingOffers(needed)
       : this.trader.getOffers(ctx, relay, needed)
   }

@@ -91,13 +91,15 @@ export class Supplier implements PeriodicTasks<SupplierTask> {
   private containersRunning = 0
   private readonly firstOfferId: number
   private nextOfferId: number
-  /** random: the id of the pseudo-offer this supplier answers buyers with, for as long as it lives */
+  /** the id of the pseudo-offer this supplier answers buyers that ask it directly with, for as long as it lives */
   private standingOfferId?: number
   private running = false
   private tasks: RepeatingTask[] = []
   private publishTimer?: { cancel (): void }
   private publishing?: Promise<void>
   private publishAgain = false
+  /** cancels the watch for peers of the unreachable slices */
+  private stopWatching?: () => void
 
   constructor (init: SupplierInit) {
     this.init = init
@@ -121,8 +123,10 @@ export class Supplier implements PeriodicTasks<SupplierTask> {
     this.max = { ...capacity }
     const { clock } = this.init
 
+    // the pseudo-offer of its own free resources a peer answers with when asked directly
+    this.standingOfferId ??= this.nextOfferId++
+
     if (this.strategy === 'random') {
-      this.standingOfferId ??= this.nextOfferId++
       return
     }
 
@@ -165,6 +169,8 @@ export class Supplier implements PeriodicTasks<SupplierTask> {
     this.tasks = []
     this.publishTimer?.cancel()
     this.publishTimer = undefined
+    this.stopWatching?.()
+    this.stopWatching = undefined
     await this.publishing
     await Promise.all([...this.offers.values()].map(async offer => { await this.withdraw(offer) }))
   }
@@ -183,9 +189,10 @@ export class Supplier implements PeriodicTasks<SupplierTask> {
   }
 
   /**
-   * Random (§10.1): the one pseudo-offer a peer answers GetOffers with, its free and used
-   * resources as they are now, when it has CPUs and memory free and they hold `needed` (when
-   * given); none otherwise. Its id is one `obtainResources` takes.
+   * The one pseudo-offer a peer answers a GetOffers for its own resources with (every GetOffers
+   * under `random`, §10.1): its free and used resources as they are now, when it has CPUs and
+   * memory free and they hold `needed` (when given); none otherwise. Its id is one
+   * `obtainResources` takes.
    */
   standingOffers (needed?: Resources): AvailableOffer[] {
     const free = this.available
@@ -313,20 +320,51 @@ export class Supplier implements PeriodicTasks<SupplierTask> {
     await this.publishing
   }
 
-  /** Carry out the strategy's plan for the current offers and free resources. */
+  /**
+   * Carry out the strategy's plan for the current offers and free resources, and plan again
+   * while carrying it out finds slices without a trader: their requests are searched elsewhere,
+   * where the next plan offers (at most once more per slice of the map).
+   */
   private async publish (): Promise<void> {
-    if (!this.running) {
+    const map = this.init.resourceMap()
+
+    for (let round = 0; round <= map.slices.length && this.running; round++) {
+      const known = this.unreachableSlices?.size ?? 0
+      const plan = planOffers(this.strategy, map, [...this.offers.values()], this.available, slice => this.unreachableSlices?.has(slice.index) === true)
+
+      await Promise.all([
+        ...plan.remove.map(async offer => { await this.withdraw(offer) }),
+        ...plan.update.map(async offer => { await this.update(offer) }),
+        ...plan.create.map(async target => { await this.create(target) }),
+        plan.register === true ? this.register() : undefined
+      ])
+
+      if ((this.unreachableSlices?.size ?? 0) === known) {
+        break
+      }
+    }
+
+    this.watchUnreachable()
+  }
+
+  /**
+   * While some slices are taken to have no trader, watch for a peer of one of them: the offers
+   * made instead elsewhere are moved as soon as one joins (a new network fills up in seconds,
+   * well before the next supplying tick).
+   */
+  private watchUnreachable (): void {
+    this.stopWatching?.()
+    this.stopWatching = undefined
+
+    if (this.unreachableSlices == null || this.unreachableSlices.size === 0 || !this.running) {
       return
     }
 
-    const plan = planOffers(this.strategy, this.init.resourceMap(), [...this.offers.values()], this.available)
-
-    await Promise.all([
-      ...plan.remove.map(async offer => { await this.withdraw(offer) }),
-      ...plan.update.map(async offer => { await this.update(offer) }),
-      ...plan.create.map(async target => { await this.create(target) }),
-      plan.register === true ? this.register() : undefined
-    ])
+    this.stopWatching = this.init.overlay.watchSlices([...this.unreachableSlices], () => {
+      this.stopWatching = undefined
+      this.unreachableSlices = undefined
+      this.schedulePublish()
+    })
   }
 
   /**
@@ -457,7 +495,8 @@ export class Supplier implements PeriodicTasks<SupplierTask> {
     this.offers.set(offer.id, offer)
 
     try {
-      const result = await this.init.client.createOffer(trader, this.toWire(offer))
+      const emptySlices = this.unreachableSlices == null ? undefined : [...this.unreachableSlices].sort((a, b) => a - b)
+      const result = await this.init.client.createOffer(trader, this.toWire(offer), { emptySlices })
 
       if (!result.accepted) {
         this.log('trader %s refused offer %d: %s', trader.peerId, offer.id, result.reason)

@@ -65,6 +65,8 @@ interface TraderOffer {
   lastRefresh: number
   refreshesFailed: number
   refreshing: boolean
+  /** the slices its supplier found without a trader, when the offer was taken for their requests */
+  emptySlices?: number[]
 }
 
 /** A same-slice trader known to keep offers, on one side of ours (§6.6). */
@@ -149,19 +151,22 @@ export class Trader implements PeriodicTasks<TraderTask> {
 
   /**
    * CreateOffer: kept only when the supplier can serve a request searched in our slice
-   * (`ResourceMap.serves`), and the reply says so (§18-16).
+   * (`ResourceMap.serves`), or, when the supplier found `emptySlices` without a trader, a request
+   * searched here for that reason (`ResourceMap.offerSlices`); the reply says so (§18-16).
    */
-  createOffer (ctx: RequestContext, offer: Offer): CreateOfferResult {
+  createOffer (ctx: RequestContext, offer: Offer, emptySlices: readonly number[] = []): CreateOfferResult {
     if (this.swarm) {
       return this.registerWorker(ctx, offer)
     }
 
     const slice = this.slice
+    const fallback = emptySlices.length > 0 ? [...emptySlices] : undefined
 
-    if (!this.init.resourceMap().serves(slice, offer.freeResources)) {
+    if (!this.searchedHere(offer.freeResources, fallback)) {
+      const because = fallback == null ? '' : `, even with ${fallback.length === 1 ? 'slice' : 'slices'} ${fallback.join(', ')} without a trader`
       return {
         accepted: false,
-        reason: `the offer of ${describeResources(offer.freeResources)} serves no request searched in this trader's slice of ${describeResources(slice.resources)}`
+        reason: `the offer of ${describeResources(offer.freeResources)} serves no request searched in this trader's slice of ${describeResources(slice.resources)}${because}`
       }
     }
 
@@ -181,6 +186,10 @@ export class Trader implements PeriodicTasks<TraderTask> {
     }
 
     const entry = this.entryOf(ctx, offer)
+
+    if (fallback != null) {
+      entry.emptySlices = fallback
+    }
 
     if (supplierOffers.length === 0) {
       // an array literal of one: a first element assigned to [] would grow it to 17 slots
@@ -234,7 +243,7 @@ export class Trader implements PeriodicTasks<TraderTask> {
       return false
     }
 
-    if (!this.swarm && !this.init.resourceMap().serves(this.slice, offer.freeResources)) {
+    if (!this.swarm && !this.searchedHere(offer.freeResources, kept.emptySlices)) {
       this.delete(ctx.from.peerId, offer.id)
       return false
     }
@@ -417,6 +426,26 @@ export class Trader implements PeriodicTasks<TraderTask> {
       this.log('could not list neighbours - %e', err)
       return []
     }
+  }
+
+  /**
+   * True when a supplier with `free` resources can take a request searched in our slice: one
+   * whose own slice it is, or, with the slices the supplier found without a trader, one that is
+   * searched here instead.
+   */
+  private searchedHere (free: Resources, emptySlices?: readonly number[]): boolean {
+    const map = this.init.resourceMap()
+    const slice = this.slice
+
+    if (map.serves(slice, free)) {
+      return true
+    }
+
+    if (emptySlices == null || emptySlices.includes(slice.index)) {
+      return false
+    }
+
+    return map.offerSlices(free, s => emptySlices.includes(s.index)).includes(slice)
   }
 
   private inSlice (key: Uint8Array): boolean {

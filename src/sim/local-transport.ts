@@ -110,6 +110,8 @@ export class LocalNetwork {
   private created = 0
   /** slice index → live overlay members sorted by key; rebuilt after any membership change */
   private slices?: Map<number, LocalPeer[]>
+  /** peers waiting to hear of a peer of some slices (`watchSlices`) */
+  private readonly watches = new Set<{ watcher: string, slices: Set<number>, listener: () => void }>()
 
   constructor (init: LocalNetworkInit) {
     this.resourceMap = init.resourceMap
@@ -139,6 +141,7 @@ export class LocalNetwork {
 
     this.peers.set(peer.peerId, { peer, handlers: {}, alive: true, inOverlay: true, metrics: createMetrics() })
     this.slices = undefined
+    this.joined(peer)
     return peer
   }
 
@@ -288,10 +291,44 @@ export class LocalNetwork {
     return [...lower, ...higher].map(toOverlayNode)
   }
 
+  /** Every other peer of the overlay view, when they are at most `max` (see `Overlay.allPeers`). */
+  allPeers (from: string, max: number): OverlayNode[] | undefined {
+    const others = [...this.sliceMembers().values()].flat().filter(peer => peer.peerId !== from)
+    return others.length > max ? undefined : others.map(toOverlayNode)
+  }
+
+  /**
+   * Call `listener` once, when a peer of one of `slices` other than `watcher` joins the overlay
+   * view (see `Overlay.watchSlices`); the returned function cancels it.
+   */
+  watchSlices (watcher: string, slices: readonly number[], listener: () => void): () => void {
+    const watch = { watcher, slices: new Set(slices), listener }
+    this.watches.add(watch)
+    return () => { this.watches.delete(watch) }
+  }
+
   /** Add or remove a peer from the overlay view, without stopping it. */
   setInOverlay (peerId: string, inOverlay: boolean): void {
-    this.state(peerId).inOverlay = inOverlay
+    const state = this.state(peerId)
+    const joined = inOverlay && !state.inOverlay && state.alive
+    state.inOverlay = inOverlay
     this.slices = undefined
+
+    if (joined) {
+      this.joined(state.peer)
+    }
+  }
+
+  /** A peer joined the view: the watchers of its slice hear of it. */
+  private joined (peer: LocalPeer): void {
+    const slice = this.resourceMap.sliceOf(peer.key).index
+
+    for (const watch of [...this.watches]) {
+      if (watch.watcher !== peer.peerId && watch.slices.has(slice)) {
+        this.watches.delete(watch)
+        watch.listener()
+      }
+    }
   }
 
   private state (peerId: string): PeerState {
@@ -369,6 +406,14 @@ export class LocalOverlay implements Overlay {
 
   nodeId (): Uint8Array {
     return this.peer.key
+  }
+
+  async allPeers (max: number): Promise<OverlayNode[] | undefined> {
+    return this.network.allPeers(this.peer.peerId, max)
+  }
+
+  watchSlices (slices: readonly number[], listener: () => void): () => void {
+    return this.network.watchSlices(this.peer.peerId, slices, listener)
   }
 
   async leave (): Promise<void> {

@@ -193,6 +193,19 @@ export class SimNetwork {
     return this.kademlia.neighbors(point, count, this.resourceMap.sliceOf(point)).map(i => this.overlayNode(i))
   }
 
+  /** Every other live peer, when they are at most `max` (a simulated peer knows a small network whole). */
+  allPeers (from: number, max: number): OverlayNode[] | undefined {
+    const others: number[] = []
+
+    for (let i = 0; i < this.alive.length && others.length <= max; i++) {
+      if (i !== from && this.alive[i] === 1) {
+        others.push(i)
+      }
+    }
+
+    return others.length > max ? undefined : others.map(i => this.overlayNode(i))
+  }
+
   private overlayNode (index: number): OverlayNode {
     return { peerId: this.peerIds[index], multiaddrs: [], key: this.kademlia.pointOf(index) }
   }
@@ -244,6 +257,15 @@ class SimOverlay implements Overlay {
 
   nodeId (): Uint8Array {
     return this.network.pointOf(this.index)
+  }
+
+  async allPeers (max: number): Promise<OverlayNode[] | undefined> {
+    return this.network.allPeers(this.index, max)
+  }
+
+  /** A simulated peer sees every peer from the start, and peers only leave: no slice fills up later. */
+  watchSlices (): () => void {
+    return () => {}
   }
 
   async leave (): Promise<void> {

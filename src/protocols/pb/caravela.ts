@@ -1448,6 +1448,7 @@ export namespace ContainerStatus {
 
 export interface CreateOfferRequest {
   offer?: Offer
+  emptySlices: Uint8Array<ArrayBuffer>
 }
 
 export namespace CreateOfferRequest {
@@ -1465,11 +1466,18 @@ export namespace CreateOfferRequest {
           Offer.codec().encode(obj.offer, w)
         }
 
+        if ((obj.emptySlices != null && obj.emptySlices.byteLength > 0)) {
+          w.uint32(18)
+          w.bytes(obj.emptySlices)
+        }
+
         if (opts.lengthDelimited !== false) {
           w.ldelim()
         }
       }, (reader, length, opts = {}) => {
-        const obj: any = {}
+        const obj: any = {
+          emptySlices: uint8ArrayAlloc(0)
+        }
 
         const end = length == null ? reader.len : reader.pos + length
 
@@ -1481,6 +1489,10 @@ export namespace CreateOfferRequest {
               obj.offer = Offer.codec().decode(reader, reader.uint32(), {
                 limits: opts.limits?.offer
               })
+              break
+            }
+            case 2: {
+              obj.emptySlices = reader.bytes()
               break
             }
             default: {
@@ -1503,6 +1515,13 @@ export namespace CreateOfferRequest {
                 limits: opts.limits?.offer
               })
 
+              break
+            }
+            case 2: {
+              yield {
+                field: `${prefix}.emptySlices`,
+                value: reader.bytes()
+              }
               break
             }
             default: {
@@ -1562,6 +1581,11 @@ export namespace CreateOfferRequest {
     value: number
   }
 
+  export interface CreateOfferRequestEmptySlicesFieldEvent {
+    field: '$.emptySlices'
+    value: Uint8Array<ArrayBuffer>
+  }
+
   export function encode (obj: Partial<CreateOfferRequest>): Uint8Array<ArrayBuffer> {
     return encodeMessage(obj, CreateOfferRequest.codec())
   }
@@ -1570,7 +1594,7 @@ export namespace CreateOfferRequest {
     return decodeMessage(buf, CreateOfferRequest.codec(), opts)
   }
 
-  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<CreateOfferRequest>): Generator<CreateOfferRequestOfferIdFieldEvent | CreateOfferRequestOfferAmountFieldEvent | CreateOfferRequestOfferFreeResourcesCpuClassFieldEvent | CreateOfferRequestOfferFreeResourcesCpusFieldEvent | CreateOfferRequestOfferFreeResourcesMemoryFieldEvent | CreateOfferRequestOfferUsedResourcesCpuClassFieldEvent | CreateOfferRequestOfferUsedResourcesCpusFieldEvent | CreateOfferRequestOfferUsedResourcesMemoryFieldEvent | CreateOfferRequestOfferContainersRunningFieldEvent> {
+  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<CreateOfferRequest>): Generator<CreateOfferRequestOfferIdFieldEvent | CreateOfferRequestOfferAmountFieldEvent | CreateOfferRequestOfferFreeResourcesCpuClassFieldEvent | CreateOfferRequestOfferFreeResourcesCpusFieldEvent | CreateOfferRequestOfferFreeResourcesMemoryFieldEvent | CreateOfferRequestOfferUsedResourcesCpuClassFieldEvent | CreateOfferRequestOfferUsedResourcesCpusFieldEvent | CreateOfferRequestOfferUsedResourcesMemoryFieldEvent | CreateOfferRequestOfferContainersRunningFieldEvent | CreateOfferRequestEmptySlicesFieldEvent> {
     return streamMessage(buf, CreateOfferRequest.codec(), opts)
   }
 }
@@ -2355,6 +2379,7 @@ export namespace RemoveOfferResponse {
 export interface GetOffersRequest {
   relay: boolean
   needed?: Resources
+  own: boolean
 }
 
 export namespace GetOffersRequest {
@@ -2377,12 +2402,18 @@ export namespace GetOffersRequest {
           Resources.codec().encode(obj.needed, w)
         }
 
+        if ((obj.own != null && obj.own !== false)) {
+          w.uint32(24)
+          w.bool(obj.own)
+        }
+
         if (opts.lengthDelimited !== false) {
           w.ldelim()
         }
       }, (reader, length, opts = {}) => {
         const obj: any = {
-          relay: false
+          relay: false,
+          own: false
         }
 
         const end = length == null ? reader.len : reader.pos + length
@@ -2399,6 +2430,10 @@ export namespace GetOffersRequest {
               obj.needed = Resources.codec().decode(reader, reader.uint32(), {
                 limits: opts.limits?.needed
               })
+              break
+            }
+            case 3: {
+              obj.own = reader.bool()
               break
             }
             default: {
@@ -2428,6 +2463,13 @@ export namespace GetOffersRequest {
                 limits: opts.limits?.needed
               })
 
+              break
+            }
+            case 3: {
+              yield {
+                field: `${prefix}.own`,
+                value: reader.bool()
+              }
               break
             }
             default: {
@@ -2462,6 +2504,11 @@ export namespace GetOffersRequest {
     value: number
   }
 
+  export interface GetOffersRequestOwnFieldEvent {
+    field: '$.own'
+    value: boolean
+  }
+
   export function encode (obj: Partial<GetOffersRequest>): Uint8Array<ArrayBuffer> {
     return encodeMessage(obj, GetOffersRequest.codec())
   }
@@ -2470,7 +2517,7 @@ export namespace GetOffersRequest {
     return decodeMessage(buf, GetOffersRequest.codec(), opts)
   }
 
-  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<GetOffersRequest>): Generator<GetOffersRequestRelayFieldEvent | GetOffersRequestNeededCpuClassFieldEvent | GetOffersRequestNeededCpusFieldEvent | GetOffersRequestNeededMemoryFieldEvent> {
+  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<GetOffersRequest>): Generator<GetOffersRequestRelayFieldEvent | GetOffersRequestNeededCpuClassFieldEvent | GetOffersRequestNeededCpusFieldEvent | GetOffersRequestNeededMemoryFieldEvent | GetOffersRequestOwnFieldEvent> {
     return streamMessage(buf, GetOffersRequest.codec(), opts)
   }
 }
