@@ -88,6 +88,33 @@ Scenarios('the workload of a tick depends on the seed only', async () => {
   assert.is(a.filter(e => e.kind === 'stop').length, 2, '0.25 % stop')
 })
 
+Scenarios('the workload is the original\'s: deploys before stops, profiles of both drawn with Go\'s Intn(101) against the percentages', async () => {
+  const scenario = await loadScenario(STEADY)
+  const random = new SimRandom(11, 3)
+  const counts = { deploy: new Array(scenario.profiles.length).fill(0), stop: new Array(scenario.profiles.length).fill(0) }
+
+  // tick 300 is in a phase of 2.5 % deploys and 1.5 % stops: 200 000 deploys and 120 000 stops,
+  // enough to tell Go's draw from exact percentages (15.84 % against 15 % for the first profile)
+  for (let round = 0; round < 2000; round++) {
+    const events = tickEvents(scenario, 4000, 360, 300, random)
+    const firstStop = events.findIndex(e => e.kind === 'stop')
+    assert.ok(firstStop > 0 && events.slice(firstStop).every(e => e.kind === 'stop'), 'every deploy comes before every stop')
+    events.forEach(e => { counts[e.kind][e.profile]++ })
+  }
+
+  // the first profile gets (p + 1) / 101, the others p / 101: with 15 % first, 15.84 % against 14.85 % for a later 15 %
+  for (const kind of ['deploy', 'stop'] as const) {
+    const total = counts[kind].reduce((a, b) => a + b, 0)
+    scenario.profiles.forEach((profile, i) => {
+      const expected = (profile.percentage + (i === 0 ? 1 : 0)) / 101
+      const observed = counts[kind][i] / total
+      assert.ok(Math.abs(observed - expected) < 3 * Math.sqrt(expected * (1 - expected) / total), `${kind} profile ${i}: ${(observed * 100).toFixed(2)} %, expected ${(expected * 100).toFixed(2)} %`)
+    })
+  }
+
+  assert.ok(counts.stop[0] / counts.stop.reduce((a, b) => a + b, 0) > 0.15, 'stops are not uniform over the 9 profiles')
+})
+
 Scenarios.run()
 
 const Runs = suite('sim: runs')

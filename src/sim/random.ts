@@ -74,6 +74,27 @@ export class SimRandom {
     return weights.length - 1
   }
 
+  /**
+   * Index of an entry drawn as the original simulator draws percentages (Go's `Intn(101)`
+   * against the cumulative percentages, the first entry whose cumulative percentage is at least
+   * the draw): the first entry gets (p + 1) / 101, each other p / 101. The percentages add up to
+   * 100.
+   */
+  percentage (percentages: readonly number[]): number {
+    const r = this.int(101)
+    let cumulative = 0
+
+    for (let i = 0; i < percentages.length; i++) {
+      cumulative += percentages[i]
+
+      if (r <= cumulative) {
+        return i
+      }
+    }
+
+    return percentages.length - 1
+  }
+
   /** Shuffle in place (Fisher–Yates). */
   shuffle<T> (items: T[]): T[] {
     for (let i = items.length - 1; i > 0; i--) {

@@ -1,9 +1,12 @@
 /**
- * The simulator's workload models (`caravela-original.md` §17.3): node capacities drawn from the
- * partition tree ("partition-fit") or all alike ("static"), and the random request feeder: per
- * tick, deploy and stop requests as a percentage of the nodes, the rates changing in phases of
- * equal length, each deploy one spread container of a profile drawn by its percentage, issued at a
- * random node. Draws come from the workload streams only, never from what happened in the run,
+ * The simulator's workload models, as the original simulator generates them (`docs/simulator.md`):
+ * node capacities drawn from the partition tree ("partition-fit") or all alike ("static"), and
+ * the random request feeder: per tick, deploy and stop requests as a percentage of the nodes, the
+ * rates changing in phases of equal length, each deploy one spread container of a profile drawn by
+ * its percentage and issued at a random node, each stop the newest container of a profile drawn
+ * the same way; a tick's deploys come first, then its stops. Percentages are drawn as the
+ * original draws them (`SimRandom.percentage`: Go's `Intn(101)` against the cumulative
+ * percentages). Draws come from the workload streams only, never from what happened in the run,
  * so every backend of a run faces the same requests.
  */
 
@@ -28,16 +31,16 @@ export function capacities (scenario: Scenario, nodes: number, random: SimRandom
   return Array.from({ length: nodes }, () => partitionFit(scenario.network.resources, random))
 }
 
-/** A capacity that is exactly one leaf of the tree, drawn class, then cores, then memory (§17.3). */
+/** A capacity that is exactly one leaf of the tree, drawn class, then cores, then memory. */
 function partitionFit (tree: PartitionTree, random: SimRandom): Resources {
-  const cpuClass = tree.cpuClasses[random.weighted(tree.cpuClasses.map(c => c.percentage))]
-  const cores = cpuClass.cpuCores[random.weighted(cpuClass.cpuCores.map(c => c.percentage))]
-  const memory = cores.memory[random.weighted(cores.memory.map(m => m.percentage))]
+  const cpuClass = tree.cpuClasses[random.percentage(tree.cpuClasses.map(c => c.percentage))]
+  const cores = cpuClass.cpuCores[random.percentage(cpuClass.cpuCores.map(c => c.percentage))]
+  const memory = cores.memory[random.percentage(cores.memory.map(m => m.percentage))]
 
   return { cpuClass: cpuClass.value, cpus: cores.value, memory: memory.value }
 }
 
-/** The rate in force at `tick`: each entry lasts ⌈ticks / entries⌉ ticks (§17.3). */
+/** The rate in force at `tick`: each entry lasts ⌈ticks / entries⌉ ticks. */
 export function rateAt (rates: number[], tick: number, ticks: number): number {
   const phase = Math.floor(tick / Math.ceil(ticks / rates.length))
   return rates[Math.min(phase, rates.length - 1)] ?? 0
@@ -45,23 +48,22 @@ export function rateAt (rates: number[], tick: number, ticks: number): number {
 
 /**
  * The requests of one tick, in the order they arrive: ⌊nodes × rate / 100⌋ deploys at random
- * nodes (profiles drawn by their percentages) and ⌊nodes × stop rate / 100⌋ stops (each of a
- * profile drawn uniformly, as in the original: it stops that profile's newest container), shuffled
- * together.
+ * nodes, then ⌊nodes × stop rate / 100⌋ stops (each stops the newest container of its profile),
+ * every profile drawn by its percentage.
  */
 export function tickEvents (scenario: Scenario, nodes: number, ticks: number, tick: number, random: SimRandom): WorkloadEvent[] {
   const deploys = Math.floor(nodes * rateAt(scenario.deployRates, tick, ticks) / 100)
   const stops = Math.floor(nodes * rateAt(scenario.stopRates, tick, ticks) / 100)
-  const weights = scenario.profiles.map(p => p.percentage)
+  const percentages = scenario.profiles.map(p => p.percentage)
   const events: WorkloadEvent[] = []
 
   for (let i = 0; i < deploys; i++) {
-    events.push({ kind: 'deploy', profile: random.weighted(weights), node: random.int(nodes) })
+    events.push({ kind: 'deploy', profile: random.percentage(percentages), node: random.int(nodes) })
   }
 
   for (let i = 0; i < stops; i++) {
-    events.push({ kind: 'stop', profile: random.int(weights.length) })
+    events.push({ kind: 'stop', profile: random.percentage(percentages) })
   }
 
-  return random.shuffle(events)
+  return events
 }
