@@ -12,7 +12,10 @@ import { createWriteStream } from 'node:fs'
 import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises'
 import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { stringify as stringifyToml } from 'smol-toml'
 import { API_INFO_FILE } from '../src/api/server.js'
+import { defaultConfig, loadConfigFile, validateConfig } from '../src/config/config.js'
+import type { DiscoveryBackend } from '../src/config/types.js'
 import type { ApiInfo } from '../src/api/server.js'
 import type { ChildProcess } from 'node:child_process'
 
@@ -54,6 +57,10 @@ export interface TestnetInit {
   memory?: string
   /** `--runtime` of every peer (`none` or `memory`) */
   runtime?: string
+  /** a configuration file for every peer (its `[network]` is the testnet's) */
+  configFile?: string
+  /** the network's discovery backend, over the configuration file's (or the default) */
+  backend?: string
   /** more daemon flags for every peer */
   extraArgs?: string[]
   /** environment of the peer processes (default: this process's) */
@@ -96,6 +103,7 @@ export async function startTestnet (init: TestnetInit): Promise<Testnet> {
 
   const dir = resolve(init.dir)
   await prepareDir(dir)
+  const configFile = await writeConfig(dir, init)
 
   const peers: TestnetPeer[] = []
   const processes: ChildProcess[] = []
@@ -115,7 +123,7 @@ export async function startTestnet (init: TestnetInit): Promise<Testnet> {
   }
 
   const start = async (index: number, bootstrap?: string): Promise<TestnetPeer> => {
-    const child = spawnPeer(dir, index, init, bootstrap)
+    const child = spawnPeer(dir, index, { ...init, extraArgs: [...(configFile == null ? [] : ['--config', configFile]), ...(init.extraArgs ?? [])] }, bootstrap)
     processes.push(child)
     const peer = await waitForPeer(child, index, dir, init.startTimeout ?? DEFAULT_START_TIMEOUT)
     child.once('exit', (code, signal) => {
@@ -144,6 +152,30 @@ export async function startTestnet (init: TestnetInit): Promise<Testnet> {
   }
 
   return { peers, stop }
+}
+
+/**
+ * The configuration file of the testnet's peers, when one is given or the backend is chosen:
+ * `<dir>/caravela.toml`, the given file (checked) with the backend set. Undefined when neither.
+ *
+ * @throws InvalidConfigurationError when the file is missing or wrong, or the backend unknown
+ */
+async function writeConfig (dir: string, init: TestnetInit): Promise<string | undefined> {
+  if (init.configFile == null && init.backend == null) {
+    return undefined
+  }
+
+  const config = init.configFile == null ? defaultConfig() : await loadConfigFile(init.configFile)
+
+  if (init.backend != null) {
+    config.network.discoveryBackend = init.backend as DiscoveryBackend
+    validateConfig(config)
+  }
+
+  const node = Object.fromEntries(Object.entries(config.node).filter(([, value]) => value !== undefined))
+  const file = join(dir, 'caravela.toml')
+  await writeFile(file, `# written by the testnet from ${init.configFile ?? 'the defaults'}${init.backend == null ? '' : ` with discoveryBackend = "${init.backend}"`}\n${stringifyToml({ network: config.network, node })}\n`)
+  return file
 }
 
 /** Creates `dir` or empties it, refusing to wipe a non-empty directory a testnet did not make. */

@@ -17,6 +17,8 @@ const options = {
   cpus: { type: 'string', value: 'n', description: 'CPUs each peer offers' },
   memory: { type: 'string', value: 'MB|512m|2g', description: 'Memory each peer offers' },
   runtime: { type: 'string', value: 'none|memory', description: 'Container runtime of every peer (memory: accounts containers without running them)' },
+  config: { type: 'string', value: 'file.toml', description: 'Configuration file of every peer (docs/configuration.md); its [network] is the testnet\'s' },
+  backend: { type: 'string', value: 'name', description: 'Discovery backend of the testnet, over the configuration\'s (default multi-offer-updates)' },
   help: { type: 'boolean', short: 'h', description: 'Show this help' }
 } satisfies Record<string, CliOption>
 
@@ -70,6 +72,8 @@ try {
     cpus: values.cpus == null ? undefined : integer('cpus', values.cpus, 0, 1),
     memory: values.memory,
     runtime: values.runtime,
+    configFile: values.config,
+    backend: values.backend,
     onExit: (peer, code, signal) => {
       console.error(`testnet: peer ${peer.index} (${peer.peerId}) exited with ${code ?? signal}; see ${peer.logFile}`)
     }

@@ -17,6 +17,8 @@ export interface PeerMetrics {
   requests: {
     placed: number
     failed: number
+    /** placements that asked every peer of a small network, the traders' offers not being enough */
+    askingEveryPeer: number
     /** messages this peer sent for one request: submission, lookup requests, get-offers, launches, rollbacks */
     messages: Distribution
     lookups: Distribution
@@ -70,6 +72,7 @@ export function toPrometheus (metrics: PeerMetrics): string {
     ['{outcome="placed"}', metrics.requests.placed],
     ['{outcome="failed"}', metrics.requests.failed]
   ])
+  family('caravela_placements_asking_every_peer_total', 'counter', 'Placements that asked every peer of a small network, the traders\' offers not being enough', [['', metrics.requests.askingEveryPeer]])
   summary('caravela_request_messages', 'Messages sent for one placement request', metrics.requests.messages)
   summary('caravela_request_lookups', 'Overlay lookups made for one placement request', metrics.requests.lookups)
   summary('caravela_request_hops', 'Overlay hops taken for one placement request', metrics.requests.hops)

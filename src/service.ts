@@ -268,6 +268,8 @@ export class CaravelaService implements Startable, Caravela {
       protocolPrefix: this.config.node.protocolPrefix,
       capacity: { cpus: max.cpus, memory: max.memory, cpuClass: CPU_CLASS_NAMES[max.cpuClass] ?? 'low' },
       routingTableSize: overlay.routingTableSize(),
+      networkSize: overlay.networkSize(),
+      discoveryBackend: this.config.network.discoveryBackend,
       nodeId: toHex(nodeId),
       slice: { index: slice.index, resources: slice.resources, firstCell: slice.firstCell, endCell: slice.endCell },
       resourceMapDigest: toHex(this.resourceMap.digest()),
@@ -335,6 +337,7 @@ export class CaravelaService implements Startable, Caravela {
       requests: {
         placed: stats.requestsPlaced,
         failed: stats.requestsFailed,
+        askingEveryPeer: stats.placementsAskingEveryPeer,
         messages: stats.messagesPerRequest,
         lookups: stats.lookupsPerRequest,
         hops: stats.hopsPerRequest

@@ -77,6 +77,12 @@ export interface LookupOptions extends AbortOptions {
   count?: number
   /** ignore the routing table and the cache and ask the network (e.g. after a local answer failed) */
   fresh?: boolean
+  /**
+   * the peers of the key's slice XOR-closest to its point in the whole network, not the first
+   * ones found: what two peers looking up the same key must agree on (a slice's anchors). A walk
+   * then goes on until it converges, unless this peer knows the whole network.
+   */
+  closest?: boolean
   onStats?: (stats: LookupStats) => void
 }
 
@@ -102,6 +108,12 @@ export interface Overlay {
    * few dozen peers this is the whole network: a buyer can then ask every peer directly.
    */
   allPeers (max: number, options?: AbortOptions): Promise<OverlayNode[] | undefined>
+  /**
+   * An estimate of the number of peers in the network: exact when this peer knows fewer than
+   * Kademlia's k others, otherwise k over the share of the key space between its point and its
+   * k-th closest peer's.
+   */
+  networkSize (): number
   /**
    * Call `listener` once, as soon as a peer of one of `slices` (slice indices of the resource
    * map) joins this peer's view of the network, as its routing table learns of it. Returns a
@@ -243,6 +255,10 @@ export interface CaravelaStatus {
   /** what the supplier offers: its capacity after overcommit and CPU slicing (0 without a runtime) */
   capacity: { cpus: number, memory: number, cpuClass: 'low' | 'high' }
   routingTableSize: number
+  /** this peer's estimate of the number of peers in the network (`Overlay.networkSize`) */
+  networkSize: number
+  /** the network's discovery backend */
+  discoveryBackend: string
   /** hex of this peer's point, sha256(peerId multihash) */
   nodeId: string
   /** the slice this peer trades for (the slice its own point falls in) */

@@ -31,6 +31,8 @@ const STATUS: CaravelaStatus = {
   protocolPrefix: 'caravela',
   capacity: { cpus: 4, memory: 8192, cpuClass: 'high' },
   routingTableSize: 1,
+  networkSize: 2,
+  discoveryBackend: 'multi-offer-updates',
   nodeId: 'ab'.repeat(32),
   slice: { index: 2, resources: { cpuClass: 0, cpus: 2, memory: 1024 }, firstCell: 9830, endCell: 19661 },
   resourceMapDigest: 'cd'.repeat(32),
@@ -48,6 +50,7 @@ const METRICS: PeerMetrics = {
   requests: {
     placed: 1,
     failed: 1,
+    askingEveryPeer: 1,
     messages: { count: 2, sum: 7, mean: 3.5, p50: 3, p99: 4 },
     lookups: { count: 2, sum: 2, mean: 1, p50: 1, p99: 1 },
     hops: { count: 2, sum: 0, mean: 0, p50: 0, p99: 0 }
@@ -251,6 +254,7 @@ Server('serves ps, stop, offers and Prometheus metrics', async (ctx) => {
   assert.match(text, /^# TYPE caravela_messages_sent_total counter$/m)
   assert.match(text, /^caravela_lookups_total\{source="local"\} 2$/m)
   assert.match(text, /^caravela_requests_total\{outcome="failed"\} 1$/m)
+  assert.match(text, /^caravela_placements_asking_every_peer_total 1$/m)
   assert.match(text, /^caravela_request_messages\{quantile="0.5"\} 3$/m)
   assert.match(text, /^caravela_request_messages_count 2$/m)
 })

@@ -49,14 +49,14 @@ function jsonWith (key: string, value: string): string {
   return replaced
 }
 
-test('defaults are the original\'s built-in defaults', () => {
+test('defaults: the original\'s built-in defaults, but for the discovery backend and the anchors', () => {
   assert.equal(defaultConfig(), {
     network: {
       cpuSlices: 1,
       cpuOvercommit: 100,
       memoryOvercommit: 100,
       schedulingPolicy: 'binpack',
-      discoveryBackend: 'single-offer',
+      discoveryBackend: 'multi-offer-updates',
       supplyingInterval: 45_000,
       spreadOffersInterval: 40_000,
       refreshesCheckInterval: 30_000,
@@ -64,13 +64,12 @@ test('defaults are the original\'s built-in defaults', () => {
       refreshMissedTimeout: 20_000,
       maxRefreshesFailed: 2,
       maxRefreshesMissed: 2,
-      partitionsStateBufferSize: 15,
       maxPartitionsSearch: 3,
       spreadOffers: true,
-      spreadPartitionsState: true,
       randBackendMaxRetries: 3,
       requestTimeout: 5_000,
       lookupCount: 3,
+      tradersPerAnchor: 64,
       resources: {
         cpuClasses: [{
           value: 0,
@@ -128,13 +127,12 @@ refreshingInterval = "1.5s"
 refreshMissedTimeout = "1h"
 maxRefreshesFailed = 0
 maxRefreshesMissed = 5
-partitionsStateBufferSize = 25
 maxPartitionsSearch = 1
 spreadOffers = false
-spreadPartitionsState = false
 randBackendMaxRetries = 7
 requestTimeout = "500ms"
 lookupCount = 20
+tradersPerAnchor = 0
 
 [[network.resources.cpuClasses]]
 value = "low"
@@ -188,13 +186,12 @@ cpuClass = "high"
       refreshMissedTimeout: 3_600_000,
       maxRefreshesFailed: 0,
       maxRefreshesMissed: 5,
-      partitionsStateBufferSize: 25,
       maxPartitionsSearch: 1,
       spreadOffers: false,
-      spreadPartitionsState: false,
       randBackendMaxRetries: 7,
       requestTimeout: 500,
       lookupCount: 20,
+      tradersPerAnchor: 0,
       resources: {
         cpuClasses: [
           { value: 0, percentage: 65.5, cpuCores: [{ value: 1, percentage: 100, memory: [{ value: 1024, percentage: 100 }] }] },
@@ -292,7 +289,10 @@ const INVALID_TOML: Array<[string, string, string]> = [
   ['duration as a boolean', '[network]\nsupplyingInterval = true', 'network.supplyingInterval'],
   ['maxRefreshesFailed -1', '[network]\nmaxRefreshesFailed = -1', 'network.maxRefreshesFailed'],
   ['maxRefreshesMissed 1.5', '[network]\nmaxRefreshesMissed = 1.5', 'network.maxRefreshesMissed'],
-  ['partitionsStateBufferSize 0', '[network]\npartitionsStateBufferSize = 0', 'network.partitionsStateBufferSize'],
+  ['tradersPerAnchor -1', '[network]\ntradersPerAnchor = -1', 'network.tradersPerAnchor'],
+  ['tradersPerAnchor 1.5', '[network]\ntradersPerAnchor = 1.5', 'network.tradersPerAnchor'],
+  ['spreadPartitionsState (removed)', '[network]\nspreadPartitionsState = false', 'network.spreadPartitionsState'],
+  ['partitionsStateBufferSize (removed)', '[network]\npartitionsStateBufferSize = 25', 'network.partitionsStateBufferSize'],
   ['maxPartitionsSearch 0', '[network]\nmaxPartitionsSearch = 0', 'network.maxPartitionsSearch'],
   ['randBackendMaxRetries 0', '[network]\nrandBackendMaxRetries = 0', 'network.randBackendMaxRetries'],
   ['lookupCount 0', '[network]\nlookupCount = 0', 'network.lookupCount'],
@@ -474,14 +474,14 @@ test('networkConfigToJson is canonical: sorted keys, only known keys, no whitesp
   const network = defaultConfig().network
   const json = networkConfigToJson(network)
 
-  assert.is(json, '{"cpuOvercommit":100,"cpuSlices":1,"discoveryBackend":"single-offer","lookupCount":3,' +
+  assert.is(json, '{"cpuOvercommit":100,"cpuSlices":1,"discoveryBackend":"multi-offer-updates","lookupCount":3,' +
     '"maxPartitionsSearch":3,"maxRefreshesFailed":2,"maxRefreshesMissed":2,"memoryOvercommit":100,' +
-    '"partitionsStateBufferSize":15,"randBackendMaxRetries":3,"refreshMissedTimeout":20000,' +
+    '"randBackendMaxRetries":3,"refreshMissedTimeout":20000,' +
     '"refreshesCheckInterval":30000,"refreshingInterval":15000,"requestTimeout":5000,"resources":{"cpuClasses":[' +
     '{"cpuCores":[{"memory":[{"percentage":25,"value":256},{"percentage":50,"value":512},{"percentage":25,"value":1024}],"percentage":50,"value":1},' +
     '{"memory":[{"percentage":25,"value":512},{"percentage":50,"value":1024},{"percentage":25,"value":2048}],"percentage":50,"value":2}],' +
     '"percentage":100,"value":0}]},"schedulingPolicy":"binpack","spreadOffers":true,"spreadOffersInterval":40000,' +
-    '"spreadPartitionsState":true,"supplyingInterval":45000}')
+    '"supplyingInterval":45000,"tradersPerAnchor":64}')
 
   // key order of the input and extra properties do not matter
   const reordered = Object.fromEntries(Object.entries(network).reverse()) as unknown as NetworkConfig

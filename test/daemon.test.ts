@@ -4,7 +4,8 @@
  */
 
 import { execFile, spawn } from 'node:child_process'
-import { mkdtemp, rm, stat, writeFile } from 'node:fs/promises'
+import { existsSync } from 'node:fs'
+import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
@@ -299,6 +300,49 @@ Testnet('on a memory-runtime testnet `caravela run` places a container, `ps` sho
     assert.not.ok(stale, 'traders still hold the killed supplier\'s offers 20 s later')
   } finally {
     await testnet.stop()
+  }
+})
+
+Testnet('startTestnet takes a configuration file and a backend; a wrong one is refused before any peer starts', async (ctx) => {
+  const refusal = async (init: Partial<Parameters<typeof startTestnet>[0]>): Promise<any> =>
+    startTestnet({ peers: 2, dir: join(ctx.dir, 'bad'), protocolPrefix: PROTOCOL_PREFIX, ...init }).then(async testnet => {
+      await testnet.stop()
+      throw new Error('the testnet started')
+    }, (err: unknown) => err)
+  const badBackend = await refusal({ backend: 'no-such-backend' })
+  assert.is(badBackend.name, 'InvalidConfigurationError')
+  assert.match(badBackend.message, /network\.discoveryBackend/)
+  assert.match((await refusal({ configFile: join(ctx.dir, 'missing.toml') })).message, /configuration file not found/)
+  assert.not.ok(existsSync(join(ctx.dir, 'bad', 'peer-0')), 'no peer started')
+
+  const configFile = join(ctx.dir, 'fast-for-backend.toml')
+  await writeFile(configFile, FAST_NETWORK_CONFIG)
+  const testnet = await startTestnet({ peers: 2, dir: join(ctx.dir, 'random-net'), protocolPrefix: PROTOCOL_PREFIX, configFile, backend: 'random' })
+
+  try {
+    for (const peer of testnet.peers) {
+      const status = await caravela<{ discoveryBackend: string }>('node', '--json', '--data-dir', peer.dataDir)
+      assert.is(status.discoveryBackend, 'random')
+    }
+
+    // the file's other settings hold too
+    assert.match(await readFile(join(ctx.dir, 'random-net', 'caravela.toml'), 'utf8'), /supplyingInterval = 2000/)
+  } finally {
+    await testnet.stop()
+  }
+})
+
+Testnet('on fresh 3-peer testnets of 2-CPU peers, with the default configuration, `caravela run --cpus 2` is placed at the first try', async (ctx) => {
+  for (let round = 0; round < 2; round++) {
+    const testnet = await startTestnet({ peers: 3, dir: join(ctx.dir, `fresh-${round}`), protocolPrefix: `${PROTOCOL_PREFIX}-fresh-${round}`, waveSize: 2, runtime: 'memory', cpus: 2, memory: '2g' })
+
+    try {
+      const placed = await caravelaRaw('run', '--json', '--data-dir', testnet.peers[round + 1].dataDir, '--cpus', '2', '--memory', '512', 'busybox')
+      assert.is(placed.code, 0, placed.stderr)
+      assert.equal(JSON.parse(placed.stdout).resources, { cpuClass: 0, cpus: 2, memory: 512 })
+    } finally {
+      await testnet.stop()
+    }
   }
 })
 

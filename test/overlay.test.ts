@@ -2,7 +2,7 @@ import { suite } from './fixtures/suite.js'
 import * as assert from 'uvu/assert'
 import { pointOf } from '../src/resources/resource-map.js'
 import { compare, xor } from '../src/overlay/kad-overlay.js'
-import { createTestNetwork, stopAll } from './fixtures/network.js'
+import { createTestNetwork, createTestNode, dialableAddress, stopAll, testConfig, waitFor } from './fixtures/network.js'
 import type { CaravelaNode } from '../src/node.js'
 import type { LookupStats } from '../src/types.js'
 
@@ -127,6 +127,58 @@ Overlay('neighbors are same-slice peers, the nearest lower one first and the nea
       const betweenKnown = between.filter(k => ctx.nodes.some(n => known.has(n.peerId.toString()) && compare(n.services.caravela.overlay.nodeId(), k) === 0))
       assert.is(betweenKnown.length, 0, 'a neighbour is the nearest known peer on its side')
     }
+  }
+})
+
+Overlay('closest lookups of an anchor reach the same traders from every peer: the slice\'s peers closest to it', async (ctx) => {
+  const map = ctx.nodes[0].services.caravela.resourceMap
+  const points = ctx.nodes.map(n => n.services.caravela.overlay.nodeId())
+
+  for (const slice of map.slices) {
+    const key = map.anchorKey(slice, 0)
+    const point = pointOf(key)
+    const members = points.filter(p => map.sliceOf(p).index === slice.index).sort((a, b) => compare(xor(point, a), xor(point, b)))
+
+    if (members.length === 0) {
+      continue
+    }
+
+    for (const node of ctx.nodes) {
+      for (const fresh of [false, true]) {
+        let stats: LookupStats | undefined
+        const found = await node.services.caravela.overlay.lookup(key, { closest: true, fresh, signal: AbortSignal.timeout(10_000), onStats: s => { stats = s } })
+        assert.equal(found.map(f => f.key), members.slice(0, 3), `slice ${slice.index} from ${node.peerId} (${fresh ? 'a walk' : 'the routing table'}: ${JSON.stringify(stats)})`)
+      }
+    }
+  }
+})
+
+Overlay('networkSize is exact while a peer knows fewer than 20 others', async (ctx) => {
+  for (const node of ctx.nodes) {
+    assert.is(node.services.caravela.overlay.networkSize(), NETWORK_SIZE)
+  }
+})
+
+Overlay('watchSlices: a listener hears once of a peer of its slice joining, and not after it is cancelled', async (ctx) => {
+  const map = ctx.nodes[0].services.caravela.resourceMap
+  const [first, second] = ctx.nodes
+  const newcomer = await createTestNode('newcomer', { config: testConfig(c => { c.node.bootstrap = [dialableAddress(first)] }) })
+
+  try {
+    const slice = map.sliceOf(newcomer.services.caravela.overlay.nodeId()).index
+    let heard = 0
+    let cancelledHeard = 0
+    const cancel = second.services.caravela.overlay.watchSlices([slice], () => { heard++ })
+    first.services.caravela.overlay.watchSlices([slice], () => { cancelledHeard++ })()
+
+    // the newcomer reaches every table through its self-query and the bucket refreshes
+    await waitFor(() => heard > 0, 20_000, 'the second peer to hear of the newcomer')
+    await waitFor(() => first.services.caravela.peers().some(p => p.peerId === newcomer.peerId.toString() && p.inRoutingTable), 20_000, 'the first peer to know the newcomer')
+    cancel()
+    assert.is(heard, 1)
+    assert.is(cancelledHeard, 0)
+  } finally {
+    await newcomer.stop()
   }
 })
 

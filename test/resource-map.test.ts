@@ -5,7 +5,7 @@ import * as assert from 'uvu/assert'
 import { defaultConfig } from '../src/config/config.js'
 import { GRID_BITS, GRID_CELLS } from '../src/constants.js'
 import { InvalidConfigurationError } from '../src/errors.js'
-import { ResourceMap, contains, pointOf } from '../src/resources/resource-map.js'
+import { ResourceMap, SIZE_ESTIMATE_PEERS, contains, estimateNetworkSize, pointOf } from '../src/resources/resource-map.js'
 import type { PartitionTree } from '../src/config/types.js'
 import type { Slice } from '../src/resources/resource-map.js'
 import type { Resources } from '../src/types.js'
@@ -581,6 +581,49 @@ test('digest: equal maps have equal digests, different maps different ones', () 
   assert.is.not(hex(new ResourceMap(otherClass)), base)
 
   assert.is.not(hex(toy), base)
+})
+
+
+test('anchorKey: fixed keys in the slice, the same for every map of the tree, distinct per anchor', () => {
+  const map = new ResourceMap(defaultConfig().network.resources)
+  const again = new ResourceMap(defaultConfig().network.resources)
+
+  for (const slice of map.slices) {
+    const keys = [0, 1, 2, 7].map(i => map.anchorKey(slice, i))
+    keys.forEach((key, i) => {
+      assert.is(map.sliceOfKey(key), slice)
+      assert.equal(key, again.anchorKey(again.slices[slice.index], [0, 1, 2, 7][i]))
+    })
+    assert.is(new Set(keys.map(k => Buffer.from(k).toString('hex'))).size, 4)
+  }
+
+  assert.throws(() => map.anchorKey(map.slices[0], -1), /No anchor -1/)
+  assert.throws(() => map.anchorKey(again.slices[0], 0), /No anchor 0 of slice 0/, 'a slice of another map')
+})
+
+test('estimateNetworkSize: exact below 20 known peers, about right above', () => {
+  const random = seededRandom(5)
+  const self = random(32)
+  assert.is(estimateNetworkSize(self, undefined, 0), 1)
+  assert.is(estimateNetworkSize(self, undefined, 19), 20)
+
+  for (const n of [100, 5000]) {
+    const points = Array.from({ length: n }, () => random(32))
+    const estimates: number[] = []
+
+    // the k-th closest by the first 6 bytes of the distance (ties beyond them are all but impossible)
+    const head = (a: Uint8Array, b: Uint8Array): number => a.subarray(0, 6).reduce((d, x, i) => d * 256 + (x ^ b[i]), 0)
+
+    for (const peer of points.slice(0, 200)) {
+      const others = points.filter(p => p !== peer).map(p => ({ p, d: head(p, peer) })).sort((a, b) => a.d - b.d)
+      estimates.push(estimateNetworkSize(peer, others[SIZE_ESTIMATE_PEERS - 1].p, others.length))
+    }
+
+    estimates.sort((a, b) => a - b)
+    const median = estimates[estimates.length >> 1]
+    assert.ok(Math.abs(median - n) / n < 0.15, `median estimate ${median} for ${n} peers`)
+    assert.ok(estimates[Math.floor(estimates.length * 0.05)] > n / 1.6 && estimates[Math.floor(estimates.length * 0.95)] < n * 1.6, `90 % of the estimates within a factor 1.6 of ${n}: ${estimates[10]} … ${estimates[190]}`)
+  }
 })
 
 test.run()

@@ -9,7 +9,8 @@ import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { contains } from '../src/resources/resource-map.js'
 import { weightOf } from '../src/roles/ranking.js'
-import { SWARM_ANSWER_OFFERS, SWARM_MASTER_KEY } from '../src/roles/swarm.js'
+import { ANSWER_OFFERS } from '../src/roles/ranking.js'
+import { SWARM_MASTER_KEY } from '../src/roles/swarm.js'
 import { assertWithinCapacity, container, createRolesNetwork, rejection, testNetworkConfig } from './fixtures/roles-network.js'
 import type { RolesNetwork, RolesPeer } from './fixtures/roles-network.js'
 import type { DiscoveryBackend, SchedulingPolicy } from '../src/config/types.js'
@@ -284,7 +285,7 @@ test('swarm: the master keeps the registrations current through placements and s
 })
 
 for (const policy of ['binpack', 'spread'] as const) {
-  test(`swarm: GetOffers answers only workers that hold the request, at most SWARM_ANSWER_OFFERS, best first for ${policy}`, async () => {
+  test(`swarm: GetOffers answers only workers that hold the request, at most ANSWER_OFFERS, best first for ${policy}`, async () => {
     const net = await baselineNetwork('swarm', 40, { seed: 6, policy })
     const master = await masterOf(net)
     const asker = net.peers.find(p => p !== master)!
@@ -298,7 +299,7 @@ for (const policy of ['binpack', 'spread'] as const) {
     for (const needed of [r(1, 256), r(1, 900), r(3, 1024), r(2, 2048)]) {
       const answer = await net.network.client(asker.peer.peerId).getOffers(master.peer.node, false, { needed })
       const fitting = master.roles.offers().trading.offers.filter(o => contains(o.free, needed))
-      assert.is(answer.length, Math.min(SWARM_ANSWER_OFFERS, fitting.length), `${needed.cpus} CPUs ${needed.memory} MB`)
+      assert.is(answer.length, Math.min(ANSWER_OFFERS, fitting.length), `${needed.cpus} CPUs ${needed.memory} MB`)
       assert.ok(answer.every(o => contains(o.freeResources, needed)))
       assert.is(new Set(answer.map(o => o.supplier.peerId)).size, answer.length)
 
@@ -308,13 +309,13 @@ for (const policy of ['binpack', 'spread'] as const) {
       const best = fitting
         .map(o => ({ weight: weightOf({ freeResources: o.free, usedResources: o.used }, needed), containersRunning: o.containersRunning }))
         .sort((a, b) => sign * (a.weight - b.weight) || sign * (a.containersRunning - b.containersRunning))
-        .slice(0, SWARM_ANSWER_OFFERS)
+        .slice(0, ANSWER_OFFERS)
       assert.equal(answer.map(o => key({ weight: weightOf(o, needed), containersRunning: o.containersRunning })), best.map(key))
     }
 
     assert.ok((await net.network.client(asker.peer.peerId).getOffers(master.peer.node, false, { needed: r(5, 512) })).length === 0)
     // without `needed`: the best workers with anything free
-    assert.is((await net.network.client(asker.peer.peerId).getOffers(master.peer.node, false)).length, SWARM_ANSWER_OFFERS)
+    assert.is((await net.network.client(asker.peer.peerId).getOffers(master.peer.node, false)).length, ANSWER_OFFERS)
     await net.stop()
   })
 }

@@ -164,4 +164,40 @@ test('neighbors: the nearest lower and higher live peers of the same slice, lowe
   }
 })
 
+test('watchSlices hears once of a peer of a watched slice joining the view, never of its own or another slice\'s; networkSize counts the view', async () => {
+  const network = new LocalNetwork({ resourceMap: map })
+  const all = await peers(network, 30)
+  const [watcher] = all
+  all.slice(1).forEach(p => { network.setInOverlay(p.peerId, false) })
+  assert.is(await network.overlay(watcher.peerId).networkSize(), 1)
+
+  const sliceOf = (p: LocalPeer): number => map.sliceOf(p.key).index
+  const target = all.slice(1).find(p => sliceOf(p) !== sliceOf(watcher))!
+  const heard: string[] = []
+  const cancelled: string[] = []
+  network.overlay(watcher.peerId).watchSlices([sliceOf(target)], () => { heard.push('target') })
+  network.overlay(watcher.peerId).watchSlices([sliceOf(target)], () => { cancelled.push('x') })()
+
+  // peers of other slices join first: nothing
+  for (const p of all.slice(1).filter(p => sliceOf(p) !== sliceOf(target))) {
+    network.setInOverlay(p.peerId, true)
+  }
+
+  assert.equal(heard, [])
+  network.setInOverlay(target.peerId, true)
+  assert.equal(heard, ['target'])
+  // once only
+  network.setInOverlay(target.peerId, false)
+  network.setInOverlay(target.peerId, true)
+  assert.equal(heard, ['target'])
+  assert.equal(cancelled, [])
+
+  all.forEach(p => { network.setInOverlay(p.peerId, true) })
+  const estimate = await network.overlay(watcher.peerId).networkSize()
+  assert.ok(estimate > 10 && estimate < 90, `30 peers estimated as ${estimate}`)
+  network.kill(all[29].peerId)
+  assert.is((await network.overlay(all[28].peerId).allPeers(28))?.length, 28)
+  assert.is(await network.overlay(all[28].peerId).allPeers(27), undefined)
+})
+
 test.run()

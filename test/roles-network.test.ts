@@ -7,7 +7,7 @@
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { contains } from '../src/resources/resource-map.js'
-import { assertWithinCapacity, container, createRolesNetwork, testNetworkConfig } from './fixtures/roles-network.js'
+import { assertWithinCapacity, container, createRolesNetwork, seededUniform, testNetworkConfig } from './fixtures/roles-network.js'
 import type { RolesNetwork, RolesPeer } from './fixtures/roles-network.js'
 import type { DiscoveryBackend } from '../src/config/types.js'
 import type { Resources } from '../src/types.js'
@@ -19,19 +19,6 @@ const FILL_LIMIT = 0.7
 const CAPACITIES: Array<[number, number]> = [[2, 2048], [2, 1024], [1, 1024], [2, 2048], [1, 512]]
 /** Requests: every partition of the default tree, and a few just below one. */
 const PROFILES: Array<[number, number]> = [[1, 256], [1, 512], [1, 1024], [2, 512], [2, 1024], [2, 2048], [1, 200], [1, 700], [2, 900]]
-
-/** A reproducible uniform random source in [0, 1) (mulberry32). */
-function seeded (seed: number): () => number {
-  let state = seed >>> 0
-
-  return () => {
-    state = (state + 0x6D2B79F5) >>> 0
-    let t = state
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
 
 function pick<T> (random: () => number, items: T[]): T {
   return items[Math.floor(random() * items.length)]
@@ -99,7 +86,7 @@ const FILL_SEEDS = Array.from({ length: 12 }, (_, i) => i + 1)
 /** Fill one network with random requests up to the limit; the misses are holdable requests that failed. */
 async function fill (backend: DiscoveryBackend, seed: number): Promise<{ requests: number, holdable: number, placed: number, messages: number, missed: string[] }> {
   const net = await network(backend, { seed })
-  const random = seeded(seed)
+  const random = seededUniform(seed)
   // a network runs a while before requests come: traders have advertised their offers once
   await net.clock.advance(net.config.spreadOffersInterval)
   const result = { requests: 0, holdable: 0, placed: 0, messages: 0, missed: [] as string[] }
@@ -159,7 +146,7 @@ test('50 requests in flight at once: no supplier is ever allocated beyond its ca
   let check = (): void => {}
   // each message takes a macrotask each way: suppliers publish again while the burst goes on
   const net = await network('multi-offer-updates', { latency: true, onMessage: () => { check() } })
-  const random = seeded(7)
+  const random = seededUniform(7)
   // 50 requests of 1 CPU and 512 or 1024 MB: more memory than the whole network has
   const requests = Array.from({ length: 50 }, () => ({ buyer: pick(random, net.peers), req: { cpuClass: 0, cpus: 1, memory: pick(random, [512, 1024]) } }))
   // every message delivered is a step: check every supplier's accounting at each

@@ -1,6 +1,6 @@
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
-import { contains, ResourceMap } from '../src/resources/resource-map.js'
+import { contains, pointOf, ResourceMap } from '../src/resources/resource-map.js'
 import { planOffers } from '../src/roles/offer-strategies.js'
 import { computeCapacity } from '../src/roles/supplier.js'
 import { assertWithinCapacity, container, createRolesNetwork, rejection, testNetworkConfig } from './fixtures/roles-network.js'
@@ -28,6 +28,10 @@ function slice (cpus: number, memory: number): ReturnType<ResourceMap['sliceOf']
 
 function offer (id: number, s: ReturnType<typeof slice>, free: Resources): SupplierOffer {
   return { id, trader: { peerId: `trader-${id}`, multiaddrs: [] }, slice: s, free, lastRefreshed: 0, missed: 0 }
+}
+
+function xorOf (a: Uint8Array, b: Uint8Array): Uint8Array {
+  return a.map((x, i) => x ^ b[i])
 }
 
 /** The slices holding at least one peer of the network. */
@@ -84,7 +88,7 @@ test('multi-offer plans: one offer per honoured slice; updates only with multi-o
   assert.equal(updates.update, [kept])
 })
 
-test('plans: a fully used supplier withdraws every offer (§18-12), and one too small to serve any request', () => {
+test('plans: a fully used supplier withdraws every offer, and one too small to serve any request', () => {
   const offers = [offer(1, slice(1, 256), r(0, 1, 256)), offer(2, slice(1, 512), r(0, 1, 512))]
 
   for (const strategy of ['single-offer', 'multi-offer', 'multi-offer-updates'] as const) {
@@ -232,6 +236,69 @@ test('stop withdraws every offer from its trader; launches are refused afterward
 
   const err = await rejection(net.network.client(net.peers[1].peer.peerId).launchContainer(supplier.peer.node, made.id, 'late', [container({ cpus: 1, memory: 256 })]))
   assert.is(err.status, 'REFUSED')
+  await net.stop()
+})
+
+test('anchors: on a small network every supplier offers in a slice at the same trader, the slice\'s peer closest to its first anchor', async () => {
+  const net = await createRolesNetwork({ size: 16, config: testNetworkConfig() })
+  const traders = new Map<number, Set<string>>()
+
+  for (const { roles } of net.peers) {
+    for (const offer of roles.offers().supplying.offers) {
+      const slice = net.map.sliceOf(net.byId(offer.peerId).peer.key).index
+      traders.set(slice, (traders.get(slice) ?? new Set()).add(offer.peerId))
+    }
+  }
+
+  assert.ok(traders.size >= 3, 'offers in several slices')
+
+  for (const [index, holders] of traders) {
+    const anchor = pointOf(net.map.anchorKey(net.map.slices[index], 0))
+    const members = net.peers.filter(p => net.map.sliceOf(p.peer.key).index === index)
+    const closest = members.sort((a, b) => Buffer.compare(Buffer.from(xorOf(a.peer.key, anchor)), Buffer.from(xorOf(b.peer.key, anchor))))[0]
+    assert.equal([...holders], [closest.peer.peerId], `slice ${index}: ${members.length} traders, offers at ${holders.size}`)
+  }
+
+  await net.stop()
+})
+
+test('without anchors (tradersPerAnchor 0), offers of a slice spread over its traders', async () => {
+  const net = await createRolesNetwork({ size: 16, config: testNetworkConfig(c => { c.tradersPerAnchor = 0 }) })
+  const holders = new Map<number, Set<string>>()
+
+  for (const { roles } of net.peers) {
+    for (const offer of roles.offers().supplying.offers) {
+      const slice = net.map.sliceOf(net.byId(offer.peerId).peer.key).index
+      holders.set(slice, (holders.get(slice) ?? new Set()).add(offer.peerId))
+    }
+  }
+
+  assert.ok([...holders.values()].some(h => h.size > 1), 'some slice has offers at several traders')
+  await net.stop()
+})
+
+test('a supplier that found a slice without a trader offers where its requests are searched, and moves there when a peer of the slice joins', async () => {
+  const net = await createRolesNetwork({ size: 12, config: testNetworkConfig(), stopped: true })
+  const [first, ...rest] = net.peers
+  const firstSlice = net.map.sliceOf(first.peer.key).index
+  const newcomer = rest.find(p => net.map.sliceOf(p.peer.key).index !== firstSlice)!
+  const newSlice = net.map.sliceOf(newcomer.peer.key).index
+  rest.forEach(p => { net.network.setInOverlay(p.peer.peerId, false) })
+
+  // alone, the first peer is the only trader: it offers to itself, for every slice's requests
+  await first.roles.start()
+  await net.clock.advance(100)
+  const alone = first.roles.offers().supplying.offers
+  assert.ok(alone.length > 0 && alone.every(o => o.peerId === first.peer.peerId))
+
+  // a peer of another slice joins, long before the next supplying tick: the offer moves to it
+  net.network.setInOverlay(newcomer.peer.peerId, true)
+  await newcomer.roles.start()
+  await net.clock.advance(100)
+  assert.ok(net.clock.now() - 1_000_000 < net.config.supplyingInterval)
+  const after = first.roles.offers().supplying.offers
+  assert.ok(after.some(o => o.peerId === newcomer.peer.peerId), `an offer at the newcomer of slice ${newSlice}`)
+  assert.ok(newcomer.roles.offers().trading.offers.some(o => o.peerId === first.peer.peerId))
   await net.stop()
 })
 

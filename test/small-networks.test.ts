@@ -8,9 +8,9 @@
 
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
-import { defaultConfig } from '../src/config/config.js'
+import { DISCOVERY_BACKENDS, defaultConfig } from '../src/config/config.js'
 import { contains } from '../src/resources/resource-map.js'
-import { assertWithinCapacity, container, createRolesNetwork } from './fixtures/roles-network.js'
+import { assertWithinCapacity, container, createRolesNetwork, seededUniform } from './fixtures/roles-network.js'
 import type { DiscoveryBackend } from '../src/config/types.js'
 import type { RolesNetwork } from './fixtures/roles-network.js'
 import type { Resources } from '../src/types.js'
@@ -33,20 +33,7 @@ const COMPOSITIONS: Record<string, (i: number) => [number, number]> = {
 /** Requests: each partition of the default tree, some between them, some larger than all of them. */
 const PROFILES: Array<[number, number]> = [[1, 256], [1, 512], [1, 1024], [2, 512], [2, 1024], [2, 2048], [1, 200], [1, 700], [2, 900], [3, 1000], [1, 3000], [4, 4096]]
 
-/** A reproducible uniform random source in [0, 1) (mulberry32). */
-function seeded (seed: number): () => number {
-  let state = seed >>> 0
-
-  return () => {
-    state = (state + 0x6D2B79F5) >>> 0
-    let t = state
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
-
-/** The default configuration, but for the backend (when given). */
+/** `size` peers of the default configuration (but for `backend`, when given), started one after another. */
 async function joinOneByOne (size: number, seed: number, capacity: (i: number) => [number, number], backend?: DiscoveryBackend): Promise<RolesNetwork> {
   const config = defaultConfig().network
 
@@ -89,7 +76,7 @@ interface Outcome {
 
 /** Issue random requests from the peers in turn; a request that fits and fails is a miss. */
 async function fill (net: RolesNetwork, seed: number, name: string): Promise<Outcome> {
-  const random = seeded(seed)
+  const random = seededUniform(seed)
   const outcome: Outcome = { requests: 0, fitting: 0, placed: 0, messages: 0, misses: [] }
 
   for (let i = 0; i < REQUESTS; i++) {
@@ -120,7 +107,10 @@ async function fill (net: RolesNetwork, seed: number, name: string): Promise<Out
   return outcome
 }
 
-for (const backend of [undefined, 'multi-offer-updates', 'multi-offer', 'single-offer', 'random'] as const) {
+/** The default backend, then every other one but the central `swarm`. */
+const BACKENDS = [undefined, ...DISCOVERY_BACKENDS.filter(b => b !== 'swarm' && b !== defaultConfig().network.discoveryBackend)]
+
+for (const backend of BACKENDS) {
   test(`${backend ?? 'the default backend'}: a request that fits some peer is placed, on 1 to 30 peers joining one by one, whatever their ids`, async () => {
     const totals: Outcome = { requests: 0, fitting: 0, placed: 0, messages: 0, misses: [] }
     let networks = 0

@@ -493,6 +493,7 @@ function formatStatus (status: CaravelaStatus): string {
     ...otherAddresses.map(address => ['', address]),
     ['Capacity', formatAmount(capacity.cpuClass, capacity.cpus, capacity.memory)],
     ['Routing table', plural(status.routingTableSize, 'peer')],
+    ['Network', `about ${plural(status.networkSize, 'peer')}, ${status.discoveryBackend} discovery`],
     ['Slice', `${slice.index}: ${formatResources(slice.resources)} (cells ${slice.firstCell}-${slice.endCell})`],
     ['Resource map', status.resourceMapDigest],
     ['Protocol prefix', status.protocolPrefix],

@@ -23,7 +23,7 @@ const options = {
   nodes: { type: 'string', value: 'n', description: 'Simulated peers (default: the scenario\'s)' },
   ticks: { type: 'string', value: 'n', description: 'Ticks of simulated time (default: the scenario\'s)' },
   seed: { type: 'string', value: 'n', description: 'Seed of every random draw (default: the scenario\'s)' },
-  backends: { type: 'string', value: 'a,b,…', description: 'Backends to compare: single-offer, multi-offer, multi-offer-updates, random, swarm (default: the scenario\'s)' },
+  backends: { type: 'string', value: 'a,b,…', description: 'Backends to compare: single-offer, single-offer-full-walk, multi-offer, multi-offer-updates, random, swarm (default: the scenario\'s)' },
   out: { type: 'string', value: 'dir', description: 'Directory for report.json, the CSV files and the plots (default out/sim-<time>)' },
   threads: { type: 'string', value: 'n', description: 'Backends simulated at once, each in its own thread (default: one per core, as many as memory holds)' },
   'no-plots': { type: 'boolean', description: 'Write no PNG plots' },

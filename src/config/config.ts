@@ -2,8 +2,9 @@
  * Configuration: built-in defaults, TOML files layered over them, validation, and the canonical
  * JSON in which a network's shared configuration travels to joining peers.
  *
- * The defaults are the original's built-in defaults (`caravela-original.md` §3.1); the rules are
- * its validation (§3.2) plus checks of our own. `docs/configuration.md` documents every key.
+ * The defaults are the original's built-in defaults, but for the discovery backend (ours places
+ * what fits on networks of any size) and the anchors the original did not have; the rules are
+ * its validation plus checks of our own. `docs/configuration.md` documents every key.
  */
 
 import { readFile } from 'node:fs/promises'
@@ -25,10 +26,13 @@ export const MAX_NETWORK_CONFIG_JSON_BYTES = 64 * 1024
 
 const SCHEDULING_POLICIES: readonly SchedulingPolicy[] = ['binpack', 'spread']
 /** Every discovery backend: the three offering strategies and the simulator's baselines, which peers run too. */
-export const DISCOVERY_BACKENDS: readonly DiscoveryBackend[] = ['single-offer', 'multi-offer', 'multi-offer-updates', 'random', 'swarm']
+export const DISCOVERY_BACKENDS: readonly DiscoveryBackend[] = ['single-offer', 'single-offer-full-walk', 'multi-offer', 'multi-offer-updates', 'random', 'swarm']
 
 /** kad-dht's K: a lookup never returns more peers than this. */
 const MAX_LOOKUP_COUNT = 20
+
+/** Largest `tradersPerAnchor`: a slice of more traders than a network holds has one anchor anyway. */
+const MAX_TRADERS_PER_ANCHOR = 2 ** 30
 
 /** Node's timers fire at once for delays above 2^31 − 1 ms (about 24.8 days). */
 const MAX_DURATION_MS = 2 ** 31 - 1
@@ -54,13 +58,12 @@ const NETWORK_KEYS = {
   refreshMissedTimeout: 'duration',
   maxRefreshesFailed: 'number',
   maxRefreshesMissed: 'number',
-  partitionsStateBufferSize: 'number',
   maxPartitionsSearch: 'number',
   spreadOffers: 'boolean',
-  spreadPartitionsState: 'boolean',
   randBackendMaxRetries: 'number',
   requestTimeout: 'duration',
   lookupCount: 'number',
+  tradersPerAnchor: 'number',
   resources: 'tree'
 } as const satisfies Record<keyof NetworkConfig, string>
 
@@ -77,7 +80,7 @@ const NODE_KEYS = {
   cpuClass: 'cpuClass'
 } as const satisfies Record<keyof NodeConfig, string>
 
-/** A fresh copy of the built-in configuration (the original's built-in defaults, §3.1). */
+/** A fresh copy of the built-in configuration (see the top of this file). */
 export function defaultConfig (): CaravelaConfig {
   return {
     network: {
@@ -85,7 +88,7 @@ export function defaultConfig (): CaravelaConfig {
       cpuOvercommit: 100,
       memoryOvercommit: 100,
       schedulingPolicy: 'binpack',
-      discoveryBackend: 'single-offer',
+      discoveryBackend: 'multi-offer-updates',
       supplyingInterval: 45_000,
       spreadOffersInterval: 40_000,
       refreshesCheckInterval: 30_000,
@@ -93,13 +96,12 @@ export function defaultConfig (): CaravelaConfig {
       refreshMissedTimeout: 20_000,
       maxRefreshesFailed: 2,
       maxRefreshesMissed: 2,
-      partitionsStateBufferSize: 15,
       maxPartitionsSearch: 3,
       spreadOffers: true,
-      spreadPartitionsState: true,
       randBackendMaxRetries: 3,
       requestTimeout: 5_000,
       lookupCount: 3,
+      tradersPerAnchor: 64,
       resources: {
         cpuClasses: [{
           value: 0,
@@ -348,8 +350,18 @@ function field (table: Record<string, unknown>, name: string, key: string): unkn
   return table[name]
 }
 
+/** Keys the configuration once had, and why they went. */
+const REMOVED_KEYS: Record<string, string> = {
+  spreadPartitionsState: 'was removed: partition hit statistics are not kept (offers gather at anchors instead, see tradersPerAnchor); delete the key',
+  partitionsStateBufferSize: 'was removed with the partition hit statistics; delete the key'
+}
+
 function rejectUnknownKeys (table: Record<string, unknown>, known: readonly string[], key: string): void {
   for (const name of Object.keys(table)) {
+    if (key === 'network' && Object.hasOwn(REMOVED_KEYS, name)) {
+      throw new InvalidConfigurationError(`${key}.${name}`, REMOVED_KEYS[name])
+    }
+
     if (!known.includes(name)) {
       const similar = known.find(k => editDistance(k.toLowerCase(), name.toLowerCase()) <= 2)
       throw new InvalidConfigurationError(key === '' ? name : `${key}.${name}`,
@@ -443,12 +455,11 @@ function validateNetwork (network: NetworkConfig): void {
   checkDuration(network.requestTimeout, 'network.requestTimeout')
   checkInteger(network.maxRefreshesFailed, 'network.maxRefreshesFailed', 0)
   checkInteger(network.maxRefreshesMissed, 'network.maxRefreshesMissed', 0)
-  checkInteger(network.partitionsStateBufferSize, 'network.partitionsStateBufferSize', 1)
   checkInteger(network.maxPartitionsSearch, 'network.maxPartitionsSearch', 1)
   checkBoolean(network.spreadOffers, 'network.spreadOffers')
-  checkBoolean(network.spreadPartitionsState, 'network.spreadPartitionsState')
   checkInteger(network.randBackendMaxRetries, 'network.randBackendMaxRetries', 1)
   checkInteger(network.lookupCount, 'network.lookupCount', 1, MAX_LOOKUP_COUNT)
+  checkInteger(network.tradersPerAnchor, 'network.tradersPerAnchor', 0, MAX_TRADERS_PER_ANCHOR)
   validateTree(network.resources)
 
   // the tree must quantize onto the grid with at least one cell per leaf

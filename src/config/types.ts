@@ -30,7 +30,7 @@ export interface PartitionTree {
 }
 
 export type SchedulingPolicy = 'binpack' | 'spread'
-export type DiscoveryBackend = 'single-offer' | 'multi-offer' | 'multi-offer-updates' | 'random' | 'swarm'
+export type DiscoveryBackend = 'single-offer' | 'single-offer-full-walk' | 'multi-offer' | 'multi-offer-updates' | 'random' | 'swarm'
 
 export interface NetworkConfig {
   cpuSlices: number
@@ -45,15 +45,19 @@ export interface NetworkConfig {
   refreshMissedTimeout: number
   maxRefreshesFailed: number
   maxRefreshesMissed: number
-  partitionsStateBufferSize: number
   maxPartitionsSearch: number
   spreadOffers: boolean
-  spreadPartitionsState: boolean
   randBackendMaxRetries: number
   /** timeout of one peer-to-peer request (the original's APITimeout) */
   requestTimeout: number
   /** peers returned by one overlay lookup (the original's Chord NumSuccessors) */
   lookupCount: number
+  /**
+   * traders of a slice per anchor: offers and searches of a slice go to the traders nearest one
+   * of its anchors, one anchor per this many traders the slice is estimated to have (0: to the
+   * traders nearest a random key of the slice, every trader alike)
+   */
+  tradersPerAnchor: number
   resources: PartitionTree
 }
 

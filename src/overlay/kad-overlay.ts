@@ -9,7 +9,7 @@
  */
 
 import { multiaddr } from '@multiformats/multiaddr'
-import { pointOf } from '../resources/resource-map.js'
+import { SIZE_ESTIMATE_PEERS, estimateNetworkSize, pointOf } from '../resources/resource-map.js'
 import type { ResourceMap, Slice } from '../resources/resource-map.js'
 import type { AbortOptions, LookupOptions, LookupStats, Overlay, OverlayNode } from '../types.js'
 import type { ComponentLogger, Connection, Logger, PeerId, PeerStore } from '@libp2p/interface'
@@ -26,15 +26,29 @@ export const SLICE_CACHE_SIZE = 8
 export const MAX_EXTRA_WALKS = 3
 /** How long a slice a walk found empty is taken to stay empty (a member that connects ends it). */
 export const EMPTY_SLICE_TTL = 10_000
+/** How long a network-size estimate is used before it is made again from the routing table. */
+export const SIZE_ESTIMATE_TTL = 10_000
 /** FIND_NODE requests a walk keeps in flight (Kademlia's α). */
 export const WALK_ALPHA = 3
 /** Bound of one network walk when the caller gives no signal. */
 export const DEFAULT_WALK_TIMEOUT = 10_000
 
 /** The parts of kad-dht's routing table the overlay reads (public on the class, not in its typings). */
+/** A node of kad-dht's bucket trie: a leaf holds peers, an inner node two children. */
+interface BucketInternals {
+  depth?: number
+  peers?: unknown[]
+  left?: BucketInternals
+  right?: BucketInternals
+}
+
+/** kad-dht's bucket size and the depth its bucket trie splits to (`KBUCKET_SIZE`, `PREFIX_LENGTH`). */
+const K_BUCKET_SIZE = 20
+const TABLE_PREFIX_LENGTH = 6
+
 interface RoutingTableInternals {
   size: number
-  kb?: { toIterable(): Iterable<{ peerId: PeerId, kadId: Uint8Array }> }
+  kb?: { root: BucketInternals, toIterable(): Iterable<{ peerId: PeerId, kadId: Uint8Array }> }
   /** `peer:add` is dispatched with the peer id of each peer that enters the table */
   addEventListener(type: 'peer:add', listener: (event: CustomEvent<PeerId>) => void): void
   removeEventListener(type: 'peer:add', listener: (event: CustomEvent<PeerId>) => void): void
@@ -106,6 +120,7 @@ export class KadOverlay implements Overlay {
   /** roles waiting to hear of a peer of some slices (`watchSlices`) */
   private readonly watches = new Set<{ slices: Set<number>, listener: () => void }>()
   private onPeerAdded?: (event: CustomEvent<PeerId>) => void
+  private sizeEstimate?: { value: number, tableSize: number, until: number }
   /** running totals of every lookup since start */
   readonly counters: LookupCounters = { lookups: 0, local: 0, network: 0, rpcs: 0, hops: 0, missedSlice: 0 }
 
@@ -148,7 +163,10 @@ export class KadOverlay implements Overlay {
     const slice = map.sliceOf(point)
     const count = options.count ?? this.init.lookupCount()
 
-    const local = options.fresh === true ? [] : this.localCandidates(map, slice)
+    // the closest peers are known here only when the routing table holds every peer it heard of
+    const exact = options.closest === true
+    const whole = exact && !this.tableSaturated()
+    const local = options.fresh === true || (exact && !whole) ? [] : this.localCandidates(map, slice, whole)
 
     if (local.length > 0) {
       const nodes = await this.toNodes(closestTo(point, local, count))
@@ -168,7 +186,7 @@ export class KadOverlay implements Overlay {
 
     const signal = options.signal ?? AbortSignal.timeout(DEFAULT_WALK_TIMEOUT)
     const stats: LookupStats = { source: 'network', rpcs: 0, hops: 0, durationMs: 0, inSlice: false }
-    let found = await this.walk(key, map, slice, stats, signal, count)
+    let found = await this.walk(key, map, slice, stats, signal, count, exact)
 
     // the block around the key may be empty while other blocks of the slice hold peers: XOR
     // distance then leads the walk out of the slice, so aim once at each other block
@@ -176,7 +194,7 @@ export class KadOverlay implements Overlay {
       const targetBlocks = map.blocksOf(slice).filter(block => !inBlock(point, block))
 
       for (const block of targetBlocks.slice(0, MAX_EXTRA_WALKS)) {
-        const more = await this.walk(map.randomKeyIn(block), map, slice, stats, signal, count)
+        const more = await this.walk(map.randomKeyIn(block), map, slice, stats, signal, count, exact)
 
         if (stats.inSlice) {
           found = more
@@ -187,9 +205,9 @@ export class KadOverlay implements Overlay {
       }
     }
 
-    // the network knows no other member, but we are one
-    if (!stats.inSlice && map.sliceOf(this.selfKey).index === slice.index) {
-      found = [{ peerId: this.components.peerId, key: this.selfKey }]
+    // the network knows no other member, but we are one; or we are one of the closest
+    if (map.sliceOf(this.selfKey).index === slice.index && (!stats.inSlice || exact)) {
+      found = stats.inSlice ? [...found, { peerId: this.components.peerId, key: this.selfKey }] : [{ peerId: this.components.peerId, key: this.selfKey }]
       stats.inSlice = true
     }
 
@@ -220,6 +238,20 @@ export class KadOverlay implements Overlay {
 
   nodeId (): Uint8Array {
     return this.selfKey
+  }
+
+  /** The estimate is made again when the routing table has changed size, or is older than `SIZE_ESTIMATE_TTL`. */
+  networkSize (): number {
+    const now = Date.now()
+    const tableSize = this.routingTableSize()
+
+    if (this.sizeEstimate == null || now >= this.sizeEstimate.until || tableSize !== this.sizeEstimate.tableSize) {
+      const peers = this.knownPeers()
+      const kth = peers.length < SIZE_ESTIMATE_PEERS ? undefined : closestTo(this.selfKey, peers, SIZE_ESTIMATE_PEERS)[SIZE_ESTIMATE_PEERS - 1].key
+      this.sizeEstimate = { value: estimateNetworkSize(this.selfKey, kth, peers.length), tableSize, until: now + SIZE_ESTIMATE_TTL }
+    }
+
+    return this.sizeEstimate.value
   }
 
   watchSlices (slices: readonly number[], listener: () => void): () => void {
@@ -290,7 +322,7 @@ export class KadOverlay implements Overlay {
    * peers and cached walk results we hold a connection to. kad-dht keeps a departed peer in its
    * table until a bucket refresh pings it, so an unconnected entry is left to a walk to confirm.
    */
-  private localCandidates (map: ResourceMap, slice: Slice): Candidate[] {
+  private localCandidates (map: ResourceMap, slice: Slice, unconnected = false): Candidate[] {
     const candidates: Candidate[] = []
 
     if (map.sliceOf(this.selfKey).index === slice.index) {
@@ -302,12 +334,24 @@ export class KadOverlay implements Overlay {
     this.sliceCache.set(slice.index, cached)
 
     for (const peer of [...this.knownPeers(), ...cached]) {
-      if (map.sliceOf(peer.key).index === slice.index && this.isConnected(peer.peerId)) {
+      if (map.sliceOf(peer.key).index === slice.index && (unconnected || this.isConnected(peer.peerId))) {
         candidates.push(peer)
       }
     }
 
     return dedupe(candidates)
+  }
+
+  /**
+   * True when some bucket of the routing table is full at the deepest level it can split to: the
+   * table then turns peers away and no longer holds every peer it hears of.
+   */
+  private tableSaturated (): boolean {
+    const full = (bucket: BucketInternals | undefined): boolean => bucket != null && (bucket.peers != null
+      ? bucket.peers.length >= K_BUCKET_SIZE && (bucket.depth ?? 0) >= TABLE_PREFIX_LENGTH
+      : full(bucket.left) || full(bucket.right))
+
+    return full(this.routingTable().kb?.root)
   }
 
   private isConnected (peerId: PeerId): boolean {
@@ -338,8 +382,12 @@ export class KadOverlay implements Overlay {
    *
    * kad-dht's own `getClosestPeers` cannot stop early: it asks α = 10 peers on each of 10 disjoint
    * paths at once and waits for the 20 closest, 20-40 requests on a small network.
+   *
+   * With `converge`, the walk does not stop at the first member of the slice: it goes on, as
+   * Kademlia does, until the `count` closest members it knows (or α, if more) have all answered,
+   * and returns them, closest first.
    */
-  private async walk (key: Uint8Array, map: ResourceMap, slice: Slice, stats: LookupStats, signal: AbortSignal, count: number): Promise<Candidate[]> {
+  private async walk (key: Uint8Array, map: ResourceMap, slice: Slice, stats: LookupStats, signal: AbortSignal, count: number, converge = false): Promise<Candidate[]> {
     const point = pointOf(key)
     const network = (this.init.dht as unknown as { network: DhtNetwork }).network
     const entries = new Map<string, WalkEntry>()
@@ -380,7 +428,7 @@ export class KadOverlay implements Overlay {
 
       if (entry.state !== 'answered') {
         entry.state = 'failed'
-      } else if (found == null && entry.inSlice) {
+      } else if (found == null && entry.inSlice && !converge) {
         found = entry
       }
     }
@@ -417,6 +465,15 @@ export class KadOverlay implements Overlay {
       stats.hops = Math.max(stats.hops, found.depth + 1)
       this.remember(slice, found.peerId, found.key)
       return [found]
+    }
+
+    const members = converge ? [...entries.values()].filter(e => e.state === 'answered' && e.inSlice) : []
+
+    if (members.length > 0) {
+      const closest = members.sort((a, b) => compare(a.distance, b.distance)).slice(0, count)
+      stats.inSlice = true
+      stats.hops = Math.max(stats.hops, ...closest.map(e => e.depth + 1))
+      return closest
     }
 
     const answered = [...entries.values()].filter(e => e.state === 'answered').sort((a, b) => compare(a.distance, b.distance)).slice(0, count)

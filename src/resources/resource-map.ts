@@ -58,6 +58,32 @@ export function pointOf (key: Uint8Array): Uint8Array {
   return new Uint8Array(hash('sha256', key, 'buffer'))
 }
 
+/** Peers a network-size estimate looks at: Kademlia's k. */
+export const SIZE_ESTIMATE_PEERS = 20
+
+/**
+ * The number of peers of a network, estimated from one peer's point and the point of its k-th
+ * closest other peer (k = `SIZE_ESTIMATE_PEERS`): points are uniform, so the XOR distance to the
+ * k-th closest of n others is about k / (n + 1) of the key space. Without a k-th (`kth`
+ * undefined) the peer knows fewer than k others, `known` of them, and the network is those and
+ * itself. The estimate of one peer is off by about 1 / √k (22 %).
+ */
+export function estimateNetworkSize (self: Uint8Array, kth: Uint8Array | undefined, known: number): number {
+  if (kth == null) {
+    return known + 1
+  }
+
+  // the first 48 bits of the distance, as a share of the space
+  let distance = 0
+
+  for (let i = 0; i < 6; i++) {
+    distance = distance * 256 + (self[i] ^ kth[i])
+  }
+
+  const share = (distance + 1) / 2 ** 48
+  return Math.max(known + 1, Math.round(SIZE_ESTIMATE_PEERS / share))
+}
+
 /** True when `a` covers `b`: CPU class, CPUs and memory of `a` are each at least those of `b`. */
 export function contains (a: Resources, b: Resources): boolean {
   return a.cpuClass >= b.cpuClass && a.cpus >= b.cpus && a.memory >= b.memory
@@ -99,6 +125,8 @@ export class ResourceMap {
   readonly slices: readonly Slice[]
   /** cell → index of the slice that owns it */
   private readonly cellToSlice: Uint16Array
+  /** slice index → its anchors computed so far (`anchorKey`) */
+  private readonly anchors: Uint8Array[][] = []
   /** random source → slice index → keys drawn for another target that landed in that slice */
   private readonly spareKeys = new WeakMap<(bytes: number) => Uint8Array, Uint8Array[][]>()
 
@@ -244,6 +272,33 @@ export class ResourceMap {
     }
 
     throw new Error(`No key drawn in ${MAX_DRAWS} tries landed in the target: the random source is not random`)
+  }
+
+  /**
+   * Anchor `i` of a slice: a fixed key whose point lies in the slice, the same on every peer
+   * (the first of the sha256 digests of `caravela/anchor/<slice>/<i>/<n>`, n = 0, 1, …, whose own
+   * point falls in the slice). Offers and searches of the slice gather at the traders nearest its
+   * first few anchors. Computed once per map (1/f digests for a slice holding a fraction f).
+   */
+  anchorKey (slice: Slice, i: number): Uint8Array {
+    if (this.slices[slice.index] !== slice || !Number.isSafeInteger(i) || i < 0) {
+      throw new RangeError(`No anchor ${i} of slice ${slice.index} in this map`)
+    }
+
+    const anchors = this.anchors[slice.index] ??= []
+
+    while (anchors.length <= i) {
+      for (let n = 0; ; n++) {
+        const key = new Uint8Array(hash('sha256', `caravela/anchor/${slice.index}/${anchors.length}/${n}`, 'buffer'))
+
+        if (this.sliceOfKey(key) === slice) {
+          anchors.push(key)
+          break
+        }
+      }
+    }
+
+    return anchors[i]
   }
 
   /**

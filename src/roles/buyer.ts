@@ -11,7 +11,9 @@
 import { MAX_CONTAINERS } from '../protocols/constants.js'
 import { contains } from '../resources/resource-map.js'
 import { CPU_CLASS_NAMES } from '../types.js'
+import { placementKey } from './anchors.js'
 import { AllOffersRejectedError, InvalidContainerRequestError, NoOffersError, RequestRolledBackError } from './errors.js'
+import { isSingleOffer } from './offer-strategies.js'
 import { randomHex, uniform } from './random.js'
 import { rankOffers } from './ranking.js'
 import { describeResources, totalResources } from './resources.js'
@@ -110,6 +112,7 @@ export class Buyer {
   private readonly log: Logger
   private placedCount = 0
   private failedCount = 0
+  private askedEveryPeerCount = 0
   /** per request, in this order: messages, lookups, hops and duration */
   private readonly samples = new Samples(4)
 
@@ -165,6 +168,7 @@ export class Buyer {
     return {
       requestsPlaced: this.placedCount,
       requestsFailed: this.failedCount,
+      placementsAskingEveryPeer: this.askedEveryPeerCount,
       messagesPerRequest: this.samples.summary(0),
       lookupsPerRequest: this.samples.summary(1),
       hopsPerRequest: this.samples.summary(2),
@@ -259,6 +263,7 @@ export class Buyer {
         }
 
         askedEveryPeer = true
+        this.askedEveryPeerCount++
         offers = found
       }
 
@@ -336,14 +341,16 @@ export class Buyer {
   }
 
   /**
-   * The offering strategies' discovery. Multiple offers (§7.2): up to maxPartitionsSearch
-   * searches of the slice the request is searched in (every supplier able to take it offers
-   * there), each asking traders not yet asked; when that slice has no trader, the next slice of
-   * the request's search order that has one, where suppliers offer for it instead
-   * (`ResourceMap.searchOrder`, `offerSlices`). Single offer (§7.3): each supplier offers only in
-   * its largest slice, so the search walks the slices that hold the request, up from the
-   * smallest (binpack) or down from the largest (spread), starting over when the walk runs out;
-   * exactly up to maxPartitionsSearch searches of slices with traders (§18-8).
+   * The offering strategies' discovery (`docs/discovery.md`). Multiple offers: up to
+   * maxPartitionsSearch searches of the slice the request is searched in (every supplier able to
+   * take it offers there), each asking traders not yet asked; when that slice has no trader, the
+   * next slice of the request's search order that has one, where suppliers offer for it instead
+   * (`ResourceMap.searchOrder`, `offerSlices`). Single offer: each supplier offers only in its
+   * largest slice, so the search walks the slices that hold the request, up from the smallest
+   * (binpack) or down from the largest (spread), starting over when the walk runs out; exactly up
+   * to maxPartitionsSearch searches of slices with traders. The original's walk
+   * (`single-offer-full-walk`) goes once through every slice that holds the request, whatever
+   * maxPartitionsSearch, as its off-by-one made it do.
    */
   private async discoverSlices (request: Request, needed: Resources, usable: (offer: AvailableOffer) => boolean): Promise<AvailableOffer[]> {
     const map = this.init.resourceMap()
@@ -356,16 +363,18 @@ export class Buyer {
       searched.set(slice, { searches: sum.searches + 1, traders: sum.traders + traders })
     }
 
-    if (config.discoveryBackend === 'single-offer') {
+    if (isSingleOffer(config.discoveryBackend)) {
       const down = config.schedulingPolicy === 'spread'
       const first = (down ? map.highestForSearch(needed) : undefined) ?? map.searchSlice(needed)
       const next = (slice: Slice): Slice | undefined => down ? map.nextLowerSearch(slice, needed) : map.nextHigherSearch(slice, needed)
+      // the original's walk, whose off-by-one let it go on to the end of the slices
+      const fullWalk = config.discoveryBackend === 'single-offer-full-walk'
       let slice = first
       let done = 0
 
       // a slice no peer trades for (common on small networks) costs a local lookup and no request:
       // it does not use up the searches, but every slice is visited at most once more than that
-      for (let steps = 0; done < searches && slice != null && steps < searches + map.slices.length; steps++) {
+      for (let steps = 0; (fullWalk || done < searches) && slice != null && steps < searches + map.slices.length; steps++) {
         const { offers, traders } = await this.search(request, map, slice, needed, usable)
         tally(slice, traders)
         done += traders > 0 ? 1 : 0
@@ -374,8 +383,9 @@ export class Buyer {
           return offers
         }
 
-        // a walk that ran out of slices starts again, with new keys, until the searches are spent
-        slice = next(slice) ?? first
+        // our walk starts again when it runs out of slices, with new keys, until the searches are
+        // spent; the original's ends there
+        slice = next(slice) ?? (fullWalk ? undefined : first)
       }
     } else {
       for (const slice of map.searchOrder(needed)) {
@@ -454,13 +464,14 @@ export class Buyer {
   }
 
   /** One lookup of the request, counted with what it cost; a failed lookup finds nobody. */
-  private async lookup (request: Request, key: Uint8Array, count: number, what: string): Promise<OverlayNode[]> {
+  private async lookup (request: Request, key: Uint8Array, count: number, what: string, closest = false): Promise<OverlayNode[]> {
     request.signal?.throwIfAborted()
     request.lookups++
 
     try {
       return await this.init.overlay.lookup(key, {
         count,
+        ...(closest ? { closest } : {}),
         signal: request.signal,
         onStats: stats => {
           request.messages += stats.rpcs
@@ -493,8 +504,10 @@ export class Buyer {
    * the lookup returns that many more), and the ones asked now are added.
    */
   private async search (request: Request, map: ResourceMap, slice: Slice, needed: Resources, usable: (offer: AvailableOffer) => boolean, asked?: Set<string>): Promise<SearchResult> {
-    const count = this.init.config().lookupCount
-    const nodes = await this.lookup(request, map.randomKeyIn(slice, this.init.random), count + (asked?.size ?? 0), `slice ${slice.index}`)
+    const config = this.init.config()
+    const count = config.lookupCount
+    const { key, closest } = placementKey(map, slice, config, this.init.overlay, this.init.random)
+    const nodes = await this.lookup(request, key, count + (asked?.size ?? 0), `slice ${slice.index}`, closest)
     const members = nodes.filter(node => map.sliceOf(node.key).index === slice.index)
     const traders = members.filter(node => asked?.has(node.peerId) !== true).slice(0, count)
 

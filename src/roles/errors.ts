@@ -79,7 +79,7 @@ export class UnsupportedBackendError extends Error {
   static name = 'UnsupportedBackendError'
 
   constructor (backend: string) {
-    super(`The discovery backend "${backend}" is not supported; use single-offer, multi-offer, multi-offer-updates, random or swarm`)
+    super(`The discovery backend "${backend}" is not supported; use single-offer, single-offer-full-walk, multi-offer, multi-offer-updates, random or swarm`)
     this.name = 'UnsupportedBackendError'
   }
 }

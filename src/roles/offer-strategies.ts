@@ -13,10 +13,15 @@ import type { DiscoveryBackend } from '../config/types.js'
 import type { NodeRef, Resources } from '../types.js'
 
 /** The strategies that offer through traders of the resource map's slices. */
-export type OfferingStrategy = Extract<DiscoveryBackend, 'single-offer' | 'multi-offer' | 'multi-offer-updates'>
+export type OfferingStrategy = Extract<DiscoveryBackend, 'single-offer' | 'single-offer-full-walk' | 'multi-offer' | 'multi-offer-updates'>
 
 /** Every offering strategy. */
-export const OFFERING_STRATEGIES: readonly OfferingStrategy[] = ['single-offer', 'multi-offer', 'multi-offer-updates']
+export const OFFERING_STRATEGIES: readonly OfferingStrategy[] = ['single-offer', 'single-offer-full-walk', 'multi-offer', 'multi-offer-updates']
+
+/** The strategies whose suppliers make one offer each (the buyers of the two differ in how far they walk). */
+export function isSingleOffer (backend: DiscoveryBackend): boolean {
+  return backend === 'single-offer' || backend === 'single-offer-full-walk'
+}
 
 /** An offer the supplier made, as the supplier keeps it. */
 export interface SupplierOffer {
@@ -65,7 +70,7 @@ const NONE_EMPTY = (): boolean => false
  * What the strategy does with `offers` when the supplier has `available` free resources and
  * knows the slices for which `isEmpty` is true to have no trader. A supplier that can serve no
  * request any more (fully used, or too small: single offer honours no slice, multiple offers
- * serve none) withdraws every offer (§18-12).
+ * serve none) withdraws every offer (the original left them, and buyers kept finding a full supplier).
  */
 export function planOffers (strategy: DiscoveryBackend, map: ResourceMap, offers: SupplierOffer[], available: Resources, isEmpty: (slice: Slice) => boolean = NONE_EMPTY): OfferPlan {
   if (strategy === 'random') {
@@ -77,7 +82,7 @@ export function planOffers (strategy: DiscoveryBackend, map: ResourceMap, offers
     return planSwarm(offers, available)
   }
 
-  if (strategy !== 'single-offer') {
+  if (!isSingleOffer(strategy)) {
     return planMultiOffer(map, offers, available, strategy === 'multi-offer-updates', isEmpty)
   }
 

@@ -308,7 +308,7 @@ class PeerHandlers implements RoleHandlers {
   }
 
   /**
-   * The offers the trader keeps, or, when asked for its `own` or under `random` (§10.1: no
+   * The offers the trader keeps, or, when asked for its `own` or under `random` (no
    * traders, every peer answers for its own supplier), this peer's free resources
    */
   async getOffers (ctx: RequestContext, relay: boolean, needed?: Resources, own?: boolean): Promise<AvailableOffer[]> {

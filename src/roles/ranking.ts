@@ -13,6 +13,14 @@ export interface RankedOffer extends AvailableOffer {
   weight: number
 }
 
+/**
+ * Offers a trader (or a swarm master) answers a buyer that says what it needs: the best ones for
+ * the scheduling policy. The original answered every offer it kept; a few are enough for the
+ * buyer to rank and to survive races, and keep the answer, and its cost, the same however many
+ * offers the trader keeps (a trader at an anchor keeps hundreds).
+ */
+export const ANSWER_OFFERS = 16
+
 /** Percent of a dimension's total the supplier would use after the placement. */
 const FULL = 100
 

@@ -21,6 +21,8 @@ export interface Distribution {
 export interface RoleStats {
   requestsPlaced: number
   requestsFailed: number
+  /** placements for which the traders' offers were not enough and every peer of a small network was asked */
+  placementsAskingEveryPeer: number
   /** messages sent for one request: submission, lookup requests, get-offers, launches, rollback stops */
   messagesPerRequest: Distribution
   lookupsPerRequest: Distribution

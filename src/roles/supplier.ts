@@ -11,6 +11,7 @@
 
 import { copyList } from '../empty.js'
 import { contains } from '../resources/resource-map.js'
+import { placementKey } from './anchors.js'
 import { planOffers } from './offer-strategies.js'
 import { describeResources, sameResources } from './resources.js'
 import { SWARM_MASTER_KEY } from './swarm.js'
@@ -190,7 +191,7 @@ export class Supplier implements PeriodicTasks<SupplierTask> {
 
   /**
    * The one pseudo-offer a peer answers a GetOffers for its own resources with (every GetOffers
-   * under `random`, §10.1): its free and used resources as they are now, when it has CPUs and
+   * under `random`): its free and used resources as they are now, when it has CPUs and
    * memory free and they hold `needed` (when given); none otherwise. Its id is one
    * `obtainResources` takes.
    */
@@ -468,10 +469,11 @@ export class Supplier implements PeriodicTasks<SupplierTask> {
     return undefined
   }
 
-  /** Peers of `slice` near a random key in it, closest first. */
+  /** Peers of `slice` near one of its anchors or a random key in it (`placementKey`), closest first. */
   private async tradersIn (map: ResourceMap, slice: Slice): Promise<OverlayNode[]> {
     try {
-      const nodes = await this.init.overlay.lookup(map.randomKeyIn(slice, this.init.random))
+      const { key, closest } = placementKey(map, slice, this.init.config(), this.init.overlay, this.init.random)
+      const nodes = await this.init.overlay.lookup(key, closest ? { closest } : {})
       return nodes.filter(node => map.sliceOf(node.key).index === slice.index)
     } catch (err: any) {
       this.log('lookup in slice %d failed - %e', slice.index, err)

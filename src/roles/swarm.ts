@@ -13,13 +13,6 @@ import { fromString as uint8ArrayFromString } from 'uint8arrays/from-string'
 export const SWARM_MASTER_KEY: Uint8Array = uint8ArrayFromString('/caravela/swarm/master')
 
 /**
- * Workers a master answers a buyer with: the best ones for the scheduling policy. The original
- * answered every worker that fits; a few are enough for the buyer to rank and to survive races,
- * and keep the answer (and its cost) independent of the size of the cluster.
- */
-export const SWARM_ANSWER_OFFERS = 16
-
-/**
  * Registrations a master keeps, one per worker: a cluster this large is far beyond what the
  * simulator runs, and the bound keeps hostile peers from exhausting the master's memory.
  */

@@ -12,11 +12,10 @@
 import { copyList } from '../empty.js'
 import { ProtocolStatusError } from '../errors.js'
 import { MAX_OFFERS } from '../protocols/constants.js'
-import { contains } from '../resources/resource-map.js'
 import { uniform } from './random.js'
-import { topOffers } from './ranking.js'
+import { ANSWER_OFFERS, topOffers } from './ranking.js'
 import { describeResources } from './resources.js'
-import { SWARM_ANSWER_OFFERS, SWARM_MAX_WORKERS } from './swarm.js'
+import { SWARM_MAX_WORKERS } from './swarm.js'
 import { forEachLimit, repeat } from './tasks.js'
 import type { RandomSource } from './random.js'
 import type { PeriodicTasks, RepeatingTask } from './tasks.js'
@@ -37,6 +36,9 @@ export const REFRESH_CONCURRENCY = 16
  * the cluster each refreshing interval, which 16 at a time could not do for thousands of workers.
  */
 export const SWARM_REFRESH_CONCURRENCY = 1024
+
+/** The array `Trader.best` gathers offers into, shared and empty between calls. */
+const SCRATCH: TraderOffer[] = []
 
 /** What a swarm master picks workers for when a buyer does not say what it needs. */
 const NOTHING: Resources = { cpuClass: 0, cpus: 0, memory: 0 }
@@ -152,7 +154,8 @@ export class Trader implements PeriodicTasks<TraderTask> {
   /**
    * CreateOffer: kept only when the supplier can serve a request searched in our slice
    * (`ResourceMap.serves`), or, when the supplier found `emptySlices` without a trader, a request
-   * searched here for that reason (`ResourceMap.offerSlices`); the reply says so (§18-16).
+   * searched here for that reason (`ResourceMap.offerSlices`); the reply says so, where the original
+   * dropped such offers in silence.
    */
   createOffer (ctx: RequestContext, offer: Offer, emptySlices: readonly number[] = []): CreateOfferResult {
     if (this.swarm) {
@@ -261,18 +264,17 @@ export class Trader implements PeriodicTasks<TraderTask> {
   }
 
   /**
-   * GetOffers (§6.5): every offer we keep whose free resources contain `needed` (all, without
-   * it), at most a response's worth, sampled at random when there are more. Without offers and
-   * asked to relay, the offering neighbours are asked for theirs (without relay, with `needed`);
-   * one that answers none, or does not answer, is forgotten until it advertises again.
-   *
-   * A swarm master answers the best `SWARM_ANSWER_OFFERS` workers for `needed` instead.
+   * GetOffers: the best `ANSWER_OFFERS` offers we keep for `needed`, as the buyer will rank them
+   * (every offer we keep without `needed`, at most a response's worth, sampled at random when
+   * there are more). Without offers and asked to relay, the offering neighbours are asked for
+   * theirs (without relay, with `needed`); one that answers none, or does not answer, is forgotten
+   * until it advertises again. A swarm master answers its best workers the same way.
    */
   async getOffers (ctx: RequestContext, relay: boolean, needed?: Resources): Promise<AvailableOffer[]> {
     const config = this.init.config()
 
     if (config.discoveryBackend === 'swarm') {
-      return topOffers(this.entries(), entry => entry.offer, needed ?? NOTHING, config.schedulingPolicy, SWARM_ANSWER_OFFERS).map(toAvailable)
+      return this.best(needed ?? NOTHING)
     }
 
     if (this.offerCount > 0 || !relay || !config.spreadOffers) {
@@ -453,22 +455,36 @@ export class Trader implements PeriodicTasks<TraderTask> {
   }
 
   /**
-   * Our offers that hold `needed` (all, without it); more than one response holds are sampled at
-   * random, so that every offer gets its chance.
+   * The best `ANSWER_OFFERS` of our offers for `needed`; without it, all of them, and when more
+   * than one response holds, a random sample, so that every offer gets its chance.
    */
   private availableOffers (needed?: Resources): AvailableOffer[] {
-    const entries = this.entries()
-    const fitting = needed == null ? entries : entries.filter(entry => contains(entry.offer.freeResources, needed))
-    return sample(fitting, MAX_OFFERS, this.init.random).map(toAvailable)
+    if (needed != null) {
+      return this.best(needed)
+    }
+
+    return sample(this.entries(), MAX_OFFERS, this.init.random).map(toAvailable)
   }
 
   /**
-   * Every offer we keep, in one array. A plain walk: a swarm master makes it for every request
+   * The best `ANSWER_OFFERS` offers for `needed`. The offers are gathered into one array shared
+   * by every trader of the process and emptied again before returning: the ranking is
+   * synchronous, and a trader at an anchor, or a swarm master, would otherwise copy hundreds or
+   * thousands of entries into a new array for every request.
+   */
+  private best (needed: Resources): AvailableOffer[] {
+    try {
+      return topOffers(this.entries(SCRATCH), entry => entry.offer, needed, this.init.config().schedulingPolicy, ANSWER_OFFERS).map(toAvailable)
+    } finally {
+      SCRATCH.length = 0
+    }
+  }
+
+  /**
+   * Every offer we keep, in one array (`list`, or a new one). A plain walk: a swarm master makes it for every request
    * over all its workers, where a generator was 2.5 times slower (`npm run sim`, 4 095 peers).
    */
-  private entries (): TraderOffer[] {
-    const list: TraderOffer[] = []
-
+  private entries (list: TraderOffer[] = []): TraderOffer[] {
     for (const supplierOffers of this.offers.values()) {
       for (const entry of supplierOffers) {
         list.push(entry)

@@ -16,7 +16,7 @@ import { CODECS } from '../protocols/codec.js'
 import { messageClient } from '../protocols/message-client.js'
 import { MESSAGE_NAMES } from '../protocols/ids.js'
 import { createMetrics } from '../protocols/metrics.js'
-import { pointOf } from '../resources/resource-map.js'
+import { SIZE_ESTIMATE_PEERS, estimateNetworkSize, pointOf } from '../resources/resource-map.js'
 import { answer } from './answer.js'
 import type { Requests, Results } from '../protocols/codec.js'
 import type { MessageName } from '../protocols/ids.js'
@@ -291,6 +291,14 @@ export class LocalNetwork {
     return [...lower, ...higher].map(toOverlayNode)
   }
 
+  /** `Overlay.networkSize` of a peer that knows every other peer of the view. */
+  networkSize (from: string): number {
+    const self = this.state(from).peer.key
+    const others = [...this.sliceMembers().values()].flat().filter(peer => peer.peerId !== from)
+    const kth = others.length < SIZE_ESTIMATE_PEERS ? undefined : closest(self, others, SIZE_ESTIMATE_PEERS)[SIZE_ESTIMATE_PEERS - 1].key
+    return estimateNetworkSize(self, kth, others.length)
+  }
+
   /** Every other peer of the overlay view, when they are at most `max` (see `Overlay.allPeers`). */
   allPeers (from: string, max: number): OverlayNode[] | undefined {
     const others = [...this.sliceMembers().values()].flat().filter(peer => peer.peerId !== from)
@@ -410,6 +418,10 @@ export class LocalOverlay implements Overlay {
 
   async allPeers (max: number): Promise<OverlayNode[] | undefined> {
     return this.network.allPeers(this.peer.peerId, max)
+  }
+
+  networkSize (): number {
+    return this.network.networkSize(this.peer.peerId)
   }
 
   watchSlices (slices: readonly number[], listener: () => void): () => void {

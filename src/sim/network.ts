@@ -11,7 +11,7 @@
 import { CODECS } from '../protocols/codec.js'
 import { MessageClient } from '../protocols/message-client.js'
 import { RemoteRequestError } from '../errors.js'
-import { pointOf } from '../resources/resource-map.js'
+import { SIZE_ESTIMATE_PEERS, estimateNetworkSize, pointOf } from '../resources/resource-map.js'
 import { answer } from './answer.js'
 import { UnreachableError } from './local-transport.js'
 import type { SimKademlia } from './kademlia.js'
@@ -73,6 +73,8 @@ export class SimNetwork {
   private readonly alive: Uint8Array
   private readonly signal = new AbortController().signal
   private readonly tap?: TrafficTap
+  /** each peer's network-size estimate, 0 until first asked */
+  private readonly sizeEstimates: Float64Array
 
   constructor (init: SimNetworkInit) {
     this.size = init.peerIds.length
@@ -86,6 +88,7 @@ export class SimNetwork {
     this.alive = new Uint8Array(this.size).fill(1)
     this.messagesReceived = new Float64Array(this.size)
     this.bytesReceived = new Float64Array(this.size)
+    this.sizeEstimates = new Float64Array(this.size)
     init.peerIds.forEach((peerId, i) => {
       this.index.set(peerId, i)
     })
@@ -172,7 +175,10 @@ export class SimNetwork {
       found = this.kademlia.closest(point, count)
     }
 
-    const walk = this.kademlia.walk(from, point, slice)
+    // a lookup of the closest peers walks until it has learnt a peer of the closest one's grid
+    // cell (the closest itself below some 65 000 peers, when a cell holds one peer or none; a
+    // hop short of it at a million), any other until it learns a peer of the slice
+    const walk = this.kademlia.walk(from, point, options.closest === true && inSlice ? cellOf(this.kademlia.pointOf(found[0])) : slice)
 
     for (const queried of walk.queried) {
       this.messagesReceived[queried]++
@@ -191,6 +197,24 @@ export class SimNetwork {
   /** The nearest `count` same-slice peers below and above `point`, lower first. */
   neighbors (point: Uint8Array, count = 1): OverlayNode[] {
     return this.kademlia.neighbors(point, count, this.resourceMap.sliceOf(point)).map(i => this.overlayNode(i))
+  }
+
+  /**
+   * `Overlay.networkSize` of peer `from`, from its exact k-th closest live peer (the network is
+   * fixed once it has started, so each peer's estimate is made once)
+   */
+  networkSize (from: number): number {
+    let estimate = this.sizeEstimates[from]
+
+    if (estimate === 0) {
+      const point = this.kademlia.pointOf(from)
+      const closest = this.kademlia.closest(point, SIZE_ESTIMATE_PEERS + 1).filter(i => i !== from)
+      const kth = closest.length < SIZE_ESTIMATE_PEERS ? undefined : this.kademlia.pointOf(closest[SIZE_ESTIMATE_PEERS - 1])
+      estimate = estimateNetworkSize(point, kth, closest.length)
+      this.sizeEstimates[from] = estimate
+    }
+
+    return estimate
   }
 
   /** Every other live peer, when they are at most `max` (a simulated peer knows a small network whole). */
@@ -215,6 +239,12 @@ export class SimNetwork {
     total.messages += messages
     total.bytes += bytes
   }
+}
+
+/** The grid cell of a point, as a run of one cell. */
+function cellOf (point: Uint8Array): { firstCell: number, endCell: number } {
+  const cell = (point[0] << 8) | point[1]
+  return { firstCell: cell, endCell: cell + 1 }
 }
 
 /** `CaravelaClient` of one simulated peer: one small object, where a closure would cost a million. */
@@ -261,6 +291,10 @@ class SimOverlay implements Overlay {
 
   async allPeers (max: number): Promise<OverlayNode[] | undefined> {
     return this.network.allPeers(this.index, max)
+  }
+
+  networkSize (): number {
+    return this.network.networkSize(this.index)
   }
 
   /** A simulated peer sees every peer from the start, and peers only leave: no slice fills up later. */

@@ -51,7 +51,7 @@ const CONFIG = {
   padding: 16,
   title: { fontSize: 19, subtitleFontSize: 13, subtitleColor: '#555', anchor: 'start', offset: 14 },
   axis: { labelFontSize: 12, titleFontSize: 13, titleFontWeight: 'normal', gridColor: '#e6e6e6' },
-  legend: { labelFontSize: 13, titleFontSize: 13, symbolSize: 140, symbolStrokeWidth: 3 },
+  legend: { labelFontSize: 13, titleFontSize: 13, symbolSize: 140, symbolStrokeWidth: 3, labelLimit: 260 },
   header: { labelFontSize: 14, titleFontSize: 14 },
   view: { stroke: '#bbb' }
 } as const
