@@ -1,21 +1,26 @@
 /**
- * `Overlay` over kad-dht (DESIGN §3).
+ * `Overlay` over kad-dht (`docs/discovery.md`).
  *
  * The key space is kad-dht's own hashed space: a key's point is `sha256(key)` and a peer's point
- * is `sha256(peerId multihash)`. A lookup needs one live peer inside the target key's slice, not
- * the 20 closest peers, so it answers from the local routing table and a small cache of
- * recently seen slice members when they know such a peer (zero hops), and otherwise walks the
- * network with `getClosestPeers` and stops as soon as a peer inside the slice answers.
+ * is `sha256(peerId multihash)`. A lookup of a random key needs one live peer inside the target
+ * key's slice, not the 20 closest peers, so it answers from the local routing table and a small
+ * cache of recently seen slice members when they know such a peer (zero hops), and otherwise
+ * walks the network with FIND_NODE requests and stops as soon as a peer inside the slice answers.
+ * A lookup of the closest peers (an anchor's) answers from the routing table only while that
+ * holds every peer it has heard of, and otherwise walks until the walk converges. What the
+ * overlay needs of kad-dht's internals is in `kad-internals.ts`.
  */
 
+import { MessageType } from '@libp2p/kad-dht'
 import { multiaddr } from '@multiformats/multiaddr'
 import { SIZE_ESTIMATE_PEERS, estimateNetworkSize, pointOf } from '../resources/resource-map.js'
+import { kadInternals } from './kad-internals.js'
+import type { KadInternals } from './kad-internals.js'
 import type { ResourceMap, Slice } from '../resources/resource-map.js'
 import type { AbortOptions, LookupOptions, LookupStats, Overlay, OverlayNode } from '../types.js'
 import type { ComponentLogger, Connection, Logger, PeerId, PeerStore } from '@libp2p/interface'
 import type { ConnectionManager } from '@libp2p/interface-internal'
-import { MessageType } from '@libp2p/kad-dht'
-import type { KadDHT, QueryEvent } from '@libp2p/kad-dht'
+import type { KadDHT } from '@libp2p/kad-dht'
 import type { Multiaddr } from '@multiformats/multiaddr'
 
 /** How long a slice member seen by a network walk stays in the lookup cache. */
@@ -32,34 +37,6 @@ export const SIZE_ESTIMATE_TTL = 10_000
 export const WALK_ALPHA = 3
 /** Bound of one network walk when the caller gives no signal. */
 export const DEFAULT_WALK_TIMEOUT = 10_000
-
-/** The parts of kad-dht's routing table the overlay reads (public on the class, not in its typings). */
-/** A node of kad-dht's bucket trie: a leaf holds peers, an inner node two children. */
-interface BucketInternals {
-  depth?: number
-  peers?: unknown[]
-  left?: BucketInternals
-  right?: BucketInternals
-}
-
-/** kad-dht's bucket size and the depth its bucket trie splits to (`KBUCKET_SIZE`, `PREFIX_LENGTH`). */
-const K_BUCKET_SIZE = 20
-const TABLE_PREFIX_LENGTH = 6
-
-interface RoutingTableInternals {
-  size: number
-  kb?: { root: BucketInternals, toIterable(): Iterable<{ peerId: PeerId, kadId: Uint8Array }> }
-  /** `peer:add` is dispatched with the peer id of each peer that enters the table */
-  addEventListener(type: 'peer:add', listener: (event: CustomEvent<PeerId>) => void): void
-  removeEventListener(type: 'peer:add', listener: (event: CustomEvent<PeerId>) => void): void
-}
-
-/** The part of kad-dht's network layer the walk uses (public on the class, not in its typings). */
-interface DhtNetwork {
-  sendRequest(to: PeerId, message: { type: MessageType, key: Uint8Array }, options: AbortOptions & { path: typeof WALK_PATH }): AsyncIterable<QueryEvent>
-}
-
-const WALK_PATH = { index: 0, queued: 0, running: 0, total: 0 }
 
 interface WalkEntry {
   peerId: PeerId
@@ -119,7 +96,8 @@ export class KadOverlay implements Overlay {
   private readonly emptySlices = new Map<number, { until: number, closest: Candidate[] }>()
   /** roles waiting to hear of a peer of some slices (`watchSlices`) */
   private readonly watches = new Set<{ slices: Set<number>, listener: () => void }>()
-  private onPeerAdded?: (event: CustomEvent<PeerId>) => void
+  private stopListening?: () => void
+  private readonly kad: KadInternals
   private sizeEstimate?: { value: number, tableSize: number, until: number }
   /** running totals of every lookup since start */
   readonly counters: LookupCounters = { lookups: 0, local: 0, network: 0, rpcs: 0, hops: 0, missedSlice: 0 }
@@ -129,6 +107,7 @@ export class KadOverlay implements Overlay {
     this.init = init
     this.log = components.logger.forComponent('caravela:overlay')
     this.selfKey = pointOf(components.peerId.toMultihash().bytes)
+    this.kad = kadInternals(init.dht)
   }
 
   async create (): Promise<void> {
@@ -165,7 +144,7 @@ export class KadOverlay implements Overlay {
 
     // the closest peers are known here only when the routing table holds every peer it heard of
     const exact = options.closest === true
-    const whole = exact && !this.tableSaturated()
+    const whole = exact && !this.kad.tableSaturated()
     const local = options.fresh === true || (exact && !whole) ? [] : this.localCandidates(map, slice, whole)
 
     if (local.length > 0) {
@@ -258,10 +237,7 @@ export class KadOverlay implements Overlay {
     const watch = { slices: new Set(slices), listener }
     this.watches.add(watch)
 
-    if (this.onPeerAdded == null) {
-      this.onPeerAdded = (event: CustomEvent<PeerId>) => { this.peerAdded(event.detail) }
-      this.routingTable().addEventListener('peer:add', this.onPeerAdded)
-    }
+    this.stopListening ??= this.kad.onPeerAdded(peerId => { this.peerAdded(peerId) })
 
     return () => { this.watches.delete(watch) }
   }
@@ -292,10 +268,8 @@ export class KadOverlay implements Overlay {
     this.emptySlices.clear()
     this.watches.clear()
 
-    if (this.onPeerAdded != null) {
-      this.routingTable().removeEventListener('peer:add', this.onPeerAdded)
-      this.onPeerAdded = undefined
-    }
+    this.stopListening?.()
+    this.stopListening = undefined
 
     try {
       await this.init.dht.setMode('client', options)
@@ -310,11 +284,7 @@ export class KadOverlay implements Overlay {
 
   /** Number of peers in the DHT routing table. */
   routingTableSize (): number {
-    return this.routingTable().size
-  }
-
-  private routingTable (): RoutingTableInternals {
-    return (this.init.dht as unknown as { routingTable: RoutingTableInternals }).routingTable
+    return this.kad.tableSize()
   }
 
   /**
@@ -342,18 +312,6 @@ export class KadOverlay implements Overlay {
     return dedupe(candidates)
   }
 
-  /**
-   * True when some bucket of the routing table is full at the deepest level it can split to: the
-   * table then turns peers away and no longer holds every peer it hears of.
-   */
-  private tableSaturated (): boolean {
-    const full = (bucket: BucketInternals | undefined): boolean => bucket != null && (bucket.peers != null
-      ? bucket.peers.length >= K_BUCKET_SIZE && (bucket.depth ?? 0) >= TABLE_PREFIX_LENGTH
-      : full(bucket.left) || full(bucket.right))
-
-    return full(this.routingTable().kb?.root)
-  }
-
   private isConnected (peerId: PeerId): boolean {
     return this.components.connectionManager.getConnections(peerId).length > 0
   }
@@ -365,10 +323,9 @@ export class KadOverlay implements Overlay {
 
   /** The peers of the DHT routing table with their points. */
   knownPeers (): Candidate[] {
-    const table = this.routingTable()
     const peers: Candidate[] = []
 
-    for (const { peerId, kadId } of table.kb?.toIterable() ?? []) {
+    for (const { peerId, kadId } of this.kad.tablePeers()) {
       peers.push({ peerId, key: kadId })
     }
 
@@ -389,7 +346,6 @@ export class KadOverlay implements Overlay {
    */
   private async walk (key: Uint8Array, map: ResourceMap, slice: Slice, stats: LookupStats, signal: AbortSignal, count: number, converge = false): Promise<Candidate[]> {
     const point = pointOf(key)
-    const network = (this.init.dht as unknown as { network: DhtNetwork }).network
     const entries = new Map<string, WalkEntry>()
     const inFlight = new Map<string, Promise<void>>()
     const done = new AbortController()
@@ -414,7 +370,7 @@ export class KadOverlay implements Overlay {
           await this.components.peerStore.merge(entry.peerId, { multiaddrs: entry.multiaddrs })
         }
 
-        for await (const event of network.sendRequest(entry.peerId, { type: MessageType.FIND_NODE, key }, { signal: querySignal, path: WALK_PATH })) {
+        for await (const event of this.kad.findNode(entry.peerId, key, MessageType.FIND_NODE, { signal: querySignal })) {
           if (event.name === 'SEND_QUERY') {
             stats.rpcs++
           } else if (event.name === 'PEER_RESPONSE') {
