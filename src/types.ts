@@ -161,6 +161,12 @@ export interface ContainerConfig {
   groupPolicy: GroupPolicy
 }
 
+/**
+ * What a StopLocalContainer names: one container, or a launch by its request id, whose containers
+ * are stopped, also those it is still starting (a buyer cancels a launch whose answer never came).
+ */
+export type StopTarget = { containerId: string } | { requestId: string }
+
 export interface ContainerStatus extends ContainerConfig {
   supplier: NodeRef
   containerId: string
@@ -205,6 +211,11 @@ export interface CaravelaClient {
   launchContainer (toSupplier: NodeRef, offerId: number, requestId: string, containers: ContainerConfig[], options?: AbortOptions): Promise<ContainerStatus[]>
   /** buyer → supplier */
   stopLocalContainer (toSupplier: NodeRef, containerId: string, options?: AbortOptions): Promise<void>
+  /**
+   * buyer → supplier: stop every container of the launch `requestId`, also those still starting;
+   * for a launch whose answer never came. Nothing of the launch at the supplier is not an error.
+   */
+  cancelLaunch (toSupplier: NodeRef, requestId: string, options?: AbortOptions): Promise<void>
   /** supplier → buyer: a container it placed ended on its own; `exitCode` undefined when unknown */
   containerExited (toBuyer: NodeRef, containerId: string, exitCode: number | undefined, reason: string, options?: AbortOptions): Promise<void>
   /** joining peer → any member */

@@ -68,6 +68,7 @@ test('defaults: the original\'s built-in defaults, but for the discovery backend
       spreadOffers: true,
       randBackendMaxRetries: 3,
       requestTimeout: 5_000,
+      launchTimeout: 300_000,
       lookupCount: 3,
       tradersPerAnchor: 64,
       resources: {
@@ -131,6 +132,7 @@ maxPartitionsSearch = 1
 spreadOffers = false
 randBackendMaxRetries = 7
 requestTimeout = "500ms"
+launchTimeout = "2m"
 lookupCount = 20
 tradersPerAnchor = 0
 
@@ -190,6 +192,7 @@ cpuClass = "high"
       spreadOffers: false,
       randBackendMaxRetries: 7,
       requestTimeout: 500,
+      launchTimeout: 120_000,
       lookupCount: 20,
       tradersPerAnchor: 0,
       resources: {
@@ -474,7 +477,7 @@ test('networkConfigToJson is canonical: sorted keys, only known keys, no whitesp
   const network = defaultConfig().network
   const json = networkConfigToJson(network)
 
-  assert.is(json, '{"cpuOvercommit":100,"cpuSlices":1,"discoveryBackend":"multi-offer-updates","lookupCount":3,' +
+  assert.is(json, '{"cpuOvercommit":100,"cpuSlices":1,"discoveryBackend":"multi-offer-updates","launchTimeout":300000,"lookupCount":3,' +
     '"maxPartitionsSearch":3,"maxRefreshesFailed":2,"maxRefreshesMissed":2,"memoryOvercommit":100,' +
     '"randBackendMaxRetries":3,"refreshMissedTimeout":20000,' +
     '"refreshesCheckInterval":30000,"refreshingInterval":15000,"requestTimeout":5000,"resources":{"cpuClasses":[' +

@@ -232,6 +232,12 @@ RoundTrip('unknown fields are ignored', () => {
   assert.equal(CODECS.stopLocalContainer.decodeRequest(withExtra), { containerId: 'abc' })
 })
 
+RoundTrip('stopLocalContainer names a container or a launch to cancel', () => {
+  const codec = CODECS.stopLocalContainer
+  assert.equal(codec.decodeRequest(codec.encodeRequest({ requestId: 'req-7f3a9c-0' })), { requestId: 'req-7f3a9c-0' })
+  assert.equal(codec.decodeRequest(codec.encodeRequest({ containerId: STATUS.containerId })), { containerId: STATUS.containerId })
+})
+
 RoundTrip.run()
 
 // ---- validation ----
@@ -341,6 +347,8 @@ Validation('decoding refuses bad ids and strings', () => {
   refusesField('requestId', () => decodeRequest('launchContainer', launchPb(r => { r.requestId = 'x'.repeat(129) })))
   refusesField('containerId', () => decodeRequest('stopLocalContainer', pb.StopLocalContainerRequest.encode({ containerId: '' })))
   refusesField('containerId', () => decodeRequest('stopLocalContainer', pb.StopLocalContainerRequest.encode({ containerId: 'ab\ncd' })))
+  refusesField('requestId', () => decodeRequest('stopLocalContainer', pb.StopLocalContainerRequest.encode({ containerId: 'abc', requestId: 'req-1' })))
+  refusesField('requestId', () => decodeRequest('stopLocalContainer', pb.StopLocalContainerRequest.encode({ containerId: '', requestId: 'has space' })))
   refusesField('containerId', () => decodeRequest('containerExited', pb.ContainerExitedRequest.encode({ containerId: '', reason: '' })))
   refusesField('containers[0].image', () => decodeRequest('launchContainer', launchPb(r => { r.containers[0].image = '' })))
   refusesField('containers[0].image', () => decodeRequest('launchContainer', launchPb(r => { r.containers[0].image = 'busybox; rm -rf /' })))

@@ -201,6 +201,108 @@ test('single-offer walk: binpack walks up from the smallest slice and finds a su
   await net.stop()
 })
 
+/**
+ * A network whose container starts wait on a gate, and whose buyer's calls time out after 50 ms
+ * of real time (`requestTimeout` bounds each call of a request that has a signal), while its
+ * clock runs 100 ms a step until `done`.
+ */
+async function slowStartNetwork (launchTimeout: number): Promise<RolesNetwork & { launches: () => number, open: () => void, running: (done: Promise<unknown>) => Promise<void> }> {
+  let launches = 0
+  const net = await createRolesNetwork({
+    size: 6,
+    config: testNetworkConfig(c => { c.requestTimeout = 50; c.launchTimeout = launchTimeout }),
+    onMessage: ({ name }) => { if (name === 'launchContainer') launches++ }
+  })
+  let open = (): void => {}
+  const gate = new Promise<void>(resolve => { open = resolve })
+
+  for (const { runtime } of net.peers) {
+    const runContainer = runtime.runContainer.bind(runtime)
+    runtime.runContainer = async (config, labels) => {
+      await gate
+      return runContainer(config, labels)
+    }
+  }
+
+  const running = async (done: Promise<unknown>): Promise<void> => {
+    let settled = false
+    void done.finally(() => { settled = true })
+
+    while (!settled) {
+      await net.clock.advance(100)
+      await new Promise(resolve => setTimeout(resolve, 5))
+    }
+  }
+
+  return { ...net, launches: () => launches, open, running }
+}
+
+test('a launch whose answer is late is asked again with the same launch id: the containers start once', async () => {
+  const net = await slowStartNetwork(3_600_000)
+  const run = net.peers[0].roles.run([container({ cpus: 1, memory: 256 })], { requestId: 'late', signal: new AbortController().signal })
+  const clock = net.running(run)
+
+  // the supplier is still starting the container while the buyer asks again, three times
+  while (net.launches() < 3) {
+    await new Promise(resolve => setTimeout(resolve, 5))
+  }
+
+  net.open()
+  const [status] = await run
+  await clock
+  assert.is(containersOf(net, 'late'), 1)
+  assert.is(net.byId(status.supplier.peerId).runtime.list()[0].id, status.containerId)
+  assert.equal(net.peers[0].roles.ps().map(c => c.containerId), [status.containerId])
+  await net.stop()
+})
+
+test('a launch still unanswered after launchTimeout is cancelled at its supplier: nothing it starts is left running', async () => {
+  const net = await slowStartNetwork(2_000)
+  const request = [container({ cpus: 1, memory: 256 }, { groupPolicy: 'co-location' }), container({ cpus: 1, memory: 256 }, { groupPolicy: 'co-location' })]
+  const run = rejection(net.peers[0].roles.run(request, { requestId: 'never', signal: new AbortController().signal }))
+  await net.running(run)
+  const err = await run
+
+  // every supplier tried was asked until the deadline, then told to cancel
+  assert.is(err.name, 'AllOffersRejectedError', err.message)
+  assert.ok(net.launches() > 2, `${net.launches()} launches`)
+  assert.is(containersOf(net, 'never'), 0)
+
+  // the starts the supplier was still waiting on complete, and are removed at once
+  net.open()
+  await net.clock.settle()
+  await new Promise(resolve => setTimeout(resolve, 10))
+  assert.is(containersOf(net, 'never'), 0)
+  assert.equal(net.peers.flatMap(p => p.roles.hosted()), [])
+  assert.equal(net.peers[0].roles.ps(), [])
+  await net.stop()
+})
+
+test('a request cut short by its caller while a launch is unanswered cancels that launch', async () => {
+  const net = await slowStartNetwork(3_600_000)
+  const controller = new AbortController()
+  const run = rejection(net.peers[0].roles.run([container({ cpus: 1, memory: 256 })], { requestId: 'aborted', signal: controller.signal }))
+  const clock = net.running(run)
+
+  while (net.launches() < 2) {
+    await new Promise(resolve => setTimeout(resolve, 5))
+  }
+
+  controller.abort()
+  const err = await run
+  await clock
+  assert.is(err.name, 'RequestRolledBackError', err.message)
+  assert.is(err.cancelledLaunches, 1)
+  assert.match(err.message, /1 unanswered launch cancelled/)
+
+  net.open()
+  await net.clock.settle()
+  await new Promise(resolve => setTimeout(resolve, 10))
+  assert.is(containersOf(net, 'aborted'), 0)
+  assert.equal(net.peers.flatMap(p => p.roles.hosted()), [])
+  await net.stop()
+})
+
 test('user manager: ps lists placed containers; stop by full or unique short id; ambiguous and unknown ids fail', async () => {
   const net = await createRolesNetwork({ size: 8 })
   const buyer = net.peers[0].roles

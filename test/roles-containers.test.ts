@@ -113,6 +113,53 @@ test('a runtime failure mid-launch removes what was started and returns the reso
   await net.stop()
 })
 
+test('cancel a launch: what it started is removed, what it is still starting is removed once created, and the launch fails', async () => {
+  const net = await supplierNetwork({ cpus: 4, memory: 2048 })
+  const [supplier, buyer, other] = net.peers
+  const client = net.network.client(buyer.peer.peerId)
+  const group = ['web', 'db'].map(name => container({ cpus: 1, memory: 256 }, { name, groupPolicy: 'co-location' }))
+
+  // the second container's creation waits on the gate: the launch is in progress
+  let open = (): void => {}
+  const gate = { promise: new Promise<void>(resolve => { open = resolve }), resolve: () => { open() } }
+  const runContainer = supplier.runtime.runContainer.bind(supplier.runtime)
+  supplier.runtime.runContainer = async (config, labels) => {
+    if (config.name === 'db') {
+      await gate.promise
+    }
+
+    return runContainer(config, labels)
+  }
+  const launch = rejection(client.launchContainer(supplier.peer.node, net.offerId, 'slow', group))
+  await net.clock.settle()
+  assert.equal(supplier.runtime.list().map(c => c.config.name), ['web'])
+
+  // only the launch's buyer cancels it: another peer's cancel of the same request id touches nothing
+  await net.network.client(other.peer.peerId).cancelLaunch(supplier.peer.node, 'slow')
+  assert.equal(supplier.runtime.list().map(c => c.config.name), ['web'])
+
+  await client.cancelLaunch(supplier.peer.node, 'slow')
+  assert.equal(supplier.runtime.list(), [], 'what the launch started is removed at once')
+
+  gate.resolve()
+  const err = await launch
+  assert.is(err.status, 'REFUSED')
+  assert.match(err.message, /cancelled launch slow/)
+  await net.clock.settle()
+  assert.equal(supplier.runtime.list(), [], 'what it was still starting is removed once created')
+  assert.equal(supplier.roles.hosted(), [])
+  assert.equal(supplier.roles.offers().supplying.available, { cpuClass: 0, cpus: 4, memory: 2048 })
+
+  // a finished launch is cancelled too; an unknown one has nothing to stop
+  await client.launchContainer(supplier.peer.node, supplier.roles.offers().supplying.offers[0].id, 'done', group)
+  assert.is(supplier.runtime.list().length, 2)
+  await client.cancelLaunch(supplier.peer.node, 'done')
+  await client.cancelLaunch(supplier.peer.node, 'never-sent')
+  assert.equal(supplier.runtime.list(), [])
+  assert.equal(supplier.roles.offers().supplying.available, { cpuClass: 0, cpus: 4, memory: 2048 })
+  await net.stop()
+})
+
 test('a container asking for no CPU or no memory is refused: nothing runs unlimited (§18-9)', async () => {
   const net = await supplierNetwork()
   const [supplier, buyer] = net.peers

@@ -62,6 +62,7 @@ const NETWORK_KEYS = {
   spreadOffers: 'boolean',
   randBackendMaxRetries: 'number',
   requestTimeout: 'duration',
+  launchTimeout: 'duration',
   lookupCount: 'number',
   tradersPerAnchor: 'number',
   resources: 'tree'
@@ -100,6 +101,7 @@ export function defaultConfig (): CaravelaConfig {
       spreadOffers: true,
       randBackendMaxRetries: 3,
       requestTimeout: 5_000,
+      launchTimeout: 300_000,
       lookupCount: 3,
       tradersPerAnchor: 64,
       resources: {
@@ -453,6 +455,7 @@ function validateNetwork (network: NetworkConfig): void {
   checkDuration(network.refreshingInterval, 'network.refreshingInterval')
   checkDuration(network.refreshMissedTimeout, 'network.refreshMissedTimeout')
   checkDuration(network.requestTimeout, 'network.requestTimeout')
+  checkDuration(network.launchTimeout, 'network.launchTimeout')
   checkInteger(network.maxRefreshesFailed, 'network.maxRefreshesFailed', 0)
   checkInteger(network.maxRefreshesMissed, 'network.maxRefreshesMissed', 0)
   checkInteger(network.maxPartitionsSearch, 'network.maxPartitionsSearch', 1)

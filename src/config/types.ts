@@ -50,6 +50,11 @@ export interface NetworkConfig {
   randBackendMaxRetries: number
   /** timeout of one peer-to-peer request (the original's APITimeout) */
   requestTimeout: number
+  /**
+   * how long a buyer keeps asking a supplier for the answer of a launch (it may be pulling the
+   * image) before it cancels the launch; each asking waits `requestTimeout`
+   */
+  launchTimeout: number
   /** peers returned by one overlay lookup (the original's Chord NumSuccessors) */
   lookupCount: number
   /**

@@ -21,7 +21,7 @@ import type { RequestStatus } from '../errors.js'
 import type { MessageName } from './ids.js'
 import type {
   AvailableOffer, ContainerConfig, ContainerStatus, CreateOfferResult, NetworkConfiguration, NodeRef,
-  Offer, PortMapping, Resources
+  Offer, PortMapping, Resources, StopTarget
 } from '../types.js'
 import type { Uint8ArrayList } from 'uint8arraylist'
 
@@ -36,7 +36,7 @@ export interface Requests {
   getOffers: { relay: boolean, needed?: Resources, own?: boolean }
   advertiseOffersNeighbor: { traderOffering: NodeRef }
   launchContainer: { offerId: number, requestId: string, containers: ContainerConfig[] }
-  stopLocalContainer: { containerId: string }
+  stopLocalContainer: StopTarget
   /** `exitCode` absent when unknown */
   containerExited: { containerId: string, exitCode?: number, reason: string }
   obtainConfiguration: Record<string, never>
@@ -706,8 +706,18 @@ export const CODECS: { [N in MessageName]: MessageCodec<Requests[N], Results[N]>
     resultFromPb: ({ containers }) => list('containers', containers, MAX_CONTAINERS).map((c, i) => containerStatusFromPb(`containers[${i}]`, c))
   }),
   stopLocalContainer: defineCodec(pb.StopLocalContainerRequest, pb.StopLocalContainerResponse, {
-    requestToPb: ({ containerId }) => ({ containerId: text('containerId', containerId, MAX_ID_LENGTH, ID_PATTERN) }),
-    requestFromPb: ({ containerId }) => ({ containerId: text('containerId', containerId, MAX_ID_LENGTH, ID_PATTERN) }),
+    requestToPb: target => 'requestId' in target
+      ? { containerId: '', requestId: text('requestId', target.requestId, MAX_ID_LENGTH, ID_PATTERN) }
+      : { containerId: text('containerId', target.containerId, MAX_ID_LENGTH, ID_PATTERN), requestId: '' },
+    requestFromPb: ({ containerId, requestId }) => {
+      if ((containerId ?? '') !== '' && (requestId ?? '') !== '') {
+        fail('requestId', 'must be empty when containerId is set')
+      }
+
+      return (requestId ?? '') !== ''
+        ? { requestId: text('requestId', requestId, MAX_ID_LENGTH, ID_PATTERN) }
+        : { containerId: text('containerId', containerId, MAX_ID_LENGTH, ID_PATTERN) }
+    },
     resultToPb: none,
     resultFromPb: () => undefined
   }),

@@ -17,7 +17,7 @@ export const INVOKERS: { [N in MessageName]: Invoker<N> } = {
   getOffers: async (h, ctx, r) => h.getOffers(ctx, r.relay, r.needed, r.own),
   advertiseOffersNeighbor: async (h, ctx, r) => h.advertiseOffersNeighbor(ctx, r.traderOffering),
   launchContainer: async (h, ctx, r) => h.launchContainer(ctx, r.offerId, r.requestId, r.containers),
-  stopLocalContainer: async (h, ctx, r) => h.stopLocalContainer(ctx, r.containerId),
+  stopLocalContainer: async (h, ctx, r) => h.stopLocalContainer(ctx, r),
   containerExited: async (h, ctx, r) => h.containerExited(ctx, r.containerId, r.exitCode, r.reason),
   obtainConfiguration: async (h, ctx) => h.obtainConfiguration(ctx)
 }

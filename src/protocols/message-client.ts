@@ -52,6 +52,10 @@ export abstract class MessageClient implements CaravelaClient {
     await this.request('stopLocalContainer', toSupplier, { containerId }, options)
   }
 
+  async cancelLaunch (toSupplier: NodeRef, requestId: string, options?: AbortOptions): Promise<void> {
+    await this.request('stopLocalContainer', toSupplier, { requestId }, options)
+  }
+
   async containerExited (toBuyer: NodeRef, containerId: string, exitCode: number | undefined, reason: string, options?: AbortOptions): Promise<void> {
     await this.request('containerExited', toBuyer, { containerId, exitCode, reason }, options)
   }

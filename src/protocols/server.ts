@@ -21,7 +21,7 @@ import type { MessageName } from './ids.js'
 import type { ProtocolLimits } from './limits.js'
 import type { ProtocolMetrics } from './metrics.js'
 import type {
-  AvailableOffer, ContainerConfig, ContainerStatus, CreateOfferResult, NetworkConfiguration, NodeRef, Offer, Resources
+  AvailableOffer, ContainerConfig, ContainerStatus, CreateOfferResult, NetworkConfiguration, NodeRef, Offer, Resources, StopTarget
 } from '../types.js'
 import type { ComponentLogger, Connection, Logger, Startable, Stream } from '@libp2p/interface'
 import type { Registrar } from '@libp2p/interface-internal'
@@ -52,7 +52,8 @@ export interface CaravelaHandlers {
   getOffers (ctx: RequestContext, relay: boolean, needed?: Resources, own?: boolean): Promise<AvailableOffer[]>
   advertiseOffersNeighbor (ctx: RequestContext, traderOffering: NodeRef): Promise<void>
   launchContainer (ctx: RequestContext, offerId: number, requestId: string, containers: ContainerConfig[]): Promise<ContainerStatus[]>
-  stopLocalContainer (ctx: RequestContext, containerId: string): Promise<void>
+  /** a container, or a launch to cancel (`StopTarget`) */
+  stopLocalContainer (ctx: RequestContext, target: StopTarget): Promise<void>
   containerExited (ctx: RequestContext, containerId: string, exitCode: number | undefined, reason: string): Promise<void>
   obtainConfiguration (ctx: RequestContext): Promise<NetworkConfiguration>
 }

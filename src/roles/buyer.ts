@@ -43,6 +43,10 @@ const ASK_EVERY_PEER_AT_ONCE = 8
 const REQUEST_ID_BYTES = 12
 /** Bytes of a random key (`random` backend): a point of the hashed key space is 32 bytes. */
 const KEY_BYTES = 32
+/** First pause before a launch that got no answer is asked again, in ms; it doubles per attempt. */
+const LAUNCH_RETRY_PAUSE = 250
+/** Longest pause between two askings of one launch, in ms. */
+const LAUNCH_RETRY_MAX_PAUSE = 4_000
 /** A request id: printable ASCII without spaces, short enough to carry a launch number. */
 const REQUEST_ID_PATTERN = /^[\x21-\x7e]{1,100}$/
 
@@ -92,9 +96,17 @@ interface Request {
   hops: number
   /** suppliers holding containers of the request: spread containers avoid them */
   suppliers: Set<string>
-  placed: Array<{ supplier: NodeRef, statuses: ContainerStatus[] }>
+  /** launches sent, in order; a launch whose answer never came has no statuses and is cancelled by a rollback */
+  placed: Launched[]
   /** peers asked for their own resources, when the buyer asked every peer */
   asked?: number
+}
+
+/** A launch sent to a supplier: its statuses once it answered. */
+interface Launched {
+  supplier: NodeRef
+  launchId: string
+  statuses?: ContainerStatus[]
 }
 
 /** What one search of one slice found. */
@@ -294,30 +306,52 @@ export class Buyer {
     throw new AllOffersRejectedError(needed, rejections)
   }
 
-  /** LaunchContainer at the offer's supplier; what it starts is recorded for a rollback. */
+  /**
+   * LaunchContainer at the offer's supplier; what it starts is recorded for a rollback. A launch
+   * is recorded before it is sent: when no answer comes (the supplier may still be pulling the
+   * image or creating the containers), it is asked again with the same launch id, which the
+   * supplier answers from its record of the launch instead of starting the containers twice,
+   * until `launchTimeout`; a launch still unanswered then, or cut short by the caller, is
+   * cancelled by the rollback, so nothing it started is left running unknown to the buyer.
+   */
   private async launch (request: Request, offer: RankedOffer, containers: ContainerConfig[]): Promise<ContainerStatus[]> {
     request.signal?.throwIfAborted()
-    const launchId = `${request.id}-${request.launches++}`
-    const send = async (): Promise<ContainerStatus[]> => {
-      this.count(request, offer.supplier)
-      return this.init.client.launchContainer(offer.supplier, offer.id, launchId, containers, this.callOptions(request))
-    }
-    let statuses: ContainerStatus[]
+    const launched: Launched = { supplier: offer.supplier, launchId: `${request.id}-${request.launches++}` }
+    const deadline = this.init.clock.now() + this.init.config().launchTimeout
     this.progress(request, { type: 'launching', containers: containers.map(nameOf), supplier: offer.supplier.peerId })
+    request.placed.push(launched)
 
-    try {
-      statuses = await send()
-    } catch (err: any) {
-      if (err.name === 'RemoteRequestError' || request.signal?.aborted === true) {
-        throw err
+    for (let attempt = 0; ; attempt++) {
+      try {
+        this.count(request, offer.supplier)
+        launched.statuses = await this.init.client.launchContainer(offer.supplier, offer.id, launched.launchId, containers, this.callOptions(request))
+        break
+      } catch (err: any) {
+        if (err.name === 'RemoteRequestError') {
+          // the supplier answered: a launch is all or none, so it started nothing
+          request.placed.splice(request.placed.indexOf(launched), 1)
+          throw err
+        }
+
+        if (request.signal?.aborted === true) {
+          throw err
+        }
+
+        if (this.init.clock.now() >= deadline) {
+          // another offer may be tried next: this launch must not start anything meanwhile
+          if (await this.cancel(request, launched)) {
+            request.placed.splice(request.placed.indexOf(launched), 1)
+          }
+
+          throw err
+        }
+
+        this.log('no answer from %s to launch %s (attempt %d), asking again - %e', offer.supplier.peerId, launched.launchId, attempt + 1, err)
+        await this.pause(Math.min(LAUNCH_RETRY_PAUSE * 2 ** attempt, LAUNCH_RETRY_MAX_PAUSE, Math.max(0, deadline - this.init.clock.now())), request.signal)
       }
-
-      // a timeout or a dropped stream leaves it open whether the supplier started the containers:
-      // ask again with the same launch id, which the supplier answers from its record of the
-      // launch (in progress or done) instead of starting them twice, so nothing is orphaned
-      statuses = await send()
     }
-    request.placed.push({ supplier: offer.supplier, statuses })
+
+    const statuses = launched.statuses
     request.suppliers.add(offer.supplier.peerId)
 
     if (statuses.length !== containers.length) {
@@ -326,6 +360,15 @@ export class Buyer {
 
     this.progress(request, { type: 'placed', statuses })
     return statuses
+  }
+
+  /** Wait `ms` on the buyer's clock, or until `signal` aborts (then throw its reason). */
+  private async pause (ms: number, signal?: AbortSignal): Promise<void> {
+    await new Promise<void>((resolve, reject) => {
+      const onAbort = (): void => { timer.cancel(); reject(signal?.reason) }
+      const timer = this.init.clock.setTimeout(() => { signal?.removeEventListener('abort', onAbort); resolve() }, ms)
+      signal?.addEventListener('abort', onAbort, { once: true })
+    })
   }
 
   /**
@@ -566,12 +609,27 @@ export class Buyer {
     return []
   }
 
-  /** Stop every container placed for a failed request; the error says what happened. */
+  /**
+   * Stop every container placed for a failed request, and cancel every launch whose answer never
+   * came; the error says what happened. These messages do not take the request's signal: a
+   * request cut short by its caller is still rolled back.
+   */
   private async rollback (request: Request, cause: Error): Promise<RequestRolledBackError> {
     let stopped = 0
+    let cancelled = 0
     const leftRunning: string[] = []
 
-    for (const { supplier, statuses } of request.placed) {
+    for (const { supplier, launchId, statuses } of request.placed) {
+      if (statuses == null) {
+        if (await this.cancel(request, { supplier, launchId })) {
+          cancelled++
+        } else {
+          leftRunning.push(`launch ${launchId} at ${supplier.peerId}`)
+        }
+
+        continue
+      }
+
       for (const { containerId } of statuses) {
         this.count(request, supplier)
 
@@ -589,7 +647,20 @@ export class Buyer {
       }
     }
 
-    return new RequestRolledBackError(cause, stopped, leftRunning)
+    return new RequestRolledBackError(cause, stopped, leftRunning, cancelled)
+  }
+
+  /** Cancel a launch whose answer never came; false when its supplier could not be told. */
+  private async cancel (request: Request, { supplier, launchId }: Launched): Promise<boolean> {
+    this.count(request, supplier)
+
+    try {
+      await this.init.client.cancelLaunch(supplier, launchId)
+      return true
+    } catch (err: any) {
+      this.log.error('could not cancel launch %s at %s of request %s: what it starts is left running - %e', launchId, supplier.peerId, request.id, err)
+      return false
+    }
   }
 
   /** Tells the caller of `run` how the request goes; its mistakes are not the request's. */

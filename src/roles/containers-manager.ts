@@ -89,6 +89,8 @@ interface Launch {
   result: Promise<ContainerStatus[]>
   /** clock time of the launch */
   at: number
+  /** set when its buyer cancelled it: containers it creates from then on are removed again */
+  cancelled?: boolean
 }
 
 /** A record of the ledger and the container the runtime has for it, if any. */
@@ -170,12 +172,35 @@ export class ContainersManager {
     }
 
     validate(containers)
-    const result = this.launchNew(buyer, offerId, requestId, containers)
-    this.remember(key, { fingerprint, result, at: this.init.clock.now() })
+    const launch: Launch = { fingerprint, result: Promise.resolve([]), at: this.init.clock.now() }
+    launch.result = this.launchNew(buyer, offerId, requestId, containers, launch)
+    this.remember(key, launch)
     // a failed launch may be tried again
-    result.catch(() => { this.forgetLaunch(key) })
+    launch.result.catch(() => { this.forgetLaunch(key) })
 
-    return result
+    return launch.result
+  }
+
+  /**
+   * StopLocalContainer of a launch: its buyer never heard the answer. The containers it started
+   * are removed, and one it is still starting is removed once created (the launch then fails).
+   * A launch unknown here, or long forgotten, has nothing to stop: not an error.
+   */
+  async cancelLaunch (ctx: RequestContext, requestId: string): Promise<void> {
+    await this.recovered()
+    const buyer = ctx.from.peerId
+    const launch = this.launches.get(launchKey(buyer, requestId))
+
+    if (launch != null) {
+      launch.cancelled = true
+    }
+
+    const started = [...this.hosted.values()].filter(r => r.buyer === buyer && r.requestId === requestId)
+    this.log('launch %s of %s cancelled by its buyer: %d containers to remove', requestId, buyer, started.length)
+
+    for (const { containerId } of started) {
+      await this.remove(containerId as string)
+    }
   }
 
   /** StopLocalContainer: only the buyer that launched the container may stop it. */
@@ -243,7 +268,7 @@ export class ContainersManager {
   }
 
   /** Take the resources, record the containers, then create them one by one; all or none. */
-  private async launchNew (buyer: string, offerId: number, requestId: string, containers: ContainerConfig[]): Promise<ContainerStatus[]> {
+  private async launchNew (buyer: string, offerId: number, requestId: string, containers: ContainerConfig[], launch: Launch): Promise<ContainerStatus[]> {
     const needed = totalResources(containers)
     const refusal = this.init.supplier.obtainResources(offerId, needed, containers.length)
 
@@ -259,12 +284,21 @@ export class ContainersManager {
     try {
       await this.init.ledger.putHosted(...records)
 
+      const refuseIfCancelled = (): void => {
+        if (launch.cancelled === true) {
+          throw new ProtocolStatusError('REFUSED', `the buyer cancelled launch ${requestId}`)
+        }
+      }
+
       for (const [index, record] of records.entries()) {
+        refuseIfCancelled()
         await this.create(record, containers[index])
       }
+
+      refuseIfCancelled()
     } catch (err: any) {
       await this.rollback(records)
-      throw new ProtocolStatusError('UNAVAILABLE', `could not start ${containers.length === 1 ? 'the container' : 'every container'}: ${err?.message ?? err}`)
+      throw err instanceof ProtocolStatusError ? err : new ProtocolStatusError('UNAVAILABLE', `could not start ${containers.length === 1 ? 'the container' : 'every container'}: ${err?.message ?? err}`)
     } finally {
       this.idle()
     }

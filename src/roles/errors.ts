@@ -61,15 +61,19 @@ export class RequestRolledBackError extends Error {
   readonly cause: Error
   /** containers stopped again */
   readonly rolledBack: number
-  /** containers that could not be stopped (their supplier did not answer) */
+  /** launches whose answer never came, cancelled at their supplier (with whatever they started) */
+  readonly cancelledLaunches: number
+  /** containers, or unanswered launches (`launch <id> at <peer>`), that could not be stopped: their supplier did not answer */
   readonly leftRunning: string[]
 
-  constructor (cause: Error, rolledBack: number, leftRunning: string[]) {
+  constructor (cause: Error, rolledBack: number, leftRunning: string[], cancelledLaunches = 0) {
+    const cancelled = cancelledLaunches === 0 ? '' : `, ${cancelledLaunches} unanswered launch${cancelledLaunches === 1 ? '' : 'es'} cancelled`
     const left = leftRunning.length === 0 ? '' : `; ${leftRunning.length} could not be stopped: ${leftRunning.join(', ')}`
-    super(`${cause.message} (the request was rolled back: ${rolledBack} container${rolledBack === 1 ? '' : 's'} placed for it stopped again${left})`)
+    super(`${cause.message} (the request was rolled back: ${rolledBack} container${rolledBack === 1 ? '' : 's'} placed for it stopped again${cancelled}${left})`)
     this.name = 'RequestRolledBackError'
     this.cause = cause
     this.rolledBack = rolledBack
+    this.cancelledLaunches = cancelledLaunches
     this.leftRunning = leftRunning
   }
 }

@@ -5,6 +5,7 @@
  * open a stream to itself.
  */
 
+import { raceSignal } from 'race-signal'
 import { ProtocolStatusError, RemoteRequestError } from '../errors.js'
 import type { CaravelaHandlers, RequestContext } from '../protocols/server.js'
 import type { AbortOptions, AvailableOffer, CaravelaClient, ContainerConfig, ContainerStatus, CreateOfferOptions, CreateOfferResult, GetOffersOptions, NetworkConfiguration, NodeRef, Offer } from '../types.js'
@@ -68,8 +69,14 @@ export class LoopbackClient implements CaravelaClient {
 
   async stopLocalContainer (toSupplier: NodeRef, containerId: string, options?: AbortOptions): Promise<void> {
     await (this.isSelf(toSupplier)
-      ? this.local(async ctx => this.handlers.stopLocalContainer(ctx, containerId), options)
+      ? this.local(async ctx => this.handlers.stopLocalContainer(ctx, { containerId }), options)
       : this.client.stopLocalContainer(toSupplier, containerId, options))
+  }
+
+  async cancelLaunch (toSupplier: NodeRef, requestId: string, options?: AbortOptions): Promise<void> {
+    await (this.isSelf(toSupplier)
+      ? this.local(async ctx => this.handlers.stopLocalContainer(ctx, { requestId }), options)
+      : this.client.cancelLaunch(toSupplier, requestId, options))
   }
 
   async containerExited (toBuyer: NodeRef, containerId: string, exitCode: number | undefined, reason: string, options?: AbortOptions): Promise<void> {
@@ -86,12 +93,15 @@ export class LoopbackClient implements CaravelaClient {
     return to.peerId === this.self().peerId
   }
 
-  /** Run a handler as a request from ourselves; a status it answers becomes a `RemoteRequestError`, as over the wire. */
+  /**
+   * Run a handler as a request from ourselves; a status it answers becomes a `RemoteRequestError`,
+   * and the caller stops waiting when its signal aborts (the handler runs on), as over the wire.
+   */
   private async local<T> (handle: (ctx: RequestContext) => Promise<T>, options: AbortOptions = {}): Promise<T> {
     const ctx: RequestContext = { from: this.self(), signal: options.signal ?? new AbortController().signal }
 
     try {
-      return await handle(ctx)
+      return await raceSignal(handle(ctx), options.signal)
     } catch (err: any) {
       if (err instanceof ProtocolStatusError) {
         throw new RemoteRequestError(err.status, err.message)

@@ -28,7 +28,7 @@ import type { ResourceMap } from '../resources/resource-map.js'
 import type { Store } from '../store/store.js'
 import type {
   AbortOptions, AvailableOffer, CaravelaClient, CreateOfferResult, Clock, ContainerConfig, ContainerExitEvents, ContainerRuntime, ContainerStatus,
-  ContainerView, NodeRef, Offer, OffersView, Overlay, PlaceOptions, Resources, StopResult
+  ContainerView, NodeRef, Offer, OffersView, Overlay, PlaceOptions, Resources, StopResult, StopTarget
 } from '../types.js'
 import type { ComponentLogger } from '@libp2p/interface'
 
@@ -329,8 +329,8 @@ class PeerHandlers implements RoleHandlers {
     return this.containers.launch(ctx, offerId, requestId, containers)
   }
 
-  async stopLocalContainer (ctx: RequestContext, containerId: string): Promise<void> {
-    await this.containers.stopContainer(ctx, containerId)
+  async stopLocalContainer (ctx: RequestContext, target: StopTarget): Promise<void> {
+    await ('requestId' in target ? this.containers.cancelLaunch(ctx, target.requestId) : this.containers.stopContainer(ctx, target.containerId))
   }
 
   async containerExited (ctx: RequestContext, containerId: string, exitCode: number | undefined, reason: string): Promise<void> {

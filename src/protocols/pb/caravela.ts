@@ -3372,6 +3372,7 @@ export namespace LaunchContainerResponse {
 
 export interface StopLocalContainerRequest {
   containerId: string
+  requestId: string
 }
 
 export namespace StopLocalContainerRequest {
@@ -3389,12 +3390,18 @@ export namespace StopLocalContainerRequest {
           w.string(obj.containerId)
         }
 
+        if ((obj.requestId != null && obj.requestId !== '')) {
+          w.uint32(18)
+          w.string(obj.requestId)
+        }
+
         if (opts.lengthDelimited !== false) {
           w.ldelim()
         }
       }, (reader, length, opts = {}) => {
         const obj: any = {
-          containerId: ''
+          containerId: '',
+          requestId: ''
         }
 
         const end = length == null ? reader.len : reader.pos + length
@@ -3405,6 +3412,10 @@ export namespace StopLocalContainerRequest {
           switch (tag >>> 3) {
             case 1: {
               obj.containerId = reader.string()
+              break
+            }
+            case 2: {
+              obj.requestId = reader.string()
               break
             }
             default: {
@@ -3429,6 +3440,13 @@ export namespace StopLocalContainerRequest {
               }
               break
             }
+            case 2: {
+              yield {
+                field: `${prefix}.requestId`,
+                value: reader.string()
+              }
+              break
+            }
             default: {
               reader.skipType(tag & 7)
               break
@@ -3446,6 +3464,11 @@ export namespace StopLocalContainerRequest {
     value: string
   }
 
+  export interface StopLocalContainerRequestRequestIdFieldEvent {
+    field: '$.requestId'
+    value: string
+  }
+
   export function encode (obj: Partial<StopLocalContainerRequest>): Uint8Array<ArrayBuffer> {
     return encodeMessage(obj, StopLocalContainerRequest.codec())
   }
@@ -3454,7 +3477,7 @@ export namespace StopLocalContainerRequest {
     return decodeMessage(buf, StopLocalContainerRequest.codec(), opts)
   }
 
-  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<StopLocalContainerRequest>): Generator<StopLocalContainerRequestContainerIdFieldEvent> {
+  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<StopLocalContainerRequest>): Generator<StopLocalContainerRequestContainerIdFieldEvent | StopLocalContainerRequestRequestIdFieldEvent> {
     return streamMessage(buf, StopLocalContainerRequest.codec(), opts)
   }
 }
