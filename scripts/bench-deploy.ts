@@ -41,13 +41,12 @@ const PEERS = 3
 const CARAVELA = 'bin/caravela.js'
 /** Label of the containers this benchmark starts with Docker directly, to remove them. */
 const BENCH_LABEL = 'caravela.bench'
-/** Target of issue 4: Caravela's p50 at most this many times a bare `docker run`'s. */
+/** Target: Caravela's p50 at most this many times a bare `docker run`'s. */
 const TARGET_RATIO = 1.3
 /** Longest time one measured command or request may take. */
 const STEP_TIMEOUT = 60_000
 /** Attempts, half a second apart, at the first placement while the suppliers' offers go out. */
 const WARM_UP_ATTEMPTS = 60
-
 
 const METHODS = {
   caravelaCli: 'caravela run (CLI process, spawn → exit)',

@@ -46,7 +46,6 @@ for (const [name, value] of Object.entries({ peers, sequential, burst, concurren
   }
 }
 
-
 const log = (line: string): void => { if (!values.json) console.error(line) }
 const dir = await mkdtemp(join(tmpdir(), 'caravela-bench-discovery-'))
 const configFile = join(dir, 'caravela.toml')

@@ -1,7 +1,7 @@
 /**
- * The Caravela libp2p service: the overlay, the wire protocols and (from the next issues) the
- * supplier, trader and buyer roles of one peer. An application adds it to its own libp2p
- * `services`, next to a kad-dht configured by `caravelaDHT()`.
+ * The Caravela libp2p service: the overlay, the wire protocols and the supplier, trader and buyer
+ * roles of one peer. An application adds it to its own libp2p `services`, next to a kad-dht
+ * configured by `caravelaDHT()`.
  */
 
 import { serviceCapabilities, serviceDependencies } from '@libp2p/interface'

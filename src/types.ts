@@ -1,5 +1,6 @@
 /**
- * The contract of Caravela (`../shared/reference/seed-api.txt`, DESIGN §1) in TypeScript.
+ * The contract of Caravela in TypeScript, after the original's Go interfaces (`Overlay`, the
+ * remote `Caravela` client, `DockerClient`) and reshaped for libp2p (`docs/architecture.md`).
  *
  * Roles (supplier, trader, buyer) are written against these interfaces only, never against
  * libp2p or dockerode, so the same role code runs in a real peer, in in-process tests and in
@@ -87,8 +88,8 @@ export interface LookupOptions extends AbortOptions {
 }
 
 /**
- * The overlay (seed `Overlay`): Kademlia over libp2p. Keys passed to `lookup` are preimages;
- * their point is `sha256(key)`, as kad-dht hashes every key (DESIGN §3).
+ * The overlay (the original's `Overlay`, there Chord): Kademlia over libp2p. Keys passed to
+ * `lookup` are preimages; their point is `sha256(key)`, as kad-dht hashes every key.
  */
 export interface Overlay {
   /** Start a new overlay with this peer as its first member. */
@@ -173,7 +174,7 @@ export interface ContainerStatus extends ContainerConfig {
   state: string
 }
 
-/** Result of `createOffer`: a trader says whether it keeps the offer and why not (§18 bug 16). */
+/** Result of `createOffer`: a trader says whether it keeps the offer and why not (the original's did not). */
 export interface CreateOfferResult {
   accepted: boolean
   reason?: string
@@ -191,8 +192,9 @@ export interface NetworkConfiguration {
 }
 
 /**
- * The remote API of a peer (seed `Caravela` interface plus `updateOffer`). The sender of every
- * message is the local peer: the receiver takes the sender's identity from the connection.
+ * The remote API of a peer: the original's remote `Caravela` interface, plus `cancelLaunch` and
+ * `containerExited`. The sender of every message is the local peer: the receiver takes the
+ * sender's identity from the connection.
  */
 export interface CaravelaClient {
   /** supplier → trader */
@@ -222,7 +224,7 @@ export interface CaravelaClient {
   obtainConfiguration (node: NodeRef, options?: AbortOptions): Promise<NetworkConfiguration>
 }
 
-/** Where a container runs (seed `DockerClient`). The Docker and memory runtimes implement it. */
+/** Where a container runs (the original's `DockerClient`). The Docker and memory runtimes implement it. */
 export interface ContainerRuntime {
   /** total CPUs (cores) and memory (MB) of the engine */
   getCpuAndRam (options?: AbortOptions): Promise<{ cpus: number, memory: number }>

@@ -45,7 +45,6 @@ const SETTLE_TIMEOUT = 30_000
 /** Time a restarted supplier's container is watched for a duplicate or a removal. */
 const WATCH_MS = 6_000
 
-
 interface Context {
   dir: string
   configFile: string

@@ -1,8 +1,8 @@
 /**
  * The protocol server and client between two real libp2p peers on 127.0.0.1: round trips,
- * status mapping, the rate limit, and every protocol fed bad input by hand over raw streams
- * (reliability-anchors §4, row F8 of §5). The server must answer with a status or close the
- * stream within its time limits, keep serving, and leave no unhandled rejection behind.
+ * status mapping, the rate limit, and every protocol fed bad input by hand over raw streams. The
+ * server must answer with a status or close the stream within its time limits, keep serving, and
+ * leave no unhandled rejection behind.
  */
 
 import { noise } from '@chainsafe/libp2p-noise'

@@ -28,8 +28,8 @@ function tree (...classes: Array<[number, number, Leaves]>): PartitionTree {
 }
 
 /**
- * The original's 16-bit test tree (`node/common/resources/mapping_test.go`), from which §4.2's
- * worked example comes. Its memory value 1048 is the original's, not a typo of ours.
+ * The original's 16-bit test tree (`node/common/resources/mapping_test.go`), on which the
+ * original's cases below run. Its memory value 1048 is the original's, not a typo of ours.
  */
 const TOY_TREE = tree(
   [0, 50, [[1, 50, [[256, 50], [512, 25], [1024, 25]]], [2, 50, [[2048, 100]]]]],
@@ -369,7 +369,7 @@ test('offerSlices: where every request the supplier can take is searched, given 
   }), { numRuns: 200 })
 })
 
-test('lowerPartitionsForOffer: the worked example of §4.2 and the original\'s cases', () => {
+test('lowerPartitionsForOffer: the original\'s cases', () => {
   const cases: Array<[Resources, Resources[]]> = [
     [r(1, 2, 2049), [r(1, 2, 2048), r(1, 1, 2048), r(1, 1, 1048), r(0, 2, 2048), r(0, 1, 1024), r(0, 1, 512), r(0, 1, 256)]],
     [r(0, 1, 512), [r(0, 1, 512), r(0, 1, 256)]],
@@ -385,7 +385,7 @@ test('lowerPartitionsForOffer: the worked example of §4.2 and the original\'s c
   }
 })
 
-test('lowerPartitionsForOffer compares with the available resources, not with the fittest partition (§4.2 [QUIRK] fixed)', () => {
+test('lowerPartitionsForOffer compares with the available resources, not with the fittest partition as the original did', () => {
   const map = new ResourceMap(tree([0, 50, [[4, 100, [[1024, 100]]]]], [1, 50, [[1, 100, [[1024, 100]]]]]))
 
   assert.equal(resourcesOf(map.fittestForOffer(r(1, 4, 1024))), r(1, 1, 1024))
@@ -582,7 +582,6 @@ test('digest: equal maps have equal digests, different maps different ones', () 
 
   assert.is.not(hex(toy), base)
 })
-
 
 test('anchorKey: fixed keys in the slice, the same for every map of the tree, distinct per anchor', () => {
   const map = new ResourceMap(defaultConfig().network.resources)

@@ -1,5 +1,5 @@
 /**
- * The simulator's baseline discovery backends (`caravela-original.md` §10) run by the roles:
+ * The original simulator's baseline discovery backends, run by the roles:
  * `random` (no offers: buyers ask the peers of random lookups for their free resources) and
  * `swarm` (a central master keeps every worker's registration and answers buyers with the best
  * workers), on in-process networks over LocalNetwork and a ManualClock.
@@ -77,7 +77,7 @@ async function assertCounted (net: BaselineNetwork, buyer: RolesPeer, req: Resou
   await net.clock.settle()
 }
 
-// ---- random (§10.1) ----
+// ---- random ----
 
 test('random: requests are placed on peers with room, and no offer is ever made', async () => {
   const net = await baselineNetwork('random', 12, { seed: 3 })
@@ -182,7 +182,7 @@ test('random: a request costs its submission, the lookup requests, each GetOffer
   await net.stop()
 })
 
-// ---- swarm (§10.2) ----
+// ---- swarm ----
 
 /** The master, as a live peer's lookup finds it. */
 async function masterOf (net: RolesNetwork): Promise<RolesPeer> {

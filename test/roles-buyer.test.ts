@@ -102,7 +102,7 @@ test('co-location and spread together: the group on one supplier, each spread co
   await net.stop()
 })
 
-test('a request that cannot be placed whole is rolled back: nothing of it is left anywhere (§18-10)', async () => {
+test('a request that cannot be placed whole is rolled back: nothing of it is left anywhere', async () => {
   // 4 suppliers can hold a container; a spread request of 6 cannot be placed whole
   const net = await createRolesNetwork({ size: 10, runtime: i => i < 4 ? { cpus: 2, memory: 2048 } : { cpus: 0, memory: 0 } })
   const err = await rejection(net.peers[5].roles.run(Array.from({ length: 6 }, () => container({ cpus: 1, memory: 512 })), { requestId: 'too-wide' }))
@@ -119,7 +119,7 @@ test('a request that cannot be placed whole is rolled back: nothing of it is lef
   await net.stop()
 })
 
-test('containers asking for no CPUs or memory get the smallest partition\'s (§18-9)', async () => {
+test('containers asking for no CPUs or memory get the smallest partition\'s', async () => {
   const net = await createRolesNetwork({ size: 8 })
   const [status] = await net.peers[0].roles.run([container({ cpus: 0, memory: 0 })])
   assert.equal(status.resources, net.map.lowestResources())
@@ -157,7 +157,7 @@ test('errors say why: no offers, invalid requests', async () => {
   await net.stop()
 })
 
-test('single-offer walk: at most maxPartitionsSearch lookups, never one more (§18-8)', async () => {
+test('single-offer walk: at most maxPartitionsSearch lookups, never one more', async () => {
   for (const maxPartitionsSearch of [1, 2, 3]) {
     const config = testNetworkConfig(c => { c.discoveryBackend = 'single-offer'; c.maxPartitionsSearch = maxPartitionsSearch })
     // enough peers that every slice has traders: a slice without one costs no search (see below)

@@ -99,7 +99,7 @@ test('stop: only the buyer that launched a container stops it; unknown ids are N
   await net.stop()
 })
 
-test('a runtime failure mid-launch removes what was started and returns the resources (§18-10)', async () => {
+test('a runtime failure mid-launch removes what was started and returns the resources', async () => {
   const net = await supplierNetwork({ cpus: 4, memory: 2048, failWhen: c => c.name === 'db' ? 'image db not found' : undefined })
   const [supplier, buyer] = net.peers
   const group = ['web', 'cache', 'db'].map(name => container({ cpus: 1, memory: 256 }, { name, groupPolicy: 'co-location' }))
@@ -160,7 +160,7 @@ test('cancel a launch: what it started is removed, what it is still starting is 
   await net.stop()
 })
 
-test('a container asking for no CPU or no memory is refused: nothing runs unlimited (§18-9)', async () => {
+test('a container asking for no CPU or no memory is refused: nothing runs unlimited', async () => {
   const net = await supplierNetwork()
   const [supplier, buyer] = net.peers
 

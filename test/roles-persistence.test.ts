@@ -1,5 +1,5 @@
 /**
- * Nothing is lost on restart (issue 4, item 2): the ledger of the containers a peer runs and
+ * Nothing is lost on restart: the ledger of the containers a peer runs and
  * placed, the reconciliation of a restarted supplier with its runtime, idempotent launches across
  * restarts and containerExited, over LocalNetwork, MemoryRuntime and a ManualClock. A restart
  * builds new roles on the peer's store and runtime (`RolesNetwork.restart`).

@@ -28,7 +28,7 @@ async function quietNetwork (size = 6): Promise<RolesNetwork> {
   return createRolesNetwork({ size, stopped: true })
 }
 
-test('a trader refuses an offer smaller than its slice and says why (§18-16)', async () => {
+test('a trader refuses an offer smaller than its slice and says why', async () => {
   const net = await quietNetwork()
   const small = { cpuClass: 0, cpus: 1, memory: 256 }
   const trader = traderAbove(net, small)
@@ -93,7 +93,7 @@ test('offers are keyed by the sender\'s identity: nobody else updates or removes
   assert.equal(trader.roles.offers().trading.offers.map(o => o.peerId), [intruder.peer.peerId])
 })
 
-test('getOffers returns each offer with its supplier, used resources and running containers (§18-14)', async () => {
+test('getOffers returns each offer with its supplier, used resources and running containers', async () => {
   const net = await quietNetwork()
   const [trader, supplier, buyer] = net.peers
   const free = { cpuClass: 0, cpus: 2, memory: 2048 }

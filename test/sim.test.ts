@@ -43,7 +43,7 @@ Scenarios('the three scenarios of the original load with their node counts, rate
   assert.equal(loaded[2].profiles.length, 9)
   assert.equal(loaded[2].profiles[8], { cpuClass: 1, cpus: 6, memory: 5000, percentage: 5 })
   assert.equal(loaded[1].backends, ['single-offer', 'random', 'swarm'])
-  // the original simulator's caravela settings (§3.1 sim toml)
+  // the original simulator's caravela settings (`caravela-sim.toml`)
   assert.equal(loaded[0].network.maxPartitionsSearch, 1)
   assert.equal(loaded[0].network.spreadOffers, false)
   assert.equal(loaded[0].network.refreshingInterval, 15 * 60_000)

@@ -18,9 +18,9 @@ import type { ContainerConfig } from '../src/types.js'
 const EXAMPLES = fileURLToPath(new URL('../../examples/', import.meta.url))
 
 /**
- * The original's `test_request.yml`, reconstructed from `caravela-original.md` §13.2: a map of
- * service name → image, args, ports (the `-p` syntax), cpu_power, cpus, memory (MB),
- * group_policy and an ignored name.
+ * The original's `test_request.yml`, reconstructed from its format: a map of service name →
+ * image, args, ports (the `-p` syntax), cpu_power, cpus, memory (MB), group_policy and an ignored
+ * name.
  */
 const TEST_REQUEST_YML = `
 container1:

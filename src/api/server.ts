@@ -1,5 +1,5 @@
 /**
- * The local control API (DESIGN §7): HTTP + JSON on a loopback address, what the `caravela`
+ * The local control API: HTTP + JSON on a loopback address, what the `caravela`
  * command talks to.
  *
  * Every request carries `Authorization: Bearer <token>`. The token is 32 random bytes, written
@@ -41,7 +41,6 @@ export const HEADERS_TIMEOUT = 10_000
 export const REQUEST_TIMEOUT = 30_000
 /** Idle time after which a kept-alive connection is closed. */
 export const KEEP_ALIVE_TIMEOUT = 5_000
-
 
 /** What the API serves: a Caravela node or, in tests, a fake. */
 export interface ApiTarget {
@@ -103,7 +102,6 @@ export interface ApiRoute {
   path: string
   handler (request: ApiRequest): unknown
 }
-
 
 /** The endpoints of the control API. */
 export function apiRoutes (target: ApiTarget): ApiRoute[] {

@@ -1,5 +1,5 @@
 /**
- * The peer daemon (`npm start -- [options]`, DESIGN §7): starts a Caravela peer that joins the
+ * The peer daemon (`npm start -- [options]`): starts a Caravela peer that joins the
  * network of `--bootstrap` or creates a new one, serves the local control API, prints its
  * addresses and runs until SIGINT or SIGTERM.
  */

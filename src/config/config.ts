@@ -237,7 +237,6 @@ export function networkConfigFromJson (json: string): NetworkConfig {
   return network
 }
 
-
 // Reading TOML and JSON values. `lenient` (TOML) also accepts durations as strings ("45s"), CPU
 // classes as names ("low") and memory with units ("2g"); JSON from the network takes numbers only.
 

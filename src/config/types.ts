@@ -24,7 +24,7 @@ export interface CpuClassPartition {
   cpuCores: CpuCoresPartition[]
 }
 
-/** The resource-partition tree (`caravela-original.md` §3.1, §4). Percentages at each level sum to 100. */
+/** The resource-partition tree, as in the original (`docs/configuration.md`). Percentages at each level sum to 100. */
 export interface PartitionTree {
   cpuClasses: CpuClassPartition[]
 }

@@ -1,5 +1,5 @@
 /**
- * Protocol ids: one per message, `/<prefix>/<name>/<version>` (DESIGN §5).
+ * Protocol ids: one per message, `/<prefix>/<name>/<version>` (`protocols/README.md`).
  */
 
 import { PROTOCOL_VERSION } from './constants.js'

@@ -1,7 +1,7 @@
 /**
  * @packageDocumentation
  *
- * The Caravela wire protocols (DESIGN §5, `protocols/README.md`): one libp2p protocol per remote
+ * The Caravela wire protocols (`protocols/README.md`): one libp2p protocol per remote
  * message, protobuf schemas in `protocols/caravela/v1/caravela.proto`, a server that dispatches
  * valid requests to domain handlers and a `CaravelaClient` over libp2p streams.
  */

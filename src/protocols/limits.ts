@@ -49,13 +49,13 @@ export interface ProtocolLimits {
   /**
    * Requests a peer may send on one protocol in a burst.
    *
-   * @default 20
+   * @default 200
    */
   rateLimitBurst: number
   /**
    * Requests per second a peer may send on one protocol after its burst.
    *
-   * @default 10
+   * @default 100
    */
   rateLimitPerSecond: number
   /**

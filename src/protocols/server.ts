@@ -94,7 +94,6 @@ export interface CaravelaProtocolServerInit {
   limits?: Partial<ProtocolLimits>
 }
 
-
 /** Errors of a request's framing: the peer sent bytes, but not one frame within the limits. */
 const FRAMING_ERRORS = new Set([
   'InvalidDataLengthError', 'InvalidDataLengthLengthError', 'InvalidMessageLengthError', 'UnexpectedEOFError'

@@ -1,18 +1,18 @@
 /**
- * The resource map (DESIGN §3): which resource combination each point of the hashed key space
- * stands for.
+ * The resource map: which resource combination each point of the hashed key space stands for
+ * (`docs/architecture.md`).
  *
  * A point is `sha256(key)`, the position kad-dht gives a key. The partition tree of the
  * configuration (CPU class → CPU cores → memory, each level with percentages) is quantized onto a
- * grid of 2^16 cells, a point's cell being its first 16 bits (big-endian). As in the original
- * (`caravela-original.md` §4.1), each level is cut in configuration order: a child gets
- * ⌊percentage × parent cells / 100⌋ cells and the last child takes what remains. Each leaf, a
- * (class, cores, memory) combination, becomes a slice: a contiguous run of cells, slices ordered
- * lexicographically by (class, cores, memory) along the grid. Every cell belongs to exactly one
- * slice. A slice is a union of aligned blocks (`blocksOf`), which is what Kademlia's XOR closeness
- * needs: the peer closest to a point in a block lies in that block whenever the block holds a peer.
+ * grid of 2^16 cells, a point's cell being its first 16 bits (big-endian). As in the original,
+ * each level is cut in configuration order: a child gets ⌊percentage × parent cells / 100⌋ cells
+ * and the last child takes what remains. Each leaf, a (class, cores, memory) combination, becomes
+ * a slice: a contiguous run of cells, slices ordered lexicographically by (class, cores, memory)
+ * along the grid. Every cell belongs to exactly one slice. A slice is a union of aligned blocks
+ * (`blocksOf`), which is what Kademlia's XOR closeness needs: the peer closest to a point in a
+ * block lies in that block whenever the block holds a peer.
  *
- * The selection functions are the original's (§4.2): they compare partition values, never ranges.
+ * The selection functions are the original's: they compare partition values, never ranges.
  */
 
 import { createHash, hash, randomBytes } from 'node:crypto'
@@ -356,13 +356,13 @@ export class ResourceMap {
    * Every partition a supplier with `available` free resources can honour (p ⊆ available), in
    * descending leaf order: the multiple-offer strategies make one offer per listed partition.
    *
-   * The original compares with f = fittestForOffer(available) instead of with `available`
-   * (§4.2 [QUIRK]). Since f ⊆ available, that lists a subset, and it drops partitions the supplier
-   * can honour whenever a lower leaf has more of one resource than f: with leaves (0, 4, 1024)
-   * and (1, 1, 1024) a (1, 4, 1024) supplier has f = (1, 1, 1024) and would never offer in
-   * (0, 4, 1024), so buyers of 4 low-class CPUs would not find it. That contradicts the strategy
-   * ("one offer per partition the node can honour", §5.6), so this compares with `available`. On
-   * the original's test tree both give the same lists.
+   * The original compares with f = fittestForOffer(available) instead of with `available`. Since
+   * f ⊆ available, that lists a subset, and it drops partitions the supplier can honour whenever a
+   * lower leaf has more of one resource than f: with leaves (0, 4, 1024) and (1, 1, 1024) a
+   * (1, 4, 1024) supplier has f = (1, 1, 1024) and would never offer in (0, 4, 1024), so buyers of
+   * 4 low-class CPUs would not find it. That contradicts the strategy ("one offer per partition the
+   * node can honour"), so this compares with `available`. On the original's test tree both give
+   * the same lists.
    */
   lowerPartitionsForOffer (available: Resources): Slice[] {
     return this.slices.filter(s => contains(available, s.resources)).reverse()

@@ -1,11 +1,12 @@
 /**
- * The buyer, or scheduler (`caravela-original.md` §7, DESIGN §4): places a request's containers
- * on suppliers found through traders. Co-located containers go together to one supplier, spread
- * containers each to a different one (§18-11); a request placed only in part is rolled back
- * (§18-10). Discovery searches the smallest slice that holds a placement (multiple-offer
- * strategies) or walks the slices (single offer, without the off-by-one of §18-8), or, under the
- * baselines (§10), asks random peers or the swarm master; offers are ranked on their suppliers'
- * real load and tried in order.
+ * The buyer, or scheduler: places a request's containers on suppliers found through traders.
+ * Co-located containers go together to one supplier, spread containers each to a different one
+ * (the original could put them on one node); a request placed only in part is rolled back.
+ * Discovery searches the smallest slice that holds a placement (multiple-offer strategies) or
+ * walks the slices (single offer: at most `maxPartitionsSearch` searches, where the original's
+ * bound was off by one), or, under the simulator's baselines, asks random peers or the swarm
+ * master; offers are ranked on their suppliers' real load and tried in order. What this changes
+ * from the original, and why: `docs/differences.md`.
  */
 
 import { MAX_CONTAINERS } from '../protocols/constants.js'
@@ -189,8 +190,9 @@ export class Buyer {
   }
 
   /**
-   * Check the request, give containers without CPUs or memory the smallest partition's (§18-9),
-   * and split it: the co-located containers as one placement, each spread container as its own.
+   * Check the request, give containers without CPUs or memory the smallest partition's (the
+   * original ran them unlimited), and split it: the co-located containers as one placement, each
+   * spread container as its own.
    */
   private plan (containers: ContainerConfig[], requestId: string): Placement[] {
     if (!REQUEST_ID_PATTERN.test(requestId)) {
@@ -230,7 +232,7 @@ export class Buyer {
   }
 
   /**
-   * Find offers, rank them and launch on the best supplier that accepts (§7.6), avoiding the
+   * Find offers, rank them and launch on the best supplier that accepts, avoiding the
    * suppliers the request already uses. When every offer was rejected (offers race: traders list
    * what other buyers just took), discover once more, without the offers that were refused (a
    * supplier that moved its offer may take the new one) nor the suppliers that did not answer.
@@ -460,7 +462,7 @@ export class Buyer {
   }
 
   /**
-   * Random (§10.1): up to randBackendMaxRetries lookups of a uniformly random key, each followed
+   * Random baseline: up to randBackendMaxRetries lookups of a uniformly random key, each followed
    * by GetOffers to every peer it returned (each answers with its own free resources when they
    * hold the request); the first lookup that yields a usable offer ends the search.
    */
@@ -487,7 +489,7 @@ export class Buyer {
   }
 
   /**
-   * Swarm (§10.2): GetOffers, without relay, to the master, found by a lookup of its well-known
+   * Swarm baseline: GetOffers, without relay, to the master, found by a lookup of its well-known
    * key; it answers the workers that hold the request best for the scheduling policy.
    */
   private async discoverSwarm (request: Request, needed: Resources, usable: (offer: AvailableOffer) => boolean): Promise<AvailableOffer[]> {

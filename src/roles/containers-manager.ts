@@ -1,10 +1,10 @@
 /**
- * The containers this peer runs for others (`caravela-original.md` §8): launches against an offer,
- * idempotent by request id, with a rollback that neither deadlocks nor leaks (§18-10); stops only
- * on the word of the buyer that launched; releases the resources of containers that exit and
- * tells their buyers.
+ * The containers this peer runs for others: launches against an offer, idempotent by request id,
+ * with a rollback that neither deadlocks nor leaks (the original's did both); stops only on the
+ * word of the buyer that launched; releases the resources of containers that exit and tells their
+ * buyers.
  *
- * Nothing is lost on restart (DESIGN §7): every container is in the ledger before the runtime
+ * Nothing is lost on restart: every container is in the ledger before the runtime
  * creates it, and carries labels enough to rebuild its record. A restarted peer reconciles its
  * ledger with the runtime's containers labelled with its peer id, and never touches others.
  */
@@ -664,7 +664,7 @@ function fingerprintOf (containers: ContainerConfig[]): string {
   return JSON.stringify(containers.map(copyContainerConfig))
 }
 
-/** A launch must hold containers, each asking for some CPU and memory (§18-9: no unlimited containers). */
+/** A launch must hold containers, each asking for some CPU and memory: none runs unlimited. */
 function validate (containers: ContainerConfig[]): void {
   if (containers.length === 0) {
     throw new ProtocolStatusError('INVALID_REQUEST', 'a launch holds at least one container')

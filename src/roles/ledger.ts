@@ -1,6 +1,6 @@
 /**
- * The ledger of a peer (DESIGN §7, reliability-anchors §3): the containers it runs for others and
- * the containers it placed, kept in its `Store` so that a restarted peer loses nothing.
+ * The ledger of a peer: the containers it runs for others and the containers it placed, kept in
+ * its `Store` so that a restarted peer loses nothing.
  *
  * Every record is one JSON value with a `version` field, under
  *

@@ -1,8 +1,8 @@
 /**
- * The supplier's offering strategies (`caravela-original.md` §5.5, §5.6) as pure plans: given the
+ * The supplier's offering strategies (single and multiple offers) as pure plans: given the
  * offers a supplier holds and its free resources, which offers to withdraw, which to update and
  * in which slices to create new ones. The supplier carries the plans out. The simulator's
- * baselines (§10) plan too: `random` makes no offers at all, `swarm` keeps one registration at the
+ * baselines plan too: `random` makes no offers at all, `swarm` keeps one registration at the
  * master, always up to date.
  */
 
@@ -44,7 +44,7 @@ export interface OfferTarget {
   slice: Slice
   /**
    * When no trader of `slice` takes the offer, walk down to the next lower slices the supplier
-   * can honour (§5.4 step 3), down to (excluding) `replaces`' slice when there is one.
+   * can honour, as the original does, down to (excluding) `replaces`' slice when there is one.
    */
   fallback: boolean
   /** an offer to withdraw once the new one is made, and to update instead when it cannot be */
@@ -74,7 +74,7 @@ const NONE_EMPTY = (): boolean => false
  */
 export function planOffers (strategy: DiscoveryBackend, map: ResourceMap, offers: SupplierOffer[], available: Resources, isEmpty: (slice: Slice) => boolean = NONE_EMPTY): OfferPlan {
   if (strategy === 'random') {
-    // §10.1: buyers ask peers directly; anything left from another backend goes
+    // buyers ask peers directly; anything left from another backend goes
     return { remove: [...offers], update: [], create: [] }
   }
 
@@ -96,7 +96,7 @@ export function planOffers (strategy: DiscoveryBackend, map: ResourceMap, offers
 }
 
 /**
- * Single offer (§5.5): one offer, in the largest slice the supplier can honour. An offer in that
+ * Single offer: one offer, in the largest slice the supplier can honour. An offer in that
  * slice is updated when the free resources changed. An offer in a lower slice the supplier still
  * honours (it grew, or an earlier creation fell back) stays until one is made higher up. An offer
  * in a slice it no longer honours is withdrawn and made again.
@@ -122,7 +122,7 @@ function planSingleOffer (offers: SupplierOffer[], available: Resources, target:
 }
 
 /**
- * Multiple offers (§5.6): one offer in every slice where the supplier can serve requests
+ * Multiple offers: one offer in every slice where the supplier can serve requests
  * (`ResourceMap.servedPartitions`): the slices it honours, as in the original, and the larger ones
  * where requests it can hold are searched, so that a buyer searching only the smallest slice that
  * holds its request finds every supplier able to serve it (the original missed a supplier with
@@ -131,8 +131,8 @@ function planSingleOffer (offers: SupplierOffer[], available: Resources, target:
  * (`ResourceMap.offerSlices`).
  * Offers in slices it no longer serves, and second offers in one slice, are withdrawn. With
  * `updates`, kept offers are updated when the free resources changed; without, their traders keep
- * the figures the offers were made with (§18-13). Creation does not fall back to lower slices:
- * those get offers of their own.
+ * the figures the offers were made with, as the original's `chord-multiple-offer`. Creation does
+ * not fall back to lower slices: those get offers of their own.
  */
 function planMultiOffer (map: ResourceMap, offers: SupplierOffer[], available: Resources, updates: boolean, isEmpty: (slice: Slice) => boolean): OfferPlan {
   const targets = new Map(map.offerSlices(available, isEmpty).map(slice => [slice.index, slice]))
@@ -154,7 +154,7 @@ function planMultiOffer (map: ResourceMap, offers: SupplierOffer[], available: R
 }
 
 /**
- * Swarm (§10.2): one registration at the master, made once and then updated at every change of
+ * Swarm baseline: one registration at the master, made once and then updated at every change of
  * the free resources, also when the worker is full (the master keeps it and does not pick it).
  */
 function planSwarm (offers: SupplierOffer[], available: Resources): OfferPlan {

@@ -1,7 +1,8 @@
 /**
- * Ranking of offers (`caravela-original.md` §7.5) on the real load of each supplier: traders
- * return the used resources and running containers with each offer (§18-14), so binpack and
- * spread compare how full each supplier would be after the placement.
+ * Ranking of offers, binpack or spread as in the original, on the real load of each supplier:
+ * traders return the used resources and running containers with each offer, so binpack and spread
+ * compare how full each supplier would be after the placement (the original's traders returned
+ * neither, so it ranked on free resources alone).
  */
 
 import { contains } from '../resources/resource-map.js'

@@ -36,7 +36,10 @@ export function copyPortMappings (mappings: PortMapping[]): PortMapping[] {
   return mappings.length === 0 ? copyList(mappings) : mappings.map(m => ({ hostPort: m.hostPort, containerPort: m.containerPort, protocol: m.protocol }))
 }
 
-/** What containers launched together need: CPUs and memory added, the highest CPU class (§18-11). */
+/**
+ * What containers launched together need: CPUs and memory added, the highest CPU class (the
+ * original took the last container's).
+ */
 export function totalResources (containers: Array<Pick<ContainerConfig, 'resources'>>): Resources {
   return containers.reduce((sum, c) => ({
     cpuClass: Math.max(sum.cpuClass, c.resources.cpuClass),

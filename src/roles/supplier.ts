@@ -1,12 +1,11 @@
 /**
- * The supplier (`caravela-original.md` §5, DESIGN §4): offers this peer's free resources to
- * traders, keeps the offers alive while their traders refresh them, makes them again elsewhere
- * when a trader goes quiet, withdraws them when the peer is full or leaves, and hands out
- * resources against an offer atomically.
+ * The supplier: offers this peer's free resources to traders, keeps the offers alive while their
+ * traders refresh them, makes them again elsewhere when a trader goes quiet, withdraws them when
+ * the peer is full or leaves, and hands out resources against an offer atomically.
  *
- * Under the baselines (§10) it is the worker of the `swarm` master (one registration, updated at
- * every change of its free resources) or, under `random`, offers nothing and answers buyers that
- * ask it directly with what it has free.
+ * Under the simulator's baselines it is the worker of the `swarm` master (one registration,
+ * updated at every change of its free resources) or, under `random`, offers nothing and answers
+ * buyers that ask it directly with what it has free.
  */
 
 import { copyList } from '../empty.js'
@@ -25,7 +24,7 @@ import type { ResourceMap, Slice } from '../resources/resource-map.js'
 import type { AvailableOffer, CaravelaClient, Clock, NodeRef, Offer, Overlay, OverlayNode, Resources } from '../types.js'
 import type { Logger } from '@libp2p/interface'
 
-/** Random keys looked up in a slice before the creation of an offer moves on (§5.4 steps 1–2). */
+/** Random keys looked up in a slice before the creation of an offer moves on, as in the original. */
 const KEYS_PER_SLICE = 2
 /** Percent: overcommit values are percentages of the real capacity. */
 const PERCENT = 100
@@ -65,7 +64,7 @@ export interface SupplierView {
 }
 
 /**
- * Advertised capacity (§5.1): ⌊cores × cpuOvercommit / 100⌋ × cpuSlices CPU units and
+ * Advertised capacity, as the original's: ⌊cores × cpuOvercommit / 100⌋ × cpuSlices CPU units and
  * ⌊memory × memoryOvercommit / 100⌋ MB, of the given CPU class.
  */
 export function computeCapacity (machine: { cpus: number, memory: number, cpuClass: number }, config: Pick<NetworkConfig, 'cpuOvercommit' | 'memoryOvercommit' | 'cpuSlices'>): Resources {
@@ -176,7 +175,7 @@ export class Supplier implements PeriodicTasks<SupplierTask> {
     await Promise.all([...this.offers.values()].map(async offer => { await this.withdraw(offer) }))
   }
 
-  /** A trader refreshes an offer: true only when we hold it and the sender is its trader (§5.9). */
+  /** A trader refreshes an offer: true only when we hold it and the sender is its trader. */
   refreshOffer (ctx: RequestContext, offerId: number): boolean {
     const offer = this.offers.get(offerId)
 
@@ -428,7 +427,7 @@ export class Supplier implements PeriodicTasks<SupplierTask> {
   }
 
   /**
-   * §5.4: offer to a trader of the target slice found through a random key, then through another
+   * Offer to a trader of the target slice found through a random key, then through another
    * random key, then (with `fallback`) in the next lower slices the supplier honours. A slice
    * whose traders all failed is skipped until the next supplying tick.
    */
@@ -482,7 +481,8 @@ export class Supplier implements PeriodicTasks<SupplierTask> {
   }
 
   /**
-   * CreateOffer to one trader; the offer counts only when the trader says it keeps it (§18-16).
+   * CreateOffer to one trader; the offer counts only when the trader says it keeps it (the
+   * original's traders dropped undersized offers without a word).
    * The offer is recorded before the call, so that a refresh racing the reply is answered.
    */
   private async offerTo (trader: OverlayNode, slice: Slice): Promise<SupplierOffer | undefined> {

@@ -1,5 +1,5 @@
 /**
- * The `swarm` baseline (`caravela-original.md` §10.2): Docker Swarm's manager/worker model on the
+ * The `swarm` baseline of the original's simulator: Docker Swarm's manager/worker model on the
  * same overlay, for comparison with the offering strategies. One peer, the *master*, keeps a
  * registration of every worker (its free and used resources) and answers buyers with the best
  * workers for a request; workers register with it and tell it every change of their free

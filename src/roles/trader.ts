@@ -1,12 +1,12 @@
 /**
- * The trader (`caravela-original.md` §6, DESIGN §4): keeps suppliers' offers for the slice its own
- * key falls in, refreshes them and drops the offers of suppliers that stop answering, answers
- * buyers with every offer it keeps (used resources and running containers included, §18-14),
- * and advertises to and relays through same-slice neighbours (§6.5, §6.6).
+ * The trader: keeps suppliers' offers for the slice its own key falls in, refreshes them and
+ * drops the offers of suppliers that stop answering, answers buyers with every offer it keeps
+ * (used resources and running containers included, which the original's traders never returned),
+ * and advertises to and relays through same-slice neighbours.
  *
- * Under the `swarm` baseline (§10.2) the trader of the master keeps one registration per worker,
- * whatever its slice and however full the worker, heartbeats the workers with the same refreshes,
- * and answers a buyer with the best few workers for its request.
+ * Under the `swarm` baseline the trader of the master keeps one registration per worker, whatever
+ * its slice and however full the worker, heartbeats the workers with the same refreshes, and
+ * answers a buyer with the best few workers for its request.
  */
 
 import { copyList } from '../empty.js'
@@ -71,7 +71,7 @@ interface TraderOffer {
   emptySlices?: number[]
 }
 
-/** A same-slice trader known to keep offers, on one side of ours (§6.6). */
+/** A same-slice trader known to keep offers, on one side of ours. */
 interface OfferingNeighbor {
   node: NodeRef
   key: Uint8Array
@@ -205,7 +205,7 @@ export class Trader implements PeriodicTasks<TraderTask> {
   }
 
   /**
-   * Swarm (§10.2): a worker registers with the master. Its registration replaces any it made
+   * Swarm baseline: a worker registers with the master. Its registration replaces any it made
    * before (one per worker), whatever its slice and even when it has nothing free: the master
    * keeps every worker and just does not pick the full ones.
    */
@@ -311,7 +311,7 @@ export class Trader implements PeriodicTasks<TraderTask> {
   }
 
   /**
-   * AdvertiseOffersNeighbor (§6.6): a same-slice trader tells us `traderOffering` keeps offers.
+   * AdvertiseOffersNeighbor: a same-slice trader tells us `traderOffering` keeps offers.
    * We remember it on the side the message came from and, when we keep no offers ourselves, pass
    * it on away from that side, at most once per spread interval per offering trader. Only traders
    * of our slice may advertise, and only traders of our slice.
@@ -358,7 +358,7 @@ export class Trader implements PeriodicTasks<TraderTask> {
   }
 
   /**
-   * Every refreshing interval (§6.4): RefreshOffer to the supplier of each offer not already
+   * Every refreshing interval: RefreshOffer to the supplier of each offer not already
    * waiting for one, a few at a time. True keeps it; false drops it; a failure counts, and
    * `maxRefreshesFailed` failures in a row drop it.
    */

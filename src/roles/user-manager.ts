@@ -1,5 +1,5 @@
 /**
- * The containers this peer placed (`caravela-original.md` §9), with their suppliers: listed by
+ * The containers this peer placed (the original's user manager), with their suppliers: listed by
  * `ps`, stopped by full or unique short id, told by their suppliers when they exit. Kept in the
  * ledger, so that a restarted peer still lists them.
  */

@@ -1,6 +1,6 @@
 /**
  * The container runtime of a real peer: containers run on the local Docker engine, through
- * dockerode (this is the only file that imports it). DESIGN §6.
+ * dockerode (this is the only file that imports it).
  *
  * - Every container carries the labels the containers manager gives it plus
  *   `caravela.supplier=<ownerPeerId>`; the runtime sees and touches only containers with its

@@ -94,7 +94,6 @@ interface PeerState {
   metrics: ProtocolMetrics
 }
 
-
 /** A registry of in-process peers, their handlers and their traffic. */
 export class LocalNetwork {
   readonly resourceMap: ResourceMap

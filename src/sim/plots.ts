@@ -1,5 +1,5 @@
 /**
- * The simulator's plots (issue 5): PNG charts of a {@link SimReport} comparing the discovery
+ * The simulator's plots: PNG charts of a {@link SimReport} comparing the discovery
  * backends of one run.
  *
  * Each chart is a Vega-Lite spec, compiled to Vega, rendered headlessly to SVG by a Vega `View`

@@ -1,5 +1,5 @@
 /**
- * The data a simulator run reports (issue 5): one {@link BackendResult} per discovery backend,
+ * The data a simulator run reports: one {@link BackendResult} per discovery backend,
  * gathered in a {@link SimReport}. The simulator engine fills these; `plots.ts` draws them.
  */
 
@@ -38,7 +38,7 @@ export interface BackendResult {
   messagesPerRequest: Summary
   lookupsPerRequest: Summary
   hopsPerRequest: Summary
-  /** mean over successful requests of allocated/requested (CPU and memory averaged), as §17.5 of the original */
+  /** resources of the containers placed / resources every deploy asked for, CPU and memory averaged, as the original simulator's */
   allocationEfficiency: number
   /** messages received per peer (requests and responses) */
   peerMessagesReceived: Summary

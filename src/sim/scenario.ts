@@ -1,7 +1,7 @@
 /**
  * Scenario files of the simulator (`scenarios/*.toml`): the network size and length of a run, the
  * backends to compare, the caravela settings, node capacities and the request workload, after the
- * original simulator's configuration (`caravela-original.md` §17.2–17.4). Mistakes are reported as
+ * original simulator's configuration and scenario files (`docs/simulator.md`). Mistakes are reported as
  * `InvalidConfigurationError`s naming the key, e.g. `requests.profiles[2].percentage`.
  */
 

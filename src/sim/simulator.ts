@@ -3,7 +3,7 @@
  * running the real `PeerRoles` (supplier, trader, buyer, containers and user managers) over the
  * simulated network and overlay, the memory runtime and the virtual clock, then feeds the
  * scenario's requests tick by tick and measures what the original simulator measured
- * (`caravela-original.md` §17.5).
+ * (`docs/simulator.md`).
  *
  * Requests of a tick arrive one after another, evenly spread over the tick; a request's messages
  * are function calls, so it completes before the next one arrives, while the roles' timers
@@ -355,7 +355,7 @@ function swarmMaster (kademlia: SimKademlia, map: ResourceMap): number {
   return master ?? kademlia.closest(point, 1)[0]
 }
 
-/** Mean over peers of their used share; a peer without free CPUs or memory counts as fully used (§17.5). */
+/** Mean over peers of their used share; a peer without free CPUs or memory counts as fully used, as the original's. */
 function usedRatio (maxCpus: Float64Array, maxMemory: Float64Array, usedCpus: Float64Array, usedMemory: Float64Array): number {
   let sum = 0
 

@@ -1,9 +1,8 @@
 /**
- * Stack files (`caravela deploy -f`): the original Caravela's format (`caravela-original.md`
- * §13.2: a map of service name → image, args, ports, cpus, memory, cpu_power or cpu_class and
- * group_policy) and the matching subset of a Docker Compose file (a file with a top-level
- * `services:` map). Either becomes the containers of one request, one per service, named after
- * the service.
+ * Stack files (`caravela deploy -f`): the original Caravela's format (a map of service name →
+ * image, args, ports, cpus, memory, cpu_power or cpu_class and group_policy) and the matching
+ * subset of a Docker Compose file (a file with a top-level `services:` map). Either becomes the
+ * containers of one request, one per service, named after the service.
  *
  * Every value is checked and every error names the file, the service and the key. A Compose key
  * Caravela cannot honour is refused when going without it would silently break the application
