@@ -14,7 +14,7 @@ import { ProtocolStatusError } from '../errors.js'
 import { copyContainerConfig, copyPortMappings, totalResources } from './resources.js'
 import type { HostedRecord, Ledger } from './ledger.js'
 import type { Supplier } from './supplier.js'
-import type { RequestContext } from '../protocols/server.js'
+import type { RequestContext } from '../protocols/handlers.js'
 import type {
   CaravelaClient, Clock, ContainerConfig, ContainerExit, ContainerRuntime, ContainerStatus, NodeRef, OwnedContainer, Resources
 } from '../types.js'
