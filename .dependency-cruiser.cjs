@@ -5,29 +5,30 @@
  * layer above nor from another unit of its own layer. Type-only imports count like any other: a
  * type taken from above is a dependency on what is above.
  *
- *   8  cli         the commands: caravela, the daemon, the simulator's; the only code that talks
- *                  to the terminal or exits the process
- *   7  api         the local control API, server and client
- *   6  node-service node.ts, service.ts, index.ts (the package's entry point) and metrics.ts (a
- *                  peer's metrics, gathered from the overlay, the protocols and the roles)
- *      sim         the simulator: the roles over a simulated overlay and transport; only cli
- *                  imports it (tests and scripts live outside src/ and are not checked)
- *   5  roles       supplier, trader, buyer, containers and user managers
- *   4  stacks      stack files; they read memory sizes as the configuration does and check
- *                  the protocol's limits
- *   3  config      configuration: defaults, TOML, validation, which builds a resource map to
- *                  check that the partition tree fits the grid
- *      overlay     Overlay over kad-dht, which places peers and keys on the resource map
- *   2  resources   the resource map and the partition tree it is built from
- *      protocols   the wire: codecs, handlers, the libp2p server and client
- *      store       the datastore the roles persist to
- *      runtime     container runtimes: Docker, memory, none
- *   1  base        types.ts (the contract), errors.ts, constants.ts, clock.ts, empty.ts,
- *                  copy.ts, polyfill.ts
+ *   8  cli           the commands: caravela, the daemon, the simulator's; the only code that
+ *                    talks to the terminal or exits the process
+ *   7  api           the local control API, server and client
+ *   6  node-service  node.ts, service.ts, index.ts (the package's entry point) and metrics.ts
+ *                    (a peer's metrics, gathered from the overlay, the protocols and the roles)
+ *      sim           the simulator: the roles over a simulated overlay and transport; only cli
+ *                    imports it (tests and scripts live outside src/ and are not checked)
+ *   5  roles         supplier, trader, buyer, containers and user managers
+ *   4  stacks        stack files; they read memory sizes as the configuration does and check
+ *                    the protocol's limits
+ *   3  config        configuration: defaults, TOML, validation, which builds a resource map to
+ *                    check that the partition tree fits the grid
+ *      overlay       Overlay over kad-dht, which places peers and keys on the resource map
+ *   2  resources     the resource map and the partition tree it is built from
+ *      protocols     the wire: codecs, handlers, the libp2p server and client
+ *      store         the datastore the roles persist to
+ *      runtime       container runtimes: Docker, memory, none
+ *   1  base          types.ts (the contract), errors.ts, constants.ts, clock.ts, empty.ts,
+ *                    copy.ts, polyfill.ts
  *
  * Besides: no import cycles at all; nothing but cli imports the simulator; the roles know the
  * overlay, the other peers and the runtime only as the interfaces of types.ts; a runtime does not
- * import another runtime, nor a command another command.
+ * import another runtime, nor a command another command; a new module of src/ gets a place in
+ * LAYERS before anything imports it.
  */
 
 /** Bottom to top: each layer maps its units to the paths they own. */
@@ -110,6 +111,13 @@ module.exports = {
       comment: 'a command does not import another: what they share goes in cli/shared.ts',
       from: { path: '^src/cli/(caravela|daemon|sim)\\.ts$' },
       to: { path: '^src/cli/(caravela|daemon|sim)\\.ts$' }
+    },
+    {
+      name: 'unplaced-module',
+      severity: 'error',
+      comment: 'this module is in no layer: give it a place in LAYERS of .dependency-cruiser.cjs',
+      from: { path: '^src/' },
+      to: { path: '^src/', pathNot: LAYERS.flatMap(layer => Object.values(layer).flat()) }
     },
     {
       name: 'unresolvable',
