@@ -4,9 +4,9 @@
  */
 
 import { parseArgs } from 'node:util'
-import { formatOptions, formatTable } from '../src/cli/caravela.js'
+import { formatOptions, formatTable } from '../src/cli/shared.js'
 import { startTestnet } from './testnet-lib.js'
-import type { CliOption } from '../src/cli/caravela.js'
+import type { CliOption } from '../src/cli/shared.js'
 
 const options = {
   peers: { type: 'string', value: 'n', description: 'Number of peers, the bootstrap peer included (required)' },

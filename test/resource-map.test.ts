@@ -6,7 +6,7 @@ import { defaultConfig } from '../src/config/config.js'
 import { GRID_BITS, GRID_CELLS } from '../src/constants.js'
 import { InvalidConfigurationError } from '../src/errors.js'
 import { ResourceMap, SIZE_ESTIMATE_PEERS, contains, estimateNetworkSize, pointOf } from '../src/resources/resource-map.js'
-import type { PartitionTree } from '../src/config/types.js'
+import type { PartitionTree } from '../src/resources/partition-tree.js'
 import type { Slice } from '../src/resources/resource-map.js'
 import type { Resources } from '../src/types.js'
 

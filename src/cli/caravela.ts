@@ -11,32 +11,19 @@
  * `bin/caravela.js` calls `run()`; tests call `main()` with their own output.
  */
 
-import { homedir } from 'node:os'
-import { join } from 'node:path'
 import { parseArgs } from 'node:util'
 import { ApiClient, ApiRequestError, NoPeerRunningError } from '../api/client.js'
 import { DEFAULT_DATA_DIR_NAME } from '../constants.js'
 import { parseMemory } from '../config/memory.js'
 import { parsePortMapping } from '../stacks/ports.js'
 import { CPU_CLASS_NAMES } from '../types.js'
+import { defaultDataDir, errorLine, EXIT_USAGE, formatOptions, formatTable, isUsageError, UsageError } from './shared.js'
 import type { Stack } from '../stacks/stack-file.js'
+import type { CliOption } from './shared.js'
 import type { CaravelaStatus, ContainerConfig, ContainerStatus, ContainerView, OffersView, OfferView, PeerSummary, PlacementProgress, PortMapping, Resources } from '../types.js'
 
 /** Environment variable holding the API token when `--api` is used without `--token`. */
 export const API_TOKEN_ENV = 'CARAVELA_API_TOKEN'
-
-/** Exit code of a usage error (bad flag, unknown command). */
-export const EXIT_USAGE = 2
-
-/** One command-line option: `node:util` parseArgs settings plus what `--help` shows. */
-export interface CliOption {
-  type: 'string' | 'boolean'
-  multiple?: boolean
-  short?: string
-  /** what the value is, shown in `--help` (e.g. `multiaddr`) */
-  value?: string
-  description: string
-}
 
 /** Where the command writes; `run()` uses the process's streams and environment. */
 export interface CliIO {
@@ -45,16 +32,6 @@ export interface CliIO {
   env: Record<string, string | undefined>
   /** `caravela run` prints its progress to stderr (true when stderr is a terminal) */
   progress?: boolean
-}
-
-/** A command-line mistake: reported with a pointer to `--help` and exit code 2. */
-export class UsageError extends Error {
-  static override name = 'UsageError'
-
-  constructor (message: string) {
-    super(message)
-    this.name = 'UsageError'
-  }
 }
 
 const options = {
@@ -397,11 +374,6 @@ async function clientFor (values: { 'data-dir'?: string, api?: string, token?: s
   }
 }
 
-/** A `UsageError` or one of parseArgs' errors (unknown option, missing value, ...). */
-export function isUsageError (err: any): boolean {
-  return err instanceof UsageError || String(err?.code).startsWith('ERR_PARSE_ARGS')
-}
-
 function describeError (err: any): string {
   if (isUsageError(err)) {
     return `${err.message} (see caravela --help)`
@@ -413,43 +385,6 @@ function describeError (err: any): string {
     return `${err.message}; the token must be the peer's current <data dir>/api-token`
   }
   return err.message ?? String(err)
-}
-
-/** `~/.caravela` */
-export function defaultDataDir (): string {
-  return join(homedir(), DEFAULT_DATA_DIR_NAME)
-}
-
-/**
- * The one line a command prints for a fatal error: `caravela: error: <message>`. The stack
- * follows only when `DEBUG` is set.
- */
-export function errorLine (message: string, err: unknown, env: CliIO['env']): string {
-  const line = `caravela: error: ${message.replace(/\s*\n\s*/g, ' ')}\n`
-  const stack = err instanceof Error ? err.stack : undefined
-  return env.DEBUG != null && env.DEBUG !== '' && stack != null ? line + stack + '\n' : line
-}
-
-/** `--help` text of an options table, one aligned line per option. */
-export function formatOptions (table: Record<string, CliOption>): string {
-  const rows = Object.entries(table).map(([name, option]) => [
-    `${option.short == null ? '    ' : `-${option.short}, `}--${name}${option.value == null ? '' : ` <${option.value}>`}`,
-    option.description + (option.multiple === true ? ' (repeatable)' : '')
-  ])
-  return formatTable(rows, '  ')
-}
-
-/** Rows as aligned columns, each line starting with `indent`; the last column is not padded. */
-export function formatTable (rows: string[][], indent = ''): string {
-  const widths: number[] = []
-
-  for (const row of rows) {
-    row.forEach((cell, i) => { widths[i] = Math.max(widths[i] ?? 0, cell.length) })
-  }
-
-  return rows
-    .map(row => indent + row.map((cell, i) => i === row.length - 1 ? cell : cell.padEnd(widths[i])).join('  ').trimEnd() + '\n')
-    .join('')
 }
 
 function mainHelp (): string {

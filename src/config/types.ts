@@ -4,30 +4,10 @@
  * Durations are milliseconds; memory is MB; CPUs are in CPU-slice units.
  */
 
-export interface MemoryPartition {
-  /** memory in MB */
-  value: number
-  percentage: number
-}
+import type { PartitionTree } from '../resources/partition-tree.js'
 
-export interface CpuCoresPartition {
-  /** CPUs */
-  value: number
-  percentage: number
-  memory: MemoryPartition[]
-}
-
-export interface CpuClassPartition {
-  /** 0 = low, 1 = high */
-  value: number
-  percentage: number
-  cpuCores: CpuCoresPartition[]
-}
-
-/** The resource-partition tree, as in the original (`docs/configuration.md`). Percentages at each level sum to 100. */
-export interface PartitionTree {
-  cpuClasses: CpuClassPartition[]
-}
+// the partition tree is the resource map's input and part of the network's configuration
+export type { CpuClassPartition, CpuCoresPartition, MemoryPartition, PartitionTree } from '../resources/partition-tree.js'
 
 export type SchedulingPolicy = 'binpack' | 'spread'
 export type DiscoveryBackend = 'single-offer' | 'single-offer-full-walk' | 'multi-offer' | 'multi-offer-updates' | 'random' | 'swarm'

@@ -7,7 +7,8 @@
  */
 
 export { CaravelaProtocolServer } from './server.js'
-export type { CaravelaHandlers, CaravelaProtocolServerComponents, CaravelaProtocolServerInit, RequestContext } from './server.js'
+export type { CaravelaProtocolServerComponents, CaravelaProtocolServerInit } from './server.js'
+export type { CaravelaHandlers, RequestContext } from './handlers.js'
 export { Libp2pCaravelaClient } from './client.js'
 export type { Libp2pCaravelaClientComponents, Libp2pCaravelaClientInit } from './client.js'
 export { CODECS } from './codec.js'

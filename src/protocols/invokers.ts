@@ -5,7 +5,7 @@
 
 import type { Requests, Results } from './codec.js'
 import type { MessageName } from './ids.js'
-import type { CaravelaHandlers, RequestContext } from './server.js'
+import type { CaravelaHandlers, RequestContext } from './handlers.js'
 
 export type Invoker<N extends MessageName> = (handlers: CaravelaHandlers, ctx: RequestContext, request: Requests[N]) => Promise<Results[N]>
 

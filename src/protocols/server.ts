@@ -11,70 +11,20 @@ import { raceSignal } from 'race-signal'
 import { PROTOCOL_PREFIX } from '../constants.js'
 import { MalformedMessageError, NotImplementedError, ProtocolStatusError } from '../errors.js'
 import { CODECS } from './codec.js'
+import { copyHandlers } from './handlers.js'
 import { MESSAGE_NAMES, protocolIds } from './ids.js'
 import { DEFAULT_LIMITS, requestSizeLimit, responseSizeLimit } from './limits.js'
 import { INVOKERS } from './invokers.js'
 import { createMetrics } from './metrics.js'
 import { TokenBuckets } from './rate-limiter.js'
 import type { Requests, Response, Results } from './codec.js'
+import type { CaravelaHandlers, RequestContext } from './handlers.js'
 import type { MessageName } from './ids.js'
 import type { ProtocolLimits } from './limits.js'
 import type { ProtocolMetrics } from './metrics.js'
-import type {
-  AvailableOffer, ContainerConfig, ContainerStatus, CreateOfferResult, NetworkConfiguration, NodeRef, Offer, Resources, StopTarget
-} from '../types.js'
 import type { ComponentLogger, Connection, Logger, Startable, Stream } from '@libp2p/interface'
 import type { Registrar } from '@libp2p/interface-internal'
 import type { LengthPrefixedStream } from '@libp2p/utils'
-
-/** Who sent a request, and when to give up on it. */
-export interface RequestContext {
-  /** the remote peer of the connection and the connection's remote multiaddr */
-  from: NodeRef
-  /** aborted when the request's time is up or the server stops */
-  signal: AbortSignal
-}
-
-/**
- * What a peer does with each incoming message. A handler may throw `ProtocolStatusError` to
- * answer with a status, or `NotImplementedError`; anything else answers INTERNAL_ERROR.
- */
-export interface CaravelaHandlers {
-  /** `emptySlices`: indices of the slices the supplier found without a trader */
-  createOffer (ctx: RequestContext, offer: Offer, emptySlices?: readonly number[]): Promise<CreateOfferResult>
-  refreshOffer (ctx: RequestContext, offerId: number): Promise<boolean>
-  updateOffer (ctx: RequestContext, offer: Offer): Promise<boolean>
-  removeOffer (ctx: RequestContext, offerId: number): Promise<void>
-  /**
-   * `needed` when the asker wants only offers whose free resources contain it; `own` when it asks
-   * for this peer's own free resources rather than the offers its trader keeps
-   */
-  getOffers (ctx: RequestContext, relay: boolean, needed?: Resources, own?: boolean): Promise<AvailableOffer[]>
-  advertiseOffersNeighbor (ctx: RequestContext, traderOffering: NodeRef): Promise<void>
-  launchContainer (ctx: RequestContext, offerId: number, requestId: string, containers: ContainerConfig[]): Promise<ContainerStatus[]>
-  /** a container, or a launch to cancel (`StopTarget`) */
-  stopLocalContainer (ctx: RequestContext, target: StopTarget): Promise<void>
-  containerExited (ctx: RequestContext, containerId: string, exitCode: number | undefined, reason: string): Promise<void>
-  obtainConfiguration (ctx: RequestContext): Promise<NetworkConfiguration>
-}
-
-/**
- * The handlers of `handlers`, its own or inherited ones (a class's methods), bound to it: a copy
- * that later changes to the object do not reach.
- */
-export function copyHandlers (handlers: Partial<CaravelaHandlers>): Partial<CaravelaHandlers> {
-  const copy: Record<string, unknown> = {}
-
-  for (const name of MESSAGE_NAMES) {
-    const handler = handlers[name]
-
-    if (handler != null) {
-      copy[name] = handler.bind(handlers)
-    }
-  }
-
-  return copy
-}
 
 export interface CaravelaProtocolServerComponents {
   registrar: Pick<Registrar, 'handle' | 'unhandle'>

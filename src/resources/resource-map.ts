@@ -18,8 +18,8 @@
 import { createHash, hash, randomBytes } from 'node:crypto'
 import { GRID_BITS, GRID_CELLS } from '../constants.js'
 import { InvalidConfigurationError } from '../errors.js'
-import type { PartitionTree } from '../config/types.js'
 import type { Resources } from '../types.js'
+import type { PartitionTree } from './partition-tree.js'
 
 /** A leaf of the partition tree and the run of grid cells it owns. */
 export interface Slice {

@@ -9,12 +9,13 @@
  * ledger with the runtime's containers labelled with its peer id, and never touches others.
  */
 
+import { copyContainerConfig, copyPortMappings } from '../copy.js'
 import { compact, emptyMap, writable } from '../empty.js'
 import { ProtocolStatusError } from '../errors.js'
-import { copyContainerConfig, copyPortMappings, totalResources } from './resources.js'
+import { totalResources } from './resources.js'
 import type { HostedRecord, Ledger } from './ledger.js'
 import type { Supplier } from './supplier.js'
-import type { RequestContext } from '../protocols/server.js'
+import type { RequestContext } from '../protocols/handlers.js'
 import type {
   CaravelaClient, Clock, ContainerConfig, ContainerExit, ContainerRuntime, ContainerStatus, NodeRef, OwnedContainer, Resources
 } from '../types.js'

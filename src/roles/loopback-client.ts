@@ -7,7 +7,7 @@
 
 import { raceSignal } from 'race-signal'
 import { ProtocolStatusError, RemoteRequestError } from '../errors.js'
-import type { CaravelaHandlers, RequestContext } from '../protocols/server.js'
+import type { CaravelaHandlers, RequestContext } from '../protocols/handlers.js'
 import type { AbortOptions, AvailableOffer, CaravelaClient, ContainerConfig, ContainerStatus, CreateOfferOptions, CreateOfferResult, GetOffersOptions, NetworkConfiguration, NodeRef, Offer } from '../types.js'
 
 /** The handlers the roles serve. */

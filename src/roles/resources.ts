@@ -2,8 +2,7 @@
  * Arithmetic and wording of resource combinations, shared by the roles.
  */
 
-import { copyList } from '../empty.js'
-import type { ContainerConfig, PortMapping, Resources } from '../types.js'
+import type { ContainerConfig, Resources } from '../types.js'
 
 /** `2 CPUs and 1024 MB` (with the class when it is not the lowest). */
 export function describeResources (r: Resources): string {
@@ -14,26 +13,6 @@ export function describeResources (r: Resources): string {
 /** Same CPU class, CPUs and memory. */
 export function sameResources (a: Resources, b: Resources): boolean {
   return a.cpuClass === b.cpuClass && a.cpus === b.cpus && a.memory === b.memory
-}
-
-/**
- * A deep copy of a container's configuration, field by field: many times faster than
- * `structuredClone`, which a simulated network of a million peers calls for every launch.
- */
-export function copyContainerConfig (config: ContainerConfig): ContainerConfig {
-  return {
-    name: config.name,
-    image: config.image,
-    args: copyList(config.args),
-    portMappings: copyPortMappings(config.portMappings),
-    resources: { cpuClass: config.resources.cpuClass, cpus: config.resources.cpus, memory: config.resources.memory },
-    groupPolicy: config.groupPolicy
-  }
-}
-
-/** A copy of port mappings. */
-export function copyPortMappings (mappings: PortMapping[]): PortMapping[] {
-  return mappings.length === 0 ? copyList(mappings) : mappings.map(m => ({ hostPort: m.hostPort, containerPort: m.containerPort, protocol: m.protocol }))
 }
 
 /**

@@ -4,9 +4,9 @@
  * ledger, so that a restarted peer still lists them.
  */
 
+import { copyPortMappings } from '../copy.js'
 import { compact, copyList, emptyMap, writable } from '../empty.js'
 import { ProtocolStatusError } from '../errors.js'
-import { copyPortMappings } from './resources.js'
 import type { Ledger } from './ledger.js'
 import type { AbortOptions, CaravelaClient, Clock, ContainerStatus, ContainerView, NodeRef, StopResult } from '../types.js'
 import type { Logger } from '@libp2p/interface'

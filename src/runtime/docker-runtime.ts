@@ -17,7 +17,7 @@
 import { randomBytes } from 'node:crypto'
 import { defaultLogger } from '@libp2p/logger'
 import Docker from 'dockerode'
-import { ContainerNotFoundError, ContainerStartError } from './memory-runtime.js'
+import { ContainerNotFoundError, ContainerStartError } from './errors.js'
 import type { AbortOptions, ContainerConfig, ContainerExitEvents, ContainerExitListener, ContainerRuntime, PortMapping } from '../types.js'
 import type { ComponentLogger, Logger } from '@libp2p/interface'
 

@@ -5,9 +5,12 @@
  */
 
 import { randomBytes } from 'node:crypto'
+import { copyContainerConfig } from '../copy.js'
 import { compact, emptyMap, writable } from '../empty.js'
-import { copyContainerConfig } from '../roles/resources.js'
+import { ContainerNotFoundError, ContainerStartError } from './errors.js'
 import type { AbortOptions, ContainerConfig, ContainerExitListener, ContainerRuntime, OwnedContainer, PortMapping, Resources } from '../types.js'
+
+export { ContainerNotFoundError, ContainerStartError }
 
 /** Host ports handed out for mappings with host port 0 (Linux's default ephemeral range). */
 export const DEFAULT_PORT_RANGE: Readonly<[number, number]> = [32768, 60999]
@@ -46,26 +49,6 @@ export interface MemoryContainer {
   portMappings: PortMapping[]
   state: 'running' | 'exited'
   exitCode?: number
-}
-
-/** The runtime has no container with this id (Docker answers 404). */
-export class ContainerNotFoundError extends Error {
-  static name = 'ContainerNotFoundError'
-
-  constructor (containerId: string) {
-    super(`No such container: ${containerId}`)
-    this.name = 'ContainerNotFoundError'
-  }
-}
-
-/** Running the container would exceed the runtime's capacity, or a host port is taken. */
-export class ContainerStartError extends Error {
-  static name = 'ContainerStartError'
-
-  constructor (message: string) {
-    super(message)
-    this.name = 'ContainerStartError'
-  }
 }
 
 /** `ContainerRuntime` that accounts containers without running them. */

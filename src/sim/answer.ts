@@ -9,7 +9,7 @@ import { INVOKERS } from '../protocols/invokers.js'
 import { DEFAULT_LIMITS, responseSizeLimit } from '../protocols/limits.js'
 import type { Requests, Response, Results } from '../protocols/codec.js'
 import type { MessageName } from '../protocols/ids.js'
-import type { CaravelaHandlers, RequestContext } from '../protocols/server.js'
+import type { CaravelaHandlers, RequestContext } from '../protocols/handlers.js'
 
 /**
  * Run the handler of `name` and encode its response. An error that is not a protocol status (a

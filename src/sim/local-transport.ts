@@ -21,7 +21,7 @@ import { answer } from './answer.js'
 import type { Requests, Results } from '../protocols/codec.js'
 import type { MessageName } from '../protocols/ids.js'
 import type { ProtocolMetrics } from '../protocols/metrics.js'
-import type { CaravelaHandlers, RequestContext } from '../protocols/server.js'
+import type { CaravelaHandlers, RequestContext } from '../protocols/handlers.js'
 import type { ResourceMap } from '../resources/resource-map.js'
 import type {
   AbortOptions, CaravelaClient, LookupOptions, LookupStats, NodeRef, Overlay, OverlayNode

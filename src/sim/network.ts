@@ -17,7 +17,7 @@ import { UnreachableError } from './local-transport.js'
 import type { SimKademlia } from './kademlia.js'
 import type { Requests, Results } from '../protocols/codec.js'
 import type { MessageName } from '../protocols/ids.js'
-import type { CaravelaHandlers, RequestContext } from '../protocols/server.js'
+import type { CaravelaHandlers, RequestContext } from '../protocols/handlers.js'
 import type { ResourceMap } from '../resources/resource-map.js'
 import type { AbortOptions, CaravelaClient, LookupOptions, NodeRef, Overlay, OverlayNode } from '../types.js'
 

@@ -12,7 +12,7 @@
 
 import type { SimRandom } from './random.js'
 import type { Scenario } from './scenario.js'
-import type { PartitionTree } from '../config/types.js'
+import type { PartitionTree } from '../resources/partition-tree.js'
 import type { Resources } from '../types.js'
 
 /** One request of a tick. */

@@ -14,7 +14,7 @@
 import { open } from 'node:fs/promises'
 import { basename, extname } from 'node:path'
 import { parseDocument } from 'yaml'
-import { parseMemory } from '../config/config.js'
+import { parseMemory } from '../config/memory.js'
 import { MAX_ARG_LENGTH, MAX_ARGS, MAX_CONTAINERS, MAX_IMAGE_LENGTH, MAX_NAME_LENGTH, MAX_PORT_MAPPINGS } from '../protocols/constants.js'
 import { CPU_CLASS_NAMES, GROUP_POLICIES } from '../types.js'
 import { InvalidPortMappingError, parsePortMapping, portMapping } from './ports.js'

@@ -1,0 +1,24 @@
+/**
+ * What every container runtime throws, whichever engine it drives: the roles tell these apart by
+ * name.
+ */
+
+/** The runtime has no container with this id (Docker answers 404). */
+export class ContainerNotFoundError extends Error {
+  static name = 'ContainerNotFoundError'
+
+  constructor (containerId: string) {
+    super(`No such container: ${containerId}`)
+    this.name = 'ContainerNotFoundError'
+  }
+}
+
+/** Running the container would exceed the runtime's capacity, or a host port is taken. */
+export class ContainerStartError extends Error {
+  static name = 'ContainerStartError'
+
+  constructor (message: string) {
+    super(message)
+    this.name = 'ContainerStartError'
+  }
+}
