@@ -2,7 +2,8 @@ import { suite } from './fixtures/suite.js'
 import * as assert from 'uvu/assert'
 import { pointOf } from '../src/resources/resource-map.js'
 import { compare, xor } from '../src/overlay/kad-overlay.js'
-import { createTestNetwork, createTestNode, dialableAddress, stopAll, testConfig, waitFor } from './fixtures/network.js'
+import { createTestNetwork, createTestNode, dialableAddress, stopAll, testConfig } from './fixtures/network.js'
+import { waitFor } from './fixtures/wait.js'
 import type { CaravelaNode } from '../src/node.js'
 import type { LookupStats } from '../src/types.js'
 
@@ -172,8 +173,8 @@ Overlay('watchSlices: a listener hears once of a peer of its slice joining, and 
     first.services.caravela.overlay.watchSlices([slice], () => { cancelledHeard++ })()
 
     // the newcomer reaches every table through its self-query and the bucket refreshes
-    await waitFor(() => heard > 0, 20_000, 'the second peer to hear of the newcomer')
-    await waitFor(() => first.services.caravela.peers().some(p => p.peerId === newcomer.peerId.toString() && p.inRoutingTable), 20_000, 'the first peer to know the newcomer')
+    await waitFor(() => heard > 0, { timeout: 20_000, message: 'the second peer to hear of the newcomer' })
+    await waitFor(() => first.services.caravela.peers().some(p => p.peerId === newcomer.peerId.toString() && p.inRoutingTable), { timeout: 20_000, message: 'the first peer to know the newcomer' })
     cancel()
     assert.is(heard, 1)
     assert.is(cancelledHeard, 0)
