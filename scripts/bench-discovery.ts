@@ -13,7 +13,6 @@
  * 512g: the memory runtime only accounts), --json.
  */
 
-import '../src/polyfill.js'
 import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'

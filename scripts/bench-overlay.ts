@@ -10,7 +10,6 @@
  * Flags: --peers N (default 20), --rounds N (default 300), --json.
  */
 
-import '../src/polyfill.js'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'

@@ -15,6 +15,7 @@ import { suite } from './fixtures/suite.js'
 import * as assert from 'uvu/assert'
 import { startTestnet } from '../scripts/testnet-lib.js'
 import { FAST_NETWORK_CONFIG } from './fixtures/testnet-config.js'
+import { waitFor } from './fixtures/wait.js'
 import type { CaravelaStatus, PeerSummary } from '../src/types.js'
 import type { ChildProcess } from 'node:child_process'
 
@@ -78,9 +79,7 @@ async function withTimeout<T> (promise: Promise<T>, ms: number, what: string): P
 
 /** Resolves when the daemon has printed its peer id, addresses and control API. */
 async function waitUntilUp (daemon: Daemon): Promise<Up> {
-  const deadline = Date.now() + START_TIMEOUT
-
-  while (Date.now() < deadline) {
+  return waitFor(() => {
     const api = /^Control API: (\S+)$/m.exec(daemon.stdout)
 
     if (api != null) {
@@ -95,24 +94,19 @@ async function waitUntilUp (daemon: Daemon): Promise<Up> {
       throw new Error(`the daemon exited with ${daemon.child.exitCode}:\n${daemon.stdout}${daemon.stderr}`)
     }
 
-    await new Promise(resolve => setTimeout(resolve, 100))
-  }
-
-  throw new Error(`the daemon did not come up within ${START_TIMEOUT / 1000} s:\n${daemon.stdout}${daemon.stderr}`)
+    return undefined
+  }, { timeout: START_TIMEOUT, message: () => `the daemon to come up:\n${daemon.stdout}${daemon.stderr}` })
 }
 
 /** Polls `caravela peers --json` on `dataDir` until it lists every one of `peerIds`. */
 async function waitForPeers (dataDir: string, peerIds: string[]): Promise<PeerSummary[]> {
-  const deadline = Date.now() + 30_000
   let peers: PeerSummary[] = []
-  const listsAll = (): boolean => peerIds.every(peerId => peers.some(peer => peer.peerId === peerId))
 
-  while (Date.now() < deadline && !listsAll()) {
+  await waitFor(async () => {
     peers = await caravela<PeerSummary[]>('peers', '--json', '--data-dir', dataDir)
-    await new Promise(resolve => setTimeout(resolve, 250))
-  }
+    return peerIds.every(peerId => peers.some(peer => peer.peerId === peerId))
+  }, { timeout: 30_000, interval: 250, message: () => `${dataDir} to list ${peerIds.join(', ')}: ${JSON.stringify(peers)}` })
 
-  assert.ok(listsAll(), `${dataDir} lists ${peerIds.join(', ')}: ${JSON.stringify(peers)}`)
   return peers
 }
 
@@ -288,16 +282,10 @@ Testnet('on a memory-runtime testnet `caravela run` places a container, `ps` sho
     const offersOf = async (peer: typeof victim): Promise<Array<{ peerId: string }>> => (await caravela<{ trading: { offers: Array<{ peerId: string }> } }>('offers', '--json', '--data-dir', peer.dataDir)).trading.offers
     const survivors = testnet.peers.filter(peer => peer !== victim)
     victim.process.kill('SIGKILL')
-    const killedAt = Date.now()
-    let stale = true
-
-    while (stale && Date.now() - killedAt < 20_000) {
-      await new Promise(resolve => setTimeout(resolve, 500))
+    await waitFor(async () => {
       const held = await Promise.all(survivors.map(offersOf))
-      stale = held.some(offers => offers.some(offer => offer.peerId === victim.peerId))
-    }
-
-    assert.not.ok(stale, 'traders still hold the killed supplier\'s offers 20 s later')
+      return !held.some(offers => offers.some(offer => offer.peerId === victim.peerId))
+    }, { timeout: 20_000, interval: 500, message: 'the traders to drop the killed supplier\'s offers' })
   } finally {
     await testnet.stop()
   }

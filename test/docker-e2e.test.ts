@@ -19,6 +19,7 @@ import * as assert from 'uvu/assert'
 import { DAEMON_PATH, startTestnet } from '../scripts/testnet-lib.js'
 import { DEFAULT_DOCKER_SOCKET } from '../src/runtime/docker-runtime.js'
 import { FAST_NETWORK_CONFIG } from './fixtures/testnet-config.js'
+import { waitFor } from './fixtures/wait.js'
 import type { Testnet, TestnetPeer } from '../scripts/testnet-lib.js'
 import type { ContainerStatus, ContainerView, OffersView, StopResult } from '../src/types.js'
 import type { ChildProcess } from 'node:child_process'
@@ -156,23 +157,6 @@ async function httpGet (port: number): Promise<string> {
   throw new Error(`nothing answered on 127.0.0.1:${port} within ${HTTP_WAIT / 1000} s: ${String(last)}`)
 }
 
-/** Polls `check` until it returns a value; after `timeout` fails, saying `what` and the last `detail()`. */
-async function waitFor<T> (what: string, timeout: number, check: () => Promise<T | undefined>, detail: () => string): Promise<T> {
-  const deadline = Date.now() + timeout
-
-  while (Date.now() < deadline) {
-    const value = await check()
-
-    if (value !== undefined) {
-      return value
-    }
-
-    await sleep(500)
-  }
-
-  throw new Error(`${what} within ${timeout / 1000} s: ${detail()}`)
-}
-
 async function sleep (ms: number): Promise<void> {
   await new Promise(resolve => setTimeout(resolve, ms))
 }
@@ -216,13 +200,13 @@ async function restart (ctx: Context, peer: TestnetPeer, bootstrap: TestnetPeer)
   child.stdout?.on('data', (chunk: Buffer) => { output += chunk.toString() })
   child.stderr?.on('data', (chunk: Buffer) => { output += chunk.toString() })
 
-  return waitFor('the restarted daemon did not come up', START_TIMEOUT, async () => {
+  return waitFor(async () => {
     if (!isRunning(child)) {
       throw new Error(`the restarted daemon exited with ${child.exitCode ?? child.signalCode}:\n${output}`)
     }
 
     return /^Control API: \S+$/m.test(output) ? /^Caravela peer (\S+) listening on:$/m.exec(output)?.[1] : undefined
-  }, () => output)
+  }, { timeout: START_TIMEOUT, interval: 500, message: () => `the restarted daemon to come up: ${output}` })
 }
 
 function daemonArgs (ctx: Context): string[] {
@@ -371,11 +355,12 @@ E2E('a supplier killed with SIGKILL and restarted keeps its peer id and its cont
 
   // the buyer shows the container running on its supplier, and the engine has it exactly once
   let listed: ContainerView | undefined
-  await waitFor('the buyer did not list the container running on the restarted supplier', SETTLE_TIMEOUT, async () => {
+  await waitFor(async () => {
     listed = (await ps(buyer)).find(c => c.containerId === status.containerId)
-    return listed?.state === 'running' && listed.supplier.peerId === supplier.peerId ? listed : undefined
-  }, () => JSON.stringify(listed))
+    return listed?.state === 'running' && listed.supplier.peerId === supplier.peerId
+  }, { timeout: SETTLE_TIMEOUT, interval: 500, message: () => `the buyer to list the container running on the restarted supplier: ${JSON.stringify(listed)}` })
 
+  // a deliberate watch, bounded by WATCH_MS: no duplicate appears and the container is not removed
   for (const deadline = Date.now() + WATCH_MS; Date.now() < deadline; await sleep(1_000)) {
     const owned = await containersOf(supplier.peerId)
     assert.equal(owned.map(c => [c.Id, c.State]), [[status.containerId, 'running']], 'one container of the supplier, still running: no duplicate, no orphan')

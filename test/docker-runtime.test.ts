@@ -9,6 +9,7 @@ import http from 'node:http'
 import { connect, createServer } from 'node:net'
 import { rm } from 'node:fs/promises'
 import { suite } from './fixtures/suite.js'
+import { waitFor } from './fixtures/wait.js'
 import * as assert from 'uvu/assert'
 import { DEFAULT_DOCKER_SOCKET, DockerRuntime, isImageAllowed, LABEL_OWNER } from '../src/runtime/docker-runtime.js'
 import type { ContainerConfig, ContainerExit, PortMapping } from '../src/types.js'
@@ -257,13 +258,7 @@ Docker('a container that exits on its own fires onExit with its code; one we rem
     const removed = await runtime.runContainer(config(), LABELS)
     const { containerId } = await runtime.runContainer(config({ args: ['sh', '-c', 'exit 3'] }), LABELS)
     await runtime.removeContainer(removed.containerId)
-
-    const deadline = Date.now() + EXIT_WAIT_MS
-
-    while (!exits.some(e => e.containerId === containerId) && Date.now() < deadline) {
-      await new Promise(resolve => setTimeout(resolve, 50))
-    }
-
+    await waitFor(() => exits.some(e => e.containerId === containerId), { timeout: EXIT_WAIT_MS, interval: 50, message: `the exit of ${containerId.slice(0, 12)}` })
     assert.equal(exits.find(e => e.containerId === containerId), { containerId, exitCode: 3 })
     assert.is(await runtime.checkContainerStatus(containerId), 'exited')
     // the die event of the removed container came before the exit's, or not at all
@@ -278,9 +273,12 @@ Docker('the event stream reopens after a drop and reports the exits it missed', 
   // a unix-socket proxy to the engine, which the test cuts and restores
   const proxyPath = `/tmp/caravela-docker-proxy-${RUN}.sock`
   const sockets = new Set<import('node:net').Socket>()
+  /** the engine has answered through the proxy */
+  let answered = false
   const proxy = createServer(client => {
     const upstream = connect(SOCKET)
     sockets.add(client).add(upstream)
+    upstream.once('data', () => { answered = true })
     client.on('error', () => {}).on('close', () => { upstream.destroy() })
     upstream.on('error', () => {}).on('close', () => { client.destroy() })
     client.pipe(upstream).pipe(client)
@@ -294,8 +292,7 @@ Docker('the event stream reopens after a drop and reports the exits it missed', 
   proxied.onExit(exit => { exits.push(exit) })
 
   try {
-    await new Promise(resolve => setTimeout(resolve, 300))
-    assert.ok(sockets.size > 0, 'the event stream went through the proxy')
+    await waitFor(() => answered, { timeout: EXIT_WAIT_MS, interval: 50, message: 'the event stream to open through the proxy' })
 
     // cut: the stream drops and cannot reopen
     await new Promise<void>(resolve => {
@@ -306,18 +303,11 @@ Docker('the event stream reopens after a drop and reports the exits it missed', 
 
     // exits while the stream is down
     const { containerId } = await runtime.runContainer(config({ args: ['sh', '-c', 'exit 4'] }), LABELS)
-    while ((await inspect(containerId)).body.State.Status !== 'exited') {
-      await new Promise(resolve => setTimeout(resolve, 50))
-    }
+    await waitFor(async () => (await inspect(containerId)).body.State.Status === 'exited', { timeout: EXIT_WAIT_MS, interval: 50, message: `${containerId.slice(0, 12)} to exit` })
     assert.equal(exits, [])
 
     await listen()
-    const deadline = Date.now() + EXIT_WAIT_MS
-
-    while (!exits.some(e => e.containerId === containerId) && Date.now() < deadline) {
-      await new Promise(resolve => setTimeout(resolve, 50))
-    }
-
+    await waitFor(() => exits.some(e => e.containerId === containerId), { timeout: EXIT_WAIT_MS, interval: 50, message: `the exit of ${containerId.slice(0, 12)}, missed while the stream was down` })
     assert.equal(exits, [{ containerId, exitCode: 4 }])
     await runtime.removeContainer(containerId)
   } finally {

@@ -9,7 +9,8 @@ import { join } from 'node:path'
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { KAD_DHT_VERSION, KadInternalsError, kadInternals } from '../src/overlay/kad-internals.js'
-import { createTestNetwork, createTestNode, dialableAddress, stopAll, testConfig, waitFor } from './fixtures/network.js'
+import { createTestNetwork, createTestNode, dialableAddress, stopAll, testConfig } from './fixtures/network.js'
+import { waitFor } from './fixtures/wait.js'
 import { MessageType } from '@libp2p/kad-dht'
 import type { KadDHT } from '@libp2p/kad-dht'
 
@@ -34,7 +35,7 @@ test('every member the overlay uses works on a live kad-dht', async () => {
     const stop = kad.onPeerAdded(peerId => { heard.push(peerId.toString()) })
     const newcomer = await createTestNode('newcomer', { config: testConfig(c => { c.node.bootstrap = [dialableAddress(nodes[0])] }) })
     nodes.push(newcomer)
-    await waitFor(() => heard.length > 0, 20_000, 'the routing table to add the newcomer')
+    await waitFor(() => heard.length > 0, { timeout: 20_000, message: 'the routing table to add the newcomer' })
     stop()
     assert.equal(heard, [newcomer.peerId.toString()])
 

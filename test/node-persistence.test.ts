@@ -12,7 +12,8 @@ import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { MemoryRuntime } from '../src/runtime/memory-runtime.js'
 import { DatastoreStore } from '../src/store/datastore-store.js'
-import { createTestNode, dialableAddress, stopAll, testConfig, waitFor } from './fixtures/network.js'
+import { createTestNode, dialableAddress, stopAll, testConfig } from './fixtures/network.js'
+import { waitFor } from './fixtures/wait.js'
 import type { CaravelaConfig } from '../src/config/types.js'
 import type { CaravelaNode } from '../src/node.js'
 import type { ContainerStatus } from '../src/types.js'
@@ -94,7 +95,7 @@ test('a supplier restarted on its data directory keeps its ledger; its buyer see
     assert.is(runtime.used().containers, 1)
 
     runtime.kill(status.containerId, 3)
-    await waitFor(() => buyer?.services.caravela.ps()[0].state === 'exited (3)', 10_000, 'the buyer to hear that the container exited')
+    await waitFor(() => buyer?.services.caravela.ps()[0].state === 'exited (3)', { timeout: 10_000, message: 'the buyer to hear that the container exited' })
     assert.equal(supplier.services.caravela.hosted(), [])
     assert.equal(supplier.services.caravela.offers().supplying.available, { cpuClass: 0, cpus: 2, memory: 2048 })
   } finally {

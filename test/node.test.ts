@@ -14,7 +14,8 @@ import { suite } from './fixtures/suite.js'
 import * as assert from 'uvu/assert'
 import { caravela, caravelaDHT } from '../src/index.js'
 import { networkConfigToJson } from '../src/config/config.js'
-import { createTestNode, dialableAddress, stopAll, testConfig, TEST_PROTOCOL_PREFIX, waitFor } from './fixtures/network.js'
+import { createTestNode, dialableAddress, stopAll, testConfig, TEST_PROTOCOL_PREFIX } from './fixtures/network.js'
+import { waitFor } from './fixtures/wait.js'
 import type { CaravelaNode } from '../src/node.js'
 
 const Node = suite<{ dirs: string[], nodes: Array<CaravelaNode | undefined> }>('node', { dirs: [], nodes: [] })
@@ -47,7 +48,7 @@ Node('a restarted peer keeps its peer id and its peer store, and rejoins through
   ctx.nodes.push(second)
   assert.is(second.peerId.toString(), peerId)
   assert.ok((await second.peerStore.all()).some(p => p.id.equals(other.peerId)), 'the peer store survived the restart')
-  await waitFor(() => second.getConnections(other.peerId).length > 0, 10_000, 'the restarted peer to rejoin through the peer it knew')
+  await waitFor(() => second.getConnections(other.peerId).length > 0, { timeout: 10_000, message: 'the restarted peer to rejoin through the peer it knew' })
 })
 
 Node('a peer given a private key takes that identity and does not keep it in its data directory', async (ctx) => {
@@ -140,11 +141,11 @@ Node('a peer that stops is no longer returned by lookups', async (ctx) => {
   const found = async (): Promise<boolean> => (await first.services.caravela.overlay.lookup(map.randomKeyIn(slice), { signal: AbortSignal.timeout(10_000) }))
     .some(p => p.peerId === leaving.peerId.toString())
 
-  await waitFor(found, 10_000, 'the leaving peer to be found before it leaves')
+  await waitFor(found, { timeout: 10_000, message: 'the leaving peer to be found before it leaves' })
   await leaving.stop()
 
   // the others notice the closed connections within moments, not at a bucket refresh minutes later
-  await waitFor(async () => !(await found()), 5_000, 'lookups to stop returning the stopped peer')
+  await waitFor(async () => !(await found()), { timeout: 5_000, message: 'lookups to stop returning the stopped peer' })
 
   for (let i = 0; i < 5; i++) {
     assert.not.ok(await found(), 'a stopped peer is not returned')
@@ -209,7 +210,7 @@ Node('an application embeds Caravela as one more service of its own libp2p node'
 
   assert.is(app.services.caravela.status().peerId, app.peerId.toString())
   assert.equal(app.services.caravela.status().capacity, { cpus: 0, memory: 0, cpuClass: 'low' }, 'without a runtime a peer offers nothing')
-  await waitFor(() => network.services.caravela.peers().some(p => p.peerId === app.peerId.toString() && p.inRoutingTable), 10_000, 'the network peer to add the app to its routing table')
+  await waitFor(() => network.services.caravela.peers().some(p => p.peerId === app.peerId.toString() && p.inRoutingTable), { timeout: 10_000, message: 'the network peer to add the app to its routing table' })
   assert.ok(app.getProtocols().includes('/my-app/hello/1.0.0'))
   assert.ok(app.getProtocols().includes(`/${TEST_PROTOCOL_PREFIX}/kad/1.0.0`))
 

@@ -6,7 +6,8 @@
 import { suite } from './fixtures/suite.js'
 import * as assert from 'uvu/assert'
 import { MemoryRuntime } from '../src/runtime/memory-runtime.js'
-import { createTestNetwork, stopAll, waitFor } from './fixtures/network.js'
+import { createTestNetwork, stopAll } from './fixtures/network.js'
+import { waitFor } from './fixtures/wait.js'
 import type { CaravelaNode } from '../src/node.js'
 import type { ContainerConfig, ContainerStatus } from '../src/types.js'
 
@@ -55,7 +56,7 @@ Placement.before(async (ctx) => {
   assert.is(traded.size, map.slices.length, 'every slice has a trader')
 
   // every supplier has published an offer in every slice
-  await waitFor(() => ctx.nodes.every(n => n.services.caravela.offers().supplying.offers.length === 4), 30_000, 'every supplier to publish its offers')
+  await waitFor(() => ctx.nodes.every(n => n.services.caravela.offers().supplying.offers.length === 4), { timeout: 30_000, message: 'every supplier to publish its offers' })
 })
 
 Placement.after(async (ctx) => {
@@ -89,7 +90,7 @@ async function stopEverything (ctx: Context): Promise<void> {
     }
   }
 
-  await waitFor(() => ctx.runtimes.every(r => r.used().containers === 0), 10_000, 'every runtime to be empty')
+  await waitFor(() => ctx.runtimes.every(r => r.used().containers === 0), { timeout: 10_000, message: 'every runtime to be empty' })
 }
 
 Placement('caravela node shows the capacity the supplier offers', async (ctx) => {
@@ -148,7 +149,7 @@ Placement('a request no supplier can hold fails with a reason and leaves nothing
     assert.ok(err.message.length > 10)
   }
 
-  await waitFor(() => ctx.runtimes.every(r => r.used().containers === 0), 10_000, 'the rollback to empty every runtime')
+  await waitFor(() => ctx.runtimes.every(r => r.used().containers === 0), { timeout: 10_000, message: 'the rollback to empty every runtime' })
   assert.is(buyer.ps().length, 0)
 })
 
@@ -170,11 +171,11 @@ Placement('50 requests in flight at once never allocate a supplier beyond its ca
 Placement('every protocol takes the sender from the connection: no peer can act for another', async (ctx) => {
   const services = ctx.nodes.map(n => n.services.caravela)
   // the suppliers publish again what the last test freed (full suppliers had withdrawn their offers)
-  await waitFor(() => services.every(s => s.offers().supplying.offers.length === 4), 30_000, 'every supplier to publish its offers again')
+  await waitFor(() => services.every(s => s.offers().supplying.offers.length === 4), { timeout: 30_000, message: 'every supplier to publish its offers again' })
   // and a trader holds an offer that its supplier has brought up to date: a supplier's own
   // update (the last test's containers stopping) must not pass for the intruder's below
   const current = (o: { free: { cpus: number, memory: number } }): boolean => o.free.cpus === CAPACITY.cpus && o.free.memory === CAPACITY.memory
-  await waitFor(() => services.some(s => s.offers().trading.offers.some(current)), 30_000, 'a trader to hold an up-to-date offer')
+  await waitFor(() => services.some(s => s.offers().trading.offers.some(current)), { timeout: 30_000, message: 'a trader to hold an up-to-date offer' })
   const trader = services.find(s => s.offers().trading.offers.some(current))
   assert.ok(trader, 'some trader holds offers')
   const held = trader.offers().trading.offers.find(current)!

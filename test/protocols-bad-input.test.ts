@@ -12,6 +12,7 @@ import { lpStream } from '@libp2p/utils'
 import { createLibp2p } from 'libp2p'
 import { tcp } from '@libp2p/tcp'
 import { suite } from './fixtures/suite.js'
+import { waitFor } from './fixtures/wait.js'
 import * as assert from 'uvu/assert'
 import { MalformedMessageError, NotImplementedError, ProtocolStatusError, RemoteRequestError } from '../src/errors.js'
 import { Libp2pCaravelaClient } from '../src/protocols/client.js'
@@ -402,7 +403,13 @@ Protocols('after all of it the server still answers, and nothing was left unhand
   assert.is(configuration.json, CONFIGURATION.json)
   const metrics = ctx.server.services.caravela.metrics
   assert.ok(MESSAGE_NAMES.every(name => metrics[name].messagesSent >= 5), 'every protocol answered bad input')
-  await delay(100)
+
+  // a handler returns once its stream has ended on the server's side
+  const protocols = new Set(Object.values(ctx.server.services.caravela.protocols))
+  const open = (): string[] => ctx.server.getConnections().flatMap(c => c.streams).filter(s => protocols.has(s.protocol)).map(s => `${s.protocol} (${s.status})`)
+  await waitFor(() => open().length === 0, { timeout: BOUND, message: () => `the server to end every stream, still open: ${open().join(', ')}` })
+  // one turn of the event loop, in which Node reports the rejections left unhandled so far
+  await new Promise(resolve => { setImmediate(resolve) })
   assert.equal(rejections, [])
 })
 

@@ -8,6 +8,7 @@ import { UserManager } from '../src/roles/user-manager.js'
 import { MemoryStore } from '../src/store/store.js'
 import { ManualClock } from './fixtures/fake-clock.js'
 import { assertWithinCapacity, container, createRolesNetwork, rejection, testNetworkConfig } from './fixtures/roles-network.js'
+import { waitFor } from './fixtures/wait.js'
 import type { RolesNetwork } from './fixtures/roles-network.js'
 import type { AvailableOffer, CaravelaClient, ContainerStatus, PlacementProgress, Resources } from '../src/types.js'
 
@@ -204,10 +205,12 @@ test('single-offer walk: binpack walks up from the smallest slice and finds a su
 /**
  * A network whose container starts wait on a gate, and whose buyer's calls time out after 50 ms
  * of real time (`requestTimeout` bounds each call of a request that has a signal), while its
- * clock runs 100 ms a step until `done`.
+ * clock runs 100 ms a step until `done`. `starting()` counts the starts still waiting on the gate
+ * or not yet returned.
  */
-async function slowStartNetwork (launchTimeout: number): Promise<RolesNetwork & { launches: () => number, open: () => void, running: (done: Promise<unknown>) => Promise<void> }> {
+async function slowStartNetwork (launchTimeout: number): Promise<RolesNetwork & { launches: () => number, starting: () => number, open: () => void, running: (done: Promise<unknown>) => Promise<void> }> {
   let launches = 0
+  let starting = 0
   const net = await createRolesNetwork({
     size: 6,
     config: testNetworkConfig(c => { c.requestTimeout = 50; c.launchTimeout = launchTimeout }),
@@ -219,8 +222,14 @@ async function slowStartNetwork (launchTimeout: number): Promise<RolesNetwork & 
   for (const { runtime } of net.peers) {
     const runContainer = runtime.runContainer.bind(runtime)
     runtime.runContainer = async (config, labels) => {
-      await gate
-      return runContainer(config, labels)
+      starting++
+
+      try {
+        await gate
+        return await runContainer(config, labels)
+      } finally {
+        starting--
+      }
     }
   }
 
@@ -234,7 +243,7 @@ async function slowStartNetwork (launchTimeout: number): Promise<RolesNetwork & 
     }
   }
 
-  return { ...net, launches: () => launches, open, running }
+  return { ...net, launches: () => launches, starting: () => starting, open, running }
 }
 
 test('a launch whose answer is late is asked again with the same launch id: the containers start once', async () => {
@@ -243,9 +252,7 @@ test('a launch whose answer is late is asked again with the same launch id: the 
   const clock = net.running(run)
 
   // the supplier is still starting the container while the buyer asks again, three times
-  while (net.launches() < 3) {
-    await new Promise(resolve => setTimeout(resolve, 5))
-  }
+  await waitFor(() => net.launches() >= 3, { timeout: 10_000, interval: 5, message: 'the buyer to ask three times' })
 
   net.open()
   const [status] = await run
@@ -269,9 +276,10 @@ test('a launch still unanswered after launchTimeout is cancelled at its supplier
   assert.is(containersOf(net, 'never'), 0)
 
   // the starts the supplier was still waiting on complete, and are removed at once
+  assert.ok(net.starting() > 0, 'the supplier is still starting containers of the cancelled launch')
   net.open()
+  await waitFor(() => net.starting() === 0, { timeout: 10_000, interval: 5, message: 'the starts to complete' })
   await net.clock.settle()
-  await new Promise(resolve => setTimeout(resolve, 10))
   assert.is(containersOf(net, 'never'), 0)
   assert.equal(net.peers.flatMap(p => p.roles.hosted()), [])
   assert.equal(net.peers[0].roles.ps(), [])
@@ -284,9 +292,7 @@ test('a request cut short by its caller while a launch is unanswered cancels tha
   const run = rejection(net.peers[0].roles.run([container({ cpus: 1, memory: 256 })], { requestId: 'aborted', signal: controller.signal }))
   const clock = net.running(run)
 
-  while (net.launches() < 2) {
-    await new Promise(resolve => setTimeout(resolve, 5))
-  }
+  await waitFor(() => net.launches() >= 2, { timeout: 10_000, interval: 5, message: 'the buyer to ask twice' })
 
   controller.abort()
   const err = await run
@@ -295,9 +301,10 @@ test('a request cut short by its caller while a launch is unanswered cancels tha
   assert.is(err.cancelledLaunches, 1)
   assert.match(err.message, /1 unanswered launch cancelled/)
 
+  assert.ok(net.starting() > 0, 'the supplier is still starting the container of the cancelled launch')
   net.open()
+  await waitFor(() => net.starting() === 0, { timeout: 10_000, interval: 5, message: 'the start to complete' })
   await net.clock.settle()
-  await new Promise(resolve => setTimeout(resolve, 10))
   assert.is(containersOf(net, 'aborted'), 0)
   assert.equal(net.peers.flatMap(p => p.roles.hosted()), [])
   await net.stop()

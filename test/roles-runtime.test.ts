@@ -100,7 +100,9 @@ test('system clock: timers fire and never keep the process alive', async () => {
       }
     }, 1)
   })
-  assert.is(ticks, 3)
+  // a deliberate wait, to see that the cancelled 1 ms interval does not tick again in 20 ms
+  await new Promise(resolve => setTimeout(resolve, 20))
+  assert.is(ticks, 3, 'the interval ticked after it was cancelled')
   clearInterval(keepAlive)
 
   // an unref'd timer that is never cancelled: the test process still ends on its own

@@ -4,8 +4,6 @@
  * addresses and runs until SIGINT or SIGTERM.
  */
 
-// must come first: the libp2p stack needs Promise.withResolvers, missing on Node 20
-import '../polyfill.js'
 import { mkdir } from 'node:fs/promises'
 import { availableParallelism, totalmem } from 'node:os'
 import { resolve } from 'node:path'

@@ -4,7 +4,6 @@
  * writes CSV, JSON and PNG plots under --out.
  */
 
-import '../polyfill.js'
 import { mkdir } from 'node:fs/promises'
 import { resolve } from 'node:path'
 import { availableParallelism, totalmem } from 'node:os'

@@ -30,7 +30,7 @@ export const RATE_LIMIT_PER_SECOND = 100
 /** (peer, protocol) token buckets kept; the least recently used goes when a new one needs room. */
 export const RATE_LIMIT_MAX_BUCKETS = 4096
 
-/** Repeated fields: these must equal the `(protons.options).limit` values of `caravela.proto`. */
+/** Repeated fields: these must equal the `(protons.options).limit` values of `caravela.proto` (test/protocols-schema.test.ts checks). */
 export const MAX_OFFERS = 1024
 export const MAX_CONTAINERS = 64
 export const MAX_ARGS = 256
