@@ -13,7 +13,6 @@ import { MessageClient } from '../protocols/message-client.js'
 import { RemoteRequestError } from '../errors.js'
 import { SIZE_ESTIMATE_PEERS, estimateNetworkSize, pointOf } from '../resources/resource-map.js'
 import { answer } from './answer.js'
-import { UnreachableError } from './local-transport.js'
 import type { SimKademlia } from './kademlia.js'
 import type { Requests, Results } from '../protocols/codec.js'
 import type { MessageName } from '../protocols/ids.js'
@@ -48,6 +47,16 @@ export interface SimNetworkInit {
   /** peers a lookup returns when the caller does not say */
   lookupCount: number
   tap?: TrafficTap
+}
+
+/** The target of a message is not running (never started, killed, or gone mid-request). */
+export class UnreachableError extends Error {
+  static name = 'UnreachableError'
+
+  constructor (message: string) {
+    super(message)
+    this.name = 'UnreachableError'
+  }
 }
 
 /** Messages and bytes per message name, for the whole network. */
