@@ -5,7 +5,7 @@
  */
 
 import { randomBytes } from 'node:crypto'
-import { compact, emptyMap, writable } from '../empty.js'
+import { LazyMap } from '../lazy-map.js'
 import { copyContainerConfig } from '../roles/resources.js'
 import type { AbortOptions, ContainerConfig, ContainerExitListener, ContainerRuntime, OwnedContainer, PortMapping, Resources } from '../types.js'
 
@@ -72,8 +72,7 @@ export class ContainerStartError extends Error {
 export class MemoryRuntime implements ContainerRuntime {
   private readonly init: MemoryRuntimeInit
   private readonly allocatable: { cpus: number, memory: number }
-  /** the shared empty Map while there are none */
-  private containers: Map<string, MemoryContainer> = emptyMap()
+  private readonly containers = new LazyMap<string, MemoryContainer>()
   /** `<protocol>/<port>` of every host port in use (made at the first one) */
   private hostPorts?: Set<string>
   /** replaced, never changed in place: a listener that unsubscribes while being told changes nothing */
@@ -111,7 +110,6 @@ export class MemoryRuntime implements ContainerRuntime {
 
     const portMappings = this.publish(config.portMappings)
     const id = Buffer.from((this.init.random ?? randomBytes)(CONTAINER_ID_BYTES)).toString('hex')
-    this.containers = writable(this.containers)
     this.containers.set(id, { id, config: copyContainerConfig(config), labels: { ...labels }, portMappings, state: 'running' })
 
     return { containerId: id, portMappings: portMappings.map(m => ({ ...m })) }
@@ -121,7 +119,6 @@ export class MemoryRuntime implements ContainerRuntime {
     const container = this.get(containerId)
     this.release(container)
     this.containers.delete(containerId)
-    this.containers = compact(this.containers)
   }
 
   /**
