@@ -12,7 +12,7 @@ import { parseArgs } from 'node:util'
 import { setFlagsFromString } from 'node:v8'
 import { Worker } from 'node:worker_threads'
 import { InvalidConfigurationError } from '../errors.js'
-import { importPackages, SIMULATOR_PACKAGES } from '../sim/packages.js'
+import { allPackages, importPackages, SIMULATOR_PACKAGES } from '../sim/packages.js'
 import { errorLine, EXIT_USAGE, formatOptions, formatTable, isUsageError, UsageError } from './caravela.js'
 import type { CliOption } from './caravela.js'
 import type { SimulationResult } from '../sim/simulator.js'
@@ -137,10 +137,12 @@ async function main (flags: Flags): Promise<void> {
   const backends = flags.backends == null ? scenario.backends : parseBackends(flags.backends, '--backends')
   const { summaryTable, writeReport } = await import('../sim/report.js')
   // the simulator's own packages, optional peer dependencies of the library: what to install
-  // when one is missing is said now, not after minutes of simulation
-  await importPackages(async () => await import('../sim/random.js'), 'the simulator', SIMULATOR_PACKAGES)
+  // when some are missing is said now, all at once, not after minutes of simulation
   const plots = flags['no-plots'] === true ? undefined : await import('../sim/plots.js')
-  await plots?.loadPlotPackages()
+  await allPackages([
+    importPackages(async () => await import('../sim/random.js'), 'the simulator', SIMULATOR_PACKAGES),
+    plots?.loadPlotPackages()
+  ])
   const out = resolve(flags.out ?? `out/sim-${new Date().toISOString().replace(/[:.]/g, '-')}`)
   await mkdir(out, { recursive: true })
 
