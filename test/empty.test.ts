@@ -1,23 +1,6 @@
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
-import { compact, copyList, emptyMap, writable } from '../src/empty.js'
-
-test('the shared empty Map refuses writes; writable() gives a Map of its own, compact() gives the shared one back', () => {
-  const shared = emptyMap<string, number>()
-  assert.is(emptyMap(), shared)
-  assert.throws(() => shared.set('a', 1), (err: Error) => err instanceof TypeError)
-  assert.is(shared.size, 0)
-
-  let table = emptyMap<string, number>()
-  table = writable(table)
-  assert.is.not(table, shared)
-  table.set('a', 1)
-  assert.is(writable(table), table, 'a Map of its own stays')
-  assert.is(compact(table), table, 'a Map that holds entries stays')
-  table.delete('a')
-  assert.is(compact(table), shared)
-  assert.is(shared.size, 0)
-})
+import { copyList } from '../src/empty.js'
 
 test('copyList copies a list; every empty list shares one frozen list', () => {
   const list = ['/ip4/127.0.0.1/tcp/1']

@@ -10,13 +10,14 @@ import fc from 'fast-check'
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
 import { MalformedMessageError } from '../src/errors.js'
-import { CODECS, PEER_ID_CACHE_SIZE, reservePeerIdCache } from '../src/protocols/codec.js'
+import { CODECS, createCodecs } from '../src/protocols/codec.js'
 import {
   MAX_ARGS, MAX_CONTAINERS, MAX_LARGE_MESSAGE_SIZE, MAX_MESSAGE_SIZE, MAX_MULTIADDRS, MAX_OFFERS,
   MAX_PORT_MAPPINGS, UINT32_MAX
 } from '../src/protocols/constants.js'
 import { MESSAGE_NAMES, protocolIds } from '../src/protocols/ids.js'
 import { DEFAULT_LIMITS, requestSizeLimit, responseSizeLimit } from '../src/protocols/limits.js'
+import { PeerIdCache } from '../src/protocols/peer-id-cache.js'
 import * as pb from '../src/protocols/pb/caravela.js'
 import { TokenBuckets } from '../src/protocols/rate-limiter.js'
 import type { Requests, Response, Results } from '../src/protocols/codec.js'
@@ -296,34 +297,64 @@ Validation('decoding refuses bad peer ids', () => {
   refusesField('traderOffering.peerId', () => decodeRequest('advertiseOffersNeighbor', node(Uint8Array.from([0, url.byteLength, ...url]))))
 })
 
-Validation('peer ids convert right through the cache, past its size, reserved and released, and from their CID text', () => {
-  const { encodeRequest, decodeRequest: decode } = CODECS.advertiseOffersNeighbor
-  const roundTrip = (peerId: string): string => decode(encodeRequest({ traderOffering: { peerId, multiaddrs: [] } })).traderOffering.peerId
+Validation('peer ids convert right without a cache, through one past its capacity, and from their CID text', () => {
+  const capacity = 100
+  const cache = new PeerIdCache(capacity)
+  const cached = createCodecs({ peerIdCache: cache }).advertiseOffersNeighbor
+  const roundTrip = (peerId: string, codec = CODECS.advertiseOffersNeighbor): string =>
+    codec.decodeRequest(codec.encodeRequest({ traderOffering: { peerId, multiaddrs: [] } })).traderOffering.peerId
   // more ids than the cache holds, twice: the second pass finds the first ids evicted
-  const ids = Array.from({ length: PEER_ID_CACHE_SIZE + 100 }, (_, i) => {
+  const ids = Array.from({ length: capacity + 50 }, (_, i) => {
     const key = new Uint8Array(32)
     new DataView(key.buffer).setUint32(0, i + 1)
     return peerIdFromPublicKey(publicKeyFromRaw(key)).toString()
   })
 
   for (let pass = 0; pass < 2; pass++) {
-    ids.forEach(id => { assert.is(roundTrip(id), id) })
+    ids.forEach(id => {
+      assert.is(roundTrip(id), id)
+      assert.is(roundTrip(id, cached), id)
+    })
   }
 
-  // a cache reserved for all of them, then released (trimmed back): the same answers all along
-  const release = reservePeerIdCache(ids.length)
-  ids.forEach(id => { assert.is(roundTrip(id), id) })
-  release()
-  release()
-  ids.forEach(id => { assert.is(roundTrip(id), id) })
+  assert.equal(cache.size, { bytes: capacity, texts: capacity })
+  assert.is(cache.bytesOf(ids[0]), undefined, 'the oldest went')
+  const last = cache.bytesOf(ids[ids.length - 1])
+  assert.ok(last != null)
+  assert.equal(last, peerIdFromString(ids[ids.length - 1]).toMultihash().bytes)
+  assert.is(cache.textOf(cache.keyOf(last)), ids[ids.length - 1])
+  // a cached id encodes to the same bytes as an uncached one
+  assert.equal(cached.encodeRequest({ traderOffering: { peerId: ids[ids.length - 1], multiaddrs: [] } }),
+    CODECS.advertiseOffersNeighbor.encodeRequest({ traderOffering: { peerId: ids[ids.length - 1], multiaddrs: [] } }))
 
   // a peer id given as a CID is the same id: it decodes to the canonical base58btc text, every time
   const cid = peerIdFromString(ED25519_PEER_ID).toCID().toString()
   assert.is.not(cid, ED25519_PEER_ID)
 
   for (let i = 0; i < 2; i++) {
-    assert.is(roundTrip(cid), ED25519_PEER_ID)
-    assert.is(roundTrip(ED25519_PEER_ID), ED25519_PEER_ID)
+    for (const codec of [CODECS.advertiseOffersNeighbor, cached]) {
+      assert.is(roundTrip(cid, codec), ED25519_PEER_ID)
+      assert.is(roundTrip(ED25519_PEER_ID, codec), ED25519_PEER_ID)
+    }
+  }
+
+  // a cache that holds nothing is a mistake
+  assert.throws(() => new PeerIdCache(0), (err: Error) => err instanceof RangeError)
+})
+
+Validation('a cached codec refuses what an uncached one refuses', () => {
+  const cached = createCodecs({ peerIdCache: new PeerIdCache(10) })
+  // once good, then bad: the cache is keyed by the exact text and bytes, so a near miss is checked in full
+  cached.advertiseOffersNeighbor.encodeRequest({ traderOffering: { peerId: ED25519_PEER_ID, multiaddrs: [] } })
+
+  for (const codecs of [CODECS, cached]) {
+    assert.throws(() => codecs.advertiseOffersNeighbor.encodeRequest({ traderOffering: { peerId: `${ED25519_PEER_ID}x`, multiaddrs: [] } }),
+      (err: Error) => err instanceof MalformedMessageError)
+    assert.throws(() => codecs.advertiseOffersNeighbor.encodeRequest({ traderOffering: { peerId: RSA_PEER_ID.slice(0, -1), multiaddrs: [] } }),
+      (err: Error) => err instanceof MalformedMessageError)
+    const good = peerIdFromString(ED25519_PEER_ID).toMultihash().bytes
+    const bad = pb.AdvertiseOffersNeighborRequest.encode({ traderOffering: { peerId: good.subarray(0, good.byteLength - 1), multiaddrs: [] } })
+    assert.throws(() => codecs.advertiseOffersNeighbor.decodeRequest(bad), (err: Error) => err instanceof MalformedMessageError)
   }
 })
 

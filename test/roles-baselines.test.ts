@@ -15,7 +15,7 @@ import { assertWithinCapacity, container, createRolesNetwork, rejection, testNet
 import type { RolesNetwork, RolesPeer } from './fixtures/roles-network.js'
 import type { DiscoveryBackend, SchedulingPolicy } from '../src/config/types.js'
 import type { MessageName } from '../src/protocols/ids.js'
-import type { LocalMessage } from '../src/sim/local-transport.js'
+import type { LocalMessage } from './fixtures/local-network.js'
 import type { OfferView, Resources } from '../src/types.js'
 
 /** Capacities of the peers (cores, MB), cycled. */

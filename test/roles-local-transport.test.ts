@@ -5,9 +5,9 @@ import { ProtocolStatusError } from '../src/errors.js'
 import { CODECS } from '../src/protocols/codec.js'
 import { pointOf, ResourceMap } from '../src/resources/resource-map.js'
 import { keyOfPeerId } from '../src/roles/peer-roles.js'
-import { LocalNetwork } from '../src/sim/local-transport.js'
+import { LocalNetwork } from './fixtures/local-network.js'
 import { rejection } from './fixtures/roles-network.js'
-import type { LocalMessage, LocalPeer } from '../src/sim/local-transport.js'
+import type { LocalMessage, LocalPeer } from './fixtures/local-network.js'
 import type { LookupStats, Offer } from '../src/types.js'
 
 const map = new ResourceMap(defaultConfig().network.resources)

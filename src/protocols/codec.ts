@@ -19,6 +19,7 @@ import {
 import * as pb from './pb/caravela.js'
 import type { RequestStatus } from '../errors.js'
 import type { MessageName } from './ids.js'
+import type { PeerIdCache } from './peer-id-cache.js'
 import type {
   AvailableOffer, ContainerConfig, ContainerStatus, CreateOfferResult, NetworkConfiguration, NodeRef,
   Offer, PortMapping, Resources, StopTarget
@@ -218,85 +219,11 @@ function offerIdFromPb (field: string, id: bigint): number {
 }
 
 /**
- * Peer ids converted lately, each way: base58 and the parsing of a peer id are the costliest steps
- * of the codec, and the same peers recur (a trader's suppliers, a buyer's traders). Only ids that
- * passed validation are kept, keyed by their exact text or bytes, so a hit returns what the full
- * conversion would; the oldest entry goes when the cache is full. A text is kept once: the bytes
- * of an id decode to the very string it was encoded from, so the records of many peers that name
- * one peer share its id.
+ * The multihash of a peer id, through `cache` when the codecs have one (a cached multihash is
+ * shared, and only read by the encoder).
  */
-export const PEER_ID_CACHE_SIZE = 8192
-/** Bytes of the slabs that hold the cached multihashes (one allocation for a thousand ids). */
-const PEER_ID_SLAB_BYTES = 64 * 1024
-let peerIdCacheSize = PEER_ID_CACHE_SIZE
-/** sizes asked for by `reservePeerIdCache` and not yet released */
-const reservations: number[] = []
-const peerIdBytes = new Map<string, Uint8Array<ArrayBuffer>>()
-const peerIdTexts = new Map<string, string>()
-let slab = new Uint8Array(0)
-let slabUsed = 0
-
-/**
- * Let the peer-id caches hold `entries` ids each way (never fewer than `PEER_ID_CACHE_SIZE`)
- * until the returned function is called: a simulation keeps every peer of its network, so that no
- * message converts an id twice, and gives the memory back when it ends.
- */
-export function reservePeerIdCache (entries: number): () => void {
-  reservations.push(entries)
-  peerIdCacheSize = Math.max(PEER_ID_CACHE_SIZE, ...reservations)
-  let released = false
-
-  return () => {
-    if (released) {
-      return
-    }
-
-    released = true
-    reservations.splice(reservations.indexOf(entries), 1)
-    peerIdCacheSize = Math.max(PEER_ID_CACHE_SIZE, ...reservations)
-
-    for (const cache of [peerIdBytes, peerIdTexts]) {
-      for (const key of cache.keys()) {
-        if (cache.size <= peerIdCacheSize) {
-          break
-        }
-
-        cache.delete(key)
-      }
-    }
-  }
-}
-
-function remember<V> (cache: Map<string, V>, key: string, value: V): V {
-  if (cache.size >= peerIdCacheSize) {
-    cache.delete(cache.keys().next().value as string)
-  }
-
-  cache.set(key, value)
-  return value
-}
-
-/** A copy of `bytes` in the current slab: a view, not an ArrayBuffer of its own per id. */
-function keep (bytes: Uint8Array): Uint8Array<ArrayBuffer> {
-  if (slabUsed + bytes.byteLength > slab.byteLength) {
-    slab = new Uint8Array(Math.max(PEER_ID_SLAB_BYTES, bytes.byteLength))
-    slabUsed = 0
-  }
-
-  const copy = slab.subarray(slabUsed, slabUsed + bytes.byteLength)
-  copy.set(bytes)
-  slabUsed += bytes.byteLength
-  return copy
-}
-
-/** Key of a multihash in `peerIdTexts`. */
-function bytesKey (bytes: Uint8Array): string {
-  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('latin1')
-}
-
-/** The multihash of a peer id: a cached one is shared, and only read by the encoder. */
-function peerIdToPb (field: string, peerId: string): Uint8Array<ArrayBuffer> {
-  const cached = peerIdBytes.get(peerId)
+function peerIdToPb (field: string, peerId: string, cache: PeerIdCache | undefined): Uint8Array<ArrayBuffer> {
+  const cached = cache?.bytesOf(peerId)
 
   if (cached != null) {
     return cached
@@ -314,26 +241,34 @@ function peerIdToPb (field: string, peerId: string): Uint8Array<ArrayBuffer> {
     fail(field, 'must be the peer id of a key')
   }
 
-  const bytes = keep(id.toMultihash().bytes)
+  if (cache == null) {
+    return new Uint8Array(id.toMultihash().bytes)
+  }
+
+  const bytes = cache.rememberBytes(peerId, id.toMultihash().bytes)
 
   // the text decodes back to itself only in its canonical (base58btc) form
   if (id.toString() === peerId) {
-    remember(peerIdTexts, bytesKey(bytes), peerId)
+    cache.rememberText(cache.keyOf(bytes), peerId)
   }
 
-  return remember(peerIdBytes, peerId, bytes)
+  return bytes
 }
 
-function peerIdFromPb (field: string, bytes: Uint8Array): string {
+/** The text of a peer id multihash, through `cache` when the codecs have one. */
+function peerIdFromPb (field: string, bytes: Uint8Array, cache: PeerIdCache | undefined): string {
   if (bytes.byteLength === 0 || bytes.byteLength > MAX_PEER_ID_BYTES) {
     fail(field, `must be 1 to ${MAX_PEER_ID_BYTES} bytes long`)
   }
 
-  const key = bytesKey(bytes)
-  const cached = peerIdTexts.get(key)
+  const key = cache?.keyOf(bytes)
 
-  if (cached != null) {
-    return cached
+  if (key != null) {
+    const cached = cache?.textOf(key)
+
+    if (cached != null) {
+      return cached
+    }
   }
 
   let id
@@ -350,8 +285,13 @@ function peerIdFromPb (field: string, bytes: Uint8Array): string {
   }
 
   const text = id.toString()
-  remember(peerIdBytes, text, keep(bytes))
-  return remember(peerIdTexts, key, text)
+
+  if (cache == null || key == null) {
+    return text
+  }
+
+  cache.rememberBytes(text, bytes)
+  return cache.rememberText(key, text)
 }
 
 function multiaddrToPb (field: string, address: string): Uint8Array<ArrayBuffer> {
@@ -388,22 +328,22 @@ function multiaddrFromPb (field: string, bytes: Uint8Array): string {
 }
 
 /** Encodes a `NodeRef`; multiaddrs beyond `MAX_MULTIADDRS` are dropped. */
-function nodeToPb (field: string, node: NodeRef): pb.NodeRef {
+function nodeToPb (field: string, node: NodeRef, cache: PeerIdCache | undefined): pb.NodeRef {
   present(field, node)
 
   return {
-    peerId: peerIdToPb(`${field}.peerId`, node.peerId),
+    peerId: peerIdToPb(`${field}.peerId`, node.peerId, cache),
     multiaddrs: list(`${field}.multiaddrs`, node.multiaddrs, Infinity)
       .slice(0, MAX_MULTIADDRS)
       .map((address, i) => multiaddrToPb(`${field}.multiaddrs[${i}]`, address))
   }
 }
 
-function nodeFromPb (field: string, node: pb.NodeRef | undefined): NodeRef {
+function nodeFromPb (field: string, node: pb.NodeRef | undefined, cache: PeerIdCache | undefined): NodeRef {
   present(field, node)
 
   return {
-    peerId: peerIdFromPb(`${field}.peerId`, node.peerId),
+    peerId: peerIdFromPb(`${field}.peerId`, node.peerId, cache),
     multiaddrs: list(`${field}.multiaddrs`, node.multiaddrs, MAX_MULTIADDRS)
       .map((bytes, i) => multiaddrFromPb(`${field}.multiaddrs[${i}]`, bytes))
   }
@@ -444,17 +384,17 @@ function offerFromPb (field: string, offer: pb.Offer | undefined): Offer {
   }
 }
 
-function availableOfferToPb (field: string, offer: AvailableOffer): pb.AvailableOffer {
+function availableOfferToPb (field: string, offer: AvailableOffer, cache: PeerIdCache | undefined): pb.AvailableOffer {
   return {
     offer: offerToPb(field, offer),
-    supplier: nodeToPb(`${field}.supplier`, offer.supplier)
+    supplier: nodeToPb(`${field}.supplier`, offer.supplier, cache)
   }
 }
 
-function availableOfferFromPb (field: string, offer: pb.AvailableOffer): AvailableOffer {
+function availableOfferFromPb (field: string, offer: pb.AvailableOffer, cache: PeerIdCache | undefined): AvailableOffer {
   return {
     ...offerFromPb(field, offer.offer),
-    supplier: nodeFromPb(`${field}.supplier`, offer.supplier)
+    supplier: nodeFromPb(`${field}.supplier`, offer.supplier, cache)
   }
 }
 
@@ -523,21 +463,21 @@ function containerFromPb (field: string, config: pb.ContainerConfig | undefined)
   }
 }
 
-function containerStatusToPb (field: string, status: ContainerStatus): pb.ContainerStatus {
+function containerStatusToPb (field: string, status: ContainerStatus, cache: PeerIdCache | undefined): pb.ContainerStatus {
   present(field, status)
 
   return {
     config: containerToPb(field, status),
-    supplier: nodeToPb(`${field}.supplier`, status.supplier),
+    supplier: nodeToPb(`${field}.supplier`, status.supplier, cache),
     containerId: text(`${field}.containerId`, status.containerId, MAX_ID_LENGTH, ID_PATTERN),
     state: text(`${field}.state`, status.state, MAX_STATE_LENGTH, LINE_PATTERN)
   }
 }
 
-function containerStatusFromPb (field: string, status: pb.ContainerStatus): ContainerStatus {
+function containerStatusFromPb (field: string, status: pb.ContainerStatus, cache: PeerIdCache | undefined): ContainerStatus {
   return {
     ...containerFromPb(field, status.config),
-    supplier: nodeFromPb(`${field}.supplier`, status.supplier),
+    supplier: nodeFromPb(`${field}.supplier`, status.supplier, cache),
     containerId: text(`${field}.containerId`, status.containerId, MAX_ID_LENGTH, ID_PATTERN),
     state: text(`${field}.state`, status.state, MAX_STATE_LENGTH, LINE_PATTERN)
   }
@@ -575,12 +515,16 @@ interface PbCodec<T> {
   decode (bytes: Uint8Array | Uint8ArrayList): T
 }
 
+/** Conversions of one message; `cache` is the peer-id cache of the codecs, if they have one. */
 interface Conversions<Req, Res, PbReq, PbRes> {
-  requestToPb (request: Req): PbReq
-  requestFromPb (message: PbReq): Req
-  resultToPb (result: Res): Omit<PbRes, 'status'>
-  resultFromPb (message: PbRes): Res
+  requestToPb (request: Req, cache: PeerIdCache | undefined): PbReq
+  requestFromPb (message: PbReq, cache: PeerIdCache | undefined): Req
+  resultToPb (result: Res, cache: PeerIdCache | undefined): Omit<PbRes, 'status'>
+  resultFromPb (message: PbRes, cache: PeerIdCache | undefined): Res
 }
+
+/** The codec of one message, made for the peer-id cache of a set of codecs. */
+type CodecOf<Req, Res> = (cache: PeerIdCache | undefined) => MessageCodec<Req, Res>
 
 function decodePb<T> (codec: PbCodec<T>, bytes: Uint8Array | Uint8ArrayList): T {
   try {
@@ -594,14 +538,14 @@ function defineCodec<Req, Res, PbReq, PbRes extends { status?: pb.Status }> (
   request: PbCodec<PbReq>,
   response: PbCodec<PbRes>,
   conversions: Conversions<Req, Res, PbReq, PbRes>
-): MessageCodec<Req, Res> {
-  return {
-    encodeRequest: (value) => request.encode(conversions.requestToPb(value)),
-    decodeRequest: (bytes) => conversions.requestFromPb(decodePb(request, bytes)),
+): CodecOf<Req, Res> {
+  return cache => ({
+    encodeRequest: (value) => request.encode(conversions.requestToPb(value, cache)),
+    decodeRequest: (bytes) => conversions.requestFromPb(decodePb(request, bytes), cache),
     encodeResponse: (value) => {
       if (value.status === 'OK') {
         return response.encode({
-          ...conversions.resultToPb(value.result),
+          ...conversions.resultToPb(value.result, cache),
           status: { code: pb.Status.Code.OK, message: '' }
         } as Partial<PbRes>)
       }
@@ -616,12 +560,12 @@ function defineCodec<Req, Res, PbReq, PbRes extends { status?: pb.Status }> (
       const status = STATUS_FROM_PB[message.status.code]
 
       if (status === 'OK') {
-        return { status, result: conversions.resultFromPb(message) }
+        return { status, result: conversions.resultFromPb(message, cache) }
       }
 
       return { status, message: freeText(message.status.message) }
     }
-  }
+  })
 }
 
 const none = (): Record<string, never> => ({})
@@ -635,8 +579,8 @@ function exitedFields ({ containerId, exitCode, reason }: Requests['containerExi
   }
 }
 
-/** The codec of every message. */
-export const CODECS: { [N in MessageName]: MessageCodec<Requests[N], Results[N]> } = {
+/** The codec of every message, each made for the peer-id cache of a set of codecs. */
+const DEFINITIONS: { [N in MessageName]: CodecOf<Requests[N], Results[N]> } = {
   createOffer: defineCodec(pb.CreateOfferRequest, pb.CreateOfferResponse, {
     requestToPb: ({ offer, emptySlices }) => ({ offer: offerToPb('offer', offer), emptySlices: sliceSetToPb('emptySlices', emptySlices ?? []) }),
     requestFromPb: ({ offer, emptySlices }) => {
@@ -678,14 +622,14 @@ export const CODECS: { [N in MessageName]: MessageCodec<Requests[N], Results[N]>
       ...(needed == null ? {} : { needed: resources('needed', needed) }),
       ...(own ? { own } : {})
     }),
-    resultToPb: (offers) => ({
-      offers: list('offers', offers, MAX_OFFERS).map((offer, i) => availableOfferToPb(`offers[${i}]`, offer))
+    resultToPb: (offers, cache) => ({
+      offers: list('offers', offers, MAX_OFFERS).map((offer, i) => availableOfferToPb(`offers[${i}]`, offer, cache))
     }),
-    resultFromPb: ({ offers }) => list('offers', offers, MAX_OFFERS).map((offer, i) => availableOfferFromPb(`offers[${i}]`, offer))
+    resultFromPb: ({ offers }, cache) => list('offers', offers, MAX_OFFERS).map((offer, i) => availableOfferFromPb(`offers[${i}]`, offer, cache))
   }),
   advertiseOffersNeighbor: defineCodec(pb.AdvertiseOffersNeighborRequest, pb.AdvertiseOffersNeighborResponse, {
-    requestToPb: ({ traderOffering }) => ({ traderOffering: nodeToPb('traderOffering', traderOffering) }),
-    requestFromPb: ({ traderOffering }) => ({ traderOffering: nodeFromPb('traderOffering', traderOffering) }),
+    requestToPb: ({ traderOffering }, cache) => ({ traderOffering: nodeToPb('traderOffering', traderOffering, cache) }),
+    requestFromPb: ({ traderOffering }, cache) => ({ traderOffering: nodeFromPb('traderOffering', traderOffering, cache) }),
     resultToPb: none,
     resultFromPb: () => undefined
   }),
@@ -700,10 +644,10 @@ export const CODECS: { [N in MessageName]: MessageCodec<Requests[N], Results[N]>
       requestId: text('requestId', requestId, MAX_ID_LENGTH, ID_PATTERN),
       containers: list('containers', containers, MAX_CONTAINERS, 1).map((c, i) => containerFromPb(`containers[${i}]`, c))
     }),
-    resultToPb: (containers) => ({
-      containers: list('containers', containers, MAX_CONTAINERS).map((c, i) => containerStatusToPb(`containers[${i}]`, c))
+    resultToPb: (containers, cache) => ({
+      containers: list('containers', containers, MAX_CONTAINERS).map((c, i) => containerStatusToPb(`containers[${i}]`, c, cache))
     }),
-    resultFromPb: ({ containers }) => list('containers', containers, MAX_CONTAINERS).map((c, i) => containerStatusFromPb(`containers[${i}]`, c))
+    resultFromPb: ({ containers }, cache) => list('containers', containers, MAX_CONTAINERS).map((c, i) => containerStatusFromPb(`containers[${i}]`, c, cache))
   }),
   stopLocalContainer: defineCodec(pb.StopLocalContainerRequest, pb.StopLocalContainerResponse, {
     requestToPb: target => 'requestId' in target
@@ -740,3 +684,29 @@ export const CODECS: { [N in MessageName]: MessageCodec<Requests[N], Results[N]>
     })
   })
 }
+
+/** A codec for every message. */
+export type Codecs = { [N in MessageName]: MessageCodec<Requests[N], Results[N]> }
+
+/** What a set of codecs is made with. */
+export interface CodecsOptions {
+  /**
+   * Peer ids converted before, to convert each once (the simulator gives one that holds its whole
+   * network); without it, every peer id is converted
+   */
+  peerIdCache?: PeerIdCache
+}
+
+/** The codecs of every message, with a peer-id cache of their own when `options` give one. */
+export function createCodecs (options: CodecsOptions = {}): Codecs {
+  const codecs: Partial<Record<MessageName, MessageCodec<any, any>>> = {}
+
+  for (const name of Object.keys(DEFINITIONS) as MessageName[]) {
+    codecs[name] = DEFINITIONS[name](options.peerIdCache)
+  }
+
+  return codecs as Codecs
+}
+
+/** The codecs of a real peer: every peer id converted, no cache. */
+export const CODECS: Codecs = createCodecs()

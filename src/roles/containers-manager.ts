@@ -10,8 +10,8 @@
  */
 
 import { copyContainerConfig, copyPortMappings } from '../copy.js'
-import { compact, emptyMap, writable } from '../empty.js'
 import { ProtocolStatusError } from '../errors.js'
+import { LazyMap } from '../lazy-map.js'
 import { totalResources } from './resources.js'
 import type { HostedRecord, Ledger } from './ledger.js'
 import type { Supplier } from './supplier.js'
@@ -104,10 +104,10 @@ interface Found {
 export class ContainersManager {
   private readonly init: ContainersManagerInit
   private readonly log: Logger
-  /** container id → record of the containers running (the shared empty Map while there are none) */
-  private hosted: Map<string, HostedRecord> = emptyMap()
-  /** `<buyer>/<requestId>` → the launch, in progress or done, oldest first (the shared empty Map while there are none) */
-  private launches: Map<string, Launch> = emptyMap()
+  /** container id → record of the containers running */
+  private readonly hosted = new LazyMap<string, HostedRecord>()
+  /** `<buyer>/<requestId>` → the launch, in progress or done, oldest first */
+  private readonly launches = new LazyMap<string, Launch>()
   /** armed while launches are remembered: forgets them once `LAUNCH_MEMORY_MS` old */
   private forgetTimer?: { cancel (): void }
   /**
@@ -517,7 +517,6 @@ export class ContainersManager {
   /** A container hosted from now on; an exit heard before is handled now. */
   private host (record: HostedRecord): void {
     const containerId = record.containerId as string
-    this.hosted = writable(this.hosted)
     this.hosted.set(containerId, record)
     const exit = this.earlyExits?.get(containerId)
 
@@ -614,12 +613,10 @@ export class ContainersManager {
   /** A container no longer hosted. */
   private unhost (containerId: string): void {
     this.hosted.delete(containerId)
-    this.hosted = compact(this.hosted)
   }
 
   /** Remember a launch; forget the oldest beyond `MAX_REMEMBERED_LAUNCHES` or `LAUNCH_MEMORY_MS`. */
   private remember (key: string, launch: Launch): void {
-    this.launches = writable(this.launches)
     this.launches.set(key, launch)
     this.forgetOld(launch.at)
     this.armForget()
@@ -627,7 +624,6 @@ export class ContainersManager {
 
   private forgetLaunch (key: string): void {
     this.launches.delete(key)
-    this.launches = compact(this.launches)
   }
 
   /** Forget the launches `LAUNCH_MEMORY_MS` old at `now`, and the oldest beyond `MAX_REMEMBERED_LAUNCHES`. */
@@ -639,8 +635,6 @@ export class ContainersManager {
 
       this.launches.delete(oldest)
     }
-
-    this.launches = compact(this.launches)
   }
 
   /** While launches are remembered, a timer forgets the oldest when it is `LAUNCH_MEMORY_MS` old. */

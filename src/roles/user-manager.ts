@@ -5,8 +5,9 @@
  */
 
 import { copyPortMappings } from '../copy.js'
-import { compact, copyList, emptyMap, writable } from '../empty.js'
+import { copyList } from '../empty.js'
 import { ProtocolStatusError } from '../errors.js'
+import { LazyMap } from '../lazy-map.js'
 import type { Ledger } from './ledger.js'
 import type { AbortOptions, CaravelaClient, Clock, ContainerStatus, ContainerView, NodeRef, StopResult } from '../types.js'
 import type { Logger } from '@libp2p/interface'
@@ -25,8 +26,8 @@ export interface UserManagerInit {
 /** The containers this peer placed. */
 export class UserManager {
   private readonly init: UserManagerInit
-  /** container id → the container (the shared empty Map while there are none) */
-  private placed: Map<string, ContainerView> = emptyMap()
+  /** container id → the container */
+  private readonly placed = new LazyMap<string, ContainerView>()
   private loading?: Promise<void>
 
   constructor (init: UserManagerInit) {
@@ -37,7 +38,6 @@ export class UserManager {
   async load (): Promise<void> {
     this.loading ??= (async () => {
       for (const container of await this.init.ledger.placed()) {
-        this.placed = writable(this.placed)
         this.placed.set(container.containerId, container)
       }
     })()
@@ -49,7 +49,6 @@ export class UserManager {
     const createdAt = this.init.clock.now()
 
     for (const status of statuses) {
-      this.placed = writable(this.placed)
       this.placed.set(status.containerId, {
         containerId: status.containerId,
         name: status.name,
@@ -116,7 +115,6 @@ export class UserManager {
       }
 
       this.placed.delete(found.containerId)
-      this.placed = compact(this.placed)
       await this.persist(found.containerId)
       return { id, stopped: true }
     }))

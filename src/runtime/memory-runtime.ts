@@ -6,7 +6,7 @@
 
 import { randomBytes } from 'node:crypto'
 import { copyContainerConfig } from '../copy.js'
-import { compact, emptyMap, writable } from '../empty.js'
+import { LazyMap } from '../lazy-map.js'
 import { ContainerNotFoundError, ContainerStartError } from './errors.js'
 import type { AbortOptions, ContainerConfig, ContainerExitListener, ContainerRuntime, OwnedContainer, PortMapping, Resources } from '../types.js'
 
@@ -55,8 +55,7 @@ export interface MemoryContainer {
 export class MemoryRuntime implements ContainerRuntime {
   private readonly init: MemoryRuntimeInit
   private readonly allocatable: { cpus: number, memory: number }
-  /** the shared empty Map while there are none */
-  private containers: Map<string, MemoryContainer> = emptyMap()
+  private readonly containers = new LazyMap<string, MemoryContainer>()
   /** `<protocol>/<port>` of every host port in use (made at the first one) */
   private hostPorts?: Set<string>
   /** replaced, never changed in place: a listener that unsubscribes while being told changes nothing */
@@ -94,7 +93,6 @@ export class MemoryRuntime implements ContainerRuntime {
 
     const portMappings = this.publish(config.portMappings)
     const id = Buffer.from((this.init.random ?? randomBytes)(CONTAINER_ID_BYTES)).toString('hex')
-    this.containers = writable(this.containers)
     this.containers.set(id, { id, config: copyContainerConfig(config), labels: { ...labels }, portMappings, state: 'running' })
 
     return { containerId: id, portMappings: portMappings.map(m => ({ ...m })) }
@@ -104,7 +102,6 @@ export class MemoryRuntime implements ContainerRuntime {
     const container = this.get(containerId)
     this.release(container)
     this.containers.delete(containerId)
-    this.containers = compact(this.containers)
   }
 
   /**

@@ -7,16 +7,16 @@ import { NotImplementedError, ProtocolStatusError } from '../errors.js'
 import { CODECS } from '../protocols/codec.js'
 import { INVOKERS } from '../protocols/invokers.js'
 import { DEFAULT_LIMITS, responseSizeLimit } from '../protocols/limits.js'
-import type { Requests, Response, Results } from '../protocols/codec.js'
+import type { Codecs, Requests, Response, Results } from '../protocols/codec.js'
 import type { MessageName } from '../protocols/ids.js'
 import type { CaravelaHandlers, RequestContext } from '../protocols/handlers.js'
 
 /**
  * Run the handler of `name` and encode its response. An error that is not a protocol status (a
- * bug) answers INTERNAL_ERROR and is handed to `onBug`.
+ * bug) answers INTERNAL_ERROR and is handed to `onBug`. The response is encoded with `codecs`.
  */
-export async function answer<N extends MessageName> (name: N, handlers: Partial<CaravelaHandlers> | undefined, ctx: RequestContext, request: Requests[N], onBug: (err: Error) => void): Promise<Uint8Array> {
-  const codec = CODECS[name]
+export async function answer<N extends MessageName> (name: N, handlers: Partial<CaravelaHandlers> | undefined, ctx: RequestContext, request: Requests[N], onBug: (err: Error) => void, codecs: Codecs = CODECS): Promise<Uint8Array> {
+  const codec = codecs[name]
   let response: Response<Results[N]>
 
   try {

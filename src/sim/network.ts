@@ -8,16 +8,16 @@
  * Role code cannot tell it from a libp2p network: it sees a `CaravelaClient` and an `Overlay`.
  */
 
-import { CODECS } from '../protocols/codec.js'
+import { createCodecs } from '../protocols/codec.js'
 import { MessageClient } from '../protocols/message-client.js'
 import { RemoteRequestError } from '../errors.js'
 import { SIZE_ESTIMATE_PEERS, estimateNetworkSize, pointOf } from '../resources/resource-map.js'
 import { answer } from './answer.js'
-import { UnreachableError } from './local-transport.js'
 import type { SimKademlia } from './kademlia.js'
-import type { Requests, Results } from '../protocols/codec.js'
+import type { Codecs, Requests, Results } from '../protocols/codec.js'
 import type { MessageName } from '../protocols/ids.js'
 import type { CaravelaHandlers, RequestContext } from '../protocols/handlers.js'
+import type { PeerIdCache } from '../protocols/peer-id-cache.js'
 import type { ResourceMap } from '../resources/resource-map.js'
 import type { AbortOptions, CaravelaClient, LookupOptions, NodeRef, Overlay, OverlayNode } from '../types.js'
 
@@ -48,6 +48,21 @@ export interface SimNetworkInit {
   /** peers a lookup returns when the caller does not say */
   lookupCount: number
   tap?: TrafficTap
+  /**
+   * What the network's codecs convert peer ids through: one that holds every peer converts each id
+   * once, and the records that name a peer share one string (without it, every id is converted)
+   */
+  peerIdCache?: PeerIdCache
+}
+
+/** The target of a message is not running (never started, killed, or gone mid-request). */
+export class UnreachableError extends Error {
+  static name = 'UnreachableError'
+
+  constructor (message: string) {
+    super(message)
+    this.name = 'UnreachableError'
+  }
 }
 
 /** Messages and bytes per message name, for the whole network. */
@@ -73,6 +88,7 @@ export class SimNetwork {
   private readonly alive: Uint8Array
   private readonly signal = new AbortController().signal
   private readonly tap?: TrafficTap
+  private readonly codecs: Codecs
   /** each peer's network-size estimate, 0 until first asked */
   private readonly sizeEstimates: Float64Array
 
@@ -83,6 +99,7 @@ export class SimNetwork {
     this.resourceMap = init.resourceMap
     this.lookupCount = init.lookupCount
     this.tap = init.tap
+    this.codecs = createCodecs({ peerIdCache: init.peerIdCache })
     this.nodes = init.peerIds.map(peerId => ({ peerId, multiaddrs: [] }))
     this.handlers = new Array(this.size)
     this.alive = new Uint8Array(this.size).fill(1)
@@ -132,7 +149,7 @@ export class SimNetwork {
 
   /** One request and its response, through the codecs. */
   async request<N extends MessageName> (name: N, from: number, to: NodeRef, request: Requests[N]): Promise<Results[N]> {
-    const codec = CODECS[name]
+    const codec = this.codecs[name]
     const requestBytes = codec.encodeRequest(request)
     const target = this.index.get(to?.peerId)
     this.tap?.message?.(from, name)
@@ -145,7 +162,7 @@ export class SimNetwork {
     this.messagesReceived[target]++
     this.bytesReceived[target] += requestBytes.byteLength
     const ctx: RequestContext = { from: this.nodes[from], signal: this.signal }
-    const response = await answer(name, this.handlers[target], ctx, codec.decodeRequest(requestBytes), err => { this.bugs.push(err) })
+    const response = await answer(name, this.handlers[target], ctx, codec.decodeRequest(requestBytes), err => { this.bugs.push(err) }, this.codecs)
     this.messagesReceived[from]++
     this.bytesReceived[from] += response.byteLength
     this.count(name, response.byteLength)

@@ -14,9 +14,7 @@
 import { writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { logger } from '@libp2p/logger'
-import { Resvg } from '@resvg/resvg-js'
-import { View, parse, logger as vegaLogger, Warn } from 'vega'
-import { compile } from 'vega-lite'
+import { importPackages, PLOT_PACKAGES } from './packages.js'
 import type { SimReport } from './report-types.js'
 import type { TopLevelSpec } from 'vega-lite'
 
@@ -99,11 +97,36 @@ export async function writePlots (report: SimReport, outDir: string): Promise<st
   return paths
 }
 
+interface PlotPackages {
+  compile: typeof import('vega-lite').compile
+  Resvg: typeof import('@resvg/resvg-js').Resvg
+  View: typeof import('vega').View
+  parse: typeof import('vega').parse
+  vegaLogger: typeof import('vega').logger
+  Warn: typeof import('vega').Warn
+}
+
+let plotPackages: Promise<PlotPackages> | undefined
+
+/**
+ * Vega, Vega-Lite and resvg, loaded on first use: they are optional peer dependencies of the
+ * library. Rejects with a `MissingPackagesError` that says what to install when one is missing.
+ */
+export async function loadPlotPackages (): Promise<PlotPackages> {
+  plotPackages ??= importPackages(async () => {
+    const [vega, vegaLite, resvg] = await Promise.all([import('vega'), import('vega-lite'), import('@resvg/resvg-js')])
+    return { compile: vegaLite.compile, Resvg: resvg.Resvg, View: vega.View, parse: vega.parse, vegaLogger: vega.logger, Warn: vega.Warn }
+  }, 'the plots', PLOT_PACKAGES, ' (or pass --no-plots)')
+  plotPackages.catch(() => { plotPackages = undefined })
+  return plotPackages
+}
+
 /**
  * Renders one Vega-Lite spec to a PNG {@link PLOT_WIDTH} pixels wide. Vega and Vega-Lite warnings
  * go to the debug log, never to the console.
  */
 export async function renderPng (spec: TopLevelSpec): Promise<Buffer> {
+  const { compile, Resvg, View, parse, vegaLogger, Warn } = await loadPlotPackages()
   const quiet = vegaLogger(Warn, 'log', (_method, level, args) => { log('%s %s', level, args.map(String).join(' ')) })
   const vega = compile(spec, { logger: quiet }).spec
   const view = new View(parse(vega), { renderer: 'none', logger: quiet, logLevel: Warn })

@@ -13,7 +13,7 @@
 import { publicKeyFromRaw } from '@libp2p/crypto/keys'
 import { peerIdFromPublicKey } from '@libp2p/peer-id'
 import { logger } from '@libp2p/logger'
-import { reservePeerIdCache } from '../protocols/codec.js'
+import { PeerIdCache } from '../protocols/peer-id-cache.js'
 import { pointOf, ResourceMap } from '../resources/resource-map.js'
 import { PeerRoles } from '../roles/peer-roles.js'
 import { SWARM_MASTER_KEY } from '../roles/index.js'
@@ -103,21 +103,8 @@ export function simulatedPeers (nodes: number, random: SimRandom): { peerIds: st
   return { peerIds, points }
 }
 
-/**
- * Simulate one backend of a scenario. For as long as it runs, the codec's peer-id cache holds
- * every peer: each id is converted once, and the records that name a peer share one string.
- */
+/** Simulate one backend of a scenario. */
 export async function simulate (options: SimulateOptions): Promise<SimulationResult> {
-  const release = reservePeerIdCache(options.nodes ?? options.scenario.nodes)
-
-  try {
-    return await run(options)
-  } finally {
-    release()
-  }
-}
-
-async function run (options: SimulateOptions): Promise<SimulationResult> {
   const { scenario, backend } = options
   const nodes = options.nodes ?? scenario.nodes
   const ticks = options.ticks ?? scenario.ticks
@@ -139,6 +126,8 @@ async function run (options: SimulateOptions): Promise<SimulationResult> {
     kademlia,
     resourceMap: map,
     lookupCount: network.lookupCount,
+    // every peer of the network: each id is converted once, and the records that name a peer share one string
+    peerIdCache: new PeerIdCache(nodes),
     tap: {
       message: from => {
         const cost = active.get(from)

@@ -4,7 +4,7 @@
  * (`DatastoreStore`), in-process networks and the simulator a `MemoryStore`, which costs no I/O.
  */
 
-import { compact, emptyMap, writable } from '../empty.js'
+import { LazyMap } from '../lazy-map.js'
 
 /** One stored entry. */
 export interface StoreEntry {
@@ -26,17 +26,15 @@ export interface Store {
 
 /** `Store` in a `Map`: kept for as long as the object lives, e.g. across a simulated restart. */
 export class MemoryStore implements Store {
-  /** the shared empty Map while there are none (a simulated network holds a million stores) */
-  private entries: Map<string, string> = emptyMap()
+  /** no table while there are none (a simulated network holds a million stores) */
+  private readonly entries = new LazyMap<string, string>()
 
   async put (key: string, value: string): Promise<void> {
-    this.entries = writable(this.entries)
     this.entries.set(key, value)
   }
 
   async delete (key: string): Promise<void> {
     this.entries.delete(key)
-    this.entries = compact(this.entries)
   }
 
   async list (prefix: string): Promise<StoreEntry[]> {
