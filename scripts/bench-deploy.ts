@@ -23,8 +23,8 @@
 
 import { spawn } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
-import http from 'node:http'
 import { mkdtemp, rm, writeFile } from 'node:fs/promises'
+import http from 'node:http'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'

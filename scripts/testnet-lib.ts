@@ -15,8 +15,8 @@ import { fileURLToPath } from 'node:url'
 import { stringify as stringifyToml } from 'smol-toml'
 import { API_INFO_FILE } from '../src/api/server.js'
 import { defaultConfig, loadConfigFile, validateConfig } from '../src/config/config.js'
-import type { DiscoveryBackend } from '../src/config/types.js'
 import type { ApiInfo } from '../src/api/server.js'
+import type { DiscoveryBackend } from '../src/config/types.js'
 import type { ChildProcess } from 'node:child_process'
 
 /**

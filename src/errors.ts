@@ -4,7 +4,7 @@
 
 /** A configuration value is invalid; `key` names the offending key (dotted path). */
 export class InvalidConfigurationError extends Error {
-  static name = 'InvalidConfigurationError'
+  static override name = 'InvalidConfigurationError'
   readonly key: string
 
   constructor (key: string, message: string) {
@@ -16,7 +16,7 @@ export class InvalidConfigurationError extends Error {
 
 /** The network we join computes a different resource map than we would. */
 export class IncompatibleNetworkError extends Error {
-  static name = 'IncompatibleNetworkError'
+  static override name = 'IncompatibleNetworkError'
 
   constructor (message = 'The network uses a different resource map') {
     super(message)
@@ -26,7 +26,7 @@ export class IncompatibleNetworkError extends Error {
 
 /** A remote peer answered a request with a non-OK status. */
 export class RemoteRequestError extends Error {
-  static name = 'RemoteRequestError'
+  static override name = 'RemoteRequestError'
   readonly status: string
 
   constructor (status: string, message = 'The remote peer refused the request') {
@@ -38,7 +38,7 @@ export class RemoteRequestError extends Error {
 
 /** No bootstrap peer could be reached. */
 export class JoinFailedError extends Error {
-  static name = 'JoinFailedError'
+  static override name = 'JoinFailedError'
 
   constructor (message = 'Could not reach any bootstrap peer') {
     super(message)
@@ -48,7 +48,7 @@ export class JoinFailedError extends Error {
 
 /** A handler for this message exists in the protocol but has no logic behind it yet. */
 export class NotImplementedError extends Error {
-  static name = 'NotImplementedError'
+  static override name = 'NotImplementedError'
 
   constructor (message = 'Not implemented') {
     super(message)
@@ -58,7 +58,7 @@ export class NotImplementedError extends Error {
 
 /** Another running peer holds this data directory's datastore. */
 export class DataDirInUseError extends Error {
-  static name = 'DataDirInUseError'
+  static override name = 'DataDirInUseError'
   readonly dataDir: string
 
   constructor (dataDir: string) {
@@ -77,7 +77,7 @@ export type RequestStatus = 'INVALID_REQUEST' | 'NOT_FOUND' | 'REFUSED' | 'UNAVA
  * the same status and message.
  */
 export class ProtocolStatusError extends Error {
-  static name = 'ProtocolStatusError'
+  static override name = 'ProtocolStatusError'
   readonly status: RequestStatus
 
   constructor (status: RequestStatus, message: string) {
@@ -89,7 +89,7 @@ export class ProtocolStatusError extends Error {
 
 /** A wire message failed to decode or to validate; `field` names the offending field (dotted path). */
 export class MalformedMessageError extends Error {
-  static name = 'MalformedMessageError'
+  static override name = 'MalformedMessageError'
   readonly field: string
 
   constructor (field: string, reason: string) {

@@ -35,7 +35,7 @@ export class LazyMap<K, V> implements Iterable<[K, V]> {
   delete (key: K): boolean {
     const map = this.map
 
-    if (map == null || !map.delete(key)) {
+    if (map?.delete(key) !== true) {
       return false
     }
 

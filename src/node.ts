@@ -4,6 +4,8 @@
  * private key and peer store kept in a data directory, so a restarted peer keeps its identity.
  */
 
+import { mkdir } from 'node:fs/promises'
+import { join } from 'node:path'
 import { noise } from '@chainsafe/libp2p-noise'
 import { yamux } from '@chainsafe/libp2p-yamux'
 import { loadOrCreateSelfKey } from '@libp2p/config'
@@ -14,8 +16,6 @@ import { tcp } from '@libp2p/tcp'
 import { MemoryDatastore } from 'datastore-core'
 import { LevelDatastore } from 'datastore-level'
 import { createLibp2p } from 'libp2p'
-import { mkdir } from 'node:fs/promises'
-import { join } from 'node:path'
 import { defaultConfig, validateConfig } from './config/config.js'
 import { dhtProtocol } from './constants.js'
 import { DataDirInUseError } from './errors.js'
@@ -105,7 +105,7 @@ export async function createCaravelaNode (init: CreateCaravelaNodeInit = {}): Pr
         dht: caravelaDHT({ protocolPrefix: config.node.protocolPrefix }),
         caravela: caravela({ ...serviceInit, config, runtime })
       }
-    }) as CaravelaNode
+    })
 
     // what createCaravelaNode opened it closes: the datastore, and a runtime it made itself
     const onStop = (): void => {

@@ -7,19 +7,19 @@ import { execFile } from 'node:child_process'
 import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { setTimeout as delay } from 'node:timers/promises'
 import { fileURLToPath } from 'node:url'
 import { promisify } from 'node:util'
-import { suite } from './fixtures/suite.js'
 import * as assert from 'uvu/assert'
-import { setTimeout as delay } from 'node:timers/promises'
 import { ApiClient } from '../src/api/client.js'
 import { ApiError, apiRoutes, isLoopbackHost, MAX_BODY_SIZE, startApiServer } from '../src/api/server.js'
 import { main } from '../src/cli/caravela.js'
 import { createMetrics } from '../src/protocols/metrics.js'
 import { NoOffersError } from '../src/roles/errors.js'
+import { suite } from './fixtures/suite.js'
 import type { ApiRoute, ApiServer, ApiTarget } from '../src/api/server.js'
-import type { PeerMetrics } from '../src/metrics.js'
 import type { CliIO } from '../src/cli/caravela.js'
+import type { PeerMetrics } from '../src/metrics.js'
 import type { CaravelaStatus, ContainerView, OffersView, PeerSummary, PlacementProgress } from '../src/types.js'
 
 const PEER_ID = '12D3KooWJWoaqZhDaoEFshF7Rh1bpY9ohihFhzcW6d69Lr2NASuq'
@@ -206,7 +206,7 @@ Server('writes a new 0600 token and api.json on every start, and removes api.jso
   assert.match(ctx.server!.url, /^http:\/\/127\.0\.0\.1:\d+$/)
 
   await ctx.server!.stop()
-  await assert.not.ok(await stat(infoFile).catch(() => undefined), 'api.json removed')
+  assert.not.ok(await stat(infoFile).catch(() => undefined), 'api.json removed')
 
   ctx.server = await startApiServer({ host: '127.0.0.1', port: 0, dataDir: ctx.dataDir, routes: testRoutes })
   const newToken = (await readFile(tokenFile, 'utf8')).trim()

@@ -10,14 +10,14 @@
 
 import { execFile, spawn } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
-import http from 'node:http'
 import { mkdtemp, rm, writeFile } from 'node:fs/promises'
+import http from 'node:http'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { suite } from './fixtures/suite.js'
 import * as assert from 'uvu/assert'
 import { DAEMON_PATH, startTestnet } from '../scripts/testnet-lib.js'
 import { DEFAULT_DOCKER_SOCKET } from '../src/runtime/docker-runtime.js'
+import { suite } from './fixtures/suite.js'
 import { FAST_NETWORK_CONFIG } from './fixtures/testnet-config.js'
 import { waitFor } from './fixtures/wait.js'
 import type { Testnet, TestnetPeer } from '../scripts/testnet-lib.js'
@@ -280,7 +280,7 @@ E2E('`caravela run -p` places a container whose port answers on 127.0.0.1; `ps` 
     'sh', '-c', 'mkdir -p /www && echo hello-caravela > /www/index.html && httpd -f -p 8080 -h /www')
   const supplier = peerOf(ctx, status)
   const [port] = status.portMappings
-  assert.ok(port != null && port.containerPort === 8080 && port.hostPort > 0, `a host port for 8080: ${JSON.stringify(status.portMappings)}`)
+  assert.ok(port?.containerPort === 8080 && port.hostPort > 0, `a host port for 8080: ${JSON.stringify(status.portMappings)}`)
   assert.equal(await allContainers(ctx.peerIds), [status.containerId], 'exactly one container in the engine')
 
   assert.is((await httpGet(port.hostPort)).trim(), 'hello-caravela')

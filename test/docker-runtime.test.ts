@@ -5,13 +5,13 @@
  */
 
 import { randomBytes } from 'node:crypto'
+import { rm } from 'node:fs/promises'
 import http from 'node:http'
 import { connect, createServer } from 'node:net'
-import { rm } from 'node:fs/promises'
-import { suite } from './fixtures/suite.js'
-import { waitFor } from './fixtures/wait.js'
 import * as assert from 'uvu/assert'
 import { DEFAULT_DOCKER_SOCKET, DockerRuntime, isImageAllowed, LABEL_OWNER } from '../src/runtime/docker-runtime.js'
+import { suite } from './fixtures/suite.js'
+import { waitFor } from './fixtures/wait.js'
 import type { ContainerConfig, ContainerExit, PortMapping } from '../src/types.js'
 
 const IMAGE = 'caravela/busybox:test'

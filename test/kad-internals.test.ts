@@ -6,12 +6,12 @@
 import { readFileSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import { join } from 'node:path'
+import { MessageType } from '@libp2p/kad-dht'
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { KAD_DHT_VERSION, KadInternalsError, kadInternals } from '../src/overlay/kad-internals.js'
 import { createTestNetwork, createTestNode, dialableAddress, stopAll, testConfig } from './fixtures/network.js'
 import { waitFor } from './fixtures/wait.js'
-import { MessageType } from '@libp2p/kad-dht'
 import type { KadDHT } from '@libp2p/kad-dht'
 
 test(`the installed kad-dht is the version the internals were read from (${KAD_DHT_VERSION})`, () => {
@@ -25,7 +25,7 @@ test('every member the overlay uses works on a live kad-dht', async () => {
   const nodes = await createTestNetwork(3, { minTable: 2 })
 
   try {
-    const dht = nodes[0].services.dht as unknown as KadDHT
+    const dht = nodes[0].services.dht
     const kad = kadInternals(dht)
     assert.is(kad.tableSize(), 2)
     assert.equal([...kad.tablePeers()].map(p => p.peerId.toString()).sort(), [nodes[1].peerId.toString(), nodes[2].peerId.toString()].sort())

@@ -4,10 +4,10 @@
  * buyer still sees the container running, and the container's death reaches the buyer.
  */
 
-import { MemoryDatastore } from 'datastore-core'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { MemoryDatastore } from 'datastore-core'
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { MemoryRuntime } from '../src/runtime/memory-runtime.js'

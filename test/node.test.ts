@@ -1,3 +1,6 @@
+import { mkdtemp, rm, stat } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { noise } from '@chainsafe/libp2p-noise'
 import { yamux } from '@chainsafe/libp2p-yamux'
 import { generateKeyPair } from '@libp2p/crypto/keys'
@@ -7,14 +10,11 @@ import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { ping } from '@libp2p/ping'
 import { tcp } from '@libp2p/tcp'
 import { createLibp2p } from 'libp2p'
-import { mkdtemp, rm, stat } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
-import { suite } from './fixtures/suite.js'
 import * as assert from 'uvu/assert'
-import { caravela, caravelaDHT } from '../src/index.js'
 import { networkConfigToJson } from '../src/config/config.js'
+import { caravela, caravelaDHT } from '../src/index.js'
 import { createTestNode, dialableAddress, stopAll, testConfig, TEST_PROTOCOL_PREFIX } from './fixtures/network.js'
+import { suite } from './fixtures/suite.js'
 import { waitFor } from './fixtures/wait.js'
 import type { CaravelaNode } from '../src/node.js'
 
@@ -202,7 +202,7 @@ Node('an application embeds Caravela as one more service of its own libp2p node'
       caravela: caravela({ config: testConfig() })
     }
   })
-  ctx.nodes.push(app as unknown as CaravelaNode)
+  ctx.nodes.push(app)
 
   // the application's own protocol lives next to Caravela's
   await app.handle('/my-app/hello/1.0.0', async (stream) => { await stream.close() })

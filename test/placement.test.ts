@@ -3,10 +3,10 @@
  * the supplier, trader and buyer roles talking through the wire protocols.
  */
 
-import { suite } from './fixtures/suite.js'
 import * as assert from 'uvu/assert'
 import { MemoryRuntime } from '../src/runtime/memory-runtime.js'
 import { createTestNetwork, stopAll } from './fixtures/network.js'
+import { suite } from './fixtures/suite.js'
 import { waitFor } from './fixtures/wait.js'
 import type { CaravelaNode } from '../src/node.js'
 import type { ContainerConfig, ContainerStatus } from '../src/types.js'

@@ -8,15 +8,14 @@
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { contains } from '../src/resources/resource-map.js'
-import { weightOf } from '../src/roles/ranking.js'
-import { ANSWER_OFFERS } from '../src/roles/ranking.js'
+import { weightOf, ANSWER_OFFERS } from '../src/roles/ranking.js'
 import { SWARM_MASTER_KEY } from '../src/roles/swarm.js'
 import { assertWithinCapacity, container, createRolesNetwork, rejection, testNetworkConfig } from './fixtures/roles-network.js'
-import type { RolesNetwork, RolesPeer } from './fixtures/roles-network.js'
 import type { DiscoveryBackend, SchedulingPolicy } from '../src/config/types.js'
 import type { MessageName } from '../src/protocols/ids.js'
-import type { LocalMessage } from './fixtures/local-network.js'
 import type { OfferView, Resources } from '../src/types.js'
+import type { LocalMessage } from './fixtures/local-network.js'
+import type { RolesNetwork, RolesPeer } from './fixtures/roles-network.js'
 
 /** Capacities of the peers (cores, MB), cycled. */
 const CAPACITIES: Array<[number, number]> = [[2, 2048], [1, 1024], [4, 4096], [2, 1024], [1, 512]]

@@ -9,8 +9,8 @@ import { MemoryStore } from '../src/store/store.js'
 import { ManualClock } from './fixtures/fake-clock.js'
 import { assertWithinCapacity, container, createRolesNetwork, rejection, testNetworkConfig } from './fixtures/roles-network.js'
 import { waitFor } from './fixtures/wait.js'
-import type { RolesNetwork } from './fixtures/roles-network.js'
 import type { AvailableOffer, CaravelaClient, ContainerStatus, PlacementProgress, Resources } from '../src/types.js'
+import type { RolesNetwork } from './fixtures/roles-network.js'
 
 function r (cpus: number, memory: number, cpuClass = 0): Resources {
   return { cpuClass, cpus, memory }

@@ -5,12 +5,12 @@ import { ResourceMap } from '../src/resources/resource-map.js'
 import { LAUNCH_MEMORY_MS } from '../src/roles/containers-manager.js'
 import { PeerRoles } from '../src/roles/peer-roles.js'
 import { MemoryRuntime } from '../src/runtime/memory-runtime.js'
-import { LocalNetwork } from './fixtures/local-network.js'
 import { ManualClock } from './fixtures/fake-clock.js'
+import { LocalNetwork } from './fixtures/local-network.js'
 import { container, createRolesNetwork, rejection, testNetworkConfig } from './fixtures/roles-network.js'
-import type { RolesNetwork } from './fixtures/roles-network.js'
 import type { HostedContainer } from '../src/roles/containers-manager.js'
 import type { MemoryRuntimeInit } from '../src/runtime/memory-runtime.js'
+import type { RolesNetwork } from './fixtures/roles-network.js'
 
 /** A supplier (peer 0) with one single offer, and two other peers. */
 async function supplierNetwork (runtime?: MemoryRuntimeInit): Promise<RolesNetwork & { offerId: number }> {

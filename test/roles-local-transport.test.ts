@@ -7,8 +7,8 @@ import { pointOf, ResourceMap } from '../src/resources/resource-map.js'
 import { keyOfPeerId } from '../src/roles/peer-roles.js'
 import { LocalNetwork } from './fixtures/local-network.js'
 import { rejection } from './fixtures/roles-network.js'
-import type { LocalMessage, LocalPeer } from './fixtures/local-network.js'
 import type { LookupStats, Offer } from '../src/types.js'
+import type { LocalMessage, LocalPeer } from './fixtures/local-network.js'
 
 const map = new ResourceMap(defaultConfig().network.resources)
 const OFFER: Offer = { id: 5, amount: 1, freeResources: { cpuClass: 0, cpus: 2, memory: 2048 }, usedResources: { cpuClass: 0, cpus: 0, memory: 0 }, containersRunning: 0 }
@@ -169,7 +169,7 @@ test('watchSlices hears once of a peer of a watched slice joining the view, neve
   const all = await peers(network, 30)
   const [watcher] = all
   all.slice(1).forEach(p => { network.setInOverlay(p.peerId, false) })
-  assert.is(await network.overlay(watcher.peerId).networkSize(), 1)
+  assert.is(network.overlay(watcher.peerId).networkSize(), 1)
 
   const sliceOf = (p: LocalPeer): number => map.sliceOf(p.key).index
   const target = all.slice(1).find(p => sliceOf(p) !== sliceOf(watcher))!
@@ -193,7 +193,7 @@ test('watchSlices hears once of a peer of a watched slice joining the view, neve
   assert.equal(cancelled, [])
 
   all.forEach(p => { network.setInOverlay(p.peerId, true) })
-  const estimate = await network.overlay(watcher.peerId).networkSize()
+  const estimate = network.overlay(watcher.peerId).networkSize()
   assert.ok(estimate > 10 && estimate < 90, `30 peers estimated as ${estimate}`)
   network.kill(all[29].peerId)
   assert.is((await network.overlay(all[28].peerId).allPeers(28))?.length, 28)

@@ -8,9 +8,9 @@ import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { contains } from '../src/resources/resource-map.js'
 import { assertWithinCapacity, container, createRolesNetwork, seededUniform, testNetworkConfig } from './fixtures/roles-network.js'
-import type { RolesNetwork, RolesPeer } from './fixtures/roles-network.js'
 import type { DiscoveryBackend } from '../src/config/types.js'
 import type { Resources } from '../src/types.js'
+import type { RolesNetwork, RolesPeer } from './fixtures/roles-network.js'
 
 const PEERS = 25
 /** The network counts as full from this fraction of its CPUs or memory in use. */

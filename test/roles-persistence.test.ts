@@ -12,10 +12,10 @@ import { NOTIFY_ATTEMPTS } from '../src/roles/containers-manager.js'
 import { HOSTED_PREFIX, Ledger, PLACED_PREFIX } from '../src/roles/ledger.js'
 import { MemoryStore } from '../src/store/store.js'
 import { assertWithinCapacity, container, createRolesNetwork, rejection } from './fixtures/roles-network.js'
-import type { RolesNetwork, RolesPeer } from './fixtures/roles-network.js'
 import type { HostedRecord } from '../src/roles/ledger.js'
 import type { Store } from '../src/store/store.js'
 import type { ContainerConfig } from '../src/types.js'
+import type { RolesNetwork, RolesPeer } from './fixtures/roles-network.js'
 
 /** What every peer offers: 2 CPUs and 2048 MB (the fixture's default runtime). */
 const CAPACITY = { cpuClass: 0, cpus: 2, memory: 2048 }

@@ -4,9 +4,9 @@ import { contains, pointOf, ResourceMap } from '../src/resources/resource-map.js
 import { planOffers } from '../src/roles/offer-strategies.js'
 import { computeCapacity } from '../src/roles/supplier.js'
 import { assertWithinCapacity, container, createRolesNetwork, rejection, testNetworkConfig } from './fixtures/roles-network.js'
-import type { RolesNetwork } from './fixtures/roles-network.js'
 import type { SupplierOffer } from '../src/roles/offer-strategies.js'
 import type { Resources } from '../src/types.js'
+import type { RolesNetwork } from './fixtures/roles-network.js'
 
 const config = testNetworkConfig()
 const map = new ResourceMap(config.resources)

@@ -2,8 +2,8 @@ import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { MAX_OFFERS_PER_SUPPLIER } from '../src/roles/trader.js'
 import { container, createRolesNetwork, rejection, testNetworkConfig } from './fixtures/roles-network.js'
-import type { RolesNetwork, RolesPeer } from './fixtures/roles-network.js'
 import type { Offer, Resources } from '../src/types.js'
+import type { RolesNetwork, RolesPeer } from './fixtures/roles-network.js'
 
 function wireOffer (id: number, free: Resources, used: Resources = { cpuClass: 0, cpus: 0, memory: 0 }, containersRunning = 0): Offer {
   return { id, amount: 1, freeResources: free, usedResources: used, containersRunning }

@@ -1,9 +1,9 @@
 import fc from 'fast-check'
-import { suite } from './fixtures/suite.js'
 import * as assert from 'uvu/assert'
 import { pointOf } from '../src/resources/resource-map.js'
 import { MAX_WALK_HOPS, SimKademlia } from '../src/sim/kademlia.js'
 import { createTestNetwork, stopAll } from './fixtures/network.js'
+import { suite } from './fixtures/suite.js'
 import type { CaravelaNode } from '../src/node.js'
 import type { CellRange, SimWalk } from '../src/sim/kademlia.js'
 

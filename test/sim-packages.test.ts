@@ -8,7 +8,7 @@ const MISSING = 'caravela-test-no-such-package'
 
 test('a missing package: an error that names what to install', async () => {
   try {
-    await importPackages(async () => await import(MISSING), 'the plots', [MISSING, 'vega'], ' (or pass --no-plots)')
+    await importPackages(async () => import(MISSING), 'the plots', [MISSING, 'vega'], ' (or pass --no-plots)')
     assert.unreachable('the import succeeded')
   } catch (err: any) {
     assert.instance(err, MissingPackagesError)
@@ -25,14 +25,14 @@ test('any other failure of the import is passed on as it is', async () => {
     err => { assert.is(err, failure) }
   )
   // a missing package that is not one of those named is not theirs to install
-  await importPackages(async () => await import(MISSING), 'the simulator', ['pure-rand']).then(
+  await importPackages(async () => import(MISSING), 'the simulator', ['pure-rand']).then(
     () => assert.unreachable('the import succeeded'),
     err => { assert.not.instance(err, MissingPackagesError) }
   )
 })
 
 test('packages missing for several parts are named in one error', async () => {
-  const missing = async (what: string, name: string): Promise<unknown> => await importPackages(async () => await import(name), what, [name])
+  const missing = async (what: string, name: string): Promise<unknown> => importPackages(async () => import(name), what, [name])
   await allPackages([undefined, Promise.resolve()])
 
   const one = await allPackages([missing('the simulator', MISSING), Promise.resolve()]).catch(err => err)

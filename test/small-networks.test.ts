@@ -12,8 +12,8 @@ import { DISCOVERY_BACKENDS, defaultConfig } from '../src/config/config.js'
 import { contains } from '../src/resources/resource-map.js'
 import { assertWithinCapacity, container, createRolesNetwork, seededUniform } from './fixtures/roles-network.js'
 import type { DiscoveryBackend } from '../src/config/types.js'
-import type { RolesNetwork } from './fixtures/roles-network.js'
 import type { Resources } from '../src/types.js'
+import type { RolesNetwork } from './fixtures/roles-network.js'
 
 /** Network sizes tried, each with several identity sets. */
 const SIZES = [1, 2, 3, 4, 6, 8, 12, 20, 30]

@@ -8,8 +8,8 @@ import { request as httpRequest } from 'node:http'
 import { join } from 'node:path'
 import { StringDecoder } from 'node:string_decoder'
 import { API_INFO_FILE, API_TOKEN_FILE } from './files.js'
-import type { ApiInfo } from './files.js'
 import type { CaravelaStatus, ContainerConfig, ContainerStatus, ContainerView, OffersView, PeerSummary, PlacementProgress, StopResult } from '../types.js'
+import type { ApiInfo } from './files.js'
 import type { RequestOptions } from 'node:http'
 
 /** Time one API request may take. */

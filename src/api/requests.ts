@@ -5,8 +5,8 @@
 
 import { CODECS } from '../protocols/codec.js'
 import { STACK_NAME_PATTERN, STACK_NAME_RULE } from '../stacks/stack-file.js'
-import { ApiError } from './errors.js'
 import { GROUP_POLICIES } from '../types.js'
+import { ApiError } from './errors.js'
 import type { ContainerConfig, GroupPolicy, PortMapping } from '../types.js'
 
 /** A stack to deploy: its name and its containers, placed as one request. */

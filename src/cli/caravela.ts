@@ -13,14 +13,14 @@
 
 import { parseArgs } from 'node:util'
 import { ApiClient, ApiRequestError, NoPeerRunningError } from '../api/client.js'
-import { DEFAULT_DATA_DIR_NAME } from '../constants.js'
 import { parseMemory } from '../config/memory.js'
+import { DEFAULT_DATA_DIR_NAME } from '../constants.js'
 import { parsePortMapping } from '../stacks/ports.js'
 import { CPU_CLASS_NAMES } from '../types.js'
 import { defaultDataDir, errorLine, EXIT_USAGE, formatOptions, formatTable, isUsageError, UsageError } from './shared.js'
 import type { Stack } from '../stacks/stack-file.js'
-import type { CliOption } from './shared.js'
 import type { CaravelaStatus, ContainerConfig, ContainerStatus, ContainerView, OffersView, OfferView, PeerSummary, PlacementProgress, PortMapping, Resources } from '../types.js'
+import type { CliOption } from './shared.js'
 
 /** Environment variable holding the API token when `--api` is used without `--token`. */
 export const API_TOKEN_ENV = 'CARAVELA_API_TOKEN'

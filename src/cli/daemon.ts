@@ -13,11 +13,11 @@ import { apiRoutes, startApiServer } from '../api/server.js'
 import { defaultConfig, loadConfigFile, parseMemory, validateConfig } from '../config/config.js'
 import { InvalidConfigurationError } from '../errors.js'
 import { defaultDataDir, errorLine, EXIT_USAGE, formatOptions, isUsageError, UsageError } from './shared.js'
-import type { CliOption } from './shared.js'
 import type { ApiServer } from '../api/server.js'
 import type { CaravelaConfig, NodeConfig } from '../config/types.js'
 import type { CaravelaNode } from '../node.js'
 import type { ContainerRuntime } from '../types.js'
+import type { CliOption } from './shared.js'
 import type { PeerId } from '@libp2p/interface'
 
 /** Host address container ports are published on unless --publish-ip says otherwise. */

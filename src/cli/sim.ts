@@ -5,18 +5,18 @@
  */
 
 import { mkdir } from 'node:fs/promises'
-import { resolve } from 'node:path'
 import { availableParallelism, totalmem } from 'node:os'
+import { resolve } from 'node:path'
 import { parseArgs } from 'node:util'
 import { setFlagsFromString } from 'node:v8'
 import { Worker } from 'node:worker_threads'
 import { InvalidConfigurationError } from '../errors.js'
 import { allPackages, importPackages, SIMULATOR_PACKAGES } from '../sim/packages.js'
 import { errorLine, EXIT_USAGE, formatOptions, formatTable, isUsageError, UsageError } from './shared.js'
-import type { CliOption } from './shared.js'
+import type { DiscoveryBackend } from '../config/types.js'
 import type { SimulationResult } from '../sim/simulator.js'
 import type { SimWorkerData } from '../sim/worker.js'
-import type { DiscoveryBackend } from '../config/types.js'
+import type { CliOption } from './shared.js'
 
 const options = {
   scenario: { type: 'string', value: 'file.toml', description: 'Scenario to run, e.g. scenarios/simulation_steadyAt30Perc.toml (required)' },
@@ -139,7 +139,7 @@ async function main (flags: Flags): Promise<void> {
   // when some are missing is said now, all at once, not after minutes of simulation
   const plots = flags['no-plots'] === true ? undefined : await import('../sim/plots.js')
   await allPackages([
-    importPackages(async () => await import('../sim/random.js'), 'the simulator', SIMULATOR_PACKAGES),
+    importPackages(async () => import('../sim/random.js'), 'the simulator', SIMULATOR_PACKAGES),
     plots?.loadPlotPackages()
   ])
   const out = resolve(flags.out ?? `out/sim-${new Date().toISOString().replace(/[:.]/g, '-')}`)
@@ -205,7 +205,7 @@ function parseFlags (argv: string[]): Flags {
     throw new UsageError(`unexpected argument "${positionals[0]}"`)
   }
 
-  return { ...values, threads: positive(values.threads, 'threads', 1, 64) } as Flags
+  return { ...values, threads: positive(values.threads, 'threads', 1, 64) }
 }
 
 /** Simulate the backends, `parallel` at a time; results in the order of `backends`. */

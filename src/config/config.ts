@@ -13,10 +13,10 @@ import { peerIdFromString } from '@libp2p/peer-id'
 import { multiaddr } from '@multiformats/multiaddr'
 import { parse as parseToml, TomlError } from 'smol-toml'
 import { InvalidConfigurationError } from '../errors.js'
-import { parseMemory } from './memory.js'
 import { ResourceMap } from '../resources/resource-map.js'
 import { CPU_CLASS_NAMES } from '../types.js'
 import { formatDuration, parseDuration } from './duration.js'
+import { parseMemory } from './memory.js'
 import type { CaravelaConfig, CpuClassPartition, CpuCoresPartition, DiscoveryBackend, MemoryPartition, NetworkConfig, NodeConfig, PartitionTree, SchedulingPolicy } from './types.js'
 
 export { formatDuration, parseDuration, parseMemory }

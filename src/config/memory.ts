@@ -30,4 +30,3 @@ export function parseMemory (text: string, key = 'memory'): number {
 
   return megabytes
 }
-

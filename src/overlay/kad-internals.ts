@@ -59,7 +59,7 @@ export interface KadInternals {
 
 /** kad-dht lacks a member the overlay relies on: the installed version is not the one it was written for. */
 export class KadInternalsError extends Error {
-  static name = 'KadInternalsError'
+  static override name = 'KadInternalsError'
 
   constructor (missing: string) {
     super(`kad-dht has no ${missing}: Caravela's overlay was written against @libp2p/kad-dht ${KAD_DHT_VERSION} ` +

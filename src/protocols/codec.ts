@@ -18,12 +18,12 @@ import {
 } from './constants.js'
 import * as pb from './pb/caravela.js'
 import type { RequestStatus } from '../errors.js'
-import type { MessageName } from './ids.js'
-import type { PeerIdCache } from './peer-id-cache.js'
 import type {
   AvailableOffer, ContainerConfig, ContainerStatus, CreateOfferResult, NetworkConfiguration, NodeRef,
   Offer, PortMapping, Resources, StopTarget
 } from '../types.js'
+import type { MessageName } from './ids.js'
+import type { PeerIdCache } from './peer-id-cache.js'
 import type { Uint8ArrayList } from 'uint8arraylist'
 
 /** The arguments of each message, as the server's handlers receive them. */
@@ -95,6 +95,7 @@ const STATUS_FROM_PB: Record<pb.Status.Code, StatusName> = {
   [pb.Status.Code.INTERNAL_ERROR]: 'INTERNAL_ERROR'
 }
 
+/* eslint-disable no-control-regex -- these patterns exist to refuse control characters */
 /** printable ASCII without spaces: request and container ids */
 const ID_PATTERN = /^[\x21-\x7e]+$/
 /** no whitespace, no control characters: image references */
@@ -103,6 +104,7 @@ const IMAGE_PATTERN = /^[^\s\x00-\x1f\x7f]+$/
 const LINE_PATTERN = /^[^\x00-\x1f\x7f]*$/
 /** anything but NUL, which no argv entry can hold */
 const ARG_PATTERN = /^[^\x00]*$/
+/* eslint-enable no-control-regex */
 const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/
 
 function fail (field: string, reason: string): never {

@@ -4,8 +4,8 @@
  */
 
 import type { Requests, Results } from './codec.js'
-import type { MessageName } from './ids.js'
 import type { CaravelaHandlers, RequestContext } from './handlers.js'
+import type { MessageName } from './ids.js'
 
 export type Invoker<N extends MessageName> = (handlers: CaravelaHandlers, ctx: RequestContext, request: Requests[N]) => Promise<Results[N]>
 

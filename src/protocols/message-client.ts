@@ -4,12 +4,12 @@
  * alone.
  */
 
-import type { Requests, Results } from './codec.js'
-import type { MessageName } from './ids.js'
 import type {
   AbortOptions, AvailableOffer, CaravelaClient, ContainerConfig, ContainerStatus, CreateOfferOptions, CreateOfferResult,
   GetOffersOptions, NetworkConfiguration, NodeRef, Offer
 } from '../types.js'
+import type { Requests, Results } from './codec.js'
+import type { MessageName } from './ids.js'
 
 /** A `CaravelaClient` whose transport sends one request of message `name` to `to` and returns its result. */
 export abstract class MessageClient implements CaravelaClient {

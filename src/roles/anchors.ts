@@ -18,10 +18,10 @@
 
 import { GRID_CELLS } from '../constants.js'
 import { uniform } from './random.js'
-import type { RandomSource } from './random.js'
 import type { NetworkConfig } from '../config/types.js'
 import type { ResourceMap, Slice } from '../resources/resource-map.js'
 import type { Overlay } from '../types.js'
+import type { RandomSource } from './random.js'
 
 /** The key to look up for an offer or a search in `slice`, and whether it is an anchor. */
 export interface PlacementKey {

@@ -13,12 +13,12 @@ import { copyContainerConfig, copyPortMappings } from '../copy.js'
 import { ProtocolStatusError } from '../errors.js'
 import { LazyMap } from '../lazy-map.js'
 import { totalResources } from './resources.js'
-import type { HostedRecord, Ledger } from './ledger.js'
-import type { Supplier } from './supplier.js'
 import type { RequestContext } from '../protocols/handlers.js'
 import type {
   CaravelaClient, Clock, ContainerConfig, ContainerExit, ContainerRuntime, ContainerStatus, NodeRef, OwnedContainer, Resources
 } from '../types.js'
+import type { HostedRecord, Ledger } from './ledger.js'
+import type { Supplier } from './supplier.js'
 import type { Logger } from '@libp2p/interface'
 
 /** Label of every container: the peer id of the supplier running it (a restarted peer finds its containers again). */

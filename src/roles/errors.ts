@@ -8,7 +8,7 @@ import type { Resources } from '../types.js'
 
 /** The containers of a request are not a valid request (empty, too many, bad resources). */
 export class InvalidContainerRequestError extends Error {
-  static name = 'InvalidContainerRequestError'
+  static override name = 'InvalidContainerRequestError'
 
   constructor (message: string) {
     super(message)
@@ -18,7 +18,7 @@ export class InvalidContainerRequestError extends Error {
 
 /** Discovery found no offer that could hold the request. */
 export class NoOffersError extends Error {
-  static name = 'NoOffersError'
+  static override name = 'NoOffersError'
   readonly resources: Resources
   /** what the search did */
   readonly searched: string
@@ -41,7 +41,7 @@ export interface OfferRejection {
 
 /** Every offer found was tried and every supplier refused or failed. */
 export class AllOffersRejectedError extends Error {
-  static name = 'AllOffersRejectedError'
+  static override name = 'AllOffersRejectedError'
   readonly resources: Resources
   readonly rejections: OfferRejection[]
 
@@ -57,8 +57,8 @@ export class AllOffersRejectedError extends Error {
 
 /** Part of a request was placed, the rest could not be, and what was placed has been stopped. */
 export class RequestRolledBackError extends Error {
-  static name = 'RequestRolledBackError'
-  readonly cause: Error
+  static override name = 'RequestRolledBackError'
+  override readonly cause: Error
   /** containers stopped again */
   readonly rolledBack: number
   /** launches whose answer never came, cancelled at their supplier (with whatever they started) */
@@ -80,7 +80,7 @@ export class RequestRolledBackError extends Error {
 
 /** The configured discovery backend is not one the roles implement. */
 export class UnsupportedBackendError extends Error {
-  static name = 'UnsupportedBackendError'
+  static override name = 'UnsupportedBackendError'
 
   constructor (backend: string) {
     super(`The discovery backend "${backend}" is not supported; use single-offer, single-offer-full-walk, multi-offer, multi-offer-updates, random or swarm`)

@@ -14,8 +14,8 @@
  * Key parts are URI-encoded. Writes to one key happen in the order they were asked for.
  */
 
-import type { ContainerConfig, ContainerView, PortMapping, Resources } from '../types.js'
 import type { Store } from '../store/store.js'
+import type { ContainerConfig, ContainerView, PortMapping, Resources } from '../types.js'
 import type { Logger } from '@libp2p/interface'
 
 /** Version of the records this code writes and reads. */

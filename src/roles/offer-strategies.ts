@@ -8,8 +8,8 @@
 
 import { contains } from '../resources/resource-map.js'
 import { sameResources } from './resources.js'
-import type { ResourceMap, Slice } from '../resources/resource-map.js'
 import type { DiscoveryBackend } from '../config/types.js'
+import type { ResourceMap, Slice } from '../resources/resource-map.js'
 import type { NodeRef, Resources } from '../types.js'
 
 /** The strategies that offer through traders of the resource map's slices. */

@@ -17,19 +17,19 @@ import { cryptoRandom } from './random.js'
 import { computeCapacity, PUBLISH_DELAY, Supplier } from './supplier.js'
 import { Trader } from './trader.js'
 import { UserManager } from './user-manager.js'
-import type { HostedContainer } from './containers-manager.js'
-import type { RoleHandlers } from './loopback-client.js'
-import type { RequestContext } from '../protocols/handlers.js'
-import type { RandomSource } from './random.js'
-import type { RoleStats } from './stats.js'
-import type { RunOptions } from './buyer.js'
 import type { NetworkConfig } from '../config/types.js'
+import type { RequestContext } from '../protocols/handlers.js'
 import type { ResourceMap } from '../resources/resource-map.js'
 import type { Store } from '../store/store.js'
 import type {
   AbortOptions, AvailableOffer, CaravelaClient, CreateOfferResult, Clock, ContainerConfig, ContainerExitEvents, ContainerRuntime, ContainerStatus,
   ContainerView, NodeRef, Offer, OffersView, Overlay, PlaceOptions, Resources, StopResult, StopTarget
 } from '../types.js'
+import type { RunOptions } from './buyer.js'
+import type { HostedContainer } from './containers-manager.js'
+import type { RoleHandlers } from './loopback-client.js'
+import type { RandomSource } from './random.js'
+import type { RoleStats } from './stats.js'
 import type { ComponentLogger } from '@libp2p/interface'
 
 /** What the roles of a peer work with: interfaces only. */

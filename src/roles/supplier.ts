@@ -15,13 +15,13 @@ import { planOffers } from './offer-strategies.js'
 import { describeResources, sameResources } from './resources.js'
 import { SWARM_MASTER_KEY } from './swarm.js'
 import { repeat } from './tasks.js'
-import type { OfferTarget, SupplierOffer } from './offer-strategies.js'
-import type { RandomSource } from './random.js'
-import type { PeriodicTasks, RepeatingTask } from './tasks.js'
 import type { DiscoveryBackend, NetworkConfig } from '../config/types.js'
 import type { RequestContext } from '../protocols/handlers.js'
 import type { ResourceMap, Slice } from '../resources/resource-map.js'
 import type { AvailableOffer, CaravelaClient, Clock, NodeRef, Offer, Overlay, OverlayNode, Resources } from '../types.js'
+import type { OfferTarget, SupplierOffer } from './offer-strategies.js'
+import type { RandomSource } from './random.js'
+import type { PeriodicTasks, RepeatingTask } from './tasks.js'
 import type { Logger } from '@libp2p/interface'
 
 /** Random keys looked up in a slice before the creation of an offer moves on, as in the original. */
@@ -179,7 +179,7 @@ export class Supplier implements PeriodicTasks<SupplierTask> {
   refreshOffer (ctx: RequestContext, offerId: number): boolean {
     const offer = this.offers.get(offerId)
 
-    if (offer == null || offer.trader.peerId !== ctx.from.peerId) {
+    if (offer?.trader.peerId !== ctx.from.peerId) {
       return false
     }
 

@@ -8,8 +8,8 @@ import { copyPortMappings } from '../copy.js'
 import { copyList } from '../empty.js'
 import { ProtocolStatusError } from '../errors.js'
 import { LazyMap } from '../lazy-map.js'
-import type { Ledger } from './ledger.js'
 import type { AbortOptions, CaravelaClient, Clock, ContainerStatus, ContainerView, NodeRef, StopResult } from '../types.js'
+import type { Ledger } from './ledger.js'
 import type { Logger } from '@libp2p/interface'
 
 /** Shortest prefix of a container id accepted by `stop`. */

@@ -67,7 +67,7 @@ const UNAVAILABLE_CODES = new Set(['ENOENT', 'ECONNREFUSED', 'EACCES', 'EPERM', 
 
 /** No Docker engine answers on the runtime's socket; the message says what to do. */
 export class DockerUnavailableError extends Error {
-  static name = 'DockerUnavailableError'
+  static override name = 'DockerUnavailableError'
   readonly code?: string
 
   constructor (socketPath: string, code?: string, detail?: string) {
@@ -82,7 +82,7 @@ export class DockerUnavailableError extends Error {
 
 /** The image is not on the runtime's allow-list; nothing was pulled or created. */
 export class ImageNotAllowedError extends Error {
-  static name = 'ImageNotAllowedError'
+  static override name = 'ImageNotAllowedError'
   readonly image: string
 
   constructor (image: string, allowList: readonly string[]) {
@@ -94,7 +94,7 @@ export class ImageNotAllowedError extends Error {
 
 /** The image is missing and could not be pulled; no container was created. */
 export class ImagePullError extends Error {
-  static name = 'ImagePullError'
+  static override name = 'ImagePullError'
   readonly image: string
 
   constructor (image: string, reason: string) {

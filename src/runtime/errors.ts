@@ -5,7 +5,7 @@
 
 /** The runtime has no container with this id (Docker answers 404). */
 export class ContainerNotFoundError extends Error {
-  static name = 'ContainerNotFoundError'
+  static override name = 'ContainerNotFoundError'
 
   constructor (containerId: string) {
     super(`No such container: ${containerId}`)
@@ -15,7 +15,7 @@ export class ContainerNotFoundError extends Error {
 
 /** Running the container would exceed the runtime's capacity, or a host port is taken. */
 export class ContainerStartError extends Error {
-  static name = 'ContainerStartError'
+  static override name = 'ContainerStartError'
 
   constructor (message: string) {
     super(message)

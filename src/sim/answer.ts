@@ -8,8 +8,8 @@ import { CODECS } from '../protocols/codec.js'
 import { INVOKERS } from '../protocols/invokers.js'
 import { DEFAULT_LIMITS, responseSizeLimit } from '../protocols/limits.js'
 import type { Codecs, Requests, Response, Results } from '../protocols/codec.js'
-import type { MessageName } from '../protocols/ids.js'
 import type { CaravelaHandlers, RequestContext } from '../protocols/handlers.js'
+import type { MessageName } from '../protocols/ids.js'
 
 /**
  * Run the handler of `name` and encode its response. An error that is not a protocol status (a

@@ -8,18 +8,18 @@
  * Role code cannot tell it from a libp2p network: it sees a `CaravelaClient` and an `Overlay`.
  */
 
+import { RemoteRequestError } from '../errors.js'
 import { createCodecs } from '../protocols/codec.js'
 import { MessageClient } from '../protocols/message-client.js'
-import { RemoteRequestError } from '../errors.js'
 import { SIZE_ESTIMATE_PEERS, estimateNetworkSize, pointOf } from '../resources/resource-map.js'
 import { answer } from './answer.js'
-import type { SimKademlia } from './kademlia.js'
 import type { Codecs, Requests, Results } from '../protocols/codec.js'
-import type { MessageName } from '../protocols/ids.js'
 import type { CaravelaHandlers, RequestContext } from '../protocols/handlers.js'
+import type { MessageName } from '../protocols/ids.js'
 import type { PeerIdCache } from '../protocols/peer-id-cache.js'
 import type { ResourceMap } from '../resources/resource-map.js'
 import type { AbortOptions, CaravelaClient, LookupOptions, NodeRef, Overlay, OverlayNode } from '../types.js'
+import type { SimKademlia } from './kademlia.js'
 
 /**
  * Bytes of a kad-dht FIND_NODE request: message type, a 32-byte key and the field tags
@@ -57,7 +57,7 @@ export interface SimNetworkInit {
 
 /** The target of a message is not running (never started, killed, or gone mid-request). */
 export class UnreachableError extends Error {
-  static name = 'UnreachableError'
+  static override name = 'UnreachableError'
 
   constructor (message: string) {
     super(message)

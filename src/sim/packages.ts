@@ -49,7 +49,7 @@ function names (packages: readonly string[]): string {
  * one are named in one `MissingPackagesError`, so that one install brings them all.
  */
 export async function allPackages (loads: Array<Promise<unknown> | undefined>): Promise<void> {
-  const failures = (await Promise.allSettled(loads)).flatMap(result => result.status === 'rejected' ? [result.reason] : [])
+  const failures = (await Promise.allSettled(loads.filter(load => load != null))).flatMap(result => result.status === 'rejected' ? [result.reason] : [])
   const other = failures.find(err => !(err instanceof MissingPackagesError))
 
   if (other != null || failures.length === 1) {

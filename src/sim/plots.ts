@@ -17,6 +17,7 @@ import { logger } from '@libp2p/logger'
 import { importPackages, PLOT_PACKAGES } from './packages.js'
 import type { SimReport } from './report-types.js'
 import type { TopLevelSpec } from 'vega-lite'
+import type { NonNormalizedSpec } from 'vega-lite/types_unstable/spec/index.js'
 
 const log = logger('caravela:sim:plots')
 
@@ -187,7 +188,7 @@ function overTimeSpec (report: SimReport, chart: OverTime): TopLevelSpec {
       y: { field: 'value', type: 'quantitative', ...y },
       color: colour(report)
     }
-  } as TopLevelSpec
+  }
 }
 
 /**
@@ -248,7 +249,7 @@ function messagesPerRequestSpec (report: SimReport): TopLevelSpec {
       }
     ],
     resolve: { scale: { color: 'shared' } }
-  } as TopLevelSpec
+  }
 }
 
 /**
@@ -268,7 +269,7 @@ function peerLoadSpec (report: SimReport): TopLevelSpec {
   const busiest = report.results
     .map(result => `${result.backend} ${percent(num(result.busiestPeerShare))}`)
     .join(', ')
-  const panel = (field: 'messages' | 'bytes', axisTitle: string) => ({
+  const panel = (field: 'messages' | 'bytes', axisTitle: string): NonNormalizedSpec => ({
     width: HALF,
     height: TALL,
     encoding: {
@@ -295,7 +296,7 @@ function peerLoadSpec (report: SimReport): TopLevelSpec {
       panel('messages', 'messages received (symlog scale)'),
       panel('bytes', 'bytes received (symlog scale)')
     ]
-  } as TopLevelSpec
+  }
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -11,23 +11,23 @@
  */
 
 import { publicKeyFromRaw } from '@libp2p/crypto/keys'
-import { peerIdFromPublicKey } from '@libp2p/peer-id'
 import { logger } from '@libp2p/logger'
+import { peerIdFromPublicKey } from '@libp2p/peer-id'
 import { PeerIdCache } from '../protocols/peer-id-cache.js'
 import { pointOf, ResourceMap } from '../resources/resource-map.js'
-import { PeerRoles } from '../roles/peer-roles.js'
 import { SWARM_MASTER_KEY } from '../roles/index.js'
+import { PeerRoles } from '../roles/peer-roles.js'
 import { MemoryRuntime } from '../runtime/memory-runtime.js'
 import { SimClock, settle } from './clock.js'
 import { SimKademlia } from './kademlia.js'
 import { SimNetwork } from './network.js'
 import { SimRandom, STREAMS } from './random.js'
 import { capacities, tickEvents } from './workload.js'
+import type { DiscoveryBackend, NetworkConfig } from '../config/types.js'
+import type { ContainerConfig, Resources } from '../types.js'
 import type { BackendResult, Summary, WindowPoint } from './report-types.js'
 import type { Scenario } from './scenario.js'
-import type { DiscoveryBackend, NetworkConfig } from '../config/types.js'
 import type { ComponentLogger, Logger } from '@libp2p/interface'
-import type { ContainerConfig, Resources } from '../types.js'
 
 /** Ticks per metrics window: 3 simulated minutes of 20 s ticks, as the original's snapshots. */
 export const WINDOW_TICKS = 9

@@ -10,10 +10,10 @@
  * so every backend of a run faces the same requests.
  */
 
-import type { SimRandom } from './random.js'
-import type { Scenario } from './scenario.js'
 import type { PartitionTree } from '../resources/partition-tree.js'
 import type { Resources } from '../types.js'
+import type { SimRandom } from './random.js'
+import type { Scenario } from './scenario.js'
 
 /** One request of a tick. */
 export type WorkloadEvent =

@@ -8,7 +8,7 @@ import type { PortMapping } from '../types.js'
 
 /** A port mapping that is not `host:container[/tcp|udp]` with ports from 1 to 65535. */
 export class InvalidPortMappingError extends Error {
-  static name = 'InvalidPortMappingError'
+  static override name = 'InvalidPortMappingError'
 
   constructor (message: string) {
     super(message)

@@ -38,7 +38,7 @@ const BYTES_PATTERN = /^(\d+)\s*(b|kb?)?$/i
 
 /** A stack file is not valid: `service` and `key` say where, when the problem is not the whole file. */
 export class StackFileError extends Error {
-  static name = 'StackFileError'
+  static override name = 'StackFileError'
   /** the file, as given */
   readonly source: string
   readonly service?: string
