@@ -12,7 +12,7 @@ import { parseArgs } from 'node:util'
 import { setFlagsFromString } from 'node:v8'
 import { Worker } from 'node:worker_threads'
 import { InvalidConfigurationError } from '../errors.js'
-import { allPackages, importPackages, SIMULATOR_PACKAGES } from '../sim/packages.js'
+import { checkPackages, PLOT_PACKAGES, SIMULATOR_PACKAGES } from '../sim/packages.js'
 import { errorLine, EXIT_USAGE, formatOptions, formatTable, isUsageError, UsageError } from './caravela.js'
 import type { CliOption } from './caravela.js'
 import type { SimulationResult } from '../sim/simulator.js'
@@ -137,11 +137,12 @@ async function main (flags: Flags): Promise<void> {
   const backends = flags.backends == null ? scenario.backends : parseBackends(flags.backends, '--backends')
   const { summaryTable, writeReport } = await import('../sim/report.js')
   // the simulator's own packages, optional peer dependencies of the library: what to install
-  // when some are missing is said now, all at once, not after minutes of simulation
-  const plots = flags['no-plots'] === true ? undefined : await import('../sim/plots.js')
-  await allPackages([
-    importPackages(async () => await import('../sim/random.js'), 'the simulator', SIMULATOR_PACKAGES),
-    plots?.loadPlotPackages()
+  // when some are missing is said now, all at once, not after minutes of simulation (the plots
+  // load theirs only once the simulation is over, where they cost its memory nothing)
+  const plots = flags['no-plots'] !== true
+  checkPackages([
+    { what: 'the simulator', packages: SIMULATOR_PACKAGES },
+    ...(plots ? [{ what: 'the plots', packages: PLOT_PACKAGES, hint: ' (or pass --no-plots)' }] : [])
   ])
   const out = resolve(flags.out ?? `out/sim-${new Date().toISOString().replace(/[:.]/g, '-')}`)
   await mkdir(out, { recursive: true })
@@ -191,8 +192,9 @@ async function main (flags: Flags): Promise<void> {
 
   const files = await writeReport(report, out)
 
-  if (plots != null) {
-    files.push(...await plots.writePlots(report, out))
+  if (plots) {
+    const { writePlots } = await import('../sim/plots.js')
+    files.push(...await writePlots(report, out))
   }
 
   process.stdout.write('\n' + formatTable(summaryTable(report.results)))
