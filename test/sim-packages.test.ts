@@ -1,7 +1,8 @@
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
-import { allPackages, importPackages, MissingPackagesError, PLOT_PACKAGES } from '../src/sim/packages.js'
+import { checkPackages, importPackages, MissingPackagesError, PLOT_PACKAGES, SIMULATOR_PACKAGES } from '../src/sim/packages.js'
 import { loadPlotPackages } from '../src/sim/plots.js'
+import type { PackageNeed } from '../src/sim/packages.js'
 
 /** A package no registry holds, imported through a variable so that the compiler does not look for it. */
 const MISSING = 'caravela-test-no-such-package'
@@ -31,19 +32,26 @@ test('any other failure of the import is passed on as it is', async () => {
   )
 })
 
-test('packages missing for several parts are named in one error', async () => {
-  const missing = async (what: string, name: string): Promise<unknown> => importPackages(async () => import(name), what, [name])
-  await allPackages([undefined, Promise.resolve()])
+test('checkPackages names every package of each part that lacks one, in one error', () => {
+  checkPackages([{ what: 'the simulator', packages: SIMULATOR_PACKAGES }, { what: 'the plots', packages: PLOT_PACKAGES }])
 
-  const one = await allPackages([missing('the simulator', MISSING), Promise.resolve()]).catch(err => err)
-  assert.is(one.message, `the simulator needs ${MISSING}, not installed here: npm install ${MISSING}`)
+  const error = (needs: PackageNeed[]): MissingPackagesError => {
+    try {
+      checkPackages(needs)
+    } catch (err: any) {
+      assert.instance(err, MissingPackagesError)
+      return err
+    }
 
-  const both = await allPackages([missing('the simulator', MISSING), missing('the plots', `${MISSING}-2`), undefined]).catch(err => err)
-  assert.instance(both, MissingPackagesError)
-  assert.is(both.message, `the simulator and the plots need ${MISSING} and ${MISSING}-2, not installed here: npm install ${MISSING} ${MISSING}-2`)
+    return assert.unreachable('nothing was missing') as never
+  }
 
-  const failure = new Error('no')
-  assert.is(await allPackages([missing('the simulator', MISSING), Promise.reject(failure)]).catch(err => err), failure)
+  // one part: its hint; a part misses all its packages when it lacks one
+  assert.is(error([{ what: 'the simulator', packages: SIMULATOR_PACKAGES }, { what: 'the plots', packages: ['vega', MISSING], hint: ' (or pass --no-plots)' }]).message,
+    `the plots need vega and ${MISSING}, not installed here: npm install vega ${MISSING} (or pass --no-plots)`)
+  // two parts: one install for both, no hint
+  assert.is(error([{ what: 'the simulator', packages: [MISSING] }, { what: 'the plots', packages: [`${MISSING}-2`], hint: ' (or pass --no-plots)' }]).message,
+    `the simulator and the plots need ${MISSING} and ${MISSING}-2, not installed here: npm install ${MISSING} ${MISSING}-2`)
 })
 
 test('the plots\' packages load in the repository, where they are development dependencies', async () => {

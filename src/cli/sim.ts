@@ -1,9 +1,10 @@
 /**
- * The simulator (`npm run sim -- --scenario FILE [options]`, `docs/simulator.md`): runs every backend of a
+ * The simulator (`npm run sim -- --scenario FILE [options]`, DESIGN §9): runs every backend of a
  * scenario on the same seed and workload with the real role code, prints a summary table and
  * writes CSV, JSON and PNG plots under --out.
  */
 
+import '../polyfill.js'
 import { mkdir } from 'node:fs/promises'
 import { availableParallelism, totalmem } from 'node:os'
 import { resolve } from 'node:path'
@@ -11,7 +12,7 @@ import { parseArgs } from 'node:util'
 import { setFlagsFromString } from 'node:v8'
 import { Worker } from 'node:worker_threads'
 import { InvalidConfigurationError } from '../errors.js'
-import { allPackages, importPackages, SIMULATOR_PACKAGES } from '../sim/packages.js'
+import { checkPackages, PLOT_PACKAGES, SIMULATOR_PACKAGES } from '../sim/packages.js'
 import { errorLine, EXIT_USAGE, formatOptions, formatTable, isUsageError, UsageError } from './shared.js'
 import type { DiscoveryBackend } from '../config/types.js'
 import type { SimulationResult } from '../sim/simulator.js'
@@ -136,11 +137,12 @@ async function main (flags: Flags): Promise<void> {
   const backends = flags.backends == null ? scenario.backends : parseBackends(flags.backends, '--backends')
   const { summaryTable, writeReport } = await import('../sim/report.js')
   // the simulator's own packages, optional peer dependencies of the library: what to install
-  // when some are missing is said now, all at once, not after minutes of simulation
-  const plots = flags['no-plots'] === true ? undefined : await import('../sim/plots.js')
-  await allPackages([
-    importPackages(async () => import('../sim/random.js'), 'the simulator', SIMULATOR_PACKAGES),
-    plots?.loadPlotPackages()
+  // when some are missing is said now, all at once, not after minutes of simulation (the plots
+  // load theirs only once the simulation is over, where they cost its memory nothing)
+  const plots = flags['no-plots'] !== true
+  checkPackages([
+    { what: 'the simulator', packages: SIMULATOR_PACKAGES },
+    ...(plots ? [{ what: 'the plots', packages: PLOT_PACKAGES, hint: ' (or pass --no-plots)' }] : [])
   ])
   const out = resolve(flags.out ?? `out/sim-${new Date().toISOString().replace(/[:.]/g, '-')}`)
   await mkdir(out, { recursive: true })
@@ -190,8 +192,9 @@ async function main (flags: Flags): Promise<void> {
 
   const files = await writeReport(report, out)
 
-  if (plots != null) {
-    files.push(...await plots.writePlots(report, out))
+  if (plots) {
+    const { writePlots } = await import('../sim/plots.js')
+    files.push(...await writePlots(report, out))
   }
 
   process.stdout.write('\n' + formatTable(summaryTable(report.results)))

@@ -1,8 +1,8 @@
 /**
  * Packages only the simulator uses. They are the library's optional peer dependencies: the
  * repository installs them with its development dependencies, an application that installs the
- * library gets none of them, and the simulator loads them when it starts and says which to install
- * when they are missing.
+ * library gets none of them. The simulator's command looks them up before it starts and says
+ * which to install when some are missing; the plots load theirs when they draw.
  */
 
 /** What the simulator's engine draws its random numbers with. */
@@ -44,19 +44,33 @@ function names (packages: readonly string[]): string {
   return packages.length === 1 ? packages[0] : `${packages.slice(0, -1).join(', ')} and ${packages[packages.length - 1]}`
 }
 
+/** What a part of the simulator needs. */
+export interface PackageNeed {
+  /** the part: "the simulator", "the plots" */
+  what: string
+  packages: readonly string[]
+  /** what else the user may do, said when this part alone misses packages */
+  hint?: string
+}
+
 /**
- * Waits for every load of `loads` (an absent one is not wanted). Packages missing for more than
- * one are named in one `MissingPackagesError`, so that one install brings them all.
+ * Throws one `MissingPackagesError` that names every package of each need that lacks one, so
+ * that one install brings them all. Packages are looked up without being loaded.
  */
-export async function allPackages (loads: Array<Promise<unknown> | undefined>): Promise<void> {
-  const failures = (await Promise.allSettled(loads.filter(load => load != null))).flatMap(result => result.status === 'rejected' ? [result.reason] : [])
-  const other = failures.find(err => !(err instanceof MissingPackagesError))
+export function checkPackages (needs: readonly PackageNeed[]): void {
+  const missing = needs.filter(need => need.packages.some(name => !installed(name)))
 
-  if (other != null || failures.length === 1) {
-    throw other ?? failures[0]
+  if (missing.length > 0) {
+    throw new MissingPackagesError(names(missing.map(need => need.what)), missing.flatMap(need => need.packages), missing.length === 1 ? missing[0].hint : undefined)
   }
+}
 
-  if (failures.length > 1) {
-    throw new MissingPackagesError(names(failures.map(err => err.what)), failures.flatMap(err => err.packages))
+/** Whether a package can be imported from here (one whose root is not exported is there too). */
+function installed (name: string): boolean {
+  try {
+    import.meta.resolve(name)
+    return true
+  } catch (err: any) {
+    return err?.code !== 'ERR_MODULE_NOT_FOUND'
   }
 }
