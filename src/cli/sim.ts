@@ -1,10 +1,9 @@
 /**
- * The simulator (`npm run sim -- --scenario FILE [options]`, DESIGN §9): runs every backend of a
+ * The simulator (`npm run sim -- --scenario FILE [options]`, docs/simulator.md): runs every backend of a
  * scenario on the same seed and workload with the real role code, prints a summary table and
  * writes CSV, JSON and PNG plots under --out.
  */
 
-import '../polyfill.js'
 import { mkdir } from 'node:fs/promises'
 import { availableParallelism, totalmem } from 'node:os'
 import { resolve } from 'node:path'
