@@ -17,7 +17,9 @@ import { logger } from '@libp2p/logger'
 import { importPackages, PLOT_PACKAGES } from './packages.js'
 import type { SimReport } from './report-types.js'
 import type { TopLevelSpec } from 'vega-lite'
-import type { NonNormalizedSpec } from 'vega-lite/types_unstable/spec/index.js'
+
+/** A chart of a row of charts. */
+type ConcatenatedSpec = Extract<TopLevelSpec, { hconcat: unknown }>['hconcat'][number]
 
 const log = logger('caravela:sim:plots')
 
@@ -269,7 +271,7 @@ function peerLoadSpec (report: SimReport): TopLevelSpec {
   const busiest = report.results
     .map(result => `${result.backend} ${percent(num(result.busiestPeerShare))}`)
     .join(', ')
-  const panel = (field: 'messages' | 'bytes', axisTitle: string): NonNormalizedSpec => ({
+  const panel = (field: 'messages' | 'bytes', axisTitle: string): ConcatenatedSpec => ({
     width: HALF,
     height: TALL,
     encoding: {
