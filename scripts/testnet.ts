@@ -3,6 +3,7 @@
  * network and the others joining through it, up until Ctrl-C or SIGTERM.
  */
 
+import { resolve } from 'node:path'
 import { parseArgs } from 'node:util'
 import { formatOptions, formatTable } from '../src/cli/shared.js'
 import { startTestnet } from './testnet-lib.js'
@@ -17,6 +18,7 @@ const options = {
   cpus: { type: 'string', value: 'n', description: 'CPUs each peer offers' },
   memory: { type: 'string', value: 'MB|512m|2g', description: 'Memory each peer offers' },
   runtime: { type: 'string', value: 'none|memory', description: 'Container runtime of every peer (memory: accounts containers without running them)' },
+  'network-key': { type: 'string', value: 'file', description: 'Run the testnet as a closed network with this key (caravela network-key FILE makes one)' },
   config: { type: 'string', value: 'file.toml', description: 'Configuration file of every peer (docs/configuration.md); its [network] is the testnet\'s' },
   backend: { type: 'string', value: 'name', description: 'Discovery backend of the testnet, over the configuration\'s (default multi-offer-updates)' },
   help: { type: 'boolean', short: 'h', description: 'Show this help' }
@@ -74,6 +76,7 @@ try {
     runtime: values.runtime,
     configFile: values.config,
     backend: values.backend,
+    extraArgs: values['network-key'] == null ? undefined : ['--network-key', resolve(values['network-key'])],
     onExit: (peer, code, signal) => {
       console.error(`testnet: peer ${peer.index} (${peer.peerId}) exited with ${code ?? signal}; see ${peer.logFile}`)
     }

@@ -33,6 +33,7 @@
 export { caravela, caravelaDHT, CaravelaService } from './service.js'
 export type { Caravela, CaravelaInit, CaravelaComponents } from './service.js'
 export { createCaravelaNode } from './node.js'
+export { createNetworkKey, InvalidNetworkKeyError, readNetworkKey, writeNetworkKey } from './network-key.js'
 export type { CaravelaNode, CaravelaServices, CreateCaravelaNodeInit } from './node.js'
 export { defaultConfig, loadConfigFile, parseConfigToml, validateConfig } from './config/config.js'
 export type * from './config/types.js'

@@ -12,6 +12,7 @@ import { loadOrCreateSelfKey } from '@libp2p/config'
 import { identify } from '@libp2p/identify'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { ping } from '@libp2p/ping'
+import { preSharedKey } from '@libp2p/pnet'
 import { tcp } from '@libp2p/tcp'
 import { MemoryDatastore } from 'datastore-core'
 import { LevelDatastore } from 'datastore-level'
@@ -19,6 +20,7 @@ import { createLibp2p } from 'libp2p'
 import { defaultConfig, validateConfig } from './config/config.js'
 import { dhtProtocol } from './constants.js'
 import { DataDirInUseError } from './errors.js'
+import { checkNetworkKey } from './network-key.js'
 import { caravela, caravelaDHT } from './service.js'
 import type { CaravelaConfig } from './config/types.js'
 import type { Caravela, CaravelaInit } from './service.js'
@@ -61,6 +63,11 @@ export interface CreateCaravelaNodeInit extends Omit<CaravelaInit, 'config' | 'r
    * given here is used as it is and not written to `dataDir`.
    */
   privateKey?: PrivateKey
+  /**
+   * The network key (a swarm key file's bytes, `readNetworkKey`): the peer then talks only to
+   * peers holding the same key; a peer without it cannot complete a connection.
+   */
+  networkKey?: Uint8Array
   /** e.g. `prefixLogger('peer-3')` to tell several peers of one process apart */
   logger?: ComponentLogger
   /** libp2p options merged over Caravela's (for tests: `{ connectionMonitor: { enabled: false } }`) */
@@ -78,9 +85,13 @@ export async function createCaravelaNode (init: CreateCaravelaNodeInit = {}): Pr
   const datastore = await openDatastore(init.dataDir)
   let node: CaravelaNode | undefined
 
+  if (init.networkKey != null) {
+    checkNetworkKey(init.networkKey)
+  }
+
   try {
     const privateKey = init.privateKey ?? await loadOrCreateSelfKey(datastore)
-    const { config: _, dataDir, privateKey: __, logger, libp2p, runtime: runtimeInit, ...serviceInit } = init
+    const { config: _, dataDir, privateKey: __, logger, libp2p, runtime: runtimeInit, networkKey, ...serviceInit } = init
     const runtime = typeof runtimeInit === 'function' ? await runtimeInit(peerIdFromPrivateKey(privateKey)) : runtimeInit
 
     node = await createLibp2p({
@@ -94,6 +105,7 @@ export async function createCaravelaNode (init: CreateCaravelaNodeInit = {}): Pr
       transports: [tcp()],
       connectionEncrypters: [noise()],
       streamMuxers: [yamux()],
+      ...(networkKey == null ? {} : { connectionProtector: preSharedKey({ psk: networkKey }) }),
       connectionManager: {
         // every loopback peer is the same host: per-host inbound limits would refuse a local testnet
         allow: ['/ip4/127.0.0.0/ipcidr/8', '/ip6/::1/ipcidr/128']

@@ -15,6 +15,7 @@ import { parseArgs } from 'node:util'
 import { ApiClient, ApiRequestError, NoPeerRunningError } from '../api/client.js'
 import { parseMemory } from '../config/memory.js'
 import { DEFAULT_DATA_DIR_NAME } from '../constants.js'
+import { writeNetworkKey } from '../network-key.js'
 import { parsePortMapping } from '../stacks/ports.js'
 import { CPU_CLASS_NAMES } from '../types.js'
 import { defaultDataDir, errorLine, EXIT_USAGE, formatOptions, formatTable, isUsageError, UsageError } from './shared.js'
@@ -53,7 +54,9 @@ interface Command {
    * IMAGE then its arguments, passed on verbatim
    */
   positionals?: 'none' | 'some' | 'any' | 'image'
-  run (client: ApiClient, input: CommandInput, io: CliIO): Promise<number | void>
+  /** the command, with a client of the peer's control API; or `local`, for one that needs no peer */
+  run?: (client: ApiClient, input: CommandInput, io: CliIO) => Promise<number | void>
+  local?: (input: CommandInput, io: CliIO) => Promise<number | void>
 }
 
 interface CommandInput {
@@ -75,6 +78,19 @@ const deployOptions = {
 } satisfies Record<string, CliOption>
 
 const commands: Record<string, Command> = {
+  'network-key': {
+    summary: 'Write a new network key to FILE (readable by you only), for peers started with --network-key FILE',
+    usage: 'FILE',
+    positionals: 'some',
+    local: async ({ positionals }, io) => {
+      if (positionals.length > 1) {
+        throw new UsageError(`network-key takes one file, got ${positionals.length}`)
+      }
+
+      await writeNetworkKey(positionals[0])
+      io.stdout(`wrote a new network key to ${positionals[0]}; give it to every peer of the network, over a channel you trust\n`)
+    }
+  },
   node: {
     summary: 'Show this peer: id, addresses, capacity, routing table, the slice it trades for and its metrics (--json)',
     run: async (client, { json }, io) => {
@@ -192,8 +208,14 @@ export async function main (argv: string[], io: CliIO = processIO): Promise<numb
     }
 
     checkPositionals(name, command, rest)
+    const input = { values, positionals: rest, json: values.json === true }
+
+    if (command.local != null) {
+      return (await command.local(input, io)) ?? 0
+    }
+
     const client = await clientFor(values, io.env)
-    return (await command.run(client, { values, positionals: rest, json: values.json === true }, io)) ?? 0
+    return (await command.run?.(client, input, io)) ?? 0
   } catch (err: any) {
     io.stderr(errorLine(describeError(err), err, io.env))
     return isUsageError(err) ? EXIT_USAGE : 1

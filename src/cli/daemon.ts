@@ -43,6 +43,7 @@ const options = {
   'publish-ip': { type: 'string', value: 'ip', description: 'Host address Docker publishes container ports on (default 0.0.0.0; 127.0.0.1 keeps them local)' },
   'api-port': { type: 'string', value: 'port', description: 'Port of the control API on 127.0.0.1 (default 0: any free port)' },
   'protocol-prefix': { type: 'string', value: 'name', description: 'Protocol ids start with /<name>/; only peers with the same prefix meet (default caravela)' },
+  'network-key': { type: 'string', value: 'file', description: 'Run a closed network: talk only to peers holding this key (make one with `caravela network-key FILE`); a peer without it cannot connect' },
   help: { type: 'boolean', short: 'h', description: 'Show this help' }
 } satisfies Record<string, CliOption>
 
@@ -60,6 +61,7 @@ interface Flags {
   'publish-ip'?: string
   'api-port'?: string
   'protocol-prefix'?: string
+  'network-key'?: string
   help?: boolean
 }
 
@@ -103,10 +105,12 @@ async function main (flags: Flags): Promise<void> {
 
   // loaded only now, so that --help and usage errors answer without loading the libp2p stack
   const { createCaravelaNode } = await import('../node.js')
+  const { readNetworkKey } = await import('../network-key.js')
+  const networkKey = flags['network-key'] == null ? undefined : await readNetworkKey(flags['network-key'])
   // the runtime reads CPU slices from the configuration in force: a joining peer adopts the network's
   let inForce = (): CaravelaConfig => config
   const runtime = await runtimeFor(flags, config, () => inForce().network.cpuSlices)
-  const node = await createCaravelaNode({ config, dataDir, runtime: runtime.make })
+  const node = await createCaravelaNode({ config, dataDir, runtime: runtime.make, networkKey })
   inForce = () => node.services.caravela.config
   let api: ApiServer
 
@@ -280,6 +284,7 @@ function describeError (err: any, flags: Flags): string {
     case 'IncompatibleNetworkError':
       return `${err.message}; use the same resource partitions as the network you join`
     case 'DataDirInUseError':
+    case 'InvalidNetworkKeyError':
       return err.message
     case 'OpenFailedError':
       // a lock held by another peer is DataDirInUseError; this is anything else (permissions, corruption)
