@@ -8,7 +8,7 @@ import { serviceCapabilities, serviceDependencies } from '@libp2p/interface'
 import { kadDHT, passthroughMapper } from '@libp2p/kad-dht'
 import { multiaddr } from '@multiformats/multiaddr'
 import { systemClock } from './clock.js'
-import { defaultConfig, networkConfigFromJson, networkConfigToJson } from './config/config.js'
+import { checkAdoptedNetwork, defaultConfig, networkConfigFromJson, networkConfigToJson } from './config/config.js'
 import { dhtProtocol, PROTOCOL_PREFIX } from './constants.js'
 import { IncompatibleNetworkError, InvalidConfigurationError, JoinFailedError } from './errors.js'
 import { addProtocolMetrics } from './metrics.js'
@@ -378,6 +378,7 @@ export class CaravelaService implements Startable, Caravela {
 
     try {
       config = networkConfigFromJson(network.json)
+      checkAdoptedNetwork(config)
       map = new ResourceMap(config.resources)
     } catch (err: any) {
       throw new IncompatibleNetworkError(`The network's configuration is not valid here: ${describe(err)}`)

@@ -6,7 +6,7 @@ import fc from 'fast-check'
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import {
-  MAX_NETWORK_CONFIG_JSON_BYTES, defaultConfig, formatDuration, loadConfigFile, networkConfigFromJson,
+  ADOPTED_NETWORK_BOUNDS, checkAdoptedNetwork, MAX_NETWORK_CONFIG_JSON_BYTES, defaultConfig, formatDuration, loadConfigFile, networkConfigFromJson,
   networkConfigToJson, parseConfigToml, parseDuration, parseMemory, validateConfig
 } from '../src/config/config.js'
 import { InvalidConfigurationError } from '../src/errors.js'
@@ -577,6 +577,28 @@ test('networkConfigFromJson throws nothing but InvalidConfigurationError (proper
       }
     }
   }), { numRuns: 2000 })
+})
+
+test('a joiner adopts the defaults and the test networks\' settings, and refuses values beyond the adoption bounds, naming the key', () => {
+  checkAdoptedNetwork(defaultConfig().network)
+  const b = ADOPTED_NETWORK_BOUNDS
+  const hostile: Array<[keyof NetworkConfig, (n: NetworkConfig) => void]> = [
+    ['cpuOvercommit', n => { n.cpuOvercommit = b.maxOvercommit + 1 }],
+    ['memoryOvercommit', n => { n.memoryOvercommit = 100_000 }],
+    ['cpuSlices', n => { n.cpuSlices = b.maxCpuSlices + 1 }],
+    ['supplyingInterval', n => { n.supplyingInterval = b.minInterval - 1 }],
+    ['refreshMissedTimeout', n => { n.refreshMissedTimeout = b.maxInterval + 1 }],
+    ['requestTimeout', n => { n.requestTimeout = 1 }],
+    ['launchTimeout', n => { n.launchTimeout = n.requestTimeout - 1 }],
+    ['maxPartitionsSearch', n => { n.maxPartitionsSearch = b.maxCount + 1 }]
+  ]
+
+  for (const [key, edit] of hostile) {
+    const network = defaultConfig().network
+    edit(network)
+    validateConfig({ ...defaultConfig(), network })
+    expectKey(() => { checkAdoptedNetwork(network) }, `network.${key}`)
+  }
 })
 
 test.run()

@@ -12,10 +12,11 @@ import { tcp } from '@libp2p/tcp'
 import { createLibp2p } from 'libp2p'
 import * as assert from 'uvu/assert'
 import { networkConfigToJson } from '../src/config/config.js'
-import { caravela, caravelaDHT } from '../src/index.js'
+import { caravela, caravelaDHT, ResourceMap } from '../src/index.js'
 import { createTestNode, dialableAddress, stopAll, testConfig, TEST_PROTOCOL_PREFIX } from './fixtures/network.js'
 import { suite } from './fixtures/suite.js'
 import { waitFor } from './fixtures/wait.js'
+import type { NetworkConfig } from '../src/config/types.js'
 import type { CaravelaNode } from '../src/node.js'
 
 const Node = suite<{ dirs: string[], nodes: Array<CaravelaNode | undefined> }>('node', { dirs: [], nodes: [] })
@@ -90,6 +91,30 @@ Node('a joining peer adopts the network\'s configuration', async (ctx) => {
   assert.is(joiner.services.caravela.config.network.refreshingInterval, 7_000)
   assert.equal(joiner.services.caravela.resourceMap.digest(), creator.services.caravela.resourceMap.digest())
   assert.is(joiner.services.caravela.status().resourceMapDigest, creator.services.caravela.status().resourceMapDigest)
+})
+
+Node('a hostile bootstrap peer cannot hand a joiner absurd values: the join is refused, naming the key', async (ctx) => {
+  const creator = await createTestNode('hostile')
+  ctx.nodes.push(creator)
+  const hostile: Array<[string, (network: NetworkConfig) => void]> = [
+    ['memoryOvercommit', n => { n.memoryOvercommit = 100_000 }],
+    ['cpuSlices', n => { n.cpuSlices = 1_000_000 }],
+    ['refreshingInterval', n => { n.refreshingInterval = 1 }],
+    ['requestTimeout', n => { n.requestTimeout = 1 }]
+  ]
+
+  for (const [key, edit] of hostile) {
+    const network = structuredClone(creator.services.caravela.config.network)
+    edit(network)
+    creator.services.caravela.setHandlers({
+      obtainConfiguration: async () => ({ json: networkConfigToJson(network), resourceMapDigest: new ResourceMap(network.resources).digest() })
+    })
+
+    const err = await createTestNode('joiner', { config: testConfig(c => { c.node.bootstrap = [dialableAddress(creator)] }) })
+      .then(node => { ctx.nodes.push(node); return undefined }, (err: Error) => err)
+    assert.is(err?.name, 'IncompatibleNetworkError', `${key}: ${err?.message ?? 'adopted'}`)
+    assert.match(err?.message ?? '', `network.${key}`)
+  }
 })
 
 Node('a network whose resource map differs from ours is refused', async (ctx) => {

@@ -237,6 +237,52 @@ export function networkConfigFromJson (json: string): NetworkConfig {
   return network
 }
 
+/**
+ * Bounds on a configuration a peer takes from the network it joins. A peer's own file may set
+ * what its operator wants; what a bootstrap peer hands a joiner may come from a hostile peer, so
+ * values that no honest network needs are refused: overcommit beyond 10 times, CPUs cut into
+ * more than 64 slices, timers under a second or over a day, searches and retries in the hundreds.
+ * Each bound is far from the defaults.
+ */
+export const ADOPTED_NETWORK_BOUNDS = {
+  maxOvercommit: 1_000,
+  maxCpuSlices: 64,
+  minInterval: 1_000,
+  maxInterval: 24 * 3_600_000,
+  minRequestTimeout: 100,
+  maxRequestTimeout: 600_000,
+  maxLaunchTimeout: 3_600_000,
+  maxCount: 100
+} as const
+
+/**
+ * Throws `InvalidConfigurationError` naming the key when a network configuration a joiner would
+ * adopt is outside `ADOPTED_NETWORK_BOUNDS`.
+ */
+export function checkAdoptedNetwork (network: NetworkConfig): void {
+  const b = ADOPTED_NETWORK_BOUNDS
+  const adopted = (value: number, key: keyof NetworkConfig, min: number, max: number): void => {
+    if (value < min || value > max) {
+      throw new InvalidConfigurationError(`network.${key}`, `is ${show(value)}, outside what a joining peer adopts (${min} to ${max})`)
+    }
+  }
+
+  adopted(network.cpuOvercommit, 'cpuOvercommit', 100, b.maxOvercommit)
+  adopted(network.memoryOvercommit, 'memoryOvercommit', 100, b.maxOvercommit)
+  adopted(network.cpuSlices, 'cpuSlices', 1, b.maxCpuSlices)
+
+  for (const key of ['supplyingInterval', 'spreadOffersInterval', 'refreshesCheckInterval', 'refreshingInterval', 'refreshMissedTimeout'] as const) {
+    adopted(network[key], key, b.minInterval, b.maxInterval)
+  }
+
+  adopted(network.requestTimeout, 'requestTimeout', b.minRequestTimeout, b.maxRequestTimeout)
+  adopted(network.launchTimeout, 'launchTimeout', network.requestTimeout, b.maxLaunchTimeout)
+
+  for (const key of ['maxRefreshesFailed', 'maxRefreshesMissed', 'maxPartitionsSearch', 'randBackendMaxRetries'] as const) {
+    adopted(network[key], key, key.startsWith('maxRefreshes') ? 0 : 1, b.maxCount)
+  }
+}
+
 // Reading TOML and JSON values. `lenient` (TOML) also accepts durations as strings ("45s"), CPU
 // classes as names ("low") and memory with units ("2g"); JSON from the network takes numbers only.
 
