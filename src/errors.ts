@@ -68,6 +68,21 @@ export class DataDirInUseError extends Error {
   }
 }
 
+/**
+ * A data directory, or a network key file, that other users of the machine may read or write: the
+ * datastore holds the peer's private key, and the key file is the network's membership.
+ */
+export class UnsafePermissionsError extends Error {
+  static override name = 'UnsafePermissionsError'
+  readonly path: string
+
+  constructor (path: string, mode: number, what: string, fix: string) {
+    super(`${what} ${path} is open to other users of this machine (mode ${(mode & 0o777).toString(8).padStart(4, '0')}); run \`chmod ${fix} ${path}\``)
+    this.name = 'UnsafePermissionsError'
+    this.path = path
+  }
+}
+
 /** A non-OK status of a Caravela response (`protocols/README.md`): what a request handler may answer. */
 export type RequestStatus = 'INVALID_REQUEST' | 'NOT_FOUND' | 'REFUSED' | 'UNAVAILABLE' | 'RATE_LIMITED' | 'NOT_IMPLEMENTED' | 'INTERNAL_ERROR'
 

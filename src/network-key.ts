@@ -9,8 +9,9 @@
  *     <64 hex digits>
  */
 
-import { open, readFile } from 'node:fs/promises'
+import { open, readFile, stat } from 'node:fs/promises'
 import { generateKey } from '@libp2p/pnet'
+import { UnsafePermissionsError } from './errors.js'
 
 /** The key file's first two lines. */
 const HEADER = ['/key/swarm/psk/1.0.0/', '/base16/']
@@ -65,6 +66,12 @@ export async function readNetworkKey (file: string): Promise<Uint8Array> {
   }
 
   checkNetworkKey(bytes, file)
+  const { mode } = await stat(file)
+
+  if ((mode & 0o077) !== 0) {
+    throw new UnsafePermissionsError(file, mode, 'The network key', '600')
+  }
+
   return new Uint8Array(bytes)
 }
 

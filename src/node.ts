@@ -4,7 +4,7 @@
  * private key and peer store kept in a data directory, so a restarted peer keeps its identity.
  */
 
-import { mkdir } from 'node:fs/promises'
+import { mkdir, stat } from 'node:fs/promises'
 import { join } from 'node:path'
 import { noise } from '@chainsafe/libp2p-noise'
 import { yamux } from '@chainsafe/libp2p-yamux'
@@ -19,7 +19,7 @@ import { LevelDatastore } from 'datastore-level'
 import { createLibp2p } from 'libp2p'
 import { defaultConfig, validateConfig } from './config/config.js'
 import { dhtProtocol } from './constants.js'
-import { DataDirInUseError } from './errors.js'
+import { DataDirInUseError, UnsafePermissionsError } from './errors.js'
 import { checkNetworkKey } from './network-key.js'
 import { caravela, caravelaDHT } from './service.js'
 import type { CaravelaConfig } from './config/types.js'
@@ -175,6 +175,14 @@ async function openDatastore (dataDir?: string): Promise<Datastore & { close(): 
   }
 
   await mkdir(dataDir, { recursive: true, mode: 0o700 })
+
+  // checked at every start, not only when created: a directory opened up later is refused too
+  const { mode } = await stat(dataDir)
+
+  if ((mode & 0o077) !== 0) {
+    throw new UnsafePermissionsError(dataDir, mode, 'The data directory', '700')
+  }
+
   const store = new LevelDatastore(join(dataDir, 'datastore'))
 
   try {

@@ -1,4 +1,4 @@
-import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises'
+import { chmod, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import * as assert from 'uvu/assert'
@@ -34,10 +34,16 @@ Key('a written key is a swarm key readable by its owner only, never written over
   assert.equal(await readFile(file), Buffer.from(key), 'the key in place is kept')
 
   const bad = join(ctx.dir, 'bad.key')
-  await writeFile(bad, '/key/swarm/psk/1.0.0/\n/base16/\nnot-hex\n')
+  await writeFile(bad, '/key/swarm/psk/1.0.0/\n/base16/\nnot-hex\n', { mode: 0o600 })
   assert.match((await readNetworkKey(bad).catch((err: Error) => err) as Error).message, /not a swarm key/)
   assert.match((await readNetworkKey(join(ctx.dir, 'missing.key')).catch((err: Error) => err) as Error).message, /no such file/)
   assert.throws(() => { checkNetworkKey(new Uint8Array(95)) }, /not a swarm key/)
+
+  // a key other users may read is refused at every read, not only when written
+  await chmod(file, 0o644)
+  const open = await readNetworkKey(file).catch((err: Error) => err)
+  assert.is((open as Error).name, 'UnsafePermissionsError')
+  assert.match((open as Error).message, /mode 0644.*chmod 600/)
 })
 
 Key('a closed network: peers with its key join; a peer without it, or with another key, cannot even connect', async (ctx) => {

@@ -1,4 +1,4 @@
-import { mkdtemp, rm, stat } from 'node:fs/promises'
+import { chmod, mkdtemp, rm, stat } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { noise } from '@chainsafe/libp2p-noise'
@@ -44,6 +44,13 @@ Node('a restarted peer keeps its peer id and its peer store, and rejoins through
   assert.ok((await first.peerStore.all()).some(p => p.id.equals(other.peerId)), 'the peer store knows the other peer')
   await first.stop()
   assert.is((await stat(dataDir)).mode & 0o777, 0o700, 'the data directory is private')
+
+  // a data directory opened to other users after its creation is refused at the next start
+  await chmod(dataDir, 0o755)
+  const refused = await createTestNode('restarted', { dataDir }).catch((err: Error) => err)
+  assert.is((refused as Error).name, 'UnsafePermissionsError', String(refused))
+  assert.match((refused as Error).message, /mode 0755.*chmod 700/)
+  await chmod(dataDir, 0o700)
 
   const second = await createTestNode('restarted', { dataDir })
   ctx.nodes.push(second)

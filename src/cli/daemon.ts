@@ -285,6 +285,7 @@ function describeError (err: any, flags: Flags): string {
       return `${err.message}; use the same resource partitions as the network you join`
     case 'DataDirInUseError':
     case 'InvalidNetworkKeyError':
+    case 'UnsafePermissionsError':
       return err.message
     case 'OpenFailedError':
       // a lock held by another peer is DataDirInUseError; this is anything else (permissions, corruption)
