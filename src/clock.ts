@@ -25,3 +25,20 @@ export const systemClock: Clock = {
     return { cancel: () => { clearInterval(timer) } }
   }
 }
+
+/**
+ * Wait `ms` on `clock` (a role's, so a simulated one runs it on virtual time), or until `signal`
+ * aborts, whichever comes first; it never rejects: the caller checks the signal if it cares.
+ */
+export async function sleep (clock: Clock, ms: number, signal?: AbortSignal): Promise<void> {
+  await new Promise<void>(resolve => {
+    const timer = clock.setTimeout(done, ms)
+    signal?.addEventListener('abort', done, { once: true })
+
+    function done (): void {
+      timer.cancel()
+      signal?.removeEventListener('abort', done)
+      resolve()
+    }
+  })
+}

@@ -9,7 +9,7 @@
  *     <64 hex digits>
  */
 
-import { open, readFile, stat } from 'node:fs/promises'
+import { open } from 'node:fs/promises'
 import { generateKey } from '@libp2p/pnet'
 import { UnsafePermissionsError } from './errors.js'
 
@@ -57,22 +57,28 @@ export async function writeNetworkKey (file: string): Promise<void> {
 
 /** Read and check a network key file; the bytes are what the protector takes. */
 export async function readNetworkKey (file: string): Promise<Uint8Array> {
-  let bytes: Buffer
+  let handle
 
   try {
-    bytes = await readFile(file)
+    handle = await open(file, 'r')
   } catch (err: any) {
     throw new InvalidNetworkKeyError(file, err.code === 'ENOENT' ? 'no such file' : err.message)
   }
 
-  checkNetworkKey(bytes, file)
-  const { mode } = await stat(file)
+  try {
+    // the mode of the file read, through the same handle
+    const { mode } = await handle.stat()
 
-  if ((mode & 0o077) !== 0) {
-    throw new UnsafePermissionsError(file, mode, 'The network key', '600')
+    if ((mode & 0o077) !== 0) {
+      throw new UnsafePermissionsError(file, mode, 'The network key', '600')
+    }
+
+    const bytes = new Uint8Array(await handle.readFile())
+    checkNetworkKey(bytes, file)
+    return bytes
+  } finally {
+    await handle.close()
   }
-
-  return new Uint8Array(bytes)
 }
 
 /** Throws `InvalidNetworkKeyError` unless `bytes` hold a swarm key. */

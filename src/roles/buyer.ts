@@ -9,6 +9,7 @@
  * from the original, and why: `docs/differences.md`.
  */
 
+import { sleep } from '../clock.js'
 import { MAX_CONTAINERS } from '../protocols/constants.js'
 import { contains } from '../resources/resource-map.js'
 import { CPU_CLASS_NAMES } from '../types.js'
@@ -349,7 +350,8 @@ export class Buyer {
         }
 
         this.log('no answer from %s to launch %s (attempt %d), asking again - %e', offer.supplier.peerId, launched.launchId, attempt + 1, err)
-        await this.pause(Math.min(LAUNCH_RETRY_PAUSE * 2 ** attempt, LAUNCH_RETRY_MAX_PAUSE, Math.max(0, deadline - this.init.clock.now())), request.signal)
+        await sleep(this.init.clock, Math.min(LAUNCH_RETRY_PAUSE * 2 ** attempt, LAUNCH_RETRY_MAX_PAUSE, Math.max(0, deadline - this.init.clock.now())), request.signal)
+        request.signal?.throwIfAborted()
       }
     }
 
@@ -362,15 +364,6 @@ export class Buyer {
 
     this.progress(request, { type: 'placed', statuses })
     return statuses
-  }
-
-  /** Wait `ms` on the buyer's clock, or until `signal` aborts (then throw its reason). */
-  private async pause (ms: number, signal?: AbortSignal): Promise<void> {
-    await new Promise<void>((resolve, reject) => {
-      const onAbort = (): void => { timer.cancel(); reject(signal?.reason) }
-      const timer = this.init.clock.setTimeout(() => { signal?.removeEventListener('abort', onAbort); resolve() }, ms)
-      signal?.addEventListener('abort', onAbort, { once: true })
-    })
   }
 
   /**

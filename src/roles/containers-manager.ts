@@ -9,6 +9,7 @@
  * ledger with the runtime's containers labelled with its peer id, and never touches others.
  */
 
+import { sleep } from '../clock.js'
 import { copyContainerConfig, copyPortMappings } from '../copy.js'
 import { ProtocolStatusError } from '../errors.js'
 import { LazyMap } from '../lazy-map.js'
@@ -389,7 +390,7 @@ export class ContainersManager {
         }
       }
 
-      await this.sleep(NOTIFY_BACKOFF * 2 ** (attempt - 1), signal)
+      await sleep(this.init.clock, NOTIFY_BACKOFF * 2 ** (attempt - 1), signal)
     }
   }
 
@@ -595,19 +596,6 @@ export class ContainersManager {
     } catch (err: any) {
       this.log.error('could not delete the record of container %s of %s - %e', record.containerId, record.buyer, err)
     }
-  }
-
-  private async sleep (ms: number, signal: AbortSignal): Promise<void> {
-    await new Promise<void>(resolve => {
-      const timer = this.init.clock.setTimeout(done, ms)
-      signal.addEventListener('abort', done, { once: true })
-
-      function done (): void {
-        timer.cancel()
-        signal.removeEventListener('abort', done)
-        resolve()
-      }
-    })
   }
 
   /** A container no longer hosted. */
