@@ -34,7 +34,7 @@
 
 /** Bottom to top: each layer maps its units to the paths they own. */
 const LAYERS = [
-  { base: ['^src/(types|errors|constants|clock|empty|copy|lazy-map)\\.ts$'] },
+  { base: ['^src/(types|errors|constants|clock|empty|copy|lazy-map|image-ref)\\.ts$'] },
   {
     resources: ['^src/resources/'],
     protocols: ['^src/protocols/'],

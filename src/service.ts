@@ -186,7 +186,8 @@ export class CaravelaService implements Startable, Caravela {
         ? { cpus: 0, memory: 0, cpuClass: 0 }
         : { cpus: this.config.node.cpus, memory: this.config.node.memory, cpuClass: CPU_CLASS_NAMES.indexOf(this.config.node.cpuClass) },
       logger: this.components.logger,
-      store: new DatastoreStore(this.components.datastore)
+      store: new DatastoreStore(this.components.datastore),
+      supplierPolicy: this.config.supplier
     })
     this.setHandlers(roles.handlers)
     await this.server.start()

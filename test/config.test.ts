@@ -92,6 +92,19 @@ test('defaults: the original\'s built-in defaults, but for the discovery backend
       cpus: undefined,
       memory: undefined,
       cpuClass: 'low'
+    },
+    supplier: {
+      allowBuyers: [],
+      allowImages: [],
+      allowRegistries: [],
+      hostPorts: { min: 1024, max: 65535 },
+      network: 'bridge',
+      pidsLimit: 256,
+      openFilesLimit: 4096,
+      logMaxSize: 10,
+      logMaxFiles: 3,
+      readOnlyRootfs: false,
+      diskQuota: undefined
     }
   })
   validateConfig(defaultConfig())
@@ -172,6 +185,19 @@ apiPort = 8001
 cpus = 1.5
 memory = "2g"
 cpuClass = "high"
+
+[supplier]
+allowBuyers = ["${PEER}"]
+allowImages = ["nginx:1.27", "ghcr.io/acme/*", "redis@sha256:${'a'.repeat(64)}"]
+allowRegistries = ["docker.io", "registry.local:5000"]
+hostPorts = "8000-8999"
+network = "none"
+pidsLimit = 64
+openFilesLimit = 1024
+logMaxSize = "2m"
+logMaxFiles = 1
+readOnlyRootfs = true
+diskQuota = "1g"
 `)
 
   assert.equal(config, {
@@ -220,8 +246,47 @@ cpuClass = "high"
       cpus: 1.5,
       memory: 2048,
       cpuClass: 'high'
+    },
+    supplier: {
+      allowBuyers: [PEER],
+      allowImages: ['nginx:1.27', 'ghcr.io/acme/*', `redis@sha256:${'a'.repeat(64)}`],
+      allowRegistries: ['docker.io', 'registry.local:5000'],
+      hostPorts: { min: 8000, max: 8999 },
+      network: 'none',
+      pidsLimit: 64,
+      openFilesLimit: 1024,
+      logMaxSize: 2,
+      logMaxFiles: 1,
+      readOnlyRootfs: true,
+      diskQuota: 1024
     }
   })
+})
+
+test('the supplier policy: each bad value is refused naming its key', () => {
+  const bad: Array<[string, (c: CaravelaConfig) => void]> = [
+    ['supplier.allowBuyers[1]', c => { c.supplier.allowBuyers = [PEER, 'not-a-peer-id'] }],
+    ['supplier.allowImages[0]', c => { c.supplier.allowImages = ['nginx;rm -rf /'] }],
+    ['supplier.allowImages[0]', c => { c.supplier.allowImages = ['nginx@sha256:abc'] }],
+    ['supplier.allowRegistries[0]', c => { c.supplier.allowRegistries = ['http://registry.local'] }],
+    ['supplier.hostPorts', c => { c.supplier.hostPorts = { min: 2000, max: 1000 } }],
+    ['supplier.hostPorts', c => { c.supplier.hostPorts = { min: 0, max: 1000 } }],
+    ['supplier.network', c => { (c.supplier as any).network = 'host' }],
+    ['supplier.pidsLimit', c => { c.supplier.pidsLimit = 0 }],
+    ['supplier.openFilesLimit', c => { c.supplier.openFilesLimit = 1.5 }],
+    ['supplier.logMaxFiles', c => { c.supplier.logMaxFiles = 1000 }],
+    ['supplier.diskQuota', c => { c.supplier.diskQuota = -1 }]
+  ]
+
+  for (const [key, change] of bad) {
+    expectKey(() => { validateConfig(changed(change)) }, key)
+  }
+
+  expectKey(() => parseConfigToml('[supplier]\nhostPorts = "1024-"'), 'supplier.hostPorts')
+  expectKey(() => parseConfigToml('[supplier]\nhostPorts = [1, 2, 3]'), 'supplier.hostPorts')
+  expectKey(() => parseConfigToml('[supplier]\nallowImage = ["nginx"]'), 'supplier.allowImage')
+  assert.equal(parseConfigToml('[supplier]\nhostPorts = 8080').supplier.hostPorts, { min: 8080, max: 8080 })
+  assert.equal(parseConfigToml('[supplier]\nhostPorts = [1, 1023]').supplier.hostPorts, { min: 1, max: 1023 })
 })
 
 test('keys left out keep their defaults; a given tree replaces the default tree', () => {

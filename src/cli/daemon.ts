@@ -10,11 +10,11 @@ import { resolve } from 'node:path'
 import { parseArgs } from 'node:util'
 import { logger } from '@libp2p/logger'
 import { apiRoutes, startApiServer } from '../api/server.js'
-import { defaultConfig, loadConfigFile, parseMemory, validateConfig } from '../config/config.js'
+import { defaultConfig, loadConfigFile, parseMemory, parsePortRange, validateConfig } from '../config/config.js'
 import { InvalidConfigurationError } from '../errors.js'
 import { defaultDataDir, errorLine, EXIT_USAGE, formatOptions, isUsageError, UsageError } from './shared.js'
 import type { ApiServer } from '../api/server.js'
-import type { CaravelaConfig, NodeConfig } from '../config/types.js'
+import type { CaravelaConfig, ContainerNetwork } from '../config/types.js'
 import type { CaravelaNode } from '../node.js'
 import type { ContainerRuntime } from '../types.js'
 import type { CliOption } from './shared.js'
@@ -35,7 +35,7 @@ const options = {
   listen: { type: 'string', multiple: true, value: 'multiaddr', description: 'Listen on this address, e.g. /ip4/0.0.0.0/tcp/7800' },
   announce: { type: 'string', multiple: true, value: 'multiaddr', description: 'Tell other peers this address instead of the listen addresses' },
   'data-dir': { type: 'string', value: 'dir', description: 'Directory for the peer key, its datastore and the control API credentials (default ~/.caravela)' },
-  config: { type: 'string', value: 'file.toml', description: 'Configuration file; the flags below override its [node] values' },
+  config: { type: 'string', value: 'file.toml', description: 'Configuration file; the flags below override its [node] and [supplier] values' },
   cpus: { type: 'string', value: 'n', description: 'CPUs to offer (default: all the runtime has)' },
   memory: { type: 'string', value: 'MB|512m|2g', description: 'Memory to offer (default: all the runtime has)' },
   'cpu-class': { type: 'string', value: 'low|high', description: 'CPU class to offer' },
@@ -44,6 +44,11 @@ const options = {
   'api-port': { type: 'string', value: 'port', description: 'Port of the control API on 127.0.0.1 (default 0: any free port)' },
   'protocol-prefix': { type: 'string', value: 'name', description: 'Protocol ids start with /<name>/; only peers with the same prefix meet (default caravela)' },
   'network-key': { type: 'string', value: 'file', description: 'Run a closed network: talk only to peers holding this key (make one with `caravela network-key FILE`); a peer without it cannot connect' },
+  'allow-buyer': { type: 'string', multiple: true, value: 'peer id', description: 'Run containers only for this peer (repeat for more; default: any peer that can connect)' },
+  'allow-image': { type: 'string', multiple: true, value: 'pattern', description: 'Run only images matching this pattern: [registry/]repository[:tag|@sha256:digest], * matching anything (repeat for more; default: any)' },
+  'allow-registry': { type: 'string', multiple: true, value: 'host[:port]', description: 'Pull images only from this registry (repeat for more; default: any but those on this machine or its private networks)' },
+  'host-ports': { type: 'string', value: 'min-max', description: 'Host ports containers may publish (default 1024-65535; port 0, chosen by the engine, always may)' },
+  'container-network': { type: 'string', value: 'bridge|none', description: 'Network of the containers: bridge (default) or none (no network, no ports)' },
   help: { type: 'boolean', short: 'h', description: 'Show this help' }
 } satisfies Record<string, CliOption>
 
@@ -62,6 +67,11 @@ interface Flags {
   'api-port'?: string
   'protocol-prefix'?: string
   'network-key'?: string
+  'allow-buyer'?: string[]
+  'allow-image'?: string[]
+  'allow-registry'?: string[]
+  'host-ports'?: string
+  'container-network'?: string
   help?: boolean
 }
 
@@ -74,7 +84,12 @@ const FLAG_OF_KEY: Record<string, keyof typeof options> = {
   'node.memory': 'memory',
   'node.cpuClass': 'cpu-class',
   'node.apiPort': 'api-port',
-  'node.protocolPrefix': 'protocol-prefix'
+  'node.protocolPrefix': 'protocol-prefix',
+  'supplier.allowBuyers': 'allow-buyer',
+  'supplier.allowImages': 'allow-image',
+  'supplier.allowRegistries': 'allow-registry',
+  'supplier.hostPorts': 'host-ports',
+  'supplier.network': 'container-network'
 }
 
 const HELP = `Usage: npm start -- [options]
@@ -97,7 +112,7 @@ async function main (flags: Flags): Promise<void> {
 
   const dataDir = resolve(flags['data-dir'] ?? defaultDataDir())
   const config = flags.config == null ? defaultConfig() : await loadConfigFile(flags.config)
-  applyFlags(config.node, flags)
+  applyFlags(config, flags)
   validateFlagged(config, flags)
 
   await mkdir(dataDir, { recursive: true, mode: 0o700 })
@@ -142,7 +157,8 @@ async function runtimeFor (flags: Flags, config: CaravelaConfig, cpuSlices: () =
       return { name }
     case 'docker': {
       const { DockerRuntime } = await import('../runtime/docker-runtime.js')
-      const init = { hostIp: flags['publish-ip'] ?? DEFAULT_PUBLISH_IP, cpuSlices }
+      const { network, pidsLimit, openFilesLimit, logMaxSize, logMaxFiles, readOnlyRootfs, diskQuota } = config.supplier
+      const init = { hostIp: flags['publish-ip'] ?? DEFAULT_PUBLISH_IP, cpuSlices, network, pidsLimit, openFilesLimit, logMaxSize, logMaxFiles, readOnlyRootfs, diskQuota }
       return { name, make: async peerId => DockerRuntime.connect({ ...init, ownerPeerId: peerId.toString() }) }
     }
     case 'memory': {
@@ -175,8 +191,22 @@ async function dockerAnswers (): Promise<boolean> {
   }
 }
 
-/** Copies the flags that were given over the config's `[node]` values. */
-function applyFlags (node: NodeConfig, flags: Flags): void {
+/** Copies the flags that were given over the config's `[node]` and `[supplier]` values. */
+function applyFlags (config: CaravelaConfig, flags: Flags): void {
+  const { node, supplier } = config
+  supplier.allowBuyers = flags['allow-buyer'] ?? supplier.allowBuyers
+  supplier.allowImages = flags['allow-image'] ?? supplier.allowImages
+  supplier.allowRegistries = flags['allow-registry'] ?? supplier.allowRegistries
+  supplier.network = (flags['container-network'] ?? supplier.network) as ContainerNetwork
+
+  if (flags['host-ports'] != null) {
+    try {
+      supplier.hostPorts = parsePortRange(flags['host-ports'], '--host-ports')
+    } catch (err: any) {
+      throw new UsageError(err.message)
+    }
+  }
+
   node.bootstrap = flags.bootstrap ?? node.bootstrap
   node.listen = flags.listen ?? node.listen
   node.announce = flags.announce ?? node.announce
@@ -215,7 +245,7 @@ function validateFlagged (config: CaravelaConfig, flags: Flags): void {
   try {
     validateConfig(config)
   } catch (err: any) {
-    const flag = err instanceof InvalidConfigurationError ? FLAG_OF_KEY[/^node\.\w+/.exec(err.key)?.[0] ?? ''] : undefined
+    const flag = err instanceof InvalidConfigurationError ? FLAG_OF_KEY[/^(node|supplier)\.\w+/.exec(err.key)?.[0] ?? ''] : undefined
 
     if (flag != null && flags[flag] != null) {
       throw new UsageError(`--${flag}: ${err.message.replace(`${err.key}: `, '')}`)

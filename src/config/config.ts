@@ -13,11 +13,12 @@ import { peerIdFromString } from '@libp2p/peer-id'
 import { multiaddr } from '@multiformats/multiaddr'
 import { parse as parseToml, TomlError } from 'smol-toml'
 import { InvalidConfigurationError } from '../errors.js'
+import { imagePatternProblem } from '../image-ref.js'
 import { ResourceMap } from '../resources/resource-map.js'
 import { CPU_CLASS_NAMES } from '../types.js'
 import { formatDuration, parseDuration } from './duration.js'
 import { parseMemory } from './memory.js'
-import type { CaravelaConfig, CpuClassPartition, CpuCoresPartition, DiscoveryBackend, MemoryPartition, NetworkConfig, NodeConfig, PartitionTree, SchedulingPolicy } from './types.js'
+import type { CaravelaConfig, ContainerNetwork, CpuClassPartition, CpuCoresPartition, DiscoveryBackend, MemoryPartition, NetworkConfig, NodeConfig, PartitionTree, SchedulingPolicy, SupplierConfig } from './types.js'
 
 export { formatDuration, parseDuration, parseMemory }
 
@@ -81,6 +82,26 @@ const NODE_KEYS = {
   cpuClass: 'cpuClass'
 } as const satisfies Record<keyof NodeConfig, string>
 
+/** How each `SupplierConfig` key is read from TOML. */
+const SUPPLIER_KEYS = {
+  allowBuyers: 'strings',
+  allowImages: 'strings',
+  allowRegistries: 'strings',
+  hostPorts: 'portRange',
+  network: 'string',
+  pidsLimit: 'number',
+  openFilesLimit: 'number',
+  logMaxSize: 'memory',
+  logMaxFiles: 'number',
+  readOnlyRootfs: 'boolean',
+  diskQuota: 'memory'
+} as const satisfies Record<keyof SupplierConfig, string>
+
+const CONTAINER_NETWORKS: readonly ContainerNetwork[] = ['bridge', 'none']
+
+/** The host ports containers may publish by default: none of the privileged ones. */
+export const DEFAULT_HOST_PORTS = { min: 1024, max: 65535 } as const
+
 /** A fresh copy of the built-in configuration (see the top of this file). */
 export function defaultConfig (): CaravelaConfig {
   return {
@@ -130,7 +151,25 @@ export function defaultConfig (): CaravelaConfig {
       cpus: undefined,
       memory: undefined,
       cpuClass: 'low'
-    }
+    },
+    supplier: defaultSupplierConfig()
+  }
+}
+
+/** A fresh copy of the built-in supplier policy: anyone, any image, no privileged ports. */
+export function defaultSupplierConfig (): SupplierConfig {
+  return {
+    allowBuyers: [],
+    allowImages: [],
+    allowRegistries: [],
+    hostPorts: { ...DEFAULT_HOST_PORTS },
+    network: 'bridge',
+    pidsLimit: 256,
+    openFilesLimit: 4096,
+    logMaxSize: 10,
+    logMaxFiles: 3,
+    readOnlyRootfs: false,
+    diskQuota: undefined
   }
 }
 
@@ -153,11 +192,12 @@ export function parseConfigToml (text: string, source = 'configuration'): Carave
     throw new InvalidConfigurationError(source, `TOML syntax error${where}: ${reason}`)
   }
 
-  rejectUnknownKeys(document, ['network', 'node'], '')
+  rejectUnknownKeys(document, ['network', 'node', 'supplier'], '')
   const defaults = defaultConfig()
   const config: CaravelaConfig = {
     network: document.network === undefined ? defaults.network : readNetwork(document.network, defaults.network, true),
-    node: document.node === undefined ? defaults.node : readNode(document.node, defaults.node)
+    node: document.node === undefined ? defaults.node : readNode(document.node, defaults.node),
+    supplier: document.supplier === undefined ? defaults.supplier : readSupplier(document.supplier, defaults.supplier)
   }
 
   validateConfig(config)
@@ -193,6 +233,7 @@ export async function loadConfigFile (path: string): Promise<CaravelaConfig> {
 export function validateConfig (config: CaravelaConfig): void {
   validateNetwork(config.network)
   validateNode(config.node)
+  validateSupplier(config.supplier)
 }
 
 /**
@@ -376,6 +417,70 @@ function readNode (input: unknown, base: NodeConfig): NodeConfig {
   }
 
   return node as unknown as NodeConfig
+}
+
+function readSupplier (input: unknown, base: SupplierConfig): SupplierConfig {
+  const table = asTable(input, 'supplier')
+  rejectUnknownKeys(table, Object.keys(SUPPLIER_KEYS), 'supplier')
+  const supplier: Record<string, unknown> = { ...base }
+
+  for (const [name, kind] of Object.entries(SUPPLIER_KEYS)) {
+    const key = `supplier.${name}`
+
+    if (!Object.hasOwn(table, name)) {
+      continue
+    }
+
+    const value = table[name]
+
+    switch (kind) {
+      case 'number': supplier[name] = asNumber(value, key); break
+      case 'string': supplier[name] = asString(value, key); break
+      case 'boolean': supplier[name] = asBoolean(value, key); break
+      case 'strings': supplier[name] = readList(table, name, 'supplier', asString); break
+      case 'memory': supplier[name] = asMemory(value, key, true); break
+      case 'portRange': supplier[name] = parsePortRange(value, key); break
+    }
+  }
+
+  return supplier as unknown as SupplierConfig
+}
+
+/**
+ * A range of ports: `"1024-65535"`, one port `"8080"` or `8080`, or `[1024, 65535]`.
+ *
+ * @throws InvalidConfigurationError naming `key`
+ */
+export function parsePortRange (value: unknown, key: string): { min: number, max: number } {
+  let ends: unknown[]
+
+  if (typeof value === 'number') {
+    ends = [value, value]
+  } else if (typeof value === 'string') {
+    const match = /^\s*(\d+)\s*(?:-\s*(\d+)\s*)?$/.exec(value)
+
+    if (match == null) {
+      throw new InvalidConfigurationError(key, `must be a port or a range of ports like "1024-65535", got ${show(value)}`)
+    }
+
+    ends = [Number(match[1]), Number(match[2] ?? match[1])]
+  } else if (Array.isArray(value) && value.length === 2) {
+    ends = value
+  } else {
+    throw new InvalidConfigurationError(key, `must be a port or a range of ports like "1024-65535", got ${show(value)}`)
+  }
+
+  const [min, max] = ends
+
+  if (!isPort(min) || !isPort(max) || min > max) {
+    throw new InvalidConfigurationError(key, `must be ports from 1 to 65535, the lower first, got ${show(value)}`)
+  }
+
+  return { min, max }
+}
+
+function isPort (value: unknown): value is number {
+  return typeof value === 'number' && Number.isInteger(value) && value >= 1 && value <= 65535
 }
 
 function readList<T> (table: Record<string, unknown>, name: string, key: string, read: (item: unknown, key: string) => T): T[] {
@@ -597,6 +702,45 @@ function validateNode (node: NodeConfig): void {
   }
 
   checkOneOf(node.cpuClass, CPU_CLASS_NAMES, 'node.cpuClass')
+}
+
+function validateSupplier (supplier: SupplierConfig): void {
+  supplier.allowBuyers.forEach((peerId, i) => {
+    try {
+      peerIdFromString(peerId)
+    } catch {
+      throw new InvalidConfigurationError(`supplier.allowBuyers[${i}]`, `is not a peer id, got ${show(peerId)}`)
+    }
+  })
+  supplier.allowImages.forEach((pattern, i) => {
+    const problem = imagePatternProblem(pattern)
+
+    if (problem != null) {
+      throw new InvalidConfigurationError(`supplier.allowImages[${i}]`, `${problem}, got ${show(pattern)}`)
+    }
+  })
+  supplier.allowRegistries.forEach((registry, i) => {
+    if (!/^[a-z0-9]([a-z0-9.-]*[a-z0-9])?(:\d{1,5})?$/i.test(registry) && !/^\[[0-9a-f:]+\](:\d{1,5})?$/i.test(registry)) {
+      throw new InvalidConfigurationError(`supplier.allowRegistries[${i}]`, `must be a registry host, optionally with a port (docker.io, ghcr.io, registry.local:5000), got ${show(registry)}`)
+    }
+  })
+
+  const { min, max } = supplier.hostPorts ?? {}
+
+  if (!isPort(min) || !isPort(max) || min > max) {
+    throw new InvalidConfigurationError('supplier.hostPorts', `must be ports from 1 to 65535, the lower first, got ${show(supplier.hostPorts)}`)
+  }
+
+  checkOneOf(supplier.network, CONTAINER_NETWORKS, 'supplier.network')
+  checkInteger(supplier.pidsLimit, 'supplier.pidsLimit', 1)
+  checkInteger(supplier.openFilesLimit, 'supplier.openFilesLimit', 1)
+  checkInteger(supplier.logMaxSize, 'supplier.logMaxSize', 1)
+  checkInteger(supplier.logMaxFiles, 'supplier.logMaxFiles', 1, 100)
+  checkBoolean(supplier.readOnlyRootfs, 'supplier.readOnlyRootfs')
+
+  if (supplier.diskQuota !== undefined) {
+    checkInteger(supplier.diskQuota, 'supplier.diskQuota', 1)
+  }
 }
 
 function checkMultiaddrs (list: string[], key: string, needsPeerId: boolean): void {

@@ -67,7 +67,47 @@ export interface NodeConfig {
   cpuClass: 'low' | 'high'
 }
 
+/** A container network a supplier gives its containers. */
+export type ContainerNetwork = 'bridge' | 'none'
+
+/**
+ * What this peer lets others run on it: who may launch, which images from which registries,
+ * which host ports, and the limits of every container beyond CPU and memory. A launch outside
+ * the policy is refused (REFUSED, with the reason) and the buyer tries another offer.
+ */
+export interface SupplierConfig {
+  /** peer ids that may launch containers here; empty: any peer that can connect */
+  allowBuyers: string[]
+  /**
+   * images that may run here, `[registry/]repository[:tag|@sha256:digest]` with `*` globs;
+   * empty: any image
+   */
+  allowImages: string[]
+  /**
+   * registries images may come from (`docker.io`, `ghcr.io`, `host:port`); empty: any registry
+   * but those on this machine or its private networks, which must be named to be allowed
+   */
+  allowRegistries: string[]
+  /** the host ports containers may publish, both ends included; port 0 (engine-chosen) always may */
+  hostPorts: { min: number, max: number }
+  /** `bridge` (Docker's default network) or `none` (no network, so no ports) */
+  network: ContainerNetwork
+  /** most processes (threads included) of one container */
+  pidsLimit: number
+  /** most open files of one container */
+  openFilesLimit: number
+  /** MB of one json-file log file of a container... */
+  logMaxSize: number
+  /** ...and how many it keeps */
+  logMaxFiles: number
+  /** containers get a read-only root filesystem (and a small tmpfs on /tmp and /run) */
+  readOnlyRootfs: boolean
+  /** MB of a container's writable layer, where the storage driver has quotas (undefined: no quota) */
+  diskQuota?: number
+}
+
 export interface CaravelaConfig {
   network: NetworkConfig
   node: NodeConfig
+  supplier: SupplierConfig
 }

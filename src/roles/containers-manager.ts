@@ -10,9 +10,11 @@
  */
 
 import { sleep } from '../clock.js'
+import { defaultSupplierConfig } from '../config/config.js'
 import { copyContainerConfig, copyPortMappings } from '../copy.js'
 import { ProtocolStatusError } from '../errors.js'
 import { LazyMap } from '../lazy-map.js'
+import { LaunchPolicy } from './launch-policy.js'
 import { totalResources } from './resources.js'
 import type { RequestContext } from '../protocols/handlers.js'
 import type {
@@ -60,6 +62,9 @@ const NOT_FOUND_ERROR = 'ContainerNotFoundError'
 /** Answers of a buyer worth asking again: it may not know the container yet, or be busy. */
 const RETRIED_STATUSES = new Set(['NOT_FOUND', 'UNAVAILABLE', 'RATE_LIMITED', 'INTERNAL_ERROR'])
 
+/** The built-in supplier policy: any buyer, any image but from local registries, host ports from 1024. */
+const DEFAULT_POLICY = new LaunchPolicy(defaultSupplierConfig())
+
 /** A container this peer runs for a buyer. */
 export interface HostedContainer {
   containerId: string
@@ -83,6 +88,8 @@ export interface ContainersManagerInit {
   log: Logger
   /** called when a hosted container ends on its own */
   onContainerExit?: (container: HostedContainer) => void
+  /** who may launch what here; a launch outside it is refused with the reason @default the built-in supplier policy */
+  policy?: LaunchPolicy
 }
 
 interface Launch {
@@ -124,10 +131,15 @@ export class ContainersManager {
   /** aborted by `stop`: notifications wait for the next start (made by the first notification) */
   private notifications?: AbortController
   private stopped = false
+  /** launches refused by the policy */
+  private refusals = 0
+
+  private readonly policy: LaunchPolicy
 
   constructor (init: ContainersManagerInit) {
     this.init = init
     this.log = init.log
+    this.policy = init.policy ?? DEFAULT_POLICY
   }
 
   /**
@@ -174,6 +186,14 @@ export class ContainersManager {
     }
 
     validate(containers)
+    const refusal = this.policy.refusal(buyer, containers)
+
+    if (refusal != null) {
+      this.refusals++
+      this.log('refused launch %s of %s: %s', requestId, buyer, refusal)
+      throw new ProtocolStatusError('REFUSED', refusal)
+    }
+
     const launch: Launch = { fingerprint, result: Promise.resolve([]), at: this.init.clock.now() }
     launch.result = this.launchNew(buyer, offerId, requestId, containers, launch)
     this.remember(key, launch)
@@ -238,6 +258,11 @@ export class ContainersManager {
     this.init.supplier.returnResources(record.resources, 1)
     this.log('container %s of %s exited with code %s', exit.containerId, record.buyer, exit.exitCode)
     void this.ended(record, exit.exitCode, 'the container exited')
+  }
+
+  /** Launches refused because the supplier's policy does not allow them. */
+  get refusedLaunches (): number {
+    return this.refusals
   }
 
   /** The containers this peer runs for others. */

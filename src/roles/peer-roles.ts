@@ -11,6 +11,7 @@ import { MemoryStore } from '../store/store.js'
 import { Buyer } from './buyer.js'
 import { ContainersManager } from './containers-manager.js'
 import { UnsupportedBackendError } from './errors.js'
+import { LaunchPolicy } from './launch-policy.js'
 import { Ledger } from './ledger.js'
 import { LoopbackClient } from './loopback-client.js'
 import { cryptoRandom } from './random.js'
@@ -27,6 +28,7 @@ import type {
 } from '../types.js'
 import type { RunOptions } from './buyer.js'
 import type { HostedContainer } from './containers-manager.js'
+import type { LaunchPolicyConfig } from './launch-policy.js'
 import type { RoleHandlers } from './loopback-client.js'
 import type { RandomSource } from './random.js'
 import type { RoleStats } from './stats.js'
@@ -60,6 +62,12 @@ export interface PeerRolesInit {
   keyOf?: (peerId: string) => Uint8Array
   /** called when a container this peer runs for a buyer exits on its own */
   onContainerExit?: (container: HostedContainer) => void
+  /**
+   * Who may launch what on this peer (`SupplierConfig`); a launch outside it is refused.
+   *
+   * @default the built-in supplier policy (`defaultSupplierConfig`)
+   */
+  supplierPolicy?: LaunchPolicyConfig
   /**
    * Where the ledger of the containers this peer runs and placed lives: a peer's datastore
    * (`DatastoreStore`), so that a restart loses nothing.
@@ -130,7 +138,8 @@ export class PeerRoles {
       client,
       clock,
       log: logger.forComponent('caravela:containers'),
-      onContainerExit: init.onContainerExit
+      onContainerExit: init.onContainerExit,
+      policy: init.supplierPolicy == null ? undefined : new LaunchPolicy(init.supplierPolicy)
     })
     this.trader = new Trader({
       ...common,

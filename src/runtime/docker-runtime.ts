@@ -6,9 +6,11 @@
  *   `caravela.supplier=<ownerPeerId>`; the runtime sees and touches only containers with its
  *   owner's label, so several peers can share one engine.
  * - Limits come from the request: `NanoCpus` (the request's CPU-slice units divided by
- *   `cpuSlices`), `Memory` = `MemorySwap`, and a pids limit.
- * - Hardening by default (see `DEFAULT_CAP_ADD` and `hostConfig`): never privileged,
- *   `no-new-privileges`, every capability dropped but a few, bounded logs, no restart policy.
+ *   `cpuSlices`), `Memory` = `MemorySwap`; and from the supplier's settings: processes, open
+ *   files, log size, optionally a read-only root filesystem and a disk quota.
+ * - Hardening by default (see `DEFAULT_CAP_ADD` and `createOptions`): never privileged,
+ *   `no-new-privileges`, every capability dropped but a few, bounded logs, no restart policy;
+ *   the network is Docker's bridge or none at all.
  * - Ports are published on one host IP (127.0.0.1 in tests); host port 0 lets the engine choose,
  *   and `runContainer` returns the ports it chose.
  * - A missing image is pulled; whatever fails after the container was created removes it again.
@@ -17,7 +19,9 @@
 import { randomBytes } from 'node:crypto'
 import { defaultLogger } from '@libp2p/logger'
 import Docker from 'dockerode'
+import { imageMatches, parseImagePattern } from '../image-ref.js'
 import { ContainerNotFoundError, ContainerStartError } from './errors.js'
+import type { ImagePattern } from '../image-ref.js'
 import type { AbortOptions, ContainerConfig, ContainerExitEvents, ContainerExitListener, ContainerRuntime, PortMapping } from '../types.js'
 import type { ComponentLogger, Logger } from '@libp2p/interface'
 
@@ -37,10 +41,12 @@ export const DEFAULT_PIDS_LIMIT = 256
  * MKNOD, SETFCAP, SETPCAP, SYS_CHROOT, FSETID, AUDIT_WRITE.
  */
 export const DEFAULT_CAP_ADD: readonly string[] = ['CHOWN', 'DAC_OVERRIDE', 'FOWNER', 'SETUID', 'SETGID', 'NET_BIND_SERVICE', 'KILL']
-/** Docker's json-file log of a container: at most this size per file... */
-export const DEFAULT_LOG_MAX_SIZE = '10m'
+/** Most files one container may hold open. */
+export const DEFAULT_OPEN_FILES_LIMIT = 4096
+/** Docker's json-file log of a container: at most this many MB per file... */
+export const DEFAULT_LOG_MAX_SIZE = 10
 /** ...and this many files, so that a chatty container cannot fill the supplier's disk. */
-export const DEFAULT_LOG_MAX_FILES = '3'
+export const DEFAULT_LOG_MAX_FILES = 3
 /** Longest time a pull of a missing image may take. */
 export const DEFAULT_PULL_TIMEOUT_MS = 5 * 60_000
 
@@ -126,8 +132,23 @@ export interface DockerRuntimeInit {
    * Tags are mutable: pin digests (`repo@sha256:…`) for images you do not control.
    */
   imageAllowList?: string[]
-  /** @default 256 */
+  /** most processes (threads included) of one container @default 256 */
   pidsLimit?: number
+  /** open files of one container (`nofile`, soft and hard) @default 4096 */
+  openFilesLimit?: number
+  /** `bridge` (Docker's default network) or `none` (no network at all: no ports either) @default 'bridge' */
+  network?: 'bridge' | 'none'
+  /** size in MB of one of the container's json-file log files; it keeps `logMaxFiles` @default 10 */
+  logMaxSize?: number
+  /** @default 3 */
+  logMaxFiles?: number
+  /** the container's root filesystem is read-only (a tmpfs on /tmp and /run) @default false */
+  readOnlyRootfs?: boolean
+  /**
+   * size in MB of the container's writable layer; only storage drivers with quotas take it
+   * (overlay2 on xfs with pquota, btrfs, zfs): elsewhere the engine refuses every container
+   */
+  diskQuota?: number
   /** capabilities added back after `CapDrop: ['ALL']` @default DEFAULT_CAP_ADD */
   capAdd?: string[]
   /** @default 5 minutes */
@@ -195,6 +216,12 @@ export class DockerRuntime implements ContainerRuntime, ContainerExitEvents {
   private readonly hostIp: string
   private readonly cpuSlices: number | (() => number)
   private readonly pidsLimit: number
+  private readonly openFilesLimit: number
+  private readonly network: 'bridge' | 'none'
+  private readonly logMaxSize: number
+  private readonly logMaxFiles: number
+  private readonly readOnlyRootfs: boolean
+  private readonly diskQuota?: number
   private readonly capAdd: string[]
   private readonly allowList: ImagePattern[]
   private readonly allowListText: string[]
@@ -227,7 +254,17 @@ export class DockerRuntime implements ContainerRuntime, ContainerExitEvents {
     this.ownerPeerId = init.ownerPeerId
     this.hostIp = init.hostIp ?? '127.0.0.1'
     this.cpuSlices = cpuSlices
-    this.pidsLimit = init.pidsLimit ?? DEFAULT_PIDS_LIMIT
+    this.pidsLimit = positiveInteger(init.pidsLimit ?? DEFAULT_PIDS_LIMIT, 'pidsLimit')
+    this.openFilesLimit = positiveInteger(init.openFilesLimit ?? DEFAULT_OPEN_FILES_LIMIT, 'openFilesLimit')
+    this.network = init.network ?? 'bridge'
+    this.logMaxSize = positiveInteger(init.logMaxSize ?? DEFAULT_LOG_MAX_SIZE, 'logMaxSize')
+    this.logMaxFiles = positiveInteger(init.logMaxFiles ?? DEFAULT_LOG_MAX_FILES, 'logMaxFiles')
+    this.readOnlyRootfs = init.readOnlyRootfs ?? false
+    this.diskQuota = init.diskQuota == null ? undefined : positiveInteger(init.diskQuota, 'diskQuota')
+
+    if (this.network !== 'bridge' && this.network !== 'none') {
+      throw new TypeError(`network must be bridge or none, got ${String(this.network)}`)
+    }
     this.capAdd = [...(init.capAdd ?? DEFAULT_CAP_ADD)]
     this.allowListText = [...(init.imageAllowList ?? [])]
     this.allowList = this.allowListText.map(parseImagePattern)
@@ -379,6 +416,10 @@ export class DockerRuntime implements ContainerRuntime, ContainerExitEvents {
     const exposedPorts: Record<string, {}> = {}
     const portBindings: Record<string, Array<{ HostIp: string, HostPort: string }>> = {}
 
+    if (this.network === 'none' && config.portMappings.length > 0) {
+      throw new ContainerStartError('This peer runs containers without a network: they cannot publish ports')
+    }
+
     for (const mapping of config.portMappings) {
       validatePort(mapping)
       const key = `${mapping.containerPort}/${mapping.protocol}`
@@ -411,7 +452,11 @@ export class DockerRuntime implements ContainerRuntime, ContainerExitEvents {
         // the exit state stays for `die` handling and reconciliation; removal is explicit
         AutoRemove: false,
         RestartPolicy: { Name: 'no' },
-        LogConfig: { Type: 'json-file', Config: { 'max-size': DEFAULT_LOG_MAX_SIZE, 'max-file': DEFAULT_LOG_MAX_FILES } }
+        LogConfig: { Type: 'json-file', Config: { 'max-size': `${this.logMaxSize}m`, 'max-file': String(this.logMaxFiles) } },
+        Ulimits: [{ Name: 'nofile', Soft: this.openFilesLimit, Hard: this.openFilesLimit }],
+        NetworkMode: this.network,
+        ...(this.readOnlyRootfs ? { ReadonlyRootfs: true, Tmpfs: { '/tmp': 'rw,nosuid,nodev,size=64m', '/run': 'rw,nosuid,nodev,size=16m' } } : {}),
+        ...(this.diskQuota == null ? {} : { StorageOpt: { size: `${this.diskQuota}M` } })
       }
     }
   }
@@ -767,71 +812,11 @@ function validatePort (mapping: PortMapping): void {
   }
 }
 
-/** An image reference split for matching: repository normalised, tag and digest apart. */
-interface ImageReference {
-  repository: string
-  tag?: string
-  digest?: string
-}
-
-interface ImagePattern {
-  repository: RegExp
-  tag?: RegExp
-  digest?: string
-}
-
-/** Split `repo[:tag][@digest]`, dropping `docker.io/` and `library/` so that `nginx` = `docker.io/library/nginx`. */
-function parseImageReference (reference: string): ImageReference {
-  let rest = reference.trim()
-  let digest: string | undefined
-  let tag: string | undefined
-  const at = rest.indexOf('@')
-
-  if (at >= 0) {
-    digest = rest.slice(at + 1)
-    rest = rest.slice(0, at)
+/** `value` when it is a positive integer; a `TypeError` naming `name` otherwise. */
+function positiveInteger (value: number, name: string): number {
+  if (!Number.isSafeInteger(value) || value < 1) {
+    throw new TypeError(`${name} must be a positive integer, got ${value}`)
   }
 
-  const colon = rest.lastIndexOf(':')
-
-  if (colon > rest.lastIndexOf('/')) {
-    tag = rest.slice(colon + 1)
-    rest = rest.slice(0, colon)
-  }
-
-  const repository = rest.toLowerCase().replace(/^(index\.)?docker\.io\//, '').replace(/^library\//, '')
-  return { repository, tag, digest }
-}
-
-function glob (pattern: string): RegExp {
-  return new RegExp(`^${pattern.split('*').map(part => part.replace(/[.+?^${}()|[\]\\]/g, '\\$&')).join('.*')}$`)
-}
-
-function parseImagePattern (pattern: string): ImagePattern {
-  const { repository, tag, digest } = parseImageReference(pattern)
-  return { repository: glob(repository), tag: tag != null ? glob(tag) : undefined, digest }
-}
-
-/** True when `image` is allowed by `pattern` (see `DockerRuntimeInit.imageAllowList`). */
-function imageMatches (pattern: ImagePattern, image: string): boolean {
-  const ref = parseImageReference(image)
-
-  if (!pattern.repository.test(ref.repository)) {
-    return false
-  }
-
-  if (pattern.digest != null) {
-    return ref.digest === pattern.digest
-  }
-
-  if (pattern.tag != null) {
-    return pattern.tag.test(ref.tag ?? (ref.digest == null ? 'latest' : ''))
-  }
-
-  return true
-}
-
-/** True when `image` is allowed by the allow-list `patterns` (empty: any image). */
-export function isImageAllowed (patterns: readonly string[], image: string): boolean {
-  return patterns.length === 0 || patterns.map(parseImagePattern).some(p => imageMatches(p, image))
+  return value
 }
