@@ -196,6 +196,20 @@ Daemons('a bad flag exits 2 with one line and no stack', async (ctx) => {
   await assertFailsWith(startDaemon(ctx, join(ctx.dir, 'bad-flag'), ['--memory', 'lots']), 2, /--memory/, 20_000)
 })
 
+Daemons('a bad supplier policy flag exits 2 naming the flag', async (ctx) => {
+  const bad: Array<[string[], RegExp]> = [
+    [['--host-ports', '2000-1000'], /--host-ports: must be ports from 1 to 65535, the lower first/],
+    [['--container-network', 'host'], /--container-network: must be one of "bridge", "none"/],
+    [['--allow-buyer', 'somebody'], /--allow-buyer: is not a peer id/],
+    [['--allow-image', 'nginx;reboot'], /--allow-image: is not an image pattern/],
+    [['--allow-registry', 'http://registry'], /--allow-registry: must be a registry host/]
+  ]
+
+  for (const [args, message] of bad) {
+    await assertFailsWith(startDaemon(ctx, join(ctx.dir, 'bad-policy'), args), 2, message, 20_000)
+  }
+})
+
 Daemons('an unreachable bootstrap peer exits 1 with one line within 20 s', async (ctx) => {
   const peerId = peerIdFromPrivateKey(await generateKeyPair('Ed25519'))
   const started = Date.now()

@@ -197,6 +197,42 @@ Docker('runContainer: httpd answers on the assigned port; limits, hardening and 
   assert.is((await rejection(runtime.checkContainerStatus(containerId))).name, 'ContainerNotFoundError')
 })
 
+Docker('supplier limits: no network, read-only root, open files, processes and logs, applied and felt inside the container', async () => {
+  const strict = new DockerRuntime({
+    ownerPeerId: OWNER, cpuSlices: CPU_SLICES, socketPath: SOCKET, network: 'none', readOnlyRootfs: true, openFilesLimit: 512, pidsLimit: 32, logMaxSize: 2, logMaxFiles: 1
+  })
+  const exits: ContainerExit[] = []
+  const unsubscribe = strict.onExit(exit => { exits.push(exit) })
+
+  try {
+    // each check exits with its own code when the limit is not there
+    const script = [
+      'touch /written 2>/dev/null && exit 11',
+      '[ "$(ulimit -n)" = 512 ] || exit 12',
+      'touch /tmp/scratch || exit 13',
+      '[ "$(ls /sys/class/net)" = lo ] || exit 14',
+      'exit 0'
+    ].join('; ')
+    const { containerId } = await strict.runContainer(config({ args: ['sh', '-c', script] }), LABELS)
+    const host = (await inspect(containerId)).body.HostConfig
+    assert.is(host.NetworkMode, 'none')
+    assert.is(host.ReadonlyRootfs, true)
+    assert.is(host.PidsLimit, 32)
+    assert.equal(host.Ulimits, [{ Name: 'nofile', Soft: 512, Hard: 512 }])
+    assert.equal(host.LogConfig, { Type: 'json-file', Config: { 'max-file': '1', 'max-size': '2m' } })
+    await waitFor(() => exits.some(e => e.containerId === containerId), { timeout: EXIT_WAIT_MS, interval: 50, message: 'the checks to end' })
+    assert.is(exits.find(e => e.containerId === containerId)?.exitCode, 0, 'every limit is felt inside the container')
+    await strict.removeContainer(containerId)
+
+    const err = await rejection(strict.runContainer(config({ portMappings: [{ hostPort: 0, containerPort: 80, protocol: 'tcp' }] }), LABELS))
+    assert.is(err.name, 'ContainerStartError')
+    assert.match(err.message, /without a network/)
+  } finally {
+    unsubscribe()
+    await strict.close()
+  }
+})
+
 Docker('cpuSlices given as a function is read at every launch (a peer that adopts its network\'s configuration)', async () => {
   let slices = 2
   const adopting = new DockerRuntime({ ownerPeerId: OWNER, cpuSlices: () => slices, socketPath: SOCKET })
