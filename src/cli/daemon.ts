@@ -10,7 +10,7 @@ import { resolve } from 'node:path'
 import { parseArgs } from 'node:util'
 import { logger } from '@libp2p/logger'
 import { apiRoutes, startApiServer } from '../api/server.js'
-import { defaultConfig, loadConfigFile, parseMemory, validateConfig } from '../config/config.js'
+import { defaultConfig, loadConfigFile, networkConfigDigest, parseMemory, validateConfig } from '../config/config.js'
 import { InvalidConfigurationError } from '../errors.js'
 import { defaultDataDir, errorLine, EXIT_USAGE, formatOptions, isUsageError, UsageError } from './shared.js'
 import type { ApiServer } from '../api/server.js'
@@ -43,7 +43,8 @@ const options = {
   'publish-ip': { type: 'string', value: 'ip', description: 'Host address Docker publishes container ports on (default 0.0.0.0; 127.0.0.1 keeps them local)' },
   'api-port': { type: 'string', value: 'port', description: 'Port of the control API on 127.0.0.1 (default 0: any free port)' },
   'protocol-prefix': { type: 'string', value: 'name', description: 'Protocol ids start with /<name>/; only peers with the same prefix meet (default caravela)' },
-  'network-key': { type: 'string', value: 'file', description: 'Run a closed network: talk only to peers holding this key (make one with `caravela network-key FILE`); a peer without it cannot connect' },
+  'network-key': { type: 'string', value: 'file', description: 'Run a closed network: talk only to peers holding this key (make one with `caravela network-key FILE`); a peer without it cannot connect. Overrides [network] keyFile' },
+  'network-config': { type: 'string', value: 'sha256', description: 'Run only with the network configuration of this digest (`caravela config-digest` prints it): refuse to join a network whose configuration differs' },
   help: { type: 'boolean', short: 'h', description: 'Show this help' }
 } satisfies Record<string, CliOption>
 
@@ -62,6 +63,7 @@ interface Flags {
   'api-port'?: string
   'protocol-prefix'?: string
   'network-key'?: string
+  'network-config'?: string
   help?: boolean
 }
 
@@ -74,7 +76,8 @@ const FLAG_OF_KEY: Record<string, keyof typeof options> = {
   'node.memory': 'memory',
   'node.cpuClass': 'cpu-class',
   'node.apiPort': 'api-port',
-  'node.protocolPrefix': 'protocol-prefix'
+  'node.protocolPrefix': 'protocol-prefix',
+  'node.networkConfig': 'network-config'
 }
 
 const HELP = `Usage: npm start -- [options]
@@ -98,6 +101,7 @@ async function main (flags: Flags): Promise<void> {
   const dataDir = resolve(flags['data-dir'] ?? defaultDataDir())
   const config = flags.config == null ? defaultConfig() : await loadConfigFile(flags.config)
   applyFlags(config.node, flags)
+  applyJoinFlags(config, flags)
   validateFlagged(config, flags)
 
   await mkdir(dataDir, { recursive: true, mode: 0o700 })
@@ -106,7 +110,7 @@ async function main (flags: Flags): Promise<void> {
   // loaded only now, so that --help and usage errors answer without loading the libp2p stack
   const { createCaravelaNode } = await import('../node.js')
   const { readNetworkKey } = await import('../network-key.js')
-  const networkKey = flags['network-key'] == null ? undefined : await readNetworkKey(flags['network-key'])
+  const networkKey = config.networkKeyFile == null ? undefined : await readNetworkKey(config.networkKeyFile)
   // the runtime reads CPU slices from the configuration in force: a joining peer adopts the network's
   let inForce = (): CaravelaConfig => config
   const runtime = await runtimeFor(flags, config, () => inForce().network.cpuSlices)
@@ -200,6 +204,12 @@ function applyFlags (node: NodeConfig, flags: Flags): void {
   }
 }
 
+/** `--network-key` over `[network] keyFile`, and `--network-config` over `[node] networkConfig`. */
+function applyJoinFlags (config: CaravelaConfig, flags: Flags): void {
+  config.networkKeyFile = flags['network-key'] ?? config.networkKeyFile
+  config.node.networkConfig = flags['network-config'] ?? config.node.networkConfig
+}
+
 function parseNumber (flag: keyof typeof options, text: string): number {
   const value = Number(text)
 
@@ -236,6 +246,7 @@ function banner (node: CaravelaNode, api: ApiServer, runtime: string): string {
     ...addresses.map(address => `  ${address}`),
     `Control API: ${api.url}`,
     `Runtime: ${runtime === 'none' ? 'none (this peer trades and places containers but runs none; start a Docker engine or pass --runtime)' : runtime}`,
+    `Network configuration: ${networkConfigDigest(node.services.caravela.config.network)} (sha256, for --network-config)`,
     ''
   ].join('\n')
 }
@@ -282,7 +293,7 @@ function describeError (err: any, flags: Flags): string {
     case 'JoinFailedError':
       return `${err.message}; check the --bootstrap address and that the peer there is running`
     case 'IncompatibleNetworkError':
-      return `${err.message}; use the same resource partitions as the network you join`
+      return /resource map/.test(err.message) ? `${err.message}; use the same resource partitions as the network you join` : err.message
     case 'DataDirInUseError':
     case 'InvalidNetworkKeyError':
     case 'UnsafePermissionsError':

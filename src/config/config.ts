@@ -7,8 +7,10 @@
  * its validation plus checks of our own. `docs/configuration.md` documents every key.
  */
 
+import { createHash } from 'node:crypto'
 import { readFile } from 'node:fs/promises'
 import { isIPv4, isIPv6 } from 'node:net'
+import { dirname, resolve } from 'node:path'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { multiaddr } from '@multiformats/multiaddr'
 import { parse as parseToml, TomlError } from 'smol-toml'
@@ -78,7 +80,8 @@ const NODE_KEYS = {
   apiPort: 'number',
   cpus: 'number',
   memory: 'memory',
-  cpuClass: 'cpuClass'
+  cpuClass: 'cpuClass',
+  networkConfig: 'string'
 } as const satisfies Record<keyof NodeConfig, string>
 
 /** A fresh copy of the built-in configuration (see the top of this file). */
@@ -129,7 +132,8 @@ export function defaultConfig (): CaravelaConfig {
       apiPort: 0,
       cpus: undefined,
       memory: undefined,
-      cpuClass: 'low'
+      cpuClass: 'low',
+      networkConfig: undefined
     }
   }
 }
@@ -154,12 +158,14 @@ export function parseConfigToml (text: string, source = 'configuration'): Carave
   }
 
   rejectUnknownKeys(document, ['network', 'node'], '')
+  const networkKeyFile = takeKeyFile(document)
   const defaults = defaultConfig()
   const config: CaravelaConfig = {
     network: document.network === undefined ? defaults.network : readNetwork(document.network, defaults.network, true),
     node: document.node === undefined ? defaults.node : readNode(document.node, defaults.node)
   }
 
+  if (networkKeyFile !== undefined) config.networkKeyFile = networkKeyFile
   validateConfig(config)
   return config
 }
@@ -181,7 +187,11 @@ export async function loadConfigFile (path: string): Promise<CaravelaConfig> {
       : `cannot read the configuration file: ${(err as Error).message}`)
   }
 
-  return parseConfigToml(text, path)
+  const config = parseConfigToml(text, path)
+
+  // a key file named in a configuration file is found next to it, wherever the peer starts
+  if (config.networkKeyFile !== undefined) config.networkKeyFile = resolve(dirname(path), config.networkKeyFile)
+  return config
 }
 
 /**
@@ -193,6 +203,7 @@ export async function loadConfigFile (path: string): Promise<CaravelaConfig> {
 export function validateConfig (config: CaravelaConfig): void {
   validateNetwork(config.network)
   validateNode(config.node)
+  validateJoinSettings(config)
 }
 
 /**
@@ -206,6 +217,14 @@ export function networkConfigToJson (network: NetworkConfig): string {
   return JSON.stringify(known, (_key, value: unknown) => isPlainObject(value)
     ? Object.fromEntries(Object.entries(value).sort(([a], [b]) => a < b ? -1 : 1))
     : value)
+}
+
+/**
+ * The digest of a network configuration: sha256 of its canonical JSON (`networkConfigToJson`), in
+ * hex. Equal configurations have equal digests; `node.networkConfig` pins a peer to one.
+ */
+export function networkConfigDigest (network: NetworkConfig): string {
+  return createHash('sha256').update(networkConfigToJson(network)).digest('hex')
 }
 
 /**
@@ -315,6 +334,20 @@ function readNetwork (input: unknown, base: NetworkConfig | undefined, lenient: 
   }
 
   return network as unknown as NetworkConfig
+}
+
+/**
+ * Takes `keyFile` out of the `[network]` table, before that table is read as the network's shared
+ * configuration: the key file is this peer's own, and must never travel with the rest.
+ */
+function takeKeyFile (document: Record<string, unknown>): string | undefined {
+  if (!isPlainObject(document.network) || !Object.hasOwn(document.network, 'keyFile')) {
+    return undefined
+  }
+
+  const { keyFile, ...shared } = document.network
+  document.network = shared
+  return asString(keyFile, 'network.keyFile')
 }
 
 function readTree (input: unknown, key: string, lenient: boolean): PartitionTree {
@@ -597,6 +630,19 @@ function validateNode (node: NodeConfig): void {
   }
 
   checkOneOf(node.cpuClass, CPU_CLASS_NAMES, 'node.cpuClass')
+}
+
+/** The pinned configuration digest and the network key file, the settings of who this peer joins. */
+function validateJoinSettings (config: CaravelaConfig): void {
+  const digest = config.node.networkConfig
+
+  if (digest !== undefined && !(typeof digest === 'string' && /^[0-9a-f]{64}$/i.test(digest))) {
+    throw new InvalidConfigurationError('node.networkConfig', `must be the sha256 digest of a network configuration, 64 hex digits (\`caravela config-digest\` prints it), got ${show(digest)}`)
+  }
+
+  if (config.networkKeyFile !== undefined && !(typeof config.networkKeyFile === 'string' && config.networkKeyFile !== '')) {
+    throw new InvalidConfigurationError('network.keyFile', `must be the path of a network key file, got ${show(config.networkKeyFile)}`)
+  }
 }
 
 function checkMultiaddrs (list: string[], key: string, needsPeerId: boolean): void {
