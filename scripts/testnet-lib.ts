@@ -173,8 +173,10 @@ async function writeConfig (dir: string, init: TestnetInit): Promise<string | un
   }
 
   const node = Object.fromEntries(Object.entries(config.node).filter(([, value]) => value !== undefined))
+  // the file's network key (a path made absolute when it was read) stays with the peers' copy
+  const withKeyFile = config.networkKeyFile == null ? config.network : { ...config.network, keyFile: config.networkKeyFile }
   const file = join(dir, 'caravela.toml')
-  await writeFile(file, `# written by the testnet from ${init.configFile ?? 'the defaults'}${init.backend == null ? '' : ` with discoveryBackend = "${init.backend}"`}\n${stringifyToml({ network: config.network, node })}\n`)
+  await writeFile(file, `# written by the testnet from ${init.configFile ?? 'the defaults'}${init.backend == null ? '' : ` with discoveryBackend = "${init.backend}"`}\n${stringifyToml({ network: withKeyFile, node })}\n`)
   return file
 }
 

@@ -20,7 +20,7 @@ import { createLibp2p } from 'libp2p'
 import { defaultConfig, validateConfig } from './config/config.js'
 import { dhtProtocol } from './constants.js'
 import { DataDirInUseError, UnsafePermissionsError } from './errors.js'
-import { checkNetworkKey } from './network-key.js'
+import { checkNetworkKey, readNetworkKey } from './network-key.js'
 import { caravela, caravelaDHT } from './service.js'
 import type { CaravelaConfig } from './config/types.js'
 import type { Caravela, CaravelaInit } from './service.js'
@@ -66,6 +66,8 @@ export interface CreateCaravelaNodeInit extends Omit<CaravelaInit, 'config' | 'r
   /**
    * The network key (a swarm key file's bytes, `readNetworkKey`): the peer then talks only to
    * peers holding the same key; a peer without it cannot complete a connection.
+   *
+   * @default the key in `config.networkKeyFile` (`[network] keyFile`), when one is named
    */
   networkKey?: Uint8Array
   /** e.g. `prefixLogger('peer-3')` to tell several peers of one process apart */
@@ -76,22 +78,26 @@ export interface CreateCaravelaNodeInit extends Omit<CaravelaInit, 'config' | 'r
 
 /**
  * Create and start a Caravela peer. With `config.node.bootstrap` it joins that network and adopts
- * its configuration; otherwise it starts a new network. A failed join stops the peer and throws
- * `JoinFailedError` or `IncompatibleNetworkError`.
+ * its configuration (and keeps it in its datastore); otherwise it carries on in the network whose
+ * configuration it kept, or starts a new network, and rejoins through the peers it remembers that
+ * serve that same configuration. A failed join stops the peer and throws `JoinFailedError` or
+ * `IncompatibleNetworkError`.
  */
 export async function createCaravelaNode (init: CreateCaravelaNodeInit = {}): Promise<CaravelaNode> {
   const config = init.config ?? defaultConfig()
   validateConfig(config)
+  const networkKey = init.networkKey ?? (config.networkKeyFile == null ? undefined : await readNetworkKey(config.networkKeyFile))
+
+  if (networkKey != null) {
+    checkNetworkKey(networkKey)
+  }
+
   const datastore = await openDatastore(init.dataDir)
   let node: CaravelaNode | undefined
 
-  if (init.networkKey != null) {
-    checkNetworkKey(init.networkKey)
-  }
-
   try {
     const privateKey = init.privateKey ?? await loadOrCreateSelfKey(datastore)
-    const { config: _, dataDir, privateKey: __, logger, libp2p, runtime: runtimeInit, networkKey, ...serviceInit } = init
+    const { config: _, dataDir, privateKey: __, logger, libp2p, runtime: runtimeInit, networkKey: ___, ...serviceInit } = init
     const runtime = typeof runtimeInit === 'function' ? await runtimeInit(peerIdFromPrivateKey(privateKey)) : runtimeInit
 
     node = await createLibp2p({
@@ -147,7 +153,9 @@ export async function createCaravelaNode (init: CreateCaravelaNodeInit = {}): Pr
 
 /**
  * A restarted peer started without bootstrap addresses rejoins through the Caravela peers its
- * peer store remembers, in the background; when none answers it carries on as a new network.
+ * peer store remembers, in the background; when none answers it carries on alone. It never takes
+ * a configuration from them: anyone who once connected is remembered, so a remembered peer that
+ * serves another configuration than the one in force is refused, not followed (`rejoin`).
  */
 function rejoinKnownPeers (node: CaravelaNode, config: CaravelaConfig): void {
   const log = node.logger.forComponent('caravela:node')
@@ -162,7 +170,7 @@ function rejoinKnownPeers (node: CaravelaNode, config: CaravelaConfig): void {
     }
 
     log('rejoining through %d known peers', addresses.length)
-    await node.services.caravela.join(addresses)
+    await node.services.caravela.rejoin(addresses)
   })().catch(err => {
     log('could not rejoin through known peers, carrying on alone - %e', err)
   })

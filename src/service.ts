@@ -8,7 +8,7 @@ import { serviceCapabilities, serviceDependencies } from '@libp2p/interface'
 import { kadDHT, passthroughMapper } from '@libp2p/kad-dht'
 import { multiaddr } from '@multiformats/multiaddr'
 import { systemClock } from './clock.js'
-import { checkAdoptedNetwork, defaultConfig, networkConfigFromJson, networkConfigToJson } from './config/config.js'
+import { checkAdoptedNetwork, defaultConfig, networkConfigDigest, networkConfigFromJson, networkConfigToJson } from './config/config.js'
 import { dhtProtocol, PROTOCOL_PREFIX } from './constants.js'
 import { IncompatibleNetworkError, InvalidConfigurationError, JoinFailedError } from './errors.js'
 import { addProtocolMetrics } from './metrics.js'
@@ -21,7 +21,7 @@ import { PeerRoles } from './roles/peer-roles.js'
 import { NO_RUNTIME } from './runtime/no-runtime.js'
 import { DatastoreStore } from './store/datastore-store.js'
 import { CPU_CLASS_NAMES } from './types.js'
-import type { CaravelaConfig } from './config/types.js'
+import type { CaravelaConfig, NetworkConfig } from './config/types.js'
 import type { PeerMetrics } from './metrics.js'
 import type { CaravelaHandlers } from './protocols/handlers.js'
 import type { HostedContainer } from './roles/containers-manager.js'
@@ -35,6 +35,11 @@ import type { Datastore } from 'interface-datastore'
 export const DEFAULT_JOIN_TIMEOUT = 20_000
 /** Time a joining peer waits for the DHT's first self-query before it carries on anyway. */
 export const DEFAULT_SELF_QUERY_TIMEOUT = 10_000
+/**
+ * Datastore key of the network configuration a peer adopted when it last joined through a
+ * bootstrap peer: restarted without one, it carries on in that network.
+ */
+export const ADOPTED_NETWORK_KEY = '/caravela/network/adopted'
 
 export interface CaravelaInit {
   /**
@@ -81,10 +86,23 @@ export interface Caravela {
   readonly resourceMap: ResourceMap
   readonly overlay: Overlay
   readonly client: Libp2pCaravelaClient
-  /** Start a new network with this peer as its first member (or carry on alone). */
+  /**
+   * Start a new network with this peer as its first member, or, when the datastore kept the
+   * configuration of a network this peer joined, carry on in that network (alone until it rejoins).
+   */
   create (): Promise<void>
-  /** Join a network through the first bootstrap peer that answers and adopt its configuration. */
+  /**
+   * Join a network through the first bootstrap peer that answers and adopt its configuration (and
+   * keep it in the datastore). Once the peer runs, its configuration no longer changes: a join then
+   * only connects to a peer serving the same configuration.
+   */
   join (bootstrap: string[], options?: AbortOptions): Promise<void>
+  /**
+   * Reconnect through peers this peer remembers, never adopting their configuration: the first
+   * that serves the configuration in force is used; one serving another is refused (logged, and
+   * named in the `JoinFailedError` when none serves it). A peer not yet running `create`s first.
+   */
+  rejoin (peers: string[], options?: AbortOptions): Promise<void>
   /**
    * Place containers on peers with room: one status per container, or an error saying why not.
    * `options.stack` names the stack they make up.
@@ -131,6 +149,7 @@ export class CaravelaService implements Startable, Caravela {
   private readonly init: CaravelaInit
   private readonly log: Logger
   private readonly server: CaravelaProtocolServer
+  private readonly store: DatastoreStore
   private kadOverlay?: KadOverlay
   private peerRoles?: PeerRoles
   private rolesStarted = false
@@ -142,6 +161,7 @@ export class CaravelaService implements Startable, Caravela {
     this.log = components.logger.forComponent('caravela')
     this.config = init.config ?? defaultConfig()
     this.resourceMap = new ResourceMap(this.config.network.resources)
+    this.store = new DatastoreStore(components.datastore)
     const protocolPrefix = this.config.node.protocolPrefix
 
     this.client = new Libp2pCaravelaClient(components, {
@@ -186,7 +206,7 @@ export class CaravelaService implements Startable, Caravela {
         ? { cpus: 0, memory: 0, cpuClass: 0 }
         : { cpus: this.config.node.cpus, memory: this.config.node.memory, cpuClass: CPU_CLASS_NAMES.indexOf(this.config.node.cpuClass) },
       logger: this.components.logger,
-      store: new DatastoreStore(this.components.datastore),
+      store: this.store,
       supplierPolicy: this.config.supplier
     })
     this.setHandlers(roles.handlers)
@@ -219,15 +239,46 @@ export class CaravelaService implements Startable, Caravela {
   }
 
   async create (): Promise<void> {
+    if (!this.rolesStarted) {
+      const kept = await this.keptNetwork()
+
+      if (kept != null) {
+        this.log('carrying on in the network it joined before (configuration %s); its own [network] (%s) applies only to a network it creates', networkConfigDigest(kept), networkConfigDigest(this.config.network))
+        this.config = { ...this.config, network: kept }
+        this.resourceMap = new ResourceMap(kept.resources)
+      }
+
+      this.checkPinned(networkConfigDigest(this.config.network), kept == null ? 'This peer\'s own network configuration' : 'The network configuration this peer kept from the network it joined')
+    }
+
     await this.requireOverlay().create()
     await this.startRoles()
   }
 
   async join (bootstrap: string[], options: AbortOptions = {}): Promise<void> {
+    await this.connectThrough(bootstrap, 'adopt', options)
+  }
+
+  async rejoin (peers: string[], options: AbortOptions = {}): Promise<void> {
+    // the configuration to match is the one `create` settles on: kept from a join, or our own
+    if (!this.rolesStarted) {
+      await this.create()
+    }
+
+    await this.connectThrough(peers, 'match', options)
+  }
+
+  /**
+   * Connect through the first of `addresses` that answers and serves an acceptable configuration.
+   * `adopt` (configured bootstrap peers): a peer not yet running takes the configuration, and a
+   * configuration it cannot take ends the join. `match` (remembered peers), and any join of a
+   * running peer: the configuration must be the one in force; a peer serving another is skipped.
+   */
+  private async connectThrough (addresses: string[], mode: 'adopt' | 'match', options: AbortOptions): Promise<void> {
     const overlay = this.requireOverlay()
     const failures: string[] = []
 
-    for (const address of bootstrap) {
+    for (const address of addresses) {
       const peerId = parseBootstrap(address)
       const timeout = AbortSignal.timeout(this.init.joinTimeout ?? DEFAULT_JOIN_TIMEOUT)
       const signal = options.signal == null ? timeout : AbortSignal.any([options.signal, timeout])
@@ -236,24 +287,30 @@ export class CaravelaService implements Startable, Caravela {
       try {
         await overlay.join([address], { signal })
         const network = await this.client.obtainConfiguration({ peerId, multiaddrs: [address] }, { signal })
-        this.adopt(network)
+
+        if (mode === 'adopt' && !this.rolesStarted) {
+          await this.adopt(network, address)
+        } else {
+          this.checkSame(network, address)
+        }
+
         this.log('joined the network through %s', address)
         await selfQuery.promise
         await this.startRoles()
         return
       } catch (err: any) {
-        if (err.name === IncompatibleNetworkError.name || options.signal?.aborted === true) {
+        if ((mode === 'adopt' && err.name === IncompatibleNetworkError.name) || options.signal?.aborted === true) {
           throw err
         }
 
-        this.log('could not join through %s - %e', address, err)
+        this.log.error('could not %s through %s - %e', mode === 'adopt' ? 'join' : 'rejoin', address, err)
         failures.push(`${address}: ${describe(err)}`)
       } finally {
         selfQuery.cancel()
       }
     }
 
-    throw new JoinFailedError(`Could not join the network: ${failures.join('; ')}`)
+    throw new JoinFailedError(`Could not ${mode === 'adopt' ? 'join' : 'rejoin'} the network: ${failures.join('; ')}`)
   }
 
   status (): CaravelaStatus {
@@ -275,6 +332,7 @@ export class CaravelaService implements Startable, Caravela {
       nodeId: toHex(nodeId),
       slice: { index: slice.index, resources: slice.resources, firstCell: slice.firstCell, endCell: slice.endCell },
       resourceMapDigest: toHex(this.resourceMap.digest()),
+      networkConfigDigest: networkConfigDigest(this.config.network),
       uptimeMs: Date.now() - this.startedAt
     }
   }
@@ -372,25 +430,91 @@ export class CaravelaService implements Startable, Caravela {
     }
   }
 
-  /** Take the network's configuration, refusing one whose resource map we would compute differently. */
-  private adopt (network: NetworkConfiguration): void {
+  /**
+   * Take the network's configuration from a configured bootstrap peer, refusing one out of the
+   * bounds a joiner adopts, one whose resource map we would compute differently and, when the peer
+   * is pinned to a digest, any other; then keep it in the datastore for the next start.
+   */
+  private async adopt (network: NetworkConfiguration, from: string): Promise<void> {
     let config
-    let map
 
     try {
       config = networkConfigFromJson(network.json)
       checkAdoptedNetwork(config)
-      map = new ResourceMap(config.resources)
     } catch (err: any) {
       throw new IncompatibleNetworkError(`The network's configuration is not valid here: ${describe(err)}`)
     }
+
+    const map = this.checkResourceMap(config, network)
+    const digest = networkConfigDigest(config)
+    this.checkPinned(digest, `The network's configuration, from ${from},`)
+    const kept = await this.keptNetwork()
+
+    if (kept != null && networkConfigDigest(kept) !== digest) {
+      this.log('the configuration of the network joined through %s (%s) replaces the one kept from an earlier join (%s)', from, digest, networkConfigDigest(kept))
+    }
+
+    await this.store.put(ADOPTED_NETWORK_KEY, networkConfigToJson(config))
+    this.config = { ...this.config, network: config }
+    this.resourceMap = map
+  }
+
+  /**
+   * A running peer, or one rejoining through a peer it remembers, never takes another
+   * configuration: the peer must serve the one in force, or it is refused.
+   */
+  private checkSame (network: NetworkConfiguration, from: string): void {
+    let digest
+
+    try {
+      digest = networkConfigDigest(networkConfigFromJson(network.json))
+    } catch (err: any) {
+      throw new IncompatibleNetworkError(`${from} serves a network configuration that is not valid: ${describe(err)}`)
+    }
+
+    const ours = networkConfigDigest(this.config.network)
+
+    if (digest !== ours) {
+      throw new IncompatibleNetworkError(`${from} serves another network configuration (${digest}) than the one this peer runs with (${ours}); to take it, restart the peer with that peer as its bootstrap`)
+    }
+
+    this.checkResourceMap(this.config.network, network)
+  }
+
+  /** The resource map of `config`, unless the peer that sent `config` computes another. */
+  private checkResourceMap (config: NetworkConfig, network: NetworkConfiguration): ResourceMap {
+    const map = new ResourceMap(config.resources)
 
     if (toHex(map.digest()) !== toHex(network.resourceMapDigest)) {
       throw new IncompatibleNetworkError(`The network's resource map (digest ${toHex(network.resourceMapDigest).slice(0, 16)}…) differs from the one this peer computes from the same configuration (${toHex(map.digest()).slice(0, 16)}…): is it running another Caravela version?`)
     }
 
-    this.config = { ...this.config, network: config }
-    this.resourceMap = map
+    return map
+  }
+
+  /** Throws `IncompatibleNetworkError` naming both digests unless `digest` is the one pinned. */
+  private checkPinned (digest: string, what: string): void {
+    const pinned = this.config.node.networkConfig?.toLowerCase()
+
+    if (pinned != null && pinned !== digest) {
+      throw new IncompatibleNetworkError(`${what} has digest ${digest}, not ${pinned}, the one this peer is pinned to (node.networkConfig)`)
+    }
+  }
+
+  /** The configuration adopted at the last join, kept in the datastore; undefined when none is (or it is unreadable). */
+  private async keptNetwork (): Promise<NetworkConfig | undefined> {
+    const entry = (await this.store.list(ADOPTED_NETWORK_KEY)).find(({ key }) => key === ADOPTED_NETWORK_KEY)
+
+    if (entry == null) {
+      return undefined
+    }
+
+    try {
+      return networkConfigFromJson(entry.value)
+    } catch (err: any) {
+      this.log.error('ignoring the network configuration kept in the datastore - %e', err)
+      return undefined
+    }
   }
 
   /** Resolves after the DHT's first self-query, or after a timeout (the event is not guaranteed). */

@@ -278,6 +278,11 @@ export interface CaravelaStatus {
   slice: { index: number, resources: Resources, firstCell: number, endCell: number }
   /** hex digest of the resource map this peer uses */
   resourceMapDigest: string
+  /**
+   * sha256 of the canonical JSON of the network configuration in force (`networkConfigDigest`):
+   * what `node.networkConfig` (`--network-config`) pins a joining peer to
+   */
+  networkConfigDigest: string
   /** milliseconds since the peer started */
   uptimeMs: number
 }

@@ -14,6 +14,7 @@ import * as assert from 'uvu/assert'
 import { ApiClient } from '../src/api/client.js'
 import { ApiError, apiRoutes, isLoopbackHost, MAX_BODY_SIZE, startApiServer } from '../src/api/server.js'
 import { main } from '../src/cli/caravela.js'
+import { defaultConfig, networkConfigDigest, parseConfigToml } from '../src/config/config.js'
 import { createMetrics } from '../src/protocols/metrics.js'
 import { NoOffersError } from '../src/roles/errors.js'
 import { suite } from './fixtures/suite.js'
@@ -36,6 +37,7 @@ const STATUS: CaravelaStatus = {
   nodeId: 'ab'.repeat(32),
   slice: { index: 2, resources: { cpuClass: 0, cpus: 2, memory: 1024 }, firstCell: 9830, endCell: 19661 },
   resourceMapDigest: 'cd'.repeat(32),
+  networkConfigDigest: 'ef'.repeat(32),
   uptimeMs: 3_723_400
 }
 
@@ -432,8 +434,9 @@ Cli('`node` prints an aligned summary', async (ctx) => {
   assert.match(out, /^Routing table +1 peer$/m)
   assert.match(out, /^Slice +2: low 2 CPUs 1024 MB/m)
   assert.match(out, /^Uptime +1h 2m 3s$/m)
+  assert.match(out, new RegExp(`^Network config +${'ef'.repeat(32)}$`, 'm'))
 
-  const columns = ['Peer ID', 'Node ID', 'Addresses', 'Capacity', 'Routing table', 'Slice', 'Uptime'].map(label => valueColumn(out, label))
+  const columns = ['Peer ID', 'Node ID', 'Addresses', 'Capacity', 'Routing table', 'Slice', 'Network config', 'Uptime'].map(label => valueColumn(out, label))
   assert.equal(new Set(columns).size, 1, 'values start in one column')
   assert.is(ctx.stderr, '')
 })
@@ -625,6 +628,31 @@ Cli('usage errors exit 2; --help exits 0', async (ctx) => {
   assert.is(await caravela(ctx, ['peers', '--help']), 0)
   assert.match(ctx.stdout, /^Usage: caravela peers/)
   assert.match(ctx.stdout, /--data-dir <dir>/)
+})
+
+Cli('`config-digest` prints the digest of a file\'s [network], or of the defaults, with no peer running; a bad file exits 2', async (ctx) => {
+  assert.is(await caravela(ctx, ['config-digest']), 0, ctx.stderr)
+  assert.is(ctx.stdout, `${networkConfigDigest(defaultConfig().network)}\n`)
+
+  const toml = '[network]\ncpuSlices = 4\nkeyFile = "swarm.key"\n\n[node]\ncpus = 2\n'
+  const file = join(ctx.dataDir, 'network.toml')
+  await writeFile(file, toml)
+  assert.is(await caravela(ctx, ['config-digest', file]), 0, ctx.stderr)
+  const digest = networkConfigDigest(parseConfigToml(toml).network)
+  assert.is(ctx.stdout, `${digest}\n`)
+  assert.is.not(digest, networkConfigDigest(defaultConfig().network))
+  assert.is(await caravela(ctx, ['config-digest', '--json', file]), 0, ctx.stderr)
+  assert.equal(JSON.parse(ctx.stdout), { file, networkConfigDigest: digest })
+
+  const bad = join(ctx.dataDir, 'bad.toml')
+  await writeFile(bad, '[network]\ncpuSlices = 0\n')
+
+  for (const [argv, message] of [[['config-digest', bad], /bad\.toml: network\.cpuSlices/], [['config-digest', join(ctx.dataDir, 'missing.toml')], /not found/], [['config-digest', file, file], /at most one/]] as const) {
+    assert.is(await caravela(ctx, [...argv]), 2, argv.join(' '))
+    assert.is(ctx.stdout, '')
+    assert.match(ctx.stderr, /^caravela: error: [^\n]+\n$/)
+    assert.match(ctx.stderr, message)
+  }
 })
 
 Cli('bin/caravela.js runs as a command and exits promptly', async (ctx) => {

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto'
 import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -7,7 +8,7 @@ import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import {
   ADOPTED_NETWORK_BOUNDS, checkAdoptedNetwork, MAX_NETWORK_CONFIG_JSON_BYTES, defaultConfig, formatDuration, loadConfigFile, networkConfigFromJson,
-  networkConfigToJson, parseConfigToml, parseDuration, parseMemory, validateConfig
+  networkConfigDigest, networkConfigToJson, parseConfigToml, parseDuration, parseMemory, validateConfig
 } from '../src/config/config.js'
 import { InvalidConfigurationError } from '../src/errors.js'
 import type { CaravelaConfig, NetworkConfig } from '../src/config/types.js'
@@ -91,7 +92,8 @@ test('defaults: the original\'s built-in defaults, but for the discovery backend
       apiPort: 0,
       cpus: undefined,
       memory: undefined,
-      cpuClass: 'low'
+      cpuClass: 'low',
+      networkConfig: undefined
     },
     supplier: {
       allowBuyers: [],
@@ -185,6 +187,7 @@ apiPort = 8001
 cpus = 1.5
 memory = "2g"
 cpuClass = "high"
+networkConfig = "${'ab'.repeat(32)}"
 
 [supplier]
 allowBuyers = ["${PEER}"]
@@ -245,7 +248,8 @@ diskQuota = "1g"
       apiPort: 8001,
       cpus: 1.5,
       memory: 2048,
-      cpuClass: 'high'
+      cpuClass: 'high',
+      networkConfig: 'ab'.repeat(32)
     },
     supplier: {
       allowBuyers: [PEER],
@@ -412,7 +416,12 @@ const INVALID_TOML: Array<[string, string, string]> = [
   ['memory "2x"', '[node]\nmemory = "2x"', 'node.memory'],
   ['memory 1.5', '[node]\nmemory = 1.5', 'node.memory'],
   ['cpuClass "medium"', '[node]\ncpuClass = "medium"', 'node.cpuClass'],
-  ['cpuClass 3', '[node]\ncpuClass = 3', 'node.cpuClass']
+  ['cpuClass 3', '[node]\ncpuClass = 3', 'node.cpuClass'],
+  ['networkConfig of 63 hex digits', `[node]\nnetworkConfig = "${'a'.repeat(63)}"`, 'node.networkConfig'],
+  ['networkConfig not hex', `[node]\nnetworkConfig = "${'g'.repeat(64)}"`, 'node.networkConfig'],
+  ['networkConfig a number', '[node]\nnetworkConfig = 12', 'node.networkConfig'],
+  ['keyFile a number', '[network]\nkeyFile = 12', 'network.keyFile'],
+  ['keyFile empty', '[network]\nkeyFile = ""', 'network.keyFile']
 ]
 
 /** A one-class, one-cores tree with the given memory entries (TOML bodies). */
@@ -663,6 +672,45 @@ test('a joiner adopts the defaults and the test networks\' settings, and refuses
     edit(network)
     validateConfig({ ...defaultConfig(), network })
     expectKey(() => { checkAdoptedNetwork(network) }, `network.${key}`)
+  }
+})
+
+test('networkConfigDigest: sha256 of the canonical JSON, the same for equal configurations, another for any change', () => {
+  const network = defaultConfig().network
+  const digest = networkConfigDigest(network)
+  assert.match(digest, /^[0-9a-f]{64}$/)
+  assert.is(digest, createHash('sha256').update(networkConfigToJson(network)).digest('hex'))
+  assert.is(networkConfigDigest(parseConfigToml('[network]\nsupplyingInterval = "45s"').network), digest, 'the same values written otherwise')
+  assert.is(networkConfigDigest(networkConfigFromJson(networkConfigToJson(network))), digest)
+  assert.is.not(networkConfigDigest({ ...network, supplyingInterval: 45_001 }), digest)
+  // this peer's own settings are no part of it
+  assert.is(networkConfigDigest(parseConfigToml(`[node]\ncpus = 3\nnetworkConfig = "${digest}"`).network), digest)
+})
+
+test('[network] keyFile is this peer\'s own: read into networkKeyFile, never part of the network configuration', async () => {
+  const withKey = parseConfigToml('[network]\nkeyFile = "swarm.key"\ncpuSlices = 2')
+  const without = parseConfigToml('[network]\ncpuSlices = 2')
+  assert.is(withKey.networkKeyFile, 'swarm.key')
+  assert.not.ok(Object.hasOwn(withKey.network, 'keyFile'))
+  assert.is(networkConfigToJson(withKey.network), networkConfigToJson(without.network))
+  assert.not.match(networkConfigToJson(withKey.network), /keyFile|swarm/)
+  assert.is(networkConfigDigest(withKey.network), networkConfigDigest(without.network))
+  assert.not.ok(Object.hasOwn(without, 'networkKeyFile'), 'no key file unless one is named')
+
+  // a peer that sends one is refused like any unknown key: a joiner never takes a key file
+  const sent = JSON.stringify({ ...JSON.parse(networkConfigToJson(without.network)), keyFile: '/etc/shadow' })
+  expectKey(() => networkConfigFromJson(sent), 'network.keyFile')
+
+  // in a file, a relative path is the file's neighbour; an absolute one stays as it is
+  const dir = await mkdtemp(join(tmpdir(), 'caravela-keyfile-'))
+
+  try {
+    await writeFile(join(dir, 'relative.toml'), '[network]\nkeyFile = "keys/swarm.key"\n')
+    await writeFile(join(dir, 'absolute.toml'), '[network]\nkeyFile = "/srv/swarm.key"\n')
+    assert.is((await loadConfigFile(join(dir, 'relative.toml'))).networkKeyFile, join(dir, 'keys', 'swarm.key'))
+    assert.is((await loadConfigFile(join(dir, 'absolute.toml'))).networkKeyFile, '/srv/swarm.key')
+  } finally {
+    await rm(dir, { recursive: true, force: true })
   }
 })
 

@@ -13,6 +13,7 @@ import { generateKeyPair } from '@libp2p/crypto/keys'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import * as assert from 'uvu/assert'
 import { startTestnet } from '../scripts/testnet-lib.js'
+import { defaultConfig, networkConfigDigest } from '../src/config/config.js'
 import { suite } from './fixtures/suite.js'
 import { FAST_NETWORK_CONFIG } from './fixtures/testnet-config.js'
 import { waitFor } from './fixtures/wait.js'
@@ -158,6 +159,10 @@ Daemons('`caravela node --json` shows the peer id the daemon printed', async (ct
     assert.is(status.peerId, up.peerId)
     assert.ok(status.multiaddrs.some(address => address.endsWith(`/p2p/${up.peerId}`)))
     assert.is(status.protocolPrefix, PROTOCOL_PREFIX)
+    // the digest of the configuration in force, in the banner too: the joiner took the first's
+    const banner = ctx.daemons.find(daemon => daemon.dataDir === join(ctx.dir, name))?.stdout ?? ''
+    assert.is(status.networkConfigDigest, networkConfigDigest(defaultConfig().network))
+    assert.match(banner, `\nNetwork configuration: ${status.networkConfigDigest} (sha256, for --network-config)\n`)
   }
 })
 
@@ -194,6 +199,16 @@ Daemons('SIGTERM exits 0 and removes api.json; a restart keeps the peer id', asy
 Daemons('a bad flag exits 2 with one line and no stack', async (ctx) => {
   await assertFailsWith(startDaemon(ctx, join(ctx.dir, 'bad-flag'), ['--no-such-flag']), 2, /--no-such-flag/, 20_000)
   await assertFailsWith(startDaemon(ctx, join(ctx.dir, 'bad-flag'), ['--memory', 'lots']), 2, /--memory/, 20_000)
+  await assertFailsWith(startDaemon(ctx, join(ctx.dir, 'bad-flag'), ['--network-config', 'abc']), 2, /^caravela: error: --network-config: must be the sha256 digest .*64 hex digits.*got "abc"/, 20_000)
+  await assertFailsWith(startDaemon(ctx, join(ctx.dir, 'bad-flag'), ['--network-config', 'g'.repeat(64)]), 2, /--network-config/, 20_000)
+})
+
+Daemons('a daemon pinned to another configuration digest refuses to join, naming both, and exits 1', async (ctx) => {
+  assert.ok(ctx.first, 'the first daemon is up')
+  const pin = 'ab'.repeat(32)
+  const served = networkConfigDigest(defaultConfig().network)
+  const daemon = startDaemon(ctx, join(ctx.dir, 'pinned'), ['--listen', '/ip4/127.0.0.1/tcp/0', '--bootstrap', ctx.first.multiaddr, '--network-config', pin])
+  await assertFailsWith(daemon, 1, new RegExp(`has digest ${served}, not ${pin}`))
 })
 
 Daemons('a bad supplier policy flag exits 2 naming the flag', async (ctx) => {

@@ -2,8 +2,9 @@ import { chmod, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import * as assert from 'uvu/assert'
+import { loadConfigFile, networkConfigToJson } from '../src/config/config.js'
 import { checkNetworkKey, createNetworkKey, readNetworkKey, writeNetworkKey } from '../src/network-key.js'
-import { createTestNode, dialableAddress, stopAll, testConfig } from './fixtures/network.js'
+import { createTestNode, dialableAddress, stopAll, testConfig, TEST_PROTOCOL_PREFIX } from './fixtures/network.js'
 import { suite } from './fixtures/suite.js'
 import type { CaravelaNode } from '../src/node.js'
 
@@ -63,6 +64,24 @@ Key('a closed network: peers with its key join; a peer without it, or with anoth
   }
 
   assert.equal(first.getConnections().map(c => c.remotePeer.toString()), [member.peerId.toString()], 'the first peer is connected to the member only')
+})
+
+Key('[network] keyFile in a configuration file closes the network as --network-key does, and is not served to joiners', async (ctx) => {
+  await writeNetworkKey(join(ctx.dir, 'swarm.key'))
+  const file = join(ctx.dir, 'closed.toml')
+  await writeFile(file, `[network]\nkeyFile = "swarm.key"\n\n[node]\nprotocolPrefix = "${TEST_PROTOCOL_PREFIX}"\nlisten = ["/ip4/127.0.0.1/tcp/0"]\n`)
+  const first = await createTestNode('first', { config: await loadConfigFile(file) })
+  ctx.nodes.push(first)
+  assert.not.match(networkConfigToJson(first.services.caravela.config.network), /keyFile|swarm/)
+  const bootstrap = testConfig(c => { c.node.bootstrap = [dialableAddress(first)] })
+
+  const member = await createTestNode('member', { networkKey: await readNetworkKey(join(ctx.dir, 'swarm.key')), config: bootstrap })
+  ctx.nodes.push(member)
+  assert.ok(member.getConnections(first.peerId).length > 0, 'a peer with the file\'s key joins')
+  assert.is(member.services.caravela.config.networkKeyFile, undefined, 'and takes no key file from the peer it joined')
+
+  const err = await createTestNode('stranger', { config: bootstrap }).then(node => { ctx.nodes.push(node); return undefined }, (err: Error) => err)
+  assert.is(err?.name, 'JoinFailedError', err?.message ?? 'joined')
 })
 
 Key.run()

@@ -1,7 +1,8 @@
 /**
  * Nothing is lost on restart, over real libp2p peers whose ledgers live in their LevelDB
  * datastores: a supplier stopped and started again on its data directory keeps its records, its
- * buyer still sees the container running, and the container's death reaches the buyer.
+ * buyer still sees the container running, and the container's death reaches the buyer. A peer
+ * keeps the network configuration it adopted, and a peer it remembers cannot change it.
  */
 
 import { mkdtemp, rm } from 'node:fs/promises'
@@ -10,6 +11,8 @@ import { join } from 'node:path'
 import { MemoryDatastore } from 'datastore-core'
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
+import { networkConfigDigest, networkConfigToJson } from '../src/config/config.js'
+import { ResourceMap } from '../src/resources/resource-map.js'
 import { MemoryRuntime } from '../src/runtime/memory-runtime.js'
 import { DatastoreStore } from '../src/store/datastore-store.js'
 import { createTestNode, dialableAddress, stopAll, testConfig } from './fixtures/network.js'
@@ -100,6 +103,66 @@ test('a supplier restarted on its data directory keeps its ledger; its buyer see
     assert.equal(supplier.services.caravela.offers().supplying.available, { cpuClass: 0, cpus: 2, memory: 2048 })
   } finally {
     await stopAll([supplier, buyer])
+    await rm(dir, { recursive: true, force: true })
+  }
+})
+
+test('a restarted peer keeps the configuration it adopted, rejoins only peers serving it, and takes another only from a configured bootstrap', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'caravela-rejoin-'))
+  const dataDir = join(dir, 'joiner')
+  const network = testConfig(c => { c.network.refreshingInterval = 7_000; c.network.resources = TREE }).network
+  const changed = { ...structuredClone(network), schedulingPolicy: 'spread' as const }
+  const [kept, other] = [networkConfigDigest(network), networkConfigDigest(changed)]
+  let creator: CaravelaNode | undefined
+  let joiner: CaravelaNode | undefined
+  const digestOf = (node: CaravelaNode | undefined): string | undefined => node?.services.caravela.status().networkConfigDigest
+
+  try {
+    creator = await createTestNode('creator', { config: testConfig(c => { c.network = network }) })
+    const bootstrap = dialableAddress(creator)
+    joiner = await createTestNode('joiner', { dataDir, config: testConfig(c => { c.node.bootstrap = [bootstrap] }) })
+    assert.is(digestOf(joiner), kept)
+    await joiner.stop()
+
+    // restarted without a bootstrap: it runs with the network's configuration, not its own defaults,
+    // and rejoins through the peer it remembers, which serves that configuration
+    joiner = await createTestNode('joiner', { dataDir })
+    assert.is(digestOf(joiner), kept)
+    assert.is(joiner.services.caravela.config.network.refreshingInterval, 7_000)
+    await waitFor(() => joiner?.getConnections(creator?.peerId).length !== 0, { timeout: 10_000, message: 'the restarted peer to rejoin through the peer it knew' })
+    await joiner.services.caravela.rejoin([bootstrap])
+
+    // the remembered peer now serves another configuration: refused, naming both digests
+    let asked = 0
+    creator.services.caravela.setHandlers({
+      obtainConfiguration: async () => {
+        asked++
+        return { json: networkConfigToJson(changed), resourceMapDigest: new ResourceMap(changed.resources).digest() }
+      }
+    })
+    const refused = await joiner.services.caravela.rejoin([bootstrap]).then(() => undefined, (err: Error) => err)
+    assert.is(refused?.name, 'JoinFailedError', refused?.message ?? 'rejoined')
+    assert.match(refused?.message ?? '', `another network configuration (${other}) than the one this peer runs with (${kept})`)
+    assert.is(digestOf(joiner), kept)
+
+    // and the next restart's own rejoin, in the background, does not follow it either
+    await joiner.stop()
+    asked = 0
+    joiner = await createTestNode('joiner', { dataDir })
+    await waitFor(() => asked > 0, { timeout: 10_000, message: 'the restarted peer to ask the peer it knew' })
+    await new Promise(resolve => setTimeout(resolve, 500))
+    assert.is(digestOf(joiner), kept)
+    assert.is(joiner.services.caravela.config.network.schedulingPolicy, 'binpack')
+
+    // a configured bootstrap is the operator's choice: the peer takes its configuration, and keeps it
+    await joiner.stop()
+    joiner = await createTestNode('joiner', { dataDir, config: testConfig(c => { c.node.bootstrap = [bootstrap] }) })
+    assert.is(digestOf(joiner), other)
+    await joiner.stop()
+    joiner = await createTestNode('joiner', { dataDir })
+    assert.is(digestOf(joiner), other)
+  } finally {
+    await stopAll([joiner, creator])
     await rm(dir, { recursive: true, force: true })
   }
 })

@@ -11,7 +11,7 @@ import { ping } from '@libp2p/ping'
 import { tcp } from '@libp2p/tcp'
 import { createLibp2p } from 'libp2p'
 import * as assert from 'uvu/assert'
-import { networkConfigToJson } from '../src/config/config.js'
+import { defaultConfig, networkConfigDigest, networkConfigToJson } from '../src/config/config.js'
 import { caravela, caravelaDHT, ResourceMap } from '../src/index.js'
 import { createTestNode, dialableAddress, stopAll, testConfig, TEST_PROTOCOL_PREFIX } from './fixtures/network.js'
 import { suite } from './fixtures/suite.js'
@@ -122,6 +122,37 @@ Node('a hostile bootstrap peer cannot hand a joiner absurd values: the join is r
     assert.is(err?.name, 'IncompatibleNetworkError', `${key}: ${err?.message ?? 'adopted'}`)
     assert.match(err?.message ?? '', `network.${key}`)
   }
+})
+
+Node('a peer pinned to a configuration digest joins a network of that configuration, and refuses another naming both digests', async (ctx) => {
+  const network = testConfig(c => { c.network.refreshingInterval = 7_000 }).network
+  const digest = networkConfigDigest(network)
+  const creator = await createTestNode('creator', { config: testConfig(c => { c.network = network }) })
+  ctx.nodes.push(creator)
+  assert.is(creator.services.caravela.status().networkConfigDigest, digest)
+  const bootstrap = dialableAddress(creator)
+  const joining = async (name: string, pin: string): Promise<CaravelaNode | Error> =>
+    createTestNode(name, { config: testConfig(c => { c.node.bootstrap = [bootstrap]; c.node.networkConfig = pin }) })
+      .then(node => { ctx.nodes.push(node); return node }, (err: Error) => err)
+
+  // the pin is hex, in either case
+  const pinned = await joining('pinned', digest.toUpperCase())
+  assert.not.instance(pinned, Error, String(pinned))
+  assert.is((pinned as CaravelaNode).services.caravela.config.network.refreshingInterval, 7_000)
+  assert.is((pinned as CaravelaNode).services.caravela.status().networkConfigDigest, digest)
+
+  const other = networkConfigDigest(defaultConfig().network)
+  const refused = await joining('pinned-elsewhere', other)
+  assert.instance(refused, Error)
+  assert.is((refused as Error).name, 'IncompatibleNetworkError', (refused as Error).message)
+  assert.match((refused as Error).message, digest)
+  assert.match((refused as Error).message, other)
+
+  // a peer that would create a network of another configuration than its pin does not start either
+  const lone = await createTestNode('lone', { config: testConfig(c => { c.node.networkConfig = digest }) })
+    .then(node => { ctx.nodes.push(node); return node }, (err: Error) => err)
+  assert.is((lone as Error).name, 'IncompatibleNetworkError', String(lone))
+  assert.match((lone as Error).message, `has digest ${other}, not ${digest}`)
 })
 
 Node('a network whose resource map differs from ours is refused', async (ctx) => {

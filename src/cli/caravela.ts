@@ -6,6 +6,7 @@
  * caravela run [--cpus N] [--memory 256m] [--cpu-class low|high] [-p host:container[/proto]] [--name N] IMAGE [ARGS…]
  * caravela deploy -f stack.yml
  * caravela stop ID… | --stack NAME
+ * caravela network-key FILE | config-digest [FILE.toml]   (no peer needed)
  * ```
  *
  * `bin/caravela.js` calls `run()`; tests call `main()` with their own output.
@@ -91,8 +92,20 @@ const commands: Record<string, Command> = {
       io.stdout(`wrote a new network key to ${positionals[0]}; give it to every peer of the network, over a channel you trust\n`)
     }
   },
+  'config-digest': {
+    summary: 'Print the digest of a configuration file\'s [network] table (of the defaults without FILE), for --network-config; `caravela node` shows a running peer\'s',
+    usage: '[FILE.toml]',
+    positionals: 'any',
+    local: async ({ positionals, json }, io) => {
+      if (positionals.length > 1) {
+        throw new UsageError(`config-digest takes at most one file, got ${positionals.length}`)
+      }
+
+      return configDigest(positionals[0], json, io)
+    }
+  },
   node: {
-    summary: 'Show this peer: id, addresses, capacity, routing table, the slice it trades for and its metrics (--json)',
+    summary: 'Show this peer: id, addresses, capacity, routing table, the slice it trades for, the digest of its network configuration and its metrics (--json)',
     run: async (client, { json }, io) => {
       const status = await client.node()
       io.stdout(json ? toJson(status) : formatStatus(status))
@@ -302,6 +315,31 @@ function parsePublishFlag (text: string): PortMapping {
   }
 }
 
+/**
+ * `caravela config-digest`: the digest of a file's `[network]`, as `--network-config` takes it. A
+ * file that is not a valid configuration has none: exit 2, naming the file and key.
+ */
+async function configDigest (file: string | undefined, json: boolean, io: CliIO): Promise<number> {
+  // loaded for this command only: the TOML reader and the resource map are no other command's
+  const { defaultConfig, loadConfigFile, networkConfigDigest } = await import('../config/config.js')
+  let config
+
+  try {
+    config = file == null ? defaultConfig() : await loadConfigFile(file)
+  } catch (err: any) {
+    if (err.name !== 'InvalidConfigurationError') {
+      throw err
+    }
+
+    io.stderr(errorLine(err.key === file ? err.message : `${file}: ${String(err.message)}`, err, io.env))
+    return EXIT_USAGE
+  }
+
+  const digest = networkConfigDigest(config.network)
+  io.stdout(json ? toJson({ file: file ?? null, networkConfigDigest: digest }) : `${digest}\n`)
+  return 0
+}
+
 /** The ids `stop` stops: the ones given, or those of every container of `--stack`. */
 async function stopTargets (client: ApiClient, stack: string | undefined, ids: string[]): Promise<string[]> {
   if (stack == null) {
@@ -453,6 +491,7 @@ function formatStatus (status: CaravelaStatus): string {
     ['Network', `about ${plural(status.networkSize, 'peer')}, ${status.discoveryBackend} discovery`],
     ['Slice', `${slice.index}: ${formatResources(slice.resources)} (cells ${slice.firstCell}-${slice.endCell})`],
     ['Resource map', status.resourceMapDigest],
+    ['Network config', status.networkConfigDigest],
     ['Protocol prefix', status.protocolPrefix],
     ['Uptime', formatDuration(status.uptimeMs)]
   ])

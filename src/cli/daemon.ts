@@ -10,7 +10,7 @@ import { resolve } from 'node:path'
 import { parseArgs } from 'node:util'
 import { logger } from '@libp2p/logger'
 import { apiRoutes, startApiServer } from '../api/server.js'
-import { defaultConfig, loadConfigFile, parseMemory, parsePortRange, validateConfig } from '../config/config.js'
+import { defaultConfig, loadConfigFile, networkConfigDigest, parseMemory, parsePortRange, validateConfig } from '../config/config.js'
 import { InvalidConfigurationError } from '../errors.js'
 import { defaultDataDir, errorLine, EXIT_USAGE, formatOptions, isUsageError, UsageError } from './shared.js'
 import type { ApiServer } from '../api/server.js'
@@ -43,12 +43,13 @@ const options = {
   'publish-ip': { type: 'string', value: 'ip', description: 'Host address Docker publishes container ports on (default 0.0.0.0; 127.0.0.1 keeps them local)' },
   'api-port': { type: 'string', value: 'port', description: 'Port of the control API on 127.0.0.1 (default 0: any free port)' },
   'protocol-prefix': { type: 'string', value: 'name', description: 'Protocol ids start with /<name>/; only peers with the same prefix meet (default caravela)' },
-  'network-key': { type: 'string', value: 'file', description: 'Run a closed network: talk only to peers holding this key (make one with `caravela network-key FILE`); a peer without it cannot connect' },
   'allow-buyer': { type: 'string', multiple: true, value: 'peer id', description: 'Run containers only for this peer (repeat for more; default: any peer that can connect)' },
   'allow-image': { type: 'string', multiple: true, value: 'pattern', description: 'Run only images matching this pattern: [registry/]repository[:tag|@sha256:digest], * matching anything (repeat for more; default: any)' },
   'allow-registry': { type: 'string', multiple: true, value: 'host[:port]', description: 'Pull images only from this registry (repeat for more; default: any but those on this machine or its private networks)' },
   'host-ports': { type: 'string', value: 'min-max', description: 'Host ports containers may publish (default 1024-65535; port 0, chosen by the engine, always may)' },
   'container-network': { type: 'string', value: 'bridge|none', description: 'Network of the containers: bridge (default) or none (no network, no ports)' },
+  'network-key': { type: 'string', value: 'file', description: 'Run a closed network: talk only to peers holding this key (make one with `caravela network-key FILE`); a peer without it cannot connect. Overrides [network] keyFile' },
+  'network-config': { type: 'string', value: 'sha256', description: 'Run only with the network configuration of this digest (`caravela config-digest` prints it): refuse to join a network whose configuration differs' },
   help: { type: 'boolean', short: 'h', description: 'Show this help' }
 } satisfies Record<string, CliOption>
 
@@ -72,6 +73,7 @@ interface Flags {
   'allow-registry'?: string[]
   'host-ports'?: string
   'container-network'?: string
+  'network-config'?: string
   help?: boolean
 }
 
@@ -89,7 +91,8 @@ const FLAG_OF_KEY: Record<string, keyof typeof options> = {
   'supplier.allowImages': 'allow-image',
   'supplier.allowRegistries': 'allow-registry',
   'supplier.hostPorts': 'host-ports',
-  'supplier.network': 'container-network'
+  'supplier.network': 'container-network',
+  'node.networkConfig': 'network-config'
 }
 
 const HELP = `Usage: npm start -- [options]
@@ -113,6 +116,7 @@ async function main (flags: Flags): Promise<void> {
   const dataDir = resolve(flags['data-dir'] ?? defaultDataDir())
   const config = flags.config == null ? defaultConfig() : await loadConfigFile(flags.config)
   applyFlags(config, flags)
+  applyJoinFlags(config, flags)
   validateFlagged(config, flags)
 
   await mkdir(dataDir, { recursive: true, mode: 0o700 })
@@ -121,7 +125,7 @@ async function main (flags: Flags): Promise<void> {
   // loaded only now, so that --help and usage errors answer without loading the libp2p stack
   const { createCaravelaNode } = await import('../node.js')
   const { readNetworkKey } = await import('../network-key.js')
-  const networkKey = flags['network-key'] == null ? undefined : await readNetworkKey(flags['network-key'])
+  const networkKey = config.networkKeyFile == null ? undefined : await readNetworkKey(config.networkKeyFile)
   // the runtime reads CPU slices from the configuration in force: a joining peer adopts the network's
   let inForce = (): CaravelaConfig => config
   const runtime = await runtimeFor(flags, config, () => inForce().network.cpuSlices)
@@ -230,6 +234,12 @@ function applyFlags (config: CaravelaConfig, flags: Flags): void {
   }
 }
 
+/** `--network-key` over `[network] keyFile`, and `--network-config` over `[node] networkConfig`. */
+function applyJoinFlags (config: CaravelaConfig, flags: Flags): void {
+  config.networkKeyFile = flags['network-key'] ?? config.networkKeyFile
+  config.node.networkConfig = flags['network-config'] ?? config.node.networkConfig
+}
+
 function parseNumber (flag: keyof typeof options, text: string): number {
   const value = Number(text)
 
@@ -266,6 +276,7 @@ function banner (node: CaravelaNode, api: ApiServer, runtime: string): string {
     ...addresses.map(address => `  ${address}`),
     `Control API: ${api.url}`,
     `Runtime: ${runtime === 'none' ? 'none (this peer trades and places containers but runs none; start a Docker engine or pass --runtime)' : runtime}`,
+    `Network configuration: ${networkConfigDigest(node.services.caravela.config.network)} (sha256, for --network-config)`,
     ''
   ].join('\n')
 }
@@ -312,7 +323,7 @@ function describeError (err: any, flags: Flags): string {
     case 'JoinFailedError':
       return `${err.message}; check the --bootstrap address and that the peer there is running`
     case 'IncompatibleNetworkError':
-      return `${err.message}; use the same resource partitions as the network you join`
+      return /resource map/.test(err.message) ? `${err.message}; use the same resource partitions as the network you join` : err.message
     case 'DataDirInUseError':
     case 'InvalidNetworkKeyError':
     case 'UnsafePermissionsError':

@@ -7,8 +7,10 @@
  * its validation plus checks of our own. `docs/configuration.md` documents every key.
  */
 
+import { createHash } from 'node:crypto'
 import { readFile } from 'node:fs/promises'
 import { isIPv4, isIPv6 } from 'node:net'
+import { dirname, resolve } from 'node:path'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { multiaddr } from '@multiformats/multiaddr'
 import { parse as parseToml, TomlError } from 'smol-toml'
@@ -79,7 +81,8 @@ const NODE_KEYS = {
   apiPort: 'number',
   cpus: 'number',
   memory: 'memory',
-  cpuClass: 'cpuClass'
+  cpuClass: 'cpuClass',
+  networkConfig: 'string'
 } as const satisfies Record<keyof NodeConfig, string>
 
 /** How each `SupplierConfig` key is read from TOML. */
@@ -150,7 +153,8 @@ export function defaultConfig (): CaravelaConfig {
       apiPort: 0,
       cpus: undefined,
       memory: undefined,
-      cpuClass: 'low'
+      cpuClass: 'low',
+      networkConfig: undefined
     },
     supplier: defaultSupplierConfig()
   }
@@ -193,6 +197,7 @@ export function parseConfigToml (text: string, source = 'configuration'): Carave
   }
 
   rejectUnknownKeys(document, ['network', 'node', 'supplier'], '')
+  const networkKeyFile = takeKeyFile(document)
   const defaults = defaultConfig()
   const config: CaravelaConfig = {
     network: document.network === undefined ? defaults.network : readNetwork(document.network, defaults.network, true),
@@ -200,6 +205,7 @@ export function parseConfigToml (text: string, source = 'configuration'): Carave
     supplier: document.supplier === undefined ? defaults.supplier : readSupplier(document.supplier, defaults.supplier)
   }
 
+  if (networkKeyFile !== undefined) config.networkKeyFile = networkKeyFile
   validateConfig(config)
   return config
 }
@@ -221,7 +227,11 @@ export async function loadConfigFile (path: string): Promise<CaravelaConfig> {
       : `cannot read the configuration file: ${(err as Error).message}`)
   }
 
-  return parseConfigToml(text, path)
+  const config = parseConfigToml(text, path)
+
+  // a key file named in a configuration file is found next to it, wherever the peer starts
+  if (config.networkKeyFile !== undefined) config.networkKeyFile = resolve(dirname(path), config.networkKeyFile)
+  return config
 }
 
 /**
@@ -234,6 +244,7 @@ export function validateConfig (config: CaravelaConfig): void {
   validateNetwork(config.network)
   validateNode(config.node)
   validateSupplier(config.supplier)
+  validateJoinSettings(config)
 }
 
 /**
@@ -247,6 +258,14 @@ export function networkConfigToJson (network: NetworkConfig): string {
   return JSON.stringify(known, (_key, value: unknown) => isPlainObject(value)
     ? Object.fromEntries(Object.entries(value).sort(([a], [b]) => a < b ? -1 : 1))
     : value)
+}
+
+/**
+ * The digest of a network configuration: sha256 of its canonical JSON (`networkConfigToJson`), in
+ * hex. Equal configurations have equal digests; `node.networkConfig` pins a peer to one.
+ */
+export function networkConfigDigest (network: NetworkConfig): string {
+  return createHash('sha256').update(networkConfigToJson(network)).digest('hex')
 }
 
 /**
@@ -356,6 +375,20 @@ function readNetwork (input: unknown, base: NetworkConfig | undefined, lenient: 
   }
 
   return network as unknown as NetworkConfig
+}
+
+/**
+ * Takes `keyFile` out of the `[network]` table, before that table is read as the network's shared
+ * configuration: the key file is this peer's own, and must never travel with the rest.
+ */
+function takeKeyFile (document: Record<string, unknown>): string | undefined {
+  if (!isPlainObject(document.network) || !Object.hasOwn(document.network, 'keyFile')) {
+    return undefined
+  }
+
+  const { keyFile, ...shared } = document.network
+  document.network = shared
+  return asString(keyFile, 'network.keyFile')
 }
 
 function readTree (input: unknown, key: string, lenient: boolean): PartitionTree {
@@ -740,6 +773,19 @@ function validateSupplier (supplier: SupplierConfig): void {
 
   if (supplier.diskQuota !== undefined) {
     checkInteger(supplier.diskQuota, 'supplier.diskQuota', 1)
+  }
+}
+
+/** The pinned configuration digest and the network key file, the settings of who this peer joins. */
+function validateJoinSettings (config: CaravelaConfig): void {
+  const digest = config.node.networkConfig
+
+  if (digest !== undefined && !(typeof digest === 'string' && /^[0-9a-f]{64}$/i.test(digest))) {
+    throw new InvalidConfigurationError('node.networkConfig', `must be the sha256 digest of a network configuration, 64 hex digits (\`caravela config-digest\` prints it), got ${show(digest)}`)
+  }
+
+  if (config.networkKeyFile !== undefined && !(typeof config.networkKeyFile === 'string' && config.networkKeyFile !== '')) {
+    throw new InvalidConfigurationError('network.keyFile', `must be the path of a network key file, got ${show(config.networkKeyFile)}`)
   }
 }
 

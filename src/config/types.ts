@@ -65,6 +65,11 @@ export interface NodeConfig {
   memory?: number
   /** advertised CPU class */
   cpuClass: 'low' | 'high'
+  /**
+   * sha256 (64 hex digits) of the canonical JSON of the only network configuration this peer
+   * runs with (`networkConfigDigest`): it refuses to adopt, keep or create any other
+   */
+  networkConfig?: string
 }
 
 /** A container network a supplier gives its containers. */
@@ -110,4 +115,10 @@ export interface CaravelaConfig {
   network: NetworkConfig
   node: NodeConfig
   supplier: SupplierConfig
+  /**
+   * The network key file of a closed network (`[network] keyFile` in TOML; `--network-key`
+   * overrides it). This peer's own: it is no part of `NetworkConfig`, so it is never sent to a
+   * joining peer nor taken from the peer this one joins.
+   */
+  networkKeyFile?: string
 }
