@@ -21,7 +21,7 @@ import { PeerRoles } from './roles/peer-roles.js'
 import { NO_RUNTIME } from './runtime/no-runtime.js'
 import { DatastoreStore } from './store/datastore-store.js'
 import { CPU_CLASS_NAMES } from './types.js'
-import type { CaravelaConfig, NetworkConfig } from './config/types.js'
+import type { CaravelaConfig, NetworkConfig, SupplierConfig } from './config/types.js'
 import type { PeerMetrics } from './metrics.js'
 import type { CaravelaHandlers } from './protocols/handlers.js'
 import type { HostedContainer } from './roles/containers-manager.js'
@@ -333,6 +333,7 @@ export class CaravelaService implements Startable, Caravela {
       slice: { index: slice.index, resources: slice.resources, firstCell: slice.firstCell, endCell: slice.endCell },
       resourceMapDigest: toHex(this.resourceMap.digest()),
       networkConfigDigest: networkConfigDigest(this.config.network),
+      supplierPolicy: supplierPolicyView(this.config.supplier),
       uptimeMs: Date.now() - this.startedAt
     }
   }
@@ -583,4 +584,10 @@ function describe (err: any): string {
 
 export function toHex (bytes: Uint8Array): string {
   return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('hex')
+}
+
+/** The launch rules of a supplier policy, copied, as `status` shows them. */
+function supplierPolicyView (supplier: SupplierConfig): CaravelaStatus['supplierPolicy'] {
+  const { allowBuyers, allowImages, allowRegistries, hostPorts, network } = supplier
+  return { allowBuyers: [...allowBuyers], allowImages: [...allowImages], allowRegistries: [...allowRegistries], hostPorts: { ...hostPorts }, network }
 }

@@ -283,6 +283,14 @@ export interface CaravelaStatus {
    * what `node.networkConfig` (`--network-config`) pins a joining peer to
    */
   networkConfigDigest: string
+  /** who may launch what here (the `[supplier]` policy; empty lists allow any) */
+  supplierPolicy: {
+    allowBuyers: string[]
+    allowImages: string[]
+    allowRegistries: string[]
+    hostPorts: { min: number, max: number }
+    network: string
+  }
   /** milliseconds since the peer started */
   uptimeMs: number
 }

@@ -38,6 +38,7 @@ const STATUS: CaravelaStatus = {
   slice: { index: 2, resources: { cpuClass: 0, cpus: 2, memory: 1024 }, firstCell: 9830, endCell: 19661 },
   resourceMapDigest: 'cd'.repeat(32),
   networkConfigDigest: 'ef'.repeat(32),
+  supplierPolicy: { allowBuyers: [OTHER_PEER_ID], allowImages: [], allowRegistries: ['docker.io', 'ghcr.io'], hostPorts: { min: 1024, max: 65535 }, network: 'bridge' },
   uptimeMs: 3_723_400
 }
 
@@ -435,8 +436,12 @@ Cli('`node` prints an aligned summary', async (ctx) => {
   assert.match(out, /^Slice +2: low 2 CPUs 1024 MB/m)
   assert.match(out, /^Uptime +1h 2m 3s$/m)
   assert.match(out, new RegExp(`^Network config +${'ef'.repeat(32)}$`, 'm'))
+  assert.match(out, new RegExp(`^Runs for +${OTHER_PEER_ID}$`, 'm'))
+  assert.match(out, /^Images +any$/m)
+  assert.match(out, /^Registries +docker\.io, ghcr\.io$/m)
+  assert.match(out, /^Host ports +1024-65535 \(or engine-chosen\), network bridge$/m)
 
-  const columns = ['Peer ID', 'Node ID', 'Addresses', 'Capacity', 'Routing table', 'Slice', 'Network config', 'Uptime'].map(label => valueColumn(out, label))
+  const columns = ['Peer ID', 'Node ID', 'Addresses', 'Capacity', 'Routing table', 'Slice', 'Network config', 'Runs for', 'Host ports', 'Uptime'].map(label => valueColumn(out, label))
   assert.equal(new Set(columns).size, 1, 'values start in one column')
   assert.is(ctx.stderr, '')
 })

@@ -492,9 +492,25 @@ function formatStatus (status: CaravelaStatus): string {
     ['Slice', `${slice.index}: ${formatResources(slice.resources)} (cells ${slice.firstCell}-${slice.endCell})`],
     ['Resource map', status.resourceMapDigest],
     ['Network config', status.networkConfigDigest],
+    ...formatPolicy(status.supplierPolicy),
     ['Protocol prefix', status.protocolPrefix],
     ['Uptime', formatDuration(status.uptimeMs)]
   ])
+}
+
+/** The supplier policy, a row per rule: `any` where the list is empty. */
+function formatPolicy (policy: CaravelaStatus['supplierPolicy'] | undefined): string[][] {
+  if (policy == null) {
+    return []
+  }
+
+  const list = (items: string[], none: string): string => items.length === 0 ? none : items.join(', ')
+  return [
+    ['Runs for', list(policy.allowBuyers, 'any peer that can connect')],
+    ['Images', list(policy.allowImages, 'any')],
+    ['Registries', list(policy.allowRegistries, 'any but local and private ones')],
+    ['Host ports', `${policy.hostPorts.min}-${policy.hostPorts.max} (or engine-chosen), network ${policy.network}`]
+  ]
 }
 
 function formatPeers (peers: PeerSummary[]): string {
