@@ -106,7 +106,9 @@ test('defaults: the original\'s built-in defaults, but for the discovery backend
       logMaxSize: 10,
       logMaxFiles: 3,
       readOnlyRootfs: false,
-      diskQuota: undefined
+      diskQuota: undefined,
+      imageCleanupInterval: 3_600_000,
+      imageGracePeriod: 3_600_000
     }
   })
   validateConfig(defaultConfig())
@@ -201,6 +203,8 @@ logMaxSize = "2m"
 logMaxFiles = 1
 readOnlyRootfs = true
 diskQuota = "1g"
+imageCleanupInterval = "0"
+imageGracePeriod = "10m"
 `)
 
   assert.equal(config, {
@@ -262,7 +266,9 @@ diskQuota = "1g"
       logMaxSize: 2,
       logMaxFiles: 1,
       readOnlyRootfs: true,
-      diskQuota: 1024
+      diskQuota: 1024,
+      imageCleanupInterval: 0,
+      imageGracePeriod: 600_000
     }
   })
 })
@@ -279,7 +285,10 @@ test('the supplier policy: each bad value is refused naming its key', () => {
     ['supplier.pidsLimit', c => { c.supplier.pidsLimit = 0 }],
     ['supplier.openFilesLimit', c => { c.supplier.openFilesLimit = 1.5 }],
     ['supplier.logMaxFiles', c => { c.supplier.logMaxFiles = 1000 }],
-    ['supplier.diskQuota', c => { c.supplier.diskQuota = -1 }]
+    ['supplier.diskQuota', c => { c.supplier.diskQuota = -1 }],
+    ['supplier.imageCleanupInterval', c => { c.supplier.imageCleanupInterval = -1 }],
+    ['supplier.imageCleanupInterval', c => { c.supplier.imageCleanupInterval = 2 ** 31 }],
+    ['supplier.imageGracePeriod', c => { c.supplier.imageGracePeriod = 1.5 }]
   ]
 
   for (const [key, change] of bad) {
@@ -289,6 +298,8 @@ test('the supplier policy: each bad value is refused naming its key', () => {
   expectKey(() => parseConfigToml('[supplier]\nhostPorts = "1024-"'), 'supplier.hostPorts')
   expectKey(() => parseConfigToml('[supplier]\nhostPorts = [1, 2, 3]'), 'supplier.hostPorts')
   expectKey(() => parseConfigToml('[supplier]\nallowImage = ["nginx"]'), 'supplier.allowImage')
+  expectKey(() => parseConfigToml('[supplier]\nimageGracePeriod = "soon"'), 'supplier.imageGracePeriod')
+  expectKey(() => parseConfigToml('[supplier]\nimageCleanupInterval = true'), 'supplier.imageCleanupInterval')
   assert.equal(parseConfigToml('[supplier]\nhostPorts = 8080').supplier.hostPorts, { min: 8080, max: 8080 })
   assert.equal(parseConfigToml('[supplier]\nhostPorts = [1, 1023]').supplier.hostPorts, { min: 1, max: 1023 })
 })

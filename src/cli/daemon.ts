@@ -128,7 +128,7 @@ async function main (flags: Flags): Promise<void> {
   const networkKey = config.networkKeyFile == null ? undefined : await readNetworkKey(config.networkKeyFile)
   // the runtime reads CPU slices from the configuration in force: a joining peer adopts the network's
   let inForce = (): CaravelaConfig => config
-  const runtime = await runtimeFor(flags, config, () => inForce().network.cpuSlices)
+  const runtime = await runtimeFor(flags, config, dataDir, () => inForce().network.cpuSlices)
   const node = await createCaravelaNode({ config, dataDir, runtime: runtime.make, networkKey })
   inForce = () => node.services.caravela.config
   let api: ApiServer
@@ -151,9 +151,10 @@ async function main (flags: Flags): Promise<void> {
 
 /**
  * The container runtime `--runtime` names, with the advertised capacity. Without the flag: Docker
- * when an engine answers, else none (never the memory runtime on its own).
+ * when an engine answers, else none (never the memory runtime on its own). The Docker runtime
+ * records the images it pulls in the data directory, so that it removes them after a restart too.
  */
-async function runtimeFor (flags: Flags, config: CaravelaConfig, cpuSlices: () => number): Promise<{ name: string, make?: (peerId: PeerId) => ContainerRuntime | Promise<ContainerRuntime> }> {
+async function runtimeFor (flags: Flags, config: CaravelaConfig, dataDir: string, cpuSlices: () => number): Promise<{ name: string, make?: (peerId: PeerId) => ContainerRuntime | Promise<ContainerRuntime> }> {
   const name = flags.runtime ?? (await dockerAnswers() ? 'docker' : 'none')
 
   switch (name) {
@@ -161,8 +162,21 @@ async function runtimeFor (flags: Flags, config: CaravelaConfig, cpuSlices: () =
       return { name }
     case 'docker': {
       const { DockerRuntime } = await import('../runtime/docker-runtime.js')
-      const { network, pidsLimit, openFilesLimit, logMaxSize, logMaxFiles, readOnlyRootfs, diskQuota } = config.supplier
-      const init = { hostIp: flags['publish-ip'] ?? DEFAULT_PUBLISH_IP, cpuSlices, network, pidsLimit, openFilesLimit, logMaxSize, logMaxFiles, readOnlyRootfs, diskQuota }
+      const { network, pidsLimit, openFilesLimit, logMaxSize, logMaxFiles, readOnlyRootfs, diskQuota, imageCleanupInterval, imageGracePeriod } = config.supplier
+      const init = {
+        hostIp: flags['publish-ip'] ?? DEFAULT_PUBLISH_IP,
+        cpuSlices,
+        network,
+        pidsLimit,
+        openFilesLimit,
+        logMaxSize,
+        logMaxFiles,
+        readOnlyRootfs,
+        diskQuota,
+        imageCleanupIntervalMs: imageCleanupInterval,
+        imageGracePeriodMs: imageGracePeriod,
+        stateDir: dataDir
+      }
       return { name, make: async peerId => DockerRuntime.connect({ ...init, ownerPeerId: peerId.toString() }) }
     }
     case 'memory': {
@@ -188,7 +202,7 @@ async function dockerAnswers (): Promise<boolean> {
   const { DockerRuntime } = await import('../runtime/docker-runtime.js')
 
   try {
-    await new DockerRuntime({ ownerPeerId: 'probe' }).ping({ signal: AbortSignal.timeout(DOCKER_PROBE_TIMEOUT) })
+    await new DockerRuntime({ ownerPeerId: 'probe', imageCleanupIntervalMs: 0 }).ping({ signal: AbortSignal.timeout(DOCKER_PROBE_TIMEOUT) })
     return true
   } catch {
     return false

@@ -97,7 +97,9 @@ const SUPPLIER_KEYS = {
   logMaxSize: 'memory',
   logMaxFiles: 'number',
   readOnlyRootfs: 'boolean',
-  diskQuota: 'memory'
+  diskQuota: 'memory',
+  imageCleanupInterval: 'duration',
+  imageGracePeriod: 'duration'
 } as const satisfies Record<keyof SupplierConfig, string>
 
 const CONTAINER_NETWORKS: readonly ContainerNetwork[] = ['bridge', 'none']
@@ -173,7 +175,9 @@ export function defaultSupplierConfig (): SupplierConfig {
     logMaxSize: 10,
     logMaxFiles: 3,
     readOnlyRootfs: false,
-    diskQuota: undefined
+    diskQuota: undefined,
+    imageCleanupInterval: 3_600_000,
+    imageGracePeriod: 3_600_000
   }
 }
 
@@ -473,6 +477,7 @@ function readSupplier (input: unknown, base: SupplierConfig): SupplierConfig {
       case 'strings': supplier[name] = readList(table, name, 'supplier', asString); break
       case 'memory': supplier[name] = asMemory(value, key, true); break
       case 'portRange': supplier[name] = parsePortRange(value, key); break
+      case 'duration': supplier[name] = asDuration(value, key, true); break
     }
   }
 
@@ -774,6 +779,9 @@ function validateSupplier (supplier: SupplierConfig): void {
   if (supplier.diskQuota !== undefined) {
     checkInteger(supplier.diskQuota, 'supplier.diskQuota', 1)
   }
+
+  checkDuration(supplier.imageCleanupInterval, 'supplier.imageCleanupInterval', 0)
+  checkDuration(supplier.imageGracePeriod, 'supplier.imageGracePeriod', 0)
 }
 
 /** The pinned configuration digest and the network key file, the settings of who this peer joins. */
@@ -839,9 +847,9 @@ function checkInteger (value: number, key: string, min: number, max = Number.MAX
   }
 }
 
-function checkDuration (value: number, key: string): void {
-  if (!Number.isInteger(value) || value < 1 || value > MAX_DURATION_MS) {
-    throw new InvalidConfigurationError(key, `must be a whole number of milliseconds from 1 ms to ${formatDuration(MAX_DURATION_MS)}, got ${show(value)}`)
+function checkDuration (value: number, key: string, min = 1): void {
+  if (!Number.isInteger(value) || value < min || value > MAX_DURATION_MS) {
+    throw new InvalidConfigurationError(key, `must be a whole number of milliseconds from ${min} ms to ${formatDuration(MAX_DURATION_MS)}, got ${show(value)}`)
   }
 }
 

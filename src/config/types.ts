@@ -109,6 +109,13 @@ export interface SupplierConfig {
   readOnlyRootfs: boolean
   /** MB of a container's writable layer, where the storage driver has quotas (undefined: no quota) */
   diskQuota?: number
+  /**
+   * time between two sweeps that remove the images this peer pulled and no container has used
+   * for `imageGracePeriod` (0: no sweeps; a low disk still removes idle ones)
+   */
+  imageCleanupInterval: number
+  /** how long an image this peer pulled stays once no container uses it */
+  imageGracePeriod: number
 }
 
 export interface CaravelaConfig {

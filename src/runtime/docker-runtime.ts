@@ -14,12 +14,19 @@
  * - Ports are published on one host IP (127.0.0.1 in tests); host port 0 lets the engine choose,
  *   and `runContainer` returns the ports it chose.
  * - A missing image is pulled; whatever fails after the container was created removes it again.
+ * - The images the runtime pulled (never those that were there before) are removed again once
+ *   no container has used them for a grace period: at every sweep (`imageCleanupIntervalMs`), and
+ *   without waiting for the grace period when the disk holding the engine's data runs low. An
+ *   image some container uses, ours or not, always stays: the runtime never forces a removal.
+ *   With a `stateDir` the runtime records its pulls there, so a restarted peer still removes them.
  */
 
 import { randomBytes } from 'node:crypto'
+import { mkdir, readFile, rename, statfs, writeFile } from 'node:fs/promises'
+import { dirname, join } from 'node:path'
 import { defaultLogger } from '@libp2p/logger'
 import Docker from 'dockerode'
-import { imageMatches, parseImagePattern } from '../image-ref.js'
+import { imageMatches, parseImagePattern, parseImageReference } from '../image-ref.js'
 import { ContainerNotFoundError, ContainerStartError } from './errors.js'
 import type { ImagePattern } from '../image-ref.js'
 import type { AbortOptions, ContainerConfig, ContainerExitEvents, ContainerExitListener, ContainerRuntime, PortMapping } from '../types.js'
@@ -49,6 +56,17 @@ export const DEFAULT_LOG_MAX_SIZE = 10
 export const DEFAULT_LOG_MAX_FILES = 3
 /** Longest time a pull of a missing image may take. */
 export const DEFAULT_PULL_TIMEOUT_MS = 5 * 60_000
+/** Time between two sweeps of the images the runtime pulled. */
+export const DEFAULT_IMAGE_CLEANUP_INTERVAL_MS = 60 * 60_000
+/** How long a pulled image no container uses stays, for the next launch of the same image. */
+export const DEFAULT_IMAGE_GRACE_PERIOD_MS = 60 * 60_000
+/**
+ * The disk holding the engine's data is low when less than 2 GB or less than 10 % of it is free:
+ * pulled images no container uses then go at once, and before every pull.
+ */
+export const DEFAULT_DISK_LOW: Readonly<DiskLowThreshold> = { freeBytes: 2 * 1024 ** 3, freeFraction: 0.1 }
+/** The file in `stateDir` that records the images the runtime pulled. */
+export const PULLED_IMAGES_FILE = 'pulled-images.json'
 
 const NANO_CPUS_PER_CPU = 1e9
 const BYTES_PER_MB = 1024 * 1024
@@ -68,6 +86,12 @@ const EVENTS_RETRY_MAX_MS = 10_000
 /** How long a container removed by us stays known, so its `die` event is not reported as an exit */
 const REMOVED_MEMORY_MS = 60_000
 const MAX_PORT = 65_535
+/** Longest delay of a Node.js timer */
+const MAX_TIMER_MS = 2 ** 31 - 1
+/** Most pulled images read back from `PULLED_IMAGES_FILE` */
+const MAX_PULLED_RECORDS = 10_000
+/** An image id: the sha256 of its config */
+const IMAGE_ID = /^sha256:[0-9a-f]{64}$/
 /** Errors of a socket that has no engine behind it */
 const UNAVAILABLE_CODES = new Set(['ENOENT', 'ECONNREFUSED', 'EACCES', 'EPERM', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'EHOSTUNREACH'])
 
@@ -153,9 +177,57 @@ export interface DockerRuntimeInit {
   capAdd?: string[]
   /** @default 5 minutes */
   pullTimeoutMs?: number
+  /**
+   * time between two sweeps of the images this runtime pulled; 0: no sweeps (the disk-low check
+   * and `cleanImages` still remove them) @default 1 hour
+   */
+  imageCleanupIntervalMs?: number
+  /** a pulled image is removed once no container has used it for this long @default 1 hour */
+  imageGracePeriodMs?: number
+  /**
+   * directory where the runtime records the images it pulled (`pulled-images.json`), so that a
+   * restarted peer still removes them; without one it remembers them in memory only
+   */
+  stateDir?: string
+  /**
+   * free and total bytes of the disk holding the engine's images, undefined when unknown
+   * @default statfs of the engine's `DockerRootDir`, when this machine sees that directory
+   */
+  diskSpace?: () => Promise<DiskSpace | undefined>
+  /** below either, the disk is low @default DEFAULT_DISK_LOW */
+  diskLow?: DiskLowThreshold
   /** @default defaultLogger() from @libp2p/logger */
   logger?: ComponentLogger
 }
+
+/** Bytes of a disk. */
+export interface DiskSpace {
+  /** available to the engine (`bavail`) */
+  free: number
+  total: number
+}
+
+/** A disk is low when less than `freeBytes`, or less than `freeFraction` of it, is free. */
+export interface DiskLowThreshold {
+  freeBytes: number
+  /** from 0 to 1 */
+  freeFraction: number
+}
+
+/** An image this runtime pulled. */
+interface PulledImage {
+  /** the reference it was pulled by, which the removal untags */
+  reference: string
+  /** the image id the pull gave: a reference that names another image now is no longer ours */
+  id: string
+  /** milliseconds since the epoch */
+  pulledAt: number
+  /** since when no container is known to use it; undefined while one does */
+  idleSince?: number
+}
+
+/** What a sweep does: every image whose grace period is over, every idle one, or nothing unless the disk is low. */
+type SweepMode = 'grace' | 'idle' | 'if-disk-low'
 
 /** A container of this runtime's owner as the engine lists it (for reconciliation after a restart). */
 export interface OwnedContainer {
@@ -236,6 +308,28 @@ export class DockerRuntime implements ContainerRuntime, ContainerExitEvents {
   /** `timeNano` of the last event seen: a reopened stream resumes after it */
   private lastEventNano = 0
   private closed = false
+  private readonly imageCleanupIntervalMs: number
+  private readonly imageGracePeriodMs: number
+  private readonly diskLow: DiskLowThreshold
+  private readonly diskSpace: () => Promise<DiskSpace | undefined>
+  private readonly pulledFile?: string
+  /** the images this runtime pulled, by `imageKey` */
+  private readonly pulled = new Map<string, PulledImage>()
+  /** launches in progress by `imageKey`: a sweep leaves their images alone */
+  private readonly launching = new Map<string, number>()
+  /** image removals in progress by `imageKey`: a launch of the same image waits for them, then pulls it again */
+  private readonly removals = new Map<string, Promise<unknown>>()
+  /** the records of `pulledFile` read back (merged into `pulled`) */
+  private readonly loaded: Promise<void>
+  /** sweeps run one after the other */
+  private sweeps: Promise<unknown> = Promise.resolve()
+  /** writes of `pulledFile` run one after the other */
+  private saving: Promise<void> = Promise.resolve()
+  private sweepTimer?: ReturnType<typeof setTimeout>
+  /** the engine's data directory, once docker info told it */
+  private rootDir?: Promise<string | undefined>
+  /** statfs of the engine's data directory failed once (logged once) */
+  private rootDirUnseen = false
 
   constructor (init: DockerRuntimeInit) {
     if (init.ownerPeerId == null || init.ownerPeerId === '') {
@@ -269,6 +363,18 @@ export class DockerRuntime implements ContainerRuntime, ContainerExitEvents {
     this.allowListText = [...(init.imageAllowList ?? [])]
     this.allowList = this.allowListText.map(parseImagePattern)
     this.pullTimeoutMs = init.pullTimeoutMs ?? DEFAULT_PULL_TIMEOUT_MS
+    this.imageCleanupIntervalMs = duration(init.imageCleanupIntervalMs ?? DEFAULT_IMAGE_CLEANUP_INTERVAL_MS, 'imageCleanupIntervalMs')
+    this.imageGracePeriodMs = duration(init.imageGracePeriodMs ?? DEFAULT_IMAGE_GRACE_PERIOD_MS, 'imageGracePeriodMs')
+    this.diskLow = { ...(init.diskLow ?? DEFAULT_DISK_LOW) }
+
+    if (!(this.diskLow.freeBytes >= 0) || !(this.diskLow.freeFraction >= 0 && this.diskLow.freeFraction <= 1)) {
+      throw new TypeError(`diskLow must be free bytes ≥ 0 and a free fraction from 0 to 1, got ${JSON.stringify(init.diskLow)}`)
+    }
+
+    this.diskSpace = init.diskSpace ?? (async () => this.engineDiskSpace())
+    this.pulledFile = init.stateDir == null ? undefined : join(init.stateDir, PULLED_IMAGES_FILE)
+    this.loaded = this.loadPulled()
+    this.scheduleSweep()
   }
 
   /** A runtime whose engine answered a ping; throws `DockerUnavailableError` when none does. */
@@ -317,7 +423,29 @@ export class DockerRuntime implements ContainerRuntime, ContainerExitEvents {
     }
 
     const create = this.createOptions(config, labels)
-    await this.ensureImage(image, options)
+    const key = imageKey(image)
+    this.launching.set(key, (this.launching.get(key) ?? 0) + 1)
+
+    try {
+      // an idle pulled image being removed right now is pulled again once it is gone
+      await this.removals.get(key)
+      await this.ensureImage(image, options)
+      const launched = await this.launch(image, create, config, options)
+      this.markUsed(key)
+      return launched
+    } finally {
+      const left = (this.launching.get(key) ?? 1) - 1
+
+      if (left > 0) {
+        this.launching.set(key, left)
+      } else {
+        this.launching.delete(key)
+      }
+    }
+  }
+
+  /** Create and start the container of a present image; on failure no container is left behind. */
+  private async launch (image: string, create: Docker.ContainerCreateOptions, config: ContainerConfig, options?: AbortOptions): Promise<{ containerId: string, portMappings: PortMapping[] }> {
     // from here on no call takes the signal: an aborted create could leave a container we do not know of
     options?.signal?.throwIfAborted()
 
@@ -355,6 +483,7 @@ export class DockerRuntime implements ContainerRuntime, ContainerExitEvents {
       404: () => { throw new ContainerNotFoundError(containerId) },
       409: () => undefined // removal already in progress
     })
+    this.imageFreed(info.Image)
   }
 
   /**
@@ -398,11 +527,36 @@ export class DockerRuntime implements ContainerRuntime, ContainerExitEvents {
     }))
   }
 
-  /** Stop listening to the engine's events. Containers keep running. */
+  /**
+   * Remove the images this runtime pulled that no container has used for the grace period, or,
+   * with `ignoreGrace` or when the disk holding the engine's data is low, that no container uses.
+   * An image that a container uses, ours or not, stays: nothing is forced, and the engine refuses
+   * to remove an image in use. Only the reference that was pulled is removed: the image goes
+   * when no other reference names it. Sweeps run one at a time. Returns the references removed.
+   */
+  async cleanImages (options: { ignoreGrace?: boolean } = {}): Promise<string[]> {
+    return this.enqueueSweep(options.ignoreGrace === true ? 'idle' : 'grace')
+  }
+
+  /** The references of the images this runtime pulled and still counts as its own. */
+  async pulledImages (): Promise<Array<{ reference: string, id: string, pulledAt: number }>> {
+    await this.loaded
+    return [...this.pulled.values()].map(({ reference, id, pulledAt }) => ({ reference, id, pulledAt }))
+  }
+
+  /**
+   * Stop listening to the engine's events and stop the image sweeps, after the one under way.
+   * Containers keep running, and so do the pulled images: with a `stateDir`, the sweeps of the
+   * next start remove them.
+   */
   async close (): Promise<void> {
     this.closed = true
     this.listeners.clear()
     this.closeEvents()
+    clearTimeout(this.sweepTimer)
+    this.sweepTimer = undefined
+    await this.sweeps
+    await this.saving
   }
 
   /** The create options: limits, hardening, labels, ports. Throws `ContainerStartError` for an invalid request. */
@@ -509,7 +663,7 @@ export class DockerRuntime implements ContainerRuntime, ContainerExitEvents {
     let pull = this.pulls.get(image)
 
     if (pull == null) {
-      pull = this.pull(image).finally(() => { this.pulls.delete(image) })
+      pull = this.pullAndRecord(image).finally(() => { this.pulls.delete(image) })
       this.pulls.set(image, pull)
     }
 
@@ -523,6 +677,28 @@ export class DockerRuntime implements ContainerRuntime, ContainerExitEvents {
       signal.throwIfAborted()
       signal.addEventListener('abort', () => { reject(signal.reason) }, { once: true })
     })])
+  }
+
+  /**
+   * Pull a missing image, after making room when the disk is low, and record it as ours: the
+   * image the reference names after the pull.
+   */
+  private async pullAndRecord (image: string): Promise<void> {
+    await this.enqueueSweep('if-disk-low').catch(err => { this.log.error('could not make room before pulling %s - %e', image, err) })
+    await this.pull(image)
+    let id: string
+
+    try {
+      id = await this.call('image inspect', image, async () => (await this.docker.getImage(image).inspect()).Id)
+    } catch (err: any) {
+      this.log.error('pulled %s but could not read its id: it will not be removed - %s', image, dockerMessage(err))
+      return
+    }
+
+    const now = Date.now()
+    await this.loaded
+    this.pulled.set(imageKey(image), { reference: image, id, pulledAt: now, idleSince: now })
+    await this.savePulled()
   }
 
   /** Pull an image, reading the progress stream to its end; an error in it fails the pull. */
@@ -559,6 +735,317 @@ export class DockerRuntime implements ContainerRuntime, ContainerExitEvents {
     }
 
     this.log('pulled %s in %d ms', image, Date.now() - started)
+  }
+
+  /** A launch of a pulled image succeeded: a container uses it. */
+  private markUsed (key: string): void {
+    const record = this.pulled.get(key)
+
+    if (record != null) {
+      record.idleSince = undefined
+    }
+  }
+
+  /** A container of image `id` was removed: the grace period of a pulled image starts now. */
+  private imageFreed (id: string | undefined): void {
+    let ours = false
+
+    for (const record of this.pulled.values()) {
+      if (record.id === id) {
+        record.idleSince = Date.now()
+        ours = true
+      }
+    }
+
+    if (ours) {
+      this.enqueueSweep('if-disk-low').catch(err => { this.log.error('image sweep after a removal failed - %e', err) })
+    }
+  }
+
+  /** Sweep every `imageCleanupIntervalMs`, on an unref'd timer, until `close`. */
+  private scheduleSweep (): void {
+    if (this.closed || this.imageCleanupIntervalMs === 0) {
+      return
+    }
+
+    this.sweepTimer = setTimeout(() => {
+      this.sweepTimer = undefined
+      this.enqueueSweep('grace')
+        .catch(err => { this.log.error('image sweep failed - %e', err) })
+        .finally(() => { this.scheduleSweep() })
+    }, this.imageCleanupIntervalMs)
+    this.sweepTimer.unref()
+  }
+
+  /** Run a sweep after those already queued. */
+  private async enqueueSweep (mode: SweepMode): Promise<string[]> {
+    const sweep = this.sweeps.then(async () => this.sweep(mode))
+    this.sweeps = sweep.catch(() => undefined)
+    return sweep
+  }
+
+  /**
+   * Remove the pulled images no container uses: those idle for the grace period, or every idle
+   * one when `mode` is `idle` or the disk is low (`if-disk-low` does nothing otherwise).
+   */
+  private async sweep (mode: SweepMode): Promise<string[]> {
+    await this.loaded
+
+    if (this.pulled.size === 0 || this.closed) {
+      return []
+    }
+
+    const low = await this.diskIsLow()
+
+    if (mode === 'if-disk-low' && !low) {
+      return []
+    }
+
+    const skipGrace = mode === 'idle' || low
+    const containers = await this.call('list', 'every container', async () => this.docker.listContainers({ all: true }))
+    const inUse = new Set(containers.map(c => c.ImageID))
+    const now = Date.now()
+    const removed: string[] = []
+    let changed = false
+
+    for (const [key, record] of [...this.pulled]) {
+      if (this.closed) {
+        break
+      }
+
+      if (inUse.has(record.id) || this.launching.has(key)) {
+        record.idleSince = undefined
+        continue
+      }
+
+      record.idleSince ??= now
+
+      if (!skipGrace && now - record.idleSince < this.imageGracePeriodMs) {
+        continue
+      }
+
+      const outcome = await this.removeImage(key, record)
+
+      if (outcome === 'removed') {
+        removed.push(record.reference)
+      }
+
+      changed ||= outcome !== 'kept'
+    }
+
+    if (changed) {
+      await this.savePulled()
+    }
+
+    if (removed.length > 0 || low) {
+      this.log('image sweep%s removed %d of the images this runtime pulled, %d left', low ? ' (disk low)' : '', removed.length, this.pulled.size)
+    }
+
+    return removed
+  }
+
+  /**
+   * Remove the reference of one pulled image, never forced. `kept`: a container uses it (the
+   * engine answered 409) or a launch of it began; `gone`: it no longer names the image we pulled,
+   * so it is forgotten and left alone.
+   *
+   * The engine checks for containers before it untags, and again before it deletes: a container
+   * created in between (by another peer on the engine, or its operator) keeps the image, without
+   * a name. Such an image stays ours, recorded by its id (`reference` = `id`), and is removed by
+   * id once unused, as long as nothing has named it since.
+   */
+  private async removeImage (key: string, record: PulledImage): Promise<'removed' | 'gone' | 'kept'> {
+    const { reference, id } = record
+    const byId = reference === id
+    const current = await this.inspectImage(reference)
+
+    if (current?.id !== id || (byId && current.named)) {
+      this.log('%s %s: forgotten, not removed', reference, current == null ? 'is gone' : current.id !== id ? `names another image now (${current.id})` : 'has a name again')
+      this.pulled.delete(key)
+      return 'gone'
+    }
+
+    // a launch that began while we looked gets the image
+    if (this.launching.has(key)) {
+      record.idleSince = undefined
+      return 'kept'
+    }
+
+    const removal = this.call('image remove', reference, async () => {
+      const answer: unknown = await this.docker.getImage(reference).remove()
+      return Array.isArray(answer) && answer.some(item => item?.Deleted === id) ? 'deleted' as const : 'untagged' as const
+    }, {
+      404: () => 'gone' as const,
+      409: err => {
+        this.log('%s is in use, kept: %s', reference, dockerMessage(err))
+        return 'kept' as const
+      }
+    })
+    this.removals.set(key, removal.catch(() => undefined))
+
+    try {
+      const outcome = await removal
+
+      if (outcome === 'kept') {
+        record.idleSince = undefined
+        return 'kept'
+      }
+
+      this.pulled.delete(key)
+      this.log('removed %s (%s), pulled %d s ago', reference, id, Math.round((Date.now() - record.pulledAt) / 1000))
+
+      if (outcome === 'untagged' && !byId) {
+        // the image stayed: under another name (not ours then), or for a container made meanwhile
+        const left = await this.inspectImage(id)
+
+        if (left != null && !left.named) {
+          this.log('%s stays without a name for a container made meanwhile: removed by id once unused', id)
+          this.pulled.set(imageKey(id), { reference: id, id, pulledAt: record.pulledAt })
+        }
+      }
+
+      return outcome === 'gone' ? 'gone' : 'removed'
+    } finally {
+      this.removals.delete(key)
+    }
+  }
+
+  /** The id of the image `reference` names, and whether any reference names it; undefined when missing. */
+  private async inspectImage (reference: string): Promise<{ id: string, named: boolean } | undefined> {
+    return this.call('image inspect', reference, async () => {
+      const info = await this.docker.getImage(reference).inspect()
+      return { id: info.Id, named: (info.RepoTags ?? []).length > 0 || (info.RepoDigests ?? []).length > 0 }
+    }, {
+      404: () => undefined
+    })
+  }
+
+  /** True when the disk holding the engine's data has less free space than `diskLow`; false when unknown. */
+  private async diskIsLow (): Promise<boolean> {
+    let space: DiskSpace | undefined
+
+    try {
+      space = await this.diskSpace()
+    } catch (err: any) {
+      this.log.error('could not read the free space of the engine\'s disk - %e', err)
+      return false
+    }
+
+    if (space == null || !(space.total > 0) || !(space.free >= 0)) {
+      return false
+    }
+
+    const low = space.free < this.diskLow.freeBytes || space.free < space.total * this.diskLow.freeFraction
+
+    if (low) {
+      this.log('the engine\'s disk is low: %d MB free of %d MB', Math.round(space.free / BYTES_PER_MB), Math.round(space.total / BYTES_PER_MB))
+    }
+
+    return low
+  }
+
+  /**
+   * Free and total bytes of the filesystem of the engine's data directory (docker info's
+   * `DockerRootDir`); undefined when this machine cannot see it (an engine elsewhere, or in
+   * another mount namespace): then only the scheduled sweeps remove images.
+   */
+  private async engineDiskSpace (): Promise<DiskSpace | undefined> {
+    if (this.rootDirUnseen) {
+      return undefined
+    }
+
+    this.rootDir ??= this.call('info', undefined, async () => this.docker.info())
+      .then(info => typeof info.DockerRootDir === 'string' && info.DockerRootDir !== '' ? info.DockerRootDir as string : undefined)
+      .catch(err => {
+        this.rootDir = undefined
+        throw err
+      })
+    const dir = await this.rootDir
+
+    if (dir == null) {
+      return undefined
+    }
+
+    try {
+      const stats = await statfs(dir)
+      return { free: Number(stats.bavail) * Number(stats.bsize), total: Number(stats.blocks) * Number(stats.bsize) }
+    } catch (err: any) {
+      this.rootDirUnseen = true
+      this.log('the engine\'s data directory %s is not visible here (%s): images are removed on schedule only', dir, err.code ?? err.message)
+      return undefined
+    }
+  }
+
+  /** Read back the pulls recorded in `pulledFile`; a missing file is none, a broken one is logged. */
+  private async loadPulled (): Promise<void> {
+    if (this.pulledFile == null) {
+      return
+    }
+
+    let text: string
+
+    try {
+      text = await readFile(this.pulledFile, 'utf8')
+    } catch (err: any) {
+      if (err.code !== 'ENOENT') {
+        this.log.error('could not read %s: the images pulled before this start will not be removed - %e', this.pulledFile, err)
+      }
+
+      return
+    }
+
+    let images: unknown
+
+    try {
+      images = JSON.parse(text)?.images
+    } catch (err: any) {
+      this.log.error('%s is not JSON: the images pulled before this start will not be removed - %s', this.pulledFile, err.message)
+      return
+    }
+
+    if (!Array.isArray(images)) {
+      this.log.error('%s holds no list of images: ignored', this.pulledFile)
+      return
+    }
+
+    const now = Date.now()
+
+    for (const entry of images.slice(0, MAX_PULLED_RECORDS)) {
+      const { reference, id, pulledAt } = entry ?? {}
+
+      if (typeof reference !== 'string' || reference.length > MAX_IMAGE_LENGTH || !VALID_IMAGE.test(reference) ||
+        typeof id !== 'string' || !IMAGE_ID.test(id) || typeof pulledAt !== 'number' || !Number.isFinite(pulledAt)) {
+        this.log.error('%s: ignoring a malformed entry %j', this.pulledFile, entry)
+        continue
+      }
+
+      const key = imageKey(reference)
+
+      // a pull of this start is newer; the grace period of a recorded one starts again now
+      if (!this.pulled.has(key)) {
+        this.pulled.set(key, { reference, id, pulledAt, idleSince: now })
+      }
+    }
+
+    this.log('%d pulled images recorded in %s', this.pulled.size, this.pulledFile)
+  }
+
+  /** Write the pulled images to `pulledFile` (replacing it whole), after the writes before. */
+  private async savePulled (): Promise<void> {
+    const file = this.pulledFile
+
+    if (file == null) {
+      return
+    }
+
+    const text = JSON.stringify({ version: 1, images: [...this.pulled.values()].map(({ reference, id, pulledAt }) => ({ reference, id, pulledAt })) }, null, 2)
+    this.saving = this.saving.then(async () => {
+      const temporary = `${file}.${randomBytes(NAME_SUFFIX_BYTES).toString('hex')}.tmp`
+      await mkdir(dirname(file), { recursive: true, mode: 0o700 })
+      await writeFile(temporary, `${text}\n`, { mode: 0o600 })
+      await rename(temporary, file)
+    }).catch(err => { this.log.error('could not record the pulled images in %s - %e', file, err) })
+    return this.saving
   }
 
   /** The requested mappings with the host ports the engine bound (host port 0 → the chosen one). */
@@ -810,6 +1297,24 @@ function validatePort (mapping: PortMapping): void {
     (protocol !== 'tcp' && protocol !== 'udp')) {
     throw new ContainerStartError(`Invalid port mapping ${hostPort}:${containerPort}/${protocol}`)
   }
+}
+
+/**
+ * One key per image reference, as Docker reads it: `nginx`, `nginx:latest` and
+ * `docker.io/library/nginx:latest` are one image.
+ */
+function imageKey (reference: string): string {
+  const { registry, repository, tag, digest } = parseImageReference(reference)
+  return `${registry}/${repository}${tag != null ? `:${tag}` : digest != null ? '' : ':latest'}${digest != null ? `@${digest}` : ''}`
+}
+
+/** `value` when it is a whole number of milliseconds a timer can wait (0 included); a `TypeError` otherwise. */
+function duration (value: number, name: string): number {
+  if (!Number.isSafeInteger(value) || value < 0 || value > MAX_TIMER_MS) {
+    throw new TypeError(`${name} must be a whole number of milliseconds from 0 to ${MAX_TIMER_MS}, got ${value}`)
+  }
+
+  return value
 }
 
 /** `value` when it is a positive integer; a `TypeError` naming `name` otherwise. */
