@@ -8,6 +8,7 @@ import { MESSAGE_NAMES } from './protocols/ids.js'
 import { createMetrics } from './protocols/metrics.js'
 import type { LookupCounters } from './overlay/kad-overlay.js'
 import type { ProtocolMetrics } from './protocols/metrics.js'
+import type { ReputationStats } from './roles/reputation.js'
 import type { Distribution } from './roles/stats.js'
 
 export interface PeerMetrics {
@@ -24,6 +25,11 @@ export interface PeerMetrics {
     lookups: Distribution
     hops: Distribution
   }
+  /**
+   * what the buyer remembers of suppliers that let it down: marks given per kind (launch refused,
+   * failed, unanswered; container lost), offers passed over for them, suppliers remembered now
+   */
+  suppliers: ReputationStats
 }
 
 /** Sum of two sets of protocol counters (a peer's client side and server side). */
@@ -76,6 +82,9 @@ export function toPrometheus (metrics: PeerMetrics): string {
   summary('caravela_request_messages', 'Messages sent for one placement request', metrics.requests.messages)
   summary('caravela_request_lookups', 'Overlay lookups made for one placement request', metrics.requests.lookups)
   summary('caravela_request_hops', 'Overlay hops taken for one placement request', metrics.requests.hops)
+  family('caravela_supplier_marks_total', 'counter', 'Marks the buyer gave suppliers: launches refused, failed or unanswered, containers lost', Object.entries(metrics.suppliers.marks).map(([kind, n]) => [`{kind="${kind}"}`, n]))
+  family('caravela_suppliers_passed_over_total', 'counter', 'Suppliers a placement did not try, for their recent marks', [['', metrics.suppliers.skipped]])
+  family('caravela_suppliers_marked', 'gauge', 'Suppliers with marks the buyer remembers', [['', metrics.suppliers.remembered]])
 
   return lines.join('\n') + '\n'
 }

@@ -402,7 +402,8 @@ export class CaravelaService implements Startable, Caravela {
         messages: stats.messagesPerRequest,
         lookups: stats.lookupsPerRequest,
         hops: stats.hopsPerRequest
-      }
+      },
+      suppliers: stats.suppliers
     }
   }
 

@@ -57,7 +57,8 @@ const METRICS: PeerMetrics = {
     messages: { count: 2, sum: 7, mean: 3.5, p50: 3, p99: 4 },
     lookups: { count: 2, sum: 2, mean: 1, p50: 1, p99: 1 },
     hops: { count: 2, sum: 0, mean: 0, p50: 0, p99: 0 }
-  }
+  },
+  suppliers: { marks: { refused: 2, failed: 0, unreachable: 1, lost: 1 }, skipped: 3, remembered: 2 }
 }
 
 const OFFERS: OffersView = {
@@ -260,6 +261,10 @@ Server('serves ps, stop, offers and Prometheus metrics', async (ctx) => {
   assert.match(text, /^caravela_placements_asking_every_peer_total 1$/m)
   assert.match(text, /^caravela_request_messages\{quantile="0.5"\} 3$/m)
   assert.match(text, /^caravela_request_messages_count 2$/m)
+  assert.match(text, /^caravela_supplier_marks_total\{kind="refused"\} 2$/m)
+  assert.match(text, /^caravela_supplier_marks_total\{kind="lost"\} 1$/m)
+  assert.match(text, /^caravela_suppliers_passed_over_total 3$/m)
+  assert.match(text, /^# TYPE caravela_suppliers_marked gauge$/m)
 })
 
 Server('deploys a stack as one request, records its name, and refuses a name still deployed', async (ctx) => {

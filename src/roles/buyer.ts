@@ -10,6 +10,7 @@
  */
 
 import { sleep } from '../clock.js'
+import { CODECS } from '../protocols/codec.js'
 import { MAX_CONTAINERS } from '../protocols/constants.js'
 import { contains } from '../resources/resource-map.js'
 import { CPU_CLASS_NAMES } from '../types.js'
@@ -18,6 +19,7 @@ import { AllOffersRejectedError, InvalidContainerRequestError, NoOffersError, Re
 import { isSingleOffer } from './offer-strategies.js'
 import { randomHex, uniform } from './random.js'
 import { rankOffers } from './ranking.js'
+import { Reputation } from './reputation.js'
 import { describeResources, totalResources } from './resources.js'
 import { Samples } from './stats.js'
 import { SWARM_MASTER_KEY } from './swarm.js'
@@ -27,6 +29,7 @@ import type { AbortOptions, AvailableOffer, CaravelaClient, Clock, ContainerConf
 import type { OfferRejection } from './errors.js'
 import type { RandomSource } from './random.js'
 import type { RankedOffer } from './ranking.js'
+import type { MarkKind } from './reputation.js'
 import type { RoleStats } from './stats.js'
 import type { Logger } from '@libp2p/interface'
 
@@ -63,6 +66,13 @@ export interface BuyerInit {
   log: Logger
   /** random keys, request ids and ranking ties */
   random: RandomSource
+  /**
+   * The suppliers that let this buyer down, shared with the user manager (which finds containers
+   * gone when it stops them)
+   *
+   * @default a table of its own
+   */
+  reputation?: Reputation
 }
 
 /** Options of `run`. */
@@ -129,10 +139,12 @@ export class Buyer {
   private askedEveryPeerCount = 0
   /** per request, in this order: messages, lookups, hops and duration */
   private readonly samples = new Samples(4)
+  private readonly reputation: Reputation
 
   constructor (init: BuyerInit) {
     this.init = init
     this.log = init.log
+    this.reputation = init.reputation ?? new Reputation(init.clock, () => init.self().peerId)
   }
 
   /**
@@ -186,7 +198,8 @@ export class Buyer {
       messagesPerRequest: this.samples.summary(0),
       lookupsPerRequest: this.samples.summary(1),
       hopsPerRequest: this.samples.summary(2),
-      durationMsPerRequest: this.samples.summary(3)
+      durationMsPerRequest: this.samples.summary(3),
+      suppliers: this.reputation.stats()
     }
   }
 
@@ -194,6 +207,8 @@ export class Buyer {
    * Check the request, give containers without CPUs or memory the smallest partition's (the
    * original ran them unlimited), and split it: the co-located containers as one placement, each
    * spread container as its own.
+   *
+   * @throws {InvalidContainerRequestError | MalformedMessageError} when the request is not one a launch can carry
    */
   private plan (containers: ContainerConfig[], requestId: string): Placement[] {
     if (!REQUEST_ID_PATTERN.test(requestId)) {
@@ -229,6 +244,12 @@ export class Buyer {
       placements.unshift(colocated)
     }
 
+    // encoded once as it will be sent (MalformedMessageError): a launch's answer that does not
+    // decode is then the supplier's doing, never the request's
+    for (const { containers } of placements) {
+      CODECS.launchContainer.encodeRequest({ offerId: 0, requestId: `${requestId}-0`, containers })
+    }
+
     return placements
   }
 
@@ -237,69 +258,119 @@ export class Buyer {
    * suppliers the request already uses. When every offer was rejected (offers race: traders list
    * what other buyers just took), discover once more, without the offers that were refused (a
    * supplier that moved its offer may take the new one) nor the suppliers that did not answer.
+   *
+   * Suppliers that let this buyer down lately (`Reputation`) are tried after the others, and not
+   * at all after `REPUTATION_SKIP_MARKS` marks other than refusals. A launch that got no answer,
+   * or an answer the buyer cannot record, is a mark at once; a launch refused or failed is one
+   * only once another supplier takes the same containers: until then the request may be at fault
+   * (an image no supplier can pull, a request id used before), and every supplier would answer it
+   * so.
    */
   private async place (request: Request, placement: Placement): Promise<ContainerStatus[]> {
     const { needed } = placement
+    const { reputation } = this
     const rejections: OfferRejection[] = []
     const refused = new Set<string>()
     const unreachable = new Set<string>()
-    const usable = (offer: AvailableOffer): boolean =>
-      contains(offer.freeResources, needed) &&
-      !request.suppliers.has(offer.supplier.peerId) &&
-      !unreachable.has(offer.supplier.peerId) &&
-      !refused.has(`${offer.supplier.peerId}/${offer.id}`)
+    /** supplier → an offer of it, passed over for its marks */
+    const skipped = new Map<string, number>()
+    /** suppliers that refused or failed the launch, and the mark each gets if another supplier takes it */
+    const rejectedBy: Array<{ peerId: string, kind: MarkKind }> = []
+    const usable = (offer: AvailableOffer): boolean => {
+      const peerId = offer.supplier.peerId
+
+      if (!contains(offer.freeResources, needed) || request.suppliers.has(peerId) || unreachable.has(peerId) || refused.has(`${peerId}/${offer.id}`)) {
+        return false
+      }
+
+      if (reputation.skipped(peerId)) {
+        // noted for the error, should nothing else place the request
+        skipped.set(peerId, offer.id)
+        return false
+      }
+
+      return true
+    }
 
     let noOffers: NoOffersError | undefined
     let askedEveryPeer = false
 
-    // the last round asks every peer of a small network directly, when the others placed nothing
-    for (let round = 0; round <= DISCOVERY_ROUNDS; round++) {
-      let offers: AvailableOffer[]
+    try {
+      // the last round asks every peer of a small network directly, when the others placed nothing
+      for (let round = 0; round <= DISCOVERY_ROUNDS; round++) {
+        let offers: AvailableOffer[]
 
-      if (round < DISCOVERY_ROUNDS) {
-        this.progress(request, { type: 'searching', containers: placement.containers.map(nameOf), resources: needed })
+        if (round < DISCOVERY_ROUNDS) {
+          this.progress(request, { type: 'searching', containers: placement.containers.map(nameOf), resources: needed })
 
-        try {
-          offers = await this.discover(request, needed, usable)
-        } catch (err: any) {
-          if (err.name !== NoOffersError.name || request.signal?.aborted === true) {
-            throw err
+          try {
+            offers = await this.discover(request, needed, usable)
+          } catch (err: any) {
+            if (err.name !== NoOffersError.name || request.signal?.aborted === true) {
+              throw err
+            }
+
+            noOffers ??= err
+            round = DISCOVERY_ROUNDS - 1
+            continue
+          }
+        } else {
+          const found = await this.askEveryPeer(request, needed)
+
+          if (found == null) {
+            break
           }
 
-          noOffers ??= err
-          round = DISCOVERY_ROUNDS - 1
-          continue
-        }
-      } else {
-        const found = await this.askEveryPeer(request, needed)
-
-        if (found == null) {
-          break
+          askedEveryPeer = true
+          this.askedEveryPeerCount++
+          offers = found
         }
 
-        askedEveryPeer = true
-        this.askedEveryPeerCount++
-        offers = found
+        const ranked = bestPerSupplier(rankOffers(offers.filter(usable), needed, this.init.config().schedulingPolicy, () => uniform(this.init.random)))
+
+        for (const offer of reputation.order(ranked)) {
+          const peerId = offer.supplier.peerId
+
+          try {
+            const statuses = await this.launch(request, offer, placement.containers)
+
+            for (const rejected of rejectedBy) {
+              // a supplier that refused one offer and took another was only racing
+              if (rejected.peerId !== peerId) {
+                reputation.mark(rejected.peerId, rejected.kind)
+              }
+            }
+
+            return statuses
+          } catch (err: any) {
+            if (request.signal?.aborted === true) {
+              throw err
+            }
+
+            rejections.push({ supplier: peerId, offerId: offer.id, reason: err.message ?? String(err) })
+            this.progress(request, { type: 'rejected', supplier: peerId, reason: err.message ?? String(err) })
+            const { kind, now } = markOf(err)
+
+            if (now) {
+              reputation.mark(peerId, kind)
+            } else {
+              rejectedBy.push({ peerId, kind })
+            }
+
+            if (err.name === 'RemoteRequestError') {
+              refused.add(`${peerId}/${offer.id}`)
+            } else {
+              unreachable.add(peerId)
+            }
+          }
+        }
       }
+    } finally {
+      reputation.passedOver(skipped.size)
+    }
 
-      for (const offer of bestPerSupplier(rankOffers(offers.filter(usable), needed, this.init.config().schedulingPolicy, () => uniform(this.init.random)))) {
-        try {
-          return await this.launch(request, offer, placement.containers)
-        } catch (err: any) {
-          if (err.name === 'MalformedMessageError' || request.signal?.aborted === true) {
-            throw err
-          }
-
-          rejections.push({ supplier: offer.supplier.peerId, offerId: offer.id, reason: err.message ?? String(err) })
-          this.progress(request, { type: 'rejected', supplier: offer.supplier.peerId, reason: err.message ?? String(err) })
-
-          if (err.name === 'RemoteRequestError') {
-            refused.add(`${offer.supplier.peerId}/${offer.id}`)
-          } else {
-            unreachable.add(offer.supplier.peerId)
-          }
-        }
-      }
+    for (const [peerId, offerId] of skipped) {
+      rejections.push({ supplier: peerId, offerId, skipped: true, reason: `not tried: marked ${plural(reputation.marks(peerId), 'time')} in the last ${reputation.describeWindow()} (launches refused, failed or unanswered, containers lost)` })
     }
 
     if (rejections.length === 0 && noOffers != null) {
@@ -340,12 +411,10 @@ export class Buyer {
           throw err
         }
 
-        if (this.init.clock.now() >= deadline) {
+        // an answer that does not decode (the request was checked to) is not asked again
+        if (this.init.clock.now() >= deadline || err.name === 'MalformedMessageError') {
           // another offer may be tried next: this launch must not start anything meanwhile
-          if (await this.cancel(request, launched)) {
-            request.placed.splice(request.placed.indexOf(launched), 1)
-          }
-
+          await this.cancelTried(request, launched)
           throw err
         }
 
@@ -356,14 +425,25 @@ export class Buyer {
     }
 
     const statuses = launched.statuses
-    request.suppliers.add(offer.supplier.peerId)
+    const invalid = invalidAnswer(statuses, containers, offer.supplier.peerId)
 
-    if (statuses.length !== containers.length) {
-      throw new Error(`the supplier answered ${statuses.length} statuses for ${containers.length} containers`)
+    if (invalid != null) {
+      // what it did start, if anything, is not what the buyer would record: cancel the launch whole
+      launched.statuses = undefined
+      await this.cancelTried(request, launched)
+      throw new InvalidLaunchAnswerError(invalid)
     }
 
+    request.suppliers.add(offer.supplier.peerId)
     this.progress(request, { type: 'placed', statuses })
     return statuses
+  }
+
+  /** Cancel a launch before another offer is tried; one its supplier could not be told of is left for the rollback. */
+  private async cancelTried (request: Request, launched: Launched): Promise<void> {
+    if (await this.cancel(request, launched)) {
+      request.placed.splice(request.placed.indexOf(launched), 1)
+    }
   }
 
   /**
@@ -637,6 +717,10 @@ export class Buyer {
           } else {
             this.log.error('could not stop %s at %s while rolling back request %s - %e', containerId, supplier.peerId, request.id, err)
             leftRunning.push(containerId)
+
+            if (err?.name !== 'RemoteRequestError') {
+              this.reputation.mark(supplier.peerId, 'unreachable')
+            }
           }
         }
       }
@@ -706,6 +790,60 @@ function validResources (r: Resources | undefined, index: number): Resources {
   }
 
   return { cpuClass: r.cpuClass, cpus: r.cpus, memory: r.memory }
+}
+
+/** A supplier's answer to a launch that the buyer cannot record: the launch is cancelled. */
+class InvalidLaunchAnswerError extends Error {
+  static override name = 'InvalidLaunchAnswerError'
+
+  constructor (message: string) {
+    super(message)
+    this.name = 'InvalidLaunchAnswerError'
+  }
+}
+
+/**
+ * Why a launch's statuses cannot be recorded, or undefined when they can: one per container,
+ * each naming the supplier launched at (a status naming another peer would send the user's stop
+ * there) and a container id of its own.
+ */
+function invalidAnswer (statuses: ContainerStatus[], containers: ContainerConfig[], supplier: string): string | undefined {
+  if (!Array.isArray(statuses) || statuses.length !== containers.length) {
+    return `the supplier answered ${Array.isArray(statuses) ? statuses.length : 'no'} statuses for ${containers.length} containers`
+  }
+
+  const ids = new Set<string>()
+
+  for (const status of statuses) {
+    if (status?.supplier?.peerId !== supplier) {
+      return `the supplier answered a status naming another supplier, ${String(status?.supplier?.peerId)}`
+    }
+
+    if (typeof status.containerId !== 'string' || status.containerId === '' || ids.has(status.containerId)) {
+      return 'the supplier answered an empty or repeated container id'
+    }
+
+    ids.add(status.containerId)
+  }
+
+  return undefined
+}
+
+/**
+ * The mark a failed launch earns its supplier, and whether at once. An answer with a status other
+ * than OK may be the request's doing: it is marked only if another supplier then takes the
+ * containers (UNAVAILABLE and INTERNAL_ERROR as `failed`, the others as `refused`). An answer that
+ * does not decode (the request was checked to encode) or cannot be recorded is `failed` at once,
+ * and no answer at all `unreachable`.
+ */
+function markOf (err: any): { kind: MarkKind, now: boolean } {
+  switch (err?.name) {
+    case 'RemoteRequestError':
+      return { kind: err.status === 'UNAVAILABLE' || err.status === 'INTERNAL_ERROR' ? 'failed' : 'refused', now: false }
+    case 'MalformedMessageError':
+    case InvalidLaunchAnswerError.name: return { kind: 'failed', now: true }
+    default: return { kind: 'unreachable', now: true }
+  }
 }
 
 /** The best-ranked offer of each supplier: its other offers show the same free resources. */

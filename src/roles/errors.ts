@@ -37,6 +37,8 @@ export interface OfferRejection {
   supplier: string
   offerId: number
   reason: string
+  /** the offer was not tried: its supplier let this buyer down too often lately */
+  skipped?: boolean
 }
 
 /** Every offer found was tried and every supplier refused or failed. */
@@ -48,7 +50,7 @@ export class AllOffersRejectedError extends Error {
   constructor (resources: Resources, rejections: OfferRejection[]) {
     // the same refusal on a second discovery is said once
     const reasons = [...new Set(rejections.map(r => `${r.supplier.slice(-8)} offer ${r.offerId}: ${r.reason}`))].join('; ')
-    super(`Every offer for ${describeResources(resources)} was rejected (${rejections.length} tried): ${reasons}`)
+    super(`Every offer for ${describeResources(resources)} was rejected (${rejections.filter(r => r.skipped !== true).length} tried): ${reasons}`)
     this.name = 'AllOffersRejectedError'
     this.resources = resources
     this.rejections = rejections

@@ -15,6 +15,7 @@ import { LaunchPolicy } from './launch-policy.js'
 import { Ledger } from './ledger.js'
 import { LoopbackClient } from './loopback-client.js'
 import { cryptoRandom } from './random.js'
+import { Reputation } from './reputation.js'
 import { computeCapacity, PUBLISH_DELAY, Supplier } from './supplier.js'
 import { Trader } from './trader.js'
 import { UserManager } from './user-manager.js'
@@ -147,8 +148,10 @@ export class PeerRoles {
       keyOf: init.keyOf ?? keyOfPeerId,
       log: logger.forComponent('caravela:trader')
     })
-    this.buyer = new Buyer({ ...common, log: logger.forComponent('caravela:buyer') })
-    this.users = new UserManager({ client, clock, ledger, log: logger.forComponent('caravela:user') })
+    // the buyer marks suppliers whose launches fail, the user manager those that lost a container
+    const reputation = new Reputation(clock, () => self().peerId)
+    this.buyer = new Buyer({ ...common, reputation, log: logger.forComponent('caravela:buyer') })
+    this.users = new UserManager({ client, clock, ledger, reputation, log: logger.forComponent('caravela:user') })
     handlers.supplier = this.supplier
     handlers.containers = this.containers
     handlers.trader = this.trader
@@ -216,7 +219,7 @@ export class PeerRoles {
    * containers are recorded with `options.stack`, when given; `options.onProgress` hears of each
    * search, launch and placement as it happens.
    *
-   * @throws {InvalidContainerRequestError | NoOffersError | AllOffersRejectedError | RequestRolledBackError}
+   * @throws {InvalidContainerRequestError | MalformedMessageError | NoOffersError | AllOffersRejectedError | RequestRolledBackError}
    */
   async run (containers: ContainerConfig[], options: RunOptions & PlaceOptions = {}): Promise<ContainerStatus[]> {
     const { requestId, statuses } = await this.buyer.run(containers, options)

@@ -3,6 +3,8 @@
  * percentiles over the most recent ones.
  */
 
+import type { ReputationStats } from './reputation.js'
+
 /** Recent samples percentiles are computed over. */
 export const MAX_SAMPLES = 1024
 
@@ -29,6 +31,8 @@ export interface RoleStats {
   hopsPerRequest: Distribution
   /** clock time from submission to the last container placed (or the failure) */
   durationMsPerRequest: Distribution
+  /** suppliers marked for launches refused, failed or unanswered and containers lost, and passed over for it */
+  suppliers: ReputationStats
 }
 
 /**

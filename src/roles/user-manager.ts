@@ -10,6 +10,7 @@ import { ProtocolStatusError } from '../errors.js'
 import { LazyMap } from '../lazy-map.js'
 import type { AbortOptions, CaravelaClient, Clock, ContainerStatus, ContainerView, NodeRef, StopResult } from '../types.js'
 import type { Ledger } from './ledger.js'
+import type { Reputation } from './reputation.js'
 import type { Logger } from '@libp2p/interface'
 
 /** Shortest prefix of a container id accepted by `stop`. */
@@ -21,6 +22,8 @@ export interface UserManagerInit {
   clock: Clock
   ledger: Ledger
   log: Logger
+  /** where a supplier that lost a container, or does not answer a stop, is marked (the buyer's) */
+  reputation?: Reputation
 }
 
 /** The containers this peer placed. */
@@ -95,7 +98,8 @@ export class UserManager {
   /**
    * Stop containers by full id or unique prefix of at least `MIN_SHORT_ID_LENGTH` characters,
    * each at its supplier. One result per id given, in order; a container its supplier no longer
-   * runs counts as stopped.
+   * runs counts as stopped. A supplier that answers it has no container it never said had ended,
+   * or that does not answer at all, is marked in the buyer's reputation table.
    */
   async stop (ids: string[], options: AbortOptions = {}): Promise<StopResult[]> {
     return Promise.all(ids.map(async id => {
@@ -110,7 +114,18 @@ export class UserManager {
       } catch (err: any) {
         if (!isNotFound(err)) {
           this.init.log('could not stop %s at %s - %e', found.containerId, found.supplier.peerId, err)
+
+          if (err?.name !== 'RemoteRequestError' && options.signal?.aborted !== true) {
+            this.init.reputation?.mark(found.supplier.peerId, 'unreachable')
+          }
+
           return { id, stopped: false, error: `supplier ${found.supplier.peerId} did not stop it: ${err?.message ?? err}` }
+        }
+
+        // gone, though its supplier never said it ended: lost, or never started
+        if (!found.state.startsWith('exited')) {
+          this.init.log('%s no longer has container %s, which it never said ended', found.supplier.peerId, found.containerId)
+          this.init.reputation?.mark(found.supplier.peerId, 'lost')
         }
       }
 
