@@ -611,6 +611,43 @@ Trading('however many peers flood a trader, it keeps at most its caps, and remov
   })
 })
 
+/**
+ * The slices a trader keeps with each offer it holds: its private state, read because what an
+ * offer costs the trader in memory is what this property bounds, and nothing public shows it.
+ */
+function keptEmptySlices (roles: PeerRoles): number[][] {
+  const { trader } = roles as unknown as { trader: { offers: Map<string, Array<{ emptySlices?: number[] }>> } }
+  return [...trader.offers.values()].flat().map(entry => entry.emptySlices ?? [])
+}
+
+Trading('what a trader keeps with an offer is bounded by its map, not by the slices a message names', async () => {
+  const everyOther = (slice: number): number[] => Array.from({ length: MAX_SLICES }, (_, i) => i).filter(i => i !== slice)
+  const namedArb = fc.oneof(
+    { weight: 2, arbitrary: emptySlicesArb },
+    { weight: 2, arbitrary: fc.uniqueArray(fc.nat({ max: MAX_SLICES - 1 }), { minLength: 1, maxLength: 256 }) },
+    { weight: 1, arbitrary: fc.nat({ max: MAP.slices.length - 1 }).map(everyOther) }
+  )
+
+  await fc.assert(fc.asyncProperty(fc.nat({ max: MAP.slices.length - 1 }), fc.array(fc.tuple(senderArb(POOL_SIZE), offerArb, namedArb), { minLength: 1, maxLength: 8 }), async (slice, offers) => {
+    const config = testNetworkConfig()
+    const { network, clock } = newNetwork(config)
+    const subject = await addSubject({ network, clock, config, seed: SEEDS_BY_SLICE[slice][0] })
+
+    for (const [from, offer, emptySlices] of offers) {
+      const answer = await deliver(subject.handlers, 'createOffer', POOL[from], { offer, emptySlices })
+      assert.ok(answer.ok)
+
+      for (const kept of keptEmptySlices(subject.roles)) {
+        assert.ok(kept.length <= MAP.slices.length && kept.every(i => i < MAP.slices.length), `the trader keeps ${kept.length} slice indices with an offer, of a map of ${MAP.slices.length} slices`)
+      }
+    }
+  }), {
+    ...runs(40),
+    // the smallest offer, named by a supplier that says every other slice of the wire has no trader
+    examples: [[5, [[0, { id: 1, amount: 1, freeResources: MAP.slices[0].resources, usedResources: MAP.slices[0].resources, containersRunning: 0 }, everyOther(5)]]]]
+  })
+})
+
 Trading.run()
 // ---- the supplier and the containers manager ----
 
