@@ -163,7 +163,10 @@ export class Trader implements PeriodicTasks<TraderTask> {
     }
 
     const slice = this.slice
-    const fallback = emptySlices.length > 0 ? [...emptySlices] : undefined
+    // only indices of the map's slices mean anything, and only they are kept with the offer: a
+    // message may name every index the wire allows, 65 536 numbers kept with every offer
+    const known = emptySlices.filter(index => index < this.init.resourceMap().slices.length)
+    const fallback = known.length > 0 ? known : undefined
 
     if (!this.searchedHere(offer.freeResources, fallback)) {
       const because = fallback == null ? '' : `, even with ${fallback.length === 1 ? 'slice' : 'slices'} ${fallback.join(', ')} without a trader`
