@@ -2,7 +2,7 @@ import { defaultLogger } from '@libp2p/logger'
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { ResourceMap } from '../src/resources/resource-map.js'
-import { LAUNCH_MEMORY_MS } from '../src/roles/containers-manager.js'
+import { LAUNCH_MEMORY_MS, MAX_REMEMBERED_LAUNCHES } from '../src/roles/containers-manager.js'
 import { PeerRoles } from '../src/roles/peer-roles.js'
 import { MemoryRuntime } from '../src/runtime/memory-runtime.js'
 import { ManualClock } from './fixtures/fake-clock.js'
@@ -10,6 +10,7 @@ import { LocalNetwork } from './fixtures/local-network.js'
 import { container, createRolesNetwork, rejection, testNetworkConfig } from './fixtures/roles-network.js'
 import type { HostedContainer } from '../src/roles/containers-manager.js'
 import type { MemoryRuntimeInit } from '../src/runtime/memory-runtime.js'
+import type { ContainerStatus } from '../src/types.js'
 import type { RolesNetwork } from './fixtures/roles-network.js'
 
 /** A supplier (peer 0) with one single offer, and two other peers. */
@@ -58,26 +59,48 @@ test('launch is idempotent by request id: a retry returns the same statuses and 
   await net.stop()
 })
 
-test('a launch is remembered for LAUNCH_MEMORY_MS: after that its request id is free again, without another launch', async () => {
+test('a launch is remembered for LAUNCH_MEMORY_MS; once forgotten, a retry is answered from its running containers, and its id is free once they are gone', async () => {
   const net = await supplierNetwork({ cpus: 4, memory: 4096 })
   const [supplier, buyer] = net.peers
   const client = net.network.client(buyer.peer.peerId)
-  const launch = async (requestId: string, memory: number): Promise<unknown> => client.launchContainer(supplier.peer.node, net.offerId, requestId, [container({ cpus: 1, memory })])
+  const launch = async (requestId: string, memory: number): Promise<ContainerStatus[]> => client.launchContainer(supplier.peer.node, net.offerId, requestId, [container({ cpus: 1, memory })])
 
-  await launch('req-1', 256)
+  const [first] = await launch('req-1', 256)
   await net.clock.advance(LAUNCH_MEMORY_MS / 2)
   await launch('req-2', 256)
   await net.clock.advance(LAUNCH_MEMORY_MS / 2 - 1)
   // not yet forgotten: the same id with other containers is refused
   assert.match((await rejection(launch('req-1', 512))).message, /launched with other containers/)
 
-  // forgotten on time, though no launch came since: the same id with other containers is a new launch
+  // forgotten on time, though no launch came since; its container still runs, so a retry gets it
+  // again rather than a second copy, and other containers under its id are refused
   await net.clock.advance(1)
+  assert.equal((await launch('req-1', 256))[0].containerId, first.containerId)
+  assert.is(supplier.runtime.used().containers, 2)
+  assert.match((await rejection(launch('req-1', 512))).message, /launched with other containers/)
+
+  // once its container is gone the id is free
+  await client.stopLocalContainer(supplier.peer.node, first.containerId)
   await launch('req-1', 512)
-  assert.match((await rejection(launch('req-2', 512))).message, /launched with other containers/)
-  await net.clock.advance(LAUNCH_MEMORY_MS / 2)
-  await launch('req-2', 512)
-  assert.is(supplier.runtime.used().containers, 4)
+  assert.is(supplier.runtime.used().containers, 2)
+  await net.stop()
+})
+
+test('launches of other buyers that push a launch out of memory do not make its retry start it twice', async () => {
+  const net = await supplierNetwork({ cpus: 4096, memory: 1_048_576 })
+  const [supplier, buyer, flooder] = net.peers
+  const offerId = supplier.roles.offers().supplying.offers[0].id
+  const mine = [container({ cpus: 1, memory: 64 }, { name: 'mine' })]
+  const first = await net.network.client(buyer.peer.peerId).launchContainer(supplier.peer.node, offerId, 'req-mine', mine)
+  const flood = net.network.client(flooder.peer.peerId)
+
+  for (let i = 0; i < MAX_REMEMBERED_LAUNCHES + 1; i++) {
+    await flood.launchContainer(supplier.peer.node, supplier.roles.offers().supplying.offers[0].id, `flood-${i}`, [container({ cpus: 1, memory: 1 })])
+  }
+
+  const retried = await net.network.client(buyer.peer.peerId).launchContainer(supplier.peer.node, offerId, 'req-mine', mine)
+  assert.equal(retried, first)
+  assert.is(supplier.runtime.list().filter(c => c.labels['caravela.buyer'] === buyer.peer.peerId).length, 1, 'one copy')
   await net.stop()
 })
 

@@ -181,8 +181,12 @@ export class ContainersManager {
       return previous.result
     }
 
-    if (this.recoveredLaunches?.has(key) === true) {
-      return this.replay([...this.hosted.values()].filter(r => r.buyer === buyer && r.requestId === requestId), requestId, containers)
+    // a launch forgotten (restarted, or pushed out of memory by other launches) whose containers
+    // still run is answered from their records: a retry never starts them twice
+    const recorded = [...this.hosted.values()].filter(r => r.buyer === buyer && r.requestId === requestId)
+
+    if (recorded.length > 0 || this.recoveredLaunches?.has(key) === true) {
+      return this.replay(recorded, requestId, containers)
     }
 
     validate(containers)
