@@ -91,7 +91,8 @@ test('defaults: the original\'s built-in defaults, but for the discovery backend
       apiPort: 0,
       cpus: undefined,
       memory: undefined,
-      cpuClass: 'low'
+      cpuClass: 'low',
+      allow: []
     }
   })
   validateConfig(defaultConfig())
@@ -172,6 +173,7 @@ apiPort = 8001
 cpus = 1.5
 memory = "2g"
 cpuClass = "high"
+allow = ["/ip4/127.0.0.0/ipcidr/8", "/ip6/fd00::/ipcidr/8", "/ip4/192.0.2.7"]
 `)
 
   assert.equal(config, {
@@ -219,7 +221,8 @@ cpuClass = "high"
       apiPort: 8001,
       cpus: 1.5,
       memory: 2048,
-      cpuClass: 'high'
+      cpuClass: 'high',
+      allow: ['/ip4/127.0.0.0/ipcidr/8', '/ip6/fd00::/ipcidr/8', '/ip4/192.0.2.7']
     }
   })
 })
@@ -347,7 +350,12 @@ const INVALID_TOML: Array<[string, string, string]> = [
   ['memory "2x"', '[node]\nmemory = "2x"', 'node.memory'],
   ['memory 1.5', '[node]\nmemory = 1.5', 'node.memory'],
   ['cpuClass "medium"', '[node]\ncpuClass = "medium"', 'node.cpuClass'],
-  ['cpuClass 3', '[node]\ncpuClass = 3', 'node.cpuClass']
+  ['cpuClass 3', '[node]\ncpuClass = 3', 'node.cpuClass'],
+  ['allow not an array', '[node]\nallow = "/ip4/127.0.0.0/ipcidr/8"', 'node.allow'],
+  ['allow a name, not an IP', '[node]\nallow = ["/dns4/example.com"]', 'node.allow[0]'],
+  ['allow a CIDR without a multiaddr', '[node]\nallow = ["10.0.0.0/8"]', 'node.allow[0]'],
+  ['allow an IPv4 prefix of 33', '[node]\nallow = ["/ip4/10.0.0.0/ipcidr/33"]', 'node.allow[0]'],
+  ['allow a port', '[node]\nallow = ["/ip4/10.0.0.1/tcp/7800"]', 'node.allow[0]']
 ]
 
 /** A one-class, one-cores tree with the given memory entries (TOML bodies). */

@@ -44,6 +44,7 @@ const options = {
   'api-port': { type: 'string', value: 'port', description: 'Port of the control API on 127.0.0.1 (default 0: any free port)' },
   'protocol-prefix': { type: 'string', value: 'name', description: 'Protocol ids start with /<name>/; only peers with the same prefix meet (default caravela)' },
   'network-key': { type: 'string', value: 'file', description: 'Run a closed network: talk only to peers holding this key (make one with `caravela network-key FILE`); a peer without it cannot connect' },
+  allow: { type: 'string', multiple: true, value: 'multiaddr', description: 'Limit the peers of this IP network (e.g. /ip4/127.0.0.0/ipcidr/8) per peer only, not per host: connections, offers and requests (testnets on one machine; repeatable)' },
   help: { type: 'boolean', short: 'h', description: 'Show this help' }
 } satisfies Record<string, CliOption>
 
@@ -62,6 +63,7 @@ interface Flags {
   'api-port'?: string
   'protocol-prefix'?: string
   'network-key'?: string
+  allow?: string[]
   help?: boolean
 }
 
@@ -74,7 +76,8 @@ const FLAG_OF_KEY: Record<string, keyof typeof options> = {
   'node.memory': 'memory',
   'node.cpuClass': 'cpu-class',
   'node.apiPort': 'api-port',
-  'node.protocolPrefix': 'protocol-prefix'
+  'node.protocolPrefix': 'protocol-prefix',
+  'node.allow': 'allow'
 }
 
 const HELP = `Usage: npm start -- [options]
@@ -180,6 +183,7 @@ function applyFlags (node: NodeConfig, flags: Flags): void {
   node.bootstrap = flags.bootstrap ?? node.bootstrap
   node.listen = flags.listen ?? node.listen
   node.announce = flags.announce ?? node.announce
+  node.allow = flags.allow ?? node.allow
   node.protocolPrefix = flags['protocol-prefix'] ?? node.protocolPrefix
   node.cpus = flags.cpus == null ? node.cpus : parseNumber('cpus', flags.cpus)
   node.apiPort = flags['api-port'] == null ? node.apiPort : parseNumber('api-port', flags['api-port'])

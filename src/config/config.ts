@@ -13,6 +13,7 @@ import { peerIdFromString } from '@libp2p/peer-id'
 import { multiaddr } from '@multiformats/multiaddr'
 import { parse as parseToml, TomlError } from 'smol-toml'
 import { InvalidConfigurationError } from '../errors.js'
+import { checkAllowedNetwork } from '../protocols/address.js'
 import { ResourceMap } from '../resources/resource-map.js'
 import { CPU_CLASS_NAMES } from '../types.js'
 import { formatDuration, parseDuration } from './duration.js'
@@ -78,7 +79,8 @@ const NODE_KEYS = {
   apiPort: 'number',
   cpus: 'number',
   memory: 'memory',
-  cpuClass: 'cpuClass'
+  cpuClass: 'cpuClass',
+  allow: 'strings'
 } as const satisfies Record<keyof NodeConfig, string>
 
 /** A fresh copy of the built-in configuration (see the top of this file). */
@@ -129,7 +131,8 @@ export function defaultConfig (): CaravelaConfig {
       apiPort: 0,
       cpus: undefined,
       memory: undefined,
-      cpuClass: 'low'
+      cpuClass: 'low',
+      allow: []
     }
   }
 }
@@ -597,6 +600,18 @@ function validateNode (node: NodeConfig): void {
   }
 
   checkOneOf(node.cpuClass, CPU_CLASS_NAMES, 'node.cpuClass')
+
+  if (!Array.isArray(node.allow)) {
+    throw new InvalidConfigurationError('node.allow', `must be an array of IP networks, got ${describe(node.allow)}`)
+  }
+
+  node.allow.forEach((text, i) => {
+    try {
+      checkAllowedNetwork(text)
+    } catch (err: any) {
+      throw new InvalidConfigurationError(`node.allow[${i}]`, err.message)
+    }
+  })
 }
 
 function checkMultiaddrs (list: string[], key: string, needsPeerId: boolean): void {

@@ -6,6 +6,7 @@
 
 import { fromString as uint8ArrayFromString } from 'uint8arrays/from-string'
 import { DISCOVERY_BACKENDS } from '../config/config.js'
+import { AddressGroups } from '../protocols/address.js'
 import { pointOf } from '../resources/resource-map.js'
 import { MemoryStore } from '../store/store.js'
 import { Buyer } from './buyer.js'
@@ -14,6 +15,7 @@ import { UnsupportedBackendError } from './errors.js'
 import { Ledger } from './ledger.js'
 import { LoopbackClient } from './loopback-client.js'
 import { cryptoRandom } from './random.js'
+import { clampToPeerBound, describeResources, peerResourceBound, sameResources } from './resources.js'
 import { computeCapacity, PUBLISH_DELAY, Supplier } from './supplier.js'
 import { Trader } from './trader.js'
 import { UserManager } from './user-manager.js'
@@ -81,6 +83,20 @@ export interface PeerRolesInit {
    * @default PUBLISH_DELAY
    */
   publishDelay?: number
+  /**
+   * The addresses a peer announced, which the trader hands to buyers with its offers
+   * (`TraderInit.addressesOf`): a libp2p peer's reads its peer store.
+   *
+   * @default none: the address a request came from, as in-process transports give it
+   */
+  addressesOf?: (peerId: string) => Promise<string[]>
+  /**
+   * Networks whose peers the trader limits per peer only, not per host and subnet
+   * (`AddressGroups`), e.g. `/ip4/127.0.0.0/ipcidr/8` for a testnet on one machine.
+   *
+   * @default []
+   */
+  allow?: readonly string[]
 }
 
 /** The point of a base58btc peer id: sha256 of its multihash, as kad-dht computes it. */
@@ -97,6 +113,8 @@ export class PeerRoles {
   private readonly config: () => NetworkConfig
   private readonly runtime: ContainerRuntime
   private readonly capacity: PeerRolesInit['capacity']
+  /** shared by every peer: a log is made only when there is something to say */
+  private readonly logger: ComponentLogger
   private readonly supplier: Supplier
   private readonly containers: ContainersManager
   private readonly trader: Trader
@@ -110,6 +128,7 @@ export class PeerRoles {
     this.config = config
     this.runtime = runtime
     this.capacity = init.capacity
+    this.logger = logger
 
     const handlers = new PeerHandlers(config)
     this.handlers = handlers
@@ -136,7 +155,9 @@ export class PeerRoles {
       ...common,
       selfKey,
       keyOf: init.keyOf ?? keyOfPeerId,
-      log: logger.forComponent('caravela:trader')
+      log: logger.forComponent('caravela:trader'),
+      addressesOf: init.addressesOf,
+      addressGroups: init.allow == null || init.allow.length === 0 ? undefined : new AddressGroups(init.allow)
     })
     this.buyer = new Buyer({ ...common, log: logger.forComponent('caravela:buyer') })
     this.users = new UserManager({ client, clock, ledger, log: logger.forComponent('caravela:user') })
@@ -164,7 +185,7 @@ export class PeerRoles {
       throw new UnsupportedBackendError(backend)
     }
 
-    const capacity = computeCapacity(await this.machine(), config())
+    const capacity = this.withinBound(computeCapacity(await this.machine(), config()))
     this.running = true
 
     if (hasExitEvents(runtime)) {
@@ -264,6 +285,21 @@ export class PeerRoles {
   /** The containers this peer runs for others. */
   hosted (): HostedContainer[] {
     return this.containers.list()
+  }
+
+  /**
+   * The capacity the supplier offers: the machine's, cut down to what one peer may offer on the
+   * network (`peerResourceBound`), which traders would refuse. A peer on a larger machine than the
+   * bound still starts, as its user expects, and offers the bound; it says so in its log.
+   */
+  private withinBound (capacity: Resources): Resources {
+    const within = clampToPeerBound(capacity, peerResourceBound(this.config()))
+
+    if (!sameResources(within, capacity)) {
+      this.logger.forComponent('caravela:roles').error('this peer has %s, more than one peer may offer on this network: it offers %s', describeResources(capacity), describeResources(within))
+    }
+
+    return within
   }
 
   /** Cores and MB before overcommit: the advertised ones, or the runtime's. */
