@@ -40,6 +40,12 @@ export const DEFAULT_WAVE_SIZE = 5
 export const DEFAULT_START_TIMEOUT = 60_000
 /** Time peers have to exit after SIGTERM before they are killed. */
 export const DEFAULT_STOP_TIMEOUT = 15_000
+/**
+ * Every peer of a testnet connects from 127.0.0.1: the peers limit one another per peer only, not
+ * per host (libp2p's inbound connections, the traders' offers per host and subnet, the request
+ * rate per host), or a testnet of more than a few peers would refuse its own.
+ */
+export const TESTNET_ALLOW = '/ip4/127.0.0.0/ipcidr/8'
 /** File marking a directory as a testnet's, so that only such a directory is ever wiped. */
 export const TESTNET_MARKER = '.caravela-testnet'
 
@@ -204,6 +210,7 @@ function spawnPeer (dir: string, index: number, init: TestnetInit, bootstrap?: s
     DAEMON_PATH,
     '--listen', `/ip4/127.0.0.1/tcp/${port}`,
     '--data-dir', join(dir, `peer-${index}`),
+    '--allow', TESTNET_ALLOW,
     ...(bootstrap == null ? [] : ['--bootstrap', bootstrap]),
     ...(init.protocolPrefix == null ? [] : ['--protocol-prefix', init.protocolPrefix]),
     ...(init.cpus == null ? [] : ['--cpus', String(init.cpus)]),

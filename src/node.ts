@@ -112,9 +112,10 @@ export async function createCaravelaNode (init: CreateCaravelaNodeInit = {}): Pr
       connectionEncrypters: [noise()],
       streamMuxers: [yamux()],
       ...(networkKey == null ? {} : { connectionProtector: preSharedKey({ psk: networkKey }) }),
+      // libp2p's per-host limits on inbound connections, except for the networks the
+      // configuration allows: a testnet's peers all connect from one host
       connectionManager: {
-        // every loopback peer is the same host: per-host inbound limits would refuse a local testnet
-        allow: ['/ip4/127.0.0.0/ipcidr/8', '/ip6/::1/ipcidr/128']
+        allow: [...config.node.allow]
       },
       ...libp2p,
       services: {

@@ -6,6 +6,7 @@
 
 import { serviceCapabilities, serviceDependencies } from '@libp2p/interface'
 import { kadDHT, passthroughMapper } from '@libp2p/kad-dht'
+import { peerIdFromString } from '@libp2p/peer-id'
 import { multiaddr } from '@multiformats/multiaddr'
 import { systemClock } from './clock.js'
 import { checkAdoptedNetwork, defaultConfig, networkConfigDigest, networkConfigFromJson, networkConfigToJson } from './config/config.js'
@@ -14,6 +15,7 @@ import { IncompatibleNetworkError, InvalidConfigurationError, JoinFailedError } 
 import { addProtocolMetrics } from './metrics.js'
 import { KadOverlay } from './overlay/kad-overlay.js'
 import { Libp2pCaravelaClient } from './protocols/client.js'
+import { MAX_MULTIADDR_BYTES } from './protocols/constants.js'
 import { copyHandlers } from './protocols/handlers.js'
 import { CaravelaProtocolServer } from './protocols/server.js'
 import { ResourceMap } from './resources/resource-map.js'
@@ -171,6 +173,7 @@ export class CaravelaService implements Startable, Caravela {
     })
     this.server = new CaravelaProtocolServer(components, {
       protocolPrefix,
+      allow: this.config.node.allow,
       handlers: {
         obtainConfiguration: async () => this.networkConfiguration()
       }
@@ -207,7 +210,9 @@ export class CaravelaService implements Startable, Caravela {
         : { cpus: this.config.node.cpus, memory: this.config.node.memory, cpuClass: CPU_CLASS_NAMES.indexOf(this.config.node.cpuClass) },
       logger: this.components.logger,
       store: this.store,
-      supplierPolicy: this.config.supplier
+      supplierPolicy: this.config.supplier,
+      addressesOf: async peerId => this.announcedAddresses(peerId),
+      allow: this.config.node.allow
     })
     this.setHandlers(roles.handlers)
     await this.server.start()
@@ -405,6 +410,32 @@ export class CaravelaService implements Startable, Caravela {
       },
       suppliers: stats.suppliers
     }
+  }
+
+  /**
+   * The addresses a peer announced, as the peer store keeps them: those of the peer record it
+   * signed, sent through identify, when it sent one, or else every address the store has for it
+   * (identify's, and what the DHT learned). Never the address of a connection it made to us, whose
+   * port is one its system picked for that connection. Addresses the wire cannot carry are left
+   * out; an unknown peer has none.
+   */
+  private async announcedAddresses (peerId: string): Promise<string[]> {
+    let addresses
+
+    try {
+      addresses = (await this.components.peerStore.get(peerIdFromString(peerId))).addresses
+    } catch (err: any) {
+      if (err.name !== 'NotFoundError') {
+        this.log('could not read the addresses of %s - %e', peerId, err)
+      }
+
+      return []
+    }
+
+    const certified = addresses.filter(address => address.isCertified)
+    return (certified.length > 0 ? certified : addresses)
+      .filter(address => address.multiaddr.bytes.byteLength <= MAX_MULTIADDR_BYTES)
+      .map(address => address.multiaddr.toString())
   }
 
   /** Start the supplier, trader and buyer once the peer knows which network it is in. */

@@ -93,7 +93,8 @@ test('defaults: the original\'s built-in defaults, but for the discovery backend
       cpus: undefined,
       memory: undefined,
       cpuClass: 'low',
-      networkConfig: undefined
+      networkConfig: undefined,
+      allow: []
     },
     supplier: {
       allowBuyers: [],
@@ -189,6 +190,7 @@ apiPort = 8001
 cpus = 1.5
 memory = "2g"
 cpuClass = "high"
+allow = ["/ip4/127.0.0.0/ipcidr/8", "/ip6/fd00::/ipcidr/8", "/ip4/192.0.2.7"]
 networkConfig = "${'ab'.repeat(32)}"
 
 [supplier]
@@ -253,7 +255,8 @@ imageGracePeriod = "10m"
       cpus: 1.5,
       memory: 2048,
       cpuClass: 'high',
-      networkConfig: 'ab'.repeat(32)
+      networkConfig: 'ab'.repeat(32),
+      allow: ['/ip4/127.0.0.0/ipcidr/8', '/ip6/fd00::/ipcidr/8', '/ip4/192.0.2.7']
     },
     supplier: {
       allowBuyers: [PEER],
@@ -432,7 +435,12 @@ const INVALID_TOML: Array<[string, string, string]> = [
   ['networkConfig not hex', `[node]\nnetworkConfig = "${'g'.repeat(64)}"`, 'node.networkConfig'],
   ['networkConfig a number', '[node]\nnetworkConfig = 12', 'node.networkConfig'],
   ['keyFile a number', '[network]\nkeyFile = 12', 'network.keyFile'],
-  ['keyFile empty', '[network]\nkeyFile = ""', 'network.keyFile']
+  ['keyFile empty', '[network]\nkeyFile = ""', 'network.keyFile'],
+  ['allow not an array', '[node]\nallow = "/ip4/127.0.0.0/ipcidr/8"', 'node.allow'],
+  ['allow a name, not an IP', '[node]\nallow = ["/dns4/example.com"]', 'node.allow[0]'],
+  ['allow a CIDR without a multiaddr', '[node]\nallow = ["10.0.0.0/8"]', 'node.allow[0]'],
+  ['allow an IPv4 prefix of 33', '[node]\nallow = ["/ip4/10.0.0.0/ipcidr/33"]', 'node.allow[0]'],
+  ['allow a port', '[node]\nallow = ["/ip4/10.0.0.1/tcp/7800"]', 'node.allow[0]']
 ]
 
 /** A one-class, one-cores tree with the given memory entries (TOML bodies). */

@@ -132,7 +132,8 @@ test('an update that no longer serves the slice drops the offer', async () => {
 })
 
 test('a trader keeps a bounded number of offers per supplier', async () => {
-  const net = await quietNetwork()
+  // a supplier whose address names no IP: no per-host cap comes first
+  const net = await createRolesNetwork({ size: 6, stopped: true, address: i => i === 1 ? '/dns4/supplier.test/tcp/7800' : undefined })
   const [trader, supplier] = net.peers
   const big = { cpuClass: 0, cpus: 2, memory: 2048 }
   const client = net.network.client(supplier.peer.peerId)

@@ -50,6 +50,7 @@ const options = {
   'container-network': { type: 'string', value: 'bridge|none', description: 'Network of the containers: bridge (default) or none (no network, no ports)' },
   'network-key': { type: 'string', value: 'file', description: 'Run a closed network: talk only to peers holding this key (make one with `caravela network-key FILE`); a peer without it cannot connect. Overrides [network] keyFile' },
   'network-config': { type: 'string', value: 'sha256', description: 'Run only with the network configuration of this digest (`caravela config-digest` prints it): refuse to join a network whose configuration differs' },
+  allow: { type: 'string', multiple: true, value: 'multiaddr', description: 'Limit the peers of this IP network (e.g. /ip4/127.0.0.0/ipcidr/8) per peer only, not per host: connections, offers and requests (testnets on one machine; repeatable)' },
   help: { type: 'boolean', short: 'h', description: 'Show this help' }
 } satisfies Record<string, CliOption>
 
@@ -74,6 +75,7 @@ interface Flags {
   'host-ports'?: string
   'container-network'?: string
   'network-config'?: string
+  allow?: string[]
   help?: boolean
 }
 
@@ -92,7 +94,8 @@ const FLAG_OF_KEY: Record<string, keyof typeof options> = {
   'supplier.allowRegistries': 'allow-registry',
   'supplier.hostPorts': 'host-ports',
   'supplier.network': 'container-network',
-  'node.networkConfig': 'network-config'
+  'node.networkConfig': 'network-config',
+  'node.allow': 'allow'
 }
 
 const HELP = `Usage: npm start -- [options]
@@ -228,6 +231,7 @@ function applyFlags (config: CaravelaConfig, flags: Flags): void {
   node.bootstrap = flags.bootstrap ?? node.bootstrap
   node.listen = flags.listen ?? node.listen
   node.announce = flags.announce ?? node.announce
+  node.allow = flags.allow ?? node.allow
   node.protocolPrefix = flags['protocol-prefix'] ?? node.protocolPrefix
   node.cpus = flags.cpus == null ? node.cpus : parseNumber('cpus', flags.cpus)
   node.apiPort = flags['api-port'] == null ? node.apiPort : parseNumber('api-port', flags['api-port'])

@@ -16,6 +16,7 @@ import { multiaddr } from '@multiformats/multiaddr'
 import { parse as parseToml, TomlError } from 'smol-toml'
 import { InvalidConfigurationError } from '../errors.js'
 import { imagePatternProblem } from '../image-ref.js'
+import { checkAllowedNetwork } from '../protocols/address.js'
 import { ResourceMap } from '../resources/resource-map.js'
 import { CPU_CLASS_NAMES } from '../types.js'
 import { formatDuration, parseDuration } from './duration.js'
@@ -82,7 +83,8 @@ const NODE_KEYS = {
   cpus: 'number',
   memory: 'memory',
   cpuClass: 'cpuClass',
-  networkConfig: 'string'
+  networkConfig: 'string',
+  allow: 'strings'
 } as const satisfies Record<keyof NodeConfig, string>
 
 /** How each `SupplierConfig` key is read from TOML. */
@@ -156,7 +158,8 @@ export function defaultConfig (): CaravelaConfig {
       cpus: undefined,
       memory: undefined,
       cpuClass: 'low',
-      networkConfig: undefined
+      networkConfig: undefined,
+      allow: []
     },
     supplier: defaultSupplierConfig()
   }
@@ -740,6 +743,18 @@ function validateNode (node: NodeConfig): void {
   }
 
   checkOneOf(node.cpuClass, CPU_CLASS_NAMES, 'node.cpuClass')
+
+  if (!Array.isArray(node.allow)) {
+    throw new InvalidConfigurationError('node.allow', `must be an array of IP networks, got ${describe(node.allow)}`)
+  }
+
+  node.allow.forEach((text, i) => {
+    try {
+      checkAllowedNetwork(text)
+    } catch (err: any) {
+      throw new InvalidConfigurationError(`node.allow[${i}]`, err.message)
+    }
+  })
 }
 
 function validateSupplier (supplier: SupplierConfig): void {

@@ -70,6 +70,13 @@ export interface NodeConfig {
    * runs with (`networkConfigDigest`): it refuses to adopt, keep or create any other
    */
   networkConfig?: string
+  /**
+   * networks (`/ip4/<address>/ipcidr/<prefix>`, libp2p's allow-list form) whose peers are limited
+   * per peer only: libp2p's per-host connection limits, and this peer's caps on the offers and
+   * requests of one host or subnet, do not apply to them. A testnet of many peers on one machine
+   * allows `/ip4/127.0.0.0/ipcidr/8`; empty, every address is limited
+   */
+  allow: string[]
 }
 
 /** A container network a supplier gives its containers. */

@@ -27,7 +27,12 @@ export const MAX_OUTBOUND_STREAMS = 64
 export const RATE_LIMIT_BURST = 200
 /** Requests per second a peer may send on one protocol once its burst is spent. */
 export const RATE_LIMIT_PER_SECOND = 100
-/** (peer, protocol) token buckets kept; the least recently used goes when a new one needs room. */
+/**
+ * Peers' worth of requests that the peers of one host (IPv4 address, IPv6 /64) may send together on
+ * one protocol: its bucket is this multiple of one peer's, in size and in rate.
+ */
+export const RATE_LIMIT_ADDRESS_MULTIPLE = 4
+/** (peer, protocol) token buckets kept, and as many (host, protocol) ones; the least recently used goes when a new one needs room. */
 export const RATE_LIMIT_MAX_BUCKETS = 4096
 
 /** Repeated fields: these must equal the `(protons.options).limit` values of `caravela.proto` (test/protocols-schema.test.ts checks). */

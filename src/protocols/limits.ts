@@ -3,8 +3,8 @@
  */
 
 import {
-  MAX_INBOUND_STREAMS, MAX_LARGE_MESSAGE_SIZE, MAX_MESSAGE_SIZE, MAX_OUTBOUND_STREAMS, RATE_LIMIT_BURST,
-  RATE_LIMIT_MAX_BUCKETS, RATE_LIMIT_PER_SECOND, READ_TIMEOUT, REQUEST_TIMEOUT
+  MAX_INBOUND_STREAMS, MAX_LARGE_MESSAGE_SIZE, MAX_MESSAGE_SIZE, MAX_OUTBOUND_STREAMS, RATE_LIMIT_ADDRESS_MULTIPLE,
+  RATE_LIMIT_BURST, RATE_LIMIT_MAX_BUCKETS, RATE_LIMIT_PER_SECOND, READ_TIMEOUT, REQUEST_TIMEOUT
 } from './constants.js'
 import type { MessageName } from './ids.js'
 
@@ -59,7 +59,17 @@ export interface ProtocolLimits {
    */
   rateLimitPerSecond: number
   /**
-   * (peer, protocol) rate-limit buckets kept; the least recently used is evicted.
+   * How many peers' worth of requests the peers connected from one host (an IPv4 address, an IPv6
+   * /64) may send together on one protocol: its burst and rate are this multiple of one peer's,
+   * so that many peer ids from one machine do not get a rate each. Hosts on the server's allow
+   * list are limited per peer only.
+   *
+   * @default 4
+   */
+  rateLimitAddressMultiple: number
+  /**
+   * (peer, protocol) rate-limit buckets kept, and as many (host, protocol) ones; the least
+   * recently used is evicted.
    *
    * @default 4096
    */
@@ -75,6 +85,7 @@ export const DEFAULT_LIMITS: Readonly<ProtocolLimits> = Object.freeze({
   maxOutboundStreams: MAX_OUTBOUND_STREAMS,
   rateLimitBurst: RATE_LIMIT_BURST,
   rateLimitPerSecond: RATE_LIMIT_PER_SECOND,
+  rateLimitAddressMultiple: RATE_LIMIT_ADDRESS_MULTIPLE,
   rateLimitMaxBuckets: RATE_LIMIT_MAX_BUCKETS
 })
 

@@ -1,7 +1,8 @@
 /**
  * The inbound side of the Caravela protocols: one libp2p protocol per message, one request per
- * stream. Every stream is rate limited per peer, bounded in size and time, decoded and validated,
- * and answered with an in-band status; a domain handler runs only on a valid request.
+ * stream. Every stream is rate limited per peer and per host, bounded in size and time, decoded
+ * and validated, and answered with an in-band status; a domain handler runs only on a valid
+ * request.
  */
 
 import { setMaxListeners } from 'node:events'
@@ -10,6 +11,7 @@ import { lpStream } from '@libp2p/utils'
 import { raceSignal } from 'race-signal'
 import { PROTOCOL_PREFIX } from '../constants.js'
 import { MalformedMessageError, NotImplementedError, ProtocolStatusError } from '../errors.js'
+import { AddressGroups } from './address.js'
 import { CODECS } from './codec.js'
 import { copyHandlers } from './handlers.js'
 import { MESSAGE_NAMES, protocolIds } from './ids.js'
@@ -42,6 +44,13 @@ export interface CaravelaProtocolServerInit {
   handlers?: Partial<CaravelaHandlers>
   /** Overrides of `DEFAULT_LIMITS`. */
   limits?: Partial<ProtocolLimits>
+  /**
+   * Networks whose hosts are limited per peer only, not per host (`AddressGroups`), in libp2p's
+   * form: `/ip4/127.0.0.0/ipcidr/8`.
+   *
+   * @default []
+   */
+  allow?: readonly string[]
 }
 
 /** Errors of a request's framing: the peer sent bytes, but not one frame within the limits. */
@@ -63,6 +72,9 @@ export class CaravelaProtocolServer implements Startable {
   private readonly components: CaravelaProtocolServerComponents
   private readonly log: Logger
   private readonly rateLimiter: TokenBuckets
+  /** (host, protocol) buckets, `rateLimitAddressMultiple` times a peer's */
+  private readonly hostRateLimiter: TokenBuckets
+  private readonly addressGroups: AddressGroups
   private handlers: Partial<CaravelaHandlers>
   private readonly inFlight = new Set<AbortController>()
   private running = false
@@ -78,6 +90,12 @@ export class CaravelaProtocolServer implements Startable {
       perSecond: this.limits.rateLimitPerSecond,
       maxBuckets: this.limits.rateLimitMaxBuckets
     })
+    this.hostRateLimiter = new TokenBuckets({
+      burst: this.limits.rateLimitBurst * this.limits.rateLimitAddressMultiple,
+      perSecond: this.limits.rateLimitPerSecond * this.limits.rateLimitAddressMultiple,
+      maxBuckets: this.limits.rateLimitMaxBuckets
+    })
+    this.addressGroups = new AddressGroups(init.allow)
   }
 
   /** Register a handler for every protocol. */
@@ -168,11 +186,12 @@ export class CaravelaProtocolServer implements Startable {
   private async respond<N extends MessageName> (name: N, lp: LengthPrefixedStream<Stream>, connection: Connection, signal: AbortSignal): Promise<Uint8Array> {
     const codec = CODECS[name]
     const peer = connection.remotePeer.toString()
+    const remoteAddr = connection.remoteAddr.toString()
     let request: Requests[N]
     let response: Response<Results[N]>
 
     try {
-      request = await this.readRequest(name, lp, peer, signal)
+      request = await this.readRequest(name, lp, peer, remoteAddr, signal)
     } catch (err: any) {
       if (err instanceof ProtocolStatusError) {
         this.log('%s from %s refused: %s %s', name, peer, err.status, err.message)
@@ -190,7 +209,7 @@ export class CaravelaProtocolServer implements Startable {
       }
 
       const ctx: RequestContext = {
-        from: { peerId: peer, multiaddrs: [connection.remoteAddr.toString()] },
+        from: { peerId: peer, multiaddrs: [remoteAddr] },
         signal
       }
       const invoke = INVOKERS[name]
@@ -216,11 +235,17 @@ export class CaravelaProtocolServer implements Startable {
   /**
    * Read, count and decode one request.
    *
-   * @throws {ProtocolStatusError} when over the rate limit, badly framed or invalid
+   * @throws {ProtocolStatusError} when over the rate limit of the peer or of its host, badly framed or invalid
    */
-  private async readRequest<N extends MessageName> (name: N, lp: LengthPrefixedStream<Stream>, peer: string, signal: AbortSignal): Promise<Requests[N]> {
+  private async readRequest<N extends MessageName> (name: N, lp: LengthPrefixedStream<Stream>, peer: string, remoteAddr: string, signal: AbortSignal): Promise<Requests[N]> {
     if (!this.rateLimiter.take(`${peer}/${name}`)) {
       throw new ProtocolStatusError('RATE_LIMITED', `too many ${name} requests, slow down`)
+    }
+
+    const host = this.addressGroups.groupOf(remoteAddr)?.host
+
+    if (host != null && !this.hostRateLimiter.take(`${host}/${name}`)) {
+      throw new ProtocolStatusError('RATE_LIMITED', `too many ${name} requests from ${host}, slow down`)
     }
 
     const readSignal = AbortSignal.any([signal, AbortSignal.timeout(this.limits.readTimeout)])

@@ -6,6 +6,7 @@
 
 import { fromString as uint8ArrayFromString } from 'uint8arrays/from-string'
 import { DISCOVERY_BACKENDS } from '../config/config.js'
+import { AddressGroups } from '../protocols/address.js'
 import { pointOf } from '../resources/resource-map.js'
 import { MemoryStore } from '../store/store.js'
 import { Buyer } from './buyer.js'
@@ -16,6 +17,7 @@ import { Ledger } from './ledger.js'
 import { LoopbackClient } from './loopback-client.js'
 import { cryptoRandom } from './random.js'
 import { Reputation } from './reputation.js'
+import { clampToPeerBound, describeResources, peerResourceBound, sameResources } from './resources.js'
 import { computeCapacity, PUBLISH_DELAY, Supplier } from './supplier.js'
 import { Trader } from './trader.js'
 import { UserManager } from './user-manager.js'
@@ -90,6 +92,20 @@ export interface PeerRolesInit {
    * @default PUBLISH_DELAY
    */
   publishDelay?: number
+  /**
+   * The addresses a peer announced, which the trader hands to buyers with its offers
+   * (`TraderInit.addressesOf`): a libp2p peer's reads its peer store.
+   *
+   * @default none: the address a request came from, as in-process transports give it
+   */
+  addressesOf?: (peerId: string) => Promise<string[]>
+  /**
+   * Networks whose peers the trader limits per peer only, not per host and subnet
+   * (`AddressGroups`), e.g. `/ip4/127.0.0.0/ipcidr/8` for a testnet on one machine.
+   *
+   * @default []
+   */
+  allow?: readonly string[]
 }
 
 /** The point of a base58btc peer id: sha256 of its multihash, as kad-dht computes it. */
@@ -106,6 +122,8 @@ export class PeerRoles {
   private readonly config: () => NetworkConfig
   private readonly runtime: ContainerRuntime
   private readonly capacity: PeerRolesInit['capacity']
+  /** shared by every peer: a log is made only when there is something to say */
+  private readonly logger: ComponentLogger
   private readonly supplier: Supplier
   private readonly containers: ContainersManager
   private readonly trader: Trader
@@ -119,6 +137,7 @@ export class PeerRoles {
     this.config = config
     this.runtime = runtime
     this.capacity = init.capacity
+    this.logger = logger
 
     const handlers = new PeerHandlers(config)
     this.handlers = handlers
@@ -146,7 +165,9 @@ export class PeerRoles {
       ...common,
       selfKey,
       keyOf: init.keyOf ?? keyOfPeerId,
-      log: logger.forComponent('caravela:trader')
+      log: logger.forComponent('caravela:trader'),
+      addressesOf: init.addressesOf,
+      addressGroups: init.allow == null || init.allow.length === 0 ? undefined : new AddressGroups(init.allow)
     })
     // the buyer marks suppliers whose launches fail, the user manager those that lost a container
     const reputation = new Reputation(clock, () => self().peerId)
@@ -176,7 +197,7 @@ export class PeerRoles {
       throw new UnsupportedBackendError(backend)
     }
 
-    const capacity = computeCapacity(await this.machine(), config())
+    const capacity = this.withinBound(computeCapacity(await this.machine(), config()))
     this.running = true
 
     if (hasExitEvents(runtime)) {
@@ -276,6 +297,21 @@ export class PeerRoles {
   /** The containers this peer runs for others. */
   hosted (): HostedContainer[] {
     return this.containers.list()
+  }
+
+  /**
+   * The capacity the supplier offers: the machine's, cut down to what one peer may offer on the
+   * network (`peerResourceBound`), which traders would refuse. A peer on a larger machine than the
+   * bound still starts, as its user expects, and offers the bound; it says so in its log.
+   */
+  private withinBound (capacity: Resources): Resources {
+    const within = clampToPeerBound(capacity, peerResourceBound(this.config()))
+
+    if (!sameResources(within, capacity)) {
+      this.logger.forComponent('caravela:roles').error('this peer has %s, more than one peer may offer on this network: it offers %s', describeResources(capacity), describeResources(within))
+    }
+
+    return within
   }
 
   /** Cores and MB before overcommit: the advertised ones, or the runtime's. */

@@ -4,6 +4,11 @@
  * (used resources and running containers included, which the original's traders never returned),
  * and advertises to and relays through same-slice neighbours.
  *
+ * Every supplier is assumed hostile: an offer beyond what one peer may have (`peerResourceBound`)
+ * is refused, and the offers kept from the peers of one host or one subnet are capped, so that
+ * many throw-away peer ids from one machine cannot fill the table. Buyers are handed a supplier's
+ * announced addresses (`TraderInit.addressesOf`), never the source port its connection came from.
+ *
  * Under the `swarm` baseline the trader of the master keeps one registration per worker, whatever
  * its slice and however full the worker, heartbeats the workers with the same refreshes, and
  * answers a buyer with the best few workers for its request.
@@ -11,17 +16,20 @@
 
 import { copyList } from '../empty.js'
 import { ProtocolStatusError } from '../errors.js'
-import { MAX_OFFERS } from '../protocols/constants.js'
+import { AddressGroups } from '../protocols/address.js'
+import { MAX_LARGE_MESSAGE_SIZE, MAX_OFFERS } from '../protocols/constants.js'
 import { uniform } from './random.js'
 import { ANSWER_OFFERS, topOffers } from './ranking.js'
-import { describeResources } from './resources.js'
+import { beyondPeerBound, describeResources, peerResourceBound } from './resources.js'
 import { SWARM_MAX_WORKERS } from './swarm.js'
 import { forEachLimit, repeat } from './tasks.js'
 import type { NetworkConfig } from '../config/types.js'
+import type { AddressGroup } from '../protocols/address.js'
 import type { RequestContext } from '../protocols/handlers.js'
 import type { ResourceMap, Slice } from '../resources/resource-map.js'
 import type { AvailableOffer, CaravelaClient, Clock, CreateOfferResult, NodeRef, Offer, Overlay, Resources } from '../types.js'
 import type { RandomSource } from './random.js'
+import type { PeerBound } from './resources.js'
 import type { PeriodicTasks, RepeatingTask } from './tasks.js'
 import type { Logger } from '@libp2p/interface'
 
@@ -29,6 +37,25 @@ import type { Logger } from '@libp2p/interface'
 export const MAX_OFFERS_PER_SUPPLIER = 64
 /** Offers kept in all, so that hostile suppliers cannot exhaust memory. */
 export const MAX_TRADER_OFFERS = 4096
+/**
+ * Offers kept from the peers connected from one host (an IPv4 address, an IPv6 /64), whatever
+ * their peer ids: fewer than a buyer's answer holds (`ANSWER_OFFERS`), so that the peers of one
+ * machine cannot crowd every other supplier out of it, nor fill the table. A testnet of many peers
+ * on one machine puts its addresses on the allow list (`node.allow`).
+ */
+export const MAX_OFFERS_PER_HOST = 8
+/**
+ * Offers kept from the peers connected from one subnet (an IPv4 /24, an IPv6 /48): a few hosts'
+ * worth, so that filling the table takes addresses in MAX_TRADER_OFFERS / 32 = 128 subnets.
+ */
+export const MAX_OFFERS_PER_SUBNET = 32
+/** Addresses of a supplier handed to buyers: a peer listening on every interface has a few. */
+export const MAX_SUPPLIER_ADDRESSES = 8
+/**
+ * Bytes a GetOffers answer may take, by the trader's estimate (`answerBytes`): what the response
+ * limit holds, less room for its envelope.
+ */
+const ANSWER_BYTES = MAX_LARGE_MESSAGE_SIZE - 1024
 /** RefreshOffer requests in flight at once. */
 export const REFRESH_CONCURRENCY = 16
 /**
@@ -58,6 +85,20 @@ export interface TraderInit {
   /** samples of offers when there are more than a response holds */
   random: RandomSource
   log: Logger
+  /**
+   * The addresses a supplier announced (a libp2p peer's peer store, filled by identify), handed
+   * to buyers with its offers; none known, its peer id alone, which a buyer's DHT resolves.
+   * Without this function, the address the offer came from (`RequestContext.from`), as in-process
+   * transports and the simulator give it.
+   */
+  addressesOf?: (peerId: string) => Promise<string[]>
+  /**
+   * Hosts and subnets the peers of an address count under; addresses on its allow list are
+   * limited per peer only.
+   *
+   * @default new AddressGroups(): every IP address is limited
+   */
+  addressGroups?: AddressGroups
 }
 
 /** An offer as the trader keeps it. */
@@ -69,6 +110,8 @@ interface TraderOffer {
   refreshing: boolean
   /** the slices its supplier found without a trader, when the offer was taken for their requests */
   emptySlices?: number[]
+  /** the host and subnet its supplier connected from, when counted there */
+  group?: AddressGroup
 }
 
 /** A same-slice trader known to keep offers, on one side of ours. */
@@ -101,12 +144,21 @@ export class Trader implements PeriodicTasks<TraderTask> {
    */
   private readonly offers = new Map<string, TraderOffer[]>()
   private offerCount = 0
+  /**
+   * host → offers kept from it, and subnet → offers kept from it (`TraderOffer.group`), made with
+   * the first offer from an IP address: a simulated network has a million traders and no addresses
+   */
+  private perHost?: Map<string, number>
+  private perSubnet?: Map<string, number>
+  private readonly addressGroups: AddressGroups
+  private selfId?: string
   private readonly neighbors: Partial<Record<Side, OfferingNeighbor>> = {}
   private tasks: RepeatingTask[] = []
 
   constructor (init: TraderInit) {
     this.init = init
     this.log = init.log
+    this.addressGroups = init.addressGroups ?? NO_ALLOW_LIST
   }
 
   start (): void {
@@ -155,9 +207,17 @@ export class Trader implements PeriodicTasks<TraderTask> {
    * CreateOffer: kept only when the supplier can serve a request searched in our slice
    * (`ResourceMap.serves`), or, when the supplier found `emptySlices` without a trader, a request
    * searched here for that reason (`ResourceMap.offerSlices`); the reply says so, where the original
-   * dropped such offers in silence.
+   * dropped such offers in silence. Refused too: an offer beyond what one peer may have
+   * (`peerResourceBound`), and a new offer over the caps of its supplier, of its supplier's host
+   * or subnet (`MAX_OFFERS_PER_HOST`, `MAX_OFFERS_PER_SUBNET`) or of the whole table.
    */
   createOffer (ctx: RequestContext, offer: Offer, emptySlices: readonly number[] = []): CreateOfferResult {
+    const beyond = beyondPeerBound(offer, this.peerBound())
+
+    if (beyond != null) {
+      return { accepted: false, reason: `the offer is refused: ${beyond}` }
+    }
+
     if (this.swarm) {
       return this.registerWorker(ctx, offer)
     }
@@ -178,10 +238,19 @@ export class Trader implements PeriodicTasks<TraderTask> {
 
     const supplierOffers = this.offers.get(ctx.from.peerId) ?? []
     const at = supplierOffers.findIndex(entry => entry.offer.id === offer.id)
+    // a replaced offer stays counted where it was made
+    let group = at < 0 ? undefined : supplierOffers[at].group
 
     if (at < 0) {
       if (supplierOffers.length >= MAX_OFFERS_PER_SUPPLIER) {
         return { accepted: false, reason: `this trader keeps at most ${MAX_OFFERS_PER_SUPPLIER} offers per supplier` }
+      }
+
+      group = this.groupOf(ctx)
+      const overCap = this.overAddressCap(group)
+
+      if (overCap != null) {
+        return { accepted: false, reason: overCap }
       }
 
       if (this.offerCount >= MAX_TRADER_OFFERS) {
@@ -189,9 +258,10 @@ export class Trader implements PeriodicTasks<TraderTask> {
       }
 
       this.offerCount++
+      this.countGroup(group, 1)
     }
 
-    const entry = this.entryOf(ctx, offer)
+    const entry = this.entryOf(ctx, offer, group)
 
     if (fallback != null) {
       entry.emptySlices = fallback
@@ -214,33 +284,138 @@ export class Trader implements PeriodicTasks<TraderTask> {
    */
   private registerWorker (ctx: RequestContext, offer: Offer): CreateOfferResult {
     const previous = this.offers.get(ctx.from.peerId)
+    let group = previous?.[0]?.group
 
-    if (previous == null && this.offerCount >= SWARM_MAX_WORKERS) {
-      return { accepted: false, reason: `this master keeps at most ${SWARM_MAX_WORKERS} workers` }
+    if (previous == null) {
+      if (this.offerCount >= SWARM_MAX_WORKERS) {
+        return { accepted: false, reason: `this master keeps at most ${SWARM_MAX_WORKERS} workers` }
+      }
+
+      group = this.groupOf(ctx)
+      const overCap = this.overAddressCap(group)
+
+      if (overCap != null) {
+        return { accepted: false, reason: overCap }
+      }
+
+      this.countGroup(group, 1)
     }
 
     this.offerCount -= previous?.length ?? 0
 
-    this.offers.set(ctx.from.peerId, [this.entryOf(ctx, offer)])
+    this.offers.set(ctx.from.peerId, [this.entryOf(ctx, offer, group)])
     this.offerCount++
     return { accepted: true }
   }
 
-  /** A new entry for an offer from `ctx.from`. */
-  private entryOf (ctx: RequestContext, offer: Offer): TraderOffer {
-    return {
+  /** A new entry for an offer from `ctx.from`, counted under `group`. */
+  private entryOf (ctx: RequestContext, offer: Offer, group: AddressGroup | undefined): TraderOffer {
+    const entry: TraderOffer = {
       offer: copyOffer(offer),
-      supplier: copyNode(ctx.from),
+      supplier: this.supplierOf(ctx),
       lastRefresh: this.init.clock.now(),
       refreshesFailed: 0,
       refreshing: false
+    }
+
+    // only when there is one: a simulated network keeps millions of entries
+    if (group != null) {
+      entry.group = group
+    }
+
+    this.learnAddresses(entry)
+    return entry
+  }
+
+  /**
+   * The supplier of an offer from `ctx.from`, as buyers will be told of it: with `addressesOf`,
+   * its peer id until its announced addresses are known (`learnAddresses`), since the address of
+   * the connection is often a source port nobody can dial; without, as the transport gave it. Our
+   * own supplier comes with our own addresses.
+   */
+  private supplierOf (ctx: RequestContext): NodeRef {
+    return this.init.addressesOf == null || ctx.from.peerId === this.ownId()
+      ? copyNode(ctx.from)
+      : { peerId: ctx.from.peerId, multiaddrs: [] }
+  }
+
+  /** Look up the addresses the supplier of `entry` announced, and hand them out from now on. */
+  private learnAddresses (entry: TraderOffer): void {
+    const { addressesOf } = this.init
+    const peerId = entry.supplier.peerId
+
+    if (addressesOf == null || peerId === this.ownId()) {
+      return
+    }
+
+    addressesOf(peerId).then(addresses => {
+      entry.supplier.multiaddrs = addresses.filter(a => typeof a === 'string').slice(0, MAX_SUPPLIER_ADDRESSES)
+    }, (err: any) => {
+      this.log('no addresses of supplier %s - %e', peerId, err)
+    })
+  }
+
+  /** What one peer may offer under the configuration in force. */
+  private peerBound (): PeerBound {
+    return peerResourceBound(this.init.config())
+  }
+
+  /** This peer's id, read once. */
+  private ownId (): string {
+    this.selfId ??= this.init.self().peerId
+    return this.selfId
+  }
+
+  /**
+   * The host and subnet an offer from `ctx.from` counts under: none for our own supplier, for a
+   * sender without an IP address (in-process transports) or on the allow list.
+   */
+  private groupOf (ctx: RequestContext): AddressGroup | undefined {
+    const address = ctx.from.multiaddrs[0]
+    return address == null || ctx.from.peerId === this.ownId() ? undefined : this.addressGroups.groupOf(address)
+  }
+
+  /** Why one more offer from `group` is refused, or undefined when its host and subnet have room. */
+  private overAddressCap (group: AddressGroup | undefined): string | undefined {
+    if (group == null) {
+      return undefined
+    }
+
+    if ((this.perHost?.get(group.host) ?? 0) >= MAX_OFFERS_PER_HOST) {
+      return `this trader keeps at most ${MAX_OFFERS_PER_HOST} offers from the peers of one host, and has them from ${group.host}`
+    }
+
+    if ((this.perSubnet?.get(group.subnet) ?? 0) >= MAX_OFFERS_PER_SUBNET) {
+      return `this trader keeps at most ${MAX_OFFERS_PER_SUBNET} offers from the peers of one subnet, and has them from ${group.subnet}`
+    }
+
+    return undefined
+  }
+
+  /** Count `change` offers more (or fewer) under `group`. */
+  private countGroup (group: AddressGroup | undefined, change: number): void {
+    if (group == null) {
+      return
+    }
+
+    this.perHost ??= new Map()
+    this.perSubnet ??= new Map()
+
+    for (const [counts, key] of [[this.perHost, group.host], [this.perSubnet, group.subnet]] as const) {
+      const count = (counts.get(key) ?? 0) + change
+
+      if (count > 0) {
+        counts.set(key, count)
+      } else {
+        counts.delete(key)
+      }
     }
   }
 
   /**
    * UpdateOffer from the offer's supplier: new figures, and proof that the supplier lives. An
-   * offer that no longer covers our slice is dropped (a swarm master keeps it). False when we do
-   * not keep the offer.
+   * offer that no longer covers our slice is dropped (a swarm master keeps it), and so is one
+   * beyond what one peer may have (`peerResourceBound`). False when we do not keep the offer.
    */
   updateOffer (ctx: RequestContext, offer: Offer): boolean {
     const kept = this.offers.get(ctx.from.peerId)?.find(entry => entry.offer.id === offer.id)
@@ -249,15 +424,28 @@ export class Trader implements PeriodicTasks<TraderTask> {
       return false
     }
 
-    if (!this.swarm && !this.searchedHere(offer.freeResources, kept.emptySlices)) {
+    const beyond = beyondPeerBound(offer, this.peerBound())
+
+    if (beyond != null || (!this.swarm && !this.searchedHere(offer.freeResources, kept.emptySlices))) {
+      if (beyond != null) {
+        this.log('supplier %s updated offer %d beyond the bound, dropped: %s', ctx.from.peerId, offer.id, beyond)
+      }
+
       this.delete(ctx.from.peerId, offer.id)
       return false
     }
 
     kept.offer = copyOffer(offer)
-    kept.supplier = copyNode(ctx.from)
     kept.lastRefresh = this.init.clock.now()
     kept.refreshesFailed = 0
+
+    // a supplier without addresses yet may have announced them since
+    if (this.init.addressesOf == null) {
+      kept.supplier = copyNode(ctx.from)
+    } else if (kept.supplier.multiaddrs.length === 0) {
+      this.learnAddresses(kept)
+    }
+
     return true
   }
 
@@ -310,7 +498,7 @@ export class Trader implements PeriodicTasks<TraderTask> {
       found.push(...offers.slice(0, MAX_OFFERS - found.length))
     }
 
-    return found
+    return fitAnswer(found)
   }
 
   /**
@@ -377,6 +565,8 @@ export class Trader implements PeriodicTasks<TraderTask> {
         if (refreshed) {
           entry.refreshesFailed = 0
           entry.lastRefresh = this.init.clock.now()
+          // addresses change: a supplier may announce others after a restart or a move
+          this.learnAddresses(entry)
         } else {
           this.log('supplier %s no longer holds offer %d', entry.supplier.peerId, entry.offer.id)
           this.delete(entry.supplier.peerId, entry.offer.id, entry)
@@ -466,7 +656,7 @@ export class Trader implements PeriodicTasks<TraderTask> {
       return this.best(needed)
     }
 
-    return sample(this.entries(), MAX_OFFERS, this.init.random).map(toAvailable)
+    return fitAnswer(sample(this.entries(), MAX_OFFERS, this.init.random).map(toAvailable))
   }
 
   /**
@@ -506,8 +696,9 @@ export class Trader implements PeriodicTasks<TraderTask> {
       return
     }
 
-    supplierOffers.splice(at, 1)
+    const [deleted] = supplierOffers.splice(at, 1)
     this.offerCount--
+    this.countGroup(deleted.group, -1)
 
     if (supplierOffers.length === 0) {
       this.offers.delete(supplier)
@@ -531,6 +722,40 @@ function sample<T> (items: T[], n: number, random: RandomSource): T[] {
   return items.slice(0, n)
 }
 
+/**
+ * The first of `offers` that a GetOffers response holds, by an estimate of their encoded size
+ * that is never below it: suppliers' addresses are as long as they announce, within the codec's
+ * limits, and an answer over the response limit could not be sent at all.
+ */
+export function fitAnswer (offers: AvailableOffer[]): AvailableOffer[] {
+  let bytes = 0
+
+  for (let i = 0; i < offers.length; i++) {
+    bytes += answerBytes(offers[i])
+
+    if (bytes > ANSWER_BYTES) {
+      return offers.slice(0, i)
+    }
+  }
+
+  return offers
+}
+
+/**
+ * At least the bytes of one offer in a GetOffers response: its numbers and their framing (80),
+ * its supplier's peer id (its text is longer than its bytes) and each address (its text, plus 20
+ * for the shortest texts, `/ip6/::`, whose 17 bytes are longer, and their framing).
+ */
+function answerBytes (offer: AvailableOffer): number {
+  let bytes = 80 + offer.supplier.peerId.length
+
+  for (const address of offer.supplier.multiaddrs) {
+    bytes += address.length + 20
+  }
+
+  return bytes
+}
+
 function toAvailable (entry: TraderOffer): AvailableOffer {
   return { ...copyOffer(entry.offer), supplier: copyNode(entry.supplier) }
 }
@@ -548,6 +773,9 @@ function copyOffer (offer: Offer): Offer {
 function copyNode (node: NodeRef): NodeRef {
   return { peerId: node.peerId, multiaddrs: copyList(node.multiaddrs) }
 }
+
+/** Groups with an empty allow list: every IP address is limited. */
+const NO_ALLOW_LIST = new AddressGroups()
 
 /** Numeric order of two keys of equal length. */
 function compareKeys (a: Uint8Array, b: Uint8Array): number {
