@@ -87,15 +87,17 @@ test('a launch is remembered for LAUNCH_MEMORY_MS; once forgotten, a retry is an
 })
 
 test('launches of other buyers that push a launch out of memory do not make its retry start it twice', async () => {
-  const net = await supplierNetwork({ cpus: 4096, memory: 1_048_576 })
+  const net = await supplierNetwork({ cpus: 8, memory: 8192 })
   const [supplier, buyer, flooder] = net.peers
   const offerId = supplier.roles.offers().supplying.offers[0].id
   const mine = [container({ cpus: 1, memory: 64 }, { name: 'mine' })]
   const first = await net.network.client(buyer.peer.peerId).launchContainer(supplier.peer.node, offerId, 'req-mine', mine)
   const flood = net.network.client(flooder.peer.peerId)
 
+  // each flooding launch is remembered, though its container is stopped at once
   for (let i = 0; i < MAX_REMEMBERED_LAUNCHES + 1; i++) {
-    await flood.launchContainer(supplier.peer.node, supplier.roles.offers().supplying.offers[0].id, `flood-${i}`, [container({ cpus: 1, memory: 1 })])
+    const [launched] = await flood.launchContainer(supplier.peer.node, supplier.roles.offers().supplying.offers[0].id, `flood-${i}`, [container({ cpus: 1, memory: 1 })])
+    await flood.stopLocalContainer(supplier.peer.node, launched.containerId)
   }
 
   const retried = await net.network.client(buyer.peer.peerId).launchContainer(supplier.peer.node, offerId, 'req-mine', mine)
