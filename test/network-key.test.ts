@@ -1,9 +1,18 @@
 import { chmod, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { noise } from '@chainsafe/libp2p-noise'
+import { yamux } from '@chainsafe/libp2p-yamux'
+import { generateKeyPair } from '@libp2p/crypto/keys'
+import { peerIdFromPrivateKey } from '@libp2p/peer-id'
+import { preSharedKey } from '@libp2p/pnet'
+import { tcp } from '@libp2p/tcp'
+import { createLibp2p } from 'libp2p'
 import * as assert from 'uvu/assert'
 import { loadConfigFile, networkConfigToJson } from '../src/config/config.js'
 import { checkNetworkKey, createNetworkKey, readNetworkKey, writeNetworkKey } from '../src/network-key.js'
+import { Libp2pCaravelaClient } from '../src/protocols/client.js'
+import { MemoryRuntime } from '../src/runtime/memory-runtime.js'
 import { createTestNode, dialableAddress, stopAll, testConfig, TEST_PROTOCOL_PREFIX } from './fixtures/network.js'
 import { suite } from './fixtures/suite.js'
 import type { CaravelaNode } from '../src/node.js'
@@ -82,6 +91,66 @@ Key('[network] keyFile in a configuration file closes the network as --network-k
 
   const err = await createTestNode('stranger', { config: bootstrap }).then(node => { ctx.nodes.push(node); return undefined }, (err: Error) => err)
   assert.is(err?.name, 'JoinFailedError', err?.message ?? 'joined')
+})
+
+Key('with a key and allowed buyers, a plain libp2p application that is not a member can neither connect nor launch', async (ctx) => {
+  const key = createNetworkKey()
+  const memberKey = await generateKeyPair('Ed25519')
+  const memberId = peerIdFromPrivateKey(memberKey).toString()
+  const supplier = await createTestNode('supplier', {
+    networkKey: key,
+    runtime: new MemoryRuntime({ cpus: 2, memory: 2048 }),
+    config: testConfig(c => { c.supplier.allowBuyers = [memberId] })
+  })
+  ctx.nodes.push(supplier)
+  const target = { peerId: supplier.peerId.toString(), multiaddrs: [dialableAddress(supplier)] }
+  const launch = [{ name: 'x', image: 'xmrig/xmrig', args: [], portMappings: [], resources: { cpuClass: 0, cpus: 1, memory: 64 }, groupPolicy: 'spread' as const }]
+  const outcomes: Record<string, { attempts: number, connected: number, accepted: number, reasons: string[] }> = {}
+
+  // a plain libp2p application speaking Caravela's protocols, without the key and then with it
+  for (const [name, psk] of [['without the key', undefined], ['with the key, not allowed', key]] as const) {
+    const app = await createLibp2p({
+      addresses: { listen: ['/ip4/127.0.0.1/tcp/0'] },
+      transports: [tcp()],
+      connectionEncrypters: [noise()],
+      streamMuxers: [yamux()],
+      ...(psk == null ? {} : { connectionProtector: preSharedKey({ psk }) }),
+      services: { caravela: (components: any) => new Libp2pCaravelaClient(components, { protocolPrefix: TEST_PROTOCOL_PREFIX, timeout: 3_000 }) }
+    })
+    const outcome = outcomes[name] = { attempts: 0, connected: 0, accepted: 0, reasons: [] as string[] }
+
+    try {
+      for (let i = 0; i < 3; i++) {
+        outcome.attempts++
+
+        try {
+          const [offer] = await app.services.caravela.getOffers(target, false, { own: true })
+          await app.services.caravela.launchContainer(target, offer?.id ?? 1, `attempt-${i}`, launch)
+          outcome.accepted++
+        } catch (err: any) {
+          outcome.reasons.push(err.message)
+        }
+
+        outcome.connected += app.getConnections(supplier.peerId).length > 0 ? 1 : 0
+      }
+    } finally {
+      await app.stop()
+    }
+
+    console.log(`closed network with allowed buyers, a plain libp2p application ${name}: ${outcome.attempts} launches, ${outcome.connected} connected, ${outcome.accepted} accepted`)
+  }
+
+  assert.equal(outcomes['without the key'].connected, 0, outcomes['without the key'].reasons.join('; '))
+  assert.equal(outcomes['without the key'].accepted, 0)
+  assert.equal(outcomes['with the key, not allowed'].connected, 3, 'a key holder connects')
+  assert.equal(outcomes['with the key, not allowed'].accepted, 0)
+  outcomes['with the key, not allowed'].reasons.forEach(reason => { assert.match(reason, /only for the peers it allows/) })
+
+  // the allowed member places
+  const member = await createTestNode('member', { privateKey: memberKey, networkKey: key, config: testConfig(c => { c.node.bootstrap = [dialableAddress(supplier)] }) })
+  ctx.nodes.push(member)
+  const [status] = await member.services.caravela.run([{ ...launch[0], image: 'busybox' }], { signal: AbortSignal.timeout(20_000) })
+  assert.is(status.supplier.peerId, supplier.peerId.toString())
 })
 
 Key.run()
