@@ -122,6 +122,8 @@ Node('a hostile bootstrap peer cannot hand a joiner absurd values: the join is r
     assert.is(err?.name, 'IncompatibleNetworkError', `${key}: ${err?.message ?? 'adopted'}`)
     assert.match(err?.message ?? '', `network.${key}`)
   }
+
+  console.log(`hostile bootstrap: ${hostile.length} absurd configurations offered, 0 adopted, ${hostile.length} refused at join`)
 })
 
 Node('a peer pinned to a configuration digest joins a network of that configuration, and refuses another naming both digests', async (ctx) => {
