@@ -434,57 +434,44 @@ function readTree (input: unknown, key: string, lenient: boolean): PartitionTree
 }
 
 function readNode (input: unknown, base: NodeConfig): NodeConfig {
-  const table = asTable(input, 'node')
-  rejectUnknownKeys(table, Object.keys(NODE_KEYS), 'node')
-  const node: Record<string, unknown> = { ...base }
-
-  for (const [name, kind] of Object.entries(NODE_KEYS)) {
-    const key = `node.${name}`
-
-    if (!Object.hasOwn(table, name)) {
-      continue
-    }
-
-    const value = table[name]
-
-    switch (kind) {
-      case 'number': node[name] = asNumber(value, key); break
-      case 'string': node[name] = asString(value, key); break
-      case 'strings': node[name] = readList(table, name, 'node', asString); break
-      case 'memory': node[name] = asMemory(value, key, true); break
-      case 'cpuClass': node[name] = typeof value === 'string' ? value : CPU_CLASS_NAMES[asCpuClassValue(value, key, true)]; break
-    }
-  }
-
-  return node as unknown as NodeConfig
+  return readLocalTable(input, 'node', NODE_KEYS, base)
 }
 
 function readSupplier (input: unknown, base: SupplierConfig): SupplierConfig {
-  const table = asTable(input, 'supplier')
-  rejectUnknownKeys(table, Object.keys(SUPPLIER_KEYS), 'supplier')
-  const supplier: Record<string, unknown> = { ...base }
+  return readLocalTable(input, 'supplier', SUPPLIER_KEYS, base)
+}
 
-  for (const [name, kind] of Object.entries(SUPPLIER_KEYS)) {
-    const key = `supplier.${name}`
+/** How a key of this peer's own tables (`[node]`, `[supplier]`) is read. */
+type LocalKind = 'number' | 'string' | 'boolean' | 'strings' | 'memory' | 'duration' | 'cpuClass' | 'portRange'
 
-    if (!Object.hasOwn(table, name)) {
+/** A table of this peer's own, `[node]` or `[supplier]`: the keys given over `base`, read leniently. */
+function readLocalTable<T extends object> (input: unknown, name: string, keys: Record<string, LocalKind>, base: T): T {
+  const table = asTable(input, name)
+  rejectUnknownKeys(table, Object.keys(keys), name)
+  const result: Record<string, unknown> = { ...base as Record<string, unknown> }
+
+  for (const [field, kind] of Object.entries(keys)) {
+    const key = `${name}.${field}`
+
+    if (!Object.hasOwn(table, field)) {
       continue
     }
 
-    const value = table[name]
+    const value = table[field]
 
     switch (kind) {
-      case 'number': supplier[name] = asNumber(value, key); break
-      case 'string': supplier[name] = asString(value, key); break
-      case 'boolean': supplier[name] = asBoolean(value, key); break
-      case 'strings': supplier[name] = readList(table, name, 'supplier', asString); break
-      case 'memory': supplier[name] = asMemory(value, key, true); break
-      case 'portRange': supplier[name] = parsePortRange(value, key); break
-      case 'duration': supplier[name] = asDuration(value, key, true); break
+      case 'number': result[field] = asNumber(value, key); break
+      case 'string': result[field] = asString(value, key); break
+      case 'boolean': result[field] = asBoolean(value, key); break
+      case 'strings': result[field] = readList(table, field, name, asString); break
+      case 'memory': result[field] = asMemory(value, key, true); break
+      case 'duration': result[field] = asDuration(value, key, true); break
+      case 'cpuClass': result[field] = typeof value === 'string' ? value : CPU_CLASS_NAMES[asCpuClassValue(value, key, true)]; break
+      case 'portRange': result[field] = parsePortRange(value, key); break
     }
   }
 
-  return supplier as unknown as SupplierConfig
+  return result as T
 }
 
 /**
