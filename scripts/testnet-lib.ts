@@ -96,9 +96,17 @@ export interface TestnetPeer {
 }
 
 export interface Testnet {
+  /** the peers, by index; a restarted peer replaces its entry */
   peers: TestnetPeer[]
   /** SIGTERM to every peer, SIGKILL to those still running after `stopTimeout`. */
   stop(): Promise<void>
+  /** SIGKILL peer `index`, as a crash: no goodbye to the network. Resolves once it has exited. */
+  kill(index: number): Promise<void>
+  /**
+   * Start peer `index` again on its data dir (same peer id and datastore), joining through peer 0
+   * unless it is peer 0; its output is appended to its log. Resolves once it is up.
+   */
+  restart(index: number): Promise<TestnetPeer>
 }
 
 /** Starts a testnet; on failure it stops the peers it started and rejects. */
@@ -128,8 +136,8 @@ export async function startTestnet (init: TestnetInit): Promise<Testnet> {
     process.off('exit', killLeftovers)
   }
 
-  const start = async (index: number, bootstrap?: string): Promise<TestnetPeer> => {
-    const child = spawnPeer(dir, index, { ...init, extraArgs: [...(configFile == null ? [] : ['--config', configFile]), ...(init.extraArgs ?? [])] }, bootstrap)
+  const start = async (index: number, bootstrap?: string, append = false): Promise<TestnetPeer> => {
+    const child = spawnPeer(dir, index, { ...init, extraArgs: [...(configFile == null ? [] : ['--config', configFile]), ...(init.extraArgs ?? [])] }, bootstrap, append)
     processes.push(child)
     const peer = await waitForPeer(child, index, dir, init.startTimeout ?? DEFAULT_START_TIMEOUT)
     child.once('exit', (code, signal) => {
@@ -157,7 +165,34 @@ export async function startTestnet (init: TestnetInit): Promise<Testnet> {
     throw err
   }
 
-  return { peers, stop }
+  const kill = async (index: number): Promise<void> => {
+    const child = peers[index]?.process
+
+    if (child == null) {
+      throw new RangeError(`the testnet has no peer ${index}`)
+    }
+
+    if (isRunning(child)) {
+      const exited = new Promise(resolve => { child.once('exit', resolve) })
+      child.kill('SIGKILL')
+      await exited
+    }
+  }
+
+  const restart = async (index: number): Promise<TestnetPeer> => {
+    if (peers[index] == null) {
+      throw new RangeError(`the testnet has no peer ${index}`)
+    }
+
+    if (isRunning(peers[index].process)) {
+      throw new Error(`peer ${index} is still running: kill or stop it first`)
+    }
+
+    peers[index] = await start(index, index === 0 ? undefined : peers[0].multiaddr, true)
+    return peers[index]
+  }
+
+  return { peers, stop, kill, restart }
 }
 
 /**
@@ -204,7 +239,7 @@ async function prepareDir (dir: string): Promise<void> {
   await writeFile(join(dir, TESTNET_MARKER), 'made by scripts/testnet-lib.ts; wiped when a testnet starts here\n')
 }
 
-function spawnPeer (dir: string, index: number, init: TestnetInit, bootstrap?: string): ChildProcess {
+function spawnPeer (dir: string, index: number, init: TestnetInit, bootstrap?: string, append = false): ChildProcess {
   const port = init.basePort == null || init.basePort === 0 ? 0 : init.basePort + index
   const args = [
     DAEMON_PATH,
@@ -219,7 +254,7 @@ function spawnPeer (dir: string, index: number, init: TestnetInit, bootstrap?: s
     ...(init.extraArgs ?? [])
   ]
   const child = spawn(process.execPath, args, { env: init.env ?? process.env, stdio: ['ignore', 'pipe', 'pipe'], detached: true })
-  const log = createWriteStream(join(dir, `peer-${index}.log`))
+  const log = createWriteStream(join(dir, `peer-${index}.log`), { flags: append ? 'a' : 'w' })
   child.stdout?.pipe(log, { end: false })
   child.stderr?.pipe(log, { end: false })
   child.once('close', () => { log.end() })

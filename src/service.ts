@@ -26,8 +26,7 @@ import { CPU_CLASS_NAMES } from './types.js'
 import type { CaravelaConfig, NetworkConfig, SupplierConfig } from './config/types.js'
 import type { PeerMetrics } from './metrics.js'
 import type { CaravelaHandlers } from './protocols/handlers.js'
-import type { HostedContainer } from './roles/containers-manager.js'
-import type { AbortOptions, CaravelaStatus, Clock, ContainerConfig, ContainerRuntime, ContainerStatus, ContainerView, NetworkConfiguration, OffersView, Overlay, PeerSummary, PlaceOptions, StopResult } from './types.js'
+import type { AbortOptions, CaravelaStatus, Clock, ContainerConfig, ContainerRuntime, ContainerStatus, ContainerView, HostedView, NetworkConfiguration, OffersView, Overlay, PeerSummary, PlaceOptions, StopResult } from './types.js'
 import type { ComponentLogger, Logger, PeerId, PeerStore, Startable, TypedEventTarget, Libp2pEvents } from '@libp2p/interface'
 import type { AddressManager, ConnectionManager, Registrar } from '@libp2p/interface-internal'
 import type { KadDHT, KadDHTInit } from '@libp2p/kad-dht'
@@ -113,7 +112,7 @@ export interface Caravela {
   /** The containers this peer placed. */
   ps (): ContainerView[]
   /** The containers this peer runs for others. */
-  hosted (): HostedContainer[]
+  hosted (): HostedView[]
   /** Stop containers this peer placed, by full or unique short id. */
   stopContainers (ids: string[], options?: AbortOptions): Promise<StopResult[]>
   /** The offers this peer trades and makes. */
@@ -382,8 +381,14 @@ export class CaravelaService implements Startable, Caravela {
     return this.requireRoles().ps()
   }
 
-  hosted (): HostedContainer[] {
-    return this.requireRoles().hosted()
+  hosted (): HostedView[] {
+    return this.requireRoles().hosted().map(({ containerId, buyer, requestId, resources, status }) => ({
+      containerId,
+      buyer,
+      requestId,
+      resources: { ...resources },
+      ...(status == null ? {} : { name: status.name, image: status.image })
+    }))
   }
 
   async stopContainers (ids: string[], options: AbortOptions = {}): Promise<StopResult[]> {

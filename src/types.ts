@@ -341,6 +341,18 @@ export interface ContainerView {
   stack?: string
 }
 
+/** A container this peer runs for a buyer, as `GET /v1/hosted` shows it. */
+export interface HostedView {
+  containerId: string
+  /** peer id of the buyer that launched it */
+  buyer: string
+  requestId: string
+  resources: Resources
+  /** absent when its record was rebuilt from the runtime's labels after a restart */
+  name?: string
+  image?: string
+}
+
 /** Options of placing containers (`run`). */
 export interface PlaceOptions extends AbortOptions {
   /** name of the stack the containers make up, recorded with each of them */

@@ -21,7 +21,7 @@ import { suite } from './fixtures/suite.js'
 import type { ApiRoute, ApiServer, ApiTarget } from '../src/api/server.js'
 import type { CliIO } from '../src/cli/caravela.js'
 import type { PeerMetrics } from '../src/metrics.js'
-import type { CaravelaStatus, ContainerView, OffersView, PeerSummary, PlacementProgress } from '../src/types.js'
+import type { CaravelaStatus, ContainerView, HostedView, OffersView, PeerSummary, PlacementProgress } from '../src/types.js'
 
 const PEER_ID = '12D3KooWJWoaqZhDaoEFshF7Rh1bpY9ohihFhzcW6d69Lr2NASuq'
 const OTHER_PEER_ID = '12D3KooWQYhTNQdmr3ArTeUHRYzFg94BKyTkoWBDWez9kSCVe2Xo'
@@ -41,6 +41,10 @@ const STATUS: CaravelaStatus = {
   supplierPolicy: { allowBuyers: [OTHER_PEER_ID], allowImages: [], allowRegistries: ['docker.io', 'ghcr.io'], hostPorts: { min: 1024, max: 65535 }, network: 'bridge' },
   uptimeMs: 3_723_400
 }
+
+const HOSTED: HostedView[] = [
+  { containerId: 'ab'.repeat(32), buyer: OTHER_PEER_ID, requestId: 'r-1', resources: { cpuClass: 0, cpus: 1, memory: 256 }, name: 'web', image: 'nginx' }
+]
 
 const PEERS: PeerSummary[] = [
   { peerId: OTHER_PEER_ID, multiaddrs: [`/ip4/127.0.0.1/tcp/7801/p2p/${OTHER_PEER_ID}`], connected: true, inRoutingTable: true, slice: 11 },
@@ -102,6 +106,7 @@ const target: ApiTarget = {
   ps: () => placed,
   stopContainers: async (ids) => ids.map(id => placed.some(c => c.containerId.startsWith(id)) ? { id, stopped: true } : { id, stopped: false, error: 'no such container' }),
   offers: () => OFFERS,
+  hosted: () => HOSTED,
   metrics: () => METRICS
 }
 
@@ -251,6 +256,7 @@ Server('serves ps, stop, offers and Prometheus metrics', async (ctx) => {
   const stop = await call(ctx, '/v1/containers/stop', { method: 'POST', body: JSON.stringify({ ids: ['0000', 'ffff'] }), headers: { 'Content-Type': 'application/json' } })
   assert.equal(stop.body, [{ id: '0000', stopped: true }, { id: 'ffff', stopped: false, error: 'no such container' }])
   assert.equal((await call(ctx, '/v1/offers')).body, OFFERS)
+  assert.equal((await call(ctx, '/v1/hosted')).body, HOSTED)
 
   const response = await fetch(ctx.server!.url + '/metrics', { headers: { Authorization: `Bearer ${ctx.token}` }, signal: AbortSignal.timeout(10_000) })
   const text = await response.text()

@@ -8,7 +8,7 @@ import { request as httpRequest } from 'node:http'
 import { join } from 'node:path'
 import { StringDecoder } from 'node:string_decoder'
 import { API_INFO_FILE, API_TOKEN_FILE } from './files.js'
-import type { CaravelaStatus, ContainerConfig, ContainerStatus, ContainerView, OffersView, PeerSummary, PlacementProgress, StopResult } from '../types.js'
+import type { CaravelaStatus, ContainerConfig, ContainerStatus, ContainerView, HostedView, OffersView, PeerSummary, PlacementProgress, StopResult } from '../types.js'
 import type { ApiInfo } from './files.js'
 import type { RequestOptions } from 'node:http'
 
@@ -125,6 +125,11 @@ export class ApiClient {
   /** `GET /v1/offers` */
   async offers (): Promise<OffersView> {
     return this.request('GET', '/v1/offers')
+  }
+
+  /** `GET /v1/hosted`: the containers this peer runs for buyers */
+  async hosted (): Promise<HostedView[]> {
+    return this.request('GET', '/v1/hosted')
   }
 
   /**

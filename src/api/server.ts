@@ -22,7 +22,7 @@ import { ApiError } from './errors.js'
 import { API_INFO_FILE, API_TOKEN_FILE } from './files.js'
 import { parseRunRequest, parseStackRequest, parseStopRequest } from './requests.js'
 import type { PeerMetrics } from '../metrics.js'
-import type { AbortOptions, CaravelaStatus, ContainerConfig, ContainerStatus, ContainerView, OffersView, PeerSummary, PlaceOptions, StopResult } from '../types.js'
+import type { AbortOptions, CaravelaStatus, ContainerConfig, ContainerStatus, ContainerView, HostedView, OffersView, PeerSummary, PlaceOptions, StopResult } from '../types.js'
 import type { ApiInfo } from './files.js'
 import type { StackRequest } from './requests.js'
 import type { ComponentLogger, Logger } from '@libp2p/interface'
@@ -51,6 +51,8 @@ export interface ApiTarget {
   ps (): ContainerView[]
   stopContainers (ids: string[], options?: AbortOptions): Promise<StopResult[]>
   offers (): OffersView
+  /** the containers this peer runs for buyers */
+  hosted (): HostedView[]
   metrics (): PeerMetrics
 }
 
@@ -113,6 +115,7 @@ export function apiRoutes (target: ApiTarget): ApiRoute[] {
     { method: 'POST', path: '/v1/stacks', handler: (request) => deployStack(target, parseStackRequest(request.body), request) },
     { method: 'POST', path: '/v1/containers/stop', handler: async ({ body, signal }) => target.stopContainers(parseStopRequest(body), { signal }) },
     { method: 'GET', path: '/v1/offers', handler: () => target.offers() },
+    { method: 'GET', path: '/v1/hosted', handler: () => target.hosted() },
     { method: 'GET', path: '/metrics', handler: () => new TextResponse(toPrometheus(target.metrics()), 'text/plain; version=0.0.4; charset=utf-8') }
   ]
 }

@@ -1,0 +1,326 @@
+/**
+ * The chaos harness behind `npm run chaos` and its test: a testnet of peer processes, a steady
+ * stream of placements from random live peers, K peers SIGKILLed mid-stream and R of them started
+ * again later; at the end every live buyer's view (`ps`) is compared with the truth, the
+ * containers the live suppliers run (`GET /v1/hosted`).
+ *
+ * What it counts:
+ * - `placed`: placements that succeeded; `failed`: those that did not
+ * - `lost`: containers placed on a peer that was then killed
+ * - `lostDetectedMs`: for each of those, the time from the kill to its buyer's view first saying
+ *   anything but `running` (p50, p99; `undetected` counts those never detected)
+ * - `rescheduled`: lost containers that run again, under the same name, on another supplier
+ * - `duplicated`: names that run on more than one supplier at the end
+ * - `orphaned`: containers a live supplier runs for a live buyer that the buyer does not know of
+ * - `wrongState`: containers of live buyers' views whose state differs from the truth after the
+ *   settle time (`running` in the view but not running; not `running` but running)
+ */
+
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { ApiClient } from '../src/api/client.js'
+import { startTestnet } from './testnet-lib.js'
+import type { ContainerView, HostedView } from '../src/types.js'
+
+export interface ChaosInit {
+  /** peers of the testnet, peer 0 (the bootstrap) included; peer 0 is never killed */
+  peers: number
+  /** peers SIGKILLed a third into the stream */
+  kill: number
+  /** of those, peers started again two thirds into the stream */
+  restart: number
+  /** `memory` (default) or `docker` */
+  runtime?: 'memory' | 'docker'
+  /** seconds of the placement stream */
+  duration: number
+  /** placements started per second */
+  rate: number
+  /** seconds after the stream before the views are compared with the truth */
+  settle: number
+  /** a configuration file for every peer (default: the built-in configuration) */
+  configFile?: string
+  /** random choices (buyers, victims) are drawn from this seed */
+  seed?: number
+  /** progress lines */
+  log?: (line: string) => void
+}
+
+export interface ChaosResult {
+  peers: number
+  killed: number[]
+  restarted: number[]
+  placed: number
+  failed: number
+  lost: number
+  lostDetectedMs: { p50: number | null, p99: number | null, undetected: number }
+  rescheduled: number
+  duplicated: number
+  orphaned: number
+  wrongState: number
+  /** a few examples of each kind of discrepancy, for the log */
+  examples: string[]
+}
+
+/**
+ * Memory of every peer: never the limit. CPUs are: each peer has room for a little more than its
+ * share of the stream on the peers that stay up, so that the default binpack policy fills peer
+ * after peer rather than putting every container on one, and a kill hits some.
+ */
+const PEER_MEMORY = '64g'
+/** CPUs of room each peer has beyond its share. */
+const SPARE_CPUS = 2
+/** Time one placement may take through the control API. */
+const PLACE_TIMEOUT = 60_000
+/** How often the buyers' views are read after the kill, to time the detection. */
+const POLL_INTERVAL = 1_000
+
+/** A small deterministic random source (mulberry32). */
+function seeded (seed: number): () => number {
+  let a = seed >>> 0
+  return () => {
+    a = (a + 0x6D2B79F5) >>> 0
+    let t = a
+    t = Math.imul(t ^ (t >>> 15), t | 1)
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
+  }
+}
+
+function percentile (sorted: number[], q: number): number | null {
+  return sorted.length === 0 ? null : sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]
+}
+
+async function sleep (ms: number): Promise<void> {
+  await new Promise(resolve => setTimeout(resolve, ms))
+}
+
+/** Runs one chaos experiment and returns what it counted; the testnet is stopped in the end. */
+export async function runChaos (init: ChaosInit): Promise<ChaosResult> {
+  const log = init.log ?? (() => {})
+  const random = seeded(init.seed ?? 1)
+
+  if (init.kill >= init.peers || init.restart > init.kill) {
+    throw new RangeError(`kill (${init.kill}) must be below peers (${init.peers}) and restart (${init.restart}) at most kill`)
+  }
+
+  const total = Math.max(1, Math.round(init.duration * init.rate))
+  const cpus = Math.ceil(total / (init.peers - init.kill)) + SPARE_CPUS
+  const dir = await mkdtemp(join(tmpdir(), 'caravela-chaos-'))
+  log(`starting a testnet of ${init.peers} peer processes (${init.runtime ?? 'memory'} runtime)…`)
+  const testnet = await startTestnet({
+    peers: init.peers,
+    dir: join(dir, 'testnet'),
+    protocolPrefix: 'caravela-chaos',
+    runtime: init.runtime ?? 'memory',
+    cpus,
+    memory: PEER_MEMORY,
+    ...(init.configFile == null ? {} : { configFile: init.configFile })
+  })
+
+  try {
+    const clients: ApiClient[] = await Promise.all(testnet.peers.map(async peer => ApiClient.fromDataDir(peer.dataDir, { timeout: PLACE_TIMEOUT })))
+    const live = new Set(testnet.peers.map(p => p.index))
+    const peerIdOf = new Map(testnet.peers.map(p => [p.index, p.peerId]))
+    /** container name → where it was placed, by whom */
+    const placements = new Map<string, { buyer: number, supplier: string, containerId: string, at: number }>()
+    let failed = 0
+    const victims = pickVictims(init.peers, init.kill, random)
+    const revived = victims.slice(0, init.restart)
+    const killAt = new Map<string, number>()
+
+    const place = async (n: number): Promise<void> => {
+      const buyers = [...live]
+      const buyer = buyers[Math.floor(random() * buyers.length)]
+      const name = `chaos-${n}`
+
+      try {
+        const [status] = await clients[buyer].run([{ name, image: 'busybox', args: ['sleep', '86400'], portMappings: [], resources: { cpuClass: 0, cpus: 1, memory: 64 }, groupPolicy: 'spread' }])
+        placements.set(name, { buyer, supplier: status.supplier.peerId, containerId: status.containerId, at: Date.now() })
+      } catch {
+        failed++
+      }
+    }
+
+    // the stream: one placement every 1/rate seconds, each awaited in the background
+    const inFlight: Array<Promise<void>> = []
+    const started = Date.now()
+    let killed = false
+    let restarted = false
+    log(`placing ${total} containers over ${init.duration} s; killing ${victims.join(', ')} at ${Math.round(init.duration / 3)} s, restarting ${revived.join(', ') || 'none'} at ${Math.round(2 * init.duration / 3)} s…`)
+
+    for (let n = 0; n < total; n++) {
+      const due = started + n * 1000 / init.rate
+      await sleep(Math.max(0, due - Date.now()))
+      const elapsed = (Date.now() - started) / 1000
+
+      if (!killed && elapsed >= init.duration / 3) {
+        killed = true
+        await Promise.all(victims.map(async index => {
+          live.delete(index)
+          await testnet.kill(index)
+          killAt.set(peerIdOf.get(index) ?? '', Date.now())
+        }))
+      }
+
+      if (!restarted && elapsed >= 2 * init.duration / 3) {
+        restarted = true
+        for (const index of revived) {
+          await testnet.restart(index)
+          clients[index] = await ApiClient.fromDataDir(testnet.peers[index].dataDir, { timeout: PLACE_TIMEOUT })
+          live.add(index)
+        }
+      }
+
+      inFlight.push(place(n))
+    }
+
+    // the detection of lost containers, timed from each kill, while the stream ends and settles
+    const detected = new Map<string, number>()
+    const deadline = Date.now() + init.settle * 1000
+    await Promise.all(inFlight)
+
+    while (Date.now() < deadline) {
+      await pollDetection(clients, live, placements, killAt, detected)
+      await sleep(POLL_INTERVAL)
+    }
+
+    // the views and the truth, after the settle time
+    const views = new Map<number, ContainerView[]>()
+    const truth: Array<HostedView & { supplier: string }> = []
+
+    for (const index of live) {
+      views.set(index, await clients[index].ps())
+      truth.push(...(await clients[index].hosted()).map(h => ({ ...h, supplier: peerIdOf.get(index) ?? '' })))
+    }
+
+    return compare({ init, placements, failed, killAt, detected, views, truth, peerIdOf, victims, revived })
+  } finally {
+    await testnet.stop()
+    await rm(dir, { recursive: true, force: true })
+  }
+}
+
+/** `kill` distinct peers among 1..peers-1 (peer 0, the bootstrap, stays). */
+function pickVictims (peers: number, kill: number, random: () => number): number[] {
+  const candidates = Array.from({ length: peers - 1 }, (_, i) => i + 1)
+
+  for (let i = candidates.length - 1; i > 0; i--) {
+    const j = Math.floor(random() * (i + 1))
+    ;[candidates[i], candidates[j]] = [candidates[j], candidates[i]]
+  }
+
+  return candidates.slice(0, kill)
+}
+
+/**
+ * Notes, for each container placed on a killed supplier, when its buyer's view first stops saying
+ * `running` (a state of its own, or the container gone from the view).
+ */
+async function pollDetection (clients: ApiClient[], live: Set<number>, placements: Map<string, { buyer: number, supplier: string, containerId: string, at: number }>, killAt: Map<string, number>, detected: Map<string, number>): Promise<void> {
+  const views = new Map<number, ContainerView[] | undefined>()
+
+  for (const p of placements.values()) {
+    const at = killAt.get(p.supplier)
+
+    if (at == null || p.at >= at || !live.has(p.buyer) || detected.has(p.containerId)) {
+      continue
+    }
+
+    if (!views.has(p.buyer)) {
+      views.set(p.buyer, await clients[p.buyer].ps().catch(() => undefined))
+    }
+
+    const view = views.get(p.buyer)
+    const container = view?.find(c => c.containerId === p.containerId)
+
+    if (view != null && container?.state !== 'running') {
+      detected.set(p.containerId, Date.now() - at)
+    }
+  }
+}
+
+interface Observed {
+  init: ChaosInit
+  placements: Map<string, { buyer: number, supplier: string, containerId: string, at: number }>
+  failed: number
+  killAt: Map<string, number>
+  detected: Map<string, number>
+  views: Map<number, ContainerView[]>
+  truth: Array<HostedView & { supplier: string }>
+  peerIdOf: Map<number, string>
+  victims: number[]
+  revived: number[]
+}
+
+function compare (o: Observed): ChaosResult {
+  const examples: string[] = []
+  const note = (line: string): void => { if (examples.length < 20) examples.push(line) }
+  const truthById = new Map(o.truth.map(t => [t.containerId, t]))
+  const liveBuyers = new Set([...o.views.keys()].map(index => o.peerIdOf.get(index)))
+
+  // placed on a supplier before it was killed (one placed after its restart is not lost)
+  const lostPlacements = [...o.placements.entries()].filter(([, p]) => p.at < (o.killAt.get(p.supplier) ?? -Infinity))
+  const delays = lostPlacements.map(([, p]) => o.detected.get(p.containerId)).filter((ms): ms is number => ms != null).sort((a, b) => a - b)
+  const undetected = lostPlacements.filter(([, p]) => o.views.has(p.buyer) && !o.detected.has(p.containerId)).length
+  const revivedIds = new Set(o.revived.map(index => o.peerIdOf.get(index)))
+
+  for (const [name, p] of lostPlacements) {
+    const state = o.views.get(p.buyer)?.find(c => c.containerId === p.containerId)?.state ?? (o.views.has(p.buyer) ? 'gone from the view' : 'its buyer is down')
+    note(`lost: ${name} on ${p.supplier.slice(-6)} (${revivedIds.has(p.supplier) ? 'restarted' : 'down'}): ${state}${truthById.has(p.containerId) ? ', runs' : ', does not run'}`)
+  }
+
+  // a lost container runs again under its name, on another supplier, in its buyer's view
+  let rescheduled = 0
+  for (const [name, p] of lostPlacements) {
+    const again = o.views.get(p.buyer)?.find(c => c.name === name && c.containerId !== p.containerId && c.state === 'running')
+    if (again != null && truthById.has(again.containerId)) rescheduled++
+  }
+
+  // one name, several running copies
+  const copies = new Map<string, number>()
+  for (const t of o.truth) {
+    if (t.name != null) copies.set(t.name, (copies.get(t.name) ?? 0) + 1)
+  }
+  const duplicated = [...copies.values()].filter(n => n > 1).length
+  for (const [name, n] of copies) if (n > 1) note(`duplicated: ${name} runs ${n} times`)
+
+  // what live suppliers run for live buyers that those buyers do not know of
+  let orphaned = 0
+  for (const t of o.truth) {
+    const buyerIndex = [...o.peerIdOf.entries()].find(([, id]) => id === t.buyer)?.[0]
+    if (buyerIndex == null || !liveBuyers.has(t.buyer)) continue
+    if (o.views.get(buyerIndex)?.some(c => c.containerId === t.containerId) !== true) {
+      orphaned++
+      note(`orphaned: ${t.containerId.slice(0, 12)} (${t.name ?? '?'}) on ${t.supplier.slice(-6)} for ${t.buyer.slice(-6)}`)
+    }
+  }
+
+  // the buyers' views against the truth
+  let wrongState = 0
+  for (const view of o.views.values()) {
+    for (const c of view) {
+      const runs = truthById.has(c.containerId)
+      const says = c.state === 'running'
+      if (runs !== says) {
+        wrongState++
+        note(`wrong state: ${c.containerId.slice(0, 12)} (${c.name}) is ${c.state} in its buyer's view, ${runs ? 'runs' : 'does not run'} on ${c.supplier.peerId.slice(-6)}`)
+      }
+    }
+  }
+
+  return {
+    peers: o.init.peers,
+    killed: o.victims,
+    restarted: o.revived,
+    placed: o.placements.size,
+    failed: o.failed,
+    lost: lostPlacements.length,
+    lostDetectedMs: { p50: percentile(delays, 0.5), p99: percentile(delays, 0.99), undetected },
+    rescheduled,
+    duplicated,
+    orphaned,
+    wrongState,
+    examples
+  }
+}
