@@ -1,0 +1,294 @@
+/**
+ * Drops peers that left from the DHT routing table within seconds.
+ *
+ * kad-dht 16 removes a peer from its routing table only when a full bucket at the deepest level
+ * needs room and the peer fails a ping. It does not act on a closed connection, nor on a peer
+ * that stops serving the DHT protocol: in a network of a few hundred peers no bucket fills, and a
+ * peer that stopped or crashed stayed in every table until those peers restarted. Lookups then
+ * walked towards it, and `caravela peers` listed it.
+ *
+ * `DepartureWatch` removes a routing-table peer as soon as it is known not to serve the DHT:
+ * - when its last connection to us closes (it stopped, it crashed and its system closed the
+ *   sockets, the connection monitor gave up on it, or someone pruned the connection: libp2p does
+ *   not say who closed a connection cleanly), it is checked at once: a DHT stream is opened to
+ *   it, and when that fails (no connection, or the protocol is no longer served) it is removed;
+ * - when identify (or an identify push) says it no longer lists the DHT protocol (it switched to
+ *   client mode), it is removed at once;
+ * - every `SWEEP_INTERVAL`, a few table peers we hold no connection to, least recently checked
+ *   first, are checked the same way, so that a peer whose connection was pruned does not stay
+ *   for ever once it vanishes.
+ *
+ * A check that succeeds keeps its connection, as kad-dht's own pings do. Near the connection
+ * limit (`ROOM_FOR_CHECKS`) closed connections are taken to be the connection manager's pruning
+ * and left to the sweep, so that checks do not undo it. A peer that answered a check is not
+ * checked again for `RECHECK_INTERVAL`: a check needed sooner waits until then, so a peer that
+ * keeps hanging up costs one dial per interval. Checks run `CHECK_CONCURRENCY` at a time.
+ */
+
+import type { KadInternals } from './kad-internals.js'
+import type { ComponentLogger, Connection, IdentifyResult, Libp2pEvents, Logger, PeerId, PeerUpdate, TypedEventTarget } from '@libp2p/interface'
+import type { ConnectionManager } from '@libp2p/interface-internal'
+
+/** Time a check has to connect to a peer and open a DHT stream. */
+export const CHECK_TIMEOUT = 5_000
+/** Checks in flight at once (many peers may hang up together, e.g. when our network drops). */
+export const CHECK_CONCURRENCY = 8
+/** A peer that answered a check is not checked again sooner than this. */
+export const RECHECK_INTERVAL = 30_000
+/** How often table peers we hold no connection to are checked, a few at a time. */
+export const SWEEP_INTERVAL = 60_000
+/** Unconnected table peers checked per sweep. */
+export const SWEEP_BATCH = 16
+/** A closed connection is checked only while fewer connections than this share of the limit are open. */
+export const ROOM_FOR_CHECKS = 0.9
+
+export interface DepartureWatchComponents {
+  peerId: PeerId
+  connectionManager: ConnectionManager
+  events: TypedEventTarget<Libp2pEvents>
+  logger: ComponentLogger
+}
+
+export interface DepartureWatchInit {
+  /** @default CHECK_TIMEOUT */
+  checkTimeout?: number
+  /** @default RECHECK_INTERVAL */
+  recheckInterval?: number
+  /** @default SWEEP_INTERVAL */
+  sweepInterval?: number
+}
+
+/** Counts since start, for tests and metrics. */
+export interface DepartureCounters {
+  /** checks made (a DHT stream opened or tried) */
+  checks: number
+  /** peers removed because a check failed (unreachable, or the DHT protocol refused) */
+  removedUnreachable: number
+  /** peers removed because they no longer list the DHT protocol */
+  removedNotServing: number
+}
+
+export class DepartureWatch {
+  private readonly components: DepartureWatchComponents
+  private readonly kad: KadInternals
+  private readonly log: Logger
+  private readonly checkTimeout: number
+  private readonly recheckInterval: number
+  private readonly sweepInterval: number
+  private running = false
+  private shutdown = new AbortController()
+  /** when each table peer last answered a check */
+  private readonly confirmedAt = new Map<string, number>()
+  /** peers waiting for a check, in order, and the checks running */
+  private readonly queue = new Map<string, PeerId>()
+  private readonly inFlight = new Set<string>()
+  /** checks deferred until a peer's recheck interval ends */
+  private readonly deferred = new Map<string, ReturnType<typeof setTimeout>>()
+  private sweepTimer?: ReturnType<typeof setInterval>
+  readonly counters: DepartureCounters = { checks: 0, removedUnreachable: 0, removedNotServing: 0 }
+
+  constructor (components: DepartureWatchComponents, kad: KadInternals, init: DepartureWatchInit = {}) {
+    this.components = components
+    this.kad = kad
+    this.log = components.logger.forComponent('caravela:overlay:departures')
+    this.checkTimeout = init.checkTimeout ?? CHECK_TIMEOUT
+    this.recheckInterval = init.recheckInterval ?? RECHECK_INTERVAL
+    this.sweepInterval = init.sweepInterval ?? SWEEP_INTERVAL
+  }
+
+  start (): void {
+    if (this.running) {
+      return
+    }
+
+    this.running = true
+    this.shutdown = new AbortController()
+    this.components.events.addEventListener('connection:open', this.onConnectionOpen)
+    this.components.events.addEventListener('peer:identify', this.onIdentify)
+    this.components.events.addEventListener('peer:update', this.onPeerUpdate)
+    this.components.connectionManager.getConnections().forEach(connection => { this.watchConnection(connection) })
+    this.sweepTimer = setInterval(() => { this.sweep() }, this.sweepInterval)
+    this.sweepTimer.unref?.()
+  }
+
+  /** Stop watching, and abandon the checks under way (they remove nobody). */
+  stop (): void {
+    if (!this.running) {
+      return
+    }
+
+    this.running = false
+    this.shutdown.abort()
+    this.components.events.removeEventListener('connection:open', this.onConnectionOpen)
+    this.components.events.removeEventListener('peer:identify', this.onIdentify)
+    this.components.events.removeEventListener('peer:update', this.onPeerUpdate)
+    clearInterval(this.sweepTimer)
+    this.deferred.forEach(timer => { clearTimeout(timer) })
+    this.deferred.clear()
+    this.queue.clear()
+  }
+
+  private readonly onConnectionOpen = (event: CustomEvent<Connection>): void => {
+    this.watchConnection(event.detail)
+  }
+
+  private watchConnection (connection: Connection): void {
+    connection.addEventListener('close', () => { this.connectionClosed(connection) }, { once: true })
+  }
+
+  /**
+   * A connection closed: when it was the last one to its peer, the peer may be gone. Near the
+   * connection limit the close is most likely the connection manager's pruning: the sweep sees to
+   * the peer then.
+   */
+  private connectionClosed (connection: Connection): void {
+    if (!this.running) {
+      return
+    }
+
+    const { connectionManager } = this.components
+    const peerId = connection.remotePeer
+    const others = connectionManager.getConnections(peerId).filter(c => c !== connection && c.status === 'open')
+
+    if (others.length === 0 && connectionManager.getConnections().length < ROOM_FOR_CHECKS * connectionManager.getMaxConnections()) {
+      this.request(peerId)
+    }
+  }
+
+  /** Identify (or an identify push) says what the peer serves: one not serving the DHT leaves the table. */
+  private readonly onIdentify = (event: CustomEvent<IdentifyResult>): void => {
+    if (!event.detail.protocols.includes(this.kad.protocol)) {
+      this.removeIfHeld(event.detail.peerId, 'it no longer serves the DHT')
+    }
+  }
+
+  private readonly onPeerUpdate = (event: CustomEvent<PeerUpdate>): void => {
+    const { peer, previous } = event.detail
+
+    // only a change says something: a peer the store knows nothing about yet lists no protocol
+    if (previous?.protocols.includes(this.kad.protocol) === true && !peer.protocols.includes(this.kad.protocol)) {
+      this.removeIfHeld(peer.id, 'it no longer serves the DHT')
+    }
+  }
+
+  private removeIfHeld (peerId: PeerId, why: string): void {
+    if (!this.running || peerId.equals(this.components.peerId)) {
+      return
+    }
+
+    void (async () => {
+      if (await this.kad.hasPeer(peerId)) {
+        await this.kad.removePeer(peerId)
+        this.counters.removedNotServing++
+        this.log('removed %p from the routing table: %s', peerId, why)
+      }
+    })().catch(err => {
+      this.log.error('could not remove %p from the routing table - %e', peerId, err)
+    })
+  }
+
+  /** Check `peerId` now, or when its recheck interval ends if it answered a check lately. */
+  private request (peerId: PeerId): void {
+    const id = peerId.toString()
+
+    if (!this.running || this.queue.has(id) || this.inFlight.has(id) || this.deferred.has(id)) {
+      return
+    }
+
+    const wait = (this.confirmedAt.get(id) ?? -Infinity) + this.recheckInterval - Date.now()
+
+    if (wait > 0) {
+      const timer = setTimeout(() => {
+        this.deferred.delete(id)
+        this.request(peerId)
+      }, wait)
+      timer.unref?.()
+      this.deferred.set(id, timer)
+      return
+    }
+
+    this.queue.set(id, peerId)
+    this.next()
+  }
+
+  private next (): void {
+    while (this.running && this.inFlight.size < CHECK_CONCURRENCY && this.queue.size > 0) {
+      const [id, peerId] = this.queue.entries().next().value as [string, PeerId]
+      this.queue.delete(id)
+      this.inFlight.add(id)
+
+      void this.check(peerId)
+        .catch(err => { this.log.error('checking %p failed - %e', peerId, err) })
+        .finally(() => {
+          this.inFlight.delete(id)
+          this.next()
+        })
+    }
+  }
+
+  /**
+   * Open a DHT stream to a routing-table peer: when none can be opened (no connection, or the
+   * peer no longer serves the protocol) the peer leaves the table.
+   */
+  private async check (peerId: PeerId): Promise<void> {
+    if (!(await this.kad.hasPeer(peerId))) {
+      return
+    }
+
+    const signal = AbortSignal.any([this.shutdown.signal, AbortSignal.timeout(this.checkTimeout)])
+    let failure: Error | undefined
+
+    this.counters.checks++
+
+    try {
+      const connection = await this.components.connectionManager.openConnection(peerId, { signal })
+      const stream = await connection.newStream(this.kad.protocol, { signal })
+      // an empty request ends the stream: the peer's DHT handler reads no message
+      await stream.close({ signal }).catch((err: Error) => { stream.abort(err) })
+    } catch (err: any) {
+      failure = err
+    }
+
+    if (this.shutdown.signal.aborted) {
+      return
+    }
+
+    if (failure == null) {
+      this.confirmedAt.set(peerId.toString(), Date.now())
+      return
+    }
+
+    this.confirmedAt.delete(peerId.toString())
+
+    if (await this.kad.hasPeer(peerId)) {
+      await this.kad.removePeer(peerId)
+      this.counters.removedUnreachable++
+      this.log('removed %p from the routing table: no DHT stream could be opened - %e', peerId, failure)
+    }
+  }
+
+  /** Check a few table peers we hold no connection to, least recently confirmed first. */
+  private sweep (): void {
+    const held = new Set<string>()
+    const stale: Array<{ peerId: PeerId, at: number }> = []
+
+    for (const { peerId } of this.kad.tablePeers()) {
+      const id = peerId.toString()
+      held.add(id)
+
+      // a connection that closes is noticed when it does
+      if (this.components.connectionManager.getConnections(peerId).length === 0) {
+        stale.push({ peerId, at: this.confirmedAt.get(id) ?? 0 })
+      }
+    }
+
+    // forget peers that left the table
+    for (const id of this.confirmedAt.keys()) {
+      if (!held.has(id)) {
+        this.confirmedAt.delete(id)
+      }
+    }
+
+    stale.sort((a, b) => a.at - b.at).slice(0, SWEEP_BATCH).forEach(({ peerId }) => { this.request(peerId) })
+  }
+}
