@@ -18,6 +18,12 @@
  *   first, are checked the same way, so that a peer whose connection was pruned does not stay
  *   for ever once it vanishes.
  *
+ * A failed check removes the peer at once when it proves the peer gone (the connection was
+ * refused, or the peer answered without the DHT protocol). A timeout or an unreachable network
+ * may be our own network's fault: the peer is checked again `RECHECK_INTERVAL` later and removed
+ * at that second failure only while we still hold a connection to some other peer, so that a
+ * peer cut off from the network does not empty its own table.
+ *
  * A check that succeeds keeps its connection, as kad-dht's own pings do. Near the connection
  * limit (`ROOM_FOR_CHECKS`) closed connections are taken to be the connection manager's pruning
  * and left to the sweep, so that checks do not undo it. A peer that answered a check is not
@@ -84,6 +90,8 @@ export class DepartureWatch {
   private readonly inFlight = new Set<string>()
   /** checks deferred until a peer's recheck interval ends */
   private readonly deferred = new Map<string, ReturnType<typeof setTimeout>>()
+  /** peers whose last check failed inconclusively (timed out, network unreachable) */
+  private readonly suspects = new Set<string>()
   private sweepTimer?: ReturnType<typeof setInterval>
   readonly counters: DepartureCounters = { checks: 0, removedUnreachable: 0, removedNotServing: 0 }
 
@@ -126,6 +134,7 @@ export class DepartureWatch {
     this.deferred.forEach(timer => { clearTimeout(timer) })
     this.deferred.clear()
     this.queue.clear()
+    this.suspects.clear()
   }
 
   private readonly onConnectionOpen = (event: CustomEvent<Connection>): void => {
@@ -198,17 +207,28 @@ export class DepartureWatch {
     const wait = (this.confirmedAt.get(id) ?? -Infinity) + this.recheckInterval - Date.now()
 
     if (wait > 0) {
-      const timer = setTimeout(() => {
-        this.deferred.delete(id)
-        this.request(peerId)
-      }, wait)
-      timer.unref?.()
-      this.deferred.set(id, timer)
+      this.later(peerId, wait)
       return
     }
 
     this.queue.set(id, peerId)
     this.next()
+  }
+
+  /** Check `peerId` in `ms` milliseconds. */
+  private later (peerId: PeerId, ms: number): void {
+    const id = peerId.toString()
+
+    if (!this.running || this.deferred.has(id)) {
+      return
+    }
+
+    const timer = setTimeout(() => {
+      this.deferred.delete(id)
+      this.request(peerId)
+    }, ms)
+    timer.unref?.()
+    this.deferred.set(id, timer)
   }
 
   private next (): void {
@@ -253,12 +273,35 @@ export class DepartureWatch {
       return
     }
 
+    const id = peerId.toString()
+
     if (failure == null) {
-      this.confirmedAt.set(peerId.toString(), Date.now())
+      this.confirmedAt.set(id, Date.now())
+      this.suspects.delete(id)
       return
     }
 
-    this.confirmedAt.delete(peerId.toString())
+    this.confirmedAt.delete(id)
+
+    // a timeout or an unreachable network may be our own fault: such a peer is removed at the
+    // second failed check, a recheck interval later, and only while we still reach other peers
+    if (!isConclusive(failure)) {
+      const online = this.components.connectionManager.getConnections().some(c => c.status === 'open' && !c.remotePeer.equals(peerId))
+
+      if (!this.suspects.has(id)) {
+        this.suspects.add(id)
+        this.later(peerId, this.recheckInterval)
+        this.log('%p did not answer a check, checking again in %d ms - %e', peerId, this.recheckInterval, failure)
+        return
+      }
+
+      if (!online) {
+        this.log('%p did not answer a check again, but no other peer is connected either: kept - %e', peerId, failure)
+        return
+      }
+    }
+
+    this.suspects.delete(id)
 
     if (await this.kad.hasPeer(peerId)) {
       await this.kad.removePeer(peerId)
@@ -283,12 +326,37 @@ export class DepartureWatch {
     }
 
     // forget peers that left the table
-    for (const id of this.confirmedAt.keys()) {
+    for (const id of [...this.confirmedAt.keys(), ...this.suspects]) {
       if (!held.has(id)) {
         this.confirmedAt.delete(id)
+        this.suspects.delete(id)
       }
     }
 
     stale.sort((a, b) => a.at - b.at).slice(0, SWEEP_BATCH).forEach(({ peerId }) => { this.request(peerId) })
   }
+}
+
+/**
+ * Whether a failed check proves the peer gone: its host refused the connection (nothing listens
+ * on its port any more), or the peer answered and no longer serves the DHT protocol. A timeout
+ * or an unreachable network does not: the fault may be on our side.
+ */
+export function isConclusive (err: unknown, depth = 0): boolean {
+  if (err == null || typeof err !== 'object' || depth > 4) {
+    return false
+  }
+
+  const { code, name, errors, cause } = err as { code?: unknown, name?: unknown, errors?: unknown, cause?: unknown }
+
+  if (code === 'ECONNREFUSED' || name === 'UnsupportedProtocolError') {
+    return true
+  }
+
+  // every address refused: each of a dial's errors must prove it
+  if (Array.isArray(errors) && errors.length > 0) {
+    return errors.every(e => isConclusive(e, depth + 1))
+  }
+
+  return isConclusive(cause, depth + 1)
 }
