@@ -3,7 +3,9 @@
  * that is only disconnected stays in them. Real libp2p peers on 127.0.0.1.
  */
 
+import { test } from 'uvu'
 import * as assert from 'uvu/assert'
+import { isConclusive, isReset } from '../src/overlay/departures.js'
 import { createTestNetwork, stopAll } from './fixtures/network.js'
 import { suite } from './fixtures/suite.js'
 import { waitFor } from './fixtures/wait.js'
@@ -93,11 +95,11 @@ Departures('a peer that is only disconnected stays in the routing tables, on bot
   assert.is(counters(a).removedUnreachable + counters(b).removedUnreachable, 0)
   assert.ok(a.getConnections(b.peerId).length > 0, 'the check connected them again')
 
-  // and a second hang-up within the recheck interval costs no dial at once
+  // a second hang-up right after is checked too, a moment later (the spacing of rechecks)
   const checked = [counters(a).checks, counters(b).checks]
   await Promise.all(a.getConnections(b.peerId).map(async c => { await c.close() }))
-  await new Promise(resolve => setTimeout(resolve, 1_000))
-  assert.equal([counters(a).checks, counters(b).checks], checked)
+  await waitFor(() => counters(a).checks > checked[0] && counters(b).checks > checked[1], { timeout: DEPARTURE_BOUND, message: 'both sides to check the other again' })
+  await new Promise(resolve => setTimeout(resolve, 500))
   assert.ok(inTable(a, b) && inTable(b, a))
 })
 
@@ -114,3 +116,27 @@ Departures('a peer that stops serving the DHT (client mode) is dropped when iden
 })
 
 Departures.run()
+
+test('only a refused connection or a refused DHT protocol proves a peer gone; a reset asks for a quick recheck', () => {
+  const refused = Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:1'), { code: 'ECONNREFUSED' })
+  const unsupported = Object.assign(new Error('protocol selection failed'), { name: 'UnsupportedProtocolError' })
+  const timeout = Object.assign(new Error('Connection timeout after 5000ms'), { name: 'TimeoutError' })
+  const unreachable = Object.assign(new Error('connect ENETUNREACH'), { code: 'ENETUNREACH' })
+  const reset = Object.assign(new Error('read ECONNRESET'), { name: 'EncryptionFailedError' })
+
+  assert.ok(isConclusive(refused))
+  assert.ok(isConclusive(unsupported))
+  assert.ok(isConclusive(new AggregateError([refused, refused], 'All multiaddr dials failed')))
+  assert.ok(isConclusive(new Error('wrapped', { cause: unsupported })))
+  assert.not.ok(isConclusive(new AggregateError([refused, timeout], 'All multiaddr dials failed')), 'one address that timed out may be the live one')
+  assert.not.ok(isConclusive(timeout))
+  assert.not.ok(isConclusive(unreachable))
+  assert.not.ok(isConclusive(reset))
+  assert.not.ok(isConclusive(undefined))
+
+  assert.ok(isReset(reset))
+  assert.ok(isReset(new AggregateError([timeout, Object.assign(new Error('x'), { code: 'ECONNRESET' })])))
+  assert.not.ok(isReset(timeout))
+})
+
+test.run()

@@ -20,15 +20,18 @@
  *
  * A failed check removes the peer at once when it proves the peer gone (the connection was
  * refused, or the peer answered without the DHT protocol). A timeout or an unreachable network
- * may be our own network's fault: the peer is checked again `RECHECK_INTERVAL` later and removed
+ * may be our own network's fault: the peer is checked again `SUSPECT_RECHECK` later (`MIN_RECHECK`
+ * after a connection reset, which a host that is up sends, often while its peer stops) and removed
  * at that second failure only while we still hold a connection to some other peer, so that a
  * peer cut off from the network does not empty its own table.
  *
  * A check that succeeds keeps its connection, as kad-dht's own pings do. Near the connection
  * limit (`ROOM_FOR_CHECKS`) closed connections are taken to be the connection manager's pruning
- * and left to the sweep, so that checks do not undo it. A peer that answered a check is not
- * checked again for `RECHECK_INTERVAL`: a check needed sooner waits until then, so a peer that
- * keeps hanging up costs one dial per interval. Checks run `CHECK_CONCURRENCY` at a time.
+ * and left to the sweep, so that checks do not undo it. A peer that answered a check is checked
+ * again no sooner than `MIN_RECHECK` later, and that spacing doubles (up to `MAX_RECHECK`) each
+ * time it answers again within twice the spacing: a peer that keeps hanging up on us costs ever
+ * fewer dials, while one that answered once, long ago, is checked at once when it goes. Checks
+ * run `CHECK_CONCURRENCY` at a time.
  */
 
 import type { KadInternals } from './kad-internals.js'
@@ -39,8 +42,12 @@ import type { ConnectionManager } from '@libp2p/interface-internal'
 export const CHECK_TIMEOUT = 5_000
 /** Checks in flight at once (many peers may hang up together, e.g. when our network drops). */
 export const CHECK_CONCURRENCY = 8
-/** A peer that answered a check is not checked again sooner than this. */
-export const RECHECK_INTERVAL = 30_000
+/** A peer that answered a check is not checked again sooner than this... */
+export const MIN_RECHECK = 1_000
+/** ...nor, when it keeps being checked, than this. */
+export const MAX_RECHECK = 300_000
+/** A peer whose check timed out (or found no route) is checked again this much later. */
+export const SUSPECT_RECHECK = 10_000
 /** How often table peers we hold no connection to are checked, a few at a time. */
 export const SWEEP_INTERVAL = 60_000
 /** Unconnected table peers checked per sweep. */
@@ -58,8 +65,8 @@ export interface DepartureWatchComponents {
 export interface DepartureWatchInit {
   /** @default CHECK_TIMEOUT */
   checkTimeout?: number
-  /** @default RECHECK_INTERVAL */
-  recheckInterval?: number
+  /** @default SUSPECT_RECHECK */
+  suspectRecheck?: number
   /** @default SWEEP_INTERVAL */
   sweepInterval?: number
 }
@@ -79,12 +86,12 @@ export class DepartureWatch {
   private readonly kad: KadInternals
   private readonly log: Logger
   private readonly checkTimeout: number
-  private readonly recheckInterval: number
+  private readonly suspectRecheck: number
   private readonly sweepInterval: number
   private running = false
   private shutdown = new AbortController()
   /** when each table peer last answered a check */
-  private readonly confirmedAt = new Map<string, number>()
+  private readonly confirmed = new Map<string, { at: number, spacing: number }>()
   /** peers waiting for a check, in order, and the checks running */
   private readonly queue = new Map<string, PeerId>()
   private readonly inFlight = new Set<string>()
@@ -100,7 +107,7 @@ export class DepartureWatch {
     this.kad = kad
     this.log = components.logger.forComponent('caravela:overlay:departures')
     this.checkTimeout = init.checkTimeout ?? CHECK_TIMEOUT
-    this.recheckInterval = init.recheckInterval ?? RECHECK_INTERVAL
+    this.suspectRecheck = init.suspectRecheck ?? SUSPECT_RECHECK
     this.sweepInterval = init.sweepInterval ?? SWEEP_INTERVAL
   }
 
@@ -204,7 +211,8 @@ export class DepartureWatch {
       return
     }
 
-    const wait = (this.confirmedAt.get(id) ?? -Infinity) + this.recheckInterval - Date.now()
+    const last = this.confirmed.get(id)
+    const wait = last == null ? 0 : last.at + last.spacing - Date.now()
 
     if (wait > 0) {
       this.later(peerId, wait)
@@ -276,12 +284,15 @@ export class DepartureWatch {
     const id = peerId.toString()
 
     if (failure == null) {
-      this.confirmedAt.set(id, Date.now())
+      const now = Date.now()
+      const last = this.confirmed.get(id)
+      const spacing = last != null && now - last.at < 2 * last.spacing ? Math.min(2 * last.spacing, MAX_RECHECK) : MIN_RECHECK
+      this.confirmed.set(id, { at: now, spacing })
       this.suspects.delete(id)
       return
     }
 
-    this.confirmedAt.delete(id)
+    this.confirmed.delete(id)
 
     // a timeout or an unreachable network may be our own fault: such a peer is removed at the
     // second failed check, a recheck interval later, and only while we still reach other peers
@@ -289,9 +300,11 @@ export class DepartureWatch {
       const online = this.components.connectionManager.getConnections().some(c => c.status === 'open' && !c.remotePeer.equals(peerId))
 
       if (!this.suspects.has(id)) {
+        // a reset comes from a host that is up (often a peer in the middle of stopping): soon
+        const delay = isReset(failure) ? MIN_RECHECK : this.suspectRecheck
         this.suspects.add(id)
-        this.later(peerId, this.recheckInterval)
-        this.log('%p did not answer a check, checking again in %d ms - %e', peerId, this.recheckInterval, failure)
+        this.later(peerId, delay)
+        this.log('%p did not answer a check, checking again in %d ms - %e', peerId, delay, failure)
         return
       }
 
@@ -321,20 +334,40 @@ export class DepartureWatch {
 
       // a connection that closes is noticed when it does
       if (this.components.connectionManager.getConnections(peerId).length === 0) {
-        stale.push({ peerId, at: this.confirmedAt.get(id) ?? 0 })
+        stale.push({ peerId, at: this.confirmed.get(id)?.at ?? 0 })
       }
     }
 
     // forget peers that left the table
-    for (const id of [...this.confirmedAt.keys(), ...this.suspects]) {
+    for (const id of [...this.confirmed.keys(), ...this.suspects]) {
       if (!held.has(id)) {
-        this.confirmedAt.delete(id)
+        this.confirmed.delete(id)
         this.suspects.delete(id)
       }
     }
 
     stale.sort((a, b) => a.at - b.at).slice(0, SWEEP_BATCH).forEach(({ peerId }) => { this.request(peerId) })
   }
+}
+
+/** Whether a failed check met a connection reset: the peer's host answered, but dropped it. */
+export function isReset (err: unknown, depth = 0): boolean {
+  if (err == null || typeof err !== 'object' || depth > 4) {
+    return false
+  }
+
+  const { code, message, errors, cause } = err as { code?: unknown, message?: unknown, errors?: unknown, cause?: unknown }
+
+  // libp2p's encryption errors keep only the message of the socket error
+  if (code === 'ECONNRESET' || code === 'EPIPE' || (typeof message === 'string' && /\b(ECONNRESET|EPIPE)\b/.test(message))) {
+    return true
+  }
+
+  if (Array.isArray(errors) && errors.length > 0) {
+    return errors.some(e => isReset(e, depth + 1))
+  }
+
+  return isReset(cause, depth + 1)
 }
 
 /**
