@@ -195,6 +195,7 @@ export class CaravelaService implements Startable, Caravela {
       resourceMap: () => this.resourceMap,
       lookupCount: () => this.config.network.lookupCount
     })
+    overlay.start()
     const roles = this.peerRoles = new PeerRoles({
       self: () => ({ peerId: this.components.peerId.toString(), multiaddrs: this.components.addressManager.getAddresses().map(a => a.toString()) }),
       selfKey: overlay.nodeId(),
@@ -232,6 +233,7 @@ export class CaravelaService implements Startable, Caravela {
   }
 
   async stop (): Promise<void> {
+    this.kadOverlay?.stop()
     await this.server.stop()
   }
 

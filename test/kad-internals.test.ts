@@ -30,6 +30,8 @@ test('every member the overlay uses works on a live kad-dht', async () => {
     assert.is(kad.tableSize(), 2)
     assert.equal([...kad.tablePeers()].map(p => p.peerId.toString()).sort(), [nodes[1].peerId.toString(), nodes[2].peerId.toString()].sort())
     assert.is(kad.tableSaturated(), false)
+    assert.is(kad.protocol, '/caravela-test/kad/1.0.0')
+    assert.ok(await kad.hasPeer(nodes[1].peerId))
 
     const heard: string[] = []
     const stop = kad.onPeerAdded(peerId => { heard.push(peerId.toString()) })
@@ -44,6 +46,10 @@ test('every member the overlay uses works on a live kad-dht', async () => {
       events += event.name === 'PEER_RESPONSE' ? 1 : 0
     }
     assert.is(events, 1, 'one FIND_NODE answered')
+
+    await kad.removePeer(nodes[2].peerId)
+    assert.not.ok(await kad.hasPeer(nodes[2].peerId))
+    assert.not.ok([...kad.tablePeers()].some(p => p.peerId.equals(nodes[2].peerId)), 'the removed peer is no longer listed')
   } finally {
     await stopAll(nodes)
   }
@@ -64,7 +70,12 @@ test('a kad-dht without them is refused, naming what is missing', () => {
   assert.match(refusal({}), /^kad-dht has no routingTable\.size: Caravela's overlay was written against @libp2p\/kad-dht 16\.4\.5/)
   assert.match(refusal({ routingTable: { size: 0 } }), /no routingTable\.kb\.toIterable\(\)/)
   assert.match(refusal({ routingTable: { size: 0, kb: { toIterable: () => [] } } }), /no routingTable\.kb\.root/)
-  assert.match(refusal({ routingTable: { size: 0, kb: { toIterable: () => [], root: {} }, addEventListener: () => {} } }), /no network\.sendRequest\(\)/)
+  const table = { size: 0, kb: { toIterable: () => [], root: {} } }
+  assert.match(refusal({ routingTable: table }), /no routingTable\.find\(\)/)
+  assert.match(refusal({ routingTable: { ...table, find: async () => undefined } }), /no routingTable\.remove\(\)/)
+  const fullTable = { ...table, find: async () => undefined, remove: async () => {}, addEventListener: () => {} }
+  assert.match(refusal({ routingTable: fullTable }), /no network\.sendRequest\(\)/)
+  assert.match(refusal({ routingTable: fullTable, network: { sendRequest: () => [] } }), /no protocol:/)
 })
 
 test.run()

@@ -2,7 +2,7 @@
  * The parts of kad-dht the overlay needs that its typings do not export, in one place.
  *
  * The overlay reads kad-dht's routing table (its peers, its size, whether a bucket is full, the
- * peers it adds) and sends single FIND_NODE requests through kad-dht's network layer, for walks
+ * peers it adds), removes peers that left from it, and sends single FIND_NODE requests through kad-dht's network layer, for walks
  * that stop as soon as they reach the slice they aim at. Both are public members of kad-dht's
  * classes, but not of its interfaces, so a kad-dht upgrade could rename them without a type error.
  * `kadInternals` checks every member when the overlay starts and throws `KadInternalsError`,
@@ -30,6 +30,8 @@ interface Bucket {
 
 interface RoutingTable extends TypedEventTarget<{ 'peer:add': CustomEvent<PeerId> }> {
   size: number
+  find(peerId: PeerId, options?: AbortOptions): Promise<PeerId | undefined>
+  remove(peerId: PeerId, options?: AbortOptions): Promise<void>
   kb?: { root: Bucket, toIterable(): Iterable<{ peerId: PeerId, kadId: Uint8Array }> }
 }
 
@@ -42,8 +44,14 @@ const WALK_PATH = { index: 0, queued: 0, running: 0, total: 0 }
 
 /** What the overlay uses of kad-dht's internals. */
 export interface KadInternals {
+  /** the DHT's protocol id: the peers of the routing table serve it */
+  protocol: string
   /** peers in the routing table */
   tableSize(): number
+  /** whether the routing table holds `peerId` */
+  hasPeer(peerId: PeerId, options?: AbortOptions): Promise<boolean>
+  /** Take `peerId` out of the routing table (a peer that left); nothing when it is not there. */
+  removePeer(peerId: PeerId, options?: AbortOptions): Promise<void>
   /** the routing table's peers with their kad ids (points) */
   tablePeers(): Iterable<{ peerId: PeerId, kadId: Uint8Array }>
   /**
@@ -74,7 +82,7 @@ export class KadInternalsError extends Error {
  * @throws {KadInternalsError} naming the first member that is missing
  */
 export function kadInternals (dht: KadDHT): KadInternals {
-  const { routingTable, network } = dht as unknown as { routingTable?: RoutingTable, network?: Network }
+  const { routingTable, network, protocol } = dht as unknown as { routingTable?: RoutingTable, network?: Network, protocol?: string }
 
   if (typeof routingTable?.size !== 'number') {
     throw new KadInternalsError('routingTable.size')
@@ -88,6 +96,14 @@ export function kadInternals (dht: KadDHT): KadInternals {
     throw new KadInternalsError('routingTable.kb.root')
   }
 
+  if (typeof routingTable.find !== 'function') {
+    throw new KadInternalsError('routingTable.find()')
+  }
+
+  if (typeof routingTable.remove !== 'function') {
+    throw new KadInternalsError('routingTable.remove()')
+  }
+
   if (typeof routingTable.addEventListener !== 'function') {
     throw new KadInternalsError('routingTable events (peer:add)')
   }
@@ -96,13 +112,20 @@ export function kadInternals (dht: KadDHT): KadInternals {
     throw new KadInternalsError('network.sendRequest()')
   }
 
+  if (typeof protocol !== 'string') {
+    throw new KadInternalsError('protocol')
+  }
+
   const kb = routingTable.kb
   const full = (bucket: Bucket | undefined): boolean => bucket != null && (bucket.peers != null
     ? bucket.peers.length >= K_BUCKET_SIZE && (bucket.depth ?? 0) >= TABLE_PREFIX_LENGTH
     : full(bucket.left) || full(bucket.right))
 
   return {
+    protocol,
     tableSize: () => routingTable.size,
+    hasPeer: async (peerId, options) => (await routingTable.find(peerId, options)) != null,
+    removePeer: async (peerId, options) => { await routingTable.remove(peerId, options) },
     tablePeers: () => kb.toIterable(),
     tableSaturated: () => full(kb.root),
     onPeerAdded: listener => {

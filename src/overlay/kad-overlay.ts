@@ -14,11 +14,13 @@
 import { MessageType } from '@libp2p/kad-dht'
 import { multiaddr } from '@multiformats/multiaddr'
 import { SIZE_ESTIMATE_PEERS, estimateNetworkSize, pointOf } from '../resources/resource-map.js'
+import { DepartureWatch } from './departures.js'
 import { kadInternals } from './kad-internals.js'
 import type { ResourceMap, Slice } from '../resources/resource-map.js'
 import type { AbortOptions, LookupOptions, LookupStats, Overlay, OverlayNode } from '../types.js'
+import type { DepartureCounters } from './departures.js'
 import type { KadInternals } from './kad-internals.js'
-import type { ComponentLogger, Connection, Logger, PeerId, PeerStore } from '@libp2p/interface'
+import type { ComponentLogger, Connection, Libp2pEvents, Logger, PeerId, PeerStore, TypedEventTarget } from '@libp2p/interface'
 import type { ConnectionManager } from '@libp2p/interface-internal'
 import type { KadDHT } from '@libp2p/kad-dht'
 import type { Multiaddr } from '@multiformats/multiaddr'
@@ -64,6 +66,7 @@ export interface KadOverlayComponents {
   peerId: PeerId
   peerStore: PeerStore
   connectionManager: ConnectionManager
+  events: TypedEventTarget<Libp2pEvents>
   logger: ComponentLogger
 }
 
@@ -98,6 +101,7 @@ export class KadOverlay implements Overlay {
   private readonly watches = new Set<{ slices: Set<number>, listener: () => void }>()
   private stopListening?: () => void
   private readonly kad: KadInternals
+  private readonly departures: DepartureWatch
   private sizeEstimate?: { value: number, tableSize: number, until: number }
   /** running totals of every lookup since start */
   readonly counters: LookupCounters = { lookups: 0, local: 0, network: 0, rpcs: 0, hops: 0, missedSlice: 0 }
@@ -108,6 +112,22 @@ export class KadOverlay implements Overlay {
     this.log = components.logger.forComponent('caravela:overlay')
     this.selfKey = pointOf(components.peerId.toMultihash().bytes)
     this.kad = kadInternals(init.dht)
+    this.departures = new DepartureWatch(components, this.kad)
+  }
+
+  /** Start dropping peers that left from the routing table (`departures.ts`). */
+  start (): void {
+    this.departures.start()
+  }
+
+  /** Stop watching for departures (`leave` does too). */
+  stop (): void {
+    this.departures.stop()
+  }
+
+  /** Routing-table peers checked and removed since start. */
+  departureCounters (): DepartureCounters {
+    return { ...this.departures.counters }
   }
 
   async create (): Promise<void> {
