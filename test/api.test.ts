@@ -39,7 +39,8 @@ const STATUS: CaravelaStatus = {
   resourceMapDigest: 'cd'.repeat(32),
   networkConfigDigest: 'ef'.repeat(32),
   supplierPolicy: { allowBuyers: [OTHER_PEER_ID], allowImages: [], allowRegistries: ['docker.io', 'ghcr.io'], hostPorts: { min: 1024, max: 65535 }, network: 'bridge' },
-  uptimeMs: 3_723_400
+  uptimeMs: 3_723_400,
+  runtime: { state: 'ok', since: 1_700_000_000_000, outages: 0 }
 }
 
 const PEERS: PeerSummary[] = [
@@ -58,7 +59,8 @@ const METRICS: PeerMetrics = {
     lookups: { count: 2, sum: 2, mean: 1, p50: 1, p99: 1 },
     hops: { count: 2, sum: 0, mean: 0, p50: 0, p99: 0 }
   },
-  suppliers: { marks: { refused: 2, failed: 0, unreachable: 1, lost: 1 }, skipped: 3, remembered: 2 }
+  suppliers: { marks: { refused: 2, failed: 0, unreachable: 1, lost: 1 }, skipped: 3, remembered: 2 },
+  runtime: { state: 'unavailable', since: 1_700_000_000_000, reason: 'No Docker engine answers on /var/run/docker.sock (ENOENT)', outages: 2 }
 }
 
 const OFFERS: OffersView = {

@@ -392,6 +392,11 @@ export class DockerRuntime implements ContainerRuntime, ContainerExitEvents {
     return { version: version.Version, apiVersion: version.ApiVersion }
   }
 
+  /** `ContainerRuntime.health`: the engine answers a version request; `DockerUnavailableError` when it does not. */
+  async health (options?: AbortOptions): Promise<void> {
+    await this.ping(options)
+  }
+
   /** Cores and memory (MB) of the engine's machine. */
   async getCpuAndRam (options?: AbortOptions): Promise<{ cpus: number, memory: number }> {
     options?.signal?.throwIfAborted()
