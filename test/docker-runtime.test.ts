@@ -424,6 +424,48 @@ Docker('runtime health: a runtime whose socket goes away is reported unavailable
   }
 })
 
+Docker('runtime health: an engine that accepts but never answers is unavailable once a check times out, and the request is given up', async () => {
+  const hungPath = `/tmp/caravela-docker-hung-${RUN}.sock`
+  const open = new Set<import('node:net').Socket>()
+  let closed = 0
+  let opened = 0
+  const hung = createServer(socket => {
+    opened++
+    open.add(socket)
+    // read (and ignore) the request, so that the client's close is seen
+    socket.resume()
+    socket.on('error', () => {}).on('close', () => { open.delete(socket); closed++ })
+  })
+  await rm(hungPath, { force: true })
+  await new Promise<void>(resolve => hung.listen(hungPath, resolve))
+  const proxied = new DockerRuntime({ ownerPeerId: OWNER, socketPath: hungPath })
+  const health = new RuntimeHealth({
+    runtime: proxied,
+    clock: systemClock,
+    interval: 60_000,
+    timeout: 200,
+    log: defaultLogger().forComponent('test:runtime-health'),
+    onDown: () => {},
+    reconcile: async () => {},
+    onUp: () => {}
+  })
+
+  try {
+    const started = Date.now()
+    await health.check()
+    assert.is(health.state.state, 'unavailable')
+    assert.match(health.state.reason ?? '', /did not answer within 200 ms/)
+    assert.ok(Date.now() - started < 2_000, `the check took ${Date.now() - started} ms`)
+    // the request to the hung engine is aborted, not left open
+    await waitFor(() => closed > 0 && open.size === 0, { timeout: 2_000, interval: 20, message: () => `the hung request to be given up: ${opened} opened, ${closed} closed` })
+  } finally {
+    await proxied.close()
+    open.forEach(s => s.destroy())
+    await new Promise(resolve => hung.close(resolve))
+    await rm(hungPath, { force: true })
+  }
+})
+
 Docker('several owners on one engine: a runtime sees and touches only its own containers', async () => {
   const theirs = await other.runContainer(config(), LABELS)
   const ours = await runtime.runContainer(config(), LABELS)
