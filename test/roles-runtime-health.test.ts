@@ -168,6 +168,34 @@ test('a launch that finds no engine makes the supplier unavailable at once, befo
   await net.stop()
 })
 
+test('a stop while the engine does not answer is refused UNAVAILABLE and the container stays placed; once the engine is back the stop goes through', async () => {
+  const net = await oneSupplier()
+  const [supplier, buyer] = net.peers
+  const [placed] = await buyer.roles.run([container({ cpus: 1, memory: 256 })])
+  await net.clock.settle()
+
+  // the engine's socket goes away; the container itself runs on
+  supplier.runtime.down('socket gone')
+  await net.clock.advance(CHECK_INTERVAL)
+  await net.clock.settle()
+  const [refused] = await buyer.roles.stopContainers([placed.containerId])
+  assert.is(refused.stopped, false)
+  assert.match(refused.error ?? '', /container engine does not answer/)
+  assert.equal(buyer.roles.ps().map(c => c.containerId), [placed.containerId])
+  assert.is(supplier.roles.hosted().length, 1)
+
+  supplier.runtime.up()
+  await net.clock.advance(CHECK_INTERVAL)
+  await net.clock.settle()
+  // it ran through the outage: still hosted, still placed
+  assert.is(supplier.roles.hosted().length, 1)
+  const [stopped] = await buyer.roles.stopContainers([placed.containerId])
+  assert.is(stopped.stopped, true, stopped.error)
+  assert.equal(supplier.runtime.list(), [])
+  assert.equal(buyer.roles.ps(), [])
+  await net.stop()
+})
+
 test('an engine that hangs is unavailable once a check times out', async () => {
   const clock = new ManualClock()
   const runtime = new MemoryRuntime({ cpus: 1, memory: 1024 })

@@ -431,7 +431,17 @@ class PeerHandlers implements RoleHandlers {
     return this.containers.launch(ctx, offerId, requestId, containers)
   }
 
+  /**
+   * Stops too are refused while the container engine does not answer: the container cannot be
+   * removed, and a buyer told it was stopped would stop looking after one that may still run.
+   */
   async stopLocalContainer (ctx: RequestContext, target: StopTarget): Promise<void> {
+    const unavailable = this.health?.unavailableReason
+
+    if (unavailable != null) {
+      throw new ProtocolStatusError('UNAVAILABLE', unavailable)
+    }
+
     await ('requestId' in target ? this.containers.cancelLaunch(ctx, target.requestId) : this.containers.stopContainer(ctx, target.containerId))
   }
 
