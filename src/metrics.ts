@@ -10,6 +10,7 @@ import type { LookupCounters } from './overlay/kad-overlay.js'
 import type { ProtocolMetrics } from './protocols/metrics.js'
 import type { ReputationStats } from './roles/reputation.js'
 import type { Distribution } from './roles/stats.js'
+import type { RuntimeHealthState } from './types.js'
 
 export interface PeerMetrics {
   /** per protocol, what this peer sent and received as a client and as a server */
@@ -30,6 +31,8 @@ export interface PeerMetrics {
    * failed, unanswered; container lost), offers passed over for them, suppliers remembered now
    */
   suppliers: ReputationStats
+  /** whether the container engine answers, since when, and how many outages it had */
+  runtime: RuntimeHealthState
 }
 
 /** Sum of two sets of protocol counters (a peer's client side and server side). */
@@ -85,6 +88,9 @@ export function toPrometheus (metrics: PeerMetrics): string {
   family('caravela_supplier_marks_total', 'counter', 'Marks the buyer gave suppliers: launches refused, failed or unanswered, containers lost', Object.entries(metrics.suppliers.marks).map(([kind, n]) => [`{kind="${kind}"}`, n]))
   family('caravela_suppliers_passed_over_total', 'counter', 'Suppliers a placement did not try, for their recent marks', [['', metrics.suppliers.skipped]])
   family('caravela_suppliers_marked', 'gauge', 'Suppliers with marks the buyer remembers', [['', metrics.suppliers.remembered]])
+  family('caravela_runtime_up', 'gauge', 'Whether the container engine answers (1) or not (0): while it does not, the peer offers nothing', [['', metrics.runtime.state === 'ok' ? 1 : 0]])
+  family('caravela_runtime_state_since_seconds', 'gauge', 'When the container engine entered its current state, seconds since the epoch', [['', Math.floor(metrics.runtime.since / 1000)]])
+  family('caravela_runtime_outages_total', 'counter', 'Times the container engine was found not answering', [['', metrics.runtime.outages]])
 
   return lines.join('\n') + '\n'
 }

@@ -20,6 +20,7 @@ import { copyHandlers } from './protocols/handlers.js'
 import { CaravelaProtocolServer } from './protocols/server.js'
 import { ResourceMap } from './resources/resource-map.js'
 import { PeerRoles } from './roles/peer-roles.js'
+import { RUNTIME_CHECK_INTERVAL } from './roles/runtime-health.js'
 import { NO_RUNTIME } from './runtime/no-runtime.js'
 import { DatastoreStore } from './store/datastore-store.js'
 import { CPU_CLASS_NAMES } from './types.js'
@@ -64,6 +65,13 @@ export interface CaravelaInit {
    * trades and places containers on other peers.
    */
   runtime?: ContainerRuntime
+  /**
+   * Milliseconds between two checks that the runtime's engine answers: while it does not, the
+   * peer withdraws its offers and refuses launches (`CaravelaStatus.runtime`).
+   *
+   * @default RUNTIME_CHECK_INTERVAL (5 s)
+   */
+  runtimeCheckInterval?: number
   /** @default systemClock */
   clock?: Clock
 }
@@ -212,7 +220,8 @@ export class CaravelaService implements Startable, Caravela {
       store: this.store,
       supplierPolicy: this.config.supplier,
       addressesOf: async peerId => this.announcedAddresses(peerId),
-      allow: this.config.node.allow
+      allow: this.config.node.allow,
+      runtimeCheckInterval: this.init.runtime == null ? undefined : this.init.runtimeCheckInterval ?? RUNTIME_CHECK_INTERVAL
     })
     this.setHandlers(roles.handlers)
     await this.server.start()
@@ -340,7 +349,8 @@ export class CaravelaService implements Startable, Caravela {
       resourceMapDigest: toHex(this.resourceMap.digest()),
       networkConfigDigest: networkConfigDigest(this.config.network),
       supplierPolicy: supplierPolicyView(this.config.supplier),
-      uptimeMs: Date.now() - this.startedAt
+      uptimeMs: Date.now() - this.startedAt,
+      runtime: this.requireRoles().runtimeState()
     }
   }
 
@@ -415,7 +425,8 @@ export class CaravelaService implements Startable, Caravela {
         lookups: stats.lookupsPerRequest,
         hops: stats.hopsPerRequest
       },
-      suppliers: stats.suppliers
+      suppliers: stats.suppliers,
+      runtime: this.requireRoles().runtimeState()
     }
   }
 

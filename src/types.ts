@@ -237,6 +237,12 @@ export interface ContainerRuntime {
    * the roles keep only their own. Without it a restarted peer trusts its ledger alone.
    */
   listOwned? (options?: AbortOptions): Promise<OwnedContainer[]>
+  /**
+   * A cheap call that resolves when the engine answers and throws when it does not (Docker's
+   * version endpoint). A peer asks it periodically, so that it stops offering its resources while
+   * its engine is gone. Without it the peer asks `getCpuAndRam`.
+   */
+  health? (options?: AbortOptions): Promise<void>
   /** Release what the runtime holds open (the Docker event stream); running containers stay. */
   close? (): Promise<void>
 }
@@ -293,6 +299,23 @@ export interface CaravelaStatus {
   }
   /** milliseconds since the peer started */
   uptimeMs: number
+  /**
+   * whether the container engine answers: while it is `unavailable` the peer offers nothing and
+   * refuses launches (UNAVAILABLE); `since` is when it entered that state (ms since the epoch),
+   * `reason` why the engine is taken to be gone
+   */
+  runtime: RuntimeHealthState
+}
+
+/** What a peer knows of its container engine (`CaravelaStatus.runtime`). */
+export interface RuntimeHealthState {
+  state: 'ok' | 'unavailable'
+  /** milliseconds since the epoch (the roles' clock) at which the state began */
+  since: number
+  /** why the engine is taken to be unavailable; absent while it is ok */
+  reason?: string
+  /** times the engine was found unavailable since the peer started */
+  outages: number
 }
 
 /** One connected or known peer, as `caravela peers` shows it. */

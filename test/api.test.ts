@@ -39,7 +39,8 @@ const STATUS: CaravelaStatus = {
   resourceMapDigest: 'cd'.repeat(32),
   networkConfigDigest: 'ef'.repeat(32),
   supplierPolicy: { allowBuyers: [OTHER_PEER_ID], allowImages: [], allowRegistries: ['docker.io', 'ghcr.io'], hostPorts: { min: 1024, max: 65535 }, network: 'bridge' },
-  uptimeMs: 3_723_400
+  uptimeMs: 3_723_400,
+  runtime: { state: 'ok', since: 1_700_000_000_000, outages: 0 }
 }
 
 const HOSTED: HostedView[] = [
@@ -62,7 +63,8 @@ const METRICS: PeerMetrics = {
     lookups: { count: 2, sum: 2, mean: 1, p50: 1, p99: 1 },
     hops: { count: 2, sum: 0, mean: 0, p50: 0, p99: 0 }
   },
-  suppliers: { marks: { refused: 2, failed: 0, unreachable: 1, lost: 1 }, skipped: 3, remembered: 2 }
+  suppliers: { marks: { refused: 2, failed: 0, unreachable: 1, lost: 1 }, skipped: 3, remembered: 2 },
+  runtime: { state: 'unavailable', since: 1_700_000_000_000, reason: 'No Docker engine answers on /var/run/docker.sock (ENOENT)', outages: 2 }
 }
 
 const OFFERS: OffersView = {
@@ -76,8 +78,10 @@ const OFFERS: OffersView = {
  * placed containers, 20 ms apart.
  */
 const placed: ContainerView[] = []
+/** what the fake peer's status says now (a test may swap it for one with another runtime state) */
+let status: CaravelaStatus = STATUS
 const target: ApiTarget = {
-  status: () => STATUS,
+  status: () => status,
   peers: () => PEERS,
   run: async (containers, options) => {
     const progress = async (event: PlacementProgress): Promise<void> => {
@@ -271,6 +275,9 @@ Server('serves ps, stop, offers and Prometheus metrics', async (ctx) => {
   assert.match(text, /^caravela_supplier_marks_total\{kind="lost"\} 1$/m)
   assert.match(text, /^caravela_suppliers_passed_over_total 3$/m)
   assert.match(text, /^# TYPE caravela_suppliers_marked gauge$/m)
+  assert.match(text, /^caravela_runtime_up 0$/m)
+  assert.match(text, /^caravela_runtime_state_since_seconds 1700000000$/m)
+  assert.match(text, /^caravela_runtime_outages_total 2$/m)
 })
 
 Server('deploys a stack as one request, records its name, and refuses a name still deployed', async (ctx) => {
@@ -446,6 +453,7 @@ Cli('`node` prints an aligned summary', async (ctx) => {
   assert.match(out, /^Routing table +1 peer$/m)
   assert.match(out, /^Slice +2: low 2 CPUs 1024 MB/m)
   assert.match(out, /^Uptime +1h 2m 3s$/m)
+  assert.match(out, /^Runtime +ok since 2023-11-14T22:13:20\.000Z$/m)
   assert.match(out, new RegExp(`^Network config +${'ef'.repeat(32)}$`, 'm'))
   assert.match(out, new RegExp(`^Runs for +${OTHER_PEER_ID}$`, 'm'))
   assert.match(out, /^Images +any$/m)
@@ -455,6 +463,18 @@ Cli('`node` prints an aligned summary', async (ctx) => {
   const columns = ['Peer ID', 'Node ID', 'Addresses', 'Capacity', 'Routing table', 'Slice', 'Network config', 'Runs for', 'Host ports', 'Uptime'].map(label => valueColumn(out, label))
   assert.equal(new Set(columns).size, 1, 'values start in one column')
   assert.is(ctx.stderr, '')
+})
+
+Cli('`node` says when the container engine does not answer, since when and why', async (ctx) => {
+  status = { ...STATUS, runtime: { state: 'unavailable', since: 1_700_000_000_000, reason: 'No Docker engine answers on /var/run/docker.sock (ECONNREFUSED)', outages: 1 } }
+
+  try {
+    assert.is(await caravela(ctx, ['node', '--api', ctx.server!.url, '--token', ctx.token]), 0, ctx.stderr)
+  } finally {
+    status = STATUS
+  }
+
+  assert.match(ctx.stdout, /^Runtime +UNAVAILABLE since 2023-11-14T22:13:20\.000Z: offering nothing, refusing launches\n +No Docker engine answers on \/var\/run\/docker\.sock \(ECONNREFUSED\)$/m)
 })
 
 Cli('`node --json` and `peers --json` print the API\'s JSON', async (ctx) => {

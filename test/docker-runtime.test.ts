@@ -8,8 +8,11 @@ import { randomBytes } from 'node:crypto'
 import { rm } from 'node:fs/promises'
 import http from 'node:http'
 import { connect, createServer } from 'node:net'
+import { defaultLogger } from '@libp2p/logger'
 import * as assert from 'uvu/assert'
+import { systemClock } from '../src/clock.js'
 import { isImageAllowed } from '../src/image-ref.js'
+import { RuntimeHealth } from '../src/roles/runtime-health.js'
 import { DEFAULT_DOCKER_SOCKET, DockerRuntime, LABEL_OWNER } from '../src/runtime/docker-runtime.js'
 import { suite } from './fixtures/suite.js'
 import { waitFor } from './fixtures/wait.js'
@@ -352,6 +355,114 @@ Docker('the event stream reopens after a drop and reports the exits it missed', 
     sockets.forEach(s => s.destroy())
     await new Promise(resolve => proxy.close(resolve))
     await rm(proxyPath, { force: true })
+  }
+})
+
+Docker('runtime health: a runtime whose socket goes away is reported unavailable, and ok again once it answers (the shared engine is never stopped)', async () => {
+  // a unix-socket proxy to the engine: closing it is, for the runtime behind it, an engine that stopped
+  const proxyPath = `/tmp/caravela-docker-health-${RUN}.sock`
+  const sockets = new Set<import('node:net').Socket>()
+  const proxy = createServer(client => {
+    const upstream = connect(SOCKET)
+    sockets.add(client).add(upstream)
+    client.on('error', () => {}).on('close', () => { upstream.destroy() })
+    upstream.on('error', () => {}).on('close', () => { client.destroy() })
+    client.pipe(upstream).pipe(client)
+  })
+  const listen = async (): Promise<void> => { await new Promise<void>(resolve => proxy.listen(proxyPath, resolve)) }
+  await rm(proxyPath, { force: true })
+  await listen()
+
+  const proxied = new DockerRuntime({ ownerPeerId: OWNER, socketPath: proxyPath })
+  const events: string[] = []
+  const health = new RuntimeHealth({
+    runtime: proxied,
+    clock: systemClock,
+    interval: 100,
+    timeout: 2_000,
+    log: defaultLogger().forComponent('test:runtime-health'),
+    onDown: () => { events.push('down') },
+    reconcile: async () => { events.push('reconcile') },
+    onUp: () => { events.push('up') }
+  })
+
+  try {
+    await proxied.health()
+    health.start()
+    await health.check()
+    assert.is(health.state.state, 'ok')
+
+    // the socket goes away
+    const cutAt = Date.now()
+    await new Promise<void>(resolve => {
+      proxy.close(() => { resolve() })
+      sockets.forEach(s => s.destroy())
+      sockets.clear()
+    })
+    await rm(proxyPath, { force: true })
+    assert.is((await rejection(proxied.health())).name, 'DockerUnavailableError')
+    await waitFor(() => health.state.state === 'unavailable', { timeout: HTTP_WAIT_MS, interval: 20, message: 'the runtime to be reported unavailable' })
+    const detectedIn = Date.now() - cutAt
+    assert.match(health.state.reason ?? '', new RegExp(`No Docker engine answers on ${proxyPath} \\((ENOENT|ECONNREFUSED)\\)`))
+    // the shared engine answers all along
+    await runtime.ping()
+
+    // the socket is back
+    const backAt = Date.now()
+    await listen()
+    await waitFor(() => health.state.state === 'ok', { timeout: HTTP_WAIT_MS, interval: 20, message: 'the runtime to answer again' })
+    const recoveredIn = Date.now() - backAt
+    assert.equal(events, ['down', 'reconcile', 'up'])
+    assert.is(health.state.outages, 1)
+    console.log(`  runtime health through a proxy, checks every 100 ms: unavailable ${detectedIn} ms after the socket went away, ok ${recoveredIn} ms after it came back`)
+  } finally {
+    health.stop()
+    await proxied.close()
+    sockets.forEach(s => s.destroy())
+    await new Promise(resolve => proxy.close(resolve))
+    await rm(proxyPath, { force: true })
+  }
+})
+
+Docker('runtime health: an engine that accepts but never answers is unavailable once a check times out, and the request is given up', async () => {
+  const hungPath = `/tmp/caravela-docker-hung-${RUN}.sock`
+  const open = new Set<import('node:net').Socket>()
+  let closed = 0
+  let opened = 0
+  const hung = createServer(socket => {
+    opened++
+    open.add(socket)
+    // read (and ignore) the request, so that the client's close is seen
+    socket.resume()
+    socket.on('error', () => {}).on('close', () => { open.delete(socket); closed++ })
+  })
+  await rm(hungPath, { force: true })
+  await new Promise<void>(resolve => hung.listen(hungPath, resolve))
+  const proxied = new DockerRuntime({ ownerPeerId: OWNER, socketPath: hungPath })
+  const health = new RuntimeHealth({
+    runtime: proxied,
+    clock: systemClock,
+    interval: 60_000,
+    timeout: 200,
+    log: defaultLogger().forComponent('test:runtime-health'),
+    onDown: () => {},
+    reconcile: async () => {},
+    onUp: () => {}
+  })
+
+  try {
+    const started = Date.now()
+    await health.check()
+    assert.is(health.state.state, 'unavailable')
+    assert.match(health.state.reason ?? '', /did not answer within 200 ms/)
+    assert.ok(Date.now() - started < 2_000, `the check took ${Date.now() - started} ms`)
+    // the request to the hung engine is aborted, not left open
+    await waitFor(() => closed > 0 && open.size === 0, { timeout: 2_000, interval: 20, message: () => `the hung request to be given up: ${opened} opened, ${closed} closed` })
+  } finally {
+    await proxied.close()
+    open.forEach(s => s.destroy())
+    await new Promise(resolve => hung.close(resolve))
+    await rm(hungPath, { force: true })
   }
 })
 

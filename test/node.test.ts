@@ -13,7 +13,9 @@ import { createLibp2p } from 'libp2p'
 import * as assert from 'uvu/assert'
 import { defaultConfig, networkConfigDigest, networkConfigToJson } from '../src/config/config.js'
 import { caravela, caravelaDHT, ResourceMap } from '../src/index.js'
+import { MemoryRuntime } from '../src/runtime/memory-runtime.js'
 import { createTestNode, dialableAddress, stopAll, testConfig, TEST_PROTOCOL_PREFIX } from './fixtures/network.js'
+import { container } from './fixtures/roles-network.js'
 import { suite } from './fixtures/suite.js'
 import { waitFor } from './fixtures/wait.js'
 import type { NetworkConfig } from '../src/config/types.js'
@@ -215,6 +217,41 @@ Node('a peer that stops is no longer returned by lookups', async (ctx) => {
   for (let i = 0; i < 5; i++) {
     assert.not.ok(await found(), 'a stopped peer is not returned')
   }
+})
+
+Node('a supplier whose engine stops answering withdraws its offers from the network and says so; they return when it answers again', async (ctx) => {
+  const runtime = new MemoryRuntime({ cpus: 2, memory: 2048 })
+  const supplier = await createTestNode('supplier', { runtime, runtimeCheckInterval: 200 })
+  ctx.nodes.push(supplier)
+  const bootstrap = dialableAddress(supplier)
+
+  for (const name of ['a', 'b', 'c']) {
+    ctx.nodes.push(await createTestNode(name, { config: testConfig(c => { c.node.bootstrap = [bootstrap] }) }))
+  }
+
+  const supplierId = supplier.peerId.toString()
+  const traded = (): number => ctx.nodes.reduce((n, node) => n + (node?.services.caravela.offers().trading.offers.filter(o => o.peerId === supplierId).length ?? 0), 0)
+  await waitFor(() => traded() > 0, { timeout: 10_000, message: 'a trader to hold an offer of the supplier' })
+  assert.is(supplier.services.caravela.status().runtime.state, 'ok')
+
+  const downAt = Date.now()
+  runtime.down('stopped by the test')
+  await waitFor(() => traded() === 0, { timeout: 5_000, message: 'the traders to drop the offers of a supplier without an engine' })
+  const withdrawnIn = Date.now() - downAt
+  const status = supplier.services.caravela.status()
+  assert.is(status.runtime.state, 'unavailable')
+  assert.match(status.runtime.reason ?? '', /stopped by the test/)
+  assert.is(supplier.services.caravela.metrics().runtime.outages, 1)
+  // a placement finds nobody to run it
+  const buyer = ctx.nodes[1] as CaravelaNode
+  assert.ok(await buyer.services.caravela.run([container({ cpus: 1, memory: 256 })]).then(() => undefined, err => err) instanceof Error)
+
+  const upAt = Date.now()
+  runtime.up()
+  await waitFor(() => traded() > 0, { timeout: 10_000, message: 'the offers to return once the engine answers' })
+  const returnedIn = Date.now() - upAt
+  assert.is(supplier.services.caravela.status().runtime.state, 'ok')
+  console.log(`  runtime checks every 200 ms over libp2p: offers gone from the traders ${withdrawnIn} ms after the engine stopped, back ${returnedIn} ms after it answered`)
 })
 
 Node('a slice a walk found empty is answered from that walk for a while, without another walk', async (ctx) => {

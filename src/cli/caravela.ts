@@ -487,6 +487,7 @@ function formatStatus (status: CaravelaStatus): string {
     ['Addresses', firstAddress],
     ...otherAddresses.map(address => ['', address]),
     ['Capacity', formatAmount(capacity.cpuClass, capacity.cpus, capacity.memory)],
+    ...formatRuntime(status.runtime),
     ['Routing table', plural(status.routingTableSize, 'peer')],
     ['Network', `about ${plural(status.networkSize, 'peer')}, ${status.discoveryBackend} discovery`],
     ['Slice', `${slice.index}: ${formatResources(slice.resources)} (cells ${slice.firstCell}-${slice.endCell})`],
@@ -496,6 +497,22 @@ function formatStatus (status: CaravelaStatus): string {
     ['Protocol prefix', status.protocolPrefix],
     ['Uptime', formatDuration(status.uptimeMs)]
   ])
+}
+
+/**
+ * The state of the container engine: `ok`, or `UNAVAILABLE` with since when and why (the peer
+ * then offers nothing and refuses launches). Nothing for a daemon too old to say.
+ */
+function formatRuntime (runtime: CaravelaStatus['runtime'] | undefined): string[][] {
+  if (runtime == null) {
+    return []
+  }
+
+  const since = new Date(runtime.since).toISOString()
+
+  return runtime.state === 'ok'
+    ? [['Runtime', `ok since ${since}${runtime.outages > 0 ? ` (${plural(runtime.outages, 'outage')} before)` : ''}`]]
+    : [['Runtime', `UNAVAILABLE since ${since}: offering nothing, refusing launches`], ['', runtime.reason ?? 'the engine does not answer']]
 }
 
 /** The supplier policy, a row per rule: `any` where the list is empty. */

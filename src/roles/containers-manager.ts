@@ -264,6 +264,32 @@ export class ContainersManager {
     void this.ended(record, exit.exitCode, 'the container exited')
   }
 
+  /**
+   * After the runtime did not answer for a while (its engine stopped, its exit events were lost):
+   * join the hosted containers with the runtime's, as a start does, and end those that are gone
+   * or ended meanwhile, releasing their resources and telling their buyers. Containers hosted
+   * after the runtime was listed are left alone. Throws when the runtime does not answer.
+   */
+  async reconcile (): Promise<void> {
+    await this.recovered()
+    const hosted = [...this.hosted.values()]
+    const byId = new Map((await this.ownedContainers(hosted)).map(c => [c.containerId, c]))
+
+    for (const record of hosted) {
+      const containerId = record.containerId as string
+      const container = byId.get(containerId)
+
+      if (this.hosted.get(containerId) !== record || (container != null && isLive(container))) {
+        continue
+      }
+
+      this.unhost(containerId)
+      this.init.supplier.returnResources(record.resources, 1)
+      this.log('container %s of %s ended while the runtime did not answer', containerId, record.buyer)
+      void this.ended(record, container?.exitCode, container == null ? 'the container is gone from the engine' : 'the container ended while its engine did not answer')
+    }
+  }
+
   /** Launches refused because the supplier's policy does not allow them. */
   get refusedLaunches (): number {
     return this.refusals

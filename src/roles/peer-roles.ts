@@ -6,6 +6,7 @@
 
 import { fromString as uint8ArrayFromString } from 'uint8arrays/from-string'
 import { DISCOVERY_BACKENDS } from '../config/config.js'
+import { ProtocolStatusError } from '../errors.js'
 import { AddressGroups } from '../protocols/address.js'
 import { pointOf } from '../resources/resource-map.js'
 import { MemoryStore } from '../store/store.js'
@@ -18,6 +19,7 @@ import { LoopbackClient } from './loopback-client.js'
 import { cryptoRandom } from './random.js'
 import { Reputation } from './reputation.js'
 import { clampToPeerBound, describeResources, peerResourceBound, sameResources } from './resources.js'
+import { RuntimeHealth } from './runtime-health.js'
 import { computeCapacity, PUBLISH_DELAY, Supplier } from './supplier.js'
 import { Trader } from './trader.js'
 import { UserManager } from './user-manager.js'
@@ -27,7 +29,7 @@ import type { ResourceMap } from '../resources/resource-map.js'
 import type { Store } from '../store/store.js'
 import type {
   AbortOptions, AvailableOffer, CaravelaClient, CreateOfferResult, Clock, ContainerConfig, ContainerExitEvents, ContainerRuntime, ContainerStatus,
-  ContainerView, NodeRef, Offer, OffersView, Overlay, PlaceOptions, Resources, StopResult, StopTarget
+  ContainerView, NodeRef, Offer, OffersView, Overlay, PlaceOptions, Resources, RuntimeHealthState, StopResult, StopTarget
 } from '../types.js'
 import type { RunOptions } from './buyer.js'
 import type { HostedContainer } from './containers-manager.js'
@@ -106,6 +108,17 @@ export interface PeerRolesInit {
    * @default []
    */
   allow?: readonly string[]
+  /**
+   * Milliseconds between two checks that the container engine answers (`RuntimeHealth`): while
+   * it does not, the peer withdraws its offers and refuses launches; when it answers again its
+   * containers are reconciled with it and it offers again. A peer that runs no containers has
+   * nothing to check.
+   *
+   * @default no checks: the runtime is taken to answer (the simulator's, an in-memory one)
+   */
+  runtimeCheckInterval?: number
+  /** milliseconds a check waits for the engine @default RUNTIME_CHECK_TIMEOUT */
+  runtimeCheckTimeout?: number
 }
 
 /** The point of a base58btc peer id: sha256 of its multihash, as kad-dht computes it. */
@@ -129,6 +142,10 @@ export class PeerRoles {
   private readonly trader: Trader
   private readonly buyer: Buyer
   private readonly users: UserManager
+  /** watches the container engine, when `runtimeCheckInterval` is set */
+  private readonly health?: RuntimeHealth
+  /** when the roles were made: the runtime is taken to answer since then while nothing checks it */
+  private readonly createdAt: number
   private unsubscribeExits?: () => void
   private running = false
 
@@ -138,6 +155,7 @@ export class PeerRoles {
     this.runtime = runtime
     this.capacity = init.capacity
     this.logger = logger
+    this.createdAt = clock.now()
 
     const handlers = new PeerHandlers(config)
     this.handlers = handlers
@@ -150,9 +168,24 @@ export class PeerRoles {
       log: logger.forComponent('caravela:supplier'),
       publishDelay: init.publishDelay ?? PUBLISH_DELAY
     })
+    const interval = init.runtimeCheckInterval
+
+    if (interval != null && interval > 0) {
+      this.health = new RuntimeHealth({
+        runtime,
+        clock,
+        interval,
+        timeout: init.runtimeCheckTimeout,
+        log: logger.forComponent('caravela:runtime'),
+        onDown: async reason => { await this.supplier.suspend(reason) },
+        reconcile: async () => { await this.containers.reconcile() },
+        onUp: () => { this.supplier.resume() }
+      })
+    }
+
     this.containers = new ContainersManager({
       self,
-      runtime,
+      runtime: this.health?.observe(runtime) ?? runtime,
       supplier: this.supplier,
       ledger,
       client,
@@ -177,6 +210,7 @@ export class PeerRoles {
     handlers.containers = this.containers
     handlers.trader = this.trader
     handlers.users = this.users
+    handlers.health = this.health
   }
 
   /**
@@ -219,6 +253,7 @@ export class PeerRoles {
     }
 
     this.supplier.start(capacity)
+    this.health?.start()
   }
 
   /** Stop the timers and withdraw every offer from its trader; running containers keep running. */
@@ -228,6 +263,7 @@ export class PeerRoles {
     }
 
     this.running = false
+    this.health?.stop()
     this.trader.stop()
     await this.supplier.stop()
     this.unsubscribeExits?.()
@@ -289,6 +325,16 @@ export class PeerRoles {
     }
   }
 
+  /** Whether the container engine answers, as the last check or runtime call found it. */
+  runtimeState (): RuntimeHealthState {
+    return this.health?.state ?? { state: 'ok', since: this.createdAt, outages: 0 }
+  }
+
+  /** Check the container engine now (a test, or an operator who knows it is back); settles once the state it leads to is reached. */
+  async checkRuntime (): Promise<void> {
+    await this.health?.check()
+  }
+
   /** Requests placed and failed, and what they cost. */
   stats (): RoleStats {
     return this.buyer.stats()
@@ -337,6 +383,7 @@ class PeerHandlers implements RoleHandlers {
   containers!: ContainersManager
   trader!: Trader
   users!: UserManager
+  health?: RuntimeHealth
   private readonly config: () => NetworkConfig
 
   constructor (config: () => NetworkConfig) {
@@ -373,11 +420,28 @@ class PeerHandlers implements RoleHandlers {
     return this.supplier.refreshOffer(ctx, offerId)
   }
 
+  /** Launches are refused while the container engine does not answer: the buyer tries another supplier. */
   async launchContainer (ctx: RequestContext, offerId: number, requestId: string, containers: ContainerConfig[]): Promise<ContainerStatus[]> {
+    const unavailable = this.health?.unavailableReason
+
+    if (unavailable != null) {
+      throw new ProtocolStatusError('UNAVAILABLE', unavailable)
+    }
+
     return this.containers.launch(ctx, offerId, requestId, containers)
   }
 
+  /**
+   * Stops too are refused while the container engine does not answer: the container cannot be
+   * removed, and a buyer told it was stopped would stop looking after one that may still run.
+   */
   async stopLocalContainer (ctx: RequestContext, target: StopTarget): Promise<void> {
+    const unavailable = this.health?.unavailableReason
+
+    if (unavailable != null) {
+      throw new ProtocolStatusError('UNAVAILABLE', unavailable)
+    }
+
     await ('requestId' in target ? this.containers.cancelLaunch(ctx, target.requestId) : this.containers.stopContainer(ctx, target.containerId))
   }
 

@@ -1,7 +1,9 @@
 /**
  * The supplier: offers this peer's free resources to traders, keeps the offers alive while their
  * traders refresh them, makes them again elsewhere when a trader goes quiet, withdraws them when
- * the peer is full or leaves, and hands out resources against an offer atomically.
+ * the peer is full or leaves, and hands out resources against an offer atomically. While the
+ * peer's container engine does not answer it is suspended: it withdraws every offer and hands out
+ * nothing until the engine is back.
  *
  * Under the simulator's baselines it is the worker of the `swarm` master (one registration,
  * updated at every change of its free resources) or, under `random`, offers nothing and answers
@@ -100,6 +102,8 @@ export class Supplier implements PeriodicTasks<SupplierTask> {
   private publishAgain = false
   /** cancels the watch for peers of the unreachable slices */
   private stopWatching?: () => void
+  /** why the supplier offers nothing for now (`suspend`): its container engine does not answer */
+  private suspended?: string
 
   constructor (init: SupplierInit) {
     this.init = init
@@ -175,6 +179,43 @@ export class Supplier implements PeriodicTasks<SupplierTask> {
     await Promise.all([...this.offers.values()].map(async offer => { await this.withdraw(offer) }))
   }
 
+  /**
+   * Offer nothing until `resume`, for `reason` (the container engine does not answer): withdraw
+   * every offer from its trader, as on a leave, and refuse to hand out resources. The timers keep
+   * running, with nothing to publish; the resources taken stay taken.
+   */
+  async suspend (reason: string): Promise<void> {
+    if (this.suspended != null) {
+      this.suspended = reason
+      return
+    }
+
+    this.suspended = reason
+    this.publishTimer?.cancel()
+    this.publishTimer = undefined
+    this.stopWatching?.()
+    this.stopWatching = undefined
+    this.log('suspended: %s', reason)
+    await this.publishing
+    await Promise.all([...this.offers.values()].map(async offer => { await this.withdraw(offer) }))
+  }
+
+  /** Offer again after `suspend`: publish right away. */
+  resume (): void {
+    if (this.suspended == null) {
+      return
+    }
+
+    this.suspended = undefined
+    this.log('resumed')
+    this.schedulePublish()
+  }
+
+  /** Running and not suspended: offers are made and kept. */
+  private get offering (): boolean {
+    return this.running && this.suspended == null
+  }
+
   /** A trader refreshes an offer: true only when we hold it and the sender is its trader. */
   refreshOffer (ctx: RequestContext, offerId: number): boolean {
     const offer = this.offers.get(offerId)
@@ -197,7 +238,7 @@ export class Supplier implements PeriodicTasks<SupplierTask> {
   standingOffers (needed?: Resources): AvailableOffer[] {
     const free = this.available
 
-    if (!this.running || this.standingOfferId == null || free.cpus <= 0 || free.memory <= 0 || (needed != null && !contains(free, needed))) {
+    if (!this.offering || this.standingOfferId == null || free.cpus <= 0 || free.memory <= 0 || (needed != null && !contains(free, needed))) {
       return []
     }
 
@@ -230,6 +271,10 @@ export class Supplier implements PeriodicTasks<SupplierTask> {
   obtainResources (offerId: number, needed: Resources, count: number): string | undefined {
     if (!this.running) {
       return 'the supplier is not offering resources'
+    }
+
+    if (this.suspended != null) {
+      return `the supplier offers nothing for now: ${this.suspended}`
     }
 
     if (offerId < this.firstOfferId || offerId >= this.nextOfferId) {
@@ -276,7 +321,7 @@ export class Supplier implements PeriodicTasks<SupplierTask> {
    * are `publishDelay` old: harmless, since a launch takes resources against what is really free.
    */
   schedulePublish (): void {
-    if (!this.running || this.publishTimer != null || this.strategy === 'random') {
+    if (!this.offering || this.publishTimer != null || this.strategy === 'random') {
       return
     }
 
@@ -314,7 +359,7 @@ export class Supplier implements PeriodicTasks<SupplierTask> {
       do {
         this.publishAgain = false
         await this.publish().catch(err => { this.log.error('publishing offers failed - %e', err) })
-      } while (this.publishAgain && this.running)
+      } while (this.publishAgain && this.offering)
     })().finally(() => { this.publishing = undefined })
 
     await this.publishing
@@ -328,7 +373,7 @@ export class Supplier implements PeriodicTasks<SupplierTask> {
   private async publish (): Promise<void> {
     const map = this.init.resourceMap()
 
-    for (let round = 0; round <= map.slices.length && this.running; round++) {
+    for (let round = 0; round <= map.slices.length && this.offering; round++) {
       const known = this.unreachableSlices?.size ?? 0
       const plan = planOffers(this.strategy, map, [...this.offers.values()], this.available, slice => this.unreachableSlices?.has(slice.index) === true)
 
@@ -356,7 +401,7 @@ export class Supplier implements PeriodicTasks<SupplierTask> {
     this.stopWatching?.()
     this.stopWatching = undefined
 
-    if (this.unreachableSlices == null || this.unreachableSlices.size === 0 || !this.running) {
+    if (this.unreachableSlices == null || this.unreachableSlices.size === 0 || !this.offering) {
       return
     }
 
@@ -436,7 +481,7 @@ export class Supplier implements PeriodicTasks<SupplierTask> {
     const floor = target.replaces?.slice.index ?? -1
     let slice: Slice | undefined = target.slice
 
-    while (slice != null && slice.index > floor && this.running) {
+    while (slice != null && slice.index > floor && this.offering) {
       if (this.unreachableSlices?.has(slice.index) !== true) {
         const offer = await this.placeInSlice(map, slice)
 
@@ -455,7 +500,7 @@ export class Supplier implements PeriodicTasks<SupplierTask> {
   }
 
   private async placeInSlice (map: ResourceMap, slice: Slice): Promise<SupplierOffer | undefined> {
-    for (let attempt = 0; attempt < KEYS_PER_SLICE && this.running; attempt++) {
+    for (let attempt = 0; attempt < KEYS_PER_SLICE && this.offering; attempt++) {
       for (const trader of await this.tradersIn(map, slice)) {
         const offer = await this.offerTo(trader, slice)
 
@@ -511,7 +556,7 @@ export class Supplier implements PeriodicTasks<SupplierTask> {
       return undefined
     }
 
-    if (!this.running) {
+    if (!this.offering) {
       await this.withdraw(offer)
       return undefined
     }

@@ -388,8 +388,14 @@ export class DockerRuntime implements ContainerRuntime, ContainerExitEvents {
   /** The engine's version; throws `DockerUnavailableError` when no engine answers. */
   async ping (options?: AbortOptions): Promise<DockerEngineInfo> {
     options?.signal?.throwIfAborted()
-    const version = await this.call('version', undefined, async () => this.docker.version())
+    // the signal also ends a request to an engine that hangs (a health check gives up on it)
+    const version = await this.call('version', undefined, async () => versionWithSignal.call(this.docker, { abortSignal: options?.signal }))
     return { version: version.Version, apiVersion: version.ApiVersion }
+  }
+
+  /** `ContainerRuntime.health`: the engine answers a version request; `DockerUnavailableError` when it does not. */
+  async health (options?: AbortOptions): Promise<void> {
+    await this.ping(options)
   }
 
   /** Cores and memory (MB) of the engine's machine. */
@@ -1266,6 +1272,9 @@ export class DockerRuntime implements ContainerRuntime, ContainerExitEvents {
     }
   }
 }
+
+/** dockerode's `version`, which takes an abort signal though its types do not say so. */
+const versionWithSignal = Docker.prototype.version as unknown as (this: Docker, options: { abortSignal?: AbortSignal }) => Promise<Docker.DockerVersion>
 
 /** Errors of this runtime that already say what went wrong. */
 function isOwnError (err: any): boolean {

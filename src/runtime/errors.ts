@@ -22,3 +22,16 @@ export class ContainerStartError extends Error {
     this.name = 'ContainerStartError'
   }
 }
+
+/**
+ * The engine does not answer (stopped, its socket gone): nothing was done. The roles take the
+ * runtime to be unavailable on this error, as on Docker's `DockerUnavailableError`.
+ */
+export class RuntimeUnavailableError extends Error {
+  static override name = 'RuntimeUnavailableError'
+
+  constructor (message = 'The container engine does not answer') {
+    super(message)
+    this.name = 'RuntimeUnavailableError'
+  }
+}

@@ -7,10 +7,10 @@
 import { randomBytes } from 'node:crypto'
 import { copyContainerConfig } from '../copy.js'
 import { LazyMap } from '../lazy-map.js'
-import { ContainerNotFoundError, ContainerStartError } from './errors.js'
+import { ContainerNotFoundError, ContainerStartError, RuntimeUnavailableError } from './errors.js'
 import type { AbortOptions, ContainerConfig, ContainerExitListener, ContainerRuntime, OwnedContainer, PortMapping, Resources } from '../types.js'
 
-export { ContainerNotFoundError, ContainerStartError }
+export { ContainerNotFoundError, ContainerStartError, RuntimeUnavailableError }
 
 /** Host ports handed out for mappings with host port 0 (Linux's default ephemeral range). */
 export const DEFAULT_PORT_RANGE: Readonly<[number, number]> = [32768, 60999]
@@ -61,6 +61,8 @@ export class MemoryRuntime implements ContainerRuntime {
   /** replaced, never changed in place: a listener that unsubscribes while being told changes nothing */
   private listeners: readonly ContainerExitListener[] = []
   private nextPort: number
+  /** set while the engine is down (`down()`): every call throws `RuntimeUnavailableError` with it */
+  private outage?: string
 
   constructor (init: MemoryRuntimeInit) {
     this.init = init
@@ -68,16 +70,54 @@ export class MemoryRuntime implements ContainerRuntime {
     this.nextPort = this.portRange[0]
   }
 
+  /**
+   * Stop answering, as an engine that stopped or whose socket went away: every call throws
+   * `RuntimeUnavailableError` until `up()`. Containers that `kill` ends meanwhile are not reported
+   * to `onExit` listeners (the engine's event stream is gone with it); with `stopContainers` every
+   * running container ends at once, as when a real engine stops.
+   */
+  down (reason = 'the container engine was stopped', options: { stopContainers?: boolean } = {}): void {
+    if (options.stopContainers === true) {
+      for (const container of this.containers.values()) {
+        if (container.state === 'running') {
+          this.release(container)
+          container.state = 'exited'
+          container.exitCode = KILLED_EXIT_CODE
+        }
+      }
+    }
+
+    this.outage = reason
+  }
+
+  /** Answer again after `down()`; the containers are as the outage left them. */
+  up (): void {
+    this.outage = undefined
+  }
+
+  /** Whether the engine answers (not `down()`). */
+  get available (): boolean {
+    return this.outage == null
+  }
+
+  /** Resolves while the engine answers; throws `RuntimeUnavailableError` while it is down. */
+  async health (): Promise<void> {
+    this.answer()
+  }
+
   async getCpuAndRam (): Promise<{ cpus: number, memory: number }> {
+    this.answer()
     return { cpus: this.init.cpus, memory: this.init.memory }
   }
 
   async checkContainerStatus (containerId: string): Promise<string> {
+    this.answer()
     return this.get(containerId).state
   }
 
   async runContainer (config: ContainerConfig, labels: Record<string, string>, options?: AbortOptions): Promise<{ containerId: string, portMappings: PortMapping[] }> {
     options?.signal?.throwIfAborted()
+    this.answer()
     const failure = this.init.failWhen?.(config, labels)
 
     if (failure != null) {
@@ -99,6 +139,7 @@ export class MemoryRuntime implements ContainerRuntime {
   }
 
   async removeContainer (containerId: string): Promise<void> {
+    this.answer()
     const container = this.get(containerId)
     this.release(container)
     this.containers.delete(containerId)
@@ -106,8 +147,8 @@ export class MemoryRuntime implements ContainerRuntime {
 
   /**
    * Make a running container exit as if it died (Docker's `die` event): its resources and ports
-   * are free again and every `onExit` listener hears of it. The container stays listed, exited,
-   * until it is removed.
+   * are free again and every `onExit` listener hears of it (none does while the engine is
+   * `down()`). The container stays listed, exited, until it is removed.
    */
   kill (containerId: string, exitCode = KILLED_EXIT_CODE): void {
     const container = this.get(containerId)
@@ -119,6 +160,10 @@ export class MemoryRuntime implements ContainerRuntime {
     this.release(container)
     container.state = 'exited'
     container.exitCode = exitCode
+
+    if (this.outage != null) {
+      return
+    }
 
     for (const listener of this.listeners) {
       listener({ containerId, exitCode })
@@ -161,7 +206,15 @@ export class MemoryRuntime implements ContainerRuntime {
    * peers share one, each keeps the containers labelled with its own peer id.
    */
   async listOwned (): Promise<OwnedContainer[]> {
+    this.answer()
     return this.list().map(({ id, state, labels, exitCode, portMappings }) => ({ containerId: id, state, labels, exitCode, portMappings }))
+  }
+
+  /** Throw while the engine is down. */
+  private answer (): void {
+    if (this.outage != null) {
+      throw new RuntimeUnavailableError(`The container engine does not answer: ${this.outage}`)
+    }
   }
 
   private get portRange (): Readonly<[number, number]> {
