@@ -27,7 +27,7 @@ import type { ResourceMap } from '../resources/resource-map.js'
 import type { Store } from '../store/store.js'
 import type {
   AbortOptions, AvailableOffer, CaravelaClient, CreateOfferResult, Clock, ContainerConfig, ContainerExitEvents, ContainerRuntime, ContainerStatus,
-  ContainerView, NodeRef, Offer, OffersView, Overlay, PlaceOptions, Resources, StopResult, StopTarget
+  ContainerView, NodeRef, Offer, OffersView, Overlay, PlaceOptions, RemoteContainerState, Resources, StopResult, StopTarget
 } from '../types.js'
 import type { RunOptions } from './buyer.js'
 import type { HostedContainer } from './containers-manager.js'
@@ -159,6 +159,8 @@ export class PeerRoles {
       clock,
       log: logger.forComponent('caravela:containers'),
       onContainerExit: init.onContainerExit,
+      // a buyer asks about what it placed right after the launch: twice its patience is ample
+      claimTimeout: () => 2 * config().launchTimeout,
       policy: init.supplierPolicy == null ? undefined : new LaunchPolicy(init.supplierPolicy)
     })
     this.trader = new Trader({
@@ -373,8 +375,12 @@ class PeerHandlers implements RoleHandlers {
     return this.supplier.refreshOffer(ctx, offerId)
   }
 
-  async launchContainer (ctx: RequestContext, offerId: number, requestId: string, containers: ContainerConfig[]): Promise<ContainerStatus[]> {
-    return this.containers.launch(ctx, offerId, requestId, containers)
+  async launchContainer (ctx: RequestContext, offerId: number, requestId: string, containers: ContainerConfig[], deadlineMs?: number): Promise<ContainerStatus[]> {
+    return this.containers.launch(ctx, offerId, requestId, containers, deadlineMs)
+  }
+
+  async containerStatus (ctx: RequestContext, containerIds: string[]): Promise<RemoteContainerState[]> {
+    return this.containers.status(ctx, containerIds)
   }
 
   async stopLocalContainer (ctx: RequestContext, target: StopTarget): Promise<void> {
