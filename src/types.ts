@@ -398,6 +398,11 @@ export interface StopResult {
   /** the id as given */
   id: string
   stopped: boolean
+  /**
+   * its supplier cannot be reached: the stop is recorded, the container shows `stopping`, and it
+   * is stopped when the supplier answers again
+   */
+  pending?: boolean
   error?: string
 }
 

@@ -4,11 +4,17 @@
  * buyer's deadline.
  */
 
+import { defaultLogger } from '@libp2p/logger'
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { sleep } from '../src/clock.js'
+import { Ledger } from '../src/roles/ledger.js'
+import { UserManager } from '../src/roles/user-manager.js'
+import { MemoryStore } from '../src/store/store.js'
+import { ManualClock } from './fixtures/fake-clock.js'
 import { container, createRolesNetwork, rejection, testNetworkConfig } from './fixtures/roles-network.js'
 import type { MemoryRuntimeInit } from '../src/runtime/memory-runtime.js'
+import type { CaravelaClient, ContainerStatus, RemoteContainerState } from '../src/types.js'
 import type { RolesNetwork } from './fixtures/roles-network.js'
 
 /** A supplier (peer 0) with one single offer, and other peers. */
@@ -147,6 +153,36 @@ test('deadline: a launch whose container would start after the buyer\'s deadline
   assert.is(statuses.length, 2)
   assert.is(supplier.runtime.list().length, 2)
   await net.stop()
+})
+
+test('user manager: a supplier that answers unknown for a container it never said ended makes it lost; answers about ids not asked, or other suppliers\' containers, change nothing', async () => {
+  const asked: Array<[string, string[]]> = []
+  const running = (ids: string[]): RemoteContainerState[] => ids.map(containerId => ({ containerId, state: 'running' }))
+  let answer: (to: string, ids: string[]) => RemoteContainerState[] = (_, ids) => running(ids)
+  const client = {
+    containerStatus: async (to: { peerId: string }, ids: string[]) => { asked.push([to.peerId, ids]); return answer(to.peerId, ids) }
+  } as unknown as CaravelaClient
+  const log = defaultLogger().forComponent('test')
+  const clock = new ManualClock()
+  const users = new UserManager({ client, clock, ledger: new Ledger(new MemoryStore(), log), log, statusInterval: () => 10_000 })
+  const status = (containerId: string, supplier: string): ContainerStatus => ({ ...container({ cpus: 1, memory: 256 }), supplier: { peerId: supplier, multiaddrs: [] }, containerId, state: 'running' })
+  await users.add([status('a1', 'p'), status('a2', 'p'), status('b1', 'q')], 'r')
+  users.startChecks()
+
+  await clock.advance(10_000)
+  await clock.settle()
+  assert.equal(asked.map(([to, ids]) => [to, ids]).sort(), [['p', ['a1', 'a2']], ['q', ['b1']]], 'one request per supplier')
+
+  // p lies: it answers about q's container and an id never asked, and does not know a2
+  answer = (to, ids) => to === 'p' ? [{ containerId: 'b1', state: 'exited', exitCode: 1 }, { containerId: 'zz', state: 'running' }, { containerId: 'a2', state: 'unknown' }] : running(ids)
+  await users.check()
+  const states = Object.fromEntries(users.list().map(c => [c.containerId, c.state]))
+  assert.is(states.a2, 'lost')
+  assert.is(states.b1, 'running', 'p cannot speak for q\'s container')
+  assert.is(states.a1, 'running')
+  assert.equal(users.list().map(c => c.containerId).sort(), ['a1', 'a2', 'b1'])
+  assert.equal(users.checkStats().byState, { running: 2, lost: 1 })
+  users.stopChecks()
 })
 
 test.run()

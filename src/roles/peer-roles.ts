@@ -35,6 +35,7 @@ import type { LaunchPolicyConfig } from './launch-policy.js'
 import type { RoleHandlers } from './loopback-client.js'
 import type { RandomSource } from './random.js'
 import type { RoleStats } from './stats.js'
+import type { ContainerCheckStats } from './user-manager.js'
 import type { ComponentLogger } from '@libp2p/interface'
 
 /** What the roles of a peer work with: interfaces only. */
@@ -174,7 +175,7 @@ export class PeerRoles {
     // the buyer marks suppliers whose launches fail, the user manager those that lost a container
     const reputation = new Reputation(clock, () => self().peerId)
     this.buyer = new Buyer({ ...common, reputation, log: logger.forComponent('caravela:buyer') })
-    this.users = new UserManager({ client, clock, ledger, reputation, log: logger.forComponent('caravela:user') })
+    this.users = new UserManager({ client, clock, ledger, reputation, log: logger.forComponent('caravela:user'), statusInterval: () => config().statusInterval })
     handlers.supplier = this.supplier
     handlers.containers = this.containers
     handlers.trader = this.trader
@@ -210,6 +211,7 @@ export class PeerRoles {
       // placed containers first: a supplier may tell its own buyer that a container exited
       await this.users.load()
       await this.containers.start()
+      this.users.startChecks()
     } catch (err) {
       await this.stop()
       throw err
@@ -235,6 +237,7 @@ export class PeerRoles {
     this.unsubscribeExits?.()
     this.unsubscribeExits = undefined
     this.containers.stop()
+    this.users.stopChecks()
   }
 
   /**
@@ -253,6 +256,19 @@ export class PeerRoles {
   /** The containers this peer placed. */
   ps (): ContainerView[] {
     return this.users.list()
+  }
+
+  /**
+   * Ask the suppliers of the containers this peer placed about them now, as the status checks do
+   * every `statusInterval`.
+   */
+  async checkContainers (): Promise<void> {
+    await this.users.check()
+  }
+
+  /** What the status checks of the containers this peer placed found. */
+  containerChecks (): ContainerCheckStats {
+    return this.users.checkStats()
   }
 
   /** Stop containers this peer placed, by full or unique short id: one result per id. */
