@@ -10,6 +10,7 @@ import type { LookupCounters } from './overlay/kad-overlay.js'
 import type { ProtocolMetrics } from './protocols/metrics.js'
 import type { ReputationStats } from './roles/reputation.js'
 import type { Distribution } from './roles/stats.js'
+import type { ContainerCheckStats } from './roles/user-manager.js'
 
 export interface PeerMetrics {
   /** per protocol, what this peer sent and received as a client and as a server */
@@ -30,6 +31,12 @@ export interface PeerMetrics {
    * failed, unanswered; container lost), offers passed over for them, suppliers remembered now
    */
   suppliers: ReputationStats
+  /**
+   * the containers this peer placed by state (running, exited, lost, stopping), what the status
+   * checks of their suppliers found, and the containers this peer as a supplier removed because
+   * their buyer never claimed them
+   */
+  containers?: ContainerCheckStats & { unclaimedRemoved: number }
 }
 
 /** Sum of two sets of protocol counters (a peer's client side and server side). */
@@ -85,6 +92,17 @@ export function toPrometheus (metrics: PeerMetrics): string {
   family('caravela_supplier_marks_total', 'counter', 'Marks the buyer gave suppliers: launches refused, failed or unanswered, containers lost', Object.entries(metrics.suppliers.marks).map(([kind, n]) => [`{kind="${kind}"}`, n]))
   family('caravela_suppliers_passed_over_total', 'counter', 'Suppliers a placement did not try, for their recent marks', [['', metrics.suppliers.skipped]])
   family('caravela_suppliers_marked', 'gauge', 'Suppliers with marks the buyer remembers', [['', metrics.suppliers.remembered]])
+
+  const c = metrics.containers
+
+  if (c != null) {
+    family('caravela_placed_containers', 'gauge', 'Containers this peer placed, by the state its status checks found', ['running', 'exited', 'lost', 'stopping'].map(state => [`{state="${state}"}`, c.byState[state] ?? 0]))
+    family('caravela_status_checks_total', 'counter', 'Status checks of the suppliers of placed containers, by outcome', [['{outcome="answered"}', c.checks - c.unanswered], ['{outcome="unanswered"}', c.unanswered]])
+    family('caravela_suppliers_lost_total', 'counter', 'Suppliers taken for lost after missing their status checks', [['', c.suppliersLost]])
+    family('caravela_lost_detection_ms', 'gauge', 'Time from a lost supplier\'s last answer to its containers shown lost, total and largest', [['{stat="sum"}', c.lostDetectionMsSum], ['{stat="max"}', c.lostDetectionMsMax]])
+    family('caravela_stops_total', 'counter', 'Stops recorded while the supplier could not be reached, and those carried out since', [['{outcome="pending"}', c.stopsPending], ['{outcome="carried_out"}', c.stopsCarriedOut]])
+    family('caravela_unclaimed_containers_removed_total', 'counter', 'Containers this supplier removed because their buyer never claimed them', [['', c.unclaimedRemoved]])
+  }
 
   return lines.join('\n') + '\n'
 }

@@ -408,7 +408,8 @@ export class CaravelaService implements Startable, Caravela {
         lookups: stats.lookupsPerRequest,
         hops: stats.hopsPerRequest
       },
-      suppliers: stats.suppliers
+      suppliers: stats.suppliers,
+      containers: this.requireRoles().containerChecks()
     }
   }
 

@@ -56,6 +56,12 @@ test(`a supplier killed without a word: the buyer's ps says lost within ${LOST_W
   console.log('a killed supplier\'s container shows lost after %s s (bound %d s)', took == null ? 'never (60 s waited)' : took / 1000, LOST_WITHIN / 1000)
   assert.ok(took != null && took <= LOST_WITHIN, `lost after ${took ?? 'never'} ms`)
 
+  // the metrics say so too (a buyer without status checks has none)
+  const checks = (buyer.roles as { containerChecks?: () => { byState: Record<string, number>, suppliersLost: number, lostDetectionMsMax: number } }).containerChecks?.()
+  assert.equal(checks?.byState, { lost: 1 })
+  assert.is(checks?.suppliersLost, 1)
+  assert.ok((checks?.lostDetectionMsMax ?? Infinity) <= LOST_WITHIN)
+
   net.network.revive(supplier.peer.peerId)
   const back = await until(net, () => buyer.roles.ps()[0].state === 'running', AGAIN_WITHIN)
   assert.ok(back != null, 'running again once its supplier answers')

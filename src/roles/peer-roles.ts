@@ -266,9 +266,12 @@ export class PeerRoles {
     await this.users.check()
   }
 
-  /** What the status checks of the containers this peer placed found. */
-  containerChecks (): ContainerCheckStats {
-    return this.users.checkStats()
+  /**
+   * What the status checks of the containers this peer placed found, and how many containers
+   * this peer, as a supplier, removed because their buyer never claimed them.
+   */
+  containerChecks (): ContainerCheckStats & { unclaimedRemoved: number } {
+    return { ...this.users.checkStats(), unclaimedRemoved: this.containers.unclaimedRemoved }
   }
 
   /** Stop containers this peer placed, by full or unique short id: one result per id. */
