@@ -92,11 +92,13 @@ test('a stop of a container on a dead supplier is accepted as stopping, and carr
   await net.stop()
 })
 
-test('a buyer restarted while its supplier is dead finds its containers lost, and a supplier restarted keeps claimed ones', async () => {
+test('a buyer restarted while its supplier is dead shows its containers unknown, then lost, and a supplier restarted keeps claimed ones', async () => {
   const net = await placedNetwork()
   const { buyer, supplier, containerId } = net
   net.network.kill(supplier.peer.peerId)
   const restarted = await net.restart(buyer.peer.peerId)
+  // recorded running, but nobody answered since the restart
+  assert.equal(restarted.roles.ps().map(c => c.state), ['unknown'])
   const took = await until(net, () => restarted.roles.ps()[0]?.state === 'lost', 60_000)
   assert.ok(took != null && took <= LOST_WITHIN, `lost after ${took ?? 'never'} ms`)
 

@@ -31,6 +31,8 @@ export const LOST = 'lost'
 export const STOPPING = 'stopping'
 /** State of a running container. */
 const RUNNING = 'running'
+/** State shown for a container recorded running before a restart, until its supplier answers. */
+export const UNKNOWN = 'unknown'
 
 /** What the status checks found, for the metrics. */
 export interface ContainerCheckStats {
@@ -84,6 +86,8 @@ export class UserManager {
   /** the status check under way, if any */
   private checking?: Promise<void>
   private counters?: Omit<ContainerCheckStats, 'byState'>
+  /** containers recorded running before a restart that no check has answered for yet: shown unknown */
+  private unchecked?: Set<string>
 
   constructor (init: UserManagerInit) {
     this.init = init
@@ -94,6 +98,11 @@ export class UserManager {
     this.loading ??= (async () => {
       for (const container of await this.init.ledger.placed()) {
         this.placed.set(container.containerId, container)
+
+        // recorded running, but the supplier may have died meanwhile: unknown until it answers
+        if (container.state === RUNNING) {
+          (this.unchecked ??= new Set()).add(container.containerId)
+        }
       }
     })()
     await this.loading
@@ -102,6 +111,12 @@ export class UserManager {
   /** Start the status checks (once the ledger is loaded). */
   startChecks (): void {
     this.running = true
+
+    // containers recorded before a restart are checked at once: they show unknown until then
+    if (this.unchecked != null && this.init.statusInterval != null) {
+      void this.check()
+    }
+
     this.arm()
   }
 
@@ -125,8 +140,8 @@ export class UserManager {
   checkStats (): ContainerCheckStats {
     const byState: Record<string, number> = {}
 
-    for (const { state } of this.placed.values()) {
-      const key = state.startsWith('exited') ? 'exited' : state
+    for (const { containerId, state } of this.placed.values()) {
+      const key = state.startsWith('exited') ? 'exited' : this.shown(containerId, state)
       byState[key] = (byState[key] ?? 0) + 1
     }
 
@@ -173,13 +188,28 @@ export class UserManager {
     }
 
     this.init.log('container %s exited at %s with code %s: %s', containerId, supplier, exitCode, reason)
+    this.checked(containerId)
     container.state = exitCode == null ? 'exited' : `exited (${exitCode})`
     await this.persist(containerId)
   }
 
   /** The containers this peer placed, oldest first. */
   list (): ContainerView[] {
-    return [...this.placed.values()].map(c => structuredClone(c))
+    return [...this.placed.values()].map(c => ({ ...structuredClone(c), state: this.shown(c.containerId, c.state) }))
+  }
+
+  /** The state `ps` shows: unknown for a container recorded running before a restart, until its supplier answers. */
+  private shown (containerId: string, state: string): string {
+    return this.unchecked?.has(containerId) === true ? UNKNOWN : state
+  }
+
+  /** A check or its supplier said what became of the container. */
+  private checked (containerId: string): void {
+    this.unchecked?.delete(containerId)
+
+    if (this.unchecked?.size === 0) {
+      this.unchecked = undefined
+    }
   }
 
   /**
@@ -223,6 +253,7 @@ export class UserManager {
       }
 
       this.placed.delete(found.containerId)
+      this.checked(found.containerId)
       await this.persist(found.containerId)
       return { id, stopped: true }
     }))
@@ -303,7 +334,9 @@ export class UserManager {
       await this.answered(supplier, new Set(ids), states)
     } catch (err: any) {
       if (err?.name === 'RemoteRequestError') {
-        // it answered, though not with states (an older peer, or busy): it is there
+        // it answered, though not with states (an older peer, or busy): it is there, and the
+        // containers keep their recorded states
+        ids.forEach(id => { this.checked(id) })
         check.missed = 0
         check.lastAnswer = clock.now()
         this.init.log('%s answered the status check with %s', supplier.peerId, err.status)
@@ -345,7 +378,7 @@ export class UserManager {
   /** The containers of a supplier that missed its checks are lost, but for those a stop waits on. */
   private async markLost (supplier: string): Promise<void> {
     const changed = [...this.placed.values()].filter(c => c.supplier.peerId === supplier && c.state !== STOPPING && !c.state.startsWith('exited'))
-    changed.forEach(c => { c.state = LOST })
+    changed.forEach(c => { c.state = LOST; this.checked(c.containerId) })
     await Promise.all(changed.map(async c => { await this.persist(c.containerId) }))
   }
 
@@ -360,6 +393,7 @@ export class UserManager {
       }
 
       asked.delete(containerId)
+      this.checked(containerId)
 
       if (container.state === STOPPING) {
         await this.carryOutStop(container, state)
