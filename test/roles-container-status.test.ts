@@ -17,6 +17,9 @@ import type { MemoryRuntimeInit } from '../src/runtime/memory-runtime.js'
 import type { CaravelaClient, ContainerStatus, RemoteContainerState } from '../src/types.js'
 import type { RolesNetwork } from './fixtures/roles-network.js'
 
+/** The deadline a buyer of this version sends with a launch: its launchTimeout. Its containers must be claimed. */
+const CLAIMING = { deadlineMs: 300_000 }
+
 /** A supplier (peer 0) with one single offer, and other peers. */
 async function supplierNetwork (runtime: MemoryRuntimeInit = { cpus: 4, memory: 4096 }): Promise<RolesNetwork & { offerId: () => number }> {
   const net = await createRolesNetwork({
@@ -40,8 +43,8 @@ function slowRuntime (net: RolesNetwork, i: number, ms: number): void {
 test('status: a buyer hears running for its own containers and unknown for any other id, also another buyer\'s', async () => {
   const net = await supplierNetwork()
   const [supplier, buyer, other] = net.peers
-  const [mine] = await net.network.client(buyer.peer.peerId).launchContainer(supplier.peer.node, net.offerId(), 'm', [container({ cpus: 1, memory: 256 })])
-  const [theirs] = await net.network.client(other.peer.peerId).launchContainer(supplier.peer.node, net.offerId(), 't', [container({ cpus: 1, memory: 256 })])
+  const [mine] = await net.network.client(buyer.peer.peerId).launchContainer(supplier.peer.node, net.offerId(), 'm', [container({ cpus: 1, memory: 256 })], CLAIMING)
+  const [theirs] = await net.network.client(other.peer.peerId).launchContainer(supplier.peer.node, net.offerId(), 't', [container({ cpus: 1, memory: 256 })], CLAIMING)
 
   const answer = await net.network.client(buyer.peer.peerId).containerStatus(supplier.peer.node, [mine.containerId, theirs.containerId, 'f'.repeat(64)])
   assert.equal(answer, [
@@ -74,8 +77,8 @@ test('claims: a container its buyer never asks about is removed after the claim 
   const [supplier, buyer] = net.peers
   const client = net.network.client(buyer.peer.peerId)
   const claimTimeout = 2 * net.config.launchTimeout
-  const [kept] = await client.launchContainer(supplier.peer.node, net.offerId(), 'kept', [container({ cpus: 1, memory: 256 })])
-  const [orphan] = await client.launchContainer(supplier.peer.node, net.offerId(), 'orphan', [container({ cpus: 1, memory: 256 })])
+  const [kept] = await client.launchContainer(supplier.peer.node, net.offerId(), 'kept', [container({ cpus: 1, memory: 256 })], CLAIMING)
+  const [orphan] = await client.launchContainer(supplier.peer.node, net.offerId(), 'orphan', [container({ cpus: 1, memory: 256 })], CLAIMING)
   assert.equal(await client.containerStatus(supplier.peer.node, [kept.containerId]), [{ containerId: kept.containerId, state: 'running' }])
 
   await net.clock.advance(claimTimeout - 1)
@@ -92,7 +95,7 @@ test('claims: a container its buyer never asks about is removed after the claim 
 test('claims: an unclaimed container is still removed after a restart of its supplier', async () => {
   const net = await supplierNetwork()
   const [supplier, buyer] = net.peers
-  await net.network.client(buyer.peer.peerId).launchContainer(supplier.peer.node, net.offerId(), 'orphan', [container({ cpus: 1, memory: 256 })])
+  await net.network.client(buyer.peer.peerId).launchContainer(supplier.peer.node, net.offerId(), 'orphan', [container({ cpus: 1, memory: 256 })], CLAIMING)
   await net.clock.advance(net.config.launchTimeout)
   const restarted = await net.restart(supplier.peer.peerId)
   assert.is(restarted.runtime.list().length, 1)
@@ -109,7 +112,7 @@ test('a slow launch (12 s) its buyer abandoned leaves no container once the clai
   const [supplier, buyer] = net.peers
   slowRuntime(net, 0, 12_000)
   // the buyer sends the launch and is gone: it never hears the answer, never asks about the container
-  const launched = net.network.client(buyer.peer.peerId).launchContainer(supplier.peer.node, net.offerId(), 'slow', [container({ cpus: 1, memory: 256 })])
+  const launched = net.network.client(buyer.peer.peerId).launchContainer(supplier.peer.node, net.offerId(), 'slow', [container({ cpus: 1, memory: 256 })], CLAIMING)
   await net.clock.advance(12_000)
   await launched
   assert.is(supplier.runtime.list().length, 1, 'started, though nobody will hear of it')
@@ -118,6 +121,16 @@ test('a slow launch (12 s) its buyer abandoned leaves no container once the clai
   await net.clock.settle()
   assert.is(supplier.runtime.list().length, 0)
   assert.equal(supplier.roles.offers().supplying.available, { cpuClass: 0, cpus: 4, memory: 4096 })
+  await net.stop()
+})
+
+test('a launch without a deadline (an older buyer, which never claims) keeps its containers past the claim time', async () => {
+  const net = await supplierNetwork()
+  const [supplier, buyer] = net.peers
+  await net.network.client(buyer.peer.peerId).launchContainer(supplier.peer.node, net.offerId(), 'old', [container({ cpus: 1, memory: 256 })])
+  await net.clock.advance(3 * net.config.launchTimeout)
+  await net.clock.settle()
+  assert.is(supplier.runtime.list().length, 1)
   await net.stop()
 })
 

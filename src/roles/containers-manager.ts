@@ -186,6 +186,11 @@ export class ContainersManager {
   /**
    * LaunchContainer from a buyer. A retry with the same request id returns the first launch's
    * statuses, also after a restart; the same request id with other containers is refused.
+   *
+   * With `deadlineMs` (the milliseconds its buyer still waits), nothing starts after the deadline,
+   * and the containers it started must be claimed (`status`) within the claim time or are removed.
+   * A launch without one comes from a buyer that neither sets deadlines nor claims (an older
+   * version): its containers are kept, as before.
    */
   async launch (ctx: RequestContext, offerId: number, requestId: string, containers: ContainerConfig[], deadlineMs?: number): Promise<ContainerStatus[]> {
     await this.recovered()
@@ -384,7 +389,7 @@ export class ContainersManager {
 
       for (const [index, record] of records.entries()) {
         refuseIfCancelled()
-        await this.create(record, containers[index])
+        await this.create(record, containers[index], launch.deadline != null)
       }
 
       refuseIfCancelled()
@@ -396,17 +401,24 @@ export class ContainersManager {
     }
 
     this.log('launched %d containers for %s on offer %d', records.length, buyer, offerId)
-    const claimBy = this.init.clock.now() + this.claimTimeout()
-    const unclaimed = (this.unclaimed ??= new Map())
-    records.forEach(record => { unclaimed.set(record.containerId, claimBy) })
-    this.armClaims()
+
+    if (launch.deadline != null) {
+      const claimBy = this.init.clock.now() + this.claimTimeout()
+      const unclaimed = (this.unclaimed ??= new Map())
+      records.forEach(record => { unclaimed.set(record.containerId, claimBy) })
+      this.armClaims()
+    }
+
     return records.map(record => this.statusOf(record))
   }
 
-  /** Create the container of a record; it is hosted from then on, so an early exit releases it. */
-  private async create (record: HostedRecord, config: ContainerConfig): Promise<void> {
+  /**
+   * Create the container of a record; it is hosted from then on, so an early exit releases it.
+   * `needsClaim`: it is removed unless its buyer claims it in time.
+   */
+  private async create (record: HostedRecord, config: ContainerConfig, needsClaim: boolean): Promise<void> {
     const { containerId, portMappings } = await this.init.runtime.runContainer(config, this.labels(record))
-    Object.assign(record, { state: 'running', containerId, portMappings, unclaimed: true })
+    Object.assign(record, { state: 'running', containerId, portMappings }, needsClaim ? { unclaimed: true } : {})
     this.host(record)
     await this.init.ledger.putHosted(record)
   }

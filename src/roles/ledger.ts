@@ -51,7 +51,8 @@ export interface HostedRecord {
   reason?: string
   /**
    * set while its buyer has not yet asked about the container (`containerStatus`): one still
-   * unclaimed after the claim time is removed, since its buyer may never have heard of it
+   * unclaimed after the claim time is removed, since its buyer may never have heard of it. Only
+   * the containers of launches that carried a deadline (buyers that claim) are ever unclaimed.
    */
   unclaimed?: boolean
 }
