@@ -10,6 +10,7 @@ import type { LookupCounters } from './overlay/kad-overlay.js'
 import type { ProtocolMetrics } from './protocols/metrics.js'
 import type { ReputationStats } from './roles/reputation.js'
 import type { Distribution } from './roles/stats.js'
+import type { ContainerCheckStats } from './roles/user-manager.js'
 import type { RuntimeHealthState } from './types.js'
 
 export interface PeerMetrics {
@@ -33,6 +34,12 @@ export interface PeerMetrics {
   suppliers: ReputationStats
   /** whether the container engine answers, since when, and how many outages it had */
   runtime: RuntimeHealthState
+  /**
+   * the containers this peer placed by state (running, exited, lost, stopping), what the status
+   * checks of their suppliers found, and the containers this peer as a supplier removed because
+   * their buyer never claimed them
+   */
+  containers?: ContainerCheckStats & { unclaimedRemoved: number }
 }
 
 /** Sum of two sets of protocol counters (a peer's client side and server side). */
@@ -91,6 +98,17 @@ export function toPrometheus (metrics: PeerMetrics): string {
   family('caravela_runtime_up', 'gauge', 'Whether the container engine answers (1) or not (0): while it does not, the peer offers nothing', [['', metrics.runtime.state === 'ok' ? 1 : 0]])
   family('caravela_runtime_state_since_seconds', 'gauge', 'When the container engine entered its current state, seconds since the epoch', [['', Math.floor(metrics.runtime.since / 1000)]])
   family('caravela_runtime_outages_total', 'counter', 'Times the container engine was found not answering', [['', metrics.runtime.outages]])
+
+  const c = metrics.containers
+
+  if (c != null) {
+    family('caravela_placed_containers', 'gauge', 'Containers this peer placed, by the state its status checks found', ['running', 'exited', 'lost', 'stopping'].map(state => [`{state="${state}"}`, c.byState[state] ?? 0]))
+    family('caravela_status_checks_total', 'counter', 'Status checks of the suppliers of placed containers, by outcome', [['{outcome="answered"}', c.checks - c.unanswered], ['{outcome="unanswered"}', c.unanswered]])
+    family('caravela_suppliers_lost_total', 'counter', 'Suppliers taken for lost after missing their status checks', [['', c.suppliersLost]])
+    family('caravela_lost_detection_ms', 'gauge', 'Time from a lost supplier\'s last answer to its containers shown lost, total and largest', [['{stat="sum"}', c.lostDetectionMsSum], ['{stat="max"}', c.lostDetectionMsMax]])
+    family('caravela_stops_total', 'counter', 'Stops recorded while the supplier could not be reached, and those carried out since', [['{outcome="pending"}', c.stopsPending], ['{outcome="carried_out"}', c.stopsCarriedOut]])
+    family('caravela_unclaimed_containers_removed_total', 'counter', 'Containers this supplier removed because their buyer never claimed them', [['', c.unclaimedRemoved]])
+  }
 
   return lines.join('\n') + '\n'
 }

@@ -426,7 +426,8 @@ export class CaravelaService implements Startable, Caravela {
         hops: stats.hopsPerRequest
       },
       suppliers: stats.suppliers,
-      runtime: this.requireRoles().runtimeState()
+      runtime: this.requireRoles().runtimeState(),
+      containers: this.requireRoles().containerChecks()
     }
   }
 

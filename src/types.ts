@@ -168,6 +168,26 @@ export interface ContainerConfig {
  */
 export type StopTarget = { containerId: string } | { requestId: string }
 
+/**
+ * What a supplier says of a container its asker placed (`containerStatus`): running, exited (with
+ * its exit code when known), or unknown: not there, or not the asker's.
+ */
+export interface RemoteContainerState {
+  containerId: string
+  state: 'running' | 'exited' | 'unknown'
+  /** when exited, and the code is known */
+  exitCode?: number
+}
+
+/** Options of a launch. */
+export interface LaunchOptions extends AbortOptions {
+  /**
+   * Milliseconds the buyer still waits for the answer: the supplier starts nothing after them,
+   * and undoes a launch that ends later. Absent: no deadline.
+   */
+  deadlineMs?: number
+}
+
 export interface ContainerStatus extends ContainerConfig {
   supplier: NodeRef
   containerId: string
@@ -210,7 +230,12 @@ export interface CaravelaClient {
   /** trader → same-slice neighbour trader: `traderOffering` has offers */
   advertiseOffersNeighbor (toNeighbor: NodeRef, traderOffering: NodeRef, options?: AbortOptions): Promise<void>
   /** buyer → supplier; `requestId` makes a retried launch idempotent */
-  launchContainer (toSupplier: NodeRef, offerId: number, requestId: string, containers: ContainerConfig[], options?: AbortOptions): Promise<ContainerStatus[]>
+  launchContainer (toSupplier: NodeRef, offerId: number, requestId: string, containers: ContainerConfig[], options?: LaunchOptions): Promise<ContainerStatus[]>
+  /**
+   * buyer → supplier: the state of containers it placed there, one per id, in order (at most
+   * `MAX_STATUS_IDS`); asking claims them, so that the supplier keeps them running
+   */
+  containerStatus (toSupplier: NodeRef, containerIds: string[], options?: AbortOptions): Promise<RemoteContainerState[]>
   /** buyer → supplier */
   stopLocalContainer (toSupplier: NodeRef, containerId: string, options?: AbortOptions): Promise<void>
   /**
@@ -408,6 +433,11 @@ export interface StopResult {
   /** the id as given */
   id: string
   stopped: boolean
+  /**
+   * its supplier cannot be reached: the stop is recorded, the container shows `stopping`, and it
+   * is stopped when the supplier answers again
+   */
+  pending?: boolean
   error?: string
 }
 

@@ -64,7 +64,18 @@ const METRICS: PeerMetrics = {
     hops: { count: 2, sum: 0, mean: 0, p50: 0, p99: 0 }
   },
   suppliers: { marks: { refused: 2, failed: 0, unreachable: 1, lost: 1 }, skipped: 3, remembered: 2 },
-  runtime: { state: 'unavailable', since: 1_700_000_000_000, reason: 'No Docker engine answers on /var/run/docker.sock (ENOENT)', outages: 2 }
+  runtime: { state: 'unavailable', since: 1_700_000_000_000, reason: 'No Docker engine answers on /var/run/docker.sock (ENOENT)', outages: 2 },
+  containers: {
+    byState: { running: 2, lost: 1 },
+    checks: 9,
+    unanswered: 2,
+    suppliersLost: 1,
+    lostDetectionMsSum: 12_000,
+    lostDetectionMsMax: 12_000,
+    stopsPending: 1,
+    stopsCarriedOut: 0,
+    unclaimedRemoved: 3
+  }
 }
 
 const OFFERS: OffersView = {
@@ -278,6 +289,12 @@ Server('serves ps, stop, offers and Prometheus metrics', async (ctx) => {
   assert.match(text, /^caravela_runtime_up 0$/m)
   assert.match(text, /^caravela_runtime_state_since_seconds 1700000000$/m)
   assert.match(text, /^caravela_runtime_outages_total 2$/m)
+  assert.match(text, /^caravela_placed_containers\{state="lost"\} 1$/m)
+  assert.match(text, /^caravela_placed_containers\{state="stopping"\} 0$/m)
+  assert.match(text, /^caravela_status_checks_total\{outcome="answered"\} 7$/m)
+  assert.match(text, /^caravela_lost_detection_ms\{stat="max"\} 12000$/m)
+  assert.match(text, /^caravela_stops_total\{outcome="pending"\} 1$/m)
+  assert.match(text, /^caravela_unclaimed_containers_removed_total 3$/m)
 })
 
 Server('deploys a stack as one request, records its name, and refuses a name still deployed', async (ctx) => {

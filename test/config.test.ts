@@ -70,6 +70,7 @@ test('defaults: the original\'s built-in defaults, but for the discovery backend
       randBackendMaxRetries: 3,
       requestTimeout: 5_000,
       launchTimeout: 300_000,
+      statusInterval: 10_000,
       lookupCount: 3,
       tradersPerAnchor: 64,
       resources: {
@@ -151,6 +152,7 @@ spreadOffers = false
 randBackendMaxRetries = 7
 requestTimeout = "500ms"
 launchTimeout = "2m"
+statusInterval = "30s"
 lookupCount = 20
 tradersPerAnchor = 0
 
@@ -228,6 +230,7 @@ imageGracePeriod = "10m"
       randBackendMaxRetries: 7,
       requestTimeout: 500,
       launchTimeout: 120_000,
+      statusInterval: 30_000,
       lookupCount: 20,
       tradersPerAnchor: 0,
       resources: {
@@ -577,7 +580,7 @@ test('networkConfigToJson is canonical: sorted keys, only known keys, no whitesp
     '{"cpuCores":[{"memory":[{"percentage":25,"value":256},{"percentage":50,"value":512},{"percentage":25,"value":1024}],"percentage":50,"value":1},' +
     '{"memory":[{"percentage":25,"value":512},{"percentage":50,"value":1024},{"percentage":25,"value":2048}],"percentage":50,"value":2}],' +
     '"percentage":100,"value":0}]},"schedulingPolicy":"binpack","spreadOffers":true,"spreadOffersInterval":40000,' +
-    '"supplyingInterval":45000,"tradersPerAnchor":64}')
+    '"statusInterval":10000,"supplyingInterval":45000,"tradersPerAnchor":64}')
 
   // key order of the input and extra properties do not matter
   const reordered = Object.fromEntries(Object.entries(network).reverse()) as unknown as NetworkConfig
@@ -683,6 +686,7 @@ test('a joiner adopts the defaults and the test networks\' settings, and refuses
     ['refreshMissedTimeout', n => { n.refreshMissedTimeout = b.maxInterval + 1 }],
     ['requestTimeout', n => { n.requestTimeout = 1 }],
     ['launchTimeout', n => { n.launchTimeout = n.requestTimeout - 1 }],
+    ['statusInterval', n => { n.statusInterval = b.maxInterval + 1 }],
     ['maxPartitionsSearch', n => { n.maxPartitionsSearch = b.maxCount + 1 }]
   ]
 

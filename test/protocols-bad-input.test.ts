@@ -266,6 +266,7 @@ const ANSWER_TO_EMPTY: Record<MessageName, StatusName> = {
   launchContainer: 'INVALID_REQUEST',
   stopLocalContainer: 'INVALID_REQUEST',
   containerExited: 'INVALID_REQUEST',
+  containerStatus: 'INVALID_REQUEST',
   obtainConfiguration: 'OK'
 }
 

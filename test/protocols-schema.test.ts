@@ -12,7 +12,7 @@ import { fileURLToPath } from 'node:url'
 import { promisify } from 'node:util'
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
-import { MAX_ARGS, MAX_CONTAINERS, MAX_MULTIADDRS, MAX_OFFERS, MAX_PORT_MAPPINGS } from '../src/protocols/constants.js'
+import { MAX_ARGS, MAX_CONTAINERS, MAX_MULTIADDRS, MAX_OFFERS, MAX_PORT_MAPPINGS, MAX_STATUS_IDS } from '../src/protocols/constants.js'
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url))
 const PROTO = 'protocols/caravela/v1/caravela.proto'
@@ -25,7 +25,9 @@ const LIMITS: Record<string, { constant: string, value: number }> = {
   'ContainerConfig.portMappings': { constant: 'MAX_PORT_MAPPINGS', value: MAX_PORT_MAPPINGS },
   'GetOffersResponse.offers': { constant: 'MAX_OFFERS', value: MAX_OFFERS },
   'LaunchContainerRequest.containers': { constant: 'MAX_CONTAINERS', value: MAX_CONTAINERS },
-  'LaunchContainerResponse.containers': { constant: 'MAX_CONTAINERS', value: MAX_CONTAINERS }
+  'LaunchContainerResponse.containers': { constant: 'MAX_CONTAINERS', value: MAX_CONTAINERS },
+  'ContainerStatusRequest.containerIds': { constant: 'MAX_STATUS_IDS', value: MAX_STATUS_IDS },
+  'ContainerStatusResponse.containers': { constant: 'MAX_STATUS_IDS', value: MAX_STATUS_IDS }
 }
 
 interface RepeatedField {

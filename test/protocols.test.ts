@@ -1,5 +1,5 @@
 /**
- * The wire codecs (src/protocols/codec.ts): domain⇄protobuf round trips for all ten messages,
+ * The wire codecs (src/protocols/codec.ts): domain⇄protobuf round trips for all eleven messages,
  * validation of every field kind, and fast-check properties that decoders of arbitrary bytes
  * throw nothing but `MalformedMessageError`. Also ids, size limits and the rate limiter.
  */
@@ -13,7 +13,7 @@ import { MalformedMessageError } from '../src/errors.js'
 import { CODECS, createCodecs } from '../src/protocols/codec.js'
 import {
   MAX_ARGS, MAX_CONTAINERS, MAX_LARGE_MESSAGE_SIZE, MAX_MESSAGE_SIZE, MAX_MULTIADDRS, MAX_OFFERS,
-  MAX_PORT_MAPPINGS, UINT32_MAX
+  MAX_PORT_MAPPINGS, MAX_STATUS_IDS, UINT32_MAX
 } from '../src/protocols/constants.js'
 import { MESSAGE_NAMES, protocolIds } from '../src/protocols/ids.js'
 import { DEFAULT_LIMITS, requestSizeLimit, responseSizeLimit } from '../src/protocols/limits.js'
@@ -69,7 +69,11 @@ const SAMPLES: { [N in MessageName]: { request: Requests[N], result: Results[N] 
   removeOffer: { request: { offerId: 7 }, result: undefined },
   getOffers: { request: { relay: true, needed: { cpuClass: 1, cpus: 2, memory: 512 }, own: true }, result: [AVAILABLE, { ...AVAILABLE, id: 43, supplier: { peerId: RSA_PEER_ID, multiaddrs: [] } }] },
   advertiseOffersNeighbor: { request: { traderOffering: SUPPLIER }, result: undefined },
-  launchContainer: { request: { offerId: 42, requestId: 'req-7f3a9c', containers: [CONTAINER, { ...CONTAINER, name: '', args: [], portMappings: [] }] }, result: [STATUS] },
+  launchContainer: { request: { offerId: 42, requestId: 'req-7f3a9c', containers: [CONTAINER, { ...CONTAINER, name: '', args: [], portMappings: [] }], deadlineMs: 299_500 }, result: [STATUS] },
+  containerStatus: {
+    request: { containerIds: [STATUS.containerId, 'f00dfeed', 'another'] },
+    result: [{ containerId: STATUS.containerId, state: 'running' }, { containerId: 'f00dfeed', state: 'exited', exitCode: 137 }, { containerId: 'another', state: 'unknown' }]
+  },
   stopLocalContainer: { request: { containerId: STATUS.containerId }, result: undefined },
   containerExited: { request: { containerId: STATUS.containerId, exitCode: -1, reason: 'the container exited' }, result: undefined },
   obtainConfiguration: { request: {}, result: { json: '{"cpuSlices":1,"resources":{"cpuClasses":[]}}', resourceMapDigest: new Uint8Array(32).fill(7) } }
@@ -116,7 +120,7 @@ const validPb = {
 }
 
 function launchPb (edit: (request: pb.LaunchContainerRequest) => void): Uint8Array {
-  const request: pb.LaunchContainerRequest = { offerId: 1n, requestId: 'r', containers: [validPb.container()] }
+  const request: pb.LaunchContainerRequest = { offerId: 1n, requestId: 'r', containers: [validPb.container()], deadlineMs: 0 }
   edit(request)
   return pb.LaunchContainerRequest.encode(request)
 }
@@ -127,8 +131,8 @@ const Ids = suite('protocols: ids and limits')
 
 Ids('one protocol id per message under the prefix, version 1.0.0', () => {
   const ids = protocolIds('caravela')
-  assert.is(MESSAGE_NAMES.length, 10)
-  assert.is(new Set(Object.values(ids)).size, 10)
+  assert.is(MESSAGE_NAMES.length, 11)
+  assert.is(new Set(Object.values(ids)).size, 11)
   assert.is(ids.createOffer, '/caravela/offer/create/1.0.0')
   assert.is(ids.refreshOffer, '/caravela/offer/refresh/1.0.0')
   assert.is(ids.updateOffer, '/caravela/offer/update/1.0.0')
@@ -138,6 +142,7 @@ Ids('one protocol id per message under the prefix, version 1.0.0', () => {
   assert.is(ids.launchContainer, '/caravela/container/launch/1.0.0')
   assert.is(ids.stopLocalContainer, '/caravela/container/stop/1.0.0')
   assert.is(ids.containerExited, '/caravela/container/exited/1.0.0')
+  assert.is(ids.containerStatus, '/caravela/container/status/1.0.0')
   assert.is(ids.obtainConfiguration, '/caravela/configuration/1.0.0')
   assert.is(protocolIds('test-net').getOffers, '/test-net/offer/get/1.0.0')
 })
@@ -370,6 +375,28 @@ Validation('decoding refuses bad multiaddrs', () => {
   const notAPeer = Uint8Array.from([1, 36, 8, 1, 18, 32, ...new Uint8Array(32).fill(7)])
   refusesField('traderOffering.multiaddrs[0]', () => decodeRequest('advertiseOffersNeighbor', withPeer([Uint8Array.from([0xa5, 0x03, notAPeer.byteLength, ...notAPeer])])))
   refusesField('message', () => decodeRequest('advertiseOffersNeighbor', withPeer(Array.from({ length: MAX_MULTIADDRS + 1 }, () => Uint8Array.from([4, 127, 0, 0, 1]))))) // the protons limit
+})
+
+Validation('containerStatus: too many, repeated or bad ids are refused, and so are answers out of the schema', () => {
+  const ids = (n: number): string[] => Array.from({ length: n }, (_, i) => `c${i}`)
+  refusesField('containerIds', () => decodeRequest('containerStatus', pb.ContainerStatusRequest.encode({ containerIds: [] })))
+  refusesField('message', () => decodeRequest('containerStatus', pb.ContainerStatusRequest.encode({ containerIds: ids(MAX_STATUS_IDS + 1) }))) // the protons limit
+  refusesField('containerIds', () => CODECS.containerStatus.encodeRequest({ containerIds: ids(MAX_STATUS_IDS + 1) }))
+  refusesField('containerIds', () => decodeRequest('containerStatus', pb.ContainerStatusRequest.encode({ containerIds: ['abc', 'abc'] })))
+  refusesField('containerIds[1]', () => decodeRequest('containerStatus', pb.ContainerStatusRequest.encode({ containerIds: ['abc', 'has space'] })))
+  refusesField('containerIds[0]', () => decodeRequest('containerStatus', pb.ContainerStatusRequest.encode({ containerIds: ['x'.repeat(129)] })))
+  assert.equal(decodeRequest('containerStatus', pb.ContainerStatusRequest.encode({ containerIds: ids(MAX_STATUS_IDS) })).containerIds, ids(MAX_STATUS_IDS))
+
+  const answer = (containers: pb.ContainerState[]): Uint8Array => pb.ContainerStatusResponse.encode({ status: { code: pb.Status.Code.OK, message: '' }, containers })
+  refusesField('containers[0].exitCode', () => CODECS.containerStatus.decodeResponse(answer([{ containerId: 'abc', state: pb.ContainerState.State.RUNNING, exitCode: 1 }])))
+  refusesField('containers[0].containerId', () => CODECS.containerStatus.decodeResponse(answer([{ containerId: '', state: pb.ContainerState.State.EXITED }])))
+  refusesField('containers[0].exitCode', () => CODECS.containerStatus.encodeResponse({ status: 'OK', result: [{ containerId: 'abc', state: 'unknown', exitCode: 3 }] }))
+  // a state this version does not know decodes as... refused, not guessed
+  const future = Uint8Array.from([...pb.ContainerStatusResponse.encode({ status: { code: pb.Status.Code.OK, message: '' } }), 0x12, 0x07, 0x0a, 0x03, 0x61, 0x62, 0x63, 0x10, 0x09])
+  assert.throws(() => CODECS.containerStatus.decodeResponse(future), (err: Error) => err.name === 'MalformedMessageError')
+  // deadline: 0 on the wire is none, anything else the milliseconds left
+  assert.is(decodeRequest('launchContainer', launchPb(r => { r.deadlineMs = 0 })).deadlineMs, undefined)
+  assert.is(decodeRequest('launchContainer', launchPb(r => { r.deadlineMs = 1234 })).deadlineMs, 1234)
 })
 
 Validation('decoding refuses bad ids and strings', () => {

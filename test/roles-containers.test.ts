@@ -66,6 +66,8 @@ test('a launch is remembered for LAUNCH_MEMORY_MS; once forgotten, a retry is an
   const launch = async (requestId: string, memory: number): Promise<ContainerStatus[]> => client.launchContainer(supplier.peer.node, net.offerId, requestId, [container({ cpus: 1, memory })])
 
   const [first] = await launch('req-1', 256)
+  // claimed, as its buyer does right after the launch: it outlives the claim time
+  await client.containerStatus(supplier.peer.node, [first.containerId])
   await net.clock.advance(LAUNCH_MEMORY_MS / 2)
   await launch('req-2', 256)
   await net.clock.advance(LAUNCH_MEMORY_MS / 2 - 1)

@@ -163,12 +163,15 @@ const commands: Record<string, Command> = {
       }
 
       const results = await client.stop(ids)
-      const failed = results.filter(result => !result.stopped)
+      // a stop its supplier will hear when it is back is accepted: `ps` shows it stopping
+      const pending = results.filter(result => !result.stopped && result.pending === true)
+      const failed = results.filter(result => !result.stopped && result.pending !== true)
 
       if (json) {
         io.stdout(toJson(results))
       } else {
         results.filter(result => result.stopped).forEach(result => { io.stdout(`${result.id}\n`) })
+        pending.forEach(result => { io.stdout(`${result.id} (stopping: its supplier cannot be reached; stopped when it answers again)\n`) })
         failed.forEach(result => { io.stderr(`caravela: error: ${result.id}: ${result.error ?? 'not stopped'}\n`) })
       }
 

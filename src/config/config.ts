@@ -67,6 +67,7 @@ const NETWORK_KEYS = {
   randBackendMaxRetries: 'number',
   requestTimeout: 'duration',
   launchTimeout: 'duration',
+  statusInterval: 'duration',
   lookupCount: 'number',
   tradersPerAnchor: 'number',
   resources: 'tree'
@@ -130,6 +131,7 @@ export function defaultConfig (): CaravelaConfig {
       randBackendMaxRetries: 3,
       requestTimeout: 5_000,
       launchTimeout: 300_000,
+      statusInterval: 10_000,
       lookupCount: 3,
       tradersPerAnchor: 64,
       resources: {
@@ -338,7 +340,7 @@ export function checkAdoptedNetwork (network: NetworkConfig): void {
   adopted(network.memoryOvercommit, 'memoryOvercommit', 100, b.maxOvercommit)
   adopted(network.cpuSlices, 'cpuSlices', 1, b.maxCpuSlices)
 
-  for (const key of ['supplyingInterval', 'spreadOffersInterval', 'refreshesCheckInterval', 'refreshingInterval', 'refreshMissedTimeout'] as const) {
+  for (const key of ['supplyingInterval', 'spreadOffersInterval', 'refreshesCheckInterval', 'refreshingInterval', 'refreshMissedTimeout', 'statusInterval'] as const) {
     adopted(network[key], key, b.minInterval, b.maxInterval)
   }
 
@@ -634,6 +636,7 @@ function validateNetwork (network: NetworkConfig): void {
   checkDuration(network.refreshMissedTimeout, 'network.refreshMissedTimeout')
   checkDuration(network.requestTimeout, 'network.requestTimeout')
   checkDuration(network.launchTimeout, 'network.launchTimeout')
+  checkDuration(network.statusInterval, 'network.statusInterval')
   checkInteger(network.maxRefreshesFailed, 'network.maxRefreshesFailed', 0)
   checkInteger(network.maxRefreshesMissed, 'network.maxRefreshesMissed', 0)
   checkInteger(network.maxPartitionsSearch, 'network.maxPartitionsSearch', 1)

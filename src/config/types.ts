@@ -35,6 +35,11 @@ export interface NetworkConfig {
    * image) before it cancels the launch; each asking waits `requestTimeout`
    */
   launchTimeout: number
+  /**
+   * how often a buyer asks the suppliers of the containers it placed about them; a supplier that
+   * misses two answers in a row is taken for lost, and so are its containers
+   */
+  statusInterval: number
   /** peers returned by one overlay lookup (the original's Chord NumSuccessors) */
   lookupCount: number
   /**

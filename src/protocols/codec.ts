@@ -14,13 +14,13 @@ import { CPU_CLASS_NAMES } from '../types.js'
 import {
   INT32_MAX, INT32_MIN, MAX_ARG_LENGTH, MAX_ARGS, MAX_CONTAINERS, MAX_ID_LENGTH, MAX_IMAGE_LENGTH, MAX_MULTIADDR_BYTES,
   MAX_MULTIADDRS, MAX_NAME_LENGTH, MAX_OFFERS, MAX_PEER_ID_BYTES, MAX_SLICES, MAX_PORT, MAX_PORT_MAPPINGS,
-  MAX_STATE_LENGTH, MAX_TEXT_LENGTH, RESOURCE_MAP_DIGEST_BYTES, UINT32_MAX
+  MAX_STATE_LENGTH, MAX_STATUS_IDS, MAX_TEXT_LENGTH, RESOURCE_MAP_DIGEST_BYTES, UINT32_MAX
 } from './constants.js'
 import * as pb from './pb/caravela.js'
 import type { RequestStatus } from '../errors.js'
 import type {
   AvailableOffer, ContainerConfig, ContainerStatus, CreateOfferResult, NetworkConfiguration, NodeRef,
-  Offer, PortMapping, Resources, StopTarget
+  Offer, PortMapping, RemoteContainerState, Resources, StopTarget
 } from '../types.js'
 import type { MessageName } from './ids.js'
 import type { PeerIdCache } from './peer-id-cache.js'
@@ -36,7 +36,10 @@ export interface Requests {
   /** `needed` absent when the asker wants every offer */
   getOffers: { relay: boolean, needed?: Resources, own?: boolean }
   advertiseOffersNeighbor: { traderOffering: NodeRef }
-  launchContainer: { offerId: number, requestId: string, containers: ContainerConfig[] }
+  /** `deadlineMs` absent when the buyer sets no deadline */
+  launchContainer: { offerId: number, requestId: string, containers: ContainerConfig[], deadlineMs?: number }
+  /** distinct ids, 1 to `MAX_STATUS_IDS` */
+  containerStatus: { containerIds: string[] }
   stopLocalContainer: StopTarget
   /** `exitCode` absent when unknown */
   containerExited: { containerId: string, exitCode?: number, reason: string }
@@ -52,6 +55,7 @@ export interface Results {
   getOffers: AvailableOffer[]
   advertiseOffersNeighbor: void
   launchContainer: ContainerStatus[]
+  containerStatus: RemoteContainerState[]
   stopLocalContainer: void
   containerExited: void
   obtainConfiguration: NetworkConfiguration
@@ -581,6 +585,66 @@ function exitedFields ({ containerId, exitCode, reason }: Requests['containerExi
   }
 }
 
+/** The ids of a containerStatus request: 1 to `MAX_STATUS_IDS` distinct container ids. */
+function statusIds (containerIds: string[]): string[] {
+  const ids = list('containerIds', containerIds, MAX_STATUS_IDS, 1).map((id, i) => text(`containerIds[${i}]`, id, MAX_ID_LENGTH, ID_PATTERN))
+
+  if (new Set(ids).size !== ids.length) {
+    fail('containerIds', 'must not repeat an id')
+  }
+
+  return ids
+}
+
+const STATE_TO_PB: Record<RemoteContainerState['state'], pb.ContainerState.State> = {
+  unknown: pb.ContainerState.State.UNKNOWN,
+  running: pb.ContainerState.State.RUNNING,
+  exited: pb.ContainerState.State.EXITED
+}
+
+const STATE_FROM_PB: Record<pb.ContainerState.State, RemoteContainerState['state']> = {
+  [pb.ContainerState.State.UNKNOWN]: 'unknown',
+  [pb.ContainerState.State.RUNNING]: 'running',
+  [pb.ContainerState.State.EXITED]: 'exited'
+}
+
+function containerStateToPb (field: string, { containerId, state, exitCode }: RemoteContainerState): pb.ContainerState {
+  const code = STATE_TO_PB[state]
+
+  if (code == null) {
+    fail(`${field}.state`, 'must be running, exited or unknown')
+  }
+
+  if (exitCode != null && state !== 'exited') {
+    fail(`${field}.exitCode`, 'only an exited container has one')
+  }
+
+  return {
+    containerId: text(`${field}.containerId`, containerId, MAX_ID_LENGTH, ID_PATTERN),
+    state: code,
+    ...(exitCode == null ? {} : { exitCode: int32(`${field}.exitCode`, exitCode) })
+  }
+}
+
+function containerStateFromPb (field: string, value: pb.ContainerState | undefined): RemoteContainerState {
+  present(field, value)
+  const state = STATE_FROM_PB[value.state]
+
+  if (state == null) {
+    fail(`${field}.state`, 'must be running, exited or unknown')
+  }
+
+  if (value.exitCode != null && state !== 'exited') {
+    fail(`${field}.exitCode`, 'only an exited container has one')
+  }
+
+  return {
+    containerId: text(`${field}.containerId`, value.containerId, MAX_ID_LENGTH, ID_PATTERN),
+    state,
+    ...(value.exitCode == null ? {} : { exitCode: int32(`${field}.exitCode`, value.exitCode) })
+  }
+}
+
 /** The codec of every message, each made for the peer-id cache of a set of codecs. */
 const DEFINITIONS: { [N in MessageName]: CodecOf<Requests[N], Results[N]> } = {
   createOffer: defineCodec(pb.CreateOfferRequest, pb.CreateOfferResponse, {
@@ -636,20 +700,29 @@ const DEFINITIONS: { [N in MessageName]: CodecOf<Requests[N], Results[N]> } = {
     resultFromPb: () => undefined
   }),
   launchContainer: defineCodec(pb.LaunchContainerRequest, pb.LaunchContainerResponse, {
-    requestToPb: ({ offerId, requestId, containers }) => ({
+    requestToPb: ({ offerId, requestId, containers, deadlineMs }) => ({
       offerId: offerIdToPb('offerId', offerId),
       requestId: text('requestId', requestId, MAX_ID_LENGTH, ID_PATTERN),
-      containers: list('containers', containers, MAX_CONTAINERS, 1).map((c, i) => containerToPb(`containers[${i}]`, c))
+      containers: list('containers', containers, MAX_CONTAINERS, 1).map((c, i) => containerToPb(`containers[${i}]`, c)),
+      // a deadline already passed still says one: 1 ms left, never 0 (none)
+      deadlineMs: deadlineMs == null ? 0 : Math.max(1, uint('deadlineMs', Math.ceil(deadlineMs)))
     }),
-    requestFromPb: ({ offerId, requestId, containers }) => ({
+    requestFromPb: ({ offerId, requestId, containers, deadlineMs }) => ({
       offerId: offerIdFromPb('offerId', offerId),
       requestId: text('requestId', requestId, MAX_ID_LENGTH, ID_PATTERN),
-      containers: list('containers', containers, MAX_CONTAINERS, 1).map((c, i) => containerFromPb(`containers[${i}]`, c))
+      containers: list('containers', containers, MAX_CONTAINERS, 1).map((c, i) => containerFromPb(`containers[${i}]`, c)),
+      ...((deadlineMs ?? 0) === 0 ? {} : { deadlineMs: uint('deadlineMs', deadlineMs) })
     }),
     resultToPb: (containers, cache) => ({
       containers: list('containers', containers, MAX_CONTAINERS).map((c, i) => containerStatusToPb(`containers[${i}]`, c, cache))
     }),
     resultFromPb: ({ containers }, cache) => list('containers', containers, MAX_CONTAINERS).map((c, i) => containerStatusFromPb(`containers[${i}]`, c, cache))
+  }),
+  containerStatus: defineCodec(pb.ContainerStatusRequest, pb.ContainerStatusResponse, {
+    requestToPb: ({ containerIds }) => ({ containerIds: statusIds(containerIds) }),
+    requestFromPb: ({ containerIds }) => ({ containerIds: statusIds(containerIds) }),
+    resultToPb: (states) => ({ containers: list('containers', states, MAX_STATUS_IDS).map((s, i) => containerStateToPb(`containers[${i}]`, s)) }),
+    resultFromPb: ({ containers }) => list('containers', containers, MAX_STATUS_IDS).map((s, i) => containerStateFromPb(`containers[${i}]`, s))
   }),
   stopLocalContainer: defineCodec(pb.StopLocalContainerRequest, pb.StopLocalContainerResponse, {
     requestToPb: target => 'requestId' in target

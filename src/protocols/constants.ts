@@ -38,6 +38,8 @@ export const RATE_LIMIT_MAX_BUCKETS = 4096
 /** Repeated fields: these must equal the `(protons.options).limit` values of `caravela.proto` (test/protocols-schema.test.ts checks). */
 export const MAX_OFFERS = 1024
 export const MAX_CONTAINERS = 64
+/** Container ids in one containerStatus request, and states in its answer. */
+export const MAX_STATUS_IDS = 64
 export const MAX_ARGS = 256
 export const MAX_MULTIADDRS = 16
 export const MAX_PORT_MAPPINGS = 64

@@ -6,7 +6,7 @@
 
 import { MESSAGE_NAMES } from './ids.js'
 import type {
-  AvailableOffer, ContainerConfig, ContainerStatus, CreateOfferResult, NetworkConfiguration, NodeRef, Offer, Resources, StopTarget
+  AvailableOffer, ContainerConfig, ContainerStatus, CreateOfferResult, NetworkConfiguration, NodeRef, Offer, RemoteContainerState, Resources, StopTarget
 } from '../types.js'
 
 /** Who sent a request, and when to give up on it. */
@@ -33,7 +33,10 @@ export interface CaravelaHandlers {
    */
   getOffers (ctx: RequestContext, relay: boolean, needed?: Resources, own?: boolean): Promise<AvailableOffer[]>
   advertiseOffersNeighbor (ctx: RequestContext, traderOffering: NodeRef): Promise<void>
-  launchContainer (ctx: RequestContext, offerId: number, requestId: string, containers: ContainerConfig[]): Promise<ContainerStatus[]>
+  /** `deadlineMs`: milliseconds the buyer still waits for the answer, absent when it sets none */
+  launchContainer (ctx: RequestContext, offerId: number, requestId: string, containers: ContainerConfig[], deadlineMs?: number): Promise<ContainerStatus[]>
+  /** the state of containers the sender placed here, one per id in order; claims them */
+  containerStatus (ctx: RequestContext, containerIds: string[]): Promise<RemoteContainerState[]>
   /** a container, or a launch to cancel (`StopTarget`) */
   stopLocalContainer (ctx: RequestContext, target: StopTarget): Promise<void>
   containerExited (ctx: RequestContext, containerId: string, exitCode: number | undefined, reason: string): Promise<void>

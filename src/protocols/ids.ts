@@ -15,13 +15,14 @@ export const PROTOCOL_NAMES = {
   launchContainer: 'container/launch',
   stopLocalContainer: 'container/stop',
   containerExited: 'container/exited',
+  containerStatus: 'container/status',
   obtainConfiguration: 'configuration'
 } as const
 
-/** One of the ten remote messages, named after its `CaravelaClient` method. */
+/** One of the eleven remote messages, named after its `CaravelaClient` method. */
 export type MessageName = keyof typeof PROTOCOL_NAMES
 
-/** The ten message names. */
+/** The eleven message names. */
 export const MESSAGE_NAMES = Object.keys(PROTOCOL_NAMES) as MessageName[]
 
 /**

@@ -6,7 +6,7 @@
 
 import type {
   AbortOptions, AvailableOffer, CaravelaClient, ContainerConfig, ContainerStatus, CreateOfferOptions, CreateOfferResult,
-  GetOffersOptions, NetworkConfiguration, NodeRef, Offer
+  GetOffersOptions, LaunchOptions, NetworkConfiguration, NodeRef, Offer, RemoteContainerState
 } from '../types.js'
 import type { Requests, Results } from './codec.js'
 import type { MessageName } from './ids.js'
@@ -44,8 +44,12 @@ export abstract class MessageClient implements CaravelaClient {
     await this.request('advertiseOffersNeighbor', toNeighbor, { traderOffering }, options)
   }
 
-  async launchContainer (toSupplier: NodeRef, offerId: number, requestId: string, containers: ContainerConfig[], options?: AbortOptions): Promise<ContainerStatus[]> {
-    return this.request('launchContainer', toSupplier, { offerId, requestId, containers }, options)
+  async launchContainer (toSupplier: NodeRef, offerId: number, requestId: string, containers: ContainerConfig[], options?: LaunchOptions): Promise<ContainerStatus[]> {
+    return this.request('launchContainer', toSupplier, { offerId, requestId, containers, ...(options?.deadlineMs == null ? {} : { deadlineMs: options.deadlineMs }) }, options)
+  }
+
+  async containerStatus (toSupplier: NodeRef, containerIds: string[], options?: AbortOptions): Promise<RemoteContainerState[]> {
+    return this.request('containerStatus', toSupplier, { containerIds: [...containerIds] }, options)
   }
 
   async stopLocalContainer (toSupplier: NodeRef, containerId: string, options?: AbortOptions): Promise<void> {

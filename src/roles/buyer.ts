@@ -11,7 +11,7 @@
 
 import { sleep } from '../clock.js'
 import { CODECS } from '../protocols/codec.js'
-import { MAX_CONTAINERS } from '../protocols/constants.js'
+import { MAX_CONTAINERS, MAX_STATUS_IDS } from '../protocols/constants.js'
 import { contains } from '../resources/resource-map.js'
 import { CPU_CLASS_NAMES } from '../types.js'
 import { placementKey } from './anchors.js'
@@ -398,7 +398,9 @@ export class Buyer {
     for (let attempt = 0; ; attempt++) {
       try {
         this.count(request, offer.supplier)
-        launched.statuses = await this.init.client.launchContainer(offer.supplier, offer.id, launched.launchId, containers, this.callOptions(request))
+        // the supplier starts nothing once this buyer no longer waits for the answer
+        const deadlineMs = Math.max(1, deadline - this.init.clock.now())
+        launched.statuses = await this.init.client.launchContainer(offer.supplier, offer.id, launched.launchId, containers, { ...this.callOptions(request), deadlineMs })
         break
       } catch (err: any) {
         if (err.name === 'RemoteRequestError') {
@@ -435,8 +437,26 @@ export class Buyer {
     }
 
     request.suppliers.add(offer.supplier.peerId)
+    this.claim(offer.supplier, statuses)
     this.progress(request, { type: 'placed', statuses })
     return statuses
+  }
+
+  /**
+   * Ask the supplier about the containers a launch started, right away: that claims them, and a
+   * supplier removes the containers no buyer claims (their buyer may have crashed before it heard
+   * the answer). A claim that fails is made by the user manager's next status check.
+   */
+  private claim (supplier: NodeRef, statuses: ContainerStatus[]): void {
+    const ids = statuses.map(s => s.containerId)
+
+    void (async () => {
+      for (let i = 0; i < ids.length; i += MAX_STATUS_IDS) {
+        await this.init.client.containerStatus(supplier, ids.slice(i, i + MAX_STATUS_IDS))
+      }
+    })().catch((err: any) => {
+      this.log('could not claim containers at %s, the next status check will - %e', supplier.peerId, err)
+    })
   }
 
   /** Cancel a launch before another offer is tried; one its supplier could not be told of is left for the rollback. */

@@ -18,7 +18,7 @@ import { LaunchPolicy } from './launch-policy.js'
 import { totalResources } from './resources.js'
 import type { RequestContext } from '../protocols/handlers.js'
 import type {
-  CaravelaClient, Clock, ContainerConfig, ContainerExit, ContainerRuntime, ContainerStatus, NodeRef, OwnedContainer, Resources
+  CaravelaClient, Clock, ContainerConfig, ContainerExit, ContainerRuntime, ContainerStatus, NodeRef, OwnedContainer, RemoteContainerState, Resources
 } from '../types.js'
 import type { HostedRecord, Ledger } from './ledger.js'
 import type { Supplier } from './supplier.js'
@@ -90,7 +90,15 @@ export interface ContainersManagerInit {
   onContainerExit?: (container: HostedContainer) => void
   /** who may launch what here; a launch outside it is refused with the reason @default the built-in supplier policy */
   policy?: LaunchPolicy
+  /**
+   * Milliseconds a started container may stay unclaimed (its buyer never asked about it) before it
+   * is removed, read at each launch @default `DEFAULT_CLAIM_TIMEOUT`
+   */
+  claimTimeout?: () => number
 }
+
+/** Claim time when none is given: twice the default launch timeout. */
+export const DEFAULT_CLAIM_TIMEOUT = 10 * 60_000
 
 interface Launch {
   /** the containers asked for, canonical JSON: a retry must ask for the same */
@@ -100,6 +108,8 @@ interface Launch {
   at: number
   /** set when its buyer cancelled it: containers it creates from then on are removed again */
   cancelled?: boolean
+  /** clock time after which the buyer no longer waits for the answer: nothing starts then */
+  deadline?: number
 }
 
 /** A record of the ledger and the container the runtime has for it, if any. */
@@ -133,6 +143,14 @@ export class ContainersManager {
   private stopped = false
   /** launches refused by the policy */
   private refusals = 0
+  /** container id → clock time its claim is up, of the containers no buyer asked about yet, oldest first; made when needed */
+  private unclaimed?: Map<string, number>
+  /** armed while containers are unclaimed: removes those whose claim time is up */
+  private claimTimer?: { cancel (): void }
+  /** container id → the record of an exited container whose buyer was not told yet; made when needed */
+  private exited?: Map<string, HostedRecord>
+  /** containers removed because their buyer never claimed them */
+  private unclaimedRemovals = 0
 
   private readonly policy: LaunchPolicy
 
@@ -151,6 +169,7 @@ export class ContainersManager {
     this.armForget()
     this.recovery ??= this.recover()
     await this.recovery
+    this.armClaims()
   }
 
   /** Stop telling buyers; the ledger keeps what they were not told. */
@@ -160,13 +179,20 @@ export class ContainersManager {
     this.notifications = undefined
     this.forgetTimer?.cancel()
     this.forgetTimer = undefined
+    this.claimTimer?.cancel()
+    this.claimTimer = undefined
   }
 
   /**
    * LaunchContainer from a buyer. A retry with the same request id returns the first launch's
    * statuses, also after a restart; the same request id with other containers is refused.
+   *
+   * With `deadlineMs` (the milliseconds its buyer still waits), nothing starts after the deadline,
+   * and the containers it started must be claimed (`status`) within the claim time or are removed.
+   * A launch without one comes from a buyer that neither sets deadlines nor claims (an older
+   * version): its containers are kept, as before.
    */
-  async launch (ctx: RequestContext, offerId: number, requestId: string, containers: ContainerConfig[]): Promise<ContainerStatus[]> {
+  async launch (ctx: RequestContext, offerId: number, requestId: string, containers: ContainerConfig[], deadlineMs?: number): Promise<ContainerStatus[]> {
     await this.recovered()
     const buyer = ctx.from.peerId
     const key = launchKey(buyer, requestId)
@@ -198,7 +224,8 @@ export class ContainersManager {
       throw new ProtocolStatusError('REFUSED', refusal)
     }
 
-    const launch: Launch = { fingerprint, result: Promise.resolve([]), at: this.init.clock.now() }
+    const at = this.init.clock.now()
+    const launch: Launch = { fingerprint, result: Promise.resolve([]), at, ...(deadlineMs == null ? {} : { deadline: at + deadlineMs }) }
     launch.result = this.launchNew(buyer, offerId, requestId, containers, launch)
     this.remember(key, launch)
     // a failed launch may be tried again
@@ -227,6 +254,39 @@ export class ContainersManager {
     for (const { containerId } of started) {
       await this.remove(containerId as string)
     }
+  }
+
+  /**
+   * ContainerStatus from a buyer: running, exited or unknown for each id, in order. Only the
+   * containers the asker launched are answered; any other id is `unknown`, whether it runs here
+   * for another buyer or not at all, so that the answer says nothing of other buyers. Asking
+   * claims the containers: they are kept past the claim time.
+   */
+  async status (ctx: RequestContext, containerIds: string[]): Promise<RemoteContainerState[]> {
+    await this.recovered()
+    const buyer = ctx.from.peerId
+
+    return containerIds.map(containerId => {
+      const record = this.hosted.get(containerId)
+
+      if (record?.buyer === buyer) {
+        this.claim(record)
+        return { containerId, state: 'running' }
+      }
+
+      const ended = this.exited?.get(containerId)
+
+      if (ended?.buyer === buyer) {
+        return { containerId, state: 'exited', ...(ended.exitCode == null ? {} : { exitCode: ended.exitCode }) }
+      }
+
+      return { containerId, state: 'unknown' }
+    })
+  }
+
+  /** Containers removed because their buyer never asked about them within the claim time. */
+  get unclaimedRemoved (): number {
+    return this.unclaimedRemovals
   }
 
   /** StopLocalContainer: only the buyer that launched the container may stop it. */
@@ -345,11 +405,17 @@ export class ContainersManager {
         if (launch.cancelled === true) {
           throw new ProtocolStatusError('REFUSED', `the buyer cancelled launch ${requestId}`)
         }
+
+        // the buyer no longer waits: what would start now, or has started, it would never hear of
+        if (launch.deadline != null && this.init.clock.now() >= launch.deadline) {
+          this.log('launch %s of %s passed its buyer\'s deadline: undone', requestId, buyer)
+          throw new ProtocolStatusError('REFUSED', `launch ${requestId} passed its buyer's deadline`)
+        }
       }
 
       for (const [index, record] of records.entries()) {
         refuseIfCancelled()
-        await this.create(record, containers[index])
+        await this.create(record, containers[index], launch.deadline != null)
       }
 
       refuseIfCancelled()
@@ -361,13 +427,24 @@ export class ContainersManager {
     }
 
     this.log('launched %d containers for %s on offer %d', records.length, buyer, offerId)
+
+    if (launch.deadline != null) {
+      const claimBy = this.init.clock.now() + this.claimTimeout()
+      const unclaimed = (this.unclaimed ??= new Map())
+      records.forEach(record => { unclaimed.set(record.containerId, claimBy) })
+      this.armClaims()
+    }
+
     return records.map(record => this.statusOf(record))
   }
 
-  /** Create the container of a record; it is hosted from then on, so an early exit releases it. */
-  private async create (record: HostedRecord, config: ContainerConfig): Promise<void> {
+  /**
+   * Create the container of a record; it is hosted from then on, so an early exit releases it.
+   * `needsClaim`: it is removed unless its buyer claims it in time.
+   */
+  private async create (record: HostedRecord, config: ContainerConfig, needsClaim: boolean): Promise<void> {
     const { containerId, portMappings } = await this.init.runtime.runContainer(config, this.labels(record))
-    Object.assign(record, { state: 'running', containerId, portMappings })
+    Object.assign(record, { state: 'running', containerId, portMappings }, needsClaim ? { unclaimed: true } : {})
     this.host(record)
     await this.init.ledger.putHosted(record)
   }
@@ -402,6 +479,7 @@ export class ContainersManager {
   /** A container ended (its resources are free): record why, remove it, tell its buyer. */
   private async ended (record: HostedRecord, exitCode: number | undefined, reason: string): Promise<void> {
     Object.assign(record, { state: 'exited', exitCode, reason })
+    this.rememberExit(record)
     this.init.onContainerExit?.(this.view(record))
     await this.save(record)
     await this.finish(record)
@@ -528,6 +606,7 @@ export class ContainersManager {
   private async restore (launch: Found[]): Promise<void> {
     for (const { record, container } of launch) {
       if (record.state === 'exited') {
+        this.rememberExit(record)
         void this.finish(record)
       } else if (container == null || !isLive(container)) {
         void this.ended(record, container?.exitCode, container == null ? 'the container is gone from the engine' : 'the container ended while its supplier was down')
@@ -535,6 +614,11 @@ export class ContainersManager {
         const adopted = record.state === 'creating'
         Object.assign(record, { state: 'running', containerId: container.containerId, portMappings: container.portMappings ?? record.portMappings })
         this.hold(record)
+
+        if (record.unclaimed === true) {
+          // its buyer had not claimed it before the restart: it has a whole claim time again
+          (this.unclaimed ??= new Map()).set(container.containerId, this.init.clock.now() + this.claimTimeout())
+        }
 
         if (adopted) {
           await this.save(record)
@@ -646,10 +730,82 @@ export class ContainersManager {
   }
 
   private async forget (record: HostedRecord): Promise<void> {
+    if (record.containerId != null) {
+      this.exited?.delete(record.containerId)
+      this.unclaimed?.delete(record.containerId)
+    }
+
     try {
       await this.init.ledger.deleteHosted(record)
     } catch (err: any) {
       this.log.error('could not delete the record of container %s of %s - %e', record.containerId, record.buyer, err)
+    }
+  }
+
+  /** An exited container whose buyer is not told yet: a status asks answer `exited` until then. */
+  private rememberExit (record: HostedRecord): void {
+    if (record.containerId != null) {
+      this.unclaimed?.delete(record.containerId)
+      this.exited ??= new Map()
+      this.exited.set(record.containerId, record)
+    }
+  }
+
+  /** Its buyer asked about the container: it is kept from now on. */
+  private claim (record: HostedRecord): void {
+    if (record.unclaimed !== true) {
+      return
+    }
+
+    delete record.unclaimed
+    this.unclaimed?.delete(record.containerId as string)
+    void this.save(record)
+  }
+
+  private claimTimeout (): number {
+    return this.init.claimTimeout?.() ?? DEFAULT_CLAIM_TIMEOUT
+  }
+
+  /** While containers are unclaimed, a timer removes the oldest when its claim time is up. */
+  private armClaims (): void {
+    const first = this.unclaimed?.entries().next().value
+
+    if (this.claimTimer != null || first == null || this.stopped) {
+      return
+    }
+
+    const { clock } = this.init
+    this.claimTimer = clock.setTimeout(() => {
+      this.claimTimer = undefined
+      void this.removeUnclaimed().finally(() => { this.armClaims() })
+    }, Math.max(0, first[1] - clock.now()))
+  }
+
+  /**
+   * Remove the containers whose claim time is up: their buyer never asked about them (it crashed,
+   * or gave up on the launch before the answer came), so nobody would ever stop them.
+   */
+  private async removeUnclaimed (): Promise<void> {
+    const now = this.init.clock.now()
+    const due: string[] = []
+
+    for (const [containerId, by] of this.unclaimed ?? []) {
+      if (by > now) {
+        break
+      }
+
+      due.push(containerId)
+    }
+
+    for (const containerId of due) {
+      this.unclaimed?.delete(containerId)
+      const record = this.hosted.get(containerId)
+
+      if (record?.unclaimed === true) {
+        this.log('removing container %s of %s: its buyer never claimed it', containerId, record.buyer)
+        this.unclaimedRemovals++
+        await this.remove(containerId)
+      }
     }
   }
 

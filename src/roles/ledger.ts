@@ -49,6 +49,12 @@ export interface HostedRecord {
   exitCode?: number
   /** why an exited container ended */
   reason?: string
+  /**
+   * set while its buyer has not yet asked about the container (`containerStatus`): one still
+   * unclaimed after the claim time is removed, since its buyer may never have heard of it. Only
+   * the containers of launches that carried a deadline (buyers that claim) are ever unclaimed.
+   */
+  unclaimed?: boolean
 }
 
 /** The containers a peer runs and placed, in its store. */

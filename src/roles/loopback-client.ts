@@ -8,7 +8,7 @@
 import { raceSignal } from 'race-signal'
 import { ProtocolStatusError, RemoteRequestError } from '../errors.js'
 import type { CaravelaHandlers, RequestContext } from '../protocols/handlers.js'
-import type { AbortOptions, AvailableOffer, CaravelaClient, ContainerConfig, ContainerStatus, CreateOfferOptions, CreateOfferResult, GetOffersOptions, NetworkConfiguration, NodeRef, Offer } from '../types.js'
+import type { AbortOptions, AvailableOffer, CaravelaClient, ContainerConfig, ContainerStatus, CreateOfferOptions, CreateOfferResult, GetOffersOptions, LaunchOptions, NetworkConfiguration, NodeRef, Offer, RemoteContainerState } from '../types.js'
 
 /** The handlers the roles serve. */
 export type RoleHandlers = Omit<CaravelaHandlers, 'obtainConfiguration'>
@@ -61,10 +61,16 @@ export class LoopbackClient implements CaravelaClient {
       : this.client.advertiseOffersNeighbor(toNeighbor, traderOffering, options))
   }
 
-  async launchContainer (toSupplier: NodeRef, offerId: number, requestId: string, containers: ContainerConfig[], options?: AbortOptions): Promise<ContainerStatus[]> {
+  async launchContainer (toSupplier: NodeRef, offerId: number, requestId: string, containers: ContainerConfig[], options?: LaunchOptions): Promise<ContainerStatus[]> {
     return this.isSelf(toSupplier)
-      ? this.local(async ctx => this.handlers.launchContainer(ctx, offerId, requestId, containers), options)
+      ? this.local(async ctx => this.handlers.launchContainer(ctx, offerId, requestId, containers, options?.deadlineMs), options)
       : this.client.launchContainer(toSupplier, offerId, requestId, containers, options)
+  }
+
+  async containerStatus (toSupplier: NodeRef, containerIds: string[], options?: AbortOptions): Promise<RemoteContainerState[]> {
+    return this.isSelf(toSupplier)
+      ? this.local(async ctx => this.handlers.containerStatus(ctx, containerIds), options)
+      : this.client.containerStatus(toSupplier, containerIds, options)
   }
 
   async stopLocalContainer (toSupplier: NodeRef, containerId: string, options?: AbortOptions): Promise<void> {

@@ -29,7 +29,7 @@ import type { ResourceMap } from '../resources/resource-map.js'
 import type { Store } from '../store/store.js'
 import type {
   AbortOptions, AvailableOffer, CaravelaClient, CreateOfferResult, Clock, ContainerConfig, ContainerExitEvents, ContainerRuntime, ContainerStatus,
-  ContainerView, NodeRef, Offer, OffersView, Overlay, PlaceOptions, Resources, RuntimeHealthState, StopResult, StopTarget
+  ContainerView, NodeRef, Offer, OffersView, Overlay, PlaceOptions, RemoteContainerState, Resources, RuntimeHealthState, StopResult, StopTarget
 } from '../types.js'
 import type { RunOptions } from './buyer.js'
 import type { HostedContainer } from './containers-manager.js'
@@ -37,6 +37,7 @@ import type { LaunchPolicyConfig } from './launch-policy.js'
 import type { RoleHandlers } from './loopback-client.js'
 import type { RandomSource } from './random.js'
 import type { RoleStats } from './stats.js'
+import type { ContainerCheckStats } from './user-manager.js'
 import type { ComponentLogger } from '@libp2p/interface'
 
 /** What the roles of a peer work with: interfaces only. */
@@ -192,6 +193,8 @@ export class PeerRoles {
       clock,
       log: logger.forComponent('caravela:containers'),
       onContainerExit: init.onContainerExit,
+      // a buyer asks about what it placed right after the launch: twice its patience is ample
+      claimTimeout: () => 2 * config().launchTimeout,
       policy: init.supplierPolicy == null ? undefined : new LaunchPolicy(init.supplierPolicy)
     })
     this.trader = new Trader({
@@ -205,7 +208,7 @@ export class PeerRoles {
     // the buyer marks suppliers whose launches fail, the user manager those that lost a container
     const reputation = new Reputation(clock, () => self().peerId)
     this.buyer = new Buyer({ ...common, reputation, log: logger.forComponent('caravela:buyer') })
-    this.users = new UserManager({ client, clock, ledger, reputation, log: logger.forComponent('caravela:user') })
+    this.users = new UserManager({ client, clock, ledger, reputation, log: logger.forComponent('caravela:user'), statusInterval: () => config().statusInterval })
     handlers.supplier = this.supplier
     handlers.containers = this.containers
     handlers.trader = this.trader
@@ -242,6 +245,7 @@ export class PeerRoles {
       // placed containers first: a supplier may tell its own buyer that a container exited
       await this.users.load()
       await this.containers.start()
+      this.users.startChecks()
     } catch (err) {
       await this.stop()
       throw err
@@ -269,6 +273,7 @@ export class PeerRoles {
     this.unsubscribeExits?.()
     this.unsubscribeExits = undefined
     this.containers.stop()
+    this.users.stopChecks()
   }
 
   /**
@@ -287,6 +292,22 @@ export class PeerRoles {
   /** The containers this peer placed. */
   ps (): ContainerView[] {
     return this.users.list()
+  }
+
+  /**
+   * Ask the suppliers of the containers this peer placed about them now, as the status checks do
+   * every `statusInterval`.
+   */
+  async checkContainers (): Promise<void> {
+    await this.users.check()
+  }
+
+  /**
+   * What the status checks of the containers this peer placed found, and how many containers
+   * this peer, as a supplier, removed because their buyer never claimed them.
+   */
+  containerChecks (): ContainerCheckStats & { unclaimedRemoved: number } {
+    return { ...this.users.checkStats(), unclaimedRemoved: this.containers.unclaimedRemoved }
   }
 
   /** Stop containers this peer placed, by full or unique short id: one result per id. */
@@ -421,14 +442,18 @@ class PeerHandlers implements RoleHandlers {
   }
 
   /** Launches are refused while the container engine does not answer: the buyer tries another supplier. */
-  async launchContainer (ctx: RequestContext, offerId: number, requestId: string, containers: ContainerConfig[]): Promise<ContainerStatus[]> {
+  async launchContainer (ctx: RequestContext, offerId: number, requestId: string, containers: ContainerConfig[], deadlineMs?: number): Promise<ContainerStatus[]> {
     const unavailable = this.health?.unavailableReason
 
     if (unavailable != null) {
       throw new ProtocolStatusError('UNAVAILABLE', unavailable)
     }
 
-    return this.containers.launch(ctx, offerId, requestId, containers)
+    return this.containers.launch(ctx, offerId, requestId, containers, deadlineMs)
+  }
+
+  async containerStatus (ctx: RequestContext, containerIds: string[]): Promise<RemoteContainerState[]> {
+    return this.containers.status(ctx, containerIds)
   }
 
   /**

@@ -2,19 +2,63 @@
  * The containers this peer placed (the original's user manager), with their suppliers: listed by
  * `ps`, stopped by full or unique short id, told by their suppliers when they exit. Kept in the
  * ledger, so that a restarted peer still lists them.
+ *
+ * Every `statusInterval` it asks each supplier of its containers about them (`containerStatus`):
+ * a supplier that misses `MISSED_ANSWERS` answers in a row is taken for lost, and so are its
+ * containers, until it answers again. A stop of a container whose supplier cannot be reached is
+ * recorded (`stopping`) and carried out when the supplier answers again.
  */
 
 import { copyPortMappings } from '../copy.js'
 import { copyList } from '../empty.js'
 import { ProtocolStatusError } from '../errors.js'
 import { LazyMap } from '../lazy-map.js'
-import type { AbortOptions, CaravelaClient, Clock, ContainerStatus, ContainerView, NodeRef, StopResult } from '../types.js'
+import { MAX_STATUS_IDS } from '../protocols/constants.js'
+import type { AbortOptions, CaravelaClient, Clock, ContainerStatus, ContainerView, NodeRef, RemoteContainerState, StopResult } from '../types.js'
 import type { Ledger } from './ledger.js'
 import type { Reputation } from './reputation.js'
 import type { Logger } from '@libp2p/interface'
 
 /** Shortest prefix of a container id accepted by `stop`. */
 export const MIN_SHORT_ID_LENGTH = 4
+/** Status checks in a row a supplier leaves unanswered before its containers are taken for lost. */
+export const MISSED_ANSWERS = 2
+/** Suppliers asked at the same time by one status check. */
+export const STATUS_CONCURRENCY = 8
+/** State of a container whose supplier cannot be reached, or no longer knows it. */
+export const LOST = 'lost'
+/** State of a container whose stop is recorded, to be carried out when its supplier answers again. */
+export const STOPPING = 'stopping'
+/** State of a running container. */
+const RUNNING = 'running'
+/** State shown for a container recorded running before a restart, until its supplier answers. */
+export const UNKNOWN = 'unknown'
+
+/** What the status checks found, for the metrics. */
+export interface ContainerCheckStats {
+  /** containers by state now: running, exited, lost, stopping, ... */
+  byState: Record<string, number>
+  /** status checks made (one per supplier asked) and those left unanswered */
+  checks: number
+  unanswered: number
+  /** suppliers taken for lost, and the total and largest time from their last answer to then (ms) */
+  suppliersLost: number
+  lostDetectionMsSum: number
+  lostDetectionMsMax: number
+  /** stops recorded while the supplier could not be reached, and those carried out since */
+  stopsPending: number
+  stopsCarriedOut: number
+}
+
+/** What the user manager remembers of one supplier between status checks. */
+interface SupplierCheck {
+  /** checks in a row it left unanswered */
+  missed: number
+  /** clock time of its last answer, or of the first check when none came yet */
+  lastAnswer: number
+  /** a check of it is under way */
+  busy: boolean
+}
 
 /** What the user manager works with. */
 export interface UserManagerInit {
@@ -24,6 +68,8 @@ export interface UserManagerInit {
   log: Logger
   /** where a supplier that lost a container, or does not answer a stop, is marked (the buyer's) */
   reputation?: Reputation
+  /** milliseconds between status checks of the suppliers; without it, none is made */
+  statusInterval?: () => number
 }
 
 /** The containers this peer placed. */
@@ -32,6 +78,16 @@ export class UserManager {
   /** container id → the container */
   private readonly placed = new LazyMap<string, ContainerView>()
   private loading?: Promise<void>
+  /** supplier peer id → what its checks found; made by the first check (most peers place nothing) */
+  private suppliers?: Map<string, SupplierCheck>
+  /** armed while running and containers are placed */
+  private timer?: { cancel (): void }
+  private running = false
+  /** the status check under way, if any */
+  private checking?: Promise<void>
+  private counters?: Omit<ContainerCheckStats, 'byState'>
+  /** containers recorded running before a restart that no check has answered for yet: shown unknown */
+  private unchecked?: Set<string>
 
   constructor (init: UserManagerInit) {
     this.init = init
@@ -42,9 +98,54 @@ export class UserManager {
     this.loading ??= (async () => {
       for (const container of await this.init.ledger.placed()) {
         this.placed.set(container.containerId, container)
+
+        // recorded running, but the supplier may have died meanwhile: unknown until it answers
+        if (container.state === RUNNING) {
+          (this.unchecked ??= new Set()).add(container.containerId)
+        }
       }
     })()
     await this.loading
+  }
+
+  /** Start the status checks (once the ledger is loaded). */
+  startChecks (): void {
+    this.running = true
+
+    // containers recorded before a restart are checked at once: they show unknown until then
+    if (this.unchecked != null && this.init.statusInterval != null) {
+      void this.check()
+    }
+
+    this.arm()
+  }
+
+  /** Stop the status checks. */
+  stopChecks (): void {
+    this.running = false
+    this.timer?.cancel()
+    this.timer = undefined
+  }
+
+  /**
+   * Ask every supplier of the containers placed about them now, a few at a time, one request per
+   * `MAX_STATUS_IDS` containers. Resolves once every answer came or was given up on.
+   */
+  async check (): Promise<void> {
+    this.checking ??= this.checkAll().finally(() => { this.checking = undefined })
+    await this.checking
+  }
+
+  /** What the status checks found. */
+  checkStats (): ContainerCheckStats {
+    const byState: Record<string, number> = {}
+
+    for (const { containerId, state } of this.placed.values()) {
+      const key = state.startsWith('exited') ? 'exited' : this.shown(containerId, state)
+      byState[key] = (byState[key] ?? 0) + 1
+    }
+
+    return { byState, ...(this.counters ?? emptyCounters()) }
   }
 
   /** Record the containers of a placed request, and the stack they make up, if any. */
@@ -68,6 +169,7 @@ export class UserManager {
     }
 
     await Promise.all(statuses.map(async ({ containerId }) => { await this.persist(containerId) }))
+    this.arm()
   }
 
   /**
@@ -86,13 +188,28 @@ export class UserManager {
     }
 
     this.init.log('container %s exited at %s with code %s: %s', containerId, supplier, exitCode, reason)
+    this.checked(containerId)
     container.state = exitCode == null ? 'exited' : `exited (${exitCode})`
     await this.persist(containerId)
   }
 
   /** The containers this peer placed, oldest first. */
   list (): ContainerView[] {
-    return [...this.placed.values()].map(c => structuredClone(c))
+    return [...this.placed.values()].map(c => ({ ...structuredClone(c), state: this.shown(c.containerId, c.state) }))
+  }
+
+  /** The state `ps` shows: unknown for a container recorded running before a restart, until its supplier answers. */
+  private shown (containerId: string, state: string): string {
+    return this.unchecked?.has(containerId) === true ? UNKNOWN : state
+  }
+
+  /** A check or its supplier said what became of the container. */
+  private checked (containerId: string): void {
+    this.unchecked?.delete(containerId)
+
+    if (this.unchecked?.size === 0) {
+      this.unchecked = undefined
+    }
   }
 
   /**
@@ -109,6 +226,10 @@ export class UserManager {
         return { id, stopped: false, error: found }
       }
 
+      if (found.state === LOST || found.state === STOPPING) {
+        return this.stopLater(id, found)
+      }
+
       try {
         await this.stopAt(found.supplier, found.containerId, options)
       } catch (err: any) {
@@ -117,6 +238,8 @@ export class UserManager {
 
           if (err?.name !== 'RemoteRequestError' && options.signal?.aborted !== true) {
             this.init.reputation?.mark(found.supplier.peerId, 'unreachable')
+            // its supplier is unreachable: the stop is carried out when it answers again
+            return this.stopLater(id, found)
           }
 
           return { id, stopped: false, error: `supplier ${found.supplier.peerId} did not stop it: ${err?.message ?? err}` }
@@ -130,9 +253,194 @@ export class UserManager {
       }
 
       this.placed.delete(found.containerId)
+      this.checked(found.containerId)
       await this.persist(found.containerId)
       return { id, stopped: true }
     }))
+  }
+
+  /** A stop its supplier cannot hear now: recorded, and carried out when it answers again. */
+  private async stopLater (id: string, container: ContainerView): Promise<StopResult> {
+    if (container.state !== STOPPING) {
+      container.state = STOPPING
+      this.count('stopsPending')
+      await this.persist(container.containerId)
+      this.arm()
+    }
+
+    return { id, stopped: false, pending: true, error: `supplier ${container.supplier.peerId} cannot be reached: the container is stopped when it answers again` }
+  }
+
+  /** Arm the next status check while running and containers are placed (a peer that placed nothing has no timer). */
+  private arm (): void {
+    const interval = this.init.statusInterval?.()
+
+    if (!this.running || this.timer != null || interval == null || this.placed.size === 0) {
+      return
+    }
+
+    this.timer = this.init.clock.setTimeout(() => {
+      this.timer = undefined
+      void this.check().finally(() => { this.arm() })
+    }, interval)
+  }
+
+  private async checkAll (): Promise<void> {
+    const bySupplier = new Map<string, { supplier: NodeRef, ids: string[] }>()
+
+    for (const c of this.placed.values()) {
+      // an exited container has nothing more to say, unless a stop of it waits
+      if (c.state.startsWith('exited')) {
+        continue
+      }
+
+      const entry = bySupplier.get(c.supplier.peerId) ?? { supplier: c.supplier, ids: [] }
+      entry.ids.push(c.containerId)
+      bySupplier.set(c.supplier.peerId, entry)
+    }
+
+    const queue = [...bySupplier.values()]
+    const workers = Array.from({ length: Math.min(STATUS_CONCURRENCY, queue.length) }, async () => {
+      for (let next = queue.shift(); next != null; next = queue.shift()) {
+        await this.checkSupplier(next.supplier, next.ids)
+      }
+    })
+    await Promise.all(workers)
+  }
+
+  /** Ask one supplier about its containers; each asking waits half the interval at most. */
+  private async checkSupplier (supplier: NodeRef, ids: string[]): Promise<void> {
+    const { clock } = this.init
+    const suppliers = (this.suppliers ??= new Map<string, SupplierCheck>())
+    const check = suppliers.get(supplier.peerId) ?? { missed: 0, lastAnswer: clock.now(), busy: false }
+    suppliers.set(supplier.peerId, check)
+
+    if (check.busy) {
+      return
+    }
+
+    check.busy = true
+    this.count('checks')
+
+    try {
+      const states: RemoteContainerState[] = []
+
+      for (let i = 0; i < ids.length; i += MAX_STATUS_IDS) {
+        states.push(...await this.ask(supplier, ids.slice(i, i + MAX_STATUS_IDS)))
+      }
+
+      check.missed = 0
+      check.lastAnswer = clock.now()
+      await this.answered(supplier, new Set(ids), states)
+    } catch (err: any) {
+      if (err?.name === 'RemoteRequestError') {
+        // it answered, though not with states (an older peer, or busy): it is there, and the
+        // containers keep their recorded states
+        ids.forEach(id => { this.checked(id) })
+        check.missed = 0
+        check.lastAnswer = clock.now()
+        this.init.log('%s answered the status check with %s', supplier.peerId, err.status)
+        return
+      }
+
+      this.count('unanswered')
+
+      if (++check.missed === MISSED_ANSWERS) {
+        const latency = clock.now() - check.lastAnswer
+        this.init.log('%s missed %d status checks: its containers are lost - %e', supplier.peerId, check.missed, err)
+        this.count('suppliersLost')
+        this.count('lostDetectionMsSum', latency)
+        this.counters = { ...(this.counters ?? emptyCounters()), lostDetectionMsMax: Math.max(this.counters?.lostDetectionMsMax ?? 0, latency) }
+        this.init.reputation?.mark(supplier.peerId, 'unreachable')
+        await this.markLost(supplier.peerId)
+      }
+    } finally {
+      check.busy = false
+
+      if (![...this.placed.values()].some(c => c.supplier.peerId === supplier.peerId)) {
+        suppliers.delete(supplier.peerId)
+      }
+    }
+  }
+
+  /** One containerStatus request, given up after half the interval on the roles' clock. */
+  private async ask (supplier: NodeRef, ids: string[]): Promise<RemoteContainerState[]> {
+    const controller = new AbortController()
+    const timer = this.init.clock.setTimeout(() => { controller.abort(new Error('the supplier did not answer the status check in time')) }, Math.max(1, (this.init.statusInterval?.() ?? 0) / 2))
+
+    try {
+      return await this.init.client.containerStatus(supplier, ids, { signal: controller.signal })
+    } finally {
+      timer.cancel()
+    }
+  }
+
+  /** The containers of a supplier that missed its checks are lost, but for those a stop waits on. */
+  private async markLost (supplier: string): Promise<void> {
+    const changed = [...this.placed.values()].filter(c => c.supplier.peerId === supplier && c.state !== STOPPING && !c.state.startsWith('exited'))
+    changed.forEach(c => { c.state = LOST; this.checked(c.containerId) })
+    await Promise.all(changed.map(async c => { await this.persist(c.containerId) }))
+  }
+
+  /** A supplier's answer: states taken, lost containers back, waiting stops carried out. */
+  private async answered (supplier: NodeRef, asked: Set<string>, states: RemoteContainerState[]): Promise<void> {
+    for (const { containerId, state, exitCode } of states) {
+      const container = this.placed.get(containerId)
+
+      // an answer about what was not asked, or about another supplier's container, is ignored
+      if (container == null || !asked.has(containerId) || container.supplier.peerId !== supplier.peerId) {
+        continue
+      }
+
+      asked.delete(containerId)
+      this.checked(containerId)
+
+      if (container.state === STOPPING) {
+        await this.carryOutStop(container, state)
+        continue
+      }
+
+      const before = container.state
+
+      if (state === 'running') {
+        container.state = RUNNING
+      } else if (state === 'exited') {
+        container.state = exitCode == null ? 'exited' : `exited (${exitCode})`
+      } else if (before !== LOST) {
+        // it no longer knows a container it never said ended
+        this.init.log('%s no longer knows container %s, which it never said ended', supplier.peerId, containerId)
+        this.init.reputation?.mark(supplier.peerId, 'lost')
+        container.state = LOST
+      }
+
+      if (container.state !== before) {
+        await this.persist(containerId)
+      }
+    }
+  }
+
+  /** The supplier answers again: the stop recorded while it could not be reached is carried out. */
+  private async carryOutStop (container: ContainerView, state: RemoteContainerState['state']): Promise<void> {
+    if (state === 'running') {
+      try {
+        await this.stopAt(container.supplier, container.containerId, {})
+      } catch (err: any) {
+        if (!isNotFound(err)) {
+          this.init.log('could not carry out the stop of %s at %s - %e', container.containerId, container.supplier.peerId, err)
+          return
+        }
+      }
+    }
+
+    this.init.log('stop of %s at %s carried out', container.containerId, container.supplier.peerId)
+    this.count('stopsCarriedOut')
+    this.placed.delete(container.containerId)
+    await this.persist(container.containerId)
+  }
+
+  private count (key: keyof Omit<ContainerCheckStats, 'byState'>, by = 1): void {
+    this.counters ??= emptyCounters()
+    this.counters[key] += by
   }
 
   /**
@@ -183,6 +491,10 @@ export class UserManager {
 
     return matches.length === 0 ? `no container ${id} was placed by this peer` : `${id} is ambiguous: it starts ${matches.length} container ids`
   }
+}
+
+function emptyCounters (): Omit<ContainerCheckStats, 'byState'> {
+  return { checks: 0, unanswered: 0, suppliersLost: 0, lostDetectionMsSum: 0, lostDetectionMsMax: 0, stopsPending: 0, stopsCarriedOut: 0 }
 }
 
 /** A supplier answered that it does not run the container (any more). */

@@ -2925,6 +2925,7 @@ export interface LaunchContainerRequest {
   offerId: bigint
   requestId: string
   containers: ContainerConfig[]
+  deadlineMs: number
 }
 
 export namespace LaunchContainerRequest {
@@ -2954,6 +2955,11 @@ export namespace LaunchContainerRequest {
           }
         }
 
+        if ((obj.deadlineMs != null && obj.deadlineMs !== 0)) {
+          w.uint32(32)
+          w.uint32(obj.deadlineMs)
+        }
+
         if (opts.lengthDelimited !== false) {
           w.ldelim()
         }
@@ -2961,7 +2967,8 @@ export namespace LaunchContainerRequest {
         const obj: any = {
           offerId: 0n,
           requestId: '',
-          containers: []
+          containers: [],
+          deadlineMs: 0
         }
 
         const end = length == null ? reader.len : reader.pos + length
@@ -2990,6 +2997,10 @@ export namespace LaunchContainerRequest {
               obj.containers.push(ContainerConfig.codec().decode(reader, reader.uint32(), {
                 limits: opts.limits?.containers$
               }))
+              break
+            }
+            case 4: {
+              obj.deadlineMs = reader.uint32()
               break
             }
             default: {
@@ -3045,6 +3056,13 @@ export namespace LaunchContainerRequest {
 
               obj.containers++
 
+              break
+            }
+            case 4: {
+              yield {
+                field: `${prefix}.deadlineMs`,
+                value: reader.uint32()
+              }
               break
             }
             default: {
@@ -3129,6 +3147,11 @@ export namespace LaunchContainerRequest {
     index: number
   }
 
+  export interface LaunchContainerRequestDeadlineMsFieldEvent {
+    field: '$.deadlineMs'
+    value: number
+  }
+
   export function encode (obj: Partial<LaunchContainerRequest>): Uint8Array<ArrayBuffer> {
     return encodeMessage(obj, LaunchContainerRequest.codec())
   }
@@ -3137,7 +3160,7 @@ export namespace LaunchContainerRequest {
     return decodeMessage(buf, LaunchContainerRequest.codec(), opts)
   }
 
-  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<LaunchContainerRequest>): Generator<LaunchContainerRequestOfferIdFieldEvent | LaunchContainerRequestRequestIdFieldEvent | LaunchContainerRequestContainersNameFieldEvent | LaunchContainerRequestContainersImageFieldEvent | LaunchContainerRequestContainersArgsFieldEvent | LaunchContainerRequestContainersPortMappingsHostPortFieldEvent | LaunchContainerRequestContainersPortMappingsContainerPortFieldEvent | LaunchContainerRequestContainersPortMappingsProtocolFieldEvent | LaunchContainerRequestContainersResourcesCpuClassFieldEvent | LaunchContainerRequestContainersResourcesCpusFieldEvent | LaunchContainerRequestContainersResourcesMemoryFieldEvent | LaunchContainerRequestContainersGroupPolicyFieldEvent> {
+  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<LaunchContainerRequest>): Generator<LaunchContainerRequestOfferIdFieldEvent | LaunchContainerRequestRequestIdFieldEvent | LaunchContainerRequestContainersNameFieldEvent | LaunchContainerRequestContainersImageFieldEvent | LaunchContainerRequestContainersArgsFieldEvent | LaunchContainerRequestContainersPortMappingsHostPortFieldEvent | LaunchContainerRequestContainersPortMappingsContainerPortFieldEvent | LaunchContainerRequestContainersPortMappingsProtocolFieldEvent | LaunchContainerRequestContainersResourcesCpuClassFieldEvent | LaunchContainerRequestContainersResourcesCpusFieldEvent | LaunchContainerRequestContainersResourcesMemoryFieldEvent | LaunchContainerRequestContainersGroupPolicyFieldEvent | LaunchContainerRequestDeadlineMsFieldEvent> {
     return streamMessage(buf, LaunchContainerRequest.codec(), opts)
   }
 }
@@ -3801,6 +3824,436 @@ export namespace ContainerExitedResponse {
 
   export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<ContainerExitedResponse>): Generator<ContainerExitedResponseStatusCodeFieldEvent | ContainerExitedResponseStatusMessageFieldEvent> {
     return streamMessage(buf, ContainerExitedResponse.codec(), opts)
+  }
+}
+
+export interface ContainerStatusRequest {
+  containerIds: string[]
+}
+
+export namespace ContainerStatusRequest {
+  let _codec: Codec<ContainerStatusRequest>
+
+  export const codec = (): Codec<ContainerStatusRequest> => {
+    if (_codec == null) {
+      _codec = message<ContainerStatusRequest>((obj, w, opts = {}) => {
+        if (opts.lengthDelimited !== false) {
+          w.fork()
+        }
+
+        if (obj.containerIds != null && obj.containerIds.length > 0) {
+          for (const value of obj.containerIds) {
+            w.uint32(10)
+            w.string(value)
+          }
+        }
+
+        if (opts.lengthDelimited !== false) {
+          w.ldelim()
+        }
+      }, (reader, length, opts = {}) => {
+        const obj: any = {
+          containerIds: []
+        }
+
+        const end = length == null ? reader.len : reader.pos + length
+
+        while (reader.pos < end) {
+          const tag = reader.uint32()
+
+          switch (tag >>> 3) {
+            case 1: {
+              if (opts.limits?.containerIds != null && obj.containerIds.length === opts.limits.containerIds) {
+                throw new MaxLengthError('Decode error - repeated field "containerIds" had too many elements')
+              }
+
+              if (obj.containerIds.length === 64) {
+                throw new MaxLengthError('Decode error - repeated field "containerIds" had too many elements')
+              }
+
+              obj.containerIds.push(reader.string())
+              break
+            }
+            default: {
+              reader.skipType(tag & 7)
+              break
+            }
+          }
+        }
+
+        return obj
+      }, function * (reader, length, prefix, opts = {}) {
+        const obj = {
+          containerIds: 64
+        }
+
+        const end = length == null ? reader.len : reader.pos + length
+
+        while (reader.pos < end) {
+          const tag = reader.uint32()
+
+          switch (tag >>> 3) {
+            case 1: {
+              if (opts.limits?.containerIds != null && obj.containerIds === opts.limits.containerIds) {
+                throw new MaxLengthError('Streaming decode error - repeated field "containerIds" had too many elements')
+              }
+
+              if (obj.containerIds === 64) {
+                throw new MaxLengthError('Streaming decode error - repeated field "containerIds" had too many elements')
+              }
+
+              yield {
+                field: `${prefix}.containerIds[]`,
+                index: obj.containerIds,
+                value: reader.string()
+              }
+
+              obj.containerIds++
+
+              break
+            }
+            default: {
+              reader.skipType(tag & 7)
+              break
+            }
+          }
+        }
+      })
+    }
+
+    return _codec
+  }
+
+  export interface ContainerStatusRequestContainerIdsFieldEvent {
+    field: '$.containerIds[]'
+    index: number
+    value: string
+  }
+
+  export function encode (obj: Partial<ContainerStatusRequest>): Uint8Array<ArrayBuffer> {
+    return encodeMessage(obj, ContainerStatusRequest.codec())
+  }
+
+  export function decode (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<ContainerStatusRequest>): ContainerStatusRequest {
+    return decodeMessage(buf, ContainerStatusRequest.codec(), opts)
+  }
+
+  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<ContainerStatusRequest>): Generator<ContainerStatusRequestContainerIdsFieldEvent> {
+    return streamMessage(buf, ContainerStatusRequest.codec(), opts)
+  }
+}
+
+export interface ContainerState {
+  containerId: string
+  state: ContainerState.State
+  exitCode?: number
+}
+
+export namespace ContainerState {
+  export enum State {
+    UNKNOWN = 'UNKNOWN',
+    RUNNING = 'RUNNING',
+    EXITED = 'EXITED'
+  }
+
+  enum __StateValues {
+    UNKNOWN = 0,
+    RUNNING = 1,
+    EXITED = 2
+  }
+
+  export namespace State {
+    export const codec = (): Codec<State> => {
+      return enumeration<State>(__StateValues)
+    }
+  }
+
+  let _codec: Codec<ContainerState>
+
+  export const codec = (): Codec<ContainerState> => {
+    if (_codec == null) {
+      _codec = message<ContainerState>((obj, w, opts = {}) => {
+        if (opts.lengthDelimited !== false) {
+          w.fork()
+        }
+
+        if ((obj.containerId != null && obj.containerId !== '')) {
+          w.uint32(10)
+          w.string(obj.containerId)
+        }
+
+        if (obj.state != null && __StateValues[obj.state] !== 0) {
+          w.uint32(16)
+          ContainerState.State.codec().encode(obj.state, w)
+        }
+
+        if (obj.exitCode != null) {
+          w.uint32(24)
+          w.int32(obj.exitCode)
+        }
+
+        if (opts.lengthDelimited !== false) {
+          w.ldelim()
+        }
+      }, (reader, length, opts = {}) => {
+        const obj: any = {
+          containerId: '',
+          state: State.UNKNOWN
+        }
+
+        const end = length == null ? reader.len : reader.pos + length
+
+        while (reader.pos < end) {
+          const tag = reader.uint32()
+
+          switch (tag >>> 3) {
+            case 1: {
+              obj.containerId = reader.string()
+              break
+            }
+            case 2: {
+              obj.state = ContainerState.State.codec().decode(reader)
+              break
+            }
+            case 3: {
+              obj.exitCode = reader.int32()
+              break
+            }
+            default: {
+              reader.skipType(tag & 7)
+              break
+            }
+          }
+        }
+
+        return obj
+      }, function * (reader, length, prefix, opts = {}) {
+        const end = length == null ? reader.len : reader.pos + length
+
+        while (reader.pos < end) {
+          const tag = reader.uint32()
+
+          switch (tag >>> 3) {
+            case 1: {
+              yield {
+                field: `${prefix}.containerId`,
+                value: reader.string()
+              }
+              break
+            }
+            case 2: {
+              yield {
+                field: `${prefix}.state`,
+                value: ContainerState.State.codec().decode(reader)
+              }
+              break
+            }
+            case 3: {
+              yield {
+                field: `${prefix}.exitCode`,
+                value: reader.int32()
+              }
+              break
+            }
+            default: {
+              reader.skipType(tag & 7)
+              break
+            }
+          }
+        }
+      })
+    }
+
+    return _codec
+  }
+
+  export interface ContainerStateContainerIdFieldEvent {
+    field: '$.containerId'
+    value: string
+  }
+
+  export interface ContainerStateStateFieldEvent {
+    field: '$.state'
+    value: ContainerState.State
+  }
+
+  export interface ContainerStateExitCodeFieldEvent {
+    field: '$.exitCode'
+    value: number
+  }
+
+  export function encode (obj: Partial<ContainerState>): Uint8Array<ArrayBuffer> {
+    return encodeMessage(obj, ContainerState.codec())
+  }
+
+  export function decode (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<ContainerState>): ContainerState {
+    return decodeMessage(buf, ContainerState.codec(), opts)
+  }
+
+  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<ContainerState>): Generator<ContainerStateContainerIdFieldEvent | ContainerStateStateFieldEvent | ContainerStateExitCodeFieldEvent> {
+    return streamMessage(buf, ContainerState.codec(), opts)
+  }
+}
+
+export interface ContainerStatusResponse {
+  status?: Status
+  containers: ContainerState[]
+}
+
+export namespace ContainerStatusResponse {
+  let _codec: Codec<ContainerStatusResponse>
+
+  export const codec = (): Codec<ContainerStatusResponse> => {
+    if (_codec == null) {
+      _codec = message<ContainerStatusResponse>((obj, w, opts = {}) => {
+        if (opts.lengthDelimited !== false) {
+          w.fork()
+        }
+
+        if (obj.status != null) {
+          w.uint32(10)
+          Status.codec().encode(obj.status, w)
+        }
+
+        if (obj.containers != null && obj.containers.length > 0) {
+          for (const value of obj.containers) {
+            w.uint32(18)
+            ContainerState.codec().encode(value, w)
+          }
+        }
+
+        if (opts.lengthDelimited !== false) {
+          w.ldelim()
+        }
+      }, (reader, length, opts = {}) => {
+        const obj: any = {
+          containers: []
+        }
+
+        const end = length == null ? reader.len : reader.pos + length
+
+        while (reader.pos < end) {
+          const tag = reader.uint32()
+
+          switch (tag >>> 3) {
+            case 1: {
+              obj.status = Status.codec().decode(reader, reader.uint32(), {
+                limits: opts.limits?.status
+              })
+              break
+            }
+            case 2: {
+              if (opts.limits?.containers != null && obj.containers.length === opts.limits.containers) {
+                throw new MaxLengthError('Decode error - repeated field "containers" had too many elements')
+              }
+
+              if (obj.containers.length === 64) {
+                throw new MaxLengthError('Decode error - repeated field "containers" had too many elements')
+              }
+
+              obj.containers.push(ContainerState.codec().decode(reader, reader.uint32(), {
+                limits: opts.limits?.containers$
+              }))
+              break
+            }
+            default: {
+              reader.skipType(tag & 7)
+              break
+            }
+          }
+        }
+
+        return obj
+      }, function * (reader, length, prefix, opts = {}) {
+        const obj = {
+          containers: 64
+        }
+
+        const end = length == null ? reader.len : reader.pos + length
+
+        while (reader.pos < end) {
+          const tag = reader.uint32()
+
+          switch (tag >>> 3) {
+            case 1: {
+              yield * Status.codec().stream(reader, reader.uint32(), `${prefix}.status`, {
+                limits: opts.limits?.status
+              })
+
+              break
+            }
+            case 2: {
+              if (opts.limits?.containers != null && obj.containers === opts.limits.containers) {
+                throw new MaxLengthError('Streaming decode error - repeated field "containers" had too many elements')
+              }
+
+              if (obj.containers === 64) {
+                throw new MaxLengthError('Streaming decode error - repeated field "containers" had too many elements')
+              }
+
+              for (const evt of ContainerState.codec().stream(reader, reader.uint32(), `${prefix}.containers[]`, {
+                limits: opts.limits?.containers$
+              })) {
+                yield {
+                  ...evt,
+                  index: obj.containers
+                }
+              }
+
+              obj.containers++
+
+              break
+            }
+            default: {
+              reader.skipType(tag & 7)
+              break
+            }
+          }
+        }
+      })
+    }
+
+    return _codec
+  }
+
+  export interface ContainerStatusResponseStatusCodeFieldEvent {
+    field: '$.status.code'
+    value: Status.Code
+  }
+
+  export interface ContainerStatusResponseStatusMessageFieldEvent {
+    field: '$.status.message'
+    value: string
+  }
+
+  export interface ContainerStatusResponseContainersContainerIdFieldEvent {
+    field: '$.containers[].containerId'
+    value: string
+    index: number
+  }
+
+  export interface ContainerStatusResponseContainersStateFieldEvent {
+    field: '$.containers[].state'
+    value: ContainerState.State
+    index: number
+  }
+
+  export interface ContainerStatusResponseContainersExitCodeFieldEvent {
+    field: '$.containers[].exitCode'
+    value: number
+    index: number
+  }
+
+  export function encode (obj: Partial<ContainerStatusResponse>): Uint8Array<ArrayBuffer> {
+    return encodeMessage(obj, ContainerStatusResponse.codec())
+  }
+
+  export function decode (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<ContainerStatusResponse>): ContainerStatusResponse {
+    return decodeMessage(buf, ContainerStatusResponse.codec(), opts)
+  }
+
+  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<ContainerStatusResponse>): Generator<ContainerStatusResponseStatusCodeFieldEvent | ContainerStatusResponseStatusMessageFieldEvent | ContainerStatusResponseContainersContainerIdFieldEvent | ContainerStatusResponseContainersStateFieldEvent | ContainerStatusResponseContainersExitCodeFieldEvent> {
+    return streamMessage(buf, ContainerStatusResponse.codec(), opts)
   }
 }
 
