@@ -15,7 +15,8 @@ export const STREAMS = {
   capacities: 2,
   workload: 3,
   roles: 4,
-  overlay: 5
+  overlay: 5,
+  churn: 6
 } as const
 
 /** A seeded pseudo-random stream (xoroshiro128+). */
