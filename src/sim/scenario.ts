@@ -52,6 +52,8 @@ export type ChurnAmount = { rate: number } | { count: number }
  * crash (they vanish without a word; the containers they ran are lost).
  */
 export interface Churn {
+  /** the first tick with churn (0, the first, by default) */
+  fromTick: number
   join: ChurnAmount
   leave: ChurnAmount
   crash: ChurnAmount
@@ -156,9 +158,12 @@ async function readScenario (path: string, doc: Record<string, unknown>): Promis
   }
 }
 
-/** The `[churn]` table: `joinRate` or `joins`, `leaveRate` or `leaves`, `crashRate` or `crashes`, each 0 when absent. */
+/**
+ * The `[churn]` table: `joinRate` or `joins`, `leaveRate` or `leaves`, `crashRate` or `crashes`,
+ * each 0 when absent, from tick `fromTick` on.
+ */
 function churnOf (t: Record<string, unknown>): Churn {
-  unknownKeys(t, Object.values(CHURN_KEYS).flat(), 'churn.')
+  unknownKeys(t, ['fromTick', ...Object.values(CHURN_KEYS).flat()], 'churn.')
   const amount = ([rateKey, countKey]: readonly [string, string]): ChurnAmount => {
     if (t[rateKey] != null && t[countKey] != null) {
       throw new InvalidConfigurationError(`churn.${countKey}`, `give ${rateKey} or ${countKey}, not both`)
@@ -169,7 +174,12 @@ function churnOf (t: Record<string, unknown>): Churn {
       : { rate: number(t[rateKey] ?? 0, `churn.${rateKey}`, 0, 1) }
   }
 
-  return { join: amount(CHURN_KEYS.join), leave: amount(CHURN_KEYS.leave), crash: amount(CHURN_KEYS.crash) }
+  return {
+    fromTick: integer(t.fromTick ?? 0, 'churn.fromTick', 0, 1e6),
+    join: amount(CHURN_KEYS.join),
+    leave: amount(CHURN_KEYS.leave),
+    crash: amount(CHURN_KEYS.crash)
+  }
 }
 
 /** Backend names, from a list or from a comma-separated string (`--backends`). */

@@ -63,6 +63,8 @@ export interface SimulateOptions {
 export interface SimulationResult extends BackendResult {
   /** peers whose supplier's free resources differ from what the simulator placed on them (0 in a correct run) */
   accountingErrors: number
+  /** containers the live peers' suppliers run at the end, by their own count */
+  containersRunning: number
   /** handler errors that were not a protocol status (bugs; 0 in a correct run) */
   handlerErrors: string[]
   /** timers the virtual clock fired */
@@ -84,8 +86,17 @@ interface Placed {
   supplier: number
   containerId: string
   resources: Resources
-  /** stopped, lost with its supplier, or orphaned by its buyer: no stop request takes it any more */
-  gone: boolean
+  /** stopped by a stop request */
+  stopped: boolean
+  /** gone with its supplier (crashed or left) */
+  lost: boolean
+  /** its buyer crashed or left */
+  orphaned: boolean
+}
+
+/** Whether a stop request may still take a container: one churn took away is out of reach. */
+function stoppable (container: Placed): boolean {
+  return !container.stopped && !container.lost && !container.orphaned
 }
 
 /** One thing that happens within a tick. */
@@ -298,7 +309,7 @@ export async function simulate (options: SimulateOptions): Promise<SimulationRes
       }
 
       const supplier = net.indexOf(statuses[0].supplier.peerId)
-      const container: Placed = { buyer, supplier, containerId: statuses[0].containerId, resources, gone: false }
+      const container: Placed = { buyer, supplier, containerId: statuses[0].containerId, resources, stopped: false, lost: false, orphaned: false }
       placed[profileIndex].push(container)
       usedCpus[supplier] += resources.cpus
       usedMemory[supplier] += resources.memory
@@ -309,7 +320,7 @@ export async function simulate (options: SimulateOptions): Promise<SimulationRes
 
         // placed on a supplier that has crashed or left meanwhile
         if (!net.isAlive(supplier)) {
-          container.gone = true
+          container.lost = true
           churned.containersLost++
         }
       }
@@ -326,7 +337,7 @@ export async function simulate (options: SimulateOptions): Promise<SimulationRes
     let container = placed[profileIndex].pop()
 
     // skip the containers churn took away
-    while (container?.gone === true) {
+    while (container != null && !stoppable(container)) {
       container = placed[profileIndex].pop()
     }
 
@@ -334,7 +345,7 @@ export async function simulate (options: SimulateOptions): Promise<SimulationRes
       return
     }
 
-    container.gone = true
+    container.stopped = true
 
     track(roles[container.buyer].stopContainers([container.containerId]).then(([result]) => {
       if (result?.stopped === true) {
@@ -367,18 +378,18 @@ export async function simulate (options: SimulateOptions): Promise<SimulationRes
     liveAt[peer] = -1
   }
 
-  /** The containers `peer` hosted go with it, those it placed lose their owner. */
+  /** The containers `peer` hosted go with it (orphans too), those it placed lose their owner. */
   const dropContainers = (peer: number, hosted: 'containersLost' | 'containersLeft'): void => {
     for (const container of hostedBy.get(peer) ?? []) {
-      if (!container.gone) {
-        container.gone = true
+      if (!container.stopped && !container.lost) {
+        container.lost = true
         churned[hosted]++
       }
     }
 
     for (const container of placedBy.get(peer) ?? []) {
-      if (!container.gone) {
-        container.gone = true
+      if (!container.stopped && !container.lost && !container.orphaned) {
+        container.orphaned = true
         churned.containersOrphaned++
       }
     }
@@ -506,6 +517,7 @@ export async function simulate (options: SimulateOptions): Promise<SimulationRes
 
   await settle()
   const accountingErrors = checkAccounting(roles, live, maxCpus, maxMemory, usedCpus, usedMemory)
+  const containersRunning = live.reduce((sum, i) => sum + roles[i].hosted().length, 0)
   const received = Array.from(net.messagesReceived).sort((a, b) => a - b)
   const bytes = Array.from(net.bytesReceived).sort((a, b) => a - b)
   const totalMessages = received.reduce((sum, n) => sum + n, 0)
@@ -544,6 +556,7 @@ export async function simulate (options: SimulateOptions): Promise<SimulationRes
       bytes: quantileSorted(bytes, i / 100)
     })),
     accountingErrors,
+    containersRunning,
     handlerErrors: net.bugs.slice(0, 10).map(err => err.stack ?? err.message),
     timersFired: clock.fired,
     messagesByName: net.totals,

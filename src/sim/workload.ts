@@ -79,7 +79,7 @@ export interface TickChurn {
  * How many peers join, leave and crash in each tick, from the scenario's churn and the number of
  * peers live at each tick's start. A rate's fractions carry over from tick to tick, so that
  * 1 % of 4 095 peers is 40 or 41 peers a tick and 40.95 on average. At least one peer stays live
- * (the swarm master never goes). The numbers depend on the scenario alone, not on what happened
+ * (the swarm master never goes). Ticks before `fromTick` have none. The numbers depend on the scenario alone, not on what happened
  * in the run: the simulator knows before it starts how many peers will ever join.
  */
 export function churnSchedule (churn: Churn | undefined, nodes: number, ticks: number): TickChurn[] {
@@ -98,7 +98,7 @@ export function churnSchedule (churn: Churn | undefined, nodes: number, ticks: n
   }
 
   for (let tick = 0; tick < ticks; tick++) {
-    if (churn == null) {
+    if (churn == null || tick < churn.fromTick) {
       schedule.push({ joins: 0, leaves: 0, crashes: 0 })
       continue
     }
