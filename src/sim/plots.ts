@@ -312,7 +312,7 @@ function churnSpec (report: SimReport): TopLevelSpec {
         mark: line(peers.length / Math.max(1, report.results.length)),
         encoding: {
           x,
-          y: { field: 'value', type: 'quantitative', title: 'live peers', scale: { zero: false }, axis: { labelExpr: COUNT_LABELS } },
+          y: { field: 'value', type: 'quantitative', title: 'live peers', scale: { zero: true }, axis: { labelExpr: COUNT_LABELS } },
           color: colour(report)
         }
       }
