@@ -1,6 +1,6 @@
 /**
  * Seeded random streams of the simulator. Each purpose (peer identities, capacities, the workload,
- * the roles, the overlay's walks) draws from its own stream derived from the run's seed, so that
+ * the roles, the overlay's walks, the peers churn takes) draws from its own stream derived from the run's seed, so that
  * every backend of a run faces the same peers, capacities and requests, and a run is a function of
  * its seed alone.
  */
