@@ -36,7 +36,8 @@ function series (ratio: number, messages: number, windows = 10): WindowPoint[] {
       successRatio: succeeded / requests,
       windowRequests,
       usedResourceRatio: Math.min(1, 0.08 * w * (0.7 + ratio * 0.3)),
-      messagesPerRequest: messages * (1 + 0.1 * Math.sin(w))
+      messagesPerRequest: messages * (1 + 0.1 * Math.sin(w)),
+      livePeers: 10_000
     })
   }
   return points
@@ -166,7 +167,7 @@ Plots('zeros everywhere do not throw', async () => {
       peerLoadQuantiles: peerLoad(0, 0, 0)
     }),
     backend('swarm', {
-      series: [{ tick: 0, minutes: 0, requests: 0, succeeded: 0, successRatio: 0, windowRequests: 0, usedResourceRatio: 0, messagesPerRequest: 0 }],
+      series: [{ tick: 0, minutes: 0, requests: 0, succeeded: 0, successRatio: 0, windowRequests: 0, usedResourceRatio: 0, messagesPerRequest: 0, livePeers: 0 }],
       messagesHistogram: [{ messages: 0, requests: 0 }],
       peerLoadQuantiles: [{ q: 0, messages: 0, bytes: 0 }]
     })

@@ -26,6 +26,53 @@ class Timer {
 }
 
 /**
+ * One peer's view of a shared clock, which the simulator can stop when the peer crashes: from then
+ * on none of the peer's timers fires and none re-arms, as on a machine that is gone, without the
+ * peer's own stop path (which would withdraw its offers) ever running.
+ */
+export class PeerClock implements Clock {
+  private readonly clock: Clock
+  private stopped = false
+
+  constructor (clock: Clock) {
+    this.clock = clock
+  }
+
+  now (): number {
+    return this.clock.now()
+  }
+
+  setTimeout (fn: () => void, ms: number): { cancel (): void } {
+    return this.clock.setTimeout(() => {
+      if (!this.stopped) {
+        fn()
+      }
+    }, ms)
+  }
+
+  setInterval (fn: () => void, ms: number): { cancel (): void } {
+    let current: { cancel (): void } | undefined
+    let cancelled = false
+    const arm = (): void => {
+      current = this.setTimeout(() => {
+        if (!cancelled) {
+          arm()
+          fn()
+        }
+      }, Math.max(1, ms))
+    }
+    arm()
+
+    return { cancel: () => { cancelled = true; current?.cancel() } }
+  }
+
+  /** No timer of this peer fires any more. */
+  stop (): void {
+    this.stopped = true
+  }
+}
+
+/**
  * Let every pending promise callback run: in a simulation nothing waits on I/O or real timers, so
  * once the check phase of the event loop comes round, the microtask queue is empty.
  */

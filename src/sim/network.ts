@@ -133,10 +133,24 @@ export class SimNetwork {
     this.handlers[index] = handlers
   }
 
-  /** Stop a peer without warning: it leaves the overlay and messages to it fail. */
+  /**
+   * Stop a peer without warning: it leaves the overlay, messages to it fail, and so does anything
+   * it still tries to send (a crashed peer's work in flight goes nowhere).
+   */
   kill (index: number): void {
     this.alive[index] = 0
     this.kademlia.setLive(index, false)
+  }
+
+  /** Put a peer (back) into the overlay: a peer joining the network. */
+  revive (index: number): void {
+    this.alive[index] = 1
+    this.kademlia.setLive(index, true)
+  }
+
+  /** Whether a peer is in the network (not killed, or revived since). */
+  isAlive (index: number): boolean {
+    return this.alive[index] === 1
   }
 
   client (index: number): CaravelaClient {
@@ -152,6 +166,11 @@ export class SimNetwork {
     const codec = this.codecs[name]
     const requestBytes = codec.encodeRequest(request)
     const target = this.index.get(to?.peerId)
+
+    if (this.alive[from] !== 1) {
+      throw new UnreachableError(`peer ${from} is not in the network: it cannot send`)
+    }
+
     this.tap?.message?.(from, name)
     this.count(name, requestBytes.byteLength)
 
@@ -182,6 +201,10 @@ export class SimNetwork {
    * peer of the slice).
    */
   lookup (from: number, key: Uint8Array, options: LookupOptions = {}): OverlayNode[] {
+    if (this.alive[from] !== 1) {
+      throw new UnreachableError(`peer ${from} is not in the network: it cannot look up`)
+    }
+
     const point = pointOf(key)
     const slice = this.resourceMap.sliceOf(point)
     const count = options.count ?? this.lookupCount
@@ -314,7 +337,11 @@ class SimOverlay implements Overlay {
     return this.network.networkSize(this.index)
   }
 
-  /** A simulated peer sees every peer from the start, and peers only leave: no slice fills up later. */
+  /**
+   * Not watched: a simulated peer sees every live peer at once, and without churn peers only
+   * leave, so no slice fills up later. With churn, a slice that a joining peer fills is not
+   * announced to the suppliers that watch it.
+   */
   watchSlices (): () => void {
     return () => {}
   }

@@ -35,6 +35,9 @@ export const PLOT_FILES = [
   'messages-over-time.png'
 ] as const
 
+/** The chart {@link writePlots} adds, last, when a backend's run had churn. */
+export const CHURN_PLOT = 'churn.png'
+
 const FONT = 'DejaVu Sans'
 /** Width and height of a single-panel chart's plotting area, in Vega pixels (scaled to 1200 px). */
 const WIDE = 880
@@ -60,8 +63,8 @@ const CONFIG = {
 /**
  * Draws the five charts of `report` into `outDir` (which must exist): `success-ratio.png`,
  * `used-resources.png`, `messages-per-request.png`, `peer-load.png` and
- * `messages-over-time.png`, each {@link PLOT_WIDTH} pixels wide. Existing files are replaced.
- * Returns the paths written, in that order.
+ * `messages-over-time.png`, and `churn.png` when a run had churn, each {@link PLOT_WIDTH} pixels
+ * wide. Existing files are replaced. Returns the paths written, in that order.
  */
 export async function writePlots (report: SimReport, outDir: string): Promise<string[]> {
   const specs: Record<typeof PLOT_FILES[number], TopLevelSpec> = {
@@ -88,10 +91,12 @@ export async function writePlots (report: SimReport, outDir: string): Promise<st
       skipEmptyWindows: true
     })
   }
+  const files: Array<[string, TopLevelSpec]> = PLOT_FILES.map(file => [file, specs[file]])
+  if (report.results.some(result => result.churn != null)) files.push([CHURN_PLOT, churnSpec(report)])
   const paths: string[] = []
-  for (const file of PLOT_FILES) {
+  for (const [file, spec] of files) {
     const started = performance.now()
-    const png = await renderPng(specs[file])
+    const png = await renderPng(spec)
     const path = join(outDir, file)
     await writeFile(path, png)
     paths.push(path)
@@ -246,6 +251,68 @@ function messagesPerRequestSpec (report: SimReport): TopLevelSpec {
         encoding: {
           x: { field: 'messages', type: 'quantitative', ...histogramAxis },
           y: { field: 'share', type: 'quantitative', title: 'share of requests', axis: { format: '%' } },
+          color: colour(report)
+        }
+      }
+    ],
+    resolve: { scale: { color: 'shared' } }
+  }
+}
+
+/**
+ * A run with churn, over simulated minutes: on the left the share of each 3-minute window's
+ * deploys that succeeded (not the cumulative ratio, which hides a late decline), on the right the
+ * peers in the network at the end of each tick.
+ */
+function churnSpec (report: SimReport): TopLevelSpec {
+  const windows: Array<{ backend: string, minutes: number, value: number }> = []
+  const peers: Array<{ backend: string, minutes: number, value: number }> = []
+  for (const result of report.results) {
+    let before = { requests: 0, succeeded: 0 }
+    for (const point of result.series) {
+      const requests = num(point.requests) - before.requests
+      if (requests > 0) windows.push({ backend: result.backend, minutes: num(point.minutes), value: (num(point.succeeded) - before.succeeded) / requests })
+      before = { requests: num(point.requests), succeeded: num(point.succeeded) }
+    }
+    const tickMinutes = result.series.length > 0 ? num(result.series[0].minutes) / (num(result.series[0].tick) + 1) : 1 / 3
+    for (const tick of result.churn?.ticks ?? []) {
+      peers.push({ backend: result.backend, minutes: (num(tick.tick) + 1) * tickMinutes, value: num(tick.livePeers) })
+    }
+  }
+  const x = { field: 'minutes', type: 'quantitative', title: 'simulated minutes', scale: { zero: true } } as const
+  const line = (points: number): { type: 'line', strokeWidth: number, point: false | { filled: boolean, size: number } } =>
+    ({ type: 'line', strokeWidth: 2.5, point: points <= MAX_DOTTED_POINTS ? { filled: true, size: 40 } : false })
+  const lost = report.results
+    .filter(result => result.churn != null)
+    .map(result => `${result.backend} ${num(result.churn?.containersLost)}`)
+    .join(', ')
+  const heading = title(report, 'Churn')
+  return {
+    $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
+    config: CONFIG,
+    title: { ...heading, subtitle: [...heading.subtitle, `containers lost with crashed suppliers: ${lost}`] },
+    hconcat: [
+      {
+        title: { text: 'deploys that succeeded, per 3-minute window', fontSize: 14, anchor: 'start' },
+        width: HALF,
+        height: TALL,
+        data: { values: windows },
+        mark: line(windows.length / Math.max(1, report.results.length)),
+        encoding: {
+          x,
+          y: { field: 'value', type: 'quantitative', scale: { domain: [0, 1] }, axis: { format: '.0%', title: 'succeeded in the window' } },
+          color: colour(report)
+        }
+      },
+      {
+        title: { text: 'peers in the network, per tick', fontSize: 14, anchor: 'start' },
+        width: HALF,
+        height: TALL,
+        data: { values: peers },
+        mark: line(peers.length / Math.max(1, report.results.length)),
+        encoding: {
+          x,
+          y: { field: 'value', type: 'quantitative', title: 'live peers', scale: { zero: true }, axis: { labelExpr: COUNT_LABELS } },
           color: colour(report)
         }
       }

@@ -1,6 +1,6 @@
 /**
  * Seeded random streams of the simulator. Each purpose (peer identities, capacities, the workload,
- * the roles, the overlay's walks) draws from its own stream derived from the run's seed, so that
+ * the roles, the overlay's walks, the peers churn takes) draws from its own stream derived from the run's seed, so that
  * every backend of a run faces the same peers, capacities and requests, and a run is a function of
  * its seed alone.
  */
@@ -15,7 +15,8 @@ export const STREAMS = {
   capacities: 2,
   workload: 3,
   roles: 4,
-  overlay: 5
+  overlay: 5,
+  churn: 6
 } as const
 
 /** A seeded pseudo-random stream (xoroshiro128+). */

@@ -24,6 +24,41 @@ export interface WindowPoint {
   usedResourceRatio: number
   /** mean messages per request of the requests completed in this window (0 when none) */
   messagesPerRequest: number
+  /** peers in the network at the end of the window */
+  livePeers: number
+}
+
+/** Peers live and deploys of one tick of a run with churn. */
+export interface ChurnTick {
+  tick: number
+  /** peers in the network at the end of the tick */
+  livePeers: number
+  /** deploy requests completed in the tick */
+  requests: number
+  /** of which succeeded */
+  succeeded: number
+}
+
+/** What churn did in one backend's run (`[churn]` of the scenario). */
+export interface ChurnResult {
+  /** peers that joined, each a fresh supplier and trader */
+  joined: number
+  /** peers that left cleanly: they withdrew their offers, then left the overlay */
+  left: number
+  /** peers that crashed: gone without a word */
+  crashed: number
+  /** containers running on suppliers when they crashed: lost */
+  containersLost: number
+  /** containers running on suppliers when they left cleanly: out of the network with their supplier */
+  containersLeft: number
+  /** containers whose buyer crashed or left: still running, but nobody stops them any more */
+  containersOrphaned: number
+  /** deploys whose buyer crashed before they ended (or still unanswered 10 simulated minutes after the last tick): counted as failed requests */
+  requestsAbandoned: number
+  /** lost containers placed again by their buyer: 0, the roles have no restart policy yet */
+  rescheduled: number
+  /** one entry per tick */
+  ticks: ChurnTick[]
 }
 
 /** The result of one backend in one run. */
@@ -58,6 +93,8 @@ export interface BackendResult {
   messagesHistogram: Array<{ messages: number, requests: number }>
   /** messages received per peer at quantiles q = 0, 0.01, …, 1 (101 points) */
   peerLoadQuantiles: Array<{ q: number, messages: number, bytes: number }>
+  /** present when the scenario has churn */
+  churn?: ChurnResult
 }
 
 /** A whole simulator run: every backend on the same seed and workload. */

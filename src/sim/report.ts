@@ -1,7 +1,8 @@
 /**
  * What a simulator run leaves behind: `report.json` (everything), `summary.csv` (one row per
- * backend), `series.csv` (one row per backend and window) and `peer-load.csv` (per-peer load
- * quantiles), plus the summary table printed on stdout.
+ * backend), `series.csv` (one row per backend and window), `peer-load.csv` (per-peer load
+ * quantiles) and, with churn, `churn.csv` (one row per backend and tick), plus the summary table
+ * printed on stdout.
  */
 
 import { writeFile } from 'node:fs/promises'
@@ -35,7 +36,16 @@ const SUMMARY_COLUMNS: Array<[string, (r: BackendResult) => number | string]> = 
   ['total_bytes', r => r.totalBytes],
   ['wall_time_s', r => r.wallTimeMs / 1000],
   ['start_up_s', r => r.startUpMs / 1000],
-  ['peak_rss_mb', r => r.peakRssBytes / 2 ** 20]
+  ['peak_rss_mb', r => r.peakRssBytes / 2 ** 20],
+  ['joined', r => r.churn?.joined ?? 0],
+  ['left', r => r.churn?.left ?? 0],
+  ['crashed', r => r.churn?.crashed ?? 0],
+  ['containers_lost', r => r.churn?.containersLost ?? 0],
+  ['containers_left', r => r.churn?.containersLeft ?? 0],
+  ['containers_orphaned', r => r.churn?.containersOrphaned ?? 0],
+  ['requests_abandoned', r => r.churn?.requestsAbandoned ?? 0],
+  ['rescheduled', r => r.churn?.rescheduled ?? 0],
+  ['live_peers_end', r => r.churn?.ticks.at(-1)?.livePeers ?? r.nodes]
 ]
 
 /** Write the report's JSON and CSV files into `outDir`; returns their paths. */
@@ -44,14 +54,21 @@ export async function writeReport (report: SimReport, outDir: string): Promise<s
     ['report.json', JSON.stringify(report, null, 2) + '\n'],
     ['summary.csv', csv(SUMMARY_COLUMNS.map(([name]) => name), report.results.map(r => SUMMARY_COLUMNS.map(([, value]) => value(r))))],
     ['series.csv', csv(
-      ['backend', 'tick', 'minutes', 'requests', 'succeeded', 'success_ratio', 'window_requests', 'used_resource_ratio', 'messages_per_request'],
-      report.results.flatMap(r => r.series.map(p => [r.backend, p.tick, p.minutes, p.requests, p.succeeded, p.successRatio, p.windowRequests, p.usedResourceRatio, p.messagesPerRequest]))
+      ['backend', 'tick', 'minutes', 'requests', 'succeeded', 'success_ratio', 'window_requests', 'used_resource_ratio', 'messages_per_request', 'live_peers'],
+      report.results.flatMap(r => r.series.map(p => [r.backend, p.tick, p.minutes, p.requests, p.succeeded, p.successRatio, p.windowRequests, p.usedResourceRatio, p.messagesPerRequest, p.livePeers]))
     )],
     ['peer-load.csv', csv(
       ['backend', 'quantile', 'messages_received', 'bytes_received'],
       report.results.flatMap(r => r.peerLoadQuantiles.map(p => [r.backend, p.q, p.messages, p.bytes]))
     )]
   ]
+
+  if (hasChurn(report.results)) {
+    files.push(['churn.csv', csv(
+      ['backend', 'tick', 'live_peers', 'requests', 'succeeded'],
+      report.results.flatMap(r => (r.churn?.ticks ?? []).map(t => [r.backend, t.tick, t.livePeers, t.requests, t.succeeded]))
+    )])
+  }
 
   return Promise.all(files.map(async ([name, text]) => {
     const path = join(outDir, name)
@@ -60,10 +77,18 @@ export async function writeReport (report: SimReport, outDir: string): Promise<s
   }))
 }
 
-/** The summary table: one row per backend. */
+/** Whether any backend's run had churn. */
+export function hasChurn (results: BackendResult[]): boolean {
+  return results.some(r => r.churn != null)
+}
+
+/** The summary table: one row per backend; with churn, what it did too. */
 export function summaryTable (results: BackendResult[]): string[][] {
+  const churn = hasChurn(results)
+
   return [
-    ['backend', 'requests', 'success', 'msgs/req mean/p50/p99', 'lookups/req', 'hops/req', 'alloc. eff.', 'peer msgs median/p99/max', 'busiest share', 'wall', 'peak RSS'],
+    ['backend', 'requests', 'success', 'msgs/req mean/p50/p99', 'lookups/req', 'hops/req', 'alloc. eff.', 'peer msgs median/p99/max', 'busiest share', 'wall', 'peak RSS',
+      ...(churn ? ['joined/left/crashed', 'containers lost/left/orphaned', 'rescheduled'] : [])],
     ...results.map(r => [
       r.backend,
       String(r.requests),
@@ -75,7 +100,14 @@ export function summaryTable (results: BackendResult[]): string[][] {
       `${r.peerMessagesReceived.p50} / ${r.peerMessagesReceived.p99} / ${r.peerMessagesReceived.max}`,
       `${(100 * r.busiestPeerShare).toFixed(2)} %`,
       `${(r.wallTimeMs / 1000).toFixed(1)} s`,
-      `${Math.round(r.peakRssBytes / 2 ** 20)} MB`
+      `${Math.round(r.peakRssBytes / 2 ** 20)} MB`,
+      ...(churn
+        ? [
+            `${r.churn?.joined ?? 0} / ${r.churn?.left ?? 0} / ${r.churn?.crashed ?? 0}`,
+            `${r.churn?.containersLost ?? 0} / ${r.churn?.containersLeft ?? 0} / ${r.churn?.containersOrphaned ?? 0}`,
+            String(r.churn?.rescheduled ?? 0)
+          ]
+        : [])
     ])
   ]
 }

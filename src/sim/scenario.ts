@@ -36,9 +36,32 @@ export interface Scenario {
   /** stop requests per tick, likewise */
   stopRates: number[]
   profiles: RequestProfile[]
+  /** peers joining, leaving and crashing per tick; absent when the file has no `[churn]` table */
+  churn?: Churn
 }
 
-const TOP_KEYS = ['nodes', 'ticks', 'tickInterval', 'backends', 'caravela', 'seed', 'resources', 'requests']
+/**
+ * How many peers of one kind of churn a tick sees: `rate`, a fraction of the peers live at the
+ * tick's start, or `count` peers, every tick.
+ */
+export type ChurnAmount = { rate: number } | { count: number }
+
+/**
+ * Churn per tick (`[churn]` of a scenario): peers that join (each a fresh supplier and trader),
+ * peers that leave cleanly (they withdraw their offers, then leave the overlay) and peers that
+ * crash (they vanish without a word; the containers they ran are lost).
+ */
+export interface Churn {
+  /** the first tick with churn (0, the first, by default) */
+  fromTick: number
+  join: ChurnAmount
+  leave: ChurnAmount
+  crash: ChurnAmount
+}
+
+const TOP_KEYS = ['nodes', 'ticks', 'tickInterval', 'backends', 'caravela', 'seed', 'resources', 'requests', 'churn']
+/** The keys of `[churn]`: each kind as a rate or as a count, never both. */
+const CHURN_KEYS = { join: ['joinRate', 'joins'], leave: ['leaveRate', 'leaves'], crash: ['crashRate', 'crashes'] } as const
 
 /** Read and check a scenario file; the caravela settings are read from the file it names. */
 export async function loadScenario (path: string): Promise<Scenario> {
@@ -130,7 +153,32 @@ async function readScenario (path: string, doc: Record<string, unknown>): Promis
       : { generator },
     deployRates,
     stopRates,
-    profiles
+    profiles,
+    ...(doc.churn == null ? {} : { churn: churnOf(table(doc.churn, 'churn')) })
+  }
+}
+
+/**
+ * The `[churn]` table: `joinRate` or `joins`, `leaveRate` or `leaves`, `crashRate` or `crashes`,
+ * each 0 when absent, from tick `fromTick` on.
+ */
+function churnOf (t: Record<string, unknown>): Churn {
+  unknownKeys(t, ['fromTick', ...Object.values(CHURN_KEYS).flat()], 'churn.')
+  const amount = ([rateKey, countKey]: readonly [string, string]): ChurnAmount => {
+    if (t[rateKey] != null && t[countKey] != null) {
+      throw new InvalidConfigurationError(`churn.${countKey}`, `give ${rateKey} or ${countKey}, not both`)
+    }
+
+    return t[countKey] != null
+      ? { count: integer(t[countKey], `churn.${countKey}`, 0, 2 ** 24) }
+      : { rate: number(t[rateKey] ?? 0, `churn.${rateKey}`, 0, 1) }
+  }
+
+  return {
+    fromTick: integer(t.fromTick ?? 0, 'churn.fromTick', 0, 1e6),
+    join: amount(CHURN_KEYS.join),
+    leave: amount(CHURN_KEYS.leave),
+    crash: amount(CHURN_KEYS.crash)
   }
 }
 

@@ -18,14 +18,14 @@ import { pointOf, ResourceMap } from '../resources/resource-map.js'
 import { SWARM_MASTER_KEY } from '../roles/index.js'
 import { PeerRoles } from '../roles/peer-roles.js'
 import { MemoryRuntime } from '../runtime/memory-runtime.js'
-import { SimClock, settle } from './clock.js'
+import { PeerClock, SimClock, settle } from './clock.js'
 import { SimKademlia } from './kademlia.js'
 import { SimNetwork } from './network.js'
 import { SimRandom, STREAMS } from './random.js'
-import { capacities, tickEvents } from './workload.js'
+import { capacities, churnSchedule, tickEvents } from './workload.js'
 import type { DiscoveryBackend, NetworkConfig } from '../config/types.js'
-import type { ContainerConfig, Resources } from '../types.js'
-import type { BackendResult, Summary, WindowPoint } from './report-types.js'
+import type { Clock, ContainerConfig, Resources } from '../types.js'
+import type { BackendResult, ChurnResult, Summary, WindowPoint } from './report-types.js'
 import type { Scenario } from './scenario.js'
 import type { ComponentLogger, Logger } from '@libp2p/interface'
 
@@ -33,6 +33,8 @@ import type { ComponentLogger, Logger } from '@libp2p/interface'
 export const WINDOW_TICKS = 9
 /** Simulated time before the first tick, for the suppliers' first offers. */
 export const WARM_UP_MS = 60_000
+/** Simulated time after the last tick in which requests still in flight may end. */
+const DRAIN_MS = 10 * 60_000
 /** Peers started at once. */
 const START_WAVE = 1000
 /**
@@ -61,6 +63,8 @@ export interface SimulateOptions {
 export interface SimulationResult extends BackendResult {
   /** peers whose supplier's free resources differ from what the simulator placed on them (0 in a correct run) */
   accountingErrors: number
+  /** containers the live peers' suppliers run at the end, by their own count */
+  containersRunning: number
   /** handler errors that were not a protocol status (bugs; 0 in a correct run) */
   handlerErrors: string[]
   /** timers the virtual clock fired */
@@ -82,6 +86,26 @@ interface Placed {
   supplier: number
   containerId: string
   resources: Resources
+  /** stopped by a stop request */
+  stopped: boolean
+  /** gone with its supplier (crashed or left) */
+  lost: boolean
+  /** its buyer crashed or left */
+  orphaned: boolean
+}
+
+/** Whether a stop request may still take a container: one churn took away is out of reach. */
+function stoppable (container: Placed): boolean {
+  return !container.stopped && !container.lost && !container.orphaned
+}
+
+/** One thing that happens within a tick. */
+interface TickAction {
+  /** milliseconds after the tick's start */
+  at: number
+  kind: 'request' | 'join' | 'leave' | 'crash'
+  /** index of the request in the tick's workload */
+  index: number
 }
 
 /**
@@ -115,7 +139,12 @@ export async function simulate (options: SimulateOptions): Promise<SimulationRes
 
   const network: NetworkConfig = { ...scenario.network, discoveryBackend: backend }
   const map = new ResourceMap(network.resources)
-  const { peerIds, points } = simulatedPeers(nodes, new SimRandom(seed, STREAMS.identities))
+  // every peer that will ever join gets its identity and capacity now, after the first `nodes`
+  // peers' (so a run without churn draws exactly what it drew before churn existed)
+  const schedule = churnSchedule(scenario.churn, nodes, ticks)
+  const churning = scenario.churn != null
+  const total = nodes + schedule.reduce((sum, t) => sum + t.joins, 0)
+  const { peerIds, points } = simulatedPeers(total, new SimRandom(seed, STREAMS.identities))
   const overlayRandom = new SimRandom(seed, STREAMS.overlay)
   const kademlia = new SimKademlia(points, { random: () => overlayRandom.uniform() })
 
@@ -127,7 +156,7 @@ export async function simulate (options: SimulateOptions): Promise<SimulationRes
     resourceMap: map,
     lookupCount: network.lookupCount,
     // every peer of the network: each id is converted once, and the records that name a peer share one string
-    peerIdCache: new PeerIdCache(nodes),
+    peerIdCache: new PeerIdCache(total),
     tap: {
       message: from => {
         const cost = active.get(from)
@@ -151,21 +180,30 @@ export async function simulate (options: SimulateOptions): Promise<SimulationRes
   const clock = new SimClock()
   const rolesRandom = new SimRandom(seed, STREAMS.roles).source()
   const log = sharedLogger()
-  const machines = capacities(scenario, nodes, new SimRandom(seed, STREAMS.capacities))
-  const roles: PeerRoles[] = new Array(nodes)
+  const machines = capacities(scenario, total, new SimRandom(seed, STREAMS.capacities))
+  const roles: PeerRoles[] = new Array(total)
+  // with churn, each peer's own view of the clock, stopped when it crashes
+  const clocks: PeerClock[] = churning ? new Array(total) : []
   // shared by every peer: a closure each would cost a million closures
   const config = (): NetworkConfig => network
   const resourceMap = (): ResourceMap => map
 
-  for (let i = 0; i < nodes; i++) {
+  const makePeer = (i: number): void => {
     const node = net.nodes[i]
+    let peerClock: Clock = clock
+
+    if (churning) {
+      clocks[i] = new PeerClock(clock)
+      peerClock = clocks[i]
+    }
+
     roles[i] = new PeerRoles({
       self: () => node,
       selfKey: points[i],
       overlay: net.overlay(i),
       client: net.client(i),
       runtime: new MemoryRuntime({ cpus: machines[i].cpus, memory: machines[i].memory, random: rolesRandom }),
-      clock,
+      clock: peerClock,
       config,
       resourceMap,
       capacity: machines[i],
@@ -176,23 +214,44 @@ export async function simulate (options: SimulateOptions): Promise<SimulationRes
     net.serve(i, roles[i].handlers)
   }
 
+  for (let i = 0; i < nodes; i++) {
+    makePeer(i)
+  }
+
+  // the peers that join later are not in the network yet
+  for (let i = nodes; i < total; i++) {
+    net.kill(i)
+  }
+
   const waves = Math.ceil(nodes / START_WAVE)
 
   for (let wave = 0; wave < waves; wave++) {
     await clock.runUntil(Math.floor(wave * JOIN_MS / waves))
-    await Promise.all(roles.slice(wave * START_WAVE, (wave + 1) * START_WAVE).map(async r => { await r.start() }))
+    await Promise.all(roles.slice(wave * START_WAVE, Math.min(nodes, (wave + 1) * START_WAVE)).map(async r => { await r.start() }))
   }
 
   sampleMemory()
   await clock.runUntil(WARM_UP_MS)
   const startUpMs = performance.now() - started
 
-  const master = backend === 'swarm' ? swarmMaster(kademlia, map) : -1
+  // under swarm, the peer every lookup of the master's key finds: with churn, a joining peer may take its place
+  let master = backend === 'swarm' ? swarmMaster(kademlia, map) : -1
   const maxCpus = Float64Array.from(machines, m => m.cpus * network.cpuSlices * network.cpuOvercommit / 100)
   const maxMemory = Float64Array.from(machines, m => m.memory * network.memoryOvercommit / 100)
-  const usedCpus = new Float64Array(nodes)
-  const usedMemory = new Float64Array(nodes)
+  const usedCpus = new Float64Array(total)
+  const usedMemory = new Float64Array(total)
   const placed: Placed[][] = scenario.profiles.map(() => [])
+  // the live peers, in an order requests are drawn from (0..nodes-1 until churn moves them), and
+  // each peer's place in it (-1 when not live)
+  const live: number[] = Array.from({ length: nodes }, (_, i) => i)
+  const liveAt = new Int32Array(total).fill(-1)
+  live.forEach((peer, i) => { liveAt[peer] = i })
+  // with churn, the containers each peer hosts and each peer placed
+  const hostedBy = new Map<number, Placed[]>()
+  const placedBy = new Map<number, Placed[]>()
+  const churnRandom = new SimRandom(seed, STREAMS.churn)
+  const churned: ChurnResult = { joined: 0, left: 0, crashed: 0, containersLost: 0, containersLeft: 0, containersOrphaned: 0, requestsAbandoned: 0, rescheduled: 0, ticks: [] }
+  let nextJoiner = nodes
   const workload = new SimRandom(seed, STREAMS.workload)
   const costs: number[] = []
   const lookups: number[] = []
@@ -205,14 +264,17 @@ export async function simulate (options: SimulateOptions): Promise<SimulationRes
   let windowRequests = 0
   let windowMessages = 0
   let containerNumber = 0
-  const inFlight = new Set<Promise<void>>()
-  const track = (promise: Promise<void>): void => {
-    inFlight.add(promise)
+  // requests in flight, with the peer that made them and what to do when it crashes: a crashed
+  // peer's timers never fire again, so what it was waiting for never comes
+  const inFlight = new Map<Promise<void>, { peer: number, abandon?: () => void }>()
+  const track = (promise: Promise<void>, peer: number, abandon?: () => void): void => {
+    inFlight.set(promise, { peer, abandon })
     void promise.finally(() => inFlight.delete(promise))
   }
 
   const deploy = (profileIndex: number, node: number): void => {
-    const buyer = master >= 0 ? master : node
+    // a node drawn from 0..nodes-1, as without churn, taken to the same share of the live peers
+    const buyer = master >= 0 ? master : live[Math.floor(node * live.length / nodes)]
     const profile = scenario.profiles[profileIndex]
     const resources: Resources = { cpuClass: profile.cpuClass, cpus: profile.cpus, memory: profile.memory }
     const container: ContainerConfig = { name: `c${containerNumber++}`, image: 'sim', args: [], portMappings: [], resources, groupPolicy: 'spread' }
@@ -220,14 +282,15 @@ export async function simulate (options: SimulateOptions): Promise<SimulationRes
     active.set(buyer, cost)
     requested = { cpus: requested.cpus + resources.cpus, memory: requested.memory + resources.memory }
 
-    track(roles[buyer].run([container]).then(statuses => {
-      const supplier = net.indexOf(statuses[0].supplier.peerId)
-      placed[profileIndex].push({ buyer, supplier, containerId: statuses[0].containerId, resources })
-      usedCpus[supplier] += resources.cpus
-      usedMemory[supplier] += resources.memory
-      allocated = { cpus: allocated.cpus + resources.cpus, memory: allocated.memory + resources.memory }
-      succeeded++
-    }, () => {}).finally(() => {
+    let done = false
+    // a request ends when the buyer's run settles, or, failed, when the buyer crashes during it
+    const finish = (): void => {
+      if (done) {
+        return
+      }
+
+      done = true
+
       if (active.get(buyer) === cost) {
         active.delete(buyer)
       }
@@ -238,40 +301,189 @@ export async function simulate (options: SimulateOptions): Promise<SimulationRes
       costs.push(cost.messages)
       lookups.push(cost.lookups)
       hops.push(cost.hops)
-    }))
+    }
+
+    track(roles[buyer].run([container]).then(statuses => {
+      if (done) {
+        return
+      }
+
+      const supplier = net.indexOf(statuses[0].supplier.peerId)
+      const container: Placed = { buyer, supplier, containerId: statuses[0].containerId, resources, stopped: false, lost: false, orphaned: false }
+      placed[profileIndex].push(container)
+      usedCpus[supplier] += resources.cpus
+      usedMemory[supplier] += resources.memory
+
+      if (churning) {
+        listOf(hostedBy, supplier).push(container)
+        listOf(placedBy, buyer).push(container)
+
+        // placed on a supplier that has crashed or left meanwhile
+        if (!net.isAlive(supplier)) {
+          container.lost = true
+          churned.containersLost++
+        }
+      }
+
+      allocated = { cpus: allocated.cpus + resources.cpus, memory: allocated.memory + resources.memory }
+      succeeded++
+    }, () => {}).finally(finish), buyer, () => {
+      churned.requestsAbandoned++
+      finish()
+    })
   }
 
   const stop = (profileIndex: number): void => {
-    const container = placed[profileIndex].pop()
+    let container = placed[profileIndex].pop()
+
+    // skip the containers churn took away
+    while (container != null && !stoppable(container)) {
+      container = placed[profileIndex].pop()
+    }
 
     if (container == null) {
       return
     }
+
+    container.stopped = true
 
     track(roles[container.buyer].stopContainers([container.containerId]).then(([result]) => {
       if (result?.stopped === true) {
         usedCpus[container.supplier] -= container.resources.cpus
         usedMemory[container.supplier] -= container.resources.memory
       }
-    }))
+    }), container.buyer)
+  }
+
+  /** A live peer other than the swarm master, drawn from the churn stream. */
+  const victim = (): number => {
+    let peer = live[churnRandom.int(live.length)]
+
+    while (peer === master) {
+      peer = live[churnRandom.int(live.length)]
+    }
+
+    return peer
+  }
+
+  const dropLive = (peer: number): void => {
+    const at = liveAt[peer]
+    const last = live.pop() as number
+
+    if (last !== peer) {
+      live[at] = last
+      liveAt[last] = at
+    }
+
+    liveAt[peer] = -1
+  }
+
+  /** The containers `peer` hosted go with it (orphans too), those it placed lose their owner. */
+  const dropContainers = (peer: number, hosted: 'containersLost' | 'containersLeft'): void => {
+    for (const container of hostedBy.get(peer) ?? []) {
+      if (!container.stopped && !container.lost) {
+        container.lost = true
+        churned[hosted]++
+      }
+    }
+
+    for (const container of placedBy.get(peer) ?? []) {
+      if (!container.stopped && !container.lost && !container.orphaned) {
+        container.orphaned = true
+        churned.containersOrphaned++
+      }
+    }
+
+    hostedBy.delete(peer)
+    placedBy.delete(peer)
+  }
+
+  const crash = (): void => {
+    const peer = victim()
+    dropLive(peer)
+    clocks[peer].stop()
+    net.kill(peer)
+    dropContainers(peer, 'containersLost')
+    churned.crashed++
+
+    for (const [promise, { peer: owner, abandon }] of inFlight) {
+      if (owner === peer) {
+        inFlight.delete(promise)
+        abandon?.()
+      }
+    }
+  }
+
+  const leave = async (): Promise<void> => {
+    const peer = victim()
+    dropLive(peer)
+    // the clean way out: withdraw the offers, then leave the overlay
+    await roles[peer].stop()
+    net.kill(peer)
+    dropContainers(peer, 'containersLeft')
+    churned.left++
+  }
+
+  const join = async (): Promise<void> => {
+    const peer = nextJoiner++
+    makePeer(peer)
+    net.revive(peer)
+    liveAt[peer] = live.length
+    live.push(peer)
+    await roles[peer].start()
+    churned.joined++
   }
 
   for (let tick = 0; tick < ticks; tick++) {
     const tickStart = WARM_UP_MS + tick * scenario.tickInterval
     const events = tickEvents(scenario, nodes, ticks, tick, workload)
+    const requestsBefore = requests
+    const succeededBefore = succeeded
+    const at = (i: number, count: number): number => Math.floor((i + 0.5) * scenario.tickInterval / count)
+    const actions: TickAction[] = events.map((_, i) => ({ at: at(i, events.length), kind: 'request', index: i }))
 
-    for (const [i, event] of events.entries()) {
-      await clock.runUntil(tickStart + Math.floor((i + 0.5) * scenario.tickInterval / events.length))
+    // each kind of churn spread evenly over the tick, among the requests
+    for (const [kind, count] of [['crash', schedule[tick].crashes], ['leave', schedule[tick].leaves], ['join', schedule[tick].joins]] as const) {
+      for (let i = 0; i < count; i++) {
+        actions.push({ at: at(i, count), kind, index: -1 })
+      }
+    }
 
-      if (event.kind === 'deploy') {
-        deploy(event.profile, event.node)
+    if (churning) {
+      // stable: requests keep their order, and churn at the same instant goes first
+      actions.sort((a, b) => a.at - b.at || (a.kind === 'request' ? 1 : 0) - (b.kind === 'request' ? 1 : 0))
+    }
+
+    for (const action of actions) {
+      await clock.runUntil(tickStart + action.at)
+
+      if (action.kind === 'request') {
+        const event = events[action.index]
+
+        if (event.kind === 'deploy') {
+          deploy(event.profile, event.node)
+        } else {
+          stop(event.profile)
+        }
+      } else if (action.kind === 'crash') {
+        crash()
+      } else if (action.kind === 'leave') {
+        await leave()
       } else {
-        stop(event.profile)
+        await join()
+      }
+
+      if (churning && backend === 'swarm' && action.kind !== 'request') {
+        master = swarmMaster(kademlia, map)
       }
     }
 
     await clock.runUntil(tickStart + scenario.tickInterval)
     options.onTick?.(tick, requests, succeeded)
+
+    if (churning) {
+      churned.ticks.push({ tick, livePeers: live.length, requests: requests - requestsBefore, succeeded: succeeded - succeededBefore })
+    }
 
     if ((tick + 1) % WINDOW_TICKS === 0 || tick === ticks - 1) {
       sampleMemory()
@@ -282,17 +494,30 @@ export async function simulate (options: SimulateOptions): Promise<SimulationRes
         succeeded,
         successRatio: requests > 0 ? succeeded / requests : 0,
         windowRequests,
-        usedResourceRatio: usedRatio(maxCpus, maxMemory, usedCpus, usedMemory),
-        messagesPerRequest: windowRequests > 0 ? windowMessages / windowRequests : 0
+        usedResourceRatio: usedRatio(live, maxCpus, maxMemory, usedCpus, usedMemory),
+        messagesPerRequest: windowRequests > 0 ? windowMessages / windowRequests : 0,
+        livePeers: live.length
       })
       windowRequests = 0
       windowMessages = 0
     }
   }
 
-  await Promise.all(inFlight)
+  // requests still waiting on the clock (a launch asked again of a supplier that does not answer)
+  // end as the clock moves on; the roles' timers fire meanwhile, but no new request arrives
+  const drainUntil = clock.now() + DRAIN_MS
+
+  while (inFlight.size > 0 && clock.now() < drainUntil) {
+    await clock.runUntil(Math.min(drainUntil, clock.now() + scenario.tickInterval))
+  }
+
+  for (const { abandon } of inFlight.values()) {
+    abandon?.()
+  }
+
   await settle()
-  const accountingErrors = checkAccounting(roles, maxCpus, maxMemory, usedCpus, usedMemory)
+  const accountingErrors = checkAccounting(roles, live, maxCpus, maxMemory, usedCpus, usedMemory)
+  const containersRunning = live.reduce((sum, i) => sum + roles[i].hosted().length, 0)
   const received = Array.from(net.messagesReceived).sort((a, b) => a - b)
   const bytes = Array.from(net.bytesReceived).sort((a, b) => a - b)
   const totalMessages = received.reduce((sum, n) => sum + n, 0)
@@ -331,9 +556,11 @@ export async function simulate (options: SimulateOptions): Promise<SimulationRes
       bytes: quantileSorted(bytes, i / 100)
     })),
     accountingErrors,
+    containersRunning,
     handlerErrors: net.bugs.slice(0, 10).map(err => err.stack ?? err.message),
     timersFired: clock.fired,
-    messagesByName: net.totals
+    messagesByName: net.totals,
+    ...(churning ? { churn: churned } : {})
   }
 }
 
@@ -344,32 +571,44 @@ function swarmMaster (kademlia: SimKademlia, map: ResourceMap): number {
   return master ?? kademlia.closest(point, 1)[0]
 }
 
-/** Mean over peers of their used share; a peer without free CPUs or memory counts as fully used, as the original's. */
-function usedRatio (maxCpus: Float64Array, maxMemory: Float64Array, usedCpus: Float64Array, usedMemory: Float64Array): number {
+/** Mean over live peers of their used share; a peer without free CPUs or memory counts as fully used, as the original's. */
+function usedRatio (live: number[], maxCpus: Float64Array, maxMemory: Float64Array, usedCpus: Float64Array, usedMemory: Float64Array): number {
   let sum = 0
 
-  for (let i = 0; i < maxCpus.length; i++) {
+  for (const i of live) {
     sum += usedCpus[i] >= maxCpus[i] || usedMemory[i] >= maxMemory[i]
       ? 1
       : (usedCpus[i] / maxCpus[i] + usedMemory[i] / maxMemory[i]) / 2
   }
 
-  return maxCpus.length > 0 ? sum / maxCpus.length : 0
+  return live.length > 0 ? sum / live.length : 0
 }
 
-/** Peers whose supplier's free resources are not its capacity less what the simulator placed there. */
-function checkAccounting (roles: PeerRoles[], maxCpus: Float64Array, maxMemory: Float64Array, usedCpus: Float64Array, usedMemory: Float64Array): number {
+/** Live peers whose supplier's free resources are not its capacity less what the simulator placed there. */
+function checkAccounting (roles: PeerRoles[], live: number[], maxCpus: Float64Array, maxMemory: Float64Array, usedCpus: Float64Array, usedMemory: Float64Array): number {
   let errors = 0
 
-  roles.forEach((r, i) => {
-    const { available } = r.offers().supplying
+  for (const i of live) {
+    const { available } = roles[i].offers().supplying
 
     if (available.cpus !== Math.max(0, maxCpus[i] - usedCpus[i]) || available.memory !== Math.max(0, maxMemory[i] - usedMemory[i])) {
       errors++
     }
-  })
+  }
 
   return errors
+}
+
+/** The list of `key`, made empty on first use. */
+function listOf<T> (lists: Map<number, T[]>, key: number): T[] {
+  let list = lists.get(key)
+
+  if (list == null) {
+    list = []
+    lists.set(key, list)
+  }
+
+  return list
 }
 
 /** A ComponentLogger that makes one logger per component for all peers (a million peers, five components). */

@@ -13,7 +13,7 @@
 import type { PartitionTree } from '../resources/partition-tree.js'
 import type { Resources } from '../types.js'
 import type { SimRandom } from './random.js'
-import type { Scenario } from './scenario.js'
+import type { Churn, ChurnAmount, Scenario } from './scenario.js'
 
 /** One request of a tick. */
 export type WorkloadEvent =
@@ -66,4 +66,52 @@ export function tickEvents (scenario: Scenario, nodes: number, ticks: number, ti
   }
 
   return events
+}
+
+/** Peers that join, leave and crash in one tick. */
+export interface TickChurn {
+  joins: number
+  leaves: number
+  crashes: number
+}
+
+/**
+ * How many peers join, leave and crash in each tick, from the scenario's churn and the number of
+ * peers live at each tick's start. A rate's fractions carry over from tick to tick, so that
+ * 1 % of 4 095 peers is 40 or 41 peers a tick and 40.95 on average. At least one peer stays live
+ * (the swarm master never goes). Ticks before `fromTick` have none. The numbers depend on the scenario alone, not on what happened
+ * in the run: the simulator knows before it starts how many peers will ever join.
+ */
+export function churnSchedule (churn: Churn | undefined, nodes: number, ticks: number): TickChurn[] {
+  const schedule: TickChurn[] = []
+  const due = { join: 0, leave: 0, crash: 0 }
+  let live = nodes
+  const take = (amount: ChurnAmount, kind: keyof typeof due): number => {
+    if ('count' in amount) {
+      return amount.count
+    }
+
+    due[kind] += amount.rate * live
+    const n = Math.floor(due[kind] + 1e-9)
+    due[kind] -= n
+    return n
+  }
+
+  for (let tick = 0; tick < ticks; tick++) {
+    if (churn == null || tick < churn.fromTick) {
+      schedule.push({ joins: 0, leaves: 0, crashes: 0 })
+      continue
+    }
+
+    const joins = take(churn.join, 'join')
+    let leaves = take(churn.leave, 'leave')
+    let crashes = take(churn.crash, 'crash')
+    // departures within the tick come from the peers live at its start, less the one that stays
+    crashes = Math.min(crashes, live - 1)
+    leaves = Math.min(leaves, live - 1 - crashes)
+    schedule.push({ joins, leaves, crashes })
+    live += joins - leaves - crashes
+  }
+
+  return schedule
 }
