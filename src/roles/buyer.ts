@@ -52,6 +52,13 @@ const KEY_BYTES = 32
 const LAUNCH_RETRY_PAUSE = 250
 /** Longest pause between two askings of one launch, in ms. */
 const LAUNCH_RETRY_MAX_PAUSE = 4_000
+/**
+ * Launch attempts in a row that fail fast (in under half the request timeout: no connection, not
+ * a slow supplier) after which the supplier counts as gone and the next offer is tried. A supplier
+ * that is only slow (pulling an image) is asked until `launchTimeout`; what a gone one may have
+ * started is never claimed, and suppliers remove unclaimed containers.
+ */
+const UNREACHABLE_ATTEMPTS = 3
 /** A request id: printable ASCII without spaces, short enough to carry a launch number. */
 const REQUEST_ID_PATTERN = /^[\x21-\x7e]{1,100}$/
 
@@ -395,7 +402,11 @@ export class Buyer {
     this.progress(request, { type: 'launching', containers: containers.map(nameOf), supplier: offer.supplier.peerId })
     request.placed.push(launched)
 
+    let fastFailures = 0
+
     for (let attempt = 0; ; attempt++) {
+      const sent = this.init.clock.now()
+
       try {
         this.count(request, offer.supplier)
         // the supplier starts nothing once this buyer no longer waits for the answer
@@ -413,8 +424,10 @@ export class Buyer {
           throw err
         }
 
+        fastFailures = this.init.clock.now() - sent < this.init.config().requestTimeout / 2 ? fastFailures + 1 : 0
+
         // an answer that does not decode (the request was checked to) is not asked again
-        if (this.init.clock.now() >= deadline || err.name === 'MalformedMessageError') {
+        if (this.init.clock.now() >= deadline || err.name === 'MalformedMessageError' || fastFailures >= UNREACHABLE_ATTEMPTS) {
           // another offer may be tried next: this launch must not start anything meanwhile
           await this.cancelTried(request, launched)
           throw err
