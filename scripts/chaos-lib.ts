@@ -6,7 +6,8 @@
  *
  * What it counts:
  * - `placed`: placements that succeeded; `failed`: those that did not
- * - `lost`: containers placed on a peer that was then killed
+ * - `lost`: containers placed on a peer that was then killed (the victims are drawn among the
+ *   peers that run containers at the kill)
  * - `lostDetectedMs`: for each of those, the time from the kill to its buyer's view first saying
  *   anything but `running` (p50, p99; `undetected` counts those never detected)
  * - `rescheduled`: lost containers that run again, under the same name, on another supplier
@@ -125,8 +126,9 @@ export async function runChaos (init: ChaosInit): Promise<ChaosResult> {
     /** container name → where it was placed, by whom */
     const placements = new Map<string, { buyer: number, supplier: string, containerId: string, at: number }>()
     let failed = 0
-    const victims = pickVictims(init.peers, init.kill, random)
-    const revived = victims.slice(0, init.restart)
+    // chosen at the kill, among the peers that run containers then, so that a kill hits some
+    let victims: number[] = []
+    let revived: number[] = []
     const killAt = new Map<string, number>()
 
     const place = async (n: number): Promise<void> => {
@@ -144,10 +146,21 @@ export async function runChaos (init: ChaosInit): Promise<ChaosResult> {
 
     // the stream: one placement every 1/rate seconds, each awaited in the background
     const inFlight: Array<Promise<void>> = []
+    // the detection of lost containers, timed from each kill: the buyers' views are read every
+    // second from the kill to the end of the settle time
+    const detected = new Map<string, number>()
+    let polling = true
+    let poller: Promise<void> = Promise.resolve()
+    const poll = async (): Promise<void> => {
+      while (polling) {
+        await pollDetection(clients, live, placements, killAt, detected)
+        await sleep(POLL_INTERVAL)
+      }
+    }
     const started = Date.now()
     let killed = false
     let restarted = false
-    log(`placing ${total} containers over ${init.duration} s; killing ${victims.join(', ')} at ${Math.round(init.duration / 3)} s, restarting ${revived.join(', ') || 'none'} at ${Math.round(2 * init.duration / 3)} s…`)
+    log(`placing ${total} containers over ${init.duration} s; killing ${init.kill} peers at ${Math.round(init.duration / 3)} s, restarting ${init.restart} of them at ${Math.round(2 * init.duration / 3)} s…`)
 
     for (let n = 0; n < total; n++) {
       const due = started + n * 1000 / init.rate
@@ -156,11 +169,19 @@ export async function runChaos (init: ChaosInit): Promise<ChaosResult> {
 
       if (!killed && elapsed >= init.duration / 3) {
         killed = true
+        const hosting = new Set<number>()
+        for (const index of live) {
+          if (index !== 0 && (await clients[index].hosted().catch(() => [])).length > 0) hosting.add(index)
+        }
+        victims = pickVictims(init.peers, init.kill, hosting, random)
+        revived = victims.slice(0, init.restart)
+        log(`killing ${victims.join(', ')}; restarting ${revived.join(', ') || 'none'} later`)
         await Promise.all(victims.map(async index => {
           live.delete(index)
           await testnet.kill(index)
           killAt.set(peerIdOf.get(index) ?? '', Date.now())
         }))
+        poller = poll()
       }
 
       if (!restarted && elapsed >= 2 * init.duration / 3) {
@@ -175,15 +196,11 @@ export async function runChaos (init: ChaosInit): Promise<ChaosResult> {
       inFlight.push(place(n))
     }
 
-    // the detection of lost containers, timed from each kill, while the stream ends and settles
-    const detected = new Map<string, number>()
-    const deadline = Date.now() + init.settle * 1000
+    // the stream has ended; the views settle while the detection goes on
     await Promise.all(inFlight)
-
-    while (Date.now() < deadline) {
-      await pollDetection(clients, live, placements, killAt, detected)
-      await sleep(POLL_INTERVAL)
-    }
+    await sleep(init.settle * 1000)
+    polling = false
+    await poller
 
     // the views and the truth, after the settle time
     const views = new Map<number, ContainerView[]>()
@@ -201,16 +218,21 @@ export async function runChaos (init: ChaosInit): Promise<ChaosResult> {
   }
 }
 
-/** `kill` distinct peers among 1..peers-1 (peer 0, the bootstrap, stays). */
-function pickVictims (peers: number, kill: number, random: () => number): number[] {
+/**
+ * `kill` distinct peers among 1..peers-1 (peer 0, the bootstrap, stays), drawn first among those
+ * in `hosting` (the peers running containers), then among the others.
+ */
+function pickVictims (peers: number, kill: number, hosting: Set<number>, random: () => number): number[] {
+  const shuffled = (list: number[]): number[] => {
+    for (let i = list.length - 1; i > 0; i--) {
+      const j = Math.floor(random() * (i + 1))
+      ;[list[i], list[j]] = [list[j], list[i]]
+    }
+    return list
+  }
   const candidates = Array.from({ length: peers - 1 }, (_, i) => i + 1)
 
-  for (let i = candidates.length - 1; i > 0; i--) {
-    const j = Math.floor(random() * (i + 1))
-    ;[candidates[i], candidates[j]] = [candidates[j], candidates[i]]
-  }
-
-  return candidates.slice(0, kill)
+  return [...shuffled(candidates.filter(i => hosting.has(i))), ...shuffled(candidates.filter(i => !hosting.has(i)))].slice(0, kill)
 }
 
 /**

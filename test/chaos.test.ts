@@ -1,8 +1,8 @@
 /**
  * A small chaos run (`scripts/chaos-lib.ts`, what `npm run chaos` runs): 6 peer processes, 2
- * SIGKILLed mid-stream and 1 of them restarted. After the settle time no container may run twice,
- * none may run unknown to its live buyer, every live buyer's view must match what the suppliers
- * run, and every lost container must have been seen lost.
+ * SIGKILLed mid-stream (among those running containers) and 1 of them restarted. After the settle
+ * time no container may run twice, none may run unknown to its live buyer, every live buyer's view
+ * must match what the suppliers run, and every lost container must have been seen lost.
  */
 
 import { test } from 'uvu'
