@@ -21,6 +21,7 @@ import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { ApiClient } from '../src/api/client.js'
+import { seededUniform } from '../src/roles/random.js'
 import { startTestnet } from './testnet-lib.js'
 import type { ContainerView, HostedView } from '../src/types.js'
 
@@ -76,18 +77,6 @@ const PLACE_TIMEOUT = 60_000
 /** How often the buyers' views are read after the kill, to time the detection. */
 const POLL_INTERVAL = 1_000
 
-/** A small deterministic random source (mulberry32). */
-function seeded (seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6D2B79F5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
-
 function percentile (sorted: number[], q: number): number | null {
   return sorted.length === 0 ? null : sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]
 }
@@ -99,7 +88,7 @@ async function sleep (ms: number): Promise<void> {
 /** Runs one chaos experiment and returns what it counted; the testnet is stopped in the end. */
 export async function runChaos (init: ChaosInit): Promise<ChaosResult> {
   const log = init.log ?? (() => {})
-  const random = seeded(init.seed ?? 1)
+  const random = seededUniform(init.seed ?? 1)
 
   if (init.kill >= init.peers || init.restart > init.kill) {
     throw new RangeError(`kill (${init.kill}) must be below peers (${init.peers}) and restart (${init.restart}) at most kill`)

@@ -20,3 +20,16 @@ export function uniform (random: RandomSource): number {
 export function randomHex (random: RandomSource, bytes: number): string {
   return Buffer.from(random(bytes)).toString('hex')
 }
+
+/** A reproducible uniform random source in [0, 1) (mulberry32), for testnets and tests driven by a seed. */
+export function seededUniform (seed: number): () => number {
+  let state = seed >>> 0
+
+  return () => {
+    state = (state + 0x6D2B79F5) >>> 0
+    let t = state
+    t = Math.imul(t ^ (t >>> 15), t | 1)
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
+  }
+}

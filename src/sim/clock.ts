@@ -51,19 +51,8 @@ export class PeerClock implements Clock {
   }
 
   setInterval (fn: () => void, ms: number): { cancel (): void } {
-    let current: { cancel (): void } | undefined
-    let cancelled = false
-    const arm = (): void => {
-      current = this.setTimeout(() => {
-        if (!cancelled) {
-          arm()
-          fn()
-        }
-      }, Math.max(1, ms))
-    }
-    arm()
-
-    return { cancel: () => { cancelled = true; current?.cancel() } }
+    // re-armed through this clock's setTimeout: a stopped peer's intervals end, not only go quiet
+    return everyInterval(this, fn, ms)
   }
 
   /** No timer of this peer fires any more. */
@@ -104,20 +93,7 @@ export class SimClock implements Clock {
   }
 
   setInterval (fn: () => void, ms: number): { cancel (): void } {
-    const every = Math.max(1, ms)
-    let current: { cancel (): void } | undefined
-    let cancelled = false
-    const arm = (): void => {
-      current = this.setTimeout(() => {
-        if (!cancelled) {
-          arm()
-          fn()
-        }
-      }, every)
-    }
-    arm()
-
-    return { cancel: () => { cancelled = true; current?.cancel() } }
+    return everyInterval(this, fn, ms)
   }
 
   /**
@@ -207,4 +183,22 @@ export class SimClock implements Clock {
 
 function before (a: Timer, b: Timer): boolean {
   return a.due < b.due || (a.due === b.due && a.seq < b.seq)
+}
+
+/** An interval made of timeouts of `clock`, each armed when the previous one fires (at least 1 ms apart). */
+function everyInterval (clock: Pick<Clock, 'setTimeout'>, fn: () => void, ms: number): { cancel (): void } {
+  const every = Math.max(1, ms)
+  let current: { cancel (): void } | undefined
+  let cancelled = false
+  const arm = (): void => {
+    current = clock.setTimeout(() => {
+      if (!cancelled) {
+        arm()
+        fn()
+      }
+    }, every)
+  }
+  arm()
+
+  return { cancel: () => { cancelled = true; current?.cancel() } }
 }
