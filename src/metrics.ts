@@ -106,7 +106,8 @@ export function toPrometheus (metrics: PeerMetrics): string {
     family('caravela_status_checks_total', 'counter', 'Status checks of the suppliers of placed containers, by outcome', [['{outcome="answered"}', c.checks - c.unanswered], ['{outcome="unanswered"}', c.unanswered]])
     family('caravela_suppliers_lost_total', 'counter', 'Suppliers taken for lost after missing their status checks', [['', c.suppliersLost]])
     family('caravela_lost_detection_ms', 'gauge', 'Time from a lost supplier\'s last answer to its containers shown lost, total and largest', [['{stat="sum"}', c.lostDetectionMsSum], ['{stat="max"}', c.lostDetectionMsMax]])
-    family('caravela_stops_total', 'counter', 'Stops recorded while the supplier could not be reached, and those carried out since', [['{outcome="pending"}', c.stopsPending], ['{outcome="carried_out"}', c.stopsCarriedOut]])
+    family('caravela_stops_total', 'counter', 'Stops recorded while the supplier could not be reached, those carried out since, and those forgotten (--force)', [['{outcome="pending"}', c.stopsPending], ['{outcome="carried_out"}', c.stopsCarriedOut], ['{outcome="forgotten"}', c.stopsForgotten]])
+    family('caravela_restarts_total', 'counter', 'Containers placed again for their restart policy, and re-placements that failed (tried again later)', [['{outcome="placed"}', c.restarts], ['{outcome="failed"}', c.restartsFailed]])
     family('caravela_unclaimed_containers_removed_total', 'counter', 'Containers this supplier removed because their buyer never claimed them', [['', c.unclaimedRemoved]])
   }
 

@@ -27,7 +27,7 @@ import { CPU_CLASS_NAMES } from './types.js'
 import type { CaravelaConfig, NetworkConfig, SupplierConfig } from './config/types.js'
 import type { PeerMetrics } from './metrics.js'
 import type { CaravelaHandlers } from './protocols/handlers.js'
-import type { AbortOptions, CaravelaStatus, Clock, ContainerConfig, ContainerRuntime, ContainerStatus, ContainerView, HostedView, NetworkConfiguration, OffersView, Overlay, PeerSummary, PlaceOptions, StopResult } from './types.js'
+import type { AbortOptions, CaravelaStatus, Clock, ContainerConfig, ContainerRuntime, ContainerStatus, ContainerView, HostedView, NetworkConfiguration, OffersView, Overlay, PeerSummary, PlaceOptions, StopOptions, StopResult } from './types.js'
 import type { ComponentLogger, Logger, PeerId, PeerStore, Startable, TypedEventTarget, Libp2pEvents } from '@libp2p/interface'
 import type { AddressManager, ConnectionManager, Registrar } from '@libp2p/interface-internal'
 import type { KadDHT, KadDHTInit } from '@libp2p/kad-dht'
@@ -122,7 +122,7 @@ export interface Caravela {
   /** The containers this peer runs for others. */
   hosted (): HostedView[]
   /** Stop containers this peer placed, by full or unique short id. */
-  stopContainers (ids: string[], options?: AbortOptions): Promise<StopResult[]>
+  stopContainers (ids: string[], options?: StopOptions): Promise<StopResult[]>
   /** The offers this peer trades and makes. */
   offers (): OffersView
   metrics (): PeerMetrics
@@ -403,7 +403,7 @@ export class CaravelaService implements Startable, Caravela {
     }))
   }
 
-  async stopContainers (ids: string[], options: AbortOptions = {}): Promise<StopResult[]> {
+  async stopContainers (ids: string[], options: StopOptions = {}): Promise<StopResult[]> {
     return this.requireRoles().stopContainers(ids, options)
   }
 

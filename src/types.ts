@@ -153,6 +153,22 @@ export interface PortMapping {
   protocol: 'tcp' | 'udp'
 }
 
+/**
+ * What the buyer does when a container it placed ends or its supplier is lost, as Docker's
+ * `--restart`: `no` never; `on-failure` when it exits with a code other than 0 (or an unknown
+ * one) or its supplier is lost; `always` whenever it exits or is lost. The buyer re-places it
+ * through discovery, on any supplier with room, under the same name, stack and group policy.
+ */
+export interface RestartPolicy {
+  name: RestartPolicyName
+  /** re-placements at most; absent, no limit */
+  maxRetries?: number
+}
+
+export type RestartPolicyName = 'no' | 'on-failure' | 'always'
+
+export const RESTART_POLICY_NAMES: readonly RestartPolicyName[] = ['no', 'on-failure', 'always']
+
 export interface ContainerConfig {
   name: string
   image: string
@@ -160,6 +176,8 @@ export interface ContainerConfig {
   portMappings: PortMapping[]
   resources: Resources
   groupPolicy: GroupPolicy
+  /** kept by the buyer, never sent to a supplier @default { name: 'no' } */
+  restart?: RestartPolicy
 }
 
 /**
@@ -387,6 +405,21 @@ export interface ContainerView {
   createdAt: number
   /** the stack (`caravela deploy`) the container belongs to, if any */
   stack?: string
+  /** its restart policy, when not `no` */
+  restart?: RestartPolicy
+  /** times the buyer re-placed it (the containers it replaced, one after the other) */
+  restartCount?: number
+  /** how it was placed: the containers of a co-located request are re-placed together */
+  groupPolicy?: GroupPolicy
+  /** the ports as asked (host port 0: any), which a re-placement asks for again */
+  requestedPorts?: PortMapping[]
+  /**
+   * the container that replaced this one: this copy's supplier could not be reached when it was
+   * re-placed, so it is `stopping`, and stopped when its supplier answers again
+   */
+  replacedBy?: string
+  /** the container this one replaced */
+  replaces?: string
 }
 
 /** A container this peer runs for a buyer, as `GET /v1/hosted` shows it. */
@@ -438,7 +471,18 @@ export interface StopResult {
    * is stopped when the supplier answers again
    */
   pending?: boolean
+  /** forgotten (`force`) without its supplier hearing of it: it may still run there */
+  forgotten?: boolean
   error?: string
+}
+
+/** Options of stopping containers. */
+export interface StopOptions extends AbortOptions {
+  /**
+   * Forget a container whose supplier cannot be reached instead of waiting for it (`stop --force`):
+   * for a supplier that is gone for good
+   */
+  force?: boolean
 }
 
 /** One offer as `caravela offers` shows it, from the trader's or the supplier's side. */

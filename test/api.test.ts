@@ -73,6 +73,9 @@ const METRICS: PeerMetrics = {
     lostDetectionMsSum: 12_000,
     lostDetectionMsMax: 12_000,
     stopsPending: 1,
+    stopsForgotten: 1,
+    restarts: 2,
+    restartsFailed: 1,
     stopsCarriedOut: 0,
     unclaimedRemoved: 3
   }
@@ -119,7 +122,7 @@ const target: ApiTarget = {
     return statuses
   },
   ps: () => placed,
-  stopContainers: async (ids) => ids.map(id => placed.some(c => c.containerId.startsWith(id)) ? { id, stopped: true } : { id, stopped: false, error: 'no such container' }),
+  stopContainers: async (ids, options) => ids.map(id => placed.some(c => c.containerId.startsWith(id)) ? { id, stopped: true, ...(options?.force === true ? { forgotten: true } : {}) } : { id, stopped: false, error: 'no such container' }),
   offers: () => OFFERS,
   hosted: () => HOSTED,
   metrics: () => METRICS
@@ -252,6 +255,10 @@ Server('validates run requests and answers 422 when nothing can hold them', asyn
     [{ containers: [{ image: 'x', resources: { cpus: -1 } }] }, 'containers[0].resources.cpus'],
     [{ containers: [{ image: 'x', portMappings: [{ containerPort: 80, protocol: 'sctp' }] }] }, 'containers[0].portMappings[0].protocol'],
     [{ containers: [{ image: 'x', groupPolicy: 'everywhere' }] }, 'containers[0].groupPolicy'],
+    [{ containers: [{ image: 'x', restart: 'always' }] }, 'containers[0].restart'],
+    [{ containers: [{ image: 'x', restart: { name: 'sometimes' } }] }, 'containers[0].restart'],
+    [{ containers: [{ image: 'x', restart: { name: 'on-failure', maxRetries: -1 } }] }, 'containers[0].restart'],
+    [{ containers: [{ image: 'x', restart: { name: 'always', delay: 5 } }] }, 'containers[0].restart'],
     [{ containers: [{ image: 'x', portMappings: [{ containerPort: 70000 }] }] }, 'containerPort']
   ] as Array<[unknown, string]>) {
     const bad = await post(body)
@@ -262,6 +269,11 @@ Server('validates run requests and answers 422 when nothing can hold them', asyn
   const refused = await post({ containers: [{ image: 'nowhere' }] })
   assert.is(refused.status, 422)
   assert.match(refused.body.error, 'no')
+
+  const before = placed.length
+  const restarting = await post({ containers: [{ image: 'busybox', restart: { name: 'on-failure', maxRetries: 2 } }, { image: 'busybox', restart: { name: 'no' } }] })
+  assert.is(restarting.status, 200)
+  assert.equal(placed.slice(before).map(c => c.restart), [{ name: 'on-failure', maxRetries: 2 }, undefined], 'the policy reaches the peer; no is no policy')
 })
 
 Server('serves ps, stop, offers and Prometheus metrics', async (ctx) => {
@@ -538,6 +550,25 @@ Cli('`run` sends the request and prints the container and its supplier; argument
   assert.match(ctx.stdout, /^Supplying: high 3 CPUs 7168 MB free of high 4 CPUs 8192 MB, 0 offers$/m)
 })
 
+Cli('`run --restart` sends the policy; `ps` shows restarts and replaced copies; `stop --force` forgets', async (ctx) => {
+  const flags = ['--api', ctx.server!.url, '--token', ctx.token]
+  const before = placed.length
+  assert.is(await caravela(ctx, ['run', ...flags, '--restart', 'on-failure:3', '--name', 'retry', 'busybox']), 0, ctx.stderr)
+  assert.is(await caravela(ctx, ['run', ...flags, '--restart', 'unless-stopped', 'busybox']), 0, ctx.stderr)
+  assert.is(await caravela(ctx, ['run', ...flags, '--restart', 'no', 'busybox']), 0, ctx.stderr)
+  assert.equal(placed.slice(before).map(c => c.restart), [{ name: 'on-failure', maxRetries: 3 }, { name: 'always' }, undefined])
+  assert.is(await caravela(ctx, ['run', ...flags, '--restart', 'on-failure:lots', 'busybox']), 2)
+  assert.match(ctx.stderr, /^caravela: error: --restart: the most re-placements/)
+
+  const retry = placed[before]
+  placed.push({ ...retry, containerId: 'e'.repeat(64), restartCount: 2 }, { ...retry, containerId: 'f'.repeat(64), state: 'stopping', replacedBy: 'e'.repeat(64) })
+  assert.is(await caravela(ctx, ['ps', ...flags]), 0)
+  assert.match(ctx.stdout, /^e{12} .* running \(restarts: 2\) /m)
+  assert.match(ctx.stdout, /^f{12} .* stopping \(replaced by e{12}\) /m)
+  assert.is(await caravela(ctx, ['stop', ...flags, '--force', 'ffff']), 0)
+  assert.is(ctx.stdout, 'ffff (forgotten: its supplier cannot be reached and may still run it)\n')
+})
+
 Cli('`run` prints its progress to stderr only when stderr is a terminal; stdout stays one line', async (ctx) => {
   let stdout = ''
   let stderr = ''
@@ -621,7 +652,6 @@ Cli('`deploy --json` prints the placed stack; warnings go to stderr', async (ctx
   assert.is(answer.stack, 'blog')
   assert.equal(answer.containers.map((c: any) => [c.name, c.resources]), [['web', { cpuClass: 0, cpus: 1, memory: 64 }]])
   assert.is(ctx.stderr, [
-    `caravela: warning: ${file}: service "web", restart: ignored: Caravela does not restart containers\n`,
     `caravela: warning: ${file}: service "web", deploy.resources.limits.cpus: 0.5 rounded up to 1: Caravela places whole CPUs\n`
   ].join(''))
 })

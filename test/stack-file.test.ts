@@ -162,7 +162,11 @@ Original('every value is checked, and the error names the service and the key', 
     ['web: { image: x, cpu_power: low, cpu_class: low }', 'web', 'cpu_class', /not both/],
     ['web: { image: x, group_policy: everywhere }', 'web', 'group_policy', /spread or co-location/],
     ['web: { image: x, imagee: y }', 'web', 'imagee', /not a key Caravela reads/],
-    ['web: { image: x, restart: always }', 'web', 'restart'],
+    ['web: { image: x, restart: sometimes }', 'web', 'restart', /no, on-failure\[:N\], always or unless-stopped, got "sometimes"/],
+    ['web: { image: x, restart: "on-failure:-1" }', 'web', 'restart', /whole number from 0/],
+    ['web: { image: x, restart: "on-failure:x" }', 'web', 'restart'],
+    ['web: { image: x, restart: "always:3" }', 'web', 'restart'],
+    ['web: { image: x, restart: 3 }', 'web', 'restart', /got 3/],
     ['web: [image, x]', 'web', undefined, /must be a map, got a list/],
     ['web: busybox', 'web', undefined, /must be a map, got "busybox"/],
     ['"my web": { image: x }', 'my web', undefined, /not a service name/],
@@ -176,6 +180,22 @@ Original('every value is checked, and the error names the service and the key', 
   for (const [text, service, key, message] of cases) {
     refused(text, service, key, message)
   }
+})
+
+Original('restart: Docker\'s policies, unless-stopped as always, no and absent as nothing', () => {
+  const stack = parse([
+    'a: { image: x, restart: always }',
+    'b: { image: x, restart: "on-failure:3" }',
+    'c: { image: x, restart: on-failure }',
+    'd: { image: x, restart: unless-stopped }',
+    'e: { image: x, restart: no }',
+    'f: { image: x, restart: "no" }',
+    'g: { image: x }'
+  ].join('\n'))
+  assert.equal(stack.services.map(s => s.container.restart), [
+    { name: 'always' }, { name: 'on-failure', maxRetries: 3 }, { name: 'on-failure' }, { name: 'always' }, undefined, undefined, undefined
+  ])
+  assert.equal(stack.warnings, [])
 })
 
 Original('limits of the wire protocol are checked before anything is sent', () => {
@@ -378,14 +398,40 @@ Compose('harmless keys are ignored with a warning naming the service and the key
     'stack.yml: version: ignored: obsolete, as in Compose',
     'stack.yml: volumes: ignored: containers get no volumes, so their data would be neither kept nor shared',
     'stack.yml: service "web", container_name: ignored: containers are named after their service',
-    'stack.yml: service "web", restart: ignored: Caravela does not restart containers',
     'stack.yml: service "web", labels: ignored: containers carry Caravela\'s own labels only',
     'stack.yml: service "web", depends_on: ignored: the services of a stack start together, in no set order',
     'stack.yml: service "web", healthcheck: ignored: no health checks are run',
-    'stack.yml: service "web", deploy.restart_policy: ignored: Caravela does not restart containers',
     'stack.yml: service "web", deploy.resources.reservations: ignored: Caravela reserves what the limits ask for',
-    'stack.yml: service "web", deploy.resources.limits.pids: ignored: the supplier sets its own pids limit'
+    'stack.yml: service "web", deploy.resources.limits.pids: ignored: the supplier sets its own pids limit',
+    'stack.yml: service "web", restart: ignored: deploy.restart_policy is given'
   ])
+  assert.equal(stack.services[0].container.restart, { name: 'on-failure' }, 'deploy.restart_policy wins over restart, as in Compose')
+  assert.is(stack.services[1].container.restart, undefined, 'no policy: never re-placed')
+})
+
+Compose('restart: and deploy.restart_policy become the buyer\'s restart policy', () => {
+  const policies = [
+    ['restart: always'],
+    ['restart: "on-failure:2"'],
+    ['deploy: { restart_policy: { condition: on-failure, max_attempts: 5 } }'],
+    ['deploy: { restart_policy: { condition: any } }'],
+    ['deploy: { restart_policy: { max_attempts: 1 } }'],
+    ['deploy: { restart_policy: { condition: none, max_attempts: 4 } }'],
+    ['restart: "no"']
+  ].map(lines => parse(composeWeb('image: x', ...lines)).services[0].container.restart)
+  assert.equal(policies, [
+    { name: 'always' }, { name: 'on-failure', maxRetries: 2 }, { name: 'on-failure', maxRetries: 5 }, { name: 'always' }, { name: 'always', maxRetries: 1 }, undefined, undefined
+  ])
+
+  const delayed = parse(composeWeb('image: x', 'deploy: { restart_policy: { condition: any, delay: 5s, window: 120s } }'))
+  assert.equal(delayed.warnings.map(w => w.replace(/: ignored: .*/, '')), ['stack.yml: service "web", deploy.restart_policy.delay', 'stack.yml: service "web", deploy.restart_policy.window'])
+
+  refused(composeWeb('image: x', 'restart: sometimes'), 'web', 'restart', /no, on-failure/)
+  refused(composeWeb('image: x', 'deploy: { restart_policy: { condition: never } }'), 'web', 'deploy.restart_policy', /none, on-failure or any, got "never"/)
+  refused(composeWeb('image: x', 'deploy: { restart_policy: { condition: 1 } }'), 'web', 'deploy.restart_policy.condition')
+  refused(composeWeb('image: x', 'deploy: { restart_policy: { max_attempts: many } }'), 'web', 'deploy.restart_policy.max_attempts', /whole number/)
+  refused(composeWeb('image: x', 'deploy: { restart_policy: { max_attempts: 1.5 } }'), 'web', 'deploy.restart_policy', /whole number/)
+  refused(composeWeb('image: x', 'deploy: { restart_policy: { backoff: 3 } }'), 'web', 'deploy.restart_policy.backoff', /not a key/)
 })
 
 Compose('merge keys and anchors work within the alias limit', () => {

@@ -117,9 +117,12 @@ export class ApiClient {
     return this.request('GET', '/v1/containers')
   }
 
-  /** `POST /v1/containers/stop`: stop containers by full or unique short id */
-  async stop (ids: string[]): Promise<StopResult[]> {
-    return this.request('POST', '/v1/containers/stop', { ids })
+  /**
+   * `POST /v1/containers/stop`: stop containers by full or unique short id; with `force`, forget
+   * those whose supplier cannot be reached
+   */
+  async stop (ids: string[], options: { force?: boolean } = {}): Promise<StopResult[]> {
+    return this.request('POST', '/v1/containers/stop', options.force === true ? { ids, force: true } : { ids })
   }
 
   /** `GET /v1/offers` */

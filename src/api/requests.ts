@@ -4,10 +4,11 @@
  */
 
 import { CODECS } from '../protocols/codec.js'
+import { checkRestartPolicy } from '../stacks/restart.js'
 import { STACK_NAME_PATTERN, STACK_NAME_RULE } from '../stacks/stack-file.js'
 import { GROUP_POLICIES } from '../types.js'
 import { ApiError } from './errors.js'
-import type { ContainerConfig, GroupPolicy, PortMapping } from '../types.js'
+import type { ContainerConfig, GroupPolicy, PortMapping, RestartPolicy } from '../types.js'
 
 /** A stack to deploy: its name and its containers, placed as one request. */
 export interface StackRequest {
@@ -46,15 +47,19 @@ export function parseStackRequest (body: unknown): StackRequest {
   return { stack, containers: parseRunRequest(body) }
 }
 
-/** `{ ids: string[] }` → the ids. */
-export function parseStopRequest (body: unknown): string[] {
-  const ids = object(body, 'body').ids
+/** `{ ids: string[], force?: boolean }` → the ids, and whether to forget those whose supplier cannot be reached. */
+export function parseStopRequest (body: unknown): { ids: string[], force: boolean } {
+  const { ids, force } = object(body, 'body')
 
   if (!Array.isArray(ids) || ids.length === 0 || !ids.every(id => typeof id === 'string' && id.length > 0)) {
     throw new ApiError(400, 'ids: must be a non-empty array of container ids')
   }
 
-  return ids
+  if (force !== undefined && typeof force !== 'boolean') {
+    throw new ApiError(400, 'force: must be true or false')
+  }
+
+  return { ids, force: force === true }
 }
 
 function parseContainer (value: unknown, path: string): ContainerConfig {
@@ -64,6 +69,14 @@ function parseContainer (value: unknown, path: string): ContainerConfig {
 
   if (!GROUP_POLICIES.includes(groupPolicy as GroupPolicy)) {
     throw new ApiError(400, `${path}.groupPolicy: must be ${GROUP_POLICIES.join(' or ')}`)
+  }
+
+  let restart: RestartPolicy | undefined
+
+  try {
+    restart = container.restart == null ? undefined : checkRestartPolicy(container.restart)
+  } catch (err: any) {
+    throw new ApiError(400, `${path}.restart: ${err.message}`)
   }
 
   return {
@@ -76,7 +89,8 @@ function parseContainer (value: unknown, path: string): ContainerConfig {
       cpus: integer(resources.cpus ?? 0, `${path}.resources.cpus`),
       memory: integer(resources.memory ?? 0, `${path}.resources.memory`)
     },
-    groupPolicy: groupPolicy as GroupPolicy
+    groupPolicy: groupPolicy as GroupPolicy,
+    ...(restart == null || restart.name === 'no' ? {} : { restart })
   }
 }
 

@@ -22,7 +22,7 @@ import { ApiError } from './errors.js'
 import { API_INFO_FILE, API_TOKEN_FILE } from './files.js'
 import { parseRunRequest, parseStackRequest, parseStopRequest } from './requests.js'
 import type { PeerMetrics } from '../metrics.js'
-import type { AbortOptions, CaravelaStatus, ContainerConfig, ContainerStatus, ContainerView, HostedView, OffersView, PeerSummary, PlaceOptions, StopResult } from '../types.js'
+import type { CaravelaStatus, ContainerConfig, ContainerStatus, ContainerView, HostedView, OffersView, PeerSummary, PlaceOptions, StopOptions, StopResult } from '../types.js'
 import type { ApiInfo } from './files.js'
 import type { StackRequest } from './requests.js'
 import type { ComponentLogger, Logger } from '@libp2p/interface'
@@ -49,7 +49,7 @@ export interface ApiTarget {
   /** `options.stack` names the stack the containers make up */
   run (containers: ContainerConfig[], options?: PlaceOptions): Promise<ContainerStatus[]>
   ps (): ContainerView[]
-  stopContainers (ids: string[], options?: AbortOptions): Promise<StopResult[]>
+  stopContainers (ids: string[], options?: StopOptions): Promise<StopResult[]>
   offers (): OffersView
   /** the containers this peer runs for buyers */
   hosted (): HostedView[]
@@ -113,7 +113,14 @@ export function apiRoutes (target: ApiTarget): ApiRoute[] {
     { method: 'POST', path: '/v1/containers', handler: (request) => placement(request, parseRunRequest(request.body), async args => ({ containers: await placing(target.run(...args)) })) },
     { method: 'GET', path: '/v1/containers', handler: () => target.ps() },
     { method: 'POST', path: '/v1/stacks', handler: (request) => deployStack(target, parseStackRequest(request.body), request) },
-    { method: 'POST', path: '/v1/containers/stop', handler: async ({ body, signal }) => target.stopContainers(parseStopRequest(body), { signal }) },
+    {
+      method: 'POST',
+      path: '/v1/containers/stop',
+      handler: async ({ body, signal }) => {
+        const { ids, force } = parseStopRequest(body)
+        return target.stopContainers(ids, { signal, force })
+      }
+    },
     { method: 'GET', path: '/v1/offers', handler: () => target.offers() },
     { method: 'GET', path: '/v1/hosted', handler: () => target.hosted() },
     { method: 'GET', path: '/metrics', handler: () => new TextResponse(toPrometheus(target.metrics()), 'text/plain; version=0.0.4; charset=utf-8') }

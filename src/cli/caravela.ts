@@ -3,9 +3,9 @@
  *
  * ```
  * caravela node | peers | ps [--stack NAME] | offers [--json] [--data-dir <dir> | --api <url> --token <token>]
- * caravela run [--cpus N] [--memory 256m] [--cpu-class low|high] [-p host:container[/proto]] [--name N] IMAGE [ARGS…]
+ * caravela run [--cpus N] [--memory 256m] [--cpu-class low|high] [-p host:container[/proto]] [--name N] [--restart POLICY] IMAGE [ARGS…]
  * caravela deploy -f stack.yml
- * caravela stop ID… | --stack NAME
+ * caravela stop [--force] ID… | --stack NAME
  * caravela network-key FILE | config-digest [FILE.toml]   (no peer needed)
  * ```
  *
@@ -18,10 +18,11 @@ import { parseMemory } from '../config/memory.js'
 import { DEFAULT_DATA_DIR_NAME } from '../constants.js'
 import { writeNetworkKey } from '../network-key.js'
 import { parsePortMapping } from '../stacks/ports.js'
+import { parseRestartPolicy } from '../stacks/restart.js'
 import { CPU_CLASS_NAMES } from '../types.js'
 import { defaultDataDir, errorLine, EXIT_USAGE, formatOptions, formatTable, isUsageError, UsageError } from './shared.js'
 import type { Stack } from '../stacks/stack-file.js'
-import type { CaravelaStatus, ContainerConfig, ContainerStatus, ContainerView, OffersView, OfferView, PeerSummary, PlacementProgress, PortMapping, Resources } from '../types.js'
+import type { CaravelaStatus, ContainerConfig, ContainerStatus, ContainerView, OffersView, OfferView, PeerSummary, PlacementProgress, PortMapping, Resources, RestartPolicy } from '../types.js'
 import type { CliOption } from './shared.js'
 
 /** Environment variable holding the API token when `--api` is used without `--token`. */
@@ -71,7 +72,8 @@ const runOptions = {
   memory: { type: 'string', value: 'MB|256m|1g', description: 'Memory the container needs (default: the smallest partition\'s)' },
   'cpu-class': { type: 'string', value: 'low|high', description: 'CPU class the container needs (default low)' },
   publish: { type: 'string', short: 'p', multiple: true, value: 'host:container[/tcp|udp]', description: 'Publish a container port on the supplier; a lone container port gets any free host port' },
-  name: { type: 'string', value: 'name', description: 'Name of the container' }
+  name: { type: 'string', value: 'name', description: 'Name of the container' },
+  restart: { type: 'string', value: 'no|on-failure[:N]|always', description: 'Place the container again when it exits (always; on-failure: with a code other than 0) or its supplier is lost (default no)' }
 } satisfies Record<string, CliOption>
 
 const deployOptions = {
@@ -152,7 +154,10 @@ const commands: Record<string, Command> = {
   stop: {
     summary: 'Stop containers this peer placed, by full or unique short id, or every container of a stack',
     usage: '[options] ID… | --stack NAME',
-    options: { stack: { type: 'string', value: 'name', description: 'Stop every container of this stack' } },
+    options: {
+      stack: { type: 'string', value: 'name', description: 'Stop every container of this stack' },
+      force: { type: 'boolean', description: 'Forget containers whose supplier cannot be reached instead of stopping them when it answers again (they may still run there)' }
+    },
     positionals: 'any',
     run: async (client, { values, positionals, json }, io) => {
       const ids = await stopTargets(client, values.stack as string | undefined, positionals)
@@ -162,7 +167,7 @@ const commands: Record<string, Command> = {
         return 1
       }
 
-      const results = await client.stop(ids)
+      const results = await client.stop(ids, { force: values.force === true })
       // a stop its supplier will hear when it is back is accepted: `ps` shows it stopping
       const pending = results.filter(result => !result.stopped && result.pending === true)
       const failed = results.filter(result => !result.stopped && result.pending !== true)
@@ -170,7 +175,7 @@ const commands: Record<string, Command> = {
       if (json) {
         io.stdout(toJson(results))
       } else {
-        results.filter(result => result.stopped).forEach(result => { io.stdout(`${result.id}\n`) })
+        results.filter(result => result.stopped).forEach(result => { io.stdout(result.forgotten === true ? `${result.id} (forgotten: its supplier cannot be reached and may still run it)\n` : `${result.id}\n`) })
         pending.forEach(result => { io.stdout(`${result.id} (stopping: its supplier cannot be reached; stopped when it answers again)\n`) })
         failed.forEach(result => { io.stderr(`caravela: error: ${result.id}: ${result.error ?? 'not stopped'}\n`) })
       }
@@ -284,7 +289,21 @@ function runRequest (image: string, args: string[], values: CommandInput['values
       cpus: parseCpus(values.cpus as string | undefined),
       memory: values.memory == null ? 0 : parseMemoryFlag(values.memory as string)
     },
-    groupPolicy: 'spread'
+    groupPolicy: 'spread',
+    ...restartFlag(values.restart as string | undefined)
+  }
+}
+
+function restartFlag (text: string | undefined): { restart?: RestartPolicy } {
+  if (text == null) {
+    return {}
+  }
+
+  try {
+    const restart = parseRestartPolicy(text)
+    return restart.name === 'no' ? {} : { restart }
+  } catch (err: any) {
+    throw new UsageError(`--restart: ${err.message}`)
   }
 }
 
@@ -573,11 +592,20 @@ function formatContainers (containers: ContainerView[], stack?: string): string 
       c.name === '' ? '-' : c.name,
       c.image,
       c.supplier.peerId,
-      c.state,
+      formatState(c),
       formatResources(c.resources),
       formatPorts(c.portMappings) || '-'
     ])
   ])
+}
+
+/** `running`, `running (restarts: 2)`, `stopping (replaced by ca2964d157d6)`. */
+function formatState (c: ContainerView): string {
+  if (c.replacedBy != null) {
+    return `${c.state} (replaced by ${shortId(c.replacedBy)})`
+  }
+
+  return (c.restartCount ?? 0) > 0 ? `${c.state} (restarts: ${c.restartCount})` : c.state
 }
 
 /** One line per placed container (service, id, supplier, ports) unless `rows` is false, then a summary. */

@@ -88,6 +88,8 @@ export interface RunOptions extends AbortOptions {
   requestId?: string
   /** called as the placement goes on; an exception it throws is ignored */
   onProgress?: (event: PlacementProgress) => void
+  /** peer ids of suppliers not to place on (a lost one, those a re-placed container's request uses) */
+  avoid?: readonly string[]
 }
 
 /** A request as placed: its id, and one status per container in the order given. */
@@ -168,7 +170,7 @@ export class Buyer {
       messages: 1,
       lookups: 0,
       hops: 0,
-      suppliers: new Set(),
+      suppliers: new Set(options.avoid),
       placed: []
     }
 

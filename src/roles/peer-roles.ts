@@ -28,8 +28,8 @@ import type { RequestContext } from '../protocols/handlers.js'
 import type { ResourceMap } from '../resources/resource-map.js'
 import type { Store } from '../store/store.js'
 import type {
-  AbortOptions, AvailableOffer, CaravelaClient, CreateOfferResult, Clock, ContainerConfig, ContainerExitEvents, ContainerRuntime, ContainerStatus,
-  ContainerView, NodeRef, Offer, OffersView, Overlay, PlaceOptions, RemoteContainerState, Resources, RuntimeHealthState, StopResult, StopTarget
+  AvailableOffer, CaravelaClient, CreateOfferResult, Clock, ContainerConfig, ContainerExitEvents, ContainerRuntime, ContainerStatus,
+  ContainerView, NodeRef, Offer, OffersView, Overlay, PlaceOptions, RemoteContainerState, Resources, RuntimeHealthState, StopOptions, StopResult, StopTarget
 } from '../types.js'
 import type { RunOptions } from './buyer.js'
 import type { HostedContainer } from './containers-manager.js'
@@ -208,7 +208,15 @@ export class PeerRoles {
     // the buyer marks suppliers whose launches fail, the user manager those that lost a container
     const reputation = new Reputation(clock, () => self().peerId)
     this.buyer = new Buyer({ ...common, reputation, log: logger.forComponent('caravela:buyer') })
-    this.users = new UserManager({ client, clock, ledger, reputation, log: logger.forComponent('caravela:user'), statusInterval: () => config().statusInterval })
+    this.users = new UserManager({
+      client,
+      clock,
+      ledger,
+      reputation,
+      log: logger.forComponent('caravela:user'),
+      statusInterval: () => config().statusInterval,
+      replace: async (containers, avoid) => this.buyer.run(containers, { avoid })
+    })
     handlers.supplier = this.supplier
     handlers.containers = this.containers
     handlers.trader = this.trader
@@ -285,7 +293,7 @@ export class PeerRoles {
    */
   async run (containers: ContainerConfig[], options: RunOptions & PlaceOptions = {}): Promise<ContainerStatus[]> {
     const { requestId, statuses } = await this.buyer.run(containers, options)
-    await this.users.add(statuses, requestId, options.stack)
+    await this.users.add(statuses, requestId, options.stack, containers)
     return statuses
   }
 
@@ -311,7 +319,7 @@ export class PeerRoles {
   }
 
   /** Stop containers this peer placed, by full or unique short id: one result per id. */
-  async stopContainers (ids: string[], options: AbortOptions = {}): Promise<StopResult[]> {
+  async stopContainers (ids: string[], options: StopOptions = {}): Promise<StopResult[]> {
     return this.users.stop(ids, options)
   }
 

@@ -7,6 +7,12 @@
  * a supplier that misses `MISSED_ANSWERS` answers in a row is taken for lost, and so are its
  * containers, until it answers again. A stop of a container whose supplier cannot be reached is
  * recorded (`stopping`) and carried out when the supplier answers again.
+ *
+ * A container with a restart policy (`RestartPolicy`) that exits or is lost is placed again
+ * through discovery (`replace`), under the same name, stack and group policy, with backoff when
+ * the placement fails or the container keeps dying young. A lost copy that was replaced is kept
+ * as `stopping`: when its supplier comes back with it still running, it is stopped there, so that
+ * exactly one copy runs.
  */
 
 import { copyPortMappings } from '../copy.js'
@@ -14,7 +20,7 @@ import { copyList } from '../empty.js'
 import { ProtocolStatusError } from '../errors.js'
 import { LazyMap } from '../lazy-map.js'
 import { MAX_STATUS_IDS } from '../protocols/constants.js'
-import type { AbortOptions, CaravelaClient, Clock, ContainerStatus, ContainerView, NodeRef, RemoteContainerState, StopResult } from '../types.js'
+import type { AbortOptions, CaravelaClient, Clock, ContainerConfig, ContainerStatus, ContainerView, NodeRef, RemoteContainerState, StopOptions, StopResult } from '../types.js'
 import type { Ledger } from './ledger.js'
 import type { Reputation } from './reputation.js'
 import type { Logger } from '@libp2p/interface'
@@ -34,6 +40,18 @@ const RUNNING = 'running'
 /** State shown for a container recorded running before a restart, until its supplier answers. */
 export const UNKNOWN = 'unknown'
 
+/** Re-placements of containers with a restart policy running at the same time. */
+export const RESTART_CONCURRENCY = 4
+/** Wait before the second try of a re-placement; it doubles with every try, up to `RESTART_MAX_DELAY`. */
+export const RESTART_BASE_DELAY = 1_000
+/** Longest wait between two tries of a re-placement. */
+export const RESTART_MAX_DELAY = 60_000
+/**
+ * A container that ran at least this long before it exited is re-placed at once; one that ran
+ * less waits as its restart count says, as Docker does for a container that keeps dying young.
+ */
+export const RESTART_RESET = 10_000
+
 /** What the status checks found, for the metrics. */
 export interface ContainerCheckStats {
   /** containers by state now: running, exited, lost, stopping, ... */
@@ -48,6 +66,18 @@ export interface ContainerCheckStats {
   /** stops recorded while the supplier could not be reached, and those carried out since */
   stopsPending: number
   stopsCarriedOut: number
+  /** stops forgotten (`force`) while the supplier could not be reached */
+  stopsForgotten: number
+  /** containers placed again for their restart policy, and re-placements that failed (tried again later) */
+  restarts: number
+  restartsFailed: number
+}
+
+/** A group of containers waiting to be placed again. */
+interface PendingRestart {
+  /** failed re-placements in a row */
+  attempts: number
+  timer?: { cancel (): void }
 }
 
 /** What the user manager remembers of one supplier between status checks. */
@@ -70,6 +100,11 @@ export interface UserManagerInit {
   reputation?: Reputation
   /** milliseconds between status checks of the suppliers; without it, none is made */
   statusInterval?: () => number
+  /**
+   * Places containers again, for their restart policy (the buyer's `run`), on suppliers other
+   * than `avoid`; without it nothing is re-placed
+   */
+  replace?: (containers: ContainerConfig[], avoid: string[]) => Promise<{ requestId: string, statuses: ContainerStatus[] }>
 }
 
 /** The containers this peer placed. */
@@ -88,6 +123,10 @@ export class UserManager {
   private counters?: Omit<ContainerCheckStats, 'byState'>
   /** containers recorded running before a restart that no check has answered for yet: shown unknown */
   private unchecked?: Set<string>
+  /** group (`restartGroupOf`) → its re-placement waiting or under way; made by the first */
+  private restarts?: Map<string, PendingRestart>
+  /** re-placements under way */
+  private restarting = 0
 
   constructor (init: UserManagerInit) {
     this.init = init
@@ -104,6 +143,17 @@ export class UserManager {
           (this.unchecked ??= new Set()).add(container.containerId)
         }
       }
+
+      // a replacement is recorded before the copy it replaces is marked: a restart between the
+      // two writes is finished here, so that the old copy is never placed a second time
+      for (const container of this.placed.values()) {
+        const old = container.replaces == null ? undefined : this.placed.get(container.replaces)
+
+        if (old != null && old.replacedBy == null) {
+          this.retire(old, container.containerId)
+          await this.persist(old.containerId)
+        }
+      }
     })()
     await this.loading
   }
@@ -118,13 +168,17 @@ export class UserManager {
     }
 
     this.arm()
+    // containers lost or exited before a restart are placed again now, as their policies say
+    this.scheduleRestarts()
   }
 
-  /** Stop the status checks. */
+  /** Stop the status checks, and the re-placements waiting (one under way still records what it placed). */
   stopChecks (): void {
     this.running = false
     this.timer?.cancel()
     this.timer = undefined
+    this.restarts?.forEach(pending => { pending.timer?.cancel() })
+    this.restarts = undefined
   }
 
   /**
@@ -148,28 +202,50 @@ export class UserManager {
     return { byState, ...(this.counters ?? emptyCounters()) }
   }
 
-  /** Record the containers of a placed request, and the stack they make up, if any. */
-  async add (statuses: ContainerStatus[], requestId: string, stack?: string): Promise<void> {
-    const createdAt = this.init.clock.now()
-
-    for (const status of statuses) {
-      this.placed.set(status.containerId, {
-        containerId: status.containerId,
-        name: status.name,
-        image: status.image,
-        args: copyList(status.args),
-        supplier: { peerId: status.supplier.peerId, multiaddrs: copyList(status.supplier.multiaddrs) },
-        state: status.state,
-        resources: { ...status.resources },
-        portMappings: copyPortMappings(status.portMappings),
-        requestId,
-        createdAt,
-        ...(stack == null ? {} : { stack })
-      })
-    }
+  /**
+   * Record the containers of a placed request, and the stack they make up, if any; `containers`
+   * are those asked for, in the same order, with their restart policies.
+   */
+  async add (statuses: ContainerStatus[], requestId: string, stack?: string, containers?: ContainerConfig[]): Promise<void> {
+    statuses.forEach((status, i) => {
+      this.record(status, requestId, { stack, config: containers?.[i] })
+    })
 
     await Promise.all(statuses.map(async ({ containerId }) => { await this.persist(containerId) }))
     this.arm()
+  }
+
+  /** A placed container's record, kept from now on. */
+  private record (status: ContainerStatus, requestId: string, from: { stack?: string, config?: ContainerConfig, replaced?: ContainerView }): ContainerView {
+    const { stack, config, replaced } = from
+    const restart = replaced?.restart ?? config?.restart
+    const view: ContainerView = {
+      containerId: status.containerId,
+      name: status.name,
+      image: status.image,
+      args: copyList(status.args),
+      supplier: { peerId: status.supplier.peerId, multiaddrs: copyList(status.supplier.multiaddrs) },
+      state: status.state,
+      resources: { ...status.resources },
+      portMappings: copyPortMappings(status.portMappings),
+      requestId,
+      createdAt: this.init.clock.now(),
+      ...(stack == null ? {} : { stack }),
+      groupPolicy: config?.groupPolicy ?? status.groupPolicy
+    }
+
+    if (restart != null && restart.name !== 'no') {
+      view.restart = { ...restart }
+      view.restartCount = replaced == null ? 0 : (replaced.restartCount ?? 0) + 1
+      view.requestedPorts = copyPortMappings(replaced?.requestedPorts ?? config?.portMappings ?? status.portMappings)
+    }
+
+    if (replaced != null) {
+      view.replaces = replaced.containerId
+    }
+
+    this.placed.set(view.containerId, view)
+    return view
   }
 
   /**
@@ -189,8 +265,16 @@ export class UserManager {
 
     this.init.log('container %s exited at %s with code %s: %s', containerId, supplier, exitCode, reason)
     this.checked(containerId)
-    container.state = exitCode == null ? 'exited' : `exited (${exitCode})`
+
+    // a stale copy that ended by itself has nothing left to stop
+    if (container.state === STOPPING) {
+      this.placed.delete(containerId)
+    } else {
+      container.state = exitCode == null ? 'exited' : `exited (${exitCode})`
+    }
+
     await this.persist(containerId)
+    this.scheduleRestarts()
   }
 
   /** The containers this peer placed, oldest first. */
@@ -216,9 +300,10 @@ export class UserManager {
    * Stop containers by full id or unique prefix of at least `MIN_SHORT_ID_LENGTH` characters,
    * each at its supplier. One result per id given, in order; a container its supplier no longer
    * runs counts as stopped. A supplier that answers it has no container it never said had ended,
-   * or that does not answer at all, is marked in the buyer's reputation table.
+   * or that does not answer at all, is marked in the buyer's reputation table. With `force`, a
+   * container whose supplier cannot be reached is forgotten instead of stopped later.
    */
-  async stop (ids: string[], options: AbortOptions = {}): Promise<StopResult[]> {
+  async stop (ids: string[], options: StopOptions = {}): Promise<StopResult[]> {
     return Promise.all(ids.map(async id => {
       const found = this.resolve(id)
 
@@ -227,7 +312,7 @@ export class UserManager {
       }
 
       if (found.state === LOST || found.state === STOPPING) {
-        return this.stopLater(id, found)
+        return options.force === true ? this.forget(id, found) : this.stopLater(id, found)
       }
 
       try {
@@ -239,7 +324,7 @@ export class UserManager {
           if (err?.name !== 'RemoteRequestError' && options.signal?.aborted !== true) {
             this.init.reputation?.mark(found.supplier.peerId, 'unreachable')
             // its supplier is unreachable: the stop is carried out when it answers again
-            return this.stopLater(id, found)
+            return options.force === true ? this.forget(id, found) : this.stopLater(id, found)
           }
 
           return { id, stopped: false, error: `supplier ${found.supplier.peerId} did not stop it: ${err?.message ?? err}` }
@@ -269,6 +354,16 @@ export class UserManager {
     }
 
     return { id, stopped: false, pending: true, error: `supplier ${container.supplier.peerId} cannot be reached: the container is stopped when it answers again` }
+  }
+
+  /** A container whose supplier cannot be reached, forgotten: it may still run there, unknown to this peer. */
+  private async forget (id: string, container: ContainerView): Promise<StopResult> {
+    this.init.log('forgetting %s: its supplier %s cannot be reached', container.containerId, container.supplier.peerId)
+    this.placed.delete(container.containerId)
+    this.checked(container.containerId)
+    this.count('stopsForgotten')
+    await this.persist(container.containerId)
+    return { id, stopped: true, forgotten: true }
   }
 
   /** Arm the next status check while running and containers are placed (a peer that placed nothing has no timer). */
@@ -353,6 +448,7 @@ export class UserManager {
         this.counters = { ...(this.counters ?? emptyCounters()), lostDetectionMsMax: Math.max(this.counters?.lostDetectionMsMax ?? 0, latency) }
         this.init.reputation?.mark(supplier.peerId, 'unreachable')
         await this.markLost(supplier.peerId)
+        this.scheduleRestarts()
       }
     } finally {
       check.busy = false
@@ -417,6 +513,8 @@ export class UserManager {
         await this.persist(containerId)
       }
     }
+
+    this.scheduleRestarts()
   }
 
   /** The supplier answers again: the stop recorded while it could not be reached is carried out. */
@@ -436,6 +534,129 @@ export class UserManager {
     this.count('stopsCarriedOut')
     this.placed.delete(container.containerId)
     await this.persist(container.containerId)
+  }
+
+  /**
+   * Give every container its restart policy says to place again, and that waits for nothing yet,
+   * its re-placement: at once, or after a backoff when it died young.
+   */
+  private scheduleRestarts (): void {
+    if (this.init.replace == null || !this.running) {
+      return
+    }
+
+    const now = this.init.clock.now()
+
+    for (const container of this.placed.values()) {
+      const group = restartGroupOf(container)
+
+      if (!restartDue(container) || this.restarts?.has(group) === true) {
+        continue
+      }
+
+      const pending: PendingRestart = { attempts: 0 }
+      const young = now - container.createdAt < RESTART_RESET
+      ;(this.restarts ??= new Map()).set(group, pending)
+      this.armRestart(group, pending, young ? backoff(container.restartCount ?? 0) : 0)
+    }
+  }
+
+  private armRestart (group: string, pending: PendingRestart, delay: number): void {
+    pending.timer = this.init.clock.setTimeout(() => {
+      pending.timer = undefined
+      void this.restart(group, pending)
+    }, delay)
+  }
+
+  /**
+   * Place a group's containers again; the copies of lost suppliers become stale (`stopping`), those
+   * that exited are forgotten. A failed placement is tried again, later each time.
+   */
+  private async restart (group: string, pending: PendingRestart): Promise<void> {
+    const replace = this.init.replace
+
+    if (this.restarts?.get(group) !== pending || replace == null) {
+      return
+    }
+
+    if (this.restarting >= RESTART_CONCURRENCY) {
+      this.armRestart(group, pending, RESTART_BASE_DELAY)
+      return
+    }
+
+    const containers = [...this.placed.values()].filter(c => restartGroupOf(c) === group && restartDue(c))
+
+    if (containers.length === 0) {
+      this.restarts.delete(group)
+      return
+    }
+
+    // never on a supplier that is lost, nor, for spread containers, on one their request uses
+    const { requestId } = containers[0]
+    const avoid = new Set(containers.filter(c => c.state === LOST).map(c => c.supplier.peerId))
+
+    if (containers[0].groupPolicy !== 'co-location') {
+      for (const c of this.placed.values()) {
+        if (c.requestId === requestId && c.state !== STOPPING && !c.state.startsWith('exited')) {
+          avoid.add(c.supplier.peerId)
+        }
+      }
+    }
+
+    this.restarting++
+
+    try {
+      const placed = await replace(containers.map(configOf), [...avoid])
+      this.restarts?.delete(group)
+      await this.replaced(containers, placed.statuses, placed.requestId)
+    } catch (err: any) {
+      pending.attempts++
+      this.count('restartsFailed')
+      this.init.log('could not place %s again (try %d) - %e', containers.map(c => c.containerId).join(', '), pending.attempts, err)
+
+      if (this.restarts?.get(group) === pending) {
+        this.armRestart(group, pending, backoff(pending.attempts))
+      }
+    } finally {
+      this.restarting--
+    }
+  }
+
+  /** The containers that replace `old` are placed: recorded first, then the old copies retired. */
+  private async replaced (old: ContainerView[], statuses: ContainerStatus[], requestId: string): Promise<void> {
+    const stopNow: string[] = []
+
+    for (const [i, container] of old.entries()) {
+      const replacement = this.record(statuses[i], requestId, { stack: container.stack, config: configOf(container), replaced: container })
+      this.count('restarts')
+      await this.persist(replacement.containerId)
+      this.init.log('%s placed again as %s at %s (restart %d)', container.containerId, replacement.containerId, replacement.supplier.peerId, replacement.restartCount)
+
+      if (this.placed.get(container.containerId) !== container) {
+        // its user stopped it while it was placed again: the new copy is stopped too
+        stopNow.push(replacement.containerId)
+      } else if (container.state.startsWith('exited')) {
+        this.placed.delete(container.containerId)
+      } else {
+        this.retire(container, replacement.containerId)
+      }
+
+      await this.persist(container.containerId)
+    }
+
+    this.arm()
+
+    if (stopNow.length > 0) {
+      await this.stop(stopNow)
+    }
+  }
+
+  /** A copy that another replaced: stopped when its supplier answers (at once if it never went). */
+  private retire (container: ContainerView, by: string): void {
+    container.state = STOPPING
+    container.replacedBy = by
+    this.checked(container.containerId)
+    this.count('stopsPending')
   }
 
   private count (key: keyof Omit<ContainerCheckStats, 'byState'>, by = 1): void {
@@ -494,7 +715,46 @@ export class UserManager {
 }
 
 function emptyCounters (): Omit<ContainerCheckStats, 'byState'> {
-  return { checks: 0, unanswered: 0, suppliersLost: 0, lostDetectionMsSum: 0, lostDetectionMsMax: 0, stopsPending: 0, stopsCarriedOut: 0 }
+  return { checks: 0, unanswered: 0, suppliersLost: 0, lostDetectionMsSum: 0, lostDetectionMsMax: 0, stopsPending: 0, stopsCarriedOut: 0, stopsForgotten: 0, restarts: 0, restartsFailed: 0 }
+}
+
+/** The containers re-placed together: a co-located request's on one supplier, any other alone. */
+function restartGroupOf (container: ContainerView): string {
+  return container.groupPolicy === 'co-location' ? `${container.requestId}@${container.supplier.peerId}` : container.containerId
+}
+
+/** Whether a container's restart policy says to place it again now. */
+function restartDue (container: ContainerView): boolean {
+  const { restart, state } = container
+
+  if (restart == null || restart.name === 'no' || container.replacedBy != null || (restart.maxRetries != null && (container.restartCount ?? 0) >= restart.maxRetries)) {
+    return false
+  }
+
+  if (state === LOST) {
+    return true
+  }
+
+  // exited (0) is a success: on-failure leaves it
+  return state.startsWith('exited') && (restart.name === 'always' || state !== 'exited (0)')
+}
+
+/** Wait before a re-placement after `tries` failed or short-lived ones: 0, 1 s, 2 s, 4 s … up to RESTART_MAX_DELAY. */
+function backoff (tries: number): number {
+  return tries <= 0 ? 0 : Math.min(RESTART_MAX_DELAY, RESTART_BASE_DELAY * 2 ** Math.min(tries - 1, 30))
+}
+
+/** The container a re-placement asks for: as first asked, ports included. */
+function configOf (container: ContainerView): ContainerConfig {
+  return {
+    name: container.name,
+    image: container.image,
+    args: copyList(container.args),
+    portMappings: copyPortMappings(container.requestedPorts ?? container.portMappings),
+    resources: { ...container.resources },
+    groupPolicy: container.groupPolicy ?? 'spread',
+    ...(container.restart == null ? {} : { restart: { ...container.restart } })
+  }
 }
 
 /** A supplier answered that it does not run the container (any more). */

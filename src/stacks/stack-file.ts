@@ -1,13 +1,13 @@
 /**
  * Stack files (`caravela deploy -f`): the original Caravela's format (a map of service name →
- * image, args, ports, cpus, memory, cpu_power or cpu_class and group_policy) and the matching
+ * image, args, ports, cpus, memory, cpu_power or cpu_class, group_policy and restart) and the matching
  * subset of a Docker Compose file (a file with a top-level `services:` map). Either becomes the
  * containers of one request, one per service, named after the service.
  *
  * Every value is checked and every error names the file, the service and the key. A Compose key
  * Caravela cannot honour is refused when going without it would silently break the application
- * (build, volumes, environment, …) and ignored with a warning when it is harmless (restart,
- * labels, …); any other key is refused as unknown. The YAML is read defensively: at most 1 MiB,
+ * (build, volumes, environment, …) and ignored with a warning when it is harmless (labels,
+ * healthcheck, …); any other key is refused as unknown. The YAML is read defensively: at most 1 MiB,
  * unique keys, at most 100 aliases.
  */
 
@@ -18,7 +18,8 @@ import { parseMemory } from '../config/memory.js'
 import { MAX_ARG_LENGTH, MAX_ARGS, MAX_CONTAINERS, MAX_IMAGE_LENGTH, MAX_NAME_LENGTH, MAX_PORT_MAPPINGS } from '../protocols/constants.js'
 import { CPU_CLASS_NAMES, GROUP_POLICIES } from '../types.js'
 import { InvalidPortMappingError, parsePortMapping, portMapping } from './ports.js'
-import type { ContainerConfig, PortMapping } from '../types.js'
+import { parseRestartPolicy, restartPolicyOfCondition } from './restart.js'
+import type { ContainerConfig, PortMapping, RestartPolicy } from '../types.js'
 
 /** Largest stack file, in bytes. */
 export const MAX_STACK_FILE_SIZE = 1024 * 1024
@@ -86,13 +87,12 @@ interface Reader {
 
 const ORIGINAL_SERVICE_KEYS: KeyRules = {
   // the original ignores `name` too: the service is named after its key
-  read: ['image', 'args', 'ports', 'cpus', 'memory', 'cpu_power', 'cpu_class', 'group_policy', 'name']
+  read: ['image', 'args', 'ports', 'cpus', 'memory', 'cpu_power', 'cpu_class', 'group_policy', 'restart', 'name']
 }
 
 const NO_VOLUMES = 'containers get no volumes, so their data would be neither kept nor shared'
 const NO_NETWORK = 'services get no network of their own: they reach each other through published ports only'
 const NO_ENVIRONMENT = 'Caravela cannot set environment variables: build them into the image'
-const NO_RESTART = 'Caravela does not restart containers'
 const OWN_LABELS = 'containers carry Caravela\'s own labels only'
 const ENGINE_DEFAULT = 'containers run with the engine\'s default'
 const USE_LIMITS = 'set deploy.resources.limits instead'
@@ -110,7 +110,7 @@ const COMPOSE_FILE_KEYS: KeyRules = {
 }
 
 const COMPOSE_SERVICE_KEYS: KeyRules = {
-  read: ['image', 'command', 'ports', 'deploy', 'x-caravela'],
+  read: ['image', 'command', 'ports', 'deploy', 'restart', 'x-caravela'],
   refused: {
     build: 'Caravela runs published images only: push the image and name it in image',
     volumes: NO_VOLUMES,
@@ -136,7 +136,6 @@ const COMPOSE_SERVICE_KEYS: KeyRules = {
   },
   ignored: {
     container_name: 'containers are named after their service',
-    restart: NO_RESTART,
     labels: OWN_LABELS,
     depends_on: 'the services of a stack start together, in no set order',
     healthcheck: 'no health checks are run',
@@ -157,9 +156,8 @@ const COMPOSE_SERVICE_KEYS: KeyRules = {
 }
 
 const DEPLOY_KEYS: KeyRules = {
-  read: ['resources', 'replicas'],
+  read: ['resources', 'replicas', 'restart_policy'],
   ignored: {
-    restart_policy: NO_RESTART,
     placement: 'Caravela places containers by the resources they need',
     update_config: 'a stack is placed whole, never updated in place',
     rollback_config: 'a stack is placed whole, never updated in place',
@@ -181,6 +179,14 @@ const LONG_PORT_KEYS: KeyRules = {
   read: ['target', 'published', 'protocol'],
   refused: { host_ip: 'ports are published on the address the supplier is configured with' },
   ignored: { mode: 'ports are published on the supplier', name: 'ports have no names', app_protocol: 'ports have no application protocol' }
+}
+
+const RESTART_POLICY_KEYS: KeyRules = {
+  read: ['condition', 'max_attempts'],
+  ignored: {
+    delay: 'a container is placed again at once, then with a backoff that doubles up to a minute',
+    window: 'a re-placement counts as soon as the container runs again'
+  }
 }
 
 const CARAVELA_EXTENSION_KEYS: KeyRules = {
@@ -307,7 +313,8 @@ function originalContainer (reader: Reader, service: Record<string, unknown>): O
       cpus: wholeCpus(reader, service.cpus, 'cpus'),
       memory: megabytes(reader, service.memory, 'memory')
     },
-    groupPolicy: groupPolicy(reader, service.group_policy, 'group_policy')
+    groupPolicy: groupPolicy(reader, service.group_policy, 'group_policy'),
+    ...restartPolicy(reader, service.restart, 'restart')
   }
 }
 
@@ -333,7 +340,60 @@ function composeContainer (reader: Reader, service: Record<string, unknown>): Om
       cpus: composeCpus(reader, limits.cpus, 'deploy.resources.limits.cpus'),
       memory: composeMemory(reader, limits.memory, 'deploy.resources.limits.memory')
     },
-    groupPolicy: groupPolicy(reader, caravela.group_policy, 'x-caravela.group_policy')
+    groupPolicy: groupPolicy(reader, caravela.group_policy, 'x-caravela.group_policy'),
+    ...composeRestartPolicy(reader, service.restart, deploy.restart_policy)
+  }
+}
+
+/** `restart: no|on-failure[:N]|always|unless-stopped`; nothing for `no` or when absent. */
+function restartPolicy (reader: Reader, value: unknown, key: string): { restart?: RestartPolicy } {
+  if (value == null) {
+    return {}
+  }
+
+  // YAML reads a bare `no` as false
+  const text = value === false ? 'no' : value
+
+  if (typeof text !== 'string') {
+    fail(reader, key, `must be no, on-failure[:N], always or unless-stopped, got ${show(value)}`)
+  }
+
+  return restartOf(reader, key, () => parseRestartPolicy(text))
+}
+
+/** Compose's `deploy.restart_policy` when given (it wins over `restart:`, as in Compose), else `restart:`. */
+function composeRestartPolicy (reader: Reader, restart: unknown, deployPolicy: unknown): { restart?: RestartPolicy } {
+  if (deployPolicy == null) {
+    return restartPolicy(reader, restart, 'restart')
+  }
+
+  const key = 'deploy.restart_policy'
+  const policy = section(reader, deployPolicy, key, RESTART_POLICY_KEYS)
+
+  if (restart != null) {
+    warn(reader, 'restart', `ignored: ${key} is given`)
+  }
+
+  // Compose's default condition is any
+  const condition = policy.condition ?? 'any'
+  const attempts = policy.max_attempts
+
+  if (typeof condition !== 'string') {
+    fail(reader, `${key}.condition`, `must be none, on-failure or any, got ${show(condition)}`)
+  }
+  if (attempts != null && typeof attempts !== 'number') {
+    fail(reader, `${key}.max_attempts`, `must be a whole number, got ${show(attempts)}`)
+  }
+
+  return restartOf(reader, key, () => restartPolicyOfCondition(condition, attempts ?? undefined))
+}
+
+function restartOf (reader: Reader, key: string, parse: () => RestartPolicy): { restart?: RestartPolicy } {
+  try {
+    const restart = parse()
+    return restart.name === 'no' ? {} : { restart }
+  } catch (err: any) {
+    fail(reader, key, err.message)
   }
 }
 
