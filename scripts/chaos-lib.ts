@@ -11,6 +11,8 @@
  * - `lostDetectedMs`: for each of those, the time from the kill to its buyer's view first saying
  *   anything but `running` (p50, p99; `undetected` counts those never detected)
  * - `rescheduled`: lost containers that run again, under the same name, on another supplier
+ *   (every other placement asks for `--restart always`; `always` counts those lost and how many
+ *   of them run again at the end)
  * - `duplicated`: names that run on more than one supplier at the end
  * - `orphaned`: containers a live supplier runs for a live buyer that the buyer does not know of
  * - `wrongState`: containers of live buyers' views whose state differs from the truth after the
@@ -57,6 +59,8 @@ export interface ChaosResult {
   lost: number
   lostDetectedMs: { p50: number | null, p99: number | null, undetected: number }
   rescheduled: number
+  /** the lost containers placed with `--restart always` whose buyer is up, and those of them running again */
+  always: { lost: number, runningAgain: number }
   duplicated: number
   orphaned: number
   wrongState: number
@@ -83,6 +87,15 @@ function percentile (sorted: number[], q: number): number | null {
 
 async function sleep (ms: number): Promise<void> {
   await new Promise(resolve => setTimeout(resolve, ms))
+}
+
+/** One placement of the stream: by whom, where, when, and whether with `--restart always`. */
+interface Placement {
+  buyer: number
+  supplier: string
+  containerId: string
+  at: number
+  always: boolean
 }
 
 /** Runs one chaos experiment and returns what it counted; the testnet is stopped in the end. */
@@ -113,7 +126,7 @@ export async function runChaos (init: ChaosInit): Promise<ChaosResult> {
     const live = new Set(testnet.peers.map(p => p.index))
     const peerIdOf = new Map(testnet.peers.map(p => [p.index, p.peerId]))
     /** container name → where it was placed, by whom */
-    const placements = new Map<string, { buyer: number, supplier: string, containerId: string, at: number }>()
+    const placements = new Map<string, Placement>()
     let failed = 0
     // chosen at the kill, among the peers that run containers then, so that a kill hits some
     let victims: number[] = []
@@ -124,10 +137,11 @@ export async function runChaos (init: ChaosInit): Promise<ChaosResult> {
       const buyers = [...live]
       const buyer = buyers[Math.floor(random() * buyers.length)]
       const name = `chaos-${n}`
+      const always = n % 2 === 0
 
       try {
-        const [status] = await clients[buyer].run([{ name, image: 'busybox', args: ['sleep', '86400'], portMappings: [], resources: { cpuClass: 0, cpus: 1, memory: 64 }, groupPolicy: 'spread' }])
-        placements.set(name, { buyer, supplier: status.supplier.peerId, containerId: status.containerId, at: Date.now() })
+        const [status] = await clients[buyer].run([{ name, image: 'busybox', args: ['sleep', '86400'], portMappings: [], resources: { cpuClass: 0, cpus: 1, memory: 64 }, groupPolicy: 'spread', ...(always ? { restart: { name: 'always' as const } } : {}) }])
+        placements.set(name, { buyer, supplier: status.supplier.peerId, containerId: status.containerId, at: Date.now(), always })
       } catch {
         failed++
       }
@@ -228,7 +242,7 @@ function pickVictims (peers: number, kill: number, hosting: Set<number>, random:
  * Notes, for each container placed on a killed supplier, when its buyer's view first stops saying
  * `running` (a state of its own, or the container gone from the view).
  */
-async function pollDetection (clients: ApiClient[], live: Set<number>, placements: Map<string, { buyer: number, supplier: string, containerId: string, at: number }>, killAt: Map<string, number>, detected: Map<string, number>): Promise<void> {
+async function pollDetection (clients: ApiClient[], live: Set<number>, placements: Map<string, Placement>, killAt: Map<string, number>, detected: Map<string, number>): Promise<void> {
   const views = new Map<number, ContainerView[] | undefined>()
 
   for (const p of placements.values()) {
@@ -253,7 +267,7 @@ async function pollDetection (clients: ApiClient[], live: Set<number>, placement
 
 interface Observed {
   init: ChaosInit
-  placements: Map<string, { buyer: number, supplier: string, containerId: string, at: number }>
+  placements: Map<string, Placement>
   failed: number
   killAt: Map<string, number>
   detected: Map<string, number>
@@ -283,9 +297,16 @@ function compare (o: Observed): ChaosResult {
 
   // a lost container runs again under its name, on another supplier, in its buyer's view
   let rescheduled = 0
+  const always = { lost: 0, runningAgain: 0 }
   for (const [name, p] of lostPlacements) {
     const again = o.views.get(p.buyer)?.find(c => c.name === name && c.containerId !== p.containerId && c.state === 'running')
-    if (again != null && truthById.has(again.containerId)) rescheduled++
+    const runs = again != null && truthById.has(again.containerId)
+    if (runs) rescheduled++
+    if (p.always && o.views.has(p.buyer)) {
+      always.lost++
+      if (runs) always.runningAgain++
+      else note(`not running again: ${name} (restart always) of ${o.peerIdOf.get(p.buyer)?.slice(-6) ?? '?'}`)
+    }
   }
 
   // one name, several running copies
@@ -329,6 +350,7 @@ function compare (o: Observed): ChaosResult {
     lost: lostPlacements.length,
     lostDetectedMs: { p50: percentile(delays, 0.5), p99: percentile(delays, 0.99), undetected },
     rescheduled,
+    always,
     duplicated,
     orphaned,
     wrongState,

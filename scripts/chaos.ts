@@ -61,6 +61,7 @@ try {
     const ms = (value: number | null): string => value == null ? '-' : `${(value / 1000).toFixed(1)} s`
     console.info(`${result.peers} peers, killed ${result.killed.join(', ')}, restarted ${result.restarted.join(', ') || 'none'}`)
     console.info(`placed ${result.placed}, failed ${result.failed}, lost ${result.lost} (detected p50 ${ms(result.lostDetectedMs.p50)}, p99 ${ms(result.lostDetectedMs.p99)}, ${result.lostDetectedMs.undetected} never), rescheduled ${result.rescheduled}`)
+    console.info(`restart always: ${result.always.runningAgain} of ${result.always.lost} lost run again`)
     console.info(`duplicated ${result.duplicated}, orphaned ${result.orphaned}, wrong states ${result.wrongState}`)
     result.examples.forEach(line => { console.info(`  ${line}`) })
   }
