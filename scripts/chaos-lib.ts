@@ -14,9 +14,15 @@
  *   (every other placement asks for `--restart always`; `always` counts those lost and how many
  *   of them run again at the end)
  * - `duplicated`: names that run on more than one supplier at the end
- * - `orphaned`: containers a live supplier runs for a live buyer that the buyer does not know of
+ * - `orphaned`: containers a live supplier runs for a live buyer that the buyer does not know of;
+ *   on the Docker runtime also containers the engine runs for a live supplier that does not know of them
  * - `wrongState`: containers of live buyers' views whose state differs from the truth after the
- *   settle time (`running` in the view but not running; not `running` but running)
+ *   settle time (`running` in the view but not running; not `running` but running); on the Docker
+ *   runtime also containers a live supplier says it runs that its engine does not
+ *
+ * On the Docker runtime the placements run `DOCKER_IMAGE` (built by `scripts/docker-setup.mjs`),
+ * and every container of the testnet's peers is removed from the engine in the end, also those of
+ * the peers killed for good (their containers outlive them, as on any machine whose peer dies).
  */
 
 import { mkdtemp, rm } from 'node:fs/promises'
@@ -24,6 +30,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { ApiClient } from '../src/api/client.js'
 import { seededUniform } from '../src/roles/random.js'
+import { DockerRuntime } from '../src/runtime/docker-runtime.js'
 import { startTestnet } from './testnet-lib.js'
 import type { ContainerView, HostedView } from '../src/types.js'
 
@@ -76,6 +83,8 @@ export interface ChaosResult {
 const PEER_MEMORY = '64g'
 /** CPUs of room each peer has beyond its share. */
 const SPARE_CPUS = 2
+/** The image the placements run on the Docker runtime: local, as there is no registry to pull from. */
+export const DOCKER_IMAGE = 'caravela/busybox:test'
 /** Time one placement may take through the control API. */
 const PLACE_TIMEOUT = 60_000
 /** How often the buyers' views are read after the kill, to time the detection. */
@@ -121,6 +130,9 @@ export async function runChaos (init: ChaosInit): Promise<ChaosResult> {
     ...(init.configFile == null ? {} : { configFile: init.configFile })
   })
 
+  const docker = init.runtime === 'docker'
+  const image = docker ? DOCKER_IMAGE : 'busybox'
+
   try {
     const clients: ApiClient[] = await Promise.all(testnet.peers.map(async peer => ApiClient.fromDataDir(peer.dataDir, { timeout: PLACE_TIMEOUT })))
     const live = new Set(testnet.peers.map(p => p.index))
@@ -140,7 +152,7 @@ export async function runChaos (init: ChaosInit): Promise<ChaosResult> {
       const always = n % 2 === 0
 
       try {
-        const [status] = await clients[buyer].run([{ name, image: 'busybox', args: ['sleep', '86400'], portMappings: [], resources: { cpuClass: 0, cpus: 1, memory: 64 }, groupPolicy: 'spread', ...(always ? { restart: { name: 'always' as const } } : {}) }])
+        const [status] = await clients[buyer].run([{ name, image, args: ['sleep', '86400'], portMappings: [], resources: { cpuClass: 0, cpus: 1, memory: 64 }, groupPolicy: 'spread', ...(always ? { restart: { name: 'always' as const } } : {}) }])
         placements.set(name, { buyer, supplier: status.supplier.peerId, containerId: status.containerId, at: Date.now(), always })
       } catch {
         failed++
@@ -214,11 +226,46 @@ export async function runChaos (init: ChaosInit): Promise<ChaosResult> {
       truth.push(...(await clients[index].hosted()).map(h => ({ ...h, supplier: peerIdOf.get(index) ?? '' })))
     }
 
-    return compare({ init, placements, failed, killAt, detected, views, truth, peerIdOf, victims, revived })
+    // on Docker, what the engine runs for each live supplier
+    const engine = docker ? await engineTruth([...live].map(index => peerIdOf.get(index) ?? '')) : undefined
+
+    return compare({ init, placements, failed, killAt, detected, views, truth, engine, peerIdOf, victims, revived })
   } finally {
     await testnet.stop()
+
+    if (docker) {
+      await removeEngineContainers(testnet.peers.map(peer => peer.peerId), log)
+    }
+
     await rm(dir, { recursive: true, force: true })
   }
+}
+
+/** The ids of the containers the engine runs for each supplier. */
+async function engineTruth (suppliers: string[]): Promise<Map<string, Set<string>>> {
+  const truth = new Map<string, Set<string>>()
+
+  for (const supplier of suppliers) {
+    const owned = await new DockerRuntime({ ownerPeerId: supplier, imageCleanupIntervalMs: 0 }).listOwned()
+    truth.set(supplier, new Set(owned.filter(c => c.state === 'running').map(c => c.containerId)))
+  }
+
+  return truth
+}
+
+/** Every container of these peers, running or not, removed from the engine. */
+async function removeEngineContainers (peerIds: string[], log: (line: string) => void): Promise<void> {
+  let removed = 0
+
+  for (const peerId of peerIds) {
+    const runtime = new DockerRuntime({ ownerPeerId: peerId, imageCleanupIntervalMs: 0 })
+
+    for (const { containerId } of await runtime.listOwned().catch(() => [])) {
+      await runtime.removeContainer(containerId).then(() => { removed++ }, err => { log(`could not remove ${containerId}: ${String(err)}`) })
+    }
+  }
+
+  log(`removed the testnet's ${removed} containers from the engine`)
 }
 
 /**
@@ -273,6 +320,8 @@ interface Observed {
   detected: Map<string, number>
   views: Map<number, ContainerView[]>
   truth: Array<HostedView & { supplier: string }>
+  /** on Docker: live supplier → the ids of the containers its engine runs */
+  engine?: Map<string, Set<string>>
   peerIdOf: Map<number, string>
   victims: number[]
   revived: number[]
@@ -328,8 +377,25 @@ function compare (o: Observed): ChaosResult {
     }
   }
 
-  // the buyers' views against the truth
+  // on Docker, the suppliers' records against their engine's
   let wrongState = 0
+  for (const [supplier, running] of o.engine ?? []) {
+    const hosted = new Set(o.truth.filter(t => t.supplier === supplier).map(t => t.containerId))
+    for (const id of running) {
+      if (!hosted.has(id)) {
+        orphaned++
+        note(`orphaned: ${id.slice(0, 12)} runs on the engine of ${supplier.slice(-6)}, which does not know of it`)
+      }
+    }
+    for (const id of hosted) {
+      if (!running.has(id)) {
+        wrongState++
+        note(`wrong state: ${supplier.slice(-6)} says it runs ${id.slice(0, 12)}, its engine does not`)
+      }
+    }
+  }
+
+  // the buyers' views against the truth
   for (const view of o.views.values()) {
     for (const c of view) {
       const runs = truthById.has(c.containerId)

@@ -68,6 +68,8 @@ export interface PeerRolesInit {
   keyOf?: (peerId: string) => Uint8Array
   /** called when a container this peer runs for a buyer exits on its own */
   onContainerExit?: (container: HostedContainer) => void
+  /** called when a container this peer placed is placed again for its restart policy */
+  onContainerReplaced?: (old: ContainerView, replacement: ContainerView) => void
   /**
    * Who may launch what on this peer (`SupplierConfig`); a launch outside it is refused.
    *
@@ -215,7 +217,8 @@ export class PeerRoles {
       reputation,
       log: logger.forComponent('caravela:user'),
       statusInterval: () => config().statusInterval,
-      replace: async (containers, avoid) => this.buyer.run(containers, { avoid })
+      replace: async (containers, avoid) => this.buyer.run(containers, { avoid }),
+      onReplaced: init.onContainerReplaced
     })
     handlers.supplier = this.supplier
     handlers.containers = this.containers

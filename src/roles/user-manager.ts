@@ -105,6 +105,8 @@ export interface UserManagerInit {
    * than `avoid`; without it nothing is re-placed
    */
   replace?: (containers: ContainerConfig[], avoid: string[]) => Promise<{ requestId: string, statuses: ContainerStatus[] }>
+  /** told of each container placed again for its restart policy, once recorded (the simulator's accounts) */
+  onReplaced?: (old: ContainerView, replacement: ContainerView) => void
 }
 
 /** The containers this peer placed. */
@@ -631,6 +633,7 @@ export class UserManager {
       this.count('restarts')
       await this.persist(replacement.containerId)
       this.init.log('%s placed again as %s at %s (restart %d)', container.containerId, replacement.containerId, replacement.supplier.peerId, replacement.restartCount)
+      this.init.onReplaced?.(container, replacement)
 
       if (this.placed.get(container.containerId) !== container) {
         // its user stopped it while it was placed again: the new copy is stopped too
