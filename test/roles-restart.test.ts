@@ -5,8 +5,10 @@
  * manual clock, with memory runtimes.
  */
 
+import { logger } from '@libp2p/logger'
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
+import { Ledger } from '../src/roles/ledger.js'
 import { RESTART_MAX_DELAY } from '../src/roles/user-manager.js'
 import { container, createRolesNetwork, testNetworkConfig } from './fixtures/roles-network.js'
 import type { ContainerConfig, ContainerView, RestartPolicy } from '../src/types.js'
@@ -236,6 +238,28 @@ test('a buyer restarted while its container is lost places it again after the re
   await until(net, () => false, 60_000)
   assert.is(running(again.roles.ps()).length, 1)
   assert.is(copies(net, 'web').filter(peer => peer !== status.supplier.peerId).length, 1, 'one live copy')
+  await net.stop()
+})
+
+test('a buyer that crashed between recording a replacement and retiring the old copy finishes the job on restart', async () => {
+  const net = await network()
+  const [status] = await net.buyer.roles.run([web({ name: 'always' })])
+  net.network.kill(status.supplier.peerId)
+  assert.ok(await until(net, () => running(net.buyer.roles.ps()).length === 1 && net.buyer.roles.ps().length === 2, RESTARTED_WITHIN) != null)
+  const replacement = running(net.buyer.roles.ps())[0]
+
+  // the crash: the old copy's record is as it was before the replacement was placed
+  const restarted = await net.restart(net.buyer.peer.peerId, async () => {
+    const old = net.buyer.roles.ps().find(c => c.containerId === status.containerId) as ContainerView
+    const { replacedBy, ...before } = old
+    assert.is(replacedBy, replacement.containerId)
+    await new Ledger(net.buyer.store, logger('test')).putPlaced({ ...before, state: 'lost' })
+  })
+
+  const old = restarted.roles.ps().find(c => c.containerId === status.containerId)
+  assert.equal([old?.state, old?.replacedBy], ['stopping', replacement.containerId], 'retired at load, never placed a second time')
+  await until(net, () => false, 60_000)
+  assert.equal(restarted.roles.ps().filter(c => c.state === 'running').map(c => c.containerId), [replacement.containerId])
   await net.stop()
 })
 

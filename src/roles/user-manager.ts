@@ -403,6 +403,8 @@ export class UserManager {
       }
     })
     await Promise.all(workers)
+    // what the answers found lost or exited is placed again, as the restart policies say
+    this.scheduleRestarts()
   }
 
   /** Ask one supplier about its containers; each asking waits half the interval at most. */
@@ -450,7 +452,6 @@ export class UserManager {
         this.counters = { ...(this.counters ?? emptyCounters()), lostDetectionMsMax: Math.max(this.counters?.lostDetectionMsMax ?? 0, latency) }
         this.init.reputation?.mark(supplier.peerId, 'unreachable')
         await this.markLost(supplier.peerId)
-        this.scheduleRestarts()
       }
     } finally {
       check.busy = false
@@ -515,8 +516,6 @@ export class UserManager {
         await this.persist(containerId)
       }
     }
-
-    this.scheduleRestarts()
   }
 
   /** The supplier answers again: the stop recorded while it could not be reached is carried out. */
