@@ -8,6 +8,7 @@
 import { logger } from '@libp2p/logger'
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
+import { sleep } from '../src/clock.js'
 import { Ledger } from '../src/roles/ledger.js'
 import { RESTART_MAX_DELAY } from '../src/roles/user-manager.js'
 import { container, createRolesNetwork, testNetworkConfig } from './fixtures/roles-network.js'
@@ -260,6 +261,40 @@ test('a buyer that crashed between recording a replacement and retiring the old 
   assert.equal([old?.state, old?.replacedBy], ['stopping', replacement.containerId], 'retired at load, never placed a second time')
   await until(net, () => false, 60_000)
   assert.equal(restarted.roles.ps().filter(c => c.state === 'running').map(c => c.containerId), [replacement.containerId])
+  await net.stop()
+})
+
+test('a launch cut off with its supplier is cancelled when the supplier is back, not after its claim time', async () => {
+  const net = await network()
+  const { buyer } = net
+  // every supplier is slow to start a container; the first one asked dies while it does
+  const slow = new Set<string>()
+  for (const peer of net.peers) {
+    const run = peer.runtime.runContainer.bind(peer.runtime)
+    peer.runtime.runContainer = async (config, labels, options) => {
+      slow.add(peer.peer.peerId)
+      if (slow.size === 1) {
+        net.network.kill(peer.peer.peerId)
+      }
+      await sleep(net.clock, 2_000)
+      return run(config, labels, options)
+    }
+  }
+
+  const placing = buyer.roles.run([web()])
+  const placedWithin = await until(net, () => buyer.roles.ps().length === 1, 120_000)
+  const [status] = await placing
+  const [cutOff] = slow
+  assert.ok(placedWithin != null, 'placed on another supplier')
+  assert.not.equal(status.supplier.peerId, cutOff)
+  const orphan = net.byId(cutOff)
+  assert.is(orphan.runtime.list().length, 1, 'the supplier cut off started the container all the same')
+
+  net.network.revive(cutOff)
+  const removed = await until(net, () => orphan.runtime.list().length === 0, 30_000)
+  console.log('a launch cut off with its supplier: what it started is removed %s s after the supplier is back (claim time %d s)', removed == null ? 'not within 30' : removed / 1000, 2 * net.config.launchTimeout / 1000)
+  assert.ok(removed != null, 'removed once the supplier hears the cancel')
+  assert.equal(copies(net, 'web'), [status.supplier.peerId], 'one copy')
   await net.stop()
 })
 

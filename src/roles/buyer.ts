@@ -80,6 +80,12 @@ export interface BuyerInit {
    * @default a table of its own
    */
   reputation?: Reputation
+  /**
+   * Told of a launch whose cancel its supplier could not hear (it is down, or cut off), to send it
+   * again until `until` (the user manager's status checks do): a supplier that comes back with
+   * what the launch started then removes it at once, not after its claim time
+   */
+  cancelLater?: (supplier: NodeRef, launchId: string, until: number) => void
 }
 
 /** Options of `run`. */
@@ -772,7 +778,9 @@ export class Buyer {
       await this.init.client.cancelLaunch(supplier, launchId)
       return true
     } catch (err: any) {
-      this.log.error('could not cancel launch %s at %s of request %s: what it starts is left running - %e', launchId, supplier.peerId, request.id, err)
+      this.log.error('could not cancel launch %s at %s of request %s: it is sent again while the supplier could still hold what the launch started - %e', launchId, supplier.peerId, request.id, err)
+      // the supplier removes what nobody claims after twice launchTimeout: until then it is worth telling
+      this.init.cancelLater?.(supplier, launchId, this.init.clock.now() + 2 * this.init.config().launchTimeout)
       return false
     }
   }

@@ -209,7 +209,12 @@ export class PeerRoles {
     })
     // the buyer marks suppliers whose launches fail, the user manager those that lost a container
     const reputation = new Reputation(clock, () => self().peerId)
-    this.buyer = new Buyer({ ...common, reputation, log: logger.forComponent('caravela:buyer') })
+    this.buyer = new Buyer({
+      ...common,
+      reputation,
+      log: logger.forComponent('caravela:buyer'),
+      cancelLater: (supplier, launchId, until) => { this.users.cancelLater(supplier, launchId, until) }
+    })
     this.users = new UserManager({
       client,
       clock,

@@ -6,7 +6,8 @@
  * Every `statusInterval` it asks each supplier of its containers about them (`containerStatus`):
  * a supplier that misses `MISSED_ANSWERS` answers in a row is taken for lost, and so are its
  * containers, until it answers again. A stop of a container whose supplier cannot be reached is
- * recorded (`stopping`) and carried out when the supplier answers again.
+ * recorded (`stopping`) and carried out when the supplier answers again, and so is the cancel of
+ * a launch whose answer never came (`cancelLater`).
  *
  * A container with a restart policy (`RestartPolicy`) that exits or is lost is placed again
  * through discovery (`replace`), under the same name, stack and group policy, with backoff when
@@ -20,6 +21,7 @@ import { copyList } from '../empty.js'
 import { ProtocolStatusError } from '../errors.js'
 import { LazyMap } from '../lazy-map.js'
 import { MAX_STATUS_IDS } from '../protocols/constants.js'
+import { forEachLimit } from './tasks.js'
 import type { AbortOptions, CaravelaClient, Clock, ContainerConfig, ContainerStatus, ContainerView, NodeRef, RemoteContainerState, StopOptions, StopResult } from '../types.js'
 import type { Ledger } from './ledger.js'
 import type { Reputation } from './reputation.js'
@@ -40,6 +42,8 @@ const RUNNING = 'running'
 /** State shown for a container recorded running before a restart, until its supplier answers. */
 export const UNKNOWN = 'unknown'
 
+/** Launch cancels waiting for their suppliers, at most: the oldest is dropped for a new one. */
+export const MAX_PENDING_CANCELS = 1024
 /** Re-placements of containers with a restart policy running at the same time. */
 export const RESTART_CONCURRENCY = 4
 /** Wait before the second try of a re-placement; it doubles with every try, up to `RESTART_MAX_DELAY`. */
@@ -129,6 +133,8 @@ export class UserManager {
   private restarts?: Map<string, PendingRestart>
   /** re-placements under way */
   private restarting = 0
+  /** `supplier launchId` → a launch cancel its supplier has not heard yet; made by the first */
+  private cancels?: Map<string, { supplier: NodeRef, launchId: string, until: number }>
 
   constructor (init: UserManagerInit) {
     this.init = init
@@ -358,6 +364,49 @@ export class UserManager {
     return { id, stopped: false, pending: true, error: `supplier ${container.supplier.peerId} cannot be reached: the container is stopped when it answers again` }
   }
 
+  /**
+   * A launch whose answer never came, and whose cancel its supplier did not hear: the cancel is sent
+   * again with every status check until the supplier hears it, or `until` (when the supplier
+   * removes what nobody claimed on its own).
+   */
+  cancelLater (supplier: NodeRef, launchId: string, until: number): void {
+    const cancels = (this.cancels ??= new Map())
+
+    if (cancels.size >= MAX_PENDING_CANCELS) {
+      cancels.delete(cancels.keys().next().value as string)
+    }
+
+    cancels.set(`${supplier.peerId} ${launchId}`, { supplier, launchId, until })
+    this.arm()
+  }
+
+  /** The cancels waiting for their suppliers, sent again; those heard, or past their time, are dropped. */
+  private async retryCancels (): Promise<void> {
+    const now = this.init.clock.now()
+    const cancels = [...this.cancels?.entries() ?? []]
+
+    await forEachLimit(cancels, STATUS_CONCURRENCY, async ([key, { supplier, launchId, until }]) => {
+      if (until <= now) {
+        this.cancels?.delete(key)
+        return
+      }
+
+      try {
+        await this.withCheckTimeout(async signal => { await this.init.client.cancelLaunch(supplier, launchId, { signal }) }, 'cancel')
+        this.init.log('launch %s at %s cancelled now that its supplier answers', launchId, supplier.peerId)
+        this.cancels?.delete(key)
+      } catch (err: any) {
+        if (err?.name === 'RemoteRequestError') {
+          this.cancels?.delete(key)
+        }
+      }
+    })
+
+    if (this.cancels?.size === 0) {
+      this.cancels = undefined
+    }
+  }
+
   /** A container whose supplier cannot be reached, forgotten: it may still run there, unknown to this peer. */
   private async forget (id: string, container: ContainerView): Promise<StopResult> {
     this.init.log('forgetting %s: its supplier %s cannot be reached', container.containerId, container.supplier.peerId)
@@ -372,7 +421,7 @@ export class UserManager {
   private arm (): void {
     const interval = this.init.statusInterval?.()
 
-    if (!this.running || this.timer != null || interval == null || this.placed.size === 0) {
+    if (!this.running || this.timer != null || interval == null || (this.placed.size === 0 && this.cancels == null)) {
       return
     }
 
@@ -405,6 +454,10 @@ export class UserManager {
     await Promise.all(workers)
     // what the answers found lost or exited is placed again, as the restart policies say
     this.scheduleRestarts()
+
+    if (this.cancels != null) {
+      await this.retryCancels()
+    }
   }
 
   /** Ask one supplier about its containers; each asking waits half the interval at most. */
@@ -464,11 +517,16 @@ export class UserManager {
 
   /** One containerStatus request, given up after half the interval on the roles' clock. */
   private async ask (supplier: NodeRef, ids: string[]): Promise<RemoteContainerState[]> {
+    return this.withCheckTimeout(async signal => this.init.client.containerStatus(supplier, ids, { signal }), 'status check')
+  }
+
+  /** A request of the status checks, given up after half the interval on the roles' clock. */
+  private async withCheckTimeout<T> (request: (signal: AbortSignal) => Promise<T>, what: string): Promise<T> {
     const controller = new AbortController()
-    const timer = this.init.clock.setTimeout(() => { controller.abort(new Error('the supplier did not answer the status check in time')) }, Math.max(1, (this.init.statusInterval?.() ?? 0) / 2))
+    const timer = this.init.clock.setTimeout(() => { controller.abort(new Error(`the supplier did not answer the ${what} in time`)) }, Math.max(1, (this.init.statusInterval?.() ?? 0) / 2))
 
     try {
-      return await this.init.client.containerStatus(supplier, ids, { signal: controller.signal })
+      return await request(controller.signal)
     } finally {
       timer.cancel()
     }
