@@ -9,10 +9,11 @@
  * - `lost`: containers placed on a peer that was then killed (the victims are drawn among the
  *   peers that run containers at the kill)
  * - `lostDetectedMs`: for each of those, the time from the kill to its buyer's view first saying
- *   anything but `running` (p50, p99; `undetected` counts those never detected)
+ *   anything but `running` (p50, p99; `undetected` counts those never detected that do not run at
+ *   the end)
  * - `rescheduled`: lost containers that run again, under the same name, on another supplier
  *   (every other placement asks for `--restart always`; `always` counts those lost and how many
- *   of them run again at the end)
+ *   of them run at the end, placed again or back with their supplier)
  * - `duplicated`: names that run on more than one supplier at the end
  * - `orphaned`: containers a live supplier runs for a live buyer that the buyer does not know of;
  *   on the Docker runtime also containers the engine runs for a live supplier that does not know of them
@@ -336,7 +337,9 @@ function compare (o: Observed): ChaosResult {
   // placed on a supplier before it was killed (one placed after its restart is not lost)
   const lostPlacements = [...o.placements.entries()].filter(([, p]) => p.at < (o.killAt.get(p.supplier) ?? -Infinity))
   const delays = lostPlacements.map(([, p]) => o.detected.get(p.containerId)).filter((ms): ms is number => ms != null).sort((a, b) => a - b)
-  const undetected = lostPlacements.filter(([, p]) => o.views.has(p.buyer) && !o.detected.has(p.containerId)).length
+  // a container that never stopped (on Docker its supplier's death does not end it, and the peer
+  // came back before it could be seen lost) was rightly never seen lost
+  const undetected = lostPlacements.filter(([, p]) => o.views.has(p.buyer) && !o.detected.has(p.containerId) && !truthById.has(p.containerId)).length
   const revivedIds = new Set(o.revived.map(index => o.peerIdOf.get(index)))
 
   for (const [name, p] of lostPlacements) {
@@ -348,12 +351,12 @@ function compare (o: Observed): ChaosResult {
   let rescheduled = 0
   const always = { lost: 0, runningAgain: 0 }
   for (const [name, p] of lostPlacements) {
-    const again = o.views.get(p.buyer)?.find(c => c.name === name && c.containerId !== p.containerId && c.state === 'running')
-    const runs = again != null && truthById.has(again.containerId)
-    if (runs) rescheduled++
+    const copies = o.views.get(p.buyer)?.filter(c => c.name === name && c.state === 'running' && truthById.has(c.containerId)) ?? []
+    if (copies.some(c => c.containerId !== p.containerId)) rescheduled++
     if (p.always && o.views.has(p.buyer)) {
       always.lost++
-      if (runs) always.runningAgain++
+      // placed again, or the first copy itself, on a supplier that came back with it
+      if (copies.length > 0) always.runningAgain++
       else note(`not running again: ${name} (restart always) of ${o.peerIdOf.get(p.buyer)?.slice(-6) ?? '?'}`)
     }
   }
