@@ -299,11 +299,17 @@ function banner (node: CaravelaNode, api: ApiServer, runtime: string): string {
   ].join('\n')
 }
 
-/** First SIGINT/SIGTERM: stop the API and leave the network, then exit 0. A second one: exit 1. */
+/**
+ * First SIGINT/SIGTERM: stop the API and leave the network, then exit 0. A second one: exit 1.
+ *
+ * A daemon started with an IPC channel (as the testnet harness starts its peers) also stops so
+ * when the channel closes: the process that started it has exited, however it ended (SIGKILL
+ * included), and a peer left behind would hold its port and data dir with nobody to stop it.
+ */
 function stopOnSignal (node: CaravelaNode, api: ApiServer): void {
   let stopping = false
 
-  const onSignal = (signal: NodeJS.Signals): void => {
+  const onSignal = (signal: string): void => {
     if (stopping) {
       process.exit(1)
     }
@@ -324,6 +330,19 @@ function stopOnSignal (node: CaravelaNode, api: ApiServer): void {
 
   process.on('SIGINT', onSignal)
   process.on('SIGTERM', onSignal)
+
+  if (process.channel != null) {
+    const onDisconnect = (): void => { onSignal('parent gone') }
+    process.once('disconnect', onDisconnect)
+    // listening refs the channel; the daemon's own sockets are what keep it running
+    process.channel.unref()
+
+    if (!process.connected) {
+      // the channel closed while the peer was starting
+      process.off('disconnect', onDisconnect)
+      onDisconnect()
+    }
+  }
 }
 
 /** What went wrong and what to do, on one line. */
