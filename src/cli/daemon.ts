@@ -153,9 +153,36 @@ async function main (flags: Flags): Promise<void> {
 }
 
 /**
+ * The Docker engine's socket: `DOCKER_HOST` when it names a unix socket (`unix:///path`), as the
+ * docker command reads it, else the default one.
+ *
+ * @throws {UsageError} for a `DOCKER_HOST` of another scheme (tcp://, ssh://): the peer talks to a
+ * local engine only
+ */
+function dockerSocket (): string | undefined {
+  const host = process.env.DOCKER_HOST
+
+  if (host == null || host === '') {
+    return undefined
+  }
+
+  if (!host.startsWith('unix://') || host.length === 'unix://'.length) {
+    throw new UsageError(`DOCKER_HOST="${host}": a peer talks to a Docker engine on a unix socket only (unix:///path/to/docker.sock)`)
+  }
+
+  return host.slice('unix://'.length)
+}
+
+/**
  * The container runtime `--runtime` names, with the advertised capacity. Without the flag: Docker
  * when an engine answers, else none (never the memory runtime on its own). The Docker runtime
  * records the images it pulls in the data directory, so that it removes them after a restart too.
+ *
+ * `--runtime docker` does not wait for the engine: a peer whose engine does not answer yet (a
+ * machine where the peer starts before dockerd, an engine restarting) starts anyway with its
+ * runtime unavailable, trading and placing but offering nothing. Its capacity is read when the
+ * engine first answers (the engine's, or --cpus/--memory), and it offers from then on (the
+ * roles' runtime checks, `PeerRoles.start`).
  */
 async function runtimeFor (flags: Flags, config: CaravelaConfig, dataDir: string, cpuSlices: () => number): Promise<{ name: string, make?: (peerId: PeerId) => ContainerRuntime | Promise<ContainerRuntime> }> {
   const name = flags.runtime ?? (await dockerAnswers() ? 'docker' : 'none')
@@ -167,6 +194,7 @@ async function runtimeFor (flags: Flags, config: CaravelaConfig, dataDir: string
       const { DockerRuntime } = await import('../runtime/docker-runtime.js')
       const { network, pidsLimit, openFilesLimit, logMaxSize, logMaxFiles, readOnlyRootfs, diskQuota, imageCleanupInterval, imageGracePeriod } = config.supplier
       const init = {
+        socketPath: dockerSocket(),
         hostIp: flags['publish-ip'] ?? DEFAULT_PUBLISH_IP,
         cpuSlices,
         network,
@@ -180,7 +208,7 @@ async function runtimeFor (flags: Flags, config: CaravelaConfig, dataDir: string
         imageGracePeriodMs: imageGracePeriod,
         stateDir: dataDir
       }
-      return { name, make: async peerId => DockerRuntime.connect({ ...init, ownerPeerId: peerId.toString() }) }
+      return { name, make: peerId => new DockerRuntime({ ...init, ownerPeerId: peerId.toString() }) }
     }
     case 'memory': {
       const { MemoryRuntime } = await import('../runtime/memory-runtime.js')
@@ -203,9 +231,10 @@ async function runtimeFor (flags: Flags, config: CaravelaConfig, dataDir: string
 /** True when a Docker engine answers on its default socket. */
 async function dockerAnswers (): Promise<boolean> {
   const { DockerRuntime } = await import('../runtime/docker-runtime.js')
+  const socketPath = dockerSocket()
 
   try {
-    await new DockerRuntime({ ownerPeerId: 'probe', imageCleanupIntervalMs: 0 }).ping({ signal: AbortSignal.timeout(DOCKER_PROBE_TIMEOUT) })
+    await new DockerRuntime({ ownerPeerId: 'probe', socketPath, imageCleanupIntervalMs: 0 }).ping({ signal: AbortSignal.timeout(DOCKER_PROBE_TIMEOUT) })
     return true
   } catch {
     return false
@@ -293,10 +322,19 @@ function banner (node: CaravelaNode, api: ApiServer, runtime: string): string {
     `Caravela peer ${peerId} listening on:`,
     ...addresses.map(address => `  ${address}`),
     `Control API: ${api.url}`,
-    `Runtime: ${runtime === 'none' ? 'none (this peer trades and places containers but runs none; start a Docker engine or pass --runtime)' : runtime}`,
+    `Runtime: ${runtime === 'none' ? 'none (this peer trades and places containers but runs none; start a Docker engine or pass --runtime)' : runtimeLine(runtime, node)}`,
     `Network configuration: ${networkConfigDigest(node.services.caravela.config.network)} (sha256, for --network-config)`,
     ''
   ].join('\n')
+}
+
+/** The runtime's name; when its engine does not answer, that the peer offers once it does. */
+function runtimeLine (runtime: string, node: CaravelaNode): string {
+  const { state, reason } = node.services.caravela.status().runtime
+
+  return state === 'ok'
+    ? runtime
+    : `${runtime}, but its engine does not answer: this peer offers nothing until it does, then offers its capacity (${reason ?? 'no answer'})`
 }
 
 /**
