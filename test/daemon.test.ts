@@ -239,9 +239,11 @@ Daemons('an unreachable bootstrap peer exits 1 with one line within 20 s', async
 Daemons('--runtime docker with no engine answering: the peer starts, says so and offers nothing; once an engine answers on the socket it offers', async (ctx) => {
   const socket = join(ctx.dir, 'engine.sock')
   const dataDir = join(ctx.dir, 'engine-down')
-  const daemon = startDaemon(ctx, dataDir, ['--listen', '/ip4/127.0.0.1/tcp/0', '--runtime', 'docker', '--cpus', '1', '--memory', '512m'], { DOCKER_HOST: `unix://${socket}` })
+  const configFile = join(ctx.dir, 'check-often.toml')
+  await writeFile(configFile, '[node]\nruntimeCheckInterval = "1s"\n')
+  const daemon = startDaemon(ctx, dataDir, ['--listen', '/ip4/127.0.0.1/tcp/0', '--runtime', 'docker', '--cpus', '1', '--memory', '512m', '--config', configFile], { DOCKER_HOST: `unix://${socket}` })
   await waitUntilUp(daemon)
-  assert.match(daemon.stdout, /^Runtime: docker, but its engine does not answer: this peer offers nothing until it does, then offers its capacity \(No Docker engine answers on \S+engine\.sock/m)
+  assert.match(daemon.stdout, /^Runtime: docker, but its engine does not answer: this peer offers nothing until it does, then offers its capacity \(checked every 1s; No Docker engine answers on \S+engine\.sock/m)
 
   const down = await caravela<CaravelaStatus>('node', '--json', '--data-dir', dataDir)
   assert.is(down.runtime.state, 'unavailable')
@@ -264,7 +266,7 @@ Daemons('--runtime docker with no engine answering: the peer starts, says so and
     const up = await waitFor(async () => {
       const status = await caravela<CaravelaStatus>('node', '--json', '--data-dir', dataDir)
       return status.runtime.state === 'ok' ? status : undefined
-    }, { timeout: 20_000, interval: 500, message: 'the runtime to be ok once the engine answers' })
+    }, { timeout: 10_000, interval: 250, message: 'the runtime to be ok once the engine answers' })
     assert.ok(up.capacity.cpus > 0, `capacity ${JSON.stringify(up.capacity)}`)
     assert.is(up.runtime.outages, 1)
 
@@ -274,6 +276,13 @@ Daemons('--runtime docker with no engine answering: the peer starts, says so and
     connections.forEach(socket => { socket.destroy() })
     proxy.close()
   }
+})
+
+Daemons('a runtimeCheckInterval out of bounds in the configuration file exits 1 with one line naming the file and the key', async (ctx) => {
+  const configFile = join(ctx.dir, 'never-check.toml')
+  await writeFile(configFile, '[node]\nruntimeCheckInterval = "0"\n')
+  const daemon = startDaemon(ctx, join(ctx.dir, 'never-check'), ['--config', configFile])
+  await assertFailsWith(daemon, 1, /^caravela: error: invalid configuration in \S+never-check\.toml: node\.runtimeCheckInterval: must be a duration from "1s" to "10m" \(the checks of the container engine cannot be turned off\), got "0s"$/m, 20_000)
 })
 
 Daemons('a DOCKER_HOST other than a unix socket exits 2 with one line', async (ctx) => {

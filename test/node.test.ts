@@ -269,10 +269,10 @@ Node('a node whose Docker engine does not answer starts, reports its runtime una
   await runtime.close()
 })
 
-Node('a supplier whose engine answers only after its start offers from then on', async (ctx) => {
+Node('a supplier whose engine answers only after its start offers from then on, checked as often as its [node] runtimeCheckInterval says', async (ctx) => {
   const runtime = new MemoryRuntime({ cpus: 2, memory: 2048 })
   runtime.down('not up yet')
-  const supplier = await createTestNode('late-engine', { runtime, runtimeCheckInterval: 200 })
+  const supplier = await createTestNode('late-engine', { runtime, config: testConfig(c => { c.node.runtimeCheckInterval = 1_000 }) })
   ctx.nodes.push(supplier)
   const buyer = await createTestNode('buyer', { config: testConfig(c => { c.node.bootstrap = [dialableAddress(supplier)] }) })
   ctx.nodes.push(buyer)
@@ -284,8 +284,11 @@ Node('a supplier whose engine answers only after its start offers from then on',
   assert.is(traded(), 0, 'offers of a supplier whose engine never answered')
 
   runtime.up()
+  const upAt = Date.now()
+  // within one check of 1 s (the default checks every 5 s)
+  await waitFor(() => supplier.services.caravela.status().runtime.state === 'ok', { timeout: 2_500, interval: 50, message: 'the next check to find the engine' })
+  assert.ok(Date.now() - upAt < 2_500)
   await waitFor(() => traded() > 0, { timeout: 10_000, message: 'the offers once the engine answers' })
-  assert.is(supplier.services.caravela.status().runtime.state, 'ok')
   assert.ok(supplier.services.caravela.status().capacity.cpus > 0)
   const [placed] = await buyer.services.caravela.run([container({ cpus: 1, memory: 256 })])
   assert.is(placed.supplier.peerId, supplierId)

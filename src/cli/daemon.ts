@@ -10,7 +10,7 @@ import { resolve } from 'node:path'
 import { parseArgs } from 'node:util'
 import { logger } from '@libp2p/logger'
 import { apiRoutes, startApiServer } from '../api/server.js'
-import { defaultConfig, loadConfigFile, networkConfigDigest, parseMemory, parsePortRange, validateConfig } from '../config/config.js'
+import { defaultConfig, formatDuration, loadConfigFile, networkConfigDigest, parseMemory, parsePortRange, validateConfig } from '../config/config.js'
 import { InvalidConfigurationError } from '../errors.js'
 import { defaultDataDir, errorLine, EXIT_USAGE, formatOptions, isUsageError, UsageError } from './shared.js'
 import type { ApiServer } from '../api/server.js'
@@ -334,7 +334,7 @@ function runtimeLine (runtime: string, node: CaravelaNode): string {
 
   return state === 'ok'
     ? runtime
-    : `${runtime}, but its engine does not answer: this peer offers nothing until it does, then offers its capacity (${reason ?? 'no answer'})`
+    : `${runtime}, but its engine does not answer: this peer offers nothing until it does, then offers its capacity (checked every ${formatDuration(node.services.caravela.config.node.runtimeCheckInterval)}; ${reason ?? 'no answer'})`
 }
 
 /**

@@ -10,13 +10,14 @@
  * buyers told) before the peer offers again.
  */
 
+import { DEFAULT_RUNTIME_CHECK_INTERVAL } from '../config/config.js'
 import { repeat } from './tasks.js'
 import type { AbortOptions, Clock, ContainerRuntime, OwnedContainer, RuntimeHealthState } from '../types.js'
 import type { PeriodicTasks, RepeatingTask } from './tasks.js'
 import type { Logger } from '@libp2p/interface'
 
-/** Milliseconds between two checks of the engine of a peer. */
-export const RUNTIME_CHECK_INTERVAL = 5_000
+/** Milliseconds between two checks of the engine of a peer (`node.runtimeCheckInterval`). */
+export const RUNTIME_CHECK_INTERVAL = DEFAULT_RUNTIME_CHECK_INTERVAL
 /** Milliseconds a check waits for the engine: one that hangs is as gone as one that refuses. */
 export const RUNTIME_CHECK_TIMEOUT = 5_000
 /** `name`s of the errors of a runtime whose engine does not answer. */
