@@ -124,7 +124,8 @@ export async function startTestnet (init: TestnetInit): Promise<Testnet> {
   let stopping = false
 
   // peers run in process groups of their own, so that Ctrl-C reaches only the caller, which
-  // then stops them once; should the caller exit without stop(), they go with it
+  // then stops them once; should the caller exit without stop(), they go with it: killed here
+  // on a plain exit, and on their own when the caller dies of a signal (see spawnPeer)
   const killLeftovers = (): void => {
     processes.filter(isRunning).forEach(child => child.kill('SIGKILL'))
   }
@@ -253,7 +254,12 @@ function spawnPeer (dir: string, index: number, init: TestnetInit, bootstrap?: s
     ...(init.runtime == null ? [] : ['--runtime', init.runtime]),
     ...(init.extraArgs ?? [])
   ]
-  const child = spawn(process.execPath, args, { env: init.env ?? process.env, stdio: ['ignore', 'pipe', 'pipe'], detached: true })
+  // the IPC channel is only a lifeline: a daemon stops when it closes, so that the peers go with
+  // this process even when a signal (SIGTERM from the test runner, Ctrl-C, SIGKILL) ends it
+  // without running its 'exit' handlers
+  const child = spawn(process.execPath, args, { env: init.env ?? process.env, stdio: ['ignore', 'pipe', 'pipe', 'ipc'], detached: true })
+  // the lifeline must not keep this process running either
+  child.channel?.unref()
   const log = createWriteStream(join(dir, `peer-${index}.log`), { flags: append ? 'a' : 'w' })
   child.stdout?.pipe(log, { end: false })
   child.stderr?.pipe(log, { end: false })

@@ -20,7 +20,6 @@ import { copyHandlers } from './protocols/handlers.js'
 import { CaravelaProtocolServer } from './protocols/server.js'
 import { ResourceMap } from './resources/resource-map.js'
 import { PeerRoles } from './roles/peer-roles.js'
-import { RUNTIME_CHECK_INTERVAL } from './roles/runtime-health.js'
 import { NO_RUNTIME } from './runtime/no-runtime.js'
 import { DatastoreStore } from './store/datastore-store.js'
 import { CPU_CLASS_NAMES } from './types.js'
@@ -69,7 +68,7 @@ export interface CaravelaInit {
    * Milliseconds between two checks that the runtime's engine answers: while it does not, the
    * peer withdraws its offers and refuses launches (`CaravelaStatus.runtime`).
    *
-   * @default RUNTIME_CHECK_INTERVAL (5 s)
+   * @default the configuration's `node.runtimeCheckInterval` (5 s)
    */
   runtimeCheckInterval?: number
   /** @default systemClock */
@@ -221,7 +220,7 @@ export class CaravelaService implements Startable, Caravela {
       supplierPolicy: this.config.supplier,
       addressesOf: async peerId => this.announcedAddresses(peerId),
       allow: this.config.node.allow,
-      runtimeCheckInterval: this.init.runtime == null ? undefined : this.init.runtimeCheckInterval ?? RUNTIME_CHECK_INTERVAL
+      runtimeCheckInterval: this.init.runtime == null ? undefined : this.init.runtimeCheckInterval ?? this.config.node.runtimeCheckInterval
     })
     this.setHandlers(roles.handlers)
     await this.server.start()

@@ -95,7 +95,8 @@ test('defaults: the original\'s built-in defaults, but for the discovery backend
       memory: undefined,
       cpuClass: 'low',
       networkConfig: undefined,
-      allow: []
+      allow: [],
+      runtimeCheckInterval: 5_000
     },
     supplier: {
       allowBuyers: [],
@@ -194,6 +195,7 @@ memory = "2g"
 cpuClass = "high"
 allow = ["/ip4/127.0.0.0/ipcidr/8", "/ip6/fd00::/ipcidr/8", "/ip4/192.0.2.7"]
 networkConfig = "${'ab'.repeat(32)}"
+runtimeCheckInterval = "30s"
 
 [supplier]
 allowBuyers = ["${PEER}"]
@@ -259,7 +261,8 @@ imageGracePeriod = "10m"
       memory: 2048,
       cpuClass: 'high',
       networkConfig: 'ab'.repeat(32),
-      allow: ['/ip4/127.0.0.0/ipcidr/8', '/ip6/fd00::/ipcidr/8', '/ip4/192.0.2.7']
+      allow: ['/ip4/127.0.0.0/ipcidr/8', '/ip6/fd00::/ipcidr/8', '/ip4/192.0.2.7'],
+      runtimeCheckInterval: 30_000
     },
     supplier: {
       allowBuyers: [PEER],
@@ -476,6 +479,30 @@ test(`invalid configurations are refused with the offending key (${INVALID_TOML.
   for (const [what, toml, key] of INVALID_TOML) {
     expectKey(() => parseConfigToml(toml), key, what)
   }
+})
+
+test('node.runtimeCheckInterval: a duration from 1 s to 10 min, never off', () => {
+  assert.is(parseConfigToml('[node]\nruntimeCheckInterval = "1s"').node.runtimeCheckInterval, 1_000)
+  assert.is(parseConfigToml('[node]\nruntimeCheckInterval = "10m"').node.runtimeCheckInterval, 600_000)
+  assert.is(parseConfigToml('[node]\nruntimeCheckInterval = 2500').node.runtimeCheckInterval, 2_500)
+
+  const range = 'node.runtimeCheckInterval: must be a duration from "1s" to "10m" (the checks of the container engine cannot be turned off), got '
+  const refused: Array<[string, string]> = [
+    ['"500ms"', `${range}"500ms"`],
+    ['"0"', `${range}"0s"`],
+    ['"11m"', `${range}"11m"`],
+    ['"off"', 'node.runtimeCheckInterval: invalid duration "off"'],
+    ['true', 'node.runtimeCheckInterval: must be a duration ("45s", "1m", "500ms") or a number of milliseconds, got boolean true']
+  ]
+
+  for (const [value, message] of refused) {
+    const err = configError(() => parseConfigToml(`[node]\nruntimeCheckInterval = ${value}`), value)
+    assert.is(err.key, 'node.runtimeCheckInterval', value)
+    assert.ok(err.message.startsWith(message), `${value}: ${err.message}`)
+    assert.not.match(err.message, /\n/)
+  }
+
+  expectKey(() => { validateConfig(changed(c => { c.node.runtimeCheckInterval = 1.5 })) }, 'node.runtimeCheckInterval')
 })
 
 test('errors explain themselves', () => {

@@ -6,6 +6,7 @@
 import { execFile, spawn } from 'node:child_process'
 import { existsSync } from 'node:fs'
 import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises'
+import { connect, createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
@@ -14,11 +15,13 @@ import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import * as assert from 'uvu/assert'
 import { startTestnet } from '../scripts/testnet-lib.js'
 import { defaultConfig, networkConfigDigest } from '../src/config/config.js'
+import { DEFAULT_DOCKER_SOCKET } from '../src/runtime/docker-runtime.js'
 import { suite } from './fixtures/suite.js'
 import { FAST_NETWORK_CONFIG } from './fixtures/testnet-config.js'
 import { waitFor } from './fixtures/wait.js'
 import type { CaravelaStatus, PeerSummary } from '../src/types.js'
 import type { ChildProcess } from 'node:child_process'
+import type { Socket } from 'node:net'
 
 const DAEMON = 'dist/src/cli/daemon.js'
 const CARAVELA = 'bin/caravela.js'
@@ -47,10 +50,10 @@ interface Context {
   second?: Up
 }
 
-function startDaemon (ctx: Context, dataDir: string, args: string[] = []): Daemon {
+function startDaemon (ctx: Context, dataDir: string, args: string[] = [], env: NodeJS.ProcessEnv = {}): Daemon {
   const child = spawn(process.execPath, [DAEMON, '--data-dir', dataDir, '--protocol-prefix', PROTOCOL_PREFIX, ...args], {
     stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, DEBUG: '' }
+    env: { ...process.env, DEBUG: '', ...env }
   })
   const daemon: Daemon = {
     child,
@@ -231,6 +234,60 @@ Daemons('an unreachable bootstrap peer exits 1 with one line within 20 s', async
   const daemon = startDaemon(ctx, join(ctx.dir, 'unreachable'), ['--listen', '/ip4/127.0.0.1/tcp/0', '--bootstrap', `/ip4/127.0.0.1/tcp/1/p2p/${peerId}`])
   await assertFailsWith(daemon, 1, /--bootstrap/, 30_000)
   assert.ok(Date.now() - started < 25_000, `took ${Date.now() - started} ms`)
+})
+
+Daemons('--runtime docker with no engine answering: the peer starts, says so and offers nothing; once an engine answers on the socket it offers', async (ctx) => {
+  const socket = join(ctx.dir, 'engine.sock')
+  const dataDir = join(ctx.dir, 'engine-down')
+  const configFile = join(ctx.dir, 'check-often.toml')
+  await writeFile(configFile, '[node]\nruntimeCheckInterval = "1s"\n')
+  const daemon = startDaemon(ctx, dataDir, ['--listen', '/ip4/127.0.0.1/tcp/0', '--runtime', 'docker', '--cpus', '1', '--memory', '512m', '--config', configFile], { DOCKER_HOST: `unix://${socket}` })
+  await waitUntilUp(daemon)
+  assert.match(daemon.stdout, /^Runtime: docker, but its engine does not answer: this peer offers nothing until it does, then offers its capacity \(checked every 1s; No Docker engine answers on \S+engine\.sock/m)
+
+  const down = await caravela<CaravelaStatus>('node', '--json', '--data-dir', dataDir)
+  assert.is(down.runtime.state, 'unavailable')
+  assert.match(down.runtime.reason ?? '', /engine\.sock/)
+  assert.is(down.capacity.cpus, 0)
+
+  // an engine answers on that socket: the machine's, through a proxy (the engine itself is left alone)
+  const connections = new Set<Socket>()
+  const proxy = createServer(client => {
+    const engine = connect(DEFAULT_DOCKER_SOCKET)
+    for (const socket of [client, engine]) {
+      connections.add(socket)
+      socket.on('error', () => { client.destroy(); engine.destroy() })
+    }
+    client.pipe(engine).pipe(client)
+  })
+  await new Promise<void>(resolve => { proxy.listen(socket, resolve) })
+
+  try {
+    const up = await waitFor(async () => {
+      const status = await caravela<CaravelaStatus>('node', '--json', '--data-dir', dataDir)
+      return status.runtime.state === 'ok' ? status : undefined
+    }, { timeout: 10_000, interval: 250, message: 'the runtime to be ok once the engine answers' })
+    assert.ok(up.capacity.cpus > 0, `capacity ${JSON.stringify(up.capacity)}`)
+    assert.is(up.runtime.outages, 1)
+
+    daemon.child.kill('SIGTERM')
+    assert.is((await withTimeout(daemon.exited, 30_000, 'exit after SIGTERM')).code, 0, daemon.stderr)
+  } finally {
+    connections.forEach(socket => { socket.destroy() })
+    proxy.close()
+  }
+})
+
+Daemons('a runtimeCheckInterval out of bounds in the configuration file exits 1 with one line naming the file and the key', async (ctx) => {
+  const configFile = join(ctx.dir, 'never-check.toml')
+  await writeFile(configFile, '[node]\nruntimeCheckInterval = "0"\n')
+  const daemon = startDaemon(ctx, join(ctx.dir, 'never-check'), ['--config', configFile])
+  await assertFailsWith(daemon, 1, /^caravela: error: invalid configuration in \S+never-check\.toml: node\.runtimeCheckInterval: must be a duration from "1s" to "10m" \(the checks of the container engine cannot be turned off\), got "0s"$/m, 20_000)
+})
+
+Daemons('a DOCKER_HOST other than a unix socket exits 2 with one line', async (ctx) => {
+  const daemon = startDaemon(ctx, join(ctx.dir, 'tcp-docker'), ['--runtime', 'docker'], { DOCKER_HOST: 'tcp://127.0.0.1:2375' })
+  await assertFailsWith(daemon, 2, /DOCKER_HOST="tcp:\/\/127\.0\.0\.1:2375": a peer talks to a Docker engine on a unix socket only/, 20_000)
 })
 
 Daemons.run()

@@ -13,6 +13,7 @@ import { createLibp2p } from 'libp2p'
 import * as assert from 'uvu/assert'
 import { defaultConfig, networkConfigDigest, networkConfigToJson } from '../src/config/config.js'
 import { caravela, caravelaDHT, ResourceMap } from '../src/index.js'
+import { DockerRuntime } from '../src/runtime/docker-runtime.js'
 import { MemoryRuntime } from '../src/runtime/memory-runtime.js'
 import { createTestNode, dialableAddress, stopAll, testConfig, TEST_PROTOCOL_PREFIX } from './fixtures/network.js'
 import { container } from './fixtures/roles-network.js'
@@ -252,6 +253,45 @@ Node('a supplier whose engine stops answering withdraws its offers from the netw
   const returnedIn = Date.now() - upAt
   assert.is(supplier.services.caravela.status().runtime.state, 'ok')
   console.log(`  runtime checks every 200 ms over libp2p: offers gone from the traders ${withdrawnIn} ms after the engine stopped, back ${returnedIn} ms after it answered`)
+})
+
+Node('a node whose Docker engine does not answer starts, reports its runtime unavailable and offers nothing', async (ctx) => {
+  const dir = await tempDir(ctx)
+  const runtime = new DockerRuntime({ ownerPeerId: 'engine-down', socketPath: join(dir, 'no-engine.sock'), imageCleanupIntervalMs: 0 })
+  const node = await createTestNode('engine-down', { runtime, runtimeCheckInterval: 200 })
+  ctx.nodes.push(node)
+
+  const status = node.services.caravela.status()
+  assert.is(status.runtime.state, 'unavailable')
+  assert.match(status.runtime.reason ?? '', /No Docker engine answers on \S+no-engine\.sock \(ENOENT\)/)
+  assert.equal(status.capacity, { cpus: 0, memory: 0, cpuClass: 'low' })
+  assert.equal(node.services.caravela.offers().supplying.offers, [])
+  await runtime.close()
+})
+
+Node('a supplier whose engine answers only after its start offers from then on, checked as often as its [node] runtimeCheckInterval says', async (ctx) => {
+  const runtime = new MemoryRuntime({ cpus: 2, memory: 2048 })
+  runtime.down('not up yet')
+  const supplier = await createTestNode('late-engine', { runtime, config: testConfig(c => { c.node.runtimeCheckInterval = 1_000 }) })
+  ctx.nodes.push(supplier)
+  const buyer = await createTestNode('buyer', { config: testConfig(c => { c.node.bootstrap = [dialableAddress(supplier)] }) })
+  ctx.nodes.push(buyer)
+  const supplierId = supplier.peerId.toString()
+  const traded = (): number => ctx.nodes.reduce((n, node) => n + (node?.services.caravela.offers().trading.offers.filter(o => o.peerId === supplierId).length ?? 0), 0)
+
+  assert.is(supplier.services.caravela.status().runtime.state, 'unavailable')
+  await new Promise(resolve => setTimeout(resolve, 1_000))
+  assert.is(traded(), 0, 'offers of a supplier whose engine never answered')
+
+  runtime.up()
+  const upAt = Date.now()
+  // within one check of 1 s (the default checks every 5 s)
+  await waitFor(() => supplier.services.caravela.status().runtime.state === 'ok', { timeout: 2_500, interval: 50, message: 'the next check to find the engine' })
+  assert.ok(Date.now() - upAt < 2_500)
+  await waitFor(() => traded() > 0, { timeout: 10_000, message: 'the offers once the engine answers' })
+  assert.ok(supplier.services.caravela.status().capacity.cpus > 0)
+  const [placed] = await buyer.services.caravela.run([container({ cpus: 1, memory: 256 })])
+  assert.is(placed.supplier.peerId, supplierId)
 })
 
 Node('a slice a walk found empty is answered from that walk for a while, without another walk', async (ctx) => {

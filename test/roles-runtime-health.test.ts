@@ -262,4 +262,91 @@ test('a reconciliation that fails keeps the peer unavailable; the next check tri
   health.stop()
 })
 
+test('a supplier whose engine does not answer at its start still starts, unavailable and offering nothing; once the engine answers it reads its capacity and offers', async () => {
+  const net = await createRolesNetwork({
+    size: 6,
+    config: testNetworkConfig(c => { c.discoveryBackend = 'single-offer' }),
+    runtime: i => i === 0 ? { cpus: 2, memory: 2048 } : { cpus: 0, memory: 0 },
+    runtimeCheckInterval: CHECK_INTERVAL,
+    stopped: true
+  })
+  const [supplier, buyer] = net.peers
+  const client = net.network.client(buyer.peer.peerId)
+  supplier.runtime.down('no engine on /tmp/nothing.sock')
+  let calls = 0
+  const { getCpuAndRam } = supplier.runtime
+  supplier.runtime.getCpuAndRam = async () => { calls++; return getCpuAndRam.call(supplier.runtime) }
+
+  await Promise.all(net.peers.map(async p => { await p.roles.start() }))
+  await net.clock.settle()
+
+  const state = supplier.roles.runtimeState()
+  assert.is(state.state, 'unavailable')
+  assert.match(state.reason ?? '', /no engine on \/tmp\/nothing\.sock/)
+  assert.is(state.outages, 1)
+  // nothing offered, no capacity read yet, and the engine was not asked for it
+  assert.is(tradedOffers(net, supplier), 0)
+  assert.equal(supplier.roles.offers().supplying.offers, [])
+  assert.equal(supplier.roles.offers().supplying.max, { cpuClass: 0, cpus: 0, memory: 0 })
+  assert.is(calls, 0)
+  assert.equal(await client.getOffers(supplier.peer.node, false, { own: true }), [])
+  const err = await rejection(client.launchContainer(supplier.peer.node, 1, 'while-down', [container({ cpus: 1, memory: 256 })]))
+  assert.is(err.status, 'UNAVAILABLE')
+  assert.match(err.message, /container engine does not answer/)
+  // the rest of the peer works: it trades and places (here on nobody, as nobody else supplies)
+  assert.ok(await rejection(supplier.roles.run([container({ cpus: 1, memory: 256 })])) instanceof Error)
+
+  // checks while the engine stays away change nothing
+  await net.clock.advance(3 * CHECK_INTERVAL)
+  await net.clock.settle()
+  assert.is(supplier.roles.runtimeState().state, 'unavailable')
+  assert.is(tradedOffers(net, supplier), 0)
+
+  supplier.runtime.up()
+  await net.clock.advance(CHECK_INTERVAL)
+  await net.clock.settle()
+  assert.is(supplier.roles.runtimeState().state, 'ok')
+  assert.is(supplier.roles.runtimeState().outages, 1)
+  assert.is(calls, 1, 'the capacity is read once the engine answers')
+  assert.ok(supplier.roles.offers().supplying.max.cpus > 0, 'the capacity was not read')
+  assert.ok(tradedOffers(net, supplier) > 0, 'the supplier does not offer once its engine answers')
+  const [placed] = await buyer.roles.run([container({ cpus: 1, memory: 256 })])
+  assert.is(placed.supplier.peerId, supplier.peer.peerId)
+  await net.stop()
+})
+
+test('a supplier restarted while its engine does not answer recovers its containers once the engine answers, then offers what they leave free', async () => {
+  const net = await oneSupplier()
+  const [supplier, buyer] = net.peers
+  const [placed] = await buyer.roles.run([container({ cpus: 1, memory: 512 })])
+  await net.clock.settle()
+  const max = supplier.roles.offers().supplying.max
+
+  const restarted = await net.restart(supplier.peer.peerId, () => { supplier.runtime.down('engine not up yet') })
+  assert.is(restarted.roles.runtimeState().state, 'unavailable')
+  assert.equal(restarted.roles.hosted(), [], 'containers are unknown until the engine answers')
+  assert.is(tradedOffers(net, restarted), 0)
+  // the buyer asking about its container hears that the supplier does not know yet, not that it is gone
+  const err = await rejection(net.network.client(buyer.peer.peerId).containerStatus(restarted.peer.node, [placed.containerId]))
+  assert.is(err.status, 'UNAVAILABLE')
+
+  restarted.runtime.up()
+  await net.clock.advance(CHECK_INTERVAL)
+  await net.clock.settle()
+  assert.is(restarted.roles.runtimeState().state, 'ok')
+  assert.equal(restarted.roles.hosted().map(h => h.containerId), [placed.containerId])
+  assert.equal(restarted.roles.offers().supplying.max, max)
+  assert.is(restarted.roles.offers().supplying.available.cpus, max.cpus - 1)
+  assert.ok(tradedOffers(net, restarted) > 0)
+  await net.stop()
+})
+
+test('a peer without engine checks whose engine does not answer at its start fails to start, as nothing would find the engine back', async () => {
+  const net = await createRolesNetwork({ size: 1, stopped: true })
+  const [peer] = net.peers
+  peer.runtime.down('no engine')
+  const err = await rejection(peer.roles.start())
+  assert.is(err.name, 'RuntimeUnavailableError')
+})
+
 test.run()

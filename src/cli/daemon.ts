@@ -10,7 +10,7 @@ import { resolve } from 'node:path'
 import { parseArgs } from 'node:util'
 import { logger } from '@libp2p/logger'
 import { apiRoutes, startApiServer } from '../api/server.js'
-import { defaultConfig, loadConfigFile, networkConfigDigest, parseMemory, parsePortRange, validateConfig } from '../config/config.js'
+import { defaultConfig, formatDuration, loadConfigFile, networkConfigDigest, parseMemory, parsePortRange, validateConfig } from '../config/config.js'
 import { InvalidConfigurationError } from '../errors.js'
 import { defaultDataDir, errorLine, EXIT_USAGE, formatOptions, isUsageError, UsageError } from './shared.js'
 import type { ApiServer } from '../api/server.js'
@@ -153,9 +153,36 @@ async function main (flags: Flags): Promise<void> {
 }
 
 /**
+ * The Docker engine's socket: `DOCKER_HOST` when it names a unix socket (`unix:///path`), as the
+ * docker command reads it, else the default one.
+ *
+ * @throws {UsageError} for a `DOCKER_HOST` of another scheme (tcp://, ssh://): the peer talks to a
+ * local engine only
+ */
+function dockerSocket (): string | undefined {
+  const host = process.env.DOCKER_HOST
+
+  if (host == null || host === '') {
+    return undefined
+  }
+
+  if (!host.startsWith('unix://') || host.length === 'unix://'.length) {
+    throw new UsageError(`DOCKER_HOST="${host}": a peer talks to a Docker engine on a unix socket only (unix:///path/to/docker.sock)`)
+  }
+
+  return host.slice('unix://'.length)
+}
+
+/**
  * The container runtime `--runtime` names, with the advertised capacity. Without the flag: Docker
  * when an engine answers, else none (never the memory runtime on its own). The Docker runtime
  * records the images it pulls in the data directory, so that it removes them after a restart too.
+ *
+ * `--runtime docker` does not wait for the engine: a peer whose engine does not answer yet (a
+ * machine where the peer starts before dockerd, an engine restarting) starts anyway with its
+ * runtime unavailable, trading and placing but offering nothing. Its capacity is read when the
+ * engine first answers (the engine's, or --cpus/--memory), and it offers from then on (the
+ * roles' runtime checks, `PeerRoles.start`).
  */
 async function runtimeFor (flags: Flags, config: CaravelaConfig, dataDir: string, cpuSlices: () => number): Promise<{ name: string, make?: (peerId: PeerId) => ContainerRuntime | Promise<ContainerRuntime> }> {
   const name = flags.runtime ?? (await dockerAnswers() ? 'docker' : 'none')
@@ -167,6 +194,7 @@ async function runtimeFor (flags: Flags, config: CaravelaConfig, dataDir: string
       const { DockerRuntime } = await import('../runtime/docker-runtime.js')
       const { network, pidsLimit, openFilesLimit, logMaxSize, logMaxFiles, readOnlyRootfs, diskQuota, imageCleanupInterval, imageGracePeriod } = config.supplier
       const init = {
+        socketPath: dockerSocket(),
         hostIp: flags['publish-ip'] ?? DEFAULT_PUBLISH_IP,
         cpuSlices,
         network,
@@ -180,7 +208,7 @@ async function runtimeFor (flags: Flags, config: CaravelaConfig, dataDir: string
         imageGracePeriodMs: imageGracePeriod,
         stateDir: dataDir
       }
-      return { name, make: async peerId => DockerRuntime.connect({ ...init, ownerPeerId: peerId.toString() }) }
+      return { name, make: peerId => new DockerRuntime({ ...init, ownerPeerId: peerId.toString() }) }
     }
     case 'memory': {
       const { MemoryRuntime } = await import('../runtime/memory-runtime.js')
@@ -203,9 +231,10 @@ async function runtimeFor (flags: Flags, config: CaravelaConfig, dataDir: string
 /** True when a Docker engine answers on its default socket. */
 async function dockerAnswers (): Promise<boolean> {
   const { DockerRuntime } = await import('../runtime/docker-runtime.js')
+  const socketPath = dockerSocket()
 
   try {
-    await new DockerRuntime({ ownerPeerId: 'probe', imageCleanupIntervalMs: 0 }).ping({ signal: AbortSignal.timeout(DOCKER_PROBE_TIMEOUT) })
+    await new DockerRuntime({ ownerPeerId: 'probe', socketPath, imageCleanupIntervalMs: 0 }).ping({ signal: AbortSignal.timeout(DOCKER_PROBE_TIMEOUT) })
     return true
   } catch {
     return false
@@ -293,17 +322,32 @@ function banner (node: CaravelaNode, api: ApiServer, runtime: string): string {
     `Caravela peer ${peerId} listening on:`,
     ...addresses.map(address => `  ${address}`),
     `Control API: ${api.url}`,
-    `Runtime: ${runtime === 'none' ? 'none (this peer trades and places containers but runs none; start a Docker engine or pass --runtime)' : runtime}`,
+    `Runtime: ${runtime === 'none' ? 'none (this peer trades and places containers but runs none; start a Docker engine or pass --runtime)' : runtimeLine(runtime, node)}`,
     `Network configuration: ${networkConfigDigest(node.services.caravela.config.network)} (sha256, for --network-config)`,
     ''
   ].join('\n')
 }
 
-/** First SIGINT/SIGTERM: stop the API and leave the network, then exit 0. A second one: exit 1. */
+/** The runtime's name; when its engine does not answer, that the peer offers once it does. */
+function runtimeLine (runtime: string, node: CaravelaNode): string {
+  const { state, reason } = node.services.caravela.status().runtime
+
+  return state === 'ok'
+    ? runtime
+    : `${runtime}, but its engine does not answer: this peer offers nothing until it does, then offers its capacity (checked every ${formatDuration(node.services.caravela.config.node.runtimeCheckInterval)}; ${reason ?? 'no answer'})`
+}
+
+/**
+ * First SIGINT/SIGTERM: stop the API and leave the network, then exit 0. A second one: exit 1.
+ *
+ * A daemon started with an IPC channel (as the testnet harness starts its peers) also stops so
+ * when the channel closes: the process that started it has exited, however it ended (SIGKILL
+ * included), and a peer left behind would hold its port and data dir with nobody to stop it.
+ */
 function stopOnSignal (node: CaravelaNode, api: ApiServer): void {
   let stopping = false
 
-  const onSignal = (signal: NodeJS.Signals): void => {
+  const onSignal = (signal: string): void => {
     if (stopping) {
       process.exit(1)
     }
@@ -324,6 +368,19 @@ function stopOnSignal (node: CaravelaNode, api: ApiServer): void {
 
   process.on('SIGINT', onSignal)
   process.on('SIGTERM', onSignal)
+
+  if (process.channel != null) {
+    const onDisconnect = (): void => { onSignal('parent gone') }
+    process.once('disconnect', onDisconnect)
+    // listening refs the channel; the daemon's own sockets are what keep it running
+    process.channel.unref()
+
+    if (!process.connected) {
+      // the channel closed while the peer was starting
+      process.off('disconnect', onDisconnect)
+      onDisconnect()
+    }
+  }
 }
 
 /** What went wrong and what to do, on one line. */

@@ -85,7 +85,8 @@ const NODE_KEYS = {
   memory: 'memory',
   cpuClass: 'cpuClass',
   networkConfig: 'string',
-  allow: 'strings'
+  allow: 'strings',
+  runtimeCheckInterval: 'duration'
 } as const satisfies Record<keyof NodeConfig, string>
 
 /** How each `SupplierConfig` key is read from TOML. */
@@ -106,6 +107,14 @@ const SUPPLIER_KEYS = {
 } as const satisfies Record<keyof SupplierConfig, string>
 
 const CONTAINER_NETWORKS: readonly ContainerNetwork[] = ['bridge', 'none']
+
+/**
+ * Milliseconds between two checks of a peer's container engine (`node.runtimeCheckInterval`), and
+ * its bounds. The checks cannot be turned off: a peer that never checks would go on offering
+ * through an outage, and a peer whose engine did not answer at its start would never offer.
+ */
+export const DEFAULT_RUNTIME_CHECK_INTERVAL = 5_000
+const RUNTIME_CHECK_INTERVAL_BOUNDS = { min: 1_000, max: 600_000 } as const
 
 /** The host ports containers may publish by default: none of the privileged ones. */
 export const DEFAULT_HOST_PORTS = { min: 1024, max: 65535 } as const
@@ -161,7 +170,8 @@ export function defaultConfig (): CaravelaConfig {
       memory: undefined,
       cpuClass: 'low',
       networkConfig: undefined,
-      allow: []
+      allow: [],
+      runtimeCheckInterval: DEFAULT_RUNTIME_CHECK_INTERVAL
     },
     supplier: defaultSupplierConfig()
   }
@@ -745,6 +755,14 @@ function validateNode (node: NodeConfig): void {
       throw new InvalidConfigurationError(`node.allow[${i}]`, err.message)
     }
   })
+
+  const { min, max } = RUNTIME_CHECK_INTERVAL_BOUNDS
+
+  if (!Number.isInteger(node.runtimeCheckInterval) || node.runtimeCheckInterval < min || node.runtimeCheckInterval > max) {
+    const given = Number.isInteger(node.runtimeCheckInterval) && node.runtimeCheckInterval >= 0 ? `"${formatDuration(node.runtimeCheckInterval)}"` : show(node.runtimeCheckInterval)
+    throw new InvalidConfigurationError('node.runtimeCheckInterval',
+      `must be a duration from "${formatDuration(min)}" to "${formatDuration(max)}" (the checks of the container engine cannot be turned off), got ${given}`)
+  }
 }
 
 function validateSupplier (supplier: SupplierConfig): void {

@@ -82,6 +82,11 @@ export interface NodeConfig {
    * allows `/ip4/127.0.0.0/ipcidr/8`; empty, every address is limited
    */
   allow: string[]
+  /**
+   * milliseconds between two checks that the container engine answers: while it does not, the
+   * peer offers nothing and refuses launches; when it answers again it reconciles and offers
+   */
+  runtimeCheckInterval: number
 }
 
 /** A container network a supplier gives its containers. */

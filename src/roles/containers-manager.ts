@@ -537,7 +537,16 @@ export class ContainersManager {
 
     try {
       const records = await this.init.ledger.hosted()
-      const owned = await this.ownedContainers(records)
+      let owned: OwnedContainer[]
+
+      try {
+        owned = await this.ownedContainers(records)
+      } catch (err) {
+        // nothing changed yet (an engine that does not answer at the peer's start): the next
+        // start recovers from the beginning
+        this.recovery = undefined
+        throw err
+      }
       const byId = new Map(owned.map(c => [c.containerId, c]))
       const claimed = new Set<string>()
 

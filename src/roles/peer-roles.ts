@@ -19,7 +19,7 @@ import { LoopbackClient } from './loopback-client.js'
 import { cryptoRandom } from './random.js'
 import { Reputation } from './reputation.js'
 import { clampToPeerBound, describeResources, peerResourceBound, sameResources } from './resources.js'
-import { RuntimeHealth } from './runtime-health.js'
+import { isRuntimeUnavailable, RuntimeHealth } from './runtime-health.js'
 import { computeCapacity, PUBLISH_DELAY, Supplier } from './supplier.js'
 import { Trader } from './trader.js'
 import { UserManager } from './user-manager.js'
@@ -147,6 +147,11 @@ export class PeerRoles {
   private readonly users: UserManager
   /** watches the container engine, when `runtimeCheckInterval` is set */
   private readonly health?: RuntimeHealth
+  /**
+   * What the supplier offers, once read: not before the engine first answers, when it did not
+   * at the start (`start`)
+   */
+  private offered?: Resources
   /** when the roles were made: the runtime is taken to answer since then while nothing checks it */
   private readonly createdAt: number
   private unsubscribeExits?: () => void
@@ -181,8 +186,14 @@ export class PeerRoles {
         timeout: init.runtimeCheckTimeout,
         log: logger.forComponent('caravela:runtime'),
         onDown: async reason => { await this.supplier.suspend(reason) },
-        reconcile: async () => { await this.containers.reconcile() },
-        onUp: () => { this.supplier.resume() }
+        // an engine that did not answer at the start answers for the first time: what the start
+        // skipped (the capacity, the containers recovered) comes now
+        reconcile: async () => {
+          if (this.running) {
+            await (this.offered == null ? this.prepareSupplier() : this.containers.reconcile())
+          }
+        },
+        onUp: () => { this.offer() }
       })
     }
 
@@ -236,6 +247,13 @@ export class PeerRoles {
    * Compute the capacity; the first time, reconcile the ledger with the runtime (containers
    * still running hold their resources again); then start the timers and publish the offers.
    *
+   * A peer whose container engine does not answer at the start (a Docker engine not up yet, or
+   * gone) still starts when its engine is watched (`runtimeCheckInterval`): it trades and places
+   * containers, reports the runtime unavailable and offers nothing. Its capacity (the engine's,
+   * unless both CPUs and memory are given) and its containers are read when the engine first
+   * answers, and it offers from then on. Without the watch such a start fails, as nothing would
+   * ever find the engine back.
+   *
    * @throws {UnsupportedBackendError} when the network's discovery backend is none the roles know
    */
   async start (): Promise<void> {
@@ -250,7 +268,7 @@ export class PeerRoles {
       throw new UnsupportedBackendError(backend)
     }
 
-    const capacity = this.withinBound(computeCapacity(await this.machine(), config()))
+    let unavailable = await this.health?.probe()
     this.running = true
 
     if (hasExitEvents(runtime)) {
@@ -260,7 +278,15 @@ export class PeerRoles {
     try {
       // placed containers first: a supplier may tell its own buyer that a container exited
       await this.users.load()
-      await this.containers.start()
+
+      unavailable ??= await this.prepareSupplier().then(() => undefined, (err: unknown) => {
+        // the engine stopped between the probe and now
+        if (this.health == null || !isRuntimeUnavailable(err)) {
+          throw err
+        }
+        return (err as Error).message
+      })
+
       this.users.startChecks()
     } catch (err) {
       await this.stop()
@@ -272,8 +298,11 @@ export class PeerRoles {
       this.trader.start()
     }
 
-    this.supplier.start(capacity)
-    this.health?.start()
+    if (unavailable == null) {
+      this.offer()
+    }
+
+    this.health?.start(unavailable)
   }
 
   /** Stop the timers and withdraw every offer from its trader; running containers keep running. */
@@ -395,6 +424,26 @@ export class PeerRoles {
     }
 
     return within
+  }
+
+  /**
+   * What the supplier needs of the engine before it offers: the capacity, and the containers the
+   * engine still runs recovered (they hold their resources again).
+   */
+  private async prepareSupplier (): Promise<void> {
+    const capacity = this.withinBound(computeCapacity(await this.machine(), this.config()))
+    await this.containers.start()
+    this.offered = capacity
+  }
+
+  /** Offer: the first time with the capacity read, after an outage again. Not once stopped. */
+  private offer (): void {
+    if (!this.running || this.offered == null) {
+      return
+    }
+
+    this.supplier.start(this.offered)
+    this.supplier.resume()
   }
 
   /** Cores and MB before overcommit: the advertised ones, or the runtime's. */

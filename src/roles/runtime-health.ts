@@ -10,13 +10,14 @@
  * buyers told) before the peer offers again.
  */
 
+import { DEFAULT_RUNTIME_CHECK_INTERVAL } from '../config/config.js'
 import { repeat } from './tasks.js'
 import type { AbortOptions, Clock, ContainerRuntime, OwnedContainer, RuntimeHealthState } from '../types.js'
 import type { PeriodicTasks, RepeatingTask } from './tasks.js'
 import type { Logger } from '@libp2p/interface'
 
-/** Milliseconds between two checks of the engine of a peer. */
-export const RUNTIME_CHECK_INTERVAL = 5_000
+/** Milliseconds between two checks of the engine of a peer (`node.runtimeCheckInterval`). */
+export const RUNTIME_CHECK_INTERVAL = DEFAULT_RUNTIME_CHECK_INTERVAL
 /** Milliseconds a check waits for the engine: one that hangs is as gone as one that refuses. */
 export const RUNTIME_CHECK_TIMEOUT = 5_000
 /** `name`s of the errors of a runtime whose engine does not answer. */
@@ -62,8 +63,30 @@ export class RuntimeHealth implements PeriodicTasks<'check-runtime'> {
     this.current = { state: 'ok', since: init.clock.now(), outages: 0 }
   }
 
-  /** Check every interval, from one interval on (the engine answered the start already). */
-  start (): void {
+  /**
+   * Whether the engine answers now, before `start`: undefined when it does, else why not. A peer
+   * whose engine does not answer at its start still starts, unavailable (`start(reason)`).
+   */
+  async probe (): Promise<string | undefined> {
+    try {
+      await this.ask()
+      return undefined
+    } catch (err) {
+      return describe(err)
+    }
+  }
+
+  /**
+   * Check every interval, from one interval on. With `unavailable` (what `probe` found), the
+   * engine did not answer the start: the peer is unavailable from now on, with nothing to
+   * withdraw (it offered nothing yet), until a check finds the engine.
+   */
+  start (unavailable?: string): void {
+    if (unavailable != null && this.current.state === 'ok') {
+      this.current = { state: 'unavailable', since: this.init.clock.now(), reason: unavailable, outages: this.current.outages + 1 }
+      this.log.error('the container engine does not answer: this peer offers nothing and refuses launches until it does - %s', unavailable)
+    }
+
     this.task ??= repeat(this.init.clock, this, 'check-runtime')
   }
 
