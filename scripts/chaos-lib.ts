@@ -1,6 +1,7 @@
 /**
  * The chaos harness behind `npm run chaos` and its test: a testnet of peer processes, a steady
- * stream of placements from random live peers, K peers SIGKILLed mid-stream and R of them started
+ * stream of placements from random live peers (peer 0, the bootstrap, places but runs nothing), K
+ * peers SIGKILLed mid-stream and R of them started
  * again later; at the end every live buyer's view (`ps`) is compared with the truth, the
  * containers the live suppliers run (`GET /v1/hosted`).
  *
@@ -12,7 +13,7 @@
  *   anything but `running` (p50, p99; `undetected` counts those never detected that do not run at
  *   the end)
  * - `rescheduled`: lost containers that run again, under the same name, on another supplier
- *   (every other placement asks for `--restart always`; `always` counts those lost and how many
+ *   (every other placement asks for `--restart always`, by peer 0; `always` counts those lost and how many
  *   of them run at the end, placed again or back with their supplier)
  * - `duplicated`: names that run on more than one supplier at the end
  * - `orphaned`: containers a live supplier runs for a live buyer that the buyer does not know of;
@@ -36,7 +37,7 @@ import { startTestnet } from './testnet-lib.js'
 import type { ContainerView, HostedView } from '../src/types.js'
 
 export interface ChaosInit {
-  /** peers of the testnet, peer 0 (the bootstrap) included; peer 0 is never killed */
+  /** peers of the testnet, peer 0 (the bootstrap) included; peer 0 is never killed, and runs no containers, so that every kill can hit some */
   peers: number
   /** peers SIGKILLed a third into the stream */
   kill: number
@@ -76,13 +77,9 @@ export interface ChaosResult {
   examples: string[]
 }
 
-/**
- * Memory of every peer: never the limit. CPUs are: each peer has room for a little more than its
- * share of the stream on the peers that stay up, so that the default binpack policy fills peer
- * after peer rather than putting every container on one, and a kill hits some.
- */
+/** Memory of every peer: never the limit; CPUs are (`capacities`). */
 const PEER_MEMORY = '64g'
-/** CPUs of room each peer has beyond its share. */
+/** CPUs of room each large supplier has beyond its share. */
 const SPARE_CPUS = 2
 /** The image the placements run on the Docker runtime: local, as there is no registry to pull from. */
 export const DOCKER_IMAGE = 'caravela/busybox:test'
@@ -113,12 +110,12 @@ export async function runChaos (init: ChaosInit): Promise<ChaosResult> {
   const log = init.log ?? (() => {})
   const random = seededUniform(init.seed ?? 1)
 
-  if (init.kill >= init.peers || init.restart > init.kill) {
-    throw new RangeError(`kill (${init.kill}) must be below peers (${init.peers}) and restart (${init.restart}) at most kill`)
+  if (init.kill >= init.peers - 1 || init.restart > init.kill) {
+    throw new RangeError(`kill (${init.kill}) must be below peers - 1 (${init.peers - 1}: peer 0 supplies nothing) and restart (${init.restart}) at most kill`)
   }
 
   const total = Math.max(1, Math.round(init.duration * init.rate))
-  const cpus = Math.ceil(total / (init.peers - init.kill)) + SPARE_CPUS
+  const { small, large } = capacities(total, init.peers - 1, init.kill)
   const dir = await mkdtemp(join(tmpdir(), 'caravela-chaos-'))
   log(`starting a testnet of ${init.peers} peer processes (${init.runtime ?? 'memory'} runtime)…`)
   const testnet = await startTestnet({
@@ -126,7 +123,7 @@ export async function runChaos (init: ChaosInit): Promise<ChaosResult> {
     dir: join(dir, 'testnet'),
     protocolPrefix: 'caravela-chaos',
     runtime: init.runtime ?? 'memory',
-    cpus,
+    argsOf: index => index === 0 ? ['--runtime', 'none'] : ['--cpus', String(index <= init.kill ? small : large)],
     memory: PEER_MEMORY,
     ...(init.configFile == null ? {} : { configFile: init.configFile })
   })
@@ -147,10 +144,12 @@ export async function runChaos (init: ChaosInit): Promise<ChaosResult> {
     const killAt = new Map<string, number>()
 
     const place = async (n: number): Promise<void> => {
-      const buyers = [...live]
-      const buyer = buyers[Math.floor(random() * buyers.length)]
-      const name = `chaos-${n}`
       const always = n % 2 === 0
+      const buyers = [...live]
+      // peer 0, never killed, places those with a restart policy: each that is lost is then
+      // checked to run again
+      const buyer = always ? 0 : buyers[Math.floor(random() * buyers.length)]
+      const name = `chaos-${n}`
 
       try {
         const [status] = await clients[buyer].run([{ name, image, args: ['sleep', '86400'], portMappings: [], resources: { cpuClass: 0, cpus: 1, memory: 64 }, groupPolicy: 'spread', ...(always ? { restart: { name: 'always' as const } } : {}) }])
@@ -267,6 +266,20 @@ async function removeEngineContainers (peerIds: string[], log: (line: string) =>
   }
 
   log(`removed the testnet's ${removed} containers from the engine`)
+}
+
+/**
+ * CPUs of the suppliers (peers 1…): the first `kill` are small, with room for a little more than
+ * the first third of the stream between them, the others large, with room for the whole stream
+ * between those that are never killed. The default binpack policy fills the fullest supplier that
+ * fits first, so the stream fills the small ones before the kill: the kill hits containers on every
+ * victim, and the large ones hold what comes after, and what is placed again.
+ */
+function capacities (total: number, suppliers: number, kill: number): { small: number, large: number } {
+  return {
+    small: Math.ceil(total / (3 * Math.max(1, kill))) + 1,
+    large: Math.ceil(total / (suppliers - kill)) + SPARE_CPUS
+  }
 }
 
 /**

@@ -61,8 +61,10 @@ export interface TestnetInit {
   cpus?: number
   /** `--memory` of every peer (e.g. `1024` or `2g`) */
   memory?: string
-  /** `--runtime` of every peer (`none` or `memory`) */
+  /** `--runtime` of every peer (`none`, `memory` or `docker`) */
   runtime?: string
+  /** more daemon flags for peer i, after the others (a later flag wins: `--runtime none` for one peer) */
+  argsOf?: (index: number) => string[]
   /** a configuration file for every peer (its `[network]` is the testnet's) */
   configFile?: string
   /** the network's discovery backend, over the configuration file's (or the default) */
@@ -252,7 +254,8 @@ function spawnPeer (dir: string, index: number, init: TestnetInit, bootstrap?: s
     ...(init.cpus == null ? [] : ['--cpus', String(init.cpus)]),
     ...(init.memory == null ? [] : ['--memory', init.memory]),
     ...(init.runtime == null ? [] : ['--runtime', init.runtime]),
-    ...(init.extraArgs ?? [])
+    ...(init.extraArgs ?? []),
+    ...(init.argsOf?.(index) ?? [])
   ]
   // the IPC channel is only a lifeline: a daemon stops when it closes, so that the peers go with
   // this process even when a signal (SIGTERM from the test runner, Ctrl-C, SIGKILL) ends it
