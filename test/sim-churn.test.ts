@@ -215,6 +215,7 @@ Runs('with a restart policy, buyers place the containers of crashed suppliers ag
   assert.ok(restarted.churn != null && restarted.churn.rescheduled > 0, 'lost containers were placed again')
   assert.ok(restarted.containersRunning > plain.containersRunning, `${restarted.containersRunning} running against ${plain.containersRunning}`)
   assert.is(plain.churn?.rescheduled, 0, 'without a policy nothing is placed again')
+  assert.is((await run('restartPolicy = "on-failure:0"')).churn?.rescheduled, 0, 'the policy the deploys carry is the one given: no re-placement at all')
 })
 
 Runs('the live peers over time follow joins, clean leaves and crashes', async () => {
