@@ -88,6 +88,13 @@ Scenarios('bad churn values are refused, naming the key', async () => {
       ['[churn]\ncrashRate = 0.01\ncrashes = 3', 'churn.crashes'],
       ['[churn]\ncrashrate = 0.01', 'churn.crashrate'],
       ['[churn]\nfromTick = -2', 'churn.fromTick'],
+      ['[churn]\nrestartPolicy = "sometimes"', 'churn.restartPolicy'],
+      ['[churn]\nrestartPolicy = "on-failure:-1"', 'churn.restartPolicy'],
+      ['[churn]\nrestartPolicy = ["always"]', 'churn.restartPolicy'],
+      ['[churn]\nrestartPolicy = "always"\nrestartShare = 1.5', 'churn.restartShare'],
+      ['[churn]\nrestartShare = 0.5', 'churn.restartShare'],
+      ['[churn]\nstatusInterval = "0s"', 'churn.statusInterval'],
+      ['[churn]\nstatusInterval = 10', 'churn.statusInterval'],
       ['churn = 0.01', 'churn']
     ]
 
@@ -101,6 +108,19 @@ Scenarios('bad churn values are refused, naming the key', async () => {
   } finally {
     await rm(dir, { recursive: true, force: true })
   }
+})
+
+Scenarios('a restart policy and a status interval in [churn]: the deploys\' policy and share, the buyers\' checks', async () => {
+  const base = smallScenario(10, 1, '[10]', 'crashes = 1')
+  const read = async (keys: string): Promise<Scenario> => withScenario(base + keys, async scenario => scenario)
+
+  const always = await read('restartPolicy = "on-failure:3"\nrestartShare = 0.25\nstatusInterval = "10s"')
+  assert.equal(always.churn?.restart, { policy: { name: 'on-failure', maxRetries: 3 }, share: 0.25 })
+  assert.is(always.network.statusInterval, 10_000)
+  assert.equal((await read('restartPolicy = "always"')).churn?.restart, { policy: { name: 'always' }, share: 1 }, 'every deploy by default')
+  const none = await read('restartPolicy = "no"\nrestartShare = 1')
+  assert.is(none.churn?.restart, undefined, '"no" is no policy')
+  assert.is(none.network.statusInterval, 15 * 60_000, 'the caravela settings\' interval when not given')
 })
 
 Scenarios('the schedule: rates of the live peers with their fractions carried, counts, a first tick, and one peer always left', () => {
@@ -168,6 +188,34 @@ Runs('every container placed is lost, left, stopped or still running on a live s
     assert.ok(result.containersRunning + churn.containersLost + churn.containersLeft <= result.succeeded)
     assert.ok(result.containersRunning > 0)
   })
+})
+
+Runs('with a restart policy, buyers place the containers of crashed suppliers again, and every copy is accounted for', async () => {
+  // 20 deploys in tick 0 on peers of 2 cores (so they spread), then 2 of the 40 peers crash every
+  // tick; buyers check their suppliers every 10 s
+  const churn = 'fromTick = 1\ncrashes = 2\nstatusInterval = "10s"'
+  const text = (restart: string): string => smallScenario(40, 9, '[50, 0, 0, 0, 0, 0, 0, 0, 0]', `${churn}\n${restart}`).replace('cpus = 16', 'cpus = 2')
+
+  const run = async (restart: string): Promise<SimulationResult> => withScenario(text(restart), async scenario => simulate({ scenario, backend: 'multi-offer-updates' }))
+  const restarted = await run('restartPolicy = "always"')
+  const plain = await run('')
+
+  for (const [name, result] of [['always', restarted], ['no policy', plain]] as const) {
+    const churn = result.churn
+    assert.ok(churn != null)
+    assert.is(result.succeeded, 20, name)
+    assert.ok(churn.containersLost > 0, `${name}: crashed suppliers held containers`)
+    // each copy is lost with its supplier or runs on a live one (orphans too), by the suppliers' own count
+    assert.is(churn.containersLost + result.containersRunning, result.succeeded + churn.rescheduled, `${name}: ${churn.containersLost} lost, ${result.containersRunning} running, ${churn.rescheduled} rescheduled`)
+    assert.is(result.accountingErrors, 0, `${name}: every live supplier's free resources are its capacity less the copies placed on it`)
+    assert.equal(result.handlerErrors, [], name)
+    assert.ok((result.messagesByName.containerStatus?.messages ?? 0) > 0, `${name}: the status checks ran`)
+  }
+
+  assert.ok(restarted.churn != null && restarted.churn.rescheduled > 0, 'lost containers were placed again')
+  assert.ok(restarted.containersRunning > plain.containersRunning, `${restarted.containersRunning} running against ${plain.containersRunning}`)
+  assert.is(plain.churn?.rescheduled, 0, 'without a policy nothing is placed again')
+  assert.is((await run('restartPolicy = "on-failure:0"')).churn?.rescheduled, 0, 'the policy the deploys carry is the one given: no re-placement at all')
 })
 
 Runs('the live peers over time follow joins, clean leaves and crashes', async () => {

@@ -55,7 +55,10 @@ export interface ChurnResult {
   containersOrphaned: number
   /** deploys whose buyer crashed before they ended (or still unanswered 10 simulated minutes after the last tick): counted as failed requests */
   requestsAbandoned: number
-  /** lost containers placed again by their buyer: 0, the roles have no restart policy yet */
+  /**
+   * containers placed again by their buyers' restart policies (`churn.restartPolicy`): a buyer
+   * whose supplier missed its status checks re-places the container through discovery; 0 without a policy
+   */
   rescheduled: number
   /** one entry per tick */
   ticks: ChurnTick[]

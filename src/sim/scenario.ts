@@ -10,8 +10,9 @@ import { dirname, resolve } from 'node:path'
 import { parse as parseToml, TomlError } from 'smol-toml'
 import { DISCOVERY_BACKENDS, loadConfigFile, parseDuration } from '../config/config.js'
 import { InvalidConfigurationError } from '../errors.js'
+import { InvalidRestartPolicyError, parseRestartPolicy } from '../stacks/restart.js'
 import type { DiscoveryBackend, NetworkConfig } from '../config/types.js'
-import type { Resources } from '../types.js'
+import type { Resources, RestartPolicy } from '../types.js'
 
 /** A request profile: one spread container of these resources, drawn with this percentage. */
 export interface RequestProfile extends Resources {
@@ -40,6 +41,13 @@ export interface Scenario {
   churn?: Churn
 }
 
+/** The restart policy deploys carry (`churn.restartPolicy`), and the share of deploys that carry it. */
+export interface ScenarioRestart {
+  policy: RestartPolicy
+  /** 0 to 1: deploy n carries it when ⌊(n + 1) × share⌋ > ⌊n × share⌋, so a share of 0.5 is every other deploy */
+  share: number
+}
+
 /**
  * How many peers of one kind of churn a tick sees: `rate`, a fraction of the peers live at the
  * tick's start, or `count` peers, every tick.
@@ -57,6 +65,8 @@ export interface Churn {
   join: ChurnAmount
   leave: ChurnAmount
   crash: ChurnAmount
+  /** the restart policy the deploys carry; absent (or `no`), none does and nothing is re-placed */
+  restart?: ScenarioRestart
 }
 
 const TOP_KEYS = ['nodes', 'ticks', 'tickInterval', 'backends', 'caravela', 'seed', 'resources', 'requests', 'churn']
@@ -140,6 +150,10 @@ async function readScenario (path: string, doc: Record<string, unknown>): Promis
     throw new InvalidConfigurationError('requests.deployRates', 'give at least one rate')
   }
 
+  const churn = doc.churn == null ? undefined : table(doc.churn, 'churn')
+  // the buyers' status checks find the lost containers that restart policies place again
+  const statusInterval = churn?.statusInterval == null ? undefined : positiveDuration(churn.statusInterval, 'churn.statusInterval')
+
   return {
     path,
     nodes: integer(doc.nodes, 'nodes', 1, 2 ** 24),
@@ -147,23 +161,24 @@ async function readScenario (path: string, doc: Record<string, unknown>): Promis
     tickInterval: doc.tickInterval == null ? 20_000 : positiveDuration(doc.tickInterval, 'tickInterval'),
     backends: backends(doc.backends ?? DISCOVERY_BACKENDS, 'backends'),
     seed: doc.seed == null ? 1 : integer(doc.seed, 'seed', 0, 2 ** 31 - 1),
-    network,
+    network: statusInterval == null ? network : { ...network, statusInterval },
     resources: generator === 'static'
       ? { generator, capacity: resourcesOf(table(resources.static, 'resources.static'), 'resources.static') }
       : { generator },
     deployRates,
     stopRates,
     profiles,
-    ...(doc.churn == null ? {} : { churn: churnOf(table(doc.churn, 'churn')) })
+    ...(churn == null ? {} : { churn: churnOf(churn) })
   }
 }
 
 /**
  * The `[churn]` table: `joinRate` or `joins`, `leaveRate` or `leaves`, `crashRate` or `crashes`,
- * each 0 when absent, from tick `fromTick` on.
+ * each 0 when absent, from tick `fromTick` on; the deploys' `restartPolicy` and `restartShare`;
+ * `statusInterval` (read into the network settings).
  */
 function churnOf (t: Record<string, unknown>): Churn {
-  unknownKeys(t, ['fromTick', ...Object.values(CHURN_KEYS).flat()], 'churn.')
+  unknownKeys(t, ['fromTick', ...Object.values(CHURN_KEYS).flat(), 'restartPolicy', 'restartShare', 'statusInterval'], 'churn.')
   const amount = ([rateKey, countKey]: readonly [string, string]): ChurnAmount => {
     if (t[rateKey] != null && t[countKey] != null) {
       throw new InvalidConfigurationError(`churn.${countKey}`, `give ${rateKey} or ${countKey}, not both`)
@@ -178,8 +193,39 @@ function churnOf (t: Record<string, unknown>): Churn {
     fromTick: integer(t.fromTick ?? 0, 'churn.fromTick', 0, 1e6),
     join: amount(CHURN_KEYS.join),
     leave: amount(CHURN_KEYS.leave),
-    crash: amount(CHURN_KEYS.crash)
+    crash: amount(CHURN_KEYS.crash),
+    ...restartOf(t)
   }
+}
+
+/** `restartPolicy` as `--restart` takes it (`no`, `on-failure[:N]`, `always`), and `restartShare` (0 to 1, default 1). */
+function restartOf (t: Record<string, unknown>): { restart?: ScenarioRestart } {
+  if (t.restartPolicy == null) {
+    if (t.restartShare != null) {
+      throw new InvalidConfigurationError('churn.restartShare', 'give restartPolicy too: the share of deploys that carry it')
+    }
+
+    return {}
+  }
+
+  if (typeof t.restartPolicy !== 'string') {
+    throw new InvalidConfigurationError('churn.restartPolicy', 'must be a policy such as "always" or "on-failure:3"')
+  }
+
+  let policy: RestartPolicy
+
+  try {
+    policy = parseRestartPolicy(t.restartPolicy)
+  } catch (err) {
+    if (err instanceof InvalidRestartPolicyError) {
+      throw new InvalidConfigurationError('churn.restartPolicy', err.message)
+    }
+
+    throw err
+  }
+
+  const share = number(t.restartShare ?? 1, 'churn.restartShare', 0, 1)
+  return policy.name === 'no' || share === 0 ? {} : { restart: { policy, share } }
 }
 
 /** Backend names, from a list or from a comma-separated string (`--backends`). */

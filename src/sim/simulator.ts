@@ -24,7 +24,7 @@ import { SimNetwork } from './network.js'
 import { SimRandom, STREAMS } from './random.js'
 import { capacities, churnSchedule, tickEvents } from './workload.js'
 import type { DiscoveryBackend, NetworkConfig } from '../config/types.js'
-import type { Clock, ContainerConfig, Resources } from '../types.js'
+import type { Clock, ContainerConfig, ContainerView, Resources } from '../types.js'
 import type { BackendResult, ChurnResult, Summary, WindowPoint } from './report-types.js'
 import type { Scenario } from './scenario.js'
 import type { ComponentLogger, Logger } from '@libp2p/interface'
@@ -85,6 +85,8 @@ interface Placed {
   buyer: number
   supplier: number
   containerId: string
+  /** index of its request profile */
+  profile: number
   resources: Resources
   /** stopped by a stop request */
   stopped: boolean
@@ -92,11 +94,13 @@ interface Placed {
   lost: boolean
   /** its buyer crashed or left */
   orphaned: boolean
+  /** its buyer placed it again for its restart policy: the new copy is another `Placed` */
+  replaced: boolean
 }
 
-/** Whether a stop request may still take a container: one churn took away is out of reach. */
+/** Whether a stop request may still take a container: one churn took away, or its buyer replaced, is out of reach. */
 function stoppable (container: Placed): boolean {
-  return !container.stopped && !container.lost && !container.orphaned
+  return !container.stopped && !container.lost && !container.orphaned && !container.replaced
 }
 
 /** One thing that happens within a tick. */
@@ -158,8 +162,9 @@ export async function simulate (options: SimulateOptions): Promise<SimulationRes
     // every peer of the network: each id is converted once, and the records that name a peer share one string
     peerIdCache: new PeerIdCache(total),
     tap: {
-      message: from => {
-        const cost = active.get(from)
+      message: (from, name) => {
+        // a buyer's status checks of what it placed run on their own timer: no deploy's cost
+        const cost = name === 'containerStatus' ? undefined : active.get(from)
 
         if (cost != null) {
           cost.messages++
@@ -187,6 +192,63 @@ export async function simulate (options: SimulateOptions): Promise<SimulationRes
   // shared by every peer: a closure each would cost a million closures
   const config = (): NetworkConfig => network
   const resourceMap = (): ResourceMap => map
+  const maxCpus = Float64Array.from(machines, m => m.cpus * network.cpuSlices * network.cpuOvercommit / 100)
+  const maxMemory = Float64Array.from(machines, m => m.memory * network.memoryOvercommit / 100)
+  const usedCpus = new Float64Array(total)
+  const usedMemory = new Float64Array(total)
+  const placed: Placed[][] = scenario.profiles.map(() => [])
+  // with churn, the containers each peer hosts and each peer placed
+  const hostedBy = new Map<number, Placed[]>()
+  const placedBy = new Map<number, Placed[]>()
+  const churned: ChurnResult = { joined: 0, left: 0, crashed: 0, containersLost: 0, containersLeft: 0, containersOrphaned: 0, requestsAbandoned: 0, rescheduled: 0, ticks: [] }
+  // with restart policies, the containers by id, for their buyers to re-place
+  const restart = scenario.churn?.restart
+  const byId = restart == null ? undefined : new Map<string, Placed>()
+
+  /** A container placed: it uses resources on its supplier, and churn may take it or its buyer. */
+  const account = (profile: number, buyer: number, containerId: string, supplierId: string, resources: Resources): void => {
+    const supplier = net.indexOf(supplierId)
+    const container: Placed = { buyer, supplier, containerId, profile, resources, stopped: false, lost: false, orphaned: false, replaced: false }
+    placed[profile].push(container)
+    byId?.set(containerId, container)
+    usedCpus[supplier] += resources.cpus
+    usedMemory[supplier] += resources.memory
+
+    if (churning) {
+      listOf(hostedBy, supplier).push(container)
+      listOf(placedBy, buyer).push(container)
+
+      // placed on a supplier that has crashed or left meanwhile
+      if (!net.isAlive(supplier)) {
+        container.lost = true
+        churned.containersLost++
+      }
+    }
+  }
+
+  /**
+   * A buyer placed a container again for its restart policy (`onContainerReplaced`, one function
+   * for every peer): the new copy is accounted as a deploy's, the old one is out of reach.
+   */
+  const replaced = (old: ContainerView, replacement: ContainerView): void => {
+    const before = byId?.get(old.containerId)
+
+    if (before == null) {
+      return
+    }
+
+    byId?.delete(old.containerId)
+    before.replaced = true
+
+    // not lost to the simulator: its live supplier no longer ran it, and holds nothing for it
+    if (!before.lost && !before.stopped) {
+      usedCpus[before.supplier] -= before.resources.cpus
+      usedMemory[before.supplier] -= before.resources.memory
+    }
+
+    account(before.profile, before.buyer, replacement.containerId, replacement.supplier.peerId, before.resources)
+    churned.rescheduled++
+  }
 
   const makePeer = (i: number): void => {
     const node = net.nodes[i]
@@ -209,7 +271,8 @@ export async function simulate (options: SimulateOptions): Promise<SimulationRes
       capacity: machines[i],
       logger: log,
       keyOf: net.keyOf,
-      random: rolesRandom
+      random: rolesRandom,
+      onContainerReplaced: byId == null ? undefined : replaced
     })
     net.serve(i, roles[i].handlers)
   }
@@ -236,21 +299,12 @@ export async function simulate (options: SimulateOptions): Promise<SimulationRes
 
   // under swarm, the peer every lookup of the master's key finds: with churn, a joining peer may take its place
   let master = backend === 'swarm' ? swarmMaster(kademlia, map) : -1
-  const maxCpus = Float64Array.from(machines, m => m.cpus * network.cpuSlices * network.cpuOvercommit / 100)
-  const maxMemory = Float64Array.from(machines, m => m.memory * network.memoryOvercommit / 100)
-  const usedCpus = new Float64Array(total)
-  const usedMemory = new Float64Array(total)
-  const placed: Placed[][] = scenario.profiles.map(() => [])
   // the live peers, in an order requests are drawn from (0..nodes-1 until churn moves them), and
   // each peer's place in it (-1 when not live)
   const live: number[] = Array.from({ length: nodes }, (_, i) => i)
   const liveAt = new Int32Array(total).fill(-1)
   live.forEach((peer, i) => { liveAt[peer] = i })
-  // with churn, the containers each peer hosts and each peer placed
-  const hostedBy = new Map<number, Placed[]>()
-  const placedBy = new Map<number, Placed[]>()
   const churnRandom = new SimRandom(seed, STREAMS.churn)
-  const churned: ChurnResult = { joined: 0, left: 0, crashed: 0, containersLost: 0, containersLeft: 0, containersOrphaned: 0, requestsAbandoned: 0, rescheduled: 0, ticks: [] }
   let nextJoiner = nodes
   const workload = new SimRandom(seed, STREAMS.workload)
   const costs: number[] = []
@@ -277,7 +331,14 @@ export async function simulate (options: SimulateOptions): Promise<SimulationRes
     const buyer = master >= 0 ? master : live[Math.floor(node * live.length / nodes)]
     const profile = scenario.profiles[profileIndex]
     const resources: Resources = { cpuClass: profile.cpuClass, cpus: profile.cpus, memory: profile.memory }
-    const container: ContainerConfig = { name: `c${containerNumber++}`, image: 'sim', args: [], portMappings: [], resources, groupPolicy: 'spread' }
+    const number = containerNumber++
+    const container: ContainerConfig = { name: `c${number}`, image: 'sim', args: [], portMappings: [], resources, groupPolicy: 'spread' }
+
+    // deploys carry the policy evenly spread: ⌊share × deploys⌋ of them, no random draw
+    if (restart != null && Math.floor((number + 1) * restart.share) > Math.floor(number * restart.share)) {
+      container.restart = { ...restart.policy }
+    }
+
     const cost: RequestCost = { messages: 1, lookups: 0, hops: 0 }
     active.set(buyer, cost)
     requested = { cpus: requested.cpus + resources.cpus, memory: requested.memory + resources.memory }
@@ -308,23 +369,7 @@ export async function simulate (options: SimulateOptions): Promise<SimulationRes
         return
       }
 
-      const supplier = net.indexOf(statuses[0].supplier.peerId)
-      const container: Placed = { buyer, supplier, containerId: statuses[0].containerId, resources, stopped: false, lost: false, orphaned: false }
-      placed[profileIndex].push(container)
-      usedCpus[supplier] += resources.cpus
-      usedMemory[supplier] += resources.memory
-
-      if (churning) {
-        listOf(hostedBy, supplier).push(container)
-        listOf(placedBy, buyer).push(container)
-
-        // placed on a supplier that has crashed or left meanwhile
-        if (!net.isAlive(supplier)) {
-          container.lost = true
-          churned.containersLost++
-        }
-      }
-
+      account(profileIndex, buyer, statuses[0].containerId, statuses[0].supplier.peerId, resources)
       allocated = { cpus: allocated.cpus + resources.cpus, memory: allocated.memory + resources.memory }
       succeeded++
     }, () => {}).finally(finish), buyer, () => {
@@ -349,6 +394,7 @@ export async function simulate (options: SimulateOptions): Promise<SimulationRes
 
     track(roles[container.buyer].stopContainers([container.containerId]).then(([result]) => {
       if (result?.stopped === true) {
+        byId?.delete(container.containerId)
         usedCpus[container.supplier] -= container.resources.cpus
         usedMemory[container.supplier] -= container.resources.memory
       }
@@ -381,14 +427,17 @@ export async function simulate (options: SimulateOptions): Promise<SimulationRes
   /** The containers `peer` hosted go with it (orphans too), those it placed lose their owner. */
   const dropContainers = (peer: number, hosted: 'containersLost' | 'containersLeft'): void => {
     for (const container of hostedBy.get(peer) ?? []) {
-      if (!container.stopped && !container.lost) {
+      if (!container.stopped && !container.lost && !container.replaced) {
         container.lost = true
         churned[hosted]++
       }
     }
 
     for (const container of placedBy.get(peer) ?? []) {
-      if (!container.stopped && !container.lost && !container.orphaned) {
+      // nobody will place it again
+      byId?.delete(container.containerId)
+
+      if (stoppable(container)) {
         container.orphaned = true
         churned.containersOrphaned++
       }
