@@ -162,6 +162,12 @@ export class CaravelaService implements Startable, Caravela {
   private peerRoles?: PeerRoles
   private rolesStarted = false
   private startedAt = 0
+  /** a lost supplier that connects again is asked about its containers at once */
+  private readonly onPeerConnect = (event: CustomEvent<PeerId>): void => {
+    if (this.rolesStarted) {
+      this.peerRoles?.peerConnected(event.detail.toString())
+    }
+  }
 
   constructor (components: CaravelaComponents, init: CaravelaInit = {}) {
     this.components = components
@@ -224,6 +230,7 @@ export class CaravelaService implements Startable, Caravela {
     })
     this.setHandlers(roles.handlers)
     await this.server.start()
+    this.components.events.addEventListener('peer:connect', this.onPeerConnect)
     this.startedAt = Date.now()
   }
 
@@ -241,6 +248,7 @@ export class CaravelaService implements Startable, Caravela {
   }
 
   async stop (): Promise<void> {
+    this.components.events.removeEventListener('peer:connect', this.onPeerConnect)
     this.kadOverlay?.stop()
     await this.server.stop()
   }

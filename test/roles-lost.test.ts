@@ -113,4 +113,34 @@ test('a buyer restarted while its supplier is dead shows its containers unknown,
   await net.stop()
 })
 
+test('a supplier gone for good is asked less and less often; one that connects again is asked at once', async () => {
+  const net = await placedNetwork()
+  const { buyer, supplier } = net
+  net.network.kill(supplier.peer.peerId)
+  await until(net, () => buyer.roles.ps()[0].state === 'lost', 60_000)
+  const before = buyer.roles.containerChecks().checks
+
+  // ten minutes without it: at a fixed 10 s interval that would be 60 status checks
+  await net.clock.advance(600_000)
+  await net.clock.settle()
+  const checks = buyer.roles.containerChecks().checks - before
+  console.log('status checks of a supplier gone for 10 minutes: %d', checks)
+  assert.ok(checks >= 5 && checks <= 20, `asked ${checks} times in 10 minutes`)
+
+  // back, and connected: asked now, not at its next spaced-out check
+  net.network.revive(supplier.peer.peerId)
+  buyer.roles.peerConnected(supplier.peer.peerId)
+  await net.clock.settle()
+  assert.equal(buyer.roles.ps().map(c => c.state), ['running'])
+
+  // back without connecting: heard from within a quarter of its absence
+  net.network.kill(supplier.peer.peerId)
+  await until(net, () => buyer.roles.ps()[0].state === 'lost', 60_000)
+  await net.clock.advance(240_000)
+  net.network.revive(supplier.peer.peerId)
+  const back = await until(net, () => buyer.roles.ps()[0].state === 'running', 90_000)
+  assert.ok(back != null && back <= 70_000, `running again ${back ?? 'never'} ms after its return`)
+  await net.stop()
+})
+
 test.run()

@@ -334,6 +334,11 @@ export class PeerRoles {
     return statuses
   }
 
+  /** A peer connected to this one (a lost supplier back is asked about its containers at once). */
+  peerConnected (peerId: string): void {
+    this.users.supplierSeen(peerId)
+  }
+
   /** The containers this peer placed. */
   ps (): ContainerView[] {
     return this.users.list()

@@ -42,6 +42,13 @@ const RUNNING = 'running'
 /** State shown for a container recorded running before a restart, until its supplier answers. */
 export const UNKNOWN = 'unknown'
 
+/**
+ * Longest wait between two status checks of a lost supplier. A lost supplier is asked again after
+ * a quarter of the time it has been gone (never sooner than `statusInterval`): a buyer does not
+ * dial a supplier that left for good every few seconds forever, and one that comes back is heard
+ * from within a quarter of its absence, or at once when it connects (`supplierSeen`).
+ */
+export const LOST_CHECK_MAX_INTERVAL = 300_000
 /** Launch cancels waiting for their suppliers, at most: the oldest is dropped for a new one. */
 export const MAX_PENDING_CANCELS = 1024
 /** Re-placements of containers with a restart policy running at the same time. */
@@ -92,6 +99,8 @@ interface SupplierCheck {
   lastAnswer: number
   /** a check of it is under way */
   busy: boolean
+  /** while lost: clock time before which it is not asked again */
+  next?: number
 }
 
 /** What the user manager works with. */
@@ -433,10 +442,12 @@ export class UserManager {
 
   private async checkAll (): Promise<void> {
     const bySupplier = new Map<string, { supplier: NodeRef, ids: string[] }>()
+    const now = this.init.clock.now()
 
     for (const c of this.placed.values()) {
-      // an exited container has nothing more to say, unless a stop of it waits
-      if (c.state.startsWith('exited')) {
+      // an exited container has nothing more to say, unless a stop of it waits; a lost supplier
+      // is asked less and less often
+      if (c.state.startsWith('exited') || (this.suppliers?.get(c.supplier.peerId)?.next ?? 0) > now) {
         continue
       }
 
@@ -483,6 +494,7 @@ export class UserManager {
 
       check.missed = 0
       check.lastAnswer = clock.now()
+      check.next = undefined
       await this.answered(supplier, new Set(ids), states)
     } catch (err: any) {
       if (err?.name === 'RemoteRequestError') {
@@ -491,11 +503,17 @@ export class UserManager {
         ids.forEach(id => { this.checked(id) })
         check.missed = 0
         check.lastAnswer = clock.now()
+        check.next = undefined
         this.init.log('%s answered the status check with %s', supplier.peerId, err.status)
         return
       }
 
       this.count('unanswered')
+
+      if (check.missed + 1 >= MISSED_ANSWERS) {
+        const gone = clock.now() - check.lastAnswer
+        check.next = clock.now() + Math.min(LOST_CHECK_MAX_INTERVAL, Math.max(this.init.statusInterval?.() ?? 0, gone / 4))
+      }
 
       if (++check.missed === MISSED_ANSWERS) {
         const latency = clock.now() - check.lastAnswer
@@ -512,6 +530,25 @@ export class UserManager {
       if (![...this.placed.values()].some(c => c.supplier.peerId === supplier.peerId)) {
         suppliers.delete(supplier.peerId)
       }
+    }
+  }
+
+  /**
+   * A peer connected to this one: when it is a lost supplier, it is asked about its containers now
+   * rather than at its next, spaced-out, check.
+   */
+  supplierSeen (peerId: string): void {
+    const check = this.suppliers?.get(peerId)
+
+    if (check == null || check.busy || check.missed < MISSED_ANSWERS || !this.running) {
+      return
+    }
+
+    const containers = [...this.placed.values()].filter(c => c.supplier.peerId === peerId && !c.state.startsWith('exited'))
+
+    if (containers.length > 0) {
+      this.init.log('lost supplier %s connected: asking it about its containers now', peerId)
+      void this.checkSupplier(containers[0].supplier, containers.map(c => c.containerId)).then(() => { this.scheduleRestarts() })
     }
   }
 
