@@ -7,7 +7,7 @@
 
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
-import { container, createRolesNetwork, testNetworkConfig } from './fixtures/roles-network.js'
+import { container, createRolesNetwork, testNetworkConfig, until } from './fixtures/roles-network.js'
 import type { RolesNetwork, RolesPeer } from './fixtures/roles-network.js'
 
 /** The default bound: a dead supplier's containers are lost within 30 s. */
@@ -26,20 +26,6 @@ async function placedNetwork (): Promise<RolesNetwork & { buyer: RolesPeer, supp
   const [status] = await buyer.roles.run([container({ cpus: 1, memory: 256 })])
   await net.clock.settle()
   return { ...net, buyer, supplier: net.byId(status.supplier.peerId), containerId: status.containerId }
-}
-
-/** Advance the clock a second at a time until `done` or `limit` ms; the time it took, or undefined. */
-async function until (net: RolesNetwork, done: () => boolean, limit: number): Promise<number | undefined> {
-  for (let waited = 0; waited <= limit; waited += 1_000) {
-    if (done()) {
-      return waited
-    }
-
-    await net.clock.advance(1_000)
-    await net.clock.settle()
-  }
-
-  return undefined
 }
 
 test(`a supplier killed without a word: the buyer's ps says lost within ${LOST_WITHIN / 1000} s, and running again once it is back`, async () => {

@@ -11,7 +11,7 @@ import * as assert from 'uvu/assert'
 import { sleep } from '../src/clock.js'
 import { Ledger } from '../src/roles/ledger.js'
 import { RESTART_MAX_DELAY } from '../src/roles/user-manager.js'
-import { container, createRolesNetwork, testNetworkConfig } from './fixtures/roles-network.js'
+import { container, createRolesNetwork, testNetworkConfig, until } from './fixtures/roles-network.js'
 import type { ContainerConfig, ContainerView, RestartPolicy } from '../src/types.js'
 import type { RolesNetwork, RolesPeer } from './fixtures/roles-network.js'
 
@@ -30,19 +30,6 @@ async function network (size = 6): Promise<RolesNetwork & { buyer: RolesPeer }> 
 
 function web (restart?: RestartPolicy, edit: Partial<ContainerConfig> = {}): ContainerConfig {
   return container({ cpus: 1, memory: 256 }, { name: 'web', ...(restart == null ? {} : { restart }), ...edit })
-}
-
-async function until (net: RolesNetwork, done: () => boolean, limit: number): Promise<number | undefined> {
-  for (let waited = 0; waited <= limit; waited += 1_000) {
-    if (done()) {
-      return waited
-    }
-
-    await net.clock.advance(1_000)
-    await net.clock.settle()
-  }
-
-  return undefined
 }
 
 /** Where the containers named `name` run, over every peer's runtime. */
