@@ -31,7 +31,7 @@ const START_TIMEOUT = 60_000
 const run = promisify(execFile)
 
 function iface (address: string, family: 'IPv4' | 'IPv6', internal = false): NetworkInterfaceInfo {
-  return { address, family, internal, netmask: '', mac: '', cidr: null, scopeid: 0 } as unknown as NetworkInterfaceInfo
+  return { address, family, internal, netmask: '', mac: '', cidr: null, scopeid: 0 }
 }
 
 const Unit = suite('mdns: when on, and the service name')
