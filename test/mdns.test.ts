@@ -79,6 +79,12 @@ Unit('the service name tells networks apart by prefix and key, not by how a key 
   }
 })
 
+Unit('--mdns and --no-mdns together are a usage error', async () => {
+  const failed = await run(process.execPath, [DAEMON, '--mdns', '--no-mdns']).then(() => undefined, (err: any) => err)
+  assert.is(failed?.code, 2)
+  assert.match(failed?.stderr, /^caravela: error: --mdns and --no-mdns contradict each other \(see --help\)\n$/)
+})
+
 Unit.run()
 
 interface Daemon {
