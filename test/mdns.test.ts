@@ -1,6 +1,7 @@
 /**
  * LAN discovery over mDNS (src/mdns.ts): when it is on, the service name that keeps networks
- * apart, and, end to end, daemons that find each other with no --bootstrap.
+ * apart, a peer that serves its configuration only once in a network, and, end to end, daemons
+ * that find each other with no --bootstrap.
  *
  * Loopback carries no multicast, so the end-to-end test runs its daemons in two network
  * namespaces joined by a veth pair (needs root and `ip`). It creates only its own namespaces,
@@ -13,11 +14,22 @@ import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
+import { noise } from '@chainsafe/libp2p-noise'
+import { yamux } from '@chainsafe/libp2p-yamux'
+import { identify } from '@libp2p/identify'
+import { prefixLogger } from '@libp2p/logger'
+import { ping } from '@libp2p/ping'
+import { tcp } from '@libp2p/tcp'
+import { createLibp2p } from 'libp2p'
 import * as assert from 'uvu/assert'
+import { caravela, caravelaDHT } from '../src/index.js'
 import { mdnsEnabled, mdnsServiceTag } from '../src/mdns.js'
+import { testConfig, TEST_PROTOCOL_PREFIX } from './fixtures/network.js'
 import { suite } from './fixtures/suite.js'
 import { waitFor } from './fixtures/wait.js'
+import type { Caravela } from '../src/service.js'
 import type { PeerSummary } from '../src/types.js'
+import type { Libp2p } from '@libp2p/interface'
 import type { ChildProcess } from 'node:child_process'
 import type { NetworkInterfaceInfo } from 'node:os'
 
@@ -83,6 +95,32 @@ Unit('--mdns and --no-mdns together are a usage error', async () => {
   const failed = await run(process.execPath, [DAEMON, '--mdns', '--no-mdns']).then(() => undefined, (err: any) => err)
   assert.is(failed?.code, 2)
   assert.match(failed?.stderr, /^caravela: error: --mdns and --no-mdns contradict each other \(see --help\)\n$/)
+})
+
+Unit('a peer not yet in a network does not serve a configuration to take: it answers once it runs', async () => {
+  const peer = (name: string): Promise<Libp2p<{ caravela: Caravela }>> => createLibp2p({
+    logger: prefixLogger(name),
+    addresses: { listen: ['/ip4/127.0.0.1/tcp/0'] },
+    transports: [tcp()],
+    connectionEncrypters: [noise()],
+    streamMuxers: [yamux()],
+    connectionMonitor: { enabled: false },
+    services: { identify: identify(), ping: ping(), dht: caravelaDHT({ protocolPrefix: TEST_PROTOCOL_PREFIX }), caravela: caravela({ config: testConfig(), selfQueryTimeout: 1_000 }) }
+  })
+  const [waiting, joiner] = await Promise.all([peer('waiting'), peer('joiner')])
+
+  try {
+    const address = waiting.getMultiaddrs()[0].toString()
+    const refused = await joiner.services.caravela.join([address]).then(() => undefined, (err: Error) => err)
+    assert.is(refused?.name, 'JoinFailedError')
+    assert.match(refused?.message ?? '', /not in a network yet/)
+
+    await waiting.services.caravela.create()
+    await joiner.services.caravela.join([address])
+    assert.is(joiner.services.caravela.status().networkConfigDigest, waiting.services.caravela.status().networkConfigDigest)
+  } finally {
+    await Promise.all([waiting.stop(), joiner.stop()])
+  }
 })
 
 Unit.run()
