@@ -10,7 +10,7 @@
  */
 
 import { execFile, spawn } from 'node:child_process'
-import { mkdtemp, rm } from 'node:fs/promises'
+import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
@@ -28,7 +28,7 @@ import { testConfig, TEST_PROTOCOL_PREFIX } from './fixtures/network.js'
 import { suite } from './fixtures/suite.js'
 import { waitFor } from './fixtures/wait.js'
 import type { Caravela } from '../src/service.js'
-import type { PeerSummary } from '../src/types.js'
+import type { CaravelaStatus, PeerSummary } from '../src/types.js'
 import type { Libp2p } from '@libp2p/interface'
 import type { ChildProcess } from 'node:child_process'
 import type { NetworkInterfaceInfo } from 'node:os'
@@ -186,9 +186,13 @@ async function peerIdOf (daemon: Daemon): Promise<string> {
   }, { timeout: START_TIMEOUT, message: () => `the daemon to come up:\n${daemon.output}` })
 }
 
-async function peersOf (side: 'a' | 'b', daemon: Daemon): Promise<PeerSummary[]> {
-  const { stdout } = await run('ip', ['netns', 'exec', NAMESPACES[side], process.execPath, CARAVELA, 'peers', '--json', '--data-dir', daemon.dataDir], { timeout: 20_000 })
+async function caravelaIn<T> (side: 'a' | 'b', daemon: Daemon, command: string): Promise<T> {
+  const { stdout } = await run('ip', ['netns', 'exec', NAMESPACES[side], process.execPath, CARAVELA, command, '--json', '--data-dir', daemon.dataDir], { timeout: 20_000 })
   return JSON.parse(stdout)
+}
+
+async function peersOf (side: 'a' | 'b', daemon: Daemon): Promise<PeerSummary[]> {
+  return caravelaIn(side, daemon, 'peers')
 }
 
 const Lan = suite<Context>('mdns: daemons on one LAN', { dir: '', daemons: [] })
@@ -210,7 +214,7 @@ Lan.after(async (ctx) => {
   await rm(ctx.dir, { recursive: true, force: true })
 })
 
-Lan('two new peers without --bootstrap find each other; a peer of another prefix on the same LAN does not', async (ctx) => {
+Lan('two new peers without --bootstrap find each other, a third joins their network; a peer of another prefix does not', async (ctx) => {
   // one by the flag, one by default (it listens on a private address)
   const a = startDaemon(ctx, 'a', 'a', ['--protocol-prefix', PREFIX, '--listen', `/ip4/${ADDRESSES.a}/tcp/7800`, '--mdns'])
   const b = startDaemon(ctx, 'b', 'b', ['--protocol-prefix', PREFIX, '--listen', `/ip4/${ADDRESSES.b}/tcp/7800`])
@@ -229,6 +233,15 @@ Lan('two new peers without --bootstrap find each other; a peer of another prefix
   const otherPeers = await peersOf('a', other)
   assert.equal(otherPeers.map(peer => peer.peerId), [], 'the other prefix found nobody')
   assert.not.ok([...peers.a, ...peers.b].some(peer => peer.peerId === idOther), 'nobody found the other prefix')
+
+  // a new peer whose own [network] differs joins the LAN's network and takes its configuration
+  const ownConfig = join(ctx.dir, 'own.toml')
+  await writeFile(ownConfig, '[network]\nrequestTimeout = "7s"\n')
+  const late = startDaemon(ctx, 'b', 'late', ['--protocol-prefix', PREFIX, '--listen', `/ip4/${ADDRESSES.b}/tcp/7801`, '--config', ownConfig])
+  await peerIdOf(late)
+  const [network, joined] = await Promise.all([caravelaIn<CaravelaStatus>('a', a, 'node'), caravelaIn<CaravelaStatus>('b', late, 'node')])
+  assert.is(joined.networkConfigDigest, network.networkConfigDigest, late.output)
+  assert.ok((await peersOf('b', late)).some(peer => peer.connected && (peer.peerId === idA || peer.peerId === idB)))
 })
 
 Lan.run()
