@@ -8,8 +8,8 @@
  *   8  cli           the commands: caravela, the daemon, the simulator's; the only code that
  *                    talks to the terminal or exits the process
  *   7  api           the local control API, server and client
- *   6  node-service  node.ts, service.ts, index.ts (the package's entry point), metrics.ts and
- *                  network-key.ts
+ *   6  node-service  node.ts, service.ts, index.ts (the package's entry point), metrics.ts,
+ *                  network-key.ts and mdns.ts (LAN discovery)
  *                    (a peer's metrics, gathered from the overlay, the protocols and the roles)
  *      sim           the simulator: the roles over a simulated overlay and transport; only cli
  *                    imports it (tests and scripts live outside src/ and are not checked)
@@ -44,7 +44,7 @@ const LAYERS = [
   { config: ['^src/config/'], overlay: ['^src/overlay/'] },
   { stacks: ['^src/stacks/'] },
   { roles: ['^src/roles/'] },
-  { 'node-service': ['^src/(node|service|index|metrics|network-key)\\.ts$'], sim: ['^src/sim/'] },
+  { 'node-service': ['^src/(node|service|index|metrics|network-key|mdns)\\.ts$'], sim: ['^src/sim/'] },
   { api: ['^src/api/'] },
   { cli: ['^src/cli/'] }
 ]

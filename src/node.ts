@@ -20,6 +20,7 @@ import { createLibp2p } from 'libp2p'
 import { defaultConfig, validateConfig } from './config/config.js'
 import { dhtProtocol } from './constants.js'
 import { DataDirInUseError, UnsafePermissionsError } from './errors.js'
+import { LanDiscovery, mdnsEnabled, mdnsServiceTag } from './mdns.js'
 import { checkNetworkKey, readNetworkKey } from './network-key.js'
 import { caravela, caravelaDHT } from './service.js'
 import type { CaravelaConfig } from './config/types.js'
@@ -80,8 +81,10 @@ export interface CreateCaravelaNodeInit extends Omit<CaravelaInit, 'config' | 'r
  * Create and start a Caravela peer. With `config.node.bootstrap` it joins that network and adopts
  * its configuration (and keeps it in its datastore); otherwise it carries on in the network whose
  * configuration it kept, or starts a new network, and rejoins through the peers it remembers that
- * serve that same configuration. A failed join stops the peer and throws `JoinFailedError` or
- * `IncompatibleNetworkError`.
+ * serve that same configuration. With LAN discovery (`config.node.mdns`, see mdns.ts) a new peer
+ * first joins the network of a LAN peer when one answers within a few seconds, and every peer
+ * connects to the LAN peers of its network it finds. A failed join stops the peer and throws
+ * `JoinFailedError` or `IncompatibleNetworkError`.
  */
 export async function createCaravelaNode (init: CreateCaravelaNodeInit = {}): Promise<CaravelaNode> {
   const config = init.config ?? defaultConfig()
@@ -99,6 +102,7 @@ export async function createCaravelaNode (init: CreateCaravelaNodeInit = {}): Pr
     const privateKey = init.privateKey ?? await loadOrCreateSelfKey(datastore)
     const { config: _, dataDir, privateKey: __, logger, libp2p, runtime: runtimeInit, networkKey: ___, ...serviceInit } = init
     const runtime = typeof runtimeInit === 'function' ? await runtimeInit(peerIdFromPrivateKey(privateKey)) : runtimeInit
+    const lan = mdnsEnabled(config.node) ? new LanDiscovery(mdnsServiceTag(config.node.protocolPrefix, networkKey)) : undefined
 
     node = await createLibp2p({
       privateKey,
@@ -117,6 +121,7 @@ export async function createCaravelaNode (init: CreateCaravelaNodeInit = {}): Pr
       connectionManager: {
         allow: [...config.node.allow]
       },
+      ...(lan == null ? {} : { peerDiscovery: [lan.discovery] }),
       ...libp2p,
       services: {
         identify: identify(),
@@ -135,10 +140,12 @@ export async function createCaravelaNode (init: CreateCaravelaNodeInit = {}): Pr
 
     if (config.node.bootstrap.length > 0) {
       await node.services.caravela.join(config.node.bootstrap)
-    } else {
+    } else if (lan == null || !await lan.joinFound(node, datastore, dhtProtocol(config.node.protocolPrefix))) {
       await node.services.caravela.create()
       rejoinKnownPeers(node, config)
     }
+
+    lan?.watch(node)
 
     return node
   } catch (err) {

@@ -11,7 +11,7 @@ import { multiaddr } from '@multiformats/multiaddr'
 import { systemClock } from './clock.js'
 import { checkAdoptedNetwork, defaultConfig, networkConfigDigest, networkConfigFromJson, networkConfigToJson } from './config/config.js'
 import { dhtProtocol, PROTOCOL_PREFIX } from './constants.js'
-import { IncompatibleNetworkError, InvalidConfigurationError, JoinFailedError } from './errors.js'
+import { IncompatibleNetworkError, InvalidConfigurationError, JoinFailedError, ProtocolStatusError } from './errors.js'
 import { addProtocolMetrics } from './metrics.js'
 import { KadOverlay } from './overlay/kad-overlay.js'
 import { Libp2pCaravelaClient } from './protocols/client.js'
@@ -483,6 +483,12 @@ export class CaravelaService implements Startable, Caravela {
   }
 
   private networkConfiguration (): NetworkConfiguration {
+    // until it runs in a network its configuration may still be replaced by the one it joins or
+    // kept: two new LAN peers must not each adopt the other's (mdns.ts)
+    if (!this.rolesStarted) {
+      throw new ProtocolStatusError('UNAVAILABLE', 'This peer is not in a network yet')
+    }
+
     return {
       json: networkConfigToJson(this.config.network),
       resourceMapDigest: this.resourceMap.digest()

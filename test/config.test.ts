@@ -96,7 +96,8 @@ test('defaults: the original\'s built-in defaults, but for the discovery backend
       cpuClass: 'low',
       networkConfig: undefined,
       allow: [],
-      runtimeCheckInterval: 5_000
+      runtimeCheckInterval: 5_000,
+      mdns: undefined
     },
     supplier: {
       allowBuyers: [],
@@ -196,6 +197,7 @@ cpuClass = "high"
 allow = ["/ip4/127.0.0.0/ipcidr/8", "/ip6/fd00::/ipcidr/8", "/ip4/192.0.2.7"]
 networkConfig = "${'ab'.repeat(32)}"
 runtimeCheckInterval = "30s"
+mdns = false
 
 [supplier]
 allowBuyers = ["${PEER}"]
@@ -262,7 +264,8 @@ imageGracePeriod = "10m"
       cpuClass: 'high',
       networkConfig: 'ab'.repeat(32),
       allow: ['/ip4/127.0.0.0/ipcidr/8', '/ip6/fd00::/ipcidr/8', '/ip4/192.0.2.7'],
-      runtimeCheckInterval: 30_000
+      runtimeCheckInterval: 30_000,
+      mdns: false
     },
     supplier: {
       allowBuyers: [PEER],
@@ -503,6 +506,19 @@ test('node.runtimeCheckInterval: a duration from 1 s to 10 min, never off', () =
   }
 
   expectKey(() => { validateConfig(changed(c => { c.node.runtimeCheckInterval = 1.5 })) }, 'node.runtimeCheckInterval')
+})
+
+test('node.mdns: true, false or unset (decided by the listen addresses)', () => {
+  assert.is(parseConfigToml('[node]\nmdns = true').node.mdns, true)
+  assert.is(parseConfigToml('[node]\nmdns = false').node.mdns, false)
+  assert.is(parseConfigToml('[node]\ncpuClass = "low"').node.mdns, undefined)
+
+  for (const value of ['"yes"', '1']) {
+    const err = configError(() => parseConfigToml(`[node]\nmdns = ${value}`), value)
+    assert.is(err.key, 'node.mdns', value)
+  }
+
+  expectKey(() => { validateConfig(changed(c => { (c.node as any).mdns = 'on' })) }, 'node.mdns')
 })
 
 test('errors explain themselves', () => {

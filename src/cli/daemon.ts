@@ -31,7 +31,7 @@ const SHUTDOWN_TIMEOUT = 20_000
 const log = logger('caravela:daemon')
 
 const options = {
-  bootstrap: { type: 'string', multiple: true, value: 'multiaddr', description: 'Join the network through this peer (a multiaddr ending in /p2p/<peer id>); without it the peer creates a new network' },
+  bootstrap: { type: 'string', multiple: true, value: 'multiaddr', description: 'Join the network through this peer (a multiaddr ending in /p2p/<peer id>); without it the peer joins a network found on the LAN (--mdns) or creates a new one' },
   listen: { type: 'string', multiple: true, value: 'multiaddr', description: 'Listen on this address, e.g. /ip4/0.0.0.0/tcp/7800' },
   announce: { type: 'string', multiple: true, value: 'multiaddr', description: 'Tell other peers this address instead of the listen addresses' },
   'data-dir': { type: 'string', value: 'dir', description: 'Directory for the peer key, its datastore and the control API credentials (default ~/.caravela)' },
@@ -51,6 +51,8 @@ const options = {
   'network-key': { type: 'string', value: 'file', description: 'Run a closed network: talk only to peers holding this key (make one with `caravela network-key FILE`); a peer without it cannot connect. Overrides [network] keyFile' },
   'network-config': { type: 'string', value: 'sha256', description: 'Run only with the network configuration of this digest (`caravela config-digest` prints it): refuse to join a network whose configuration differs' },
   allow: { type: 'string', multiple: true, value: 'multiaddr', description: 'Limit the peers of this IP network (e.g. /ip4/127.0.0.0/ipcidr/8) per peer only, not per host: connections, offers and requests (testnets on one machine; repeatable)' },
+  mdns: { type: 'boolean', description: 'Find the peers of this network on the local network over mDNS, without --bootstrap (default: on when listening on a private address: 10/8, 172.16/12, 192.168/16, link-local, fc00::/7)' },
+  'no-mdns': { type: 'boolean', description: 'Do not use mDNS (overrides [node] mdns)' },
   help: { type: 'boolean', short: 'h', description: 'Show this help' }
 } satisfies Record<string, CliOption>
 
@@ -76,6 +78,8 @@ interface Flags {
   'container-network'?: string
   'network-config'?: string
   allow?: string[]
+  mdns?: boolean
+  'no-mdns'?: boolean
   help?: boolean
 }
 
@@ -100,8 +104,9 @@ const FLAG_OF_KEY: Record<string, keyof typeof options> = {
 
 const HELP = `Usage: npm start -- [options]
 
-Starts a Caravela peer: it joins the network of --bootstrap or creates a new one, prints its
-addresses and serves the control API that the \`caravela\` command talks to. Logs: DEBUG=caravela:*
+Starts a Caravela peer: it joins the network of --bootstrap (or one found on the LAN, --mdns) or
+creates a new one, prints its addresses and serves the control API that the \`caravela\` command
+talks to. Logs: DEBUG=caravela:*
 
 Options:
 ${formatOptions(options)}`
@@ -128,6 +133,7 @@ async function main (flags: Flags): Promise<void> {
   // loaded only now, so that --help and usage errors answer without loading the libp2p stack
   const { createCaravelaNode } = await import('../node.js')
   const { readNetworkKey } = await import('../network-key.js')
+  const { mdnsEnabled } = await import('../mdns.js')
   const networkKey = config.networkKeyFile == null ? undefined : await readNetworkKey(config.networkKeyFile)
   // the runtime reads CPU slices from the configuration in force: a joining peer adopts the network's
   let inForce = (): CaravelaConfig => config
@@ -149,7 +155,7 @@ async function main (flags: Flags): Promise<void> {
   }
 
   stopOnSignal(node, api)
-  process.stdout.write(banner(node, api, runtime.name))
+  process.stdout.write(banner(node, api, runtime.name, mdnsEnabled(config.node)))
 }
 
 /**
@@ -262,6 +268,12 @@ function applyFlags (config: CaravelaConfig, flags: Flags): void {
   node.announce = flags.announce ?? node.announce
   node.allow = flags.allow ?? node.allow
   node.protocolPrefix = flags['protocol-prefix'] ?? node.protocolPrefix
+
+  if (flags.mdns === true && flags['no-mdns'] === true) {
+    throw new UsageError('--mdns and --no-mdns contradict each other')
+  }
+
+  node.mdns = flags.mdns === true ? true : flags['no-mdns'] === true ? false : node.mdns
   node.cpus = flags.cpus == null ? node.cpus : parseNumber('cpus', flags.cpus)
   node.apiPort = flags['api-port'] == null ? node.apiPort : parseNumber('api-port', flags['api-port'])
 
@@ -312,7 +324,7 @@ function validateFlagged (config: CaravelaConfig, flags: Flags): void {
   }
 }
 
-function banner (node: CaravelaNode, api: ApiServer, runtime: string): string {
+function banner (node: CaravelaNode, api: ApiServer, runtime: string, mdns: boolean): string {
   const peerId = node.peerId.toString()
   const addresses = node.getMultiaddrs()
     .map(address => address.toString())
@@ -324,6 +336,7 @@ function banner (node: CaravelaNode, api: ApiServer, runtime: string): string {
     `Control API: ${api.url}`,
     `Runtime: ${runtime === 'none' ? 'none (this peer trades and places containers but runs none; start a Docker engine or pass --runtime)' : runtimeLine(runtime, node)}`,
     `Network configuration: ${networkConfigDigest(node.services.caravela.config.network)} (sha256, for --network-config)`,
+    `LAN discovery: ${mdns ? 'mDNS (--no-mdns turns it off)' : 'off (--mdns turns it on)'}`,
     ''
   ].join('\n')
 }

@@ -86,7 +86,8 @@ const NODE_KEYS = {
   cpuClass: 'cpuClass',
   networkConfig: 'string',
   allow: 'strings',
-  runtimeCheckInterval: 'duration'
+  runtimeCheckInterval: 'duration',
+  mdns: 'boolean'
 } as const satisfies Record<keyof NodeConfig, string>
 
 /** How each `SupplierConfig` key is read from TOML. */
@@ -171,7 +172,8 @@ export function defaultConfig (): CaravelaConfig {
       cpuClass: 'low',
       networkConfig: undefined,
       allow: [],
-      runtimeCheckInterval: DEFAULT_RUNTIME_CHECK_INTERVAL
+      runtimeCheckInterval: DEFAULT_RUNTIME_CHECK_INTERVAL,
+      mdns: undefined
     },
     supplier: defaultSupplierConfig()
   }
@@ -762,6 +764,10 @@ function validateNode (node: NodeConfig): void {
     const given = Number.isInteger(node.runtimeCheckInterval) && node.runtimeCheckInterval >= 0 ? `"${formatDuration(node.runtimeCheckInterval)}"` : show(node.runtimeCheckInterval)
     throw new InvalidConfigurationError('node.runtimeCheckInterval',
       `must be a duration from "${formatDuration(min)}" to "${formatDuration(max)}" (the checks of the container engine cannot be turned off), got ${given}`)
+  }
+
+  if (node.mdns !== undefined) {
+    checkBoolean(node.mdns, 'node.mdns')
   }
 }
 

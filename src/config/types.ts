@@ -87,6 +87,13 @@ export interface NodeConfig {
    * peer offers nothing and refuses launches; when it answers again it reconciles and offers
    */
   runtimeCheckInterval: number
+  /**
+   * LAN discovery over mDNS: find the peers of this network (same protocol prefix and network
+   * key) on the local network without bootstrap addresses. Undefined: on when the peer listens on
+   * a private address (RFC 1918, link-local, IPv6 unique-local; a wildcard address counts when the
+   * host has one), off otherwise (public or loopback addresses only)
+   */
+  mdns?: boolean
 }
 
 /** A container network a supplier gives its containers. */
