@@ -175,6 +175,9 @@ Browse('in headless Chromium a user logs in, sees the network, runs a container,
     assert.match(await text(page, '#slices'), other.peerId)
     assert.match(await text(page, '#slices'), `${buyer.peerId} (this peer)`)
     assert.is(await text(page, '#connection'), 'live')
+    // its offers as a supplier, with the trader that keeps each
+    await page.waitForSelector('#supplying tbody tr', { timeout: 15_000 })
+    assert.match(await text(page, '#supplying-title'), /of 2 CPU, 2048 MB free$/)
 
     // a state-changing call without the CSRF header is refused, even from the page itself
     const forged = await page.evaluate(async () => (await fetch('/v1/containers/stop', { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: '{"ids":["x"]}' })).status)
@@ -191,25 +194,25 @@ Browse('in headless Chromium a user logs in, sees the network, runs a container,
       await page.waitForFunction('!document.querySelector("#run-status").textContent.startsWith("placing")', { timeout: 30_000 })
       return (await text(page, '#run-status')).startsWith('placed ')
     }, { timeout: 30_000, interval: 1000, message: 'the container to be placed' })
-    const row = await page.waitForSelector('#containers tbody tr', { timeout: 10_000 })
+    const row = await page.waitForSelector('#placed tbody tr', { timeout: 10_000 })
     const containerId = await row!.evaluate(tr => tr.getAttribute('data-id') ?? '')
-    assert.match(await text(page, '#containers tbody tr'), 'web')
-    await waitFor(async () => await text(page, `#containers tr[data-id="${containerId}"] .state`) === 'running', { timeout: 10_000, message: 'the container running' })
+    assert.match(await text(page, '#placed tbody tr'), 'web')
+    await waitFor(async () => await text(page, `#placed tr[data-id="${containerId}"] .state`) === 'running', { timeout: 10_000, message: 'the container running' })
 
     // placements over time count it once the server samples again
     await waitFor(async () => (await text(page, '#chart-legend')).includes('1 placed'), { timeout: 15_000, message: 'the chart to count the placement' })
     assert.ok(await page.$$eval('#chart polyline', lines => lines.length) === 2)
 
     // its logs: the text, or, from a peer without the logs route yet, a message saying so
-    await page.click(`#containers tr[data-id="${containerId}"] button.logs`)
+    await page.click(`#placed tr[data-id="${containerId}"] button.logs`)
     await page.waitForFunction('["loaded", "unavailable"].includes(document.querySelector("#logs-text").dataset.state)', { timeout: 10_000 })
     const logs = await text(page, '#logs-text')
     assert.ok(logs === 'logs are not available from this peer' || logs.length > 0, logs)
     await screenshot('dashboard')
 
     // stop it: it leaves the table
-    await page.click(`#containers tr[data-id="${containerId}"] button.stop`)
-    await page.waitForFunction(`document.querySelector('#containers tr[data-id="${containerId}"]') == null`, { timeout: 15_000 })
+    await page.click(`#placed tr[data-id="${containerId}"] button.stop`)
+    await page.waitForFunction(`document.querySelector('#placed tr[data-id="${containerId}"]') == null`, { timeout: 15_000 })
     assert.match(await text(page, '#run-status'), /^stopped /)
     await screenshot('dashboard-stopped')
 

@@ -52,7 +52,10 @@ export function dashboardPage (csrf: string): string {
   </section>
   <section id="containers" class="card wide">
     <h2>Containers placed by this peer</h2>
-    <table><thead><tr><th>Name</th><th>Image</th><th>Id</th><th>Supplier</th><th>State</th><th>Resources</th><th></th></tr></thead><tbody></tbody></table>
+    <table id="placed"><thead><tr><th>Name</th><th>Image</th><th>Id</th><th>Supplier</th><th>State</th><th>Resources</th><th></th></tr></thead><tbody></tbody></table>
+    <p class="empty">None.</p>
+    <h3>Running here for buyers</h3>
+    <table id="hosted"><thead><tr><th>Name</th><th>Image</th><th>Id</th><th>Buyer</th><th>Resources</th></tr></thead><tbody></tbody></table>
     <p class="empty">None.</p>
   </section>
   <section id="logs" class="card wide" hidden>
@@ -102,8 +105,8 @@ dt { color: var(--muted); } dd { margin: 0; overflow-wrap: anywhere; }
 .mono, td.mono, pre { font-family: ui-monospace, monospace; font-size: .92em; }
 table { width: 100%; border-collapse: collapse; margin-bottom: .5em; }
 th, td { text-align: left; padding: .3em .5em; border-bottom: 1px solid var(--line); overflow-wrap: anywhere; }
-th { color: var(--muted); font-weight: 600; font-size: .9em; }
-tbody:not(:empty) ~ .empty, table:has(tbody:not(:empty)) + .empty { display: none; }
+th { color: var(--muted); font-weight: 600; font-size: .9em; white-space: nowrap; }
+table:has(tbody:not(:empty)) + .empty { display: none; }
 .empty { color: var(--muted); }
 .badge { font-size: .8em; padding: .1em .6em; border-radius: 1em; background: #2c4a6e; }
 .badge.live { background: var(--ok); } .badge.down { background: var(--bad); }
@@ -203,8 +206,16 @@ function renderOffers (offers) {
   rows('#supplying', offers.supplying.offers, offer)
 }
 
+function renderHosted (hosted) {
+  rows('#hosted', hosted, (h) => {
+    const tr = document.createElement('tr')
+    tr.append(cell(h.name || '—'), cell(h.image ?? '—'), cell(short(h.containerId), 'mono'), cell(short(h.buyer), 'mono'), cell(resources(h.resources)))
+    return tr
+  })
+}
+
 function renderContainers (containers) {
-  rows('#containers', containers, (c) => {
+  rows('#placed', containers, (c) => {
     const tr = document.createElement('tr')
     tr.dataset.id = c.containerId
     const actions = document.createElement('td')
@@ -329,6 +340,7 @@ events.onmessage = (message) => {
   renderNetwork(state.node, state.peers)
   renderOffers(state.offers)
   renderContainers(state.containers)
+  renderHosted(state.hosted)
   renderChart(state.history)
 }
 `
