@@ -14,12 +14,14 @@ import puppeteer from 'puppeteer-core'
 import * as assert from 'uvu/assert'
 import { startTestnet } from '../scripts/testnet-lib.js'
 import { Dashboard } from '../src/api/dashboard.js'
-import { apiRoutes, startApiServer } from '../src/api/server.js'
+import { apiRoutes, startApiServer, TextResponse } from '../src/api/server.js'
 import { main } from '../src/cli/caravela.js'
 import { suite } from './fixtures/suite.js'
 import { FAST_NETWORK_CONFIG } from './fixtures/testnet-config.js'
 import { waitFor } from './fixtures/wait.js'
-import type { ApiTarget } from '../src/api/server.js'
+import type { ApiRoute, ApiTarget } from '../src/api/server.js'
+import type { PeerMetrics } from '../src/metrics.js'
+import type { ContainerView } from '../src/types.js'
 import type { Browser, Page } from 'puppeteer-core'
 
 const CHROMIUM = process.env.CARAVELA_CHROMIUM ?? '/usr/bin/chromium'
@@ -49,6 +51,60 @@ async function caravela (...args: string[]): Promise<{ code: number, stdout: str
   return { code, stdout, stderr }
 }
 
+const RESOURCES = { cpuClass: 0, cpus: 1, memory: 256 }
+
+/** A peer that placed `containers` and records the ids it is asked to stop. */
+function fakeTarget (containers: ContainerView[] = []): ApiTarget & { stopped: string[][] } {
+  const stopped: string[][] = []
+  return {
+    stopped,
+    status: () => ({
+      peerId: 'me',
+      multiaddrs: [],
+      protocolPrefix: 'caravela',
+      capacity: { cpus: 2, memory: 2048, cpuClass: 'low' },
+      routingTableSize: 0,
+      networkSize: 1,
+      discoveryBackend: 'multi-offer-updates',
+      nodeId: '00',
+      slice: { index: 0, resources: RESOURCES, firstCell: 0, endCell: 1 },
+      resourceMapDigest: '00',
+      networkConfigDigest: '00',
+      supplierPolicy: { allowBuyers: [], allowImages: [], allowRegistries: [], hostPorts: { min: 1024, max: 65535 }, network: 'bridge' },
+      uptimeMs: 1000,
+      runtime: { state: 'ok', since: 0, outages: 0 }
+    }),
+    peers: () => [],
+    ps: () => containers,
+    offers: () => ({ trading: { slice: { index: 0, resources: RESOURCES }, offers: [] }, supplying: { max: RESOURCES, available: RESOURCES, offers: [] } }),
+    hosted: () => [],
+    metrics: () => ({ requests: { placed: 0, failed: 0 } }) as unknown as PeerMetrics,
+    run: async () => [],
+    stopContainers: async (ids: string[]) => { stopped.push(ids); return ids.map(id => ({ id, stopped: true })) }
+  }
+}
+
+/** A new page of `browser` that records the script errors of the pages it shows. */
+async function newPage (browser: Browser, errors: string[]): Promise<Page> {
+  const page = await browser.newPage()
+  page.on('pageerror', err => { errors.push(String(err)) })
+  return page
+}
+
+async function launchBrowser (): Promise<Browser> {
+  assert.ok(existsSync(CHROMIUM), `no browser at ${CHROMIUM}: run \`node scripts/browser-setup.mjs\` as root (npm test does), or set CARAVELA_CHROMIUM`)
+  return puppeteer.launch({ executablePath: CHROMIUM, headless: true, args: ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage'] })
+}
+
+/** The login link of a peer's API, as `caravela dashboard` prints it. */
+async function loginLink (args: string[]): Promise<string> {
+  const printed = await caravela('dashboard', ...args)
+  assert.is(printed.code, 0, printed.stderr)
+  const link = /http:\/\/127\.0\.0\.1:\d+\/dashboard\/login\?code=[A-Za-z0-9_-]+/.exec(printed.stdout)?.[0]
+  assert.ok(link, printed.stdout)
+  return link
+}
+
 const Login = suite<{ dir: string }>('dashboard login')
 
 Login.before.each(async (ctx) => {
@@ -60,17 +116,7 @@ Login.after.each(async (ctx) => {
 })
 
 Login('a login code is good once and for a short while; a session reads the API, and changes it only from its origin with its CSRF token', async (ctx) => {
-  const stopped: string[][] = []
-  const target = {
-    status: () => ({ peerId: 'me' }),
-    peers: () => [],
-    ps: () => [],
-    offers: () => ({}),
-    hosted: () => [],
-    metrics: () => ({ requests: { placed: 0, failed: 0 } }),
-    run: async () => [],
-    stopContainers: async (ids: string[]) => { stopped.push(ids); return ids.map(id => ({ id, stopped: true })) }
-  } as unknown as ApiTarget
+  const target = fakeTarget()
   const dashboard = new Dashboard({ target, codeTtl: 300 })
   const server = await startApiServer({ host: '127.0.0.1', port: 0, dataDir: ctx.dir, routes: apiRoutes(target), browser: dashboard })
 
@@ -115,9 +161,9 @@ Login('a login code is good once and for a short while; a session reads the API,
     assert.is(await stop({ Origin: origin, 'X-Caravela-CSRF': 'forged' }), 403, 'a wrong CSRF token')
     assert.is(await stop({ Origin: 'http://evil.example', 'X-Caravela-CSRF': csrf }), 403, 'another origin')
     assert.is(await stop({ 'X-Caravela-CSRF': csrf }), 403, 'no origin')
-    assert.equal(stopped, [], 'no refused request reached the peer')
+    assert.equal(target.stopped, [], 'no refused request reached the peer')
     assert.is(await stop({ Origin: origin, 'X-Caravela-CSRF': csrf }), 200)
-    assert.equal(stopped, [['abc']])
+    assert.equal(target.stopped, [['abc']])
   } finally {
     await server.stop()
   }
@@ -136,7 +182,6 @@ Browse.after.each(async (ctx) => {
 })
 
 Browse('in headless Chromium a user logs in, sees the network, runs a container, reads its logs and stops it', async (ctx) => {
-  assert.ok(existsSync(CHROMIUM), `no browser at ${CHROMIUM}: run \`node scripts/browser-setup.mjs\` as root (npm test does), or set CARAVELA_CHROMIUM`)
   const configFile = join(ctx.dir, 'fast.toml')
   await writeFile(configFile, FAST_NETWORK_CONFIG)
   const testnet = await startTestnet({ peers: 2, dir: join(ctx.dir, 'net'), protocolPrefix: 'caravela-test-dashboard', runtime: 'memory', cpus: 2, memory: '2g', extraArgs: ['--config', configFile] })
@@ -144,14 +189,11 @@ Browse('in headless Chromium a user logs in, sees the network, runs a container,
 
   try {
     const [buyer, other] = testnet.peers
-    const printed = await caravela('dashboard', '--data-dir', buyer.dataDir)
-    assert.is(printed.code, 0, printed.stderr)
-    const loginUrl = /http:\/\/127\.0\.0\.1:\d+\/dashboard\/login\?code=[A-Za-z0-9_-]+/.exec(printed.stdout)?.[0]
-    assert.ok(loginUrl, printed.stdout)
+    const loginUrl = await loginLink(['--data-dir', buyer.dataDir])
     const origin = new URL(loginUrl).origin
-
-    browser = await puppeteer.launch({ executablePath: CHROMIUM, headless: true, args: ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage'] })
-    const page = await browser.newPage()
+    browser = await launchBrowser()
+    const errors: string[] = []
+    const page = await newPage(browser, errors)
     await page.setViewport({ width: 1280, height: 1000 })
     const screenshot = async (name: string): Promise<void> => {
       await page.screenshot({ path: join(SCREENSHOTS ?? ctx.dir, `${name}.png`), fullPage: true })
@@ -222,9 +264,40 @@ Browse('in headless Chromium a user logs in, sees the network, runs a container,
     assert.is(again?.status(), 403)
     assert.match(await again!.text(), 'used already or has expired')
     await fresh.close()
+    assert.equal(errors, [], 'no script error')
   } finally {
     await browser?.close()
     await testnet.stop()
+  }
+})
+
+Browse('the logs panel shows the output GET /v1/containers/:id/logs?tail=200 streams as base64 NDJSON chunks', async (ctx) => {
+  const container: ContainerView = { containerId: 'c0'.repeat(32), name: 'greeter', image: 'busybox', args: [], supplier: { peerId: 'other', multiaddrs: [] }, state: 'running', resources: RESOURCES, portMappings: [], requestId: 'r', createdAt: 0 }
+  const target = fakeTarget([container])
+  // a character split across two chunks, an error that cut the output short
+  const greeting = Buffer.from('héllo\nwörld\n')
+  const lines = [{ stream: 'stdout', data: greeting.subarray(0, 2) }, { stream: 'stderr', data: greeting.subarray(2) }]
+    .map(({ stream, data }) => JSON.stringify({ stream, data: data.toString('base64') })).concat(JSON.stringify({ error: 'supplier gone' }))
+  const logsRoute: ApiRoute = { method: 'GET', path: '/v1/containers/:id/logs', handler: ({ params }) => new TextResponse(params.id === container.containerId ? lines.join('\n') + '\n' : '', 'application/x-ndjson; charset=utf-8') }
+  const server = await startApiServer({ host: '127.0.0.1', port: 0, dataDir: ctx.dir, routes: [logsRoute, ...apiRoutes(target)], browser: new Dashboard({ target }) })
+  let browser: Browser | undefined
+
+  try {
+    browser = await launchBrowser()
+    const errors: string[] = []
+    const page = await newPage(browser, errors)
+    const asked: string[] = []
+    page.on('request', request => { asked.push(request.url()) })
+    await page.goto(await loginLink(['--api', server.url, '--token', (await readFile(join(ctx.dir, 'api-token'), 'utf8')).trim()]))
+    await page.waitForSelector(`#placed tr[data-id="${container.containerId}"] button.logs`, { timeout: 10_000 })
+    await page.click(`#placed tr[data-id="${container.containerId}"] button.logs`)
+    await page.waitForFunction('document.querySelector("#logs-text").dataset.state === "loaded"', { timeout: 10_000 })
+    assert.is(await text(page, '#logs-text'), 'héllo\nwörld\n\n[logs cut short: supplier gone]')
+    assert.ok(asked.includes(`${server.url}/v1/containers/${container.containerId}/logs?tail=200`), asked.join('\n'))
+    assert.equal(errors, [], 'no script error')
+  } finally {
+    await browser?.close()
+    await server.stop()
   }
 })
 

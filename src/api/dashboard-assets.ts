@@ -258,7 +258,7 @@ async function api (method, path, body) {
   if (body !== undefined) headers['Content-Type'] = 'application/json'
   const res = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) })
   const type = res.headers.get('content-type') ?? ''
-  const answer = type.includes('json') ? await res.json() : await res.text()
+  const answer = type.startsWith('application/json') ? await res.json() : await res.text()
   return { status: res.status, ok: res.ok, answer }
 }
 
@@ -304,6 +304,23 @@ async function stop (c) {
   await refreshContainers()
 }
 
+/**
+ * The text of a logs answer: NDJSON lines of base64 chunks, { "stream", "data" }, ending with
+ * { "end": true } or { "error" }. The chunks are joined before decoding: a character may span two.
+ */
+async function logText (ndjson) {
+  const parts = []
+  let error
+  for (const line of ndjson.split('\\n')) {
+    if (line.trim() === '') continue
+    const item = JSON.parse(line)
+    if (typeof item.data === 'string') parts.push(Uint8Array.from(atob(item.data), (c) => c.charCodeAt(0)))
+    if (typeof item.error === 'string') error = item.error
+  }
+  const text = await new Blob(parts).text()
+  return error == null ? text : text + '\\n[logs cut short: ' + error + ']'
+}
+
 async function showLogs (c) {
   $('#logs').hidden = false
   $('#logs-name').textContent = (c.name || c.image) + ' (' + short(c.containerId) + ')'
@@ -319,7 +336,7 @@ async function showLogs (c) {
       pre.textContent = 'logs could not be read: ' + (answer.error ?? answer)
       pre.dataset.state = 'error'
     } else {
-      const text = typeof answer === 'string' ? answer : (answer.logs ?? answer.text ?? JSON.stringify(answer, null, 2))
+      const text = await logText(answer)
       pre.textContent = text === '' ? '(no output yet)' : text
       pre.dataset.state = 'loaded'
     }
