@@ -350,7 +350,11 @@ async function showLogs (c) {
 const badge = $('#connection')
 const events = new EventSource('/v1/events')
 events.onopen = () => { badge.textContent = 'live'; badge.className = 'badge live' }
-events.onerror = () => { badge.textContent = 'reconnecting…'; badge.className = 'badge down' }
+events.onerror = () => {
+  // the browser tries again while the peer is away; a refusal (the session ended) closes the stream
+  badge.textContent = events.readyState === EventSource.CLOSED ? 'logged out: run caravela dashboard' : 'reconnecting…'
+  badge.className = 'badge down'
+}
 events.onmessage = (message) => {
   const state = JSON.parse(message.data)
   renderNode(state.node)
