@@ -90,7 +90,7 @@ export function messagePage (title: string, text: string): string {
 `
 }
 
-export const DASHBOARD_CSS = `
+export const DASHBOARD_CSS: string = `
 :root { --fg: #1d2733; --muted: #66717f; --bg: #f3f5f8; --card: #fff; --line: #dde2e8; --accent: #0b6bcb; --bad: #c0392b; --ok: #1e8e3e; }
 * { box-sizing: border-box; }
 body { margin: 0; font: 14px/1.45 system-ui, sans-serif; color: var(--fg); background: var(--bg); }
@@ -127,7 +127,7 @@ polyline { fill: none; stroke-width: 2; vector-effect: non-scaling-stroke; }
 code { background: #e8edf3; padding: 0 .3em; border-radius: 3px; }
 `
 
-export const DASHBOARD_JS = `
+export const DASHBOARD_JS: string = `
 const csrf = document.querySelector('meta[name="caravela-csrf"]').content
 const $ = (selector) => document.querySelector(selector)
 const shown = new Map()
