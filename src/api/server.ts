@@ -8,6 +8,8 @@
  * which is removed on a clean stop. Routes live in a table (`apiRoutes`): a new endpoint is one
  * more entry. Placements (`POST /v1/containers`, `POST /v1/stacks`) asked with
  * `Accept: application/x-ndjson` stream their progress, one JSON line per event (`StreamResponse`).
+ * A `BrowserFrontend` (the dashboard, `./dashboard.ts`) may serve pages besides, and let the
+ * browser sessions it opened call the `/v1/` routes instead of the token.
  */
 
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto'
