@@ -135,6 +135,12 @@ export class ApiClient {
     return this.request('GET', '/v1/hosted')
   }
 
+  /** `POST /v1/dashboard/login-codes`: the dashboard's URL with a one-time login code */
+  async dashboardLogin (): Promise<{ url: string, expiresAt: number }> {
+    const { path, expiresAt } = await this.request<{ path: string, expiresAt: number }>('POST', '/v1/dashboard/login-codes')
+    return { url: this.url + path, expiresAt }
+  }
+
   /**
    * Sends one request and returns the parsed JSON answer; `ApiRequestError` on any failure. With
    * `onEvent`, asks for an NDJSON stream: every line but the last goes to `onEvent` as it

@@ -8,6 +8,8 @@
  * which is removed on a clean stop. Routes live in a table (`apiRoutes`): a new endpoint is one
  * more entry. Placements (`POST /v1/containers`, `POST /v1/stacks`) asked with
  * `Accept: application/x-ndjson` stream their progress, one JSON line per event (`StreamResponse`).
+ * A `BrowserFrontend` (the dashboard, `./dashboard.ts`) may serve pages besides, and let the
+ * browser sessions it opened call the `/v1/` routes instead of the token.
  */
 
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto'
@@ -165,6 +167,24 @@ async function placing<T> (result: Promise<T>): Promise<T> {
   }
 }
 
+/**
+ * What the API serves to a browser besides the bearer-token routes: the dashboard
+ * (`./dashboard.ts`), its pages and the calls its session may make.
+ */
+export interface BrowserFrontend {
+  /** its own routes, authenticated by the bearer token like the others */
+  routes: ApiRoute[]
+  /** answers a request of its own (a page, the login, the event stream) and returns true; false for any other */
+  serve (req: IncomingMessage, res: ServerResponse, origin: string): boolean
+  /**
+   * True when the request carries a valid browser session; throws `ApiError` 403 when a
+   * state-changing request fails the cross-site checks. `origin` is the API's own URL.
+   */
+  authorizes (req: IncomingMessage, origin: string): boolean
+  /** ends its timers and event streams */
+  close (): void
+}
+
 export interface ApiServerInit {
   /** loopback address to listen on */
   host: string
@@ -173,6 +193,8 @@ export interface ApiServerInit {
   /** where `api-token` and `api.json` are written */
   dataDir: string
   routes: ApiRoute[]
+  /** the dashboard, when the API serves one */
+  browser?: BrowserFrontend
   /** @default defaultLogger() from @libp2p/logger */
   logger?: ComponentLogger
 }
@@ -198,15 +220,18 @@ export class ApiServer {
   private readonly server: Server
   private readonly dataDir: string
   private readonly log: Logger
+  private readonly browser?: BrowserFrontend
 
-  constructor (server: Server, url: string, dataDir: string, log: Logger) {
+  constructor (server: Server, url: string, dataDir: string, log: Logger, browser?: BrowserFrontend) {
     this.server = server
     this.url = url
     this.dataDir = dataDir
     this.log = log
+    this.browser = browser
   }
 
   async stop (): Promise<void> {
+    this.browser?.close()
     await rm(join(this.dataDir, API_INFO_FILE), { force: true })
     await new Promise<void>(resolve => {
       this.server.close(() => { resolve() })
@@ -227,12 +252,15 @@ export async function startApiServer (init: ApiServerInit): Promise<ApiServer> {
 
   const log = (init.logger ?? defaultLogger()).forComponent('caravela:api')
   const token = randomBytes(32).toString('hex')
+  const routes = [...init.routes, ...(init.browser?.routes ?? [])]
+  // known once listening; no request comes before
+  let url = ''
   const server = createServer({
     headersTimeout: HEADERS_TIMEOUT,
     requestTimeout: REQUEST_TIMEOUT,
     keepAliveTimeout: KEEP_ALIVE_TIMEOUT
   }, (req, res) => {
-    handleRequest(req, res, token, init.routes).catch(err => {
+    handleRequest(req, res, token, routes, url, init.browser).catch(err => {
       log.error('%s %s failed - %e', req.method, req.url, err)
     })
   })
@@ -247,7 +275,7 @@ export async function startApiServer (init: ApiServerInit): Promise<ApiServer> {
   })
 
   const { address, port } = server.address() as AddressInfo
-  const url = `http://${isIPv6(address) ? `[${address}]` : address}:${port}`
+  url = `http://${isIPv6(address) ? `[${address}]` : address}:${port}`
 
   try {
     await writePrivateFile(join(init.dataDir, API_TOKEN_FILE), token)
@@ -259,7 +287,7 @@ export async function startApiServer (init: ApiServerInit): Promise<ApiServer> {
   }
 
   log('control API listening on %s', url)
-  return new ApiServer(server, url, init.dataDir, log)
+  return new ApiServer(server, url, init.dataDir, log, init.browser)
 }
 
 /** Writes a file only its owner can read, replacing any old one atomically. */
@@ -270,12 +298,16 @@ async function writePrivateFile (path: string, contents: string): Promise<void> 
   await rename(temporary, path)
 }
 
-async function handleRequest (req: IncomingMessage, res: ServerResponse, token: string, routes: ApiRoute[]): Promise<void> {
+async function handleRequest (req: IncomingMessage, res: ServerResponse, token: string, routes: ApiRoute[], origin: string, browser?: BrowserFrontend): Promise<void> {
   const controller = new AbortController()
   res.on('close', () => { controller.abort() })
 
   try {
-    if (!isAuthorized(req.headers.authorization, token)) {
+    if (browser?.serve(req, res, origin) === true) {
+      return
+    }
+
+    if (!isAuthorized(req.headers.authorization, token) && browser?.authorizes(req, origin) !== true) {
       res.setHeader('WWW-Authenticate', 'Bearer')
       throw new ApiError(401, 'missing or wrong API token')
     }

@@ -6,6 +6,7 @@
  * caravela run [--cpus N] [--memory 256m] [--cpu-class low|high] [-p host:container[/proto]] [--name N] [--restart POLICY] IMAGE [ARGS…]
  * caravela deploy -f stack.yml
  * caravela stop [--force] ID… | --stack NAME
+ * caravela dashboard                                       (prints the web dashboard's login link)
  * caravela network-key FILE | config-digest [FILE.toml]   (no peer needed)
  * ```
  *
@@ -181,6 +182,14 @@ const commands: Record<string, Command> = {
       }
 
       return failed.length === 0 ? 0 : 1
+    }
+  },
+  dashboard: {
+    summary: 'Print the URL of the peer\'s web dashboard with a login code, good once, for a short while',
+    run: async (client, { json }, io) => {
+      const login = await client.dashboardLogin()
+      const minutes = Math.max(1, Math.round((login.expiresAt - Date.now()) / 60_000))
+      io.stdout(json ? toJson(login) : `Open this link in a browser on this machine (it logs you in once, within ${minutes} min):\n\n  ${login.url}\n\n`)
     }
   },
   offers: {

@@ -9,6 +9,7 @@ import { availableParallelism, totalmem } from 'node:os'
 import { resolve } from 'node:path'
 import { parseArgs } from 'node:util'
 import { logger } from '@libp2p/logger'
+import { Dashboard } from '../api/dashboard.js'
 import { apiRoutes, startApiServer } from '../api/server.js'
 import { defaultConfig, formatDuration, loadConfigFile, networkConfigDigest, parseMemory, parsePortRange, validateConfig } from '../config/config.js'
 import { InvalidConfigurationError } from '../errors.js'
@@ -147,7 +148,8 @@ async function main (flags: Flags): Promise<void> {
       host: config.node.apiHost,
       port: config.node.apiPort,
       dataDir,
-      routes: apiRoutes(node.services.caravela)
+      routes: apiRoutes(node.services.caravela),
+      browser: new Dashboard({ target: node.services.caravela })
     })
   } catch (err) {
     await node.stop()
