@@ -46,6 +46,19 @@ export class JoinFailedError extends Error {
   }
 }
 
+/**
+ * A call that needs a network (placing or stopping containers) came before the peer created or
+ * joined one: the service's roles start only then.
+ */
+export class NotJoinedError extends Error {
+  static override name = 'NotJoinedError'
+
+  constructor (message = 'This peer is in no Caravela network yet: call create() or join() first') {
+    super(message)
+    this.name = 'NotJoinedError'
+  }
+}
+
 /** A handler for this message exists in the protocol but has no logic behind it yet. */
 export class NotImplementedError extends Error {
   static override name = 'NotImplementedError'

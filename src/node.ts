@@ -1,7 +1,10 @@
 /**
- * `createCaravelaNode`: a complete libp2p peer running Caravela — TCP, Noise, Yamux, identify,
- * ping, kad-dht on `/<prefix>/kad/1.0.0` in server mode and the Caravela service — with its
- * private key and peer store kept in a data directory, so a restarted peer keeps its identity.
+ * `caravelaDefaults`: the libp2p options of a Caravela peer — TCP, Noise, Yamux, identify, ping,
+ * kad-dht on `/<prefix>/kad/1.0.0` in server mode and the Caravela service — built from one
+ * configuration, for an application to edit and pass to `createLibp2p`.
+ *
+ * `createCaravelaNode`: a complete peer from those options, with its private key and peer store
+ * kept in a data directory, so a restarted peer keeps its identity.
  */
 
 import { mkdir, stat } from 'node:fs/promises'
@@ -10,7 +13,6 @@ import { noise } from '@chainsafe/libp2p-noise'
 import { yamux } from '@chainsafe/libp2p-yamux'
 import { loadOrCreateSelfKey } from '@libp2p/config'
 import { identify } from '@libp2p/identify'
-import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { ping } from '@libp2p/ping'
 import { preSharedKey } from '@libp2p/pnet'
 import { tcp } from '@libp2p/tcp'
@@ -25,13 +27,12 @@ import { checkNetworkKey, readNetworkKey } from './network-key.js'
 import { caravela, caravelaDHT } from './service.js'
 import type { CaravelaConfig } from './config/types.js'
 import type { Caravela, CaravelaInit } from './service.js'
-import type { ContainerRuntime } from './types.js'
 import type { Identify } from '@libp2p/identify'
-import type { ComponentLogger, Libp2p, PeerId, PrivateKey } from '@libp2p/interface'
+import type { ComponentLogger, Libp2p, PrivateKey, ServiceMap } from '@libp2p/interface'
 import type { KadDHT } from '@libp2p/kad-dht'
 import type { Ping } from '@libp2p/ping'
 import type { Datastore } from 'interface-datastore'
-import type { Libp2pOptions } from 'libp2p'
+import type { Libp2pOptions, ServiceFactoryMap } from 'libp2p'
 
 /** Known peers a restarted peer tries when it was given no bootstrap address. */
 export const MAX_REJOIN_PEERS = 5
@@ -44,16 +45,64 @@ export type CaravelaServices = {
   caravela: Caravela
 }
 
-export type CaravelaNode = Libp2p<CaravelaServices>
+/** A Caravela peer, with the services of `S` its application added. */
+export type CaravelaNode<S extends ServiceMap = Record<never, never>> = Libp2p<CaravelaServices & S>
 
-export interface CreateCaravelaNodeInit extends Omit<CaravelaInit, 'config' | 'runtime'> {
+export interface CaravelaDefaultsInit extends CaravelaInit {
   /**
-   * Where this peer runs containers, or a function that makes the runtime once the peer's id is
-   * known (the Docker runtime labels containers with it). None: the peer offers nothing.
+   * The network key (a swarm key file's bytes, `readNetworkKey`): the peer then talks only to
+   * peers holding the same key; a peer without it cannot complete a connection.
    */
-  runtime?: ContainerRuntime | ((peerId: PeerId) => ContainerRuntime | Promise<ContainerRuntime>)
-  /** @default defaultConfig() */
-  config?: CaravelaConfig
+  networkKey?: Uint8Array
+}
+
+/**
+ * The libp2p options of a Caravela peer, from one configuration (`init.config`, default
+ * `defaultConfig()`): its listen and announce addresses, TCP, Noise, Yamux, the connection
+ * manager's `allow` list, the network key's protector, and the services `identify`, `ping`, `dht`
+ * (`caravelaDHT()` with the configuration's protocol prefix) and `caravela`. Edit them and pass
+ * them to `createLibp2p`, as Helia's `libp2pDefaults()`:
+ *
+ * ```ts
+ * const options = caravelaDefaults({ config, runtime: dockerRuntime() })
+ * const node = await createLibp2p({ ...options, services: { ...options.services, myService: myService() } })
+ * ```
+ *
+ * @throws {InvalidConfigurationError} for a configuration `validateConfig` refuses
+ */
+export function caravelaDefaults (init: CaravelaDefaultsInit = {}): Libp2pOptions<CaravelaServices> & { services: ServiceFactoryMap<CaravelaServices> } {
+  const { networkKey, ...serviceInit } = init
+  const config = init.config ?? defaultConfig()
+  validateConfig(config)
+
+  if (networkKey != null) {
+    checkNetworkKey(networkKey)
+  }
+
+  return {
+    addresses: {
+      listen: [...config.node.listen],
+      announce: [...config.node.announce]
+    },
+    transports: [tcp()],
+    connectionEncrypters: [noise()],
+    streamMuxers: [yamux()],
+    ...(networkKey == null ? {} : { connectionProtector: preSharedKey({ psk: networkKey }) }),
+    // libp2p's per-host limits on inbound connections, except for the networks the
+    // configuration allows: a testnet's peers all connect from one host
+    connectionManager: {
+      allow: [...config.node.allow]
+    },
+    services: {
+      identify: identify(),
+      ping: ping(),
+      dht: caravelaDHT({ protocolPrefix: config.node.protocolPrefix }),
+      caravela: caravela({ ...serviceInit, config })
+    }
+  }
+}
+
+export interface CreateCaravelaNodeInit<S extends ServiceMap = Record<never, never>> extends Omit<CaravelaDefaultsInit, 'networkKey'> {
   /**
    * Directory for the private key and the datastore (peer store, DHT records, Caravela state).
    * Without one the peer keeps everything in memory and gets a new identity each start.
@@ -73,8 +122,14 @@ export interface CreateCaravelaNodeInit extends Omit<CaravelaInit, 'config' | 'r
   networkKey?: Uint8Array
   /** e.g. `prefixLogger('peer-3')` to tell several peers of one process apart */
   logger?: ComponentLogger
-  /** libp2p options merged over Caravela's (for tests: `{ connectionMonitor: { enabled: false } }`) */
-  libp2p?: Partial<Libp2pOptions<any>>
+  /**
+   * libp2p options merged over `caravelaDefaults()`: the application's own `services` join
+   * Caravela's, and a service of the same name as one of Caravela's (`identify`, `ping`, `dht`,
+   * `caravela`) replaces it; `addresses` and `connectionManager` are merged key by key; any other
+   * option given replaces Caravela's (`transports: [tcp(), webSockets()]`; for tests:
+   * `{ connectionMonitor: { enabled: false } }`).
+   */
+  libp2p?: Partial<Libp2pOptions<S>>
 }
 
 /**
@@ -86,57 +141,33 @@ export interface CreateCaravelaNodeInit extends Omit<CaravelaInit, 'config' | 'r
  * connects to the LAN peers of its network it finds. A failed join stops the peer and throws
  * `JoinFailedError` or `IncompatibleNetworkError`.
  */
-export async function createCaravelaNode (init: CreateCaravelaNodeInit = {}): Promise<CaravelaNode> {
+export async function createCaravelaNode<S extends ServiceMap = Record<never, never>> (init: CreateCaravelaNodeInit<S> = {}): Promise<CaravelaNode<S>> {
+  const { dataDir, privateKey: givenKey, logger, libp2p = {}, networkKey: givenNetworkKey, ...caravelaInit } = init
   const config = init.config ?? defaultConfig()
   validateConfig(config)
-  const networkKey = init.networkKey ?? (config.networkKeyFile == null ? undefined : await readNetworkKey(config.networkKeyFile))
-
-  if (networkKey != null) {
-    checkNetworkKey(networkKey)
-  }
-
-  const datastore = await openDatastore(init.dataDir)
-  let node: CaravelaNode | undefined
+  const networkKey = givenNetworkKey ?? (config.networkKeyFile == null ? undefined : await readNetworkKey(config.networkKeyFile))
+  const defaults = caravelaDefaults({ ...caravelaInit, config, networkKey })
+  const datastore = await openDatastore(dataDir)
+  let node: CaravelaNode<S> | undefined
 
   try {
-    const privateKey = init.privateKey ?? await loadOrCreateSelfKey(datastore)
-    const { config: _, dataDir, privateKey: __, logger, libp2p, runtime: runtimeInit, networkKey: ___, ...serviceInit } = init
-    const runtime = typeof runtimeInit === 'function' ? await runtimeInit(peerIdFromPrivateKey(privateKey)) : runtimeInit
+    const privateKey = givenKey ?? await loadOrCreateSelfKey(datastore)
     const lan = mdnsEnabled(config.node) ? new LanDiscovery(mdnsServiceTag(config.node.protocolPrefix, networkKey)) : undefined
 
-    node = await createLibp2p({
+    node = await createLibp2p<CaravelaServices & S>({
       privateKey,
       datastore,
       logger,
-      addresses: {
-        listen: config.node.listen,
-        announce: config.node.announce
-      },
-      transports: [tcp()],
-      connectionEncrypters: [noise()],
-      streamMuxers: [yamux()],
-      ...(networkKey == null ? {} : { connectionProtector: preSharedKey({ psk: networkKey }) }),
-      // libp2p's per-host limits on inbound connections, except for the networks the
-      // configuration allows: a testnet's peers all connect from one host
-      connectionManager: {
-        allow: [...config.node.allow]
-      },
-      ...(lan == null ? {} : { peerDiscovery: [lan.discovery] }),
+      ...defaults,
       ...libp2p,
-      services: {
-        identify: identify(),
-        ping: ping(),
-        dht: caravelaDHT({ protocolPrefix: config.node.protocolPrefix }),
-        caravela: caravela({ ...serviceInit, config, runtime })
-      }
+      addresses: { ...defaults.addresses, ...libp2p.addresses },
+      connectionManager: { ...defaults.connectionManager, ...libp2p.connectionManager },
+      peerDiscovery: [...(lan == null ? [] : [lan.discovery]), ...(libp2p.peerDiscovery ?? [])],
+      services: { ...defaults.services, ...libp2p.services } as ServiceFactoryMap<CaravelaServices & S>
     })
 
-    // what createCaravelaNode opened it closes: the datastore, and a runtime it made itself
-    const onStop = (): void => {
-      void datastore.close()
-      if (typeof runtimeInit === 'function') void runtime?.close?.()
-    }
-    node.addEventListener('stop', onStop, { once: true })
+    // what createCaravelaNode opened it closes (the service closes a runtime its factory made)
+    node.addEventListener('stop', () => { void datastore.close() }, { once: true })
 
     if (config.node.bootstrap.length > 0) {
       await node.services.caravela.join(config.node.bootstrap)

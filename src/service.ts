@@ -1,7 +1,7 @@
 /**
  * The Caravela libp2p service: the overlay, the wire protocols and the supplier, trader and buyer
  * roles of one peer. An application adds it to its own libp2p `services`, next to a kad-dht
- * configured by `caravelaDHT()`.
+ * configured by `caravelaDHT()` (`caravelaDefaults()` in node.ts gives both, from one configuration).
  */
 
 import { serviceCapabilities, serviceDependencies } from '@libp2p/interface'
@@ -11,7 +11,7 @@ import { multiaddr } from '@multiformats/multiaddr'
 import { systemClock } from './clock.js'
 import { checkAdoptedNetwork, defaultConfig, networkConfigDigest, networkConfigFromJson, networkConfigToJson } from './config/config.js'
 import { dhtProtocol, PROTOCOL_PREFIX } from './constants.js'
-import { IncompatibleNetworkError, InvalidConfigurationError, JoinFailedError, ProtocolStatusError } from './errors.js'
+import { IncompatibleNetworkError, InvalidConfigurationError, JoinFailedError, NotJoinedError, ProtocolStatusError } from './errors.js'
 import { addProtocolMetrics } from './metrics.js'
 import { KadOverlay } from './overlay/kad-overlay.js'
 import { Libp2pCaravelaClient } from './protocols/client.js'
@@ -26,6 +26,7 @@ import { CPU_CLASS_NAMES } from './types.js'
 import type { CaravelaConfig, NetworkConfig, SupplierConfig } from './config/types.js'
 import type { PeerMetrics } from './metrics.js'
 import type { CaravelaHandlers } from './protocols/handlers.js'
+import type { DockerRuntimeInit } from './runtime/docker-runtime.js'
 import type { AbortOptions, CaravelaStatus, Clock, ContainerConfig, ContainerRuntime, ContainerStatus, ContainerView, HostedView, NetworkConfiguration, OffersView, Overlay, PeerSummary, PlaceOptions, StopOptions, StopResult } from './types.js'
 import type { ComponentLogger, Logger, PeerId, PeerStore, Startable, TypedEventTarget, Libp2pEvents } from '@libp2p/interface'
 import type { AddressManager, ConnectionManager, Registrar } from '@libp2p/interface-internal'
@@ -41,6 +42,19 @@ export const DEFAULT_SELF_QUERY_TIMEOUT = 10_000
  * bootstrap peer: restarted without one, it carries on in that network.
  */
 export const ADOPTED_NETWORK_KEY = '/caravela/network/adopted'
+
+/** What a runtime factory is given once the peer's identity is known (`CaravelaInit.runtime`). */
+export interface RuntimeInfo {
+  /** the peer's id: the Docker runtime labels the containers it runs with it */
+  peerId: PeerId
+  /** CPU slices per core of the network in force, read at each call: a joining peer adopts its network's */
+  cpuSlices (): number
+  /** the node's logger */
+  logger: ComponentLogger
+}
+
+/** Makes the runtime of a peer when its Caravela service starts. */
+export type RuntimeFactory = (info: RuntimeInfo) => ContainerRuntime | Promise<ContainerRuntime>
 
 export interface CaravelaInit {
   /**
@@ -60,10 +74,13 @@ export interface CaravelaInit {
   /** @default 10_000 */
   selfQueryTimeout?: number
   /**
-   * Where this peer runs containers for others. Without one the peer offers nothing, but it still
-   * trades and places containers on other peers.
+   * Where this peer runs containers for others: a runtime, or a factory called when the service
+   * starts (`dockerRuntime()`; a runtime needing the peer id or the network's CPU slices). The
+   * service closes a runtime its factory made when the node stops; a runtime given as it is stays
+   * the caller's. Without one the peer offers nothing, but it still trades and places containers
+   * on other peers.
    */
-  runtime?: ContainerRuntime
+  runtime?: ContainerRuntime | RuntimeFactory
   /**
    * Milliseconds between two checks that the runtime's engine answers: while it does not, the
    * peer withdraws its offers and refuses launches (`CaravelaStatus.runtime`).
@@ -112,8 +129,8 @@ export interface Caravela {
    */
   rejoin (peers: string[], options?: AbortOptions): Promise<void>
   /**
-   * Place containers on peers with room: one status per container, or an error saying why not.
-   * `options.stack` names the stack they make up.
+   * Place containers on peers with room: one status per container, or an error saying why not
+   * (`NotJoinedError` before `create` or `join`). `options.stack` names the stack they make up.
    */
   run (containers: ContainerConfig[], options?: PlaceOptions): Promise<ContainerStatus[]>
   /** The containers this peer placed. */
@@ -131,7 +148,11 @@ export interface Caravela {
   setHandlers (handlers: Partial<CaravelaHandlers>): void
 }
 
-/** kad-dht for Caravela: our own protocol id, server mode, and LAN/loopback addresses kept. */
+/**
+ * kad-dht for Caravela: our own protocol id, server mode, and LAN/loopback addresses kept. The
+ * prefix must be the configuration's `node.protocolPrefix` (the service refuses to start
+ * otherwise): `caravelaDefaults()` builds both services from one configuration.
+ */
 export function caravelaDHT (init: { protocolPrefix?: string } & Partial<KadDHTInit> = {}): ReturnType<typeof kadDHT> {
   const { protocolPrefix, ...rest } = init
 
@@ -142,6 +163,18 @@ export function caravelaDHT (init: { protocolPrefix?: string } & Partial<KadDHTI
     networkDialTimeout: { minTimeout: 1_000, maxTimeout: 10_000 },
     ...rest
   })
+}
+
+/**
+ * A factory of the Docker runtime for `caravela({ runtime })`: the runtime labels its containers
+ * with the peer's id and reads the network's CPU slices (unless `init` says otherwise), and
+ * dockerode is loaded only when a peer using it starts.
+ */
+export function dockerRuntime (init: Omit<DockerRuntimeInit, 'ownerPeerId'> = {}): RuntimeFactory {
+  return async ({ peerId, cpuSlices, logger }) => {
+    const { DockerRuntime } = await import('./runtime/docker-runtime.js')
+    return new DockerRuntime({ ...init, ownerPeerId: peerId.toString(), cpuSlices: init.cpuSlices ?? cpuSlices, logger: init.logger ?? logger })
+  }
 }
 
 export class CaravelaService implements Startable, Caravela {
@@ -160,6 +193,9 @@ export class CaravelaService implements Startable, Caravela {
   private readonly store: DatastoreStore
   private kadOverlay?: KadOverlay
   private peerRoles?: PeerRoles
+  private dht?: KadDHT
+  /** the runtime the init's factory made, closed at stop */
+  private ownRuntime?: ContainerRuntime
   private rolesStarted = false
   private startedAt = 0
   /** a lost supplier that connects again is asked about its containers at once */
@@ -196,13 +232,21 @@ export class CaravelaService implements Startable, Caravela {
     return this.requireOverlay()
   }
 
+  /**
+   * Refuse a DHT that is not Caravela's before any service starts: thrown from `start`, the
+   * error would stop the node while the DHT is still starting, and its timers would outlive it.
+   */
+  beforeStart (): void {
+    this.dht = this.requireCaravelaDHT()
+  }
+
   async start (): Promise<void> {
-    const dht = (this.components as unknown as Record<string, unknown>)[this.init.dhtService ?? 'dht'] as KadDHT | undefined
-
-    if (dht == null) {
-      throw new InvalidConfigurationError('services', `Caravela needs a kad-dht service named "${this.init.dhtService ?? 'dht'}": add caravelaDHT() to the node's services`)
-    }
-
+    const dht = this.dht ?? this.requireCaravelaDHT()
+    const given = this.init.runtime
+    this.ownRuntime = typeof given === 'function'
+      ? await given({ peerId: this.components.peerId, cpuSlices: () => this.config.network.cpuSlices, logger: this.components.logger })
+      : undefined
+    const runtime = typeof given === 'function' ? this.ownRuntime : given
     const overlay = this.kadOverlay = new KadOverlay(this.components, {
       dht,
       resourceMap: () => this.resourceMap,
@@ -214,11 +258,11 @@ export class CaravelaService implements Startable, Caravela {
       selfKey: overlay.nodeId(),
       overlay,
       client: this.client,
-      runtime: this.init.runtime ?? NO_RUNTIME,
+      runtime: runtime ?? NO_RUNTIME,
       clock: this.init.clock ?? systemClock,
       config: () => this.config.network,
       resourceMap: () => this.resourceMap,
-      capacity: this.init.runtime == null
+      capacity: runtime == null
         ? { cpus: 0, memory: 0, cpuClass: 0 }
         : { cpus: this.config.node.cpus, memory: this.config.node.memory, cpuClass: CPU_CLASS_NAMES.indexOf(this.config.node.cpuClass) },
       logger: this.components.logger,
@@ -226,7 +270,7 @@ export class CaravelaService implements Startable, Caravela {
       supplierPolicy: this.config.supplier,
       addressesOf: async peerId => this.announcedAddresses(peerId),
       allow: this.config.node.allow,
-      runtimeCheckInterval: this.init.runtime == null ? undefined : this.init.runtimeCheckInterval ?? this.config.node.runtimeCheckInterval
+      runtimeCheckInterval: runtime == null ? undefined : this.init.runtimeCheckInterval ?? this.config.node.runtimeCheckInterval
     })
     this.setHandlers(roles.handlers)
     await this.server.start()
@@ -251,6 +295,30 @@ export class CaravelaService implements Startable, Caravela {
     this.components.events.removeEventListener('peer:connect', this.onPeerConnect)
     this.kadOverlay?.stop()
     await this.server.stop()
+    await this.ownRuntime?.close?.()
+    this.ownRuntime = undefined
+  }
+
+  /**
+   * The node's kad-dht, refused unless it speaks Caravela's DHT protocol: a plain `kadDHT()` would
+   * put the peer in the public IPFS DHT, where Caravela's lookups find no Caravela peers.
+   */
+  private requireCaravelaDHT (): KadDHT {
+    const name = this.init.dhtService ?? 'dht'
+    // kad-dht's class has the protocol it speaks; its interface does not say so
+    const dht = (this.components as unknown as Record<string, unknown>)[name] as (KadDHT & { protocol?: string }) | undefined
+    const prefix = this.config.node.protocolPrefix
+    const expected = dhtProtocol(prefix)
+
+    if (dht == null) {
+      throw new InvalidConfigurationError('services', `Caravela needs a kad-dht service named "${name}": add caravelaDHT() to the node's services`)
+    }
+
+    if (dht.protocol !== expected) {
+      throw new InvalidConfigurationError(`services.${name}`, `the DHT service speaks ${dht.protocol ?? 'no kad-dht protocol'}, not ${expected}, Caravela's DHT protocol for node.protocolPrefix "${prefix}": make it with caravelaDHT({ protocolPrefix: '${prefix}' }), or take the services of caravelaDefaults()`)
+    }
+
+    return dht
   }
 
   setHandlers (handlers: Partial<CaravelaHandlers>): void {
@@ -393,7 +461,7 @@ export class CaravelaService implements Startable, Caravela {
   }
 
   async run (containers: ContainerConfig[], options: PlaceOptions = {}): Promise<ContainerStatus[]> {
-    return this.requireRoles().run(containers, options)
+    return this.joinedRoles().run(containers, options)
   }
 
   ps (): ContainerView[] {
@@ -411,7 +479,7 @@ export class CaravelaService implements Startable, Caravela {
   }
 
   async stopContainers (ids: string[], options: StopOptions = {}): Promise<StopResult[]> {
-    return this.requireRoles().stopContainers(ids, options)
+    return this.joinedRoles().stopContainers(ids, options)
   }
 
   offers (): OffersView {
@@ -601,6 +669,17 @@ export class CaravelaService implements Startable, Caravela {
     }
   }
 
+  /** The roles, for a call that needs the network: they start at `create` or `join`. */
+  private joinedRoles (): PeerRoles {
+    const roles = this.requireRoles()
+
+    if (!this.rolesStarted) {
+      throw new NotJoinedError()
+    }
+
+    return roles
+  }
+
   private requireOverlay (): KadOverlay {
     if (this.kadOverlay == null) {
       throw new Error('The Caravela service has not been started')
@@ -614,9 +693,11 @@ export class CaravelaService implements Startable, Caravela {
  * The Caravela service factory, for a libp2p node's `services` map:
  *
  * ```ts
- * const node = await createLibp2p({ ..., services: { identify: identify(), ping: ping(), dht: caravelaDHT(), caravela: caravela() } })
+ * const node = await createLibp2p({ ..., services: { identify: identify(), ping: ping(), dht: caravelaDHT(), caravela: caravela({ runtime: dockerRuntime() }) } })
  * await node.services.caravela.join(['/ip4/192.0.2.1/tcp/7800/p2p/12D3Koo…'])
  * ```
+ *
+ * `caravelaDefaults()` gives these services, and the transports they need, from one configuration.
  */
 export function caravela (init: CaravelaInit = {}): (components: CaravelaComponents) => Caravela {
   return (components) => new CaravelaService(components, init)

@@ -454,7 +454,7 @@ Images('through whole peers: a registry on the supplier\'s machine is refused by
     try {
       supplier = await createTestNode('supplier', {
         config: peerConfig([], c => { c.supplier.allowRegistries = allowed ? [registry.host] : [] }),
-        runtime: peerId => new DockerRuntime({ ownerPeerId: peerId.toString(), imageCleanupIntervalMs: 200, imageGracePeriodMs: 0 })
+        runtime: ({ peerId }) => new DockerRuntime({ ownerPeerId: peerId.toString(), imageCleanupIntervalMs: 200, imageGracePeriodMs: 0 })
       })
       owners.add(supplier.peerId.toString())
       buyer = await createTestNode('buyer', { config: peerConfig([dialableAddress(supplier)]) })

@@ -192,7 +192,7 @@ function dockerSocket (): string | undefined {
  * engine first answers (the engine's, or --cpus/--memory), and it offers from then on (the
  * roles' runtime checks, `PeerRoles.start`).
  */
-async function runtimeFor (flags: Flags, config: CaravelaConfig, dataDir: string, cpuSlices: () => number): Promise<{ name: string, make?: (peerId: PeerId) => ContainerRuntime | Promise<ContainerRuntime> }> {
+async function runtimeFor (flags: Flags, config: CaravelaConfig, dataDir: string, cpuSlices: () => number): Promise<{ name: string, make?: (info: { peerId: PeerId }) => ContainerRuntime | Promise<ContainerRuntime> }> {
   const name = flags.runtime ?? (await dockerAnswers() ? 'docker' : 'none')
 
   switch (name) {
@@ -216,7 +216,7 @@ async function runtimeFor (flags: Flags, config: CaravelaConfig, dataDir: string
         imageGracePeriodMs: imageGracePeriod,
         stateDir: dataDir
       }
-      return { name, make: peerId => new DockerRuntime({ ...init, ownerPeerId: peerId.toString() }) }
+      return { name, make: ({ peerId }) => new DockerRuntime({ ...init, ownerPeerId: peerId.toString() }) }
     }
     case 'memory': {
       const { MemoryRuntime } = await import('../runtime/memory-runtime.js')
