@@ -120,7 +120,10 @@ export async function createCaravelaNode (init: CreateCaravelaNodeInit = {}): Pr
       ...libp2p,
       services: {
         identify: identify(),
-        ping: ping(),
+        // the connection monitor and kad-dht's routing table both ping: with ping's default of one
+        // outbound stream, two pings at once fail and the monitor aborts the connection, cutting
+        // a followed container's output
+        ping: ping({ maxInboundStreams: 4, maxOutboundStreams: 4 }),
         dht: caravelaDHT({ protocolPrefix: config.node.protocolPrefix }),
         caravela: caravela({ ...serviceInit, config, runtime })
       }

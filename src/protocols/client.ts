@@ -4,7 +4,7 @@
  * the size limit and maps a non-OK status to `RemoteRequestError`.
  */
 
-import { AbortError, InvalidParametersError } from '@libp2p/interface'
+import { AbortError, InvalidParametersError, TimeoutError } from '@libp2p/interface'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { lpStream } from '@libp2p/utils'
 import { multiaddr } from '@multiformats/multiaddr'
@@ -131,16 +131,26 @@ export class Libp2pCaravelaClient extends MessageClient {
   override async containerLogs (to: NodeRef, containerId: string, options: LogsOptions = {}): Promise<AsyncIterable<LogChunk>> {
     const bytes = LOGS_CODEC.encodeRequest(logsRequest(containerId, options))
     const peerId = targetPeerId(to)
-    const timeout = AbortSignal.timeout(typeof this.timeout === 'function' ? this.timeout() : this.timeout)
-    const signal = options.signal == null ? timeout : AbortSignal.any([options.signal, timeout])
-
-    await this.learnAddresses(peerId, to.multiaddrs, signal)
-    const stream = await this.components.connectionManager.openStream(peerId, this.logsProtocol, { signal, negotiateFully: false })
-    // a chunk frame: the data and a few bytes of protobuf
-    const frames = new FrameReader(stream, Math.max(this.limits.maxMessageSize, MAX_LOG_CHUNK + 64))
-    stream.maxReadBufferLength = LOGS_READ_BUFFER
+    const ms = typeof this.timeout === 'function' ? this.timeout() : this.timeout
+    // the signal a stream is opened with stays bound to it: one that times out would cut a
+    // followed output short, so the time limit of the answer is disarmed once it came
+    const controller = new AbortController()
+    const signal = controller.signal
+    const timer = setTimeout(() => { controller.abort(new TimeoutError(`no answer to containerLogs within ${ms} ms`)) }, ms)
+    const stop = (): void => { controller.abort(options.signal?.reason) }
+    options.signal?.addEventListener('abort', stop, { once: true })
+    const frames = new FrameReader(Math.max(this.limits.maxMessageSize, MAX_LOG_CHUNK + 64))
+    let stream: Stream | undefined
 
     try {
+      if (options.signal?.aborted === true) {
+        stop()
+      }
+
+      await this.learnAddresses(peerId, to.multiaddrs, signal)
+      stream = await this.components.connectionManager.openStream(peerId, this.logsProtocol, { signal, negotiateFully: false })
+      stream.maxReadBufferLength = LOGS_READ_BUFFER
+      frames.attach(stream)
       stream.send(new Uint8ArrayList(Uint8Array.from(varint(bytes.byteLength)), bytes))
       await stream.close({ signal })
       const status = await frames.read(signal)
@@ -155,12 +165,15 @@ export class Libp2pCaravelaClient extends MessageClient {
         throw new RemoteRequestError(response.status, response.message)
       }
     } catch (err: any) {
+      options.signal?.removeEventListener('abort', stop)
       frames.dispose()
-      stream.abort(err instanceof Error ? err : new Error(String(err)))
+      stream?.abort(err instanceof Error ? err : new Error(String(err)))
       throw err
+    } finally {
+      clearTimeout(timer)
     }
 
-    return readChunks(stream, frames, options.signal)
+    return readChunks(stream, frames, options.signal, () => { options.signal?.removeEventListener('abort', stop) })
   }
 
   /** Tell the peer store where a peer we are not connected to can be reached. */
@@ -197,7 +210,7 @@ function targetPeerId (to: NodeRef): PeerId {
 }
 
 /** The chunks of a containerLogs stream until the supplier ends it; one the reader leaves is reset. */
-async function * readChunks (stream: Stream, frames: FrameReader, signal?: AbortSignal): AsyncGenerator<LogChunk> {
+async function * readChunks (stream: Stream, frames: FrameReader, signal: AbortSignal | undefined, done: () => void): AsyncGenerator<LogChunk> {
   let ended = false
 
   try {
@@ -207,6 +220,7 @@ async function * readChunks (stream: Stream, frames: FrameReader, signal?: Abort
 
     ended = true
   } finally {
+    done()
     frames.dispose()
 
     if (!ended) {
@@ -223,7 +237,7 @@ async function * readChunks (stream: Stream, frames: FrameReader, signal?: Abort
  * windows are held (one here, one in the paused stream).
  */
 class FrameReader {
-  private readonly stream: Stream
+  private stream?: Stream
   private readonly maxFrame: number
   private readonly highWater: number
   private readonly buffer = new Uint8ArrayList()
@@ -231,10 +245,14 @@ class FrameReader {
   private error?: Error
   private wake?: () => void
 
-  constructor (stream: Stream, maxFrame: number, highWater = 4 * maxFrame) {
-    this.stream = stream
+  constructor (maxFrame: number, highWater = 4 * maxFrame) {
     this.maxFrame = maxFrame
     this.highWater = highWater
+  }
+
+  /** Read `stream`, from now on. */
+  attach (stream: Stream): void {
+    this.stream = stream
     stream.addEventListener('message', this.onMessage)
     stream.addEventListener('end', this.onEnd)
     stream.addEventListener('close', this.onClose)
@@ -276,15 +294,15 @@ class FrameReader {
   }
 
   dispose (): void {
-    this.stream.removeEventListener('message', this.onMessage)
-    this.stream.removeEventListener('end', this.onEnd)
-    this.stream.removeEventListener('close', this.onClose)
+    this.stream?.removeEventListener('message', this.onMessage)
+    this.stream?.removeEventListener('end', this.onEnd)
+    this.stream?.removeEventListener('close', this.onClose)
   }
 
   private readonly onMessage = (evt: StreamMessageEvent): void => {
     this.buffer.append(evt.data)
 
-    if (this.buffer.byteLength > this.highWater && this.stream.readStatus === 'readable') {
+    if (this.buffer.byteLength > this.highWater && this.stream?.readStatus === 'readable') {
       this.stream.pause()
     }
 
@@ -309,7 +327,7 @@ class FrameReader {
   }
 
   private resume (): void {
-    if (this.stream.readStatus === 'paused') {
+    if (this.stream?.readStatus === 'paused') {
       this.stream.resume()
     }
   }

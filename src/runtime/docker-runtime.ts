@@ -518,11 +518,22 @@ export class DockerRuntime implements ContainerRuntime, ContainerExitEvents {
     try {
       yield * demuxDockerLogs(source)
     } catch (err: any) {
-      // the reader went away: the end it asked for
-      if (options.signal?.aborted !== true) {
-        throw err
+      // the reader went away: the end it asked for; the container was removed while followed,
+      // which cuts the engine's stream short: the end of its output
+      if (options.signal?.aborted === true || (options.follow === true && !(await this.isRunning(info.Id)))) {
+        return
       }
+
+      throw err
     }
+  }
+
+  /** Whether the engine still runs a container: false once it stopped or is gone. */
+  private async isRunning (containerId: string): Promise<boolean> {
+    const info = await this.call('inspect', containerId, async () => this.docker.getContainer(containerId).inspect(), {
+      404: () => undefined
+    })
+    return info?.State?.Running === true
   }
 
   /**
