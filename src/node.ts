@@ -95,7 +95,10 @@ export function caravelaDefaults (init: CaravelaDefaultsInit = {}): Libp2pOption
     },
     services: {
       identify: identify(),
-      ping: ping(),
+      // the connection monitor and kad-dht's routing table both ping: with ping's default of one
+      // outbound stream, two pings at once fail and the monitor aborts the connection, cutting
+      // a followed container's output
+      ping: ping({ maxInboundStreams: 4, maxOutboundStreams: 4 }),
       dht: caravelaDHT({ protocolPrefix: config.node.protocolPrefix }),
       caravela: caravela({ ...serviceInit, config })
     }

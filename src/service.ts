@@ -27,7 +27,7 @@ import type { CaravelaConfig, NetworkConfig, SupplierConfig } from './config/typ
 import type { PeerMetrics } from './metrics.js'
 import type { CaravelaHandlers } from './protocols/handlers.js'
 import type { DockerRuntimeInit } from './runtime/docker-runtime.js'
-import type { AbortOptions, CaravelaStatus, Clock, ContainerConfig, ContainerRuntime, ContainerStatus, ContainerView, HostedView, NetworkConfiguration, OffersView, Overlay, PeerSummary, PlaceOptions, StopOptions, StopResult } from './types.js'
+import type { AbortOptions, CaravelaStatus, Clock, ContainerConfig, ContainerInspect, ContainerRuntime, ContainerStatus, ContainerView, HostedView, LogChunk, LogsOptions, NetworkConfiguration, OffersView, Overlay, PeerSummary, PlaceOptions, StopOptions, StopResult } from './types.js'
 import type { ComponentLogger, Logger, PeerId, PeerStore, Startable, TypedEventTarget, Libp2pEvents } from '@libp2p/interface'
 import type { AddressManager, ConnectionManager, Registrar } from '@libp2p/interface-internal'
 import type { KadDHT, KadDHTInit } from '@libp2p/kad-dht'
@@ -139,6 +139,10 @@ export interface Caravela {
   hosted (): HostedView[]
   /** Stop containers this peer placed, by full or unique short id. */
   stopContainers (ids: string[], options?: StopOptions): Promise<StopResult[]>
+  /** The output of a container this peer placed, by full or unique short id, from its supplier. */
+  logs (id: string, options?: LogsOptions): Promise<AsyncIterable<LogChunk>>
+  /** A container this peer placed, by full or unique short id, and what its supplier says of it now. */
+  inspect (id: string, options?: AbortOptions): Promise<ContainerInspect>
   /** The offers this peer trades and makes. */
   offers (): OffersView
   metrics (): PeerMetrics
@@ -480,6 +484,14 @@ export class CaravelaService implements Startable, Caravela {
 
   async stopContainers (ids: string[], options: StopOptions = {}): Promise<StopResult[]> {
     return this.joinedRoles().stopContainers(ids, options)
+  }
+
+  async logs (id: string, options: LogsOptions = {}): Promise<AsyncIterable<LogChunk>> {
+    return this.requireRoles().logs(id, options)
+  }
+
+  async inspect (id: string, options: AbortOptions = {}): Promise<ContainerInspect> {
+    return this.requireRoles().inspect(id, options)
   }
 
   offers (): OffersView {

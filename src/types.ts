@@ -265,6 +265,31 @@ export interface CaravelaClient {
   containerExited (toBuyer: NodeRef, containerId: string, exitCode: number | undefined, reason: string, options?: AbortOptions): Promise<void>
   /** joining peer → any member */
   obtainConfiguration (node: NodeRef, options?: AbortOptions): Promise<NetworkConfiguration>
+  /**
+   * buyer → supplier: the output of a container it placed there, as it comes (`LogsOptions`).
+   * Resolves once the supplier accepted; the chunks end when the output does (with `follow`, when
+   * the container ends)
+   */
+  containerLogs (toSupplier: NodeRef, containerId: string, options?: LogsOptions): Promise<AsyncIterable<LogChunk>>
+}
+
+/** Which output of a container a log chunk comes from. */
+export type LogStreamName = 'stdout' | 'stderr'
+
+/** A piece of a container's output. */
+export interface LogChunk {
+  stream: LogStreamName
+  data: Uint8Array
+}
+
+/** What part of a container's output to read, as `docker logs`. */
+export interface LogsOptions extends AbortOptions {
+  /** go on with the output as it is written, until the container ends (or the signal aborts) */
+  follow?: boolean
+  /** only the last `tail` lines written so far; absent, all of them */
+  tail?: number
+  /** only the output written from this time on, in milliseconds since the epoch */
+  since?: number
 }
 
 /** Where a container runs (the original's `DockerClient`). The Docker and memory runtimes implement it. */
@@ -274,6 +299,12 @@ export interface ContainerRuntime {
   checkContainerStatus (containerId: string, options?: AbortOptions): Promise<string>
   runContainer (config: ContainerConfig, labels: Record<string, string>, options?: AbortOptions): Promise<{ containerId: string, portMappings: PortMapping[] }>
   removeContainer (containerId: string, options?: AbortOptions): Promise<void>
+  /**
+   * A container's output: stdout and stderr chunks in the order written. Without `follow` it ends
+   * with the output written so far; with it, when the container ends or is removed. Throws
+   * `ContainerNotFoundError` for a container the runtime does not have.
+   */
+  logs (containerId: string, options?: LogsOptions): AsyncIterable<LogChunk>
   /**
    * The containers labelled with this peer's id (`caravela.supplier`), running or not, for the
    * reconciliation of a restarted peer. A runtime shared by several peers may list theirs too:
@@ -420,6 +451,15 @@ export interface ContainerView {
   replacedBy?: string
   /** the container this one replaced */
   replaces?: string
+}
+
+/**
+ * A container this peer placed, as `caravela inspect` shows it: its record, and what its supplier
+ * says of it now (absent when the supplier did not answer: `remoteError` says why).
+ */
+export interface ContainerInspect extends ContainerView {
+  remote?: RemoteContainerState
+  remoteError?: string
 }
 
 /** A container this peer runs for a buyer, as `GET /v1/hosted` shows it. */

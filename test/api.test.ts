@@ -15,13 +15,14 @@ import { ApiClient } from '../src/api/client.js'
 import { ApiError, apiRoutes, isLoopbackHost, MAX_BODY_SIZE, startApiServer } from '../src/api/server.js'
 import { main } from '../src/cli/caravela.js'
 import { defaultConfig, networkConfigDigest, parseConfigToml } from '../src/config/config.js'
+import { RemoteRequestError } from '../src/errors.js'
 import { createMetrics } from '../src/protocols/metrics.js'
-import { NoOffersError } from '../src/roles/errors.js'
+import { ContainerNotPlacedError, NoOffersError } from '../src/roles/errors.js'
 import { suite } from './fixtures/suite.js'
 import type { ApiRoute, ApiServer, ApiTarget } from '../src/api/server.js'
 import type { CliIO } from '../src/cli/caravela.js'
 import type { PeerMetrics } from '../src/metrics.js'
-import type { CaravelaStatus, ContainerView, HostedView, OffersView, PeerSummary, PlacementProgress } from '../src/types.js'
+import type { CaravelaStatus, ContainerInspect, ContainerView, HostedView, LogChunk, LogsOptions, OffersView, PeerSummary, PlacementProgress } from '../src/types.js'
 
 const PEER_ID = '12D3KooWJWoaqZhDaoEFshF7Rh1bpY9ohihFhzcW6d69Lr2NASuq'
 const OTHER_PEER_ID = '12D3KooWQYhTNQdmr3ArTeUHRYzFg94BKyTkoWBDWez9kSCVe2Xo'
@@ -86,6 +87,78 @@ const OFFERS: OffersView = {
   supplying: { max: { cpuClass: 1, cpus: 4, memory: 8192 }, available: { cpuClass: 1, cpus: 3, memory: 7168 }, offers: [] }
 }
 
+/** The container the fake peer has logs of; `refused`'s supplier refuses, `cut`'s output breaks off. */
+const LOGGED = 'c'.repeat(64)
+/** Lines the fake peer's followed container writes before it ends. */
+const FOLLOWED = 30
+/** The options of the last `logs` call to the fake peer. */
+let logsAsked: LogsOptions | undefined
+/** Lines the fake peer's `logs` read from its source so far (a reader that does not read stops it). */
+let logsRead = 0
+
+function chunk (stream: LogChunk['stream'], text: string): LogChunk {
+  return { stream, data: new TextEncoder().encode(text) }
+}
+
+/**
+ * The fake peer's output of LOGGED: a stdout line (with a byte sequence that is not UTF-8 on
+ * its own, split across two chunks), a stderr line; with `follow`, a numbered line every 10 ms
+ * until its signal aborts or FOLLOWED lines were written (the container ended).
+ */
+async function * fakeOutput (options: LogsOptions, cut: boolean): AsyncGenerator<LogChunk> {
+  yield chunk('stdout', 'hello caf')
+  logsRead++
+  yield { stream: 'stdout', data: new Uint8Array([0xc3]) }
+  yield { stream: 'stdout', data: new Uint8Array([0xa9, 0x0a]) }
+  yield chunk('stderr', 'oops\n')
+
+  if (cut) {
+    throw new Error('the supplier went away')
+  }
+
+  for (let i = 0; options.follow === true && options.signal?.aborted !== true && i < FOLLOWED; i++) {
+    await delay(10)
+    logsRead++
+    yield chunk('stdout', `line ${i}\n`)
+  }
+}
+
+/** The fake peer's `logs`: LOGGED's output; `refused`'s supplier refuses; `cut`'s output breaks off. */
+async function fakeLogs (id: string, options: LogsOptions = {}): Promise<AsyncIterable<LogChunk>> {
+  logsAsked = options
+
+  if (id === 'refused') {
+    throw new RemoteRequestError('REFUSED', 'container refused was launched by another peer')
+  }
+
+  if (id !== 'cut' && (!LOGGED.startsWith(id) || id.length < 4)) {
+    throw new ContainerNotPlacedError(`no container ${id} was placed by this peer`)
+  }
+
+  return fakeOutput(options, id === 'cut')
+}
+
+async function fakeInspect (id: string): Promise<ContainerInspect> {
+  if (!LOGGED.startsWith(id) || id.length < 4) {
+    throw new ContainerNotPlacedError(`no container ${id} was placed by this peer`)
+  }
+
+  return { ...INSPECTED, remote: { containerId: LOGGED, state: 'running' } }
+}
+
+const INSPECTED: ContainerView = {
+  containerId: LOGGED,
+  name: 'ticker',
+  image: 'busybox',
+  args: ['sh', '-c', 'echo hi'],
+  supplier: { peerId: OTHER_PEER_ID, multiaddrs: [] },
+  state: 'running',
+  resources: { cpuClass: 0, cpus: 1, memory: 128 },
+  portMappings: [],
+  requestId: 'r-9',
+  createdAt: 1_700_000_000_000
+}
+
 /**
  * A fake peer that places every container of an image other than `nowhere` on OTHER_PEER_ID,
  * recording the stack it belongs to. Given `onProgress`, it reports a search, a launch and the
@@ -125,7 +198,9 @@ const target: ApiTarget = {
   stopContainers: async (ids, options) => ids.map(id => placed.some(c => c.containerId.startsWith(id)) ? { id, stopped: true, ...(options?.force === true ? { forgotten: true } : {}) } : { id, stopped: false, error: 'no such container' }),
   offers: () => OFFERS,
   hosted: () => HOSTED,
-  metrics: () => METRICS
+  metrics: () => METRICS,
+  logs: fakeLogs,
+  inspect: fakeInspect
 }
 
 /** A route that echoes what it got, and one that fails, beside the real ones. */
@@ -274,6 +349,64 @@ Server('validates run requests and answers 422 when nothing can hold them', asyn
   const restarting = await post({ containers: [{ image: 'busybox', restart: { name: 'on-failure', maxRetries: 2 } }, { image: 'busybox', restart: { name: 'no' } }] })
   assert.is(restarting.status, 200)
   assert.equal(placed.slice(before).map(c => c.restart), [{ name: 'on-failure', maxRetries: 2 }, undefined], 'the policy reaches the peer; no is no policy')
+})
+
+Server('GET /v1/containers/:id/logs streams the output as NDJSON lines, base64, then an end line', async (ctx) => {
+  const response = await fetch(`${ctx.server!.url}/v1/containers/${LOGGED.slice(0, 12)}/logs?tail=5&since=1700000000000`, {
+    headers: { Authorization: `Bearer ${ctx.token}` },
+    signal: AbortSignal.timeout(10_000)
+  })
+  assert.is(response.status, 200)
+  assert.match(response.headers.get('content-type') ?? '', /^application\/x-ndjson/)
+  const lines = (await response.text()).trim().split('\n').map(line => JSON.parse(line))
+  assert.equal(lines.map(line => line.stream ?? 'end'), ['stdout', 'stdout', 'stdout', 'stderr', 'end'])
+  assert.is(Buffer.concat(lines.slice(0, 3).map(line => Buffer.from(line.data, 'base64'))).toString('utf8'), 'hello café\n')
+  assert.equal(lines.at(-1), { end: true })
+  assert.equal({ follow: logsAsked?.follow, tail: logsAsked?.tail, since: logsAsked?.since }, { follow: undefined, tail: 5, since: 1_700_000_000_000 })
+
+  const cut = await fetch(`${ctx.server!.url}/v1/containers/cut/logs`, { headers: { Authorization: `Bearer ${ctx.token}` }, signal: AbortSignal.timeout(10_000) })
+  assert.equal((await cut.text()).trim().split('\n').map(line => JSON.parse(line)).at(-1), { error: 'the supplier went away' })
+})
+
+Server('logs and inspect: 404 for an id this peer did not place, 502 when the supplier refuses, 400 for a bad query, 401 without the token', async (ctx) => {
+  assert.is((await call(ctx, '/v1/containers/dddddddddddd/logs')).status, 404)
+  assert.match((await call(ctx, '/v1/containers/dddddddddddd')).body.error, /no container dddddddddddd was placed/)
+  const refused = await call(ctx, '/v1/containers/refused/logs')
+  assert.is(refused.status, 502)
+  assert.match(refused.body.error, /launched by another peer/)
+
+  for (const query of ['tail=-1', 'tail=x', 'since=yesterday', 'follow=maybe', 'tail=99999999999']) {
+    const bad = await call(ctx, `/v1/containers/${LOGGED}/logs?${query}`)
+    assert.is(bad.status, 400, query)
+  }
+
+  assert.is((await call(ctx, `/v1/containers/${LOGGED}/logs`, { token: null })).status, 401)
+  assert.is((await call(ctx, `/v1/containers/${LOGGED}`, { token: 'wrong' })).status, 401)
+  const inspected = await call(ctx, `/v1/containers/${LOGGED.slice(0, 12)}`)
+  assert.is(inspected.status, 200)
+  assert.equal(inspected.body, { ...INSPECTED, remote: { containerId: LOGGED, state: 'running' } })
+})
+
+Server('ApiClient.logs follows the output as it comes, and a reader that stops ends the source', async (ctx) => {
+  const client = new ApiClient({ url: ctx.server!.url, token: ctx.token })
+  const controller = new AbortController()
+  const seen: string[] = []
+  logsRead = 0
+  const following = client.logs(LOGGED, { follow: true, signal: controller.signal }, ({ stream, data }) => {
+    seen.push(`${stream}:${Buffer.from(data).toString('utf8')}`)
+
+    if (seen.length === 7) {
+      controller.abort()
+    }
+  })
+  await following.then(() => assert.unreachable('an aborted follow rejects'), (err: Error) => { assert.is(err.name, 'AbortError') })
+  assert.equal(seen.slice(3, 6), ['stderr:oops\n', 'stdout:line 0\n', 'stdout:line 1\n'])
+  assert.ok(logsAsked?.follow === true)
+  await delay(200)
+  const read = logsRead
+  await delay(200)
+  assert.is(logsRead, read, 'the source is no longer read once the client went away')
+  assert.ok(logsAsked?.signal?.aborted === true, 'the source\'s signal aborted')
 })
 
 Server('serves ps, stop, offers and Prometheus metrics', async (ctx) => {
@@ -682,6 +815,45 @@ Cli('`deploy`: a bad file exits 2 naming the file, service and key; a stack that
 
   assert.is(await caravela(ctx, ['deploy', '--help']), 0)
   assert.match(ctx.stdout, /-f, --file <file>/)
+})
+
+Cli('`logs` writes the container\'s stdout to stdout and its stderr to stderr; --tail, --since and -f reach the peer', async (ctx) => {
+  const api = ['--api', ctx.server!.url, '--token', ctx.token]
+  assert.is(await caravela(ctx, ['logs', ...api, LOGGED.slice(0, 12)]), 0)
+  assert.is(ctx.stdout, 'hello café\n')
+  assert.is(ctx.stderr, 'oops\n')
+
+  const before = Date.now()
+  assert.is(await caravela(ctx, ['logs', ...api, '--tail', '3', '--since', '10m', LOGGED]), 0)
+  assert.is(logsAsked?.tail, 3)
+  assert.ok(logsAsked?.since != null && logsAsked.since >= before - 600_000 && logsAsked.since <= Date.now() - 600_000, String(logsAsked?.since))
+  assert.is(await caravela(ctx, ['logs', ...api, '--since', '2026-01-02T15:04:05.5+01:00', '--tail', 'all', LOGGED]), 0)
+  assert.is(logsAsked?.since, Date.UTC(2026, 0, 2, 14, 4, 5, 500))
+  assert.is(logsAsked?.tail, undefined)
+
+  // -f: the fake's container writes FOLLOWED lines, 10 ms apart, then ends
+  assert.is(await caravela(ctx, ['logs', '-f', ...api, LOGGED]), 0)
+  assert.ok(logsAsked?.follow === true)
+  assert.is(ctx.stdout, 'hello café\n' + Array.from({ length: FOLLOWED }, (_, i) => `line ${i}\n`).join(''))
+})
+
+Cli('`logs` and `inspect` failures: one error line, exit 1; bad flags exit 2', async (ctx) => {
+  const api = ['--api', ctx.server!.url, '--token', ctx.token]
+
+  for (const [argv, message] of [[['logs', ...api, 'dddddddddddd'], /no container dddddddddddd was placed by this peer/], [['logs', ...api, 'refused'], /another peer/], [['logs', ...api, 'cut'], /cut off: the supplier went away/], [['inspect', ...api, 'nope1234'], /no container nope1234/]] as Array<[string[], RegExp]>) {
+    assert.is(await caravela(ctx, argv), 1, argv.join(' '))
+    assert.match(ctx.stderr, /caravela: error: [^\n]+\n$/)
+    assert.match(ctx.stderr, message)
+    assert.not.match(ctx.stderr, /\n {4}at /, 'no stack trace')
+  }
+
+  for (const argv of [['logs', ...api, '--since', 'yesterday', LOGGED], ['logs', ...api, '--tail', '-3', LOGGED], ['logs', ...api], ['logs', ...api, 'a1234', 'b1234'], ['inspect', ...api]]) {
+    assert.is(await caravela(ctx, argv), 2, argv.join(' '))
+    assert.match(ctx.stderr, /^caravela: error: [^\n]+\(see caravela --help\)\n$/)
+  }
+
+  assert.is(await caravela(ctx, ['inspect', ...api, LOGGED.slice(0, 8)]), 0)
+  assert.equal(JSON.parse(ctx.stdout), { ...INSPECTED, remote: { containerId: LOGGED, state: 'running' } })
 })
 
 Cli('failures print one error line and exit 1', async (ctx) => {

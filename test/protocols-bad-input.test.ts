@@ -14,6 +14,7 @@ import { createLibp2p } from 'libp2p'
 import * as assert from 'uvu/assert'
 import { MalformedMessageError, NotImplementedError, ProtocolStatusError, RemoteRequestError } from '../src/errors.js'
 import { Libp2pCaravelaClient } from '../src/protocols/client.js'
+import { LOGS_READ_BUFFER, MAX_LOG_CHUNK } from '../src/protocols/constants.js'
 import { MESSAGE_NAMES } from '../src/protocols/ids.js'
 import { requestSizeLimit } from '../src/protocols/limits.js'
 import * as pb from '../src/protocols/pb/caravela.js'
@@ -24,14 +25,16 @@ import type { StatusName } from '../src/protocols/codec.js'
 import type { CaravelaHandlers, RequestContext } from '../src/protocols/handlers.js'
 import type { MessageName } from '../src/protocols/ids.js'
 import type { ProtocolLimits } from '../src/protocols/limits.js'
-import type { ContainerConfig, NetworkConfiguration, NodeRef } from '../src/types.js'
+import type { ContainerConfig, LogChunk, NetworkConfiguration, NodeRef } from '../src/types.js'
 import type { Identify } from '@libp2p/identify'
 import type { Stream } from '@libp2p/interface'
 import type { Libp2p } from 'libp2p'
 
 const PREFIX = 'caravela-bad-input'
 const RATE_LIMITED_PREFIX = 'caravela-rate-limited'
-const LIMITS: Partial<ProtocolLimits> = { readTimeout: 400, requestTimeout: 1_500, rateLimitBurst: 10_000 }
+/** time a containerLogs stream without follow may take at this test's server */
+const LOGS_TIMEOUT = 1_000
+const LIMITS: Partial<ProtocolLimits> = { readTimeout: 400, requestTimeout: 1_500, rateLimitBurst: 10_000, maxLogStreamsPerPeer: 2, logsTimeout: LOGS_TIMEOUT }
 const READ_TIMEOUT = 400
 const REQUEST_TIMEOUT = 1_500
 /** longest a bad stream may stay open: the server's request limit plus slack for a loaded machine */
@@ -332,11 +335,14 @@ const BAD_INPUTS: Record<string, BadInput> = {
   }
 }
 
-/** Open a raw stream, write `input`, and report what the server did, failing after `BOUND` ms. */
-async function exchange (ctx: Context, name: MessageName, input: BadInput): Promise<{ outcome: Outcome, elapsed: number }> {
+/**
+ * Open a raw stream, write `input`, and report what the server did, failing after `BOUND` ms.
+ * `protocol`: the logs stream's instead of the message's.
+ */
+async function exchange (ctx: Context, name: MessageName, input: BadInput, protocol = ctx.server.services.caravela.protocols[name]): Promise<{ outcome: Outcome, elapsed: number }> {
   const started = Date.now()
   const signal = AbortSignal.timeout(BOUND)
-  const stream = await ctx.client.dialProtocol(ctx.server.peerId, ctx.server.services.caravela.protocols[name], { signal })
+  const stream = await ctx.client.dialProtocol(ctx.server.peerId, protocol, { signal })
   const writing = input.write(stream, name).catch(() => {})
 
   try {
@@ -399,6 +405,158 @@ Protocols('getOffers carries what the buyer needs to the handler; an invalid one
   }
 })
 
+// ---- the containerLogs stream ----
+
+/** An endless output of 16 KiB stdout chunks, counting what was taken from it, ending when `signal` aborts. */
+function endlessOutput (signal: AbortSignal, counter: { produced: number }): AsyncIterable<LogChunk> {
+  return (async function * () {
+    while (!signal.aborted) {
+      counter.produced++
+      yield { stream: 'stdout' as const, data: new Uint8Array(MAX_LOG_CHUNK).fill(counter.produced & 0xff) }
+    }
+  })()
+}
+
+Protocols('containerLogs: the chunks come in order, a long one split in frames, then the end; the handler sees the sender and what it asked', async (ctx) => {
+  const asked: unknown[] = []
+  const big = pseudoRandomBytes(2 * MAX_LOG_CHUNK + 100, 42)
+  ctx.server.services.caravela.setHandlers({
+    ...ctx.handlers,
+    containerLogs: async (request, logs) => {
+      asked.push({ from: request.from.peerId, ...logs })
+      const chunks: LogChunk[] = [{ stream: 'stdout', data: new TextEncoder().encode('one\n') }, { stream: 'stderr', data: big }, { stream: 'stdout', data: new TextEncoder().encode('two\n') }]
+      return (async function * () { yield * chunks })()
+    }
+  })
+
+  try {
+    const chunks: LogChunk[] = []
+
+    for await (const chunk of await ctx.client.services.caravela.containerLogs(ctx.target, 'c1', { tail: 10, since: 1_700_000_000_000 })) {
+      chunks.push(chunk)
+    }
+
+    assert.equal(asked, [{ from: ctx.client.peerId.toString(), containerId: 'c1', follow: false, tail: 10, since: 1_700_000_000_000 }])
+    assert.equal(chunks.map(c => [c.stream, c.data.byteLength]), [['stdout', 4], ['stderr', MAX_LOG_CHUNK], ['stderr', MAX_LOG_CHUNK], ['stderr', 100], ['stdout', 4]])
+    assert.equal([...Buffer.concat(chunks.slice(1, 4).map(c => c.data))], [...big])
+  } finally {
+    ctx.server.services.caravela.setHandlers(ctx.handlers)
+  }
+})
+
+Protocols('containerLogs: a refusal is a RemoteRequestError with its status; a missing handler NOT_IMPLEMENTED', async (ctx) => {
+  const notImplemented = await rejection(ctx.client.services.caravela.containerLogs(ctx.target, 'c1'))
+  assert.is((notImplemented as RemoteRequestError).status, 'NOT_IMPLEMENTED')
+  ctx.server.services.caravela.setHandlers({
+    ...ctx.handlers,
+    containerLogs: async (request) => {
+      // the roles refuse anyone but the container's buyer: here nobody is
+      throw new ProtocolStatusError('REFUSED', `container c1 was launched by another peer than ${request.from.peerId}`)
+    }
+  })
+
+  try {
+    const refused = await rejection(ctx.client.services.caravela.containerLogs(ctx.target, 'c1', { follow: true }))
+    assert.instance(refused, RemoteRequestError)
+    assert.is((refused as RemoteRequestError).status, 'REFUSED')
+    assert.match((refused as RemoteRequestError).message, /launched by another peer/)
+    assert.instance(await rejection(ctx.client.services.caravela.containerLogs(ctx.target, 'bad id')), MalformedMessageError)
+  } finally {
+    ctx.server.services.caravela.setHandlers(ctx.handlers)
+  }
+})
+
+/** Once the writer of `counter` made no chunk for 300 ms: how many it made. */
+async function writerStopped (counter: { produced: number }): Promise<number> {
+  let produced = -1
+  await waitFor(async () => {
+    produced = counter.produced
+    await delay(300)
+    return counter.produced === produced
+  }, { timeout: 10_000, message: () => `the writer to wait for the reader (${counter.produced} chunks made)` })
+  return produced
+}
+
+Protocols('containerLogs: a reader that does not read holds the writer back; one that leaves ends the handler\'s output', async (ctx) => {
+  const counter = { produced: 0 }
+  let signal: AbortSignal | undefined
+  ctx.server.services.caravela.setHandlers({
+    ...ctx.handlers,
+    containerLogs: async (request) => {
+      signal = request.signal
+      return endlessOutput(request.signal, counter)
+    }
+  })
+
+  const chunks = (await ctx.client.services.caravela.containerLogs(ctx.target, 'c1', { follow: true }))[Symbol.asyncIterator]()
+
+  try {
+    await chunks.next()
+    // the supplier is as far ahead as the muxer lets it, no further: the window it had when the
+    // reader paused (yamux's grows to 16 MiB on a fast link), and one the reader held
+    const window = LOGS_READ_BUFFER / MAX_LOG_CHUNK
+    const held = await writerStopped(counter)
+    assert.ok(held <= window + 16, `the writer ran ${held} chunks ahead of a reader that read one`)
+    const next = await chunks.next()
+    assert.is(next.value?.data.byteLength, MAX_LOG_CHUNK)
+    const after = await writerStopped(counter)
+    assert.ok(after <= 2 * window + 16, `the writer ran ${after} chunks ahead of a reader that read two`)
+  } finally {
+    await chunks.return?.(undefined)
+  }
+
+  try {
+    await waitFor(() => signal?.aborted === true, { timeout: BOUND, message: () => 'the handler\'s signal to abort once the reader left' })
+  } finally {
+    ctx.server.services.caravela.setHandlers(ctx.handlers)
+  }
+})
+
+Protocols('containerLogs: at most maxLogStreamsPerPeer streams per peer; one without follow is cut after logsTimeout', async (ctx) => {
+  ctx.server.services.caravela.setHandlers({
+    ...ctx.handlers,
+    containerLogs: async (request) => (async function * () {
+      // an output that never ends: a container that keeps its logs open
+      await new Promise(resolve => { request.signal.addEventListener('abort', resolve) })
+      yield * []
+    })()
+  })
+
+  try {
+    const client = ctx.client.services.caravela
+    const controller = new AbortController()
+    const open = await Promise.all([1, 2].map(async () => client.containerLogs(ctx.target, 'c1', { follow: true, signal: controller.signal })))
+    const limited = await rejection(client.containerLogs(ctx.target, 'c1', { follow: true }))
+    assert.is((limited as RemoteRequestError).status, 'RATE_LIMITED')
+    controller.abort()
+    await Promise.all(open.map(async chunks => { await rejection(drain(chunks)) }))
+
+    const started = Date.now()
+    const chunks = await waitFor(async () => client.containerLogs(ctx.target, 'c1').catch(() => undefined), { timeout: BOUND, message: () => 'a stream to be allowed again once the others closed' })
+    const cut = await rejection(drain(chunks))
+    const elapsed = Date.now() - started
+    assert.ok(cut instanceof Error)
+    assert.ok(elapsed >= LOGS_TIMEOUT - 100 && elapsed < LOGS_TIMEOUT + BOUND, `cut after ${elapsed} ms`)
+  } finally {
+    ctx.server.services.caravela.setHandlers(ctx.handlers)
+  }
+})
+
+Protocols('containerLogs: bad input gets a status or a closed stream, in time', async (ctx) => {
+  // one after the other: a peer may have only maxLogStreamsPerPeer open at once
+  for (const [kind, input] of Object.entries(BAD_INPUTS)) {
+    // a ContainerLogsRequest has what a StopLocalContainerRequest has in field 1: a container id
+    const { outcome, elapsed } = await exchange(ctx, 'stopLocalContainer', input, ctx.server.services.caravela.logsProtocol)
+
+    try {
+      input.expect('stopLocalContainer', outcome, elapsed)
+    } catch (err: any) {
+      err.message = `${kind}: ${err.message}`
+      throw err
+    }
+  }
+})
+
 Protocols('after all of it the server still answers, and nothing was left unhandled', async (ctx) => {
   const configuration = await ctx.client.services.caravela.obtainConfiguration(ctx.target)
   assert.is(configuration.json, CONFIGURATION.json)
@@ -406,7 +564,7 @@ Protocols('after all of it the server still answers, and nothing was left unhand
   assert.ok(MESSAGE_NAMES.every(name => metrics[name].messagesSent >= 5), 'every protocol answered bad input')
 
   // a handler returns once its stream has ended on the server's side
-  const protocols = new Set(Object.values(ctx.server.services.caravela.protocols))
+  const protocols = new Set([...Object.values(ctx.server.services.caravela.protocols), ctx.server.services.caravela.logsProtocol])
   const open = (): string[] => ctx.server.getConnections().flatMap(c => c.streams).filter(s => protocols.has(s.protocol)).map(s => `${s.protocol} (${s.status})`)
   await waitFor(() => open().length === 0, { timeout: BOUND, message: () => `the server to end every stream, still open: ${open().join(', ')}` })
   // one turn of the event loop, in which Node reports the rejections left unhandled so far
@@ -423,6 +581,17 @@ Protocols('the rate limit answers RATE_LIMITED when a peer exceeds it', async (c
   assert.is((err as RemoteRequestError).status, 'RATE_LIMITED')
   assert.is((await rejection(client.getOffers(ctx.target, true)) as RemoteRequestError).status, 'NOT_IMPLEMENTED', 'each protocol has its own bucket')
 })
+
+/** Read a logs stream to its end: how many chunks it gave. */
+async function drain (chunks: AsyncIterable<LogChunk>): Promise<number> {
+  let count = 0
+
+  for await (const _ of chunks) {
+    count++
+  }
+
+  return count
+}
 
 async function rejection (promise: Promise<unknown>): Promise<unknown> {
   try {

@@ -8,9 +8,11 @@ import { request as httpRequest } from 'node:http'
 import { join } from 'node:path'
 import { StringDecoder } from 'node:string_decoder'
 import { API_INFO_FILE, API_TOKEN_FILE } from './files.js'
-import type { CaravelaStatus, ContainerConfig, ContainerStatus, ContainerView, HostedView, OffersView, PeerSummary, PlacementProgress, StopResult } from '../types.js'
+import type {
+  CaravelaStatus, ContainerConfig, ContainerInspect, ContainerStatus, ContainerView, HostedView, LogChunk, LogsOptions, OffersView, PeerSummary, PlacementProgress, StopResult
+} from '../types.js'
 import type { ApiInfo } from './files.js'
-import type { RequestOptions } from 'node:http'
+import type { IncomingMessage, RequestOptions } from 'node:http'
 
 /** Time one API request may take. */
 export const DEFAULT_API_TIMEOUT = 10_000
@@ -123,6 +125,71 @@ export class ApiClient {
    */
   async stop (ids: string[], options: { force?: boolean } = {}): Promise<StopResult[]> {
     return this.request('POST', '/v1/containers/stop', options.force === true ? { ids, force: true } : { ids })
+  }
+
+  /** `GET /v1/containers/:id`: a placed container's record and what its supplier says of it now */
+  async inspect (id: string): Promise<ContainerInspect> {
+    return this.request('GET', `/v1/containers/${encodeURIComponent(id)}`)
+  }
+
+  /**
+   * `GET /v1/containers/:id/logs`: a placed container's output, each chunk handed to `onChunk` as
+   * it arrives. The next is read once the promise `onChunk` returns settles, so a slow consumer
+   * slows the stream rather than filling memory. Resolves at the end of the output (with
+   * `follow`, when the container ends); `options.signal` stops it early.
+   */
+  async logs (id: string, options: LogsOptions, onChunk: (chunk: LogChunk) => void | Promise<void>): Promise<void> {
+    const query = new URLSearchParams()
+
+    if (options.follow === true) {
+      query.set('follow', '1')
+    }
+
+    if (options.tail != null) {
+      query.set('tail', String(options.tail))
+    }
+
+    if (options.since != null) {
+      query.set('since', String(options.since))
+    }
+
+    const path = `/v1/containers/${encodeURIComponent(id)}/logs${query.size === 0 ? '' : `?${query.toString()}`}`
+    let end: any
+
+    try {
+      end = await streamLines(new URL(this.url + path), {
+        method: 'GET',
+        headers: { Authorization: `Bearer ${this.token}`, Accept: 'application/x-ndjson' },
+        signal: options.signal,
+        // a followed container may be silent for hours
+        timeout: options.follow === true ? 0 : this.timeout
+      }, async line => {
+        if (typeof line?.stream === 'string' && typeof line?.data === 'string') {
+          await onChunk({ stream: line.stream === 'stderr' ? 'stderr' : 'stdout', data: Buffer.from(line.data, 'base64') })
+          return false
+        }
+
+        return true
+      })
+    } catch (err: any) {
+      if (options.signal?.aborted === true) {
+        throw options.signal.reason
+      }
+
+      if (err instanceof ApiRequestError) {
+        throw err
+      }
+
+      if (err instanceof SyntaxError) {
+        throw new ApiRequestError(`the control API at ${this.url} sent a line that is not JSON`)
+      }
+
+      throw new ApiRequestError(`cannot reach the control API at ${this.url}: ${describeRequestError(err)}`)
+    }
+
+    if (end?.end !== true) {
+      throw new ApiRequestError(`the logs of ${id} were cut off: ${typeof end?.error === 'string' ? end.error : 'the answer ended early'}`)
+    }
   }
 
   /** `GET /v1/offers` */
@@ -259,6 +326,61 @@ async function send (url: URL, options: RequestOptions & { timeout: number }, bo
     req.on('error', reject)
     req.end(body)
   })
+}
+
+/**
+ * One HTTP exchange whose NDJSON answer is read line by line, each handed to `onLine` (awaited)
+ * until it returns true: that line is returned (the last one). A status other than 200 is an
+ * `ApiRequestError` with the answer's `error`.
+ */
+async function streamLines (url: URL, options: RequestOptions & { timeout: number, signal?: AbortSignal }, onLine: (line: any) => Promise<boolean>): Promise<any> {
+  const res = await new Promise<IncomingMessage>((resolve, reject) => {
+    const req = httpRequest(url, { ...options, agent: false }, resolve)
+    req.on('timeout', () => { req.destroy(Object.assign(new Error('no answer in time'), { code: 'ETIMEDOUT' })) })
+    req.on('error', reject)
+    req.end()
+  })
+
+  if (res.statusCode !== 200) {
+    const chunks: Buffer[] = []
+
+    for await (const chunk of res) {
+      chunks.push(chunk)
+    }
+
+    let reason = `HTTP ${res.statusCode}`
+
+    try {
+      const error = JSON.parse(Buffer.concat(chunks).toString('utf8'))?.error
+      reason = typeof error === 'string' ? error : reason
+    } catch {}
+
+    throw new ApiRequestError(`the control API refused GET ${url.pathname}: ${reason} (HTTP ${res.statusCode})`, res.statusCode)
+  }
+
+  const decoder = new StringDecoder('utf8')
+  let pending = ''
+
+  for await (const chunk of res) {
+    pending += decoder.write(chunk)
+    let end: number
+
+    while ((end = pending.indexOf('\n')) >= 0) {
+      const line = pending.slice(0, end).trim()
+      pending = pending.slice(end + 1)
+
+      if (line !== '') {
+        const value = JSON.parse(line)
+
+        if (await onLine(value)) {
+          res.destroy()
+          return value
+        }
+      }
+    }
+  }
+
+  return undefined
 }
 
 function describeRequestError (err: any): string {

@@ -8,7 +8,7 @@ import { checkRestartPolicy } from '../stacks/restart.js'
 import { STACK_NAME_PATTERN, STACK_NAME_RULE } from '../stacks/stack-file.js'
 import { GROUP_POLICIES } from '../types.js'
 import { ApiError } from './errors.js'
-import type { ContainerConfig, GroupPolicy, PortMapping, RestartPolicy } from '../types.js'
+import type { ContainerConfig, GroupPolicy, LogsOptions, PortMapping, RestartPolicy } from '../types.js'
 
 /** A stack to deploy: its name and its containers, placed as one request. */
 export interface StackRequest {
@@ -147,4 +147,43 @@ function integer (value: unknown, path: string): number {
   }
 
   return value
+}
+
+/**
+ * The query of `GET /v1/containers/:id/logs`: `follow` (1 or true), `tail` (lines, a
+ * non-negative integer) and `since` (milliseconds since the epoch).
+ */
+export function parseLogsQuery (query: URLSearchParams): Omit<LogsOptions, 'signal'> {
+  const options: Omit<LogsOptions, 'signal'> = {}
+  const follow = query.get('follow')
+  const tail = query.get('tail')
+  const since = query.get('since')
+
+  if (follow != null) {
+    if (!['1', 'true', '0', 'false'].includes(follow)) {
+      throw new ApiError(400, 'follow: must be 1, true, 0 or false')
+    }
+
+    options.follow = follow === '1' || follow === 'true'
+  }
+
+  if (tail != null) {
+    options.tail = queryInteger('tail', tail, 0xFFFF_FFFF)
+  }
+
+  if (since != null) {
+    options.since = queryInteger('since', since, Number.MAX_SAFE_INTEGER)
+  }
+
+  return options
+}
+
+function queryInteger (name: string, value: string, max: number): number {
+  const number = Number(value)
+
+  if (!/^\d+$/.test(value) || number > max) {
+    throw new ApiError(400, `${name}: must be an integer from 0 to ${max}`)
+  }
+
+  return number
 }

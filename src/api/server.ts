@@ -10,6 +10,9 @@
  * `Accept: application/x-ndjson` stream their progress, one JSON line per event (`StreamResponse`).
  * A `BrowserFrontend` (the dashboard, `./dashboard.ts`) may serve pages besides, and let the
  * browser sessions it opened call the `/v1/` routes instead of the token.
+ * A container's logs (`GET /v1/containers/:id/logs`) are NDJSON too (`LinesResponse`): one line
+ * per chunk of output, `{ "stream": "stdout" | "stderr", "data": "<base64>" }`, then `{ "end": true }`
+ * or `{ "error": "…" }`.
  */
 
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto'
@@ -22,9 +25,12 @@ import { InvalidConfigurationError } from '../errors.js'
 import { toPrometheus } from '../metrics.js'
 import { ApiError } from './errors.js'
 import { API_INFO_FILE, API_TOKEN_FILE } from './files.js'
-import { parseRunRequest, parseStackRequest, parseStopRequest } from './requests.js'
+import { parseLogsQuery, parseRunRequest, parseStackRequest, parseStopRequest } from './requests.js'
 import type { PeerMetrics } from '../metrics.js'
-import type { CaravelaStatus, ContainerConfig, ContainerStatus, ContainerView, HostedView, OffersView, PeerSummary, PlaceOptions, StopOptions, StopResult } from '../types.js'
+import type {
+  AbortOptions, CaravelaStatus, ContainerConfig, ContainerInspect, ContainerStatus, ContainerView, HostedView, LogChunk, LogsOptions, OffersView, PeerSummary,
+  PlaceOptions, StopOptions, StopResult
+} from '../types.js'
 import type { ApiInfo } from './files.js'
 import type { StackRequest } from './requests.js'
 import type { ComponentLogger, Logger } from '@libp2p/interface'
@@ -56,6 +62,10 @@ export interface ApiTarget {
   /** the containers this peer runs for buyers */
   hosted (): HostedView[]
   metrics (): PeerMetrics
+  /** a placed container's output, by full or unique short id; resolves once its supplier accepted */
+  logs (id: string, options?: LogsOptions): Promise<AsyncIterable<LogChunk>>
+  /** a placed container's record and what its supplier says of it now */
+  inspect (id: string, options?: AbortOptions): Promise<ContainerInspect>
 }
 
 /** A non-JSON answer, such as the Prometheus text of `/metrics`. */
@@ -87,10 +97,25 @@ export class StreamResponse {
   }
 }
 
+/**
+ * An answer streamed as NDJSON with status 200: one line per value of `lines`, each written once
+ * the client took the one before (a slow reader slows the source), then `{ "end": true }`, or
+ * `{ "error": "…" }` when the source fails. Its source stops when the client goes away.
+ */
+export class LinesResponse {
+  readonly lines: AsyncIterable<object>
+
+  constructor (lines: AsyncIterable<object>) {
+    this.lines = lines
+  }
+}
+
 /** A request as a route handler sees it. */
 export interface ApiRequest {
   /** values of the route's `:name` path segments */
   params: Record<string, string>
+  /** the query string's parameters */
+  query?: URLSearchParams
   /** the parsed JSON body, undefined when the request had none */
   body: unknown
   /** aborted when the client goes away */
@@ -114,6 +139,15 @@ export function apiRoutes (target: ApiTarget): ApiRoute[] {
     { method: 'GET', path: '/v1/peers', handler: () => target.peers() },
     { method: 'POST', path: '/v1/containers', handler: (request) => placement(request, parseRunRequest(request.body), async args => ({ containers: await placing(target.run(...args)) })) },
     { method: 'GET', path: '/v1/containers', handler: () => target.ps() },
+    { method: 'GET', path: '/v1/containers/:id', handler: async ({ params, signal }) => fromRoles(target.inspect(params.id, { signal })) },
+    {
+      method: 'GET',
+      path: '/v1/containers/:id/logs',
+      handler: async ({ params, query, signal }) => {
+        const chunks = await fromRoles(target.logs(params.id, { ...parseLogsQuery(query ?? new URLSearchParams()), signal }))
+        return new LinesResponse(logLines(chunks))
+      }
+    },
     { method: 'POST', path: '/v1/stacks', handler: (request) => deployStack(target, parseStackRequest(request.body), request) },
     {
       method: 'POST',
@@ -152,6 +186,34 @@ function placement (request: ApiRequest, containers: ContainerConfig[], place: (
   }
 
   return new StreamResponse(async write => place([containers, { signal, onProgress: write }]))
+}
+
+/** The NDJSON lines of a container's output: base64, as output need not be text. */
+async function * logLines (chunks: AsyncIterable<LogChunk>): AsyncGenerator<object> {
+  for await (const { stream, data } of chunks) {
+    yield { stream, data: Buffer.from(data.buffer, data.byteOffset, data.byteLength).toString('base64') }
+  }
+}
+
+/**
+ * The errors of the roles a user can act on: an id that names no container of this peer is a 404,
+ * as is a container its supplier no longer has; a supplier that refuses or cannot be reached is a 502.
+ */
+async function fromRoles<T> (result: Promise<T>): Promise<T> {
+  try {
+    return await result
+  } catch (err: any) {
+    if (err?.name === 'ContainerNotPlacedError' || (err?.name === 'RemoteRequestError' && err.status === 'NOT_FOUND')) {
+      throw new ApiError(404, err.message)
+    }
+
+    // a bug stays a 500; anything else is the supplier's refusal or the network's failure
+    if (err instanceof TypeError || err instanceof ReferenceError || err instanceof ApiError) {
+      throw err
+    }
+
+    throw new ApiError(502, `the container's supplier did not serve it: ${err?.message ?? err}`)
+  }
 }
 
 /** A placement that fails for a reason the user must hear (no offers, all rejected, …) is a 422. */
@@ -312,7 +374,7 @@ async function handleRequest (req: IncomingMessage, res: ServerResponse, token: 
       throw new ApiError(401, 'missing or wrong API token')
     }
 
-    const { pathname } = new URL(req.url ?? '/', 'http://localhost')
+    const { pathname, searchParams } = new URL(req.url ?? '/', 'http://localhost')
     const matches = routes
       .map(route => ({ route, params: matchPath(route.path, pathname) }))
       .filter((match): match is { route: ApiRoute, params: Record<string, string> } => match.params != null)
@@ -329,10 +391,12 @@ async function handleRequest (req: IncomingMessage, res: ServerResponse, token: 
     }
 
     const body = await readJsonBody(req)
-    const result = await match.route.handler({ params: match.params, body, signal: controller.signal, headers: req.headers })
+    const result = await match.route.handler({ params: match.params, query: searchParams, body, signal: controller.signal, headers: req.headers })
 
     if (result instanceof StreamResponse) {
       await stream(res, result)
+    } else if (result instanceof LinesResponse) {
+      await streamLines(res, result, controller.signal)
     } else if (result instanceof TextResponse) {
       res.writeHead(200, { 'Content-Type': result.contentType, 'Content-Length': Buffer.byteLength(result.body) })
       res.end(result.body)
@@ -446,6 +510,39 @@ async function stream (res: ServerResponse, answer: StreamResponse): Promise<voi
 
     if (!(err instanceof ApiError)) {
       throw err
+    }
+  }
+}
+
+/** Sends a `LinesResponse`, waiting for the client to drain each line before it reads the next. */
+async function streamLines (res: ServerResponse, answer: LinesResponse, signal: AbortSignal): Promise<void> {
+  const line = (value: object): string => JSON.stringify(value) + '\n'
+  res.writeHead(200, { 'Content-Type': `${NDJSON}; charset=utf-8`, 'Cache-Control': 'no-store' })
+  res.flushHeaders()
+
+  try {
+    for await (const value of answer.lines) {
+      if (!res.write(line(value)) && !signal.aborted) {
+        await new Promise<void>(resolve => {
+          const done = (): void => {
+            res.off('drain', done)
+            res.off('close', done)
+            resolve()
+          }
+          res.on('drain', done)
+          res.on('close', done)
+        })
+      }
+
+      if (signal.aborted) {
+        return
+      }
+    }
+
+    res.end(line({ end: true }))
+  } catch (err: any) {
+    if (!signal.aborted) {
+      res.end(line({ error: err?.message ?? 'internal error' }))
     }
   }
 }

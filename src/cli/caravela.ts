@@ -7,6 +7,7 @@
  * caravela deploy -f stack.yml
  * caravela stop [--force] ID… | --stack NAME
  * caravela dashboard                                       (prints the web dashboard's login link)
+ * caravela logs [-f] [--tail N] [--since 10m|RFC3339] ID | inspect ID
  * caravela network-key FILE | config-digest [FILE.toml]   (no peer needed)
  * ```
  *
@@ -15,6 +16,7 @@
 
 import { parseArgs } from 'node:util'
 import { ApiClient, ApiRequestError, NoPeerRunningError } from '../api/client.js'
+import { parseDuration } from '../config/duration.js'
 import { parseMemory } from '../config/memory.js'
 import { DEFAULT_DATA_DIR_NAME } from '../constants.js'
 import { writeNetworkKey } from '../network-key.js'
@@ -23,7 +25,10 @@ import { parseRestartPolicy } from '../stacks/restart.js'
 import { CPU_CLASS_NAMES } from '../types.js'
 import { defaultDataDir, errorLine, EXIT_USAGE, formatOptions, formatTable, isUsageError, UsageError } from './shared.js'
 import type { Stack } from '../stacks/stack-file.js'
-import type { CaravelaStatus, ContainerConfig, ContainerStatus, ContainerView, OffersView, OfferView, PeerSummary, PlacementProgress, PortMapping, Resources, RestartPolicy } from '../types.js'
+import type {
+  CaravelaStatus, ContainerConfig, ContainerStatus, ContainerView, LogsOptions, LogStreamName, OffersView, OfferView, PeerSummary, PlacementProgress, PortMapping, Resources,
+  RestartPolicy
+} from '../types.js'
 import type { CliOption } from './shared.js'
 
 /** Environment variable holding the API token when `--api` is used without `--token`. */
@@ -36,6 +41,11 @@ export interface CliIO {
   env: Record<string, string | undefined>
   /** `caravela run` prints its progress to stderr (true when stderr is a terminal) */
   progress?: boolean
+  /**
+   * Write bytes as they are (a container's output, `caravela logs`), resolving once they may be
+   * followed by more; without it they are decoded as UTF-8 for `stdout` and `stderr`
+   */
+  write?: (stream: LogStreamName, data: Uint8Array) => Promise<void>
 }
 
 const options = {
@@ -192,6 +202,30 @@ const commands: Record<string, Command> = {
       io.stdout(json ? toJson(login) : `Open this link in a browser on this machine (it logs you in once, within ${minutes} min):\n\n  ${login.url}\n\n`)
     }
   },
+  logs: {
+    summary: 'Print the output of a container this peer placed, from its supplier: its stdout to stdout, its stderr to stderr',
+    usage: '[options] ID',
+    options: {
+      follow: { type: 'boolean', short: 'f', description: 'Go on printing the output as it is written, until the container ends' },
+      tail: { type: 'string', value: 'n|all', description: 'Only the last n lines written so far (default all)' },
+      since: { type: 'string', value: '10m|RFC 3339 time', description: 'Only the output written since then: a duration ago (e.g. 10m, 1h30m) or a time (e.g. 2026-01-02T15:04:05Z)' }
+    },
+    positionals: 'some',
+    run: async (client, { values, positionals }, io) => {
+      const id = oneId('logs', positionals)
+      const options = logsOptions(values)
+      const write = io.write ?? textWriter(io)
+      await client.logs(id, options, async ({ stream, data }) => { await write(stream, data) })
+    }
+  },
+  inspect: {
+    summary: 'Print as JSON everything this peer knows of a container it placed, and what its supplier says of it now',
+    usage: 'ID',
+    positionals: 'some',
+    run: async (client, { positionals }, io) => {
+      io.stdout(toJson(await client.inspect(oneId('inspect', positionals))))
+    }
+  },
   offers: {
     summary: 'Show the offers this peer holds as a trader and the offers it made as a supplier',
     run: async (client, { json }, io) => {
@@ -205,7 +239,71 @@ const processIO: CliIO = {
   stdout: text => { process.stdout.write(text) },
   stderr: text => { process.stderr.write(text) },
   env: process.env,
-  progress: process.stderr.isTTY === true
+  progress: process.stderr.isTTY === true,
+  write: async (stream, data) => {
+    const out = stream === 'stderr' ? process.stderr : process.stdout
+
+    // a reader that does not keep up (a pager) slows the output down to its pace
+    if (!out.write(data)) {
+      await new Promise<void>(resolve => { out.once('drain', resolve) })
+    }
+  }
+}
+
+/** The one container id of a command that takes one. */
+function oneId (name: string, positionals: string[]): string {
+  if (positionals.length !== 1) {
+    throw new UsageError(`${name} takes one container id, got ${positionals.length}`)
+  }
+
+  return positionals[0]
+}
+
+/** `caravela logs`' flags: `--tail n|all`, `--since` a duration ago or an RFC 3339 time. */
+function logsOptions (values: CommandInput['values'], now = Date.now()): LogsOptions {
+  const options: LogsOptions = { follow: values.follow === true }
+  const tail = values.tail as string | undefined
+  const since = values.since as string | undefined
+
+  if (tail != null && tail !== 'all') {
+    if (!/^\d+$/.test(tail) || Number(tail) > 0xFFFF_FFFF) {
+      throw new UsageError(`--tail: "${tail}" is not a number of lines (or all)`)
+    }
+
+    options.tail = Number(tail)
+  }
+
+  if (since != null) {
+    options.since = parseSince(since, now)
+  }
+
+  return options
+}
+
+/** RFC 3339: a date, a time, an optional fraction and a zone. */
+const RFC3339 = /^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$/
+
+/** `--since`: a duration ago (10m, 1h30m) or an RFC 3339 time, as milliseconds since the epoch. */
+function parseSince (text: string, now: number): number {
+  if (RFC3339.test(text)) {
+    const time = Date.parse(text)
+
+    if (!Number.isNaN(time) && time >= 0) {
+      return time
+    }
+  }
+
+  try {
+    return Math.max(0, now - parseDuration(text, '--since'))
+  } catch {
+    throw new UsageError(`--since: "${text}" is neither a duration (e.g. 10m, 1h30m) nor an RFC 3339 time (e.g. 2026-01-02T15:04:05Z)`)
+  }
+}
+
+/** Bytes to text for an output that takes text: one decoder per stream, so split characters join up. */
+function textWriter (io: CliIO): NonNullable<CliIO['write']> {
+  const decoders = { stdout: new TextDecoder(), stderr: new TextDecoder() }
+  return async (stream, data) => { io[stream](decoders[stream].decode(data, { stream: true })) }
 }
 
 /** Runs `caravela` with the process's arguments and sets the exit code. */

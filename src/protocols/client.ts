@@ -4,24 +4,26 @@
  * the size limit and maps a non-OK status to `RemoteRequestError`.
  */
 
-import { InvalidParametersError } from '@libp2p/interface'
+import { AbortError, InvalidParametersError, TimeoutError } from '@libp2p/interface'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { lpStream } from '@libp2p/utils'
 import { multiaddr } from '@multiformats/multiaddr'
+import { raceSignal } from 'race-signal'
+import { Uint8ArrayList } from 'uint8arraylist'
 import { PROTOCOL_PREFIX } from '../constants.js'
-import { RemoteRequestError } from '../errors.js'
-import { CODECS } from './codec.js'
-import { CLIENT_TIMEOUT } from './constants.js'
-import { protocolIds } from './ids.js'
+import { MalformedMessageError, RemoteRequestError } from '../errors.js'
+import { CODECS, LOGS_CODEC } from './codec.js'
+import { CLIENT_TIMEOUT, LOGS_READ_BUFFER, MAX_LOG_CHUNK } from './constants.js'
+import { logsProtocolId, protocolIds } from './ids.js'
 import { DEFAULT_LIMITS, responseSizeLimit } from './limits.js'
-import { MessageClient } from './message-client.js'
+import { logsRequest, MessageClient } from './message-client.js'
 import { createMetrics } from './metrics.js'
-import type { AbortOptions, NodeRef } from '../types.js'
+import type { AbortOptions, LogChunk, LogsOptions, NodeRef } from '../types.js'
 import type { Requests, Results } from './codec.js'
 import type { MessageName } from './ids.js'
 import type { SizeLimits } from './limits.js'
 import type { ProtocolMetrics } from './metrics.js'
-import type { ComponentLogger, Logger, PeerId, PeerStore } from '@libp2p/interface'
+import type { ComponentLogger, Logger, PeerId, PeerStore, Stream, StreamCloseEvent, StreamMessageEvent } from '@libp2p/interface'
 import type { ConnectionManager } from '@libp2p/interface-internal'
 import type { Multiaddr } from '@multiformats/multiaddr'
 
@@ -54,6 +56,8 @@ export interface Libp2pCaravelaClientInit {
 export class Libp2pCaravelaClient extends MessageClient {
   /** protocol id of every message */
   readonly protocols: Record<MessageName, string>
+  /** protocol id of the logs stream */
+  readonly logsProtocol: string
   /** messages and bytes sent (requests) and received (responses), per protocol */
   readonly metrics: ProtocolMetrics = createMetrics()
 
@@ -67,6 +71,7 @@ export class Libp2pCaravelaClient extends MessageClient {
     this.components = components
     this.log = components.logger.forComponent('caravela:protocols:client')
     this.protocols = protocolIds(init.protocolPrefix ?? PROTOCOL_PREFIX)
+    this.logsProtocol = logsProtocolId(init.protocolPrefix ?? PROTOCOL_PREFIX)
     this.timeout = init.timeout ?? CLIENT_TIMEOUT
     this.limits = {
       maxMessageSize: init.limits?.maxMessageSize ?? DEFAULT_LIMITS.maxMessageSize,
@@ -115,6 +120,62 @@ export class Libp2pCaravelaClient extends MessageClient {
     }
   }
 
+  /**
+   * Open a containerLogs stream: the request, then the supplier's status within the client's
+   * timeout; the chunks come as the caller reads them (a reader that stops reading stops the
+   * supplier's writes), until the supplier ends the stream or `options.signal` aborts. A reader
+   * that breaks off resets the stream, which ends it at the supplier.
+   *
+   * @throws {RemoteRequestError} when the supplier refuses
+   */
+  override async containerLogs (to: NodeRef, containerId: string, options: LogsOptions = {}): Promise<AsyncIterable<LogChunk>> {
+    const bytes = LOGS_CODEC.encodeRequest(logsRequest(containerId, options))
+    const peerId = targetPeerId(to)
+    const ms = typeof this.timeout === 'function' ? this.timeout() : this.timeout
+    // the signal a stream is opened with stays bound to it: one that times out would cut a
+    // followed output short, so the time limit of the answer is disarmed once it came
+    const controller = new AbortController()
+    const signal = controller.signal
+    const timer = setTimeout(() => { controller.abort(new TimeoutError(`no answer to containerLogs within ${ms} ms`)) }, ms)
+    const stop = (): void => { controller.abort(options.signal?.reason) }
+    options.signal?.addEventListener('abort', stop, { once: true })
+    const frames = new FrameReader(Math.max(this.limits.maxMessageSize, MAX_LOG_CHUNK + 64))
+    let stream: Stream | undefined
+
+    try {
+      if (options.signal?.aborted === true) {
+        stop()
+      }
+
+      await this.learnAddresses(peerId, to.multiaddrs, signal)
+      stream = await this.components.connectionManager.openStream(peerId, this.logsProtocol, { signal, negotiateFully: false })
+      stream.maxReadBufferLength = LOGS_READ_BUFFER
+      frames.attach(stream)
+      stream.send(new Uint8ArrayList(Uint8Array.from(varint(bytes.byteLength)), bytes))
+      await stream.close({ signal })
+      const status = await frames.read(signal)
+
+      if (status == null) {
+        throw new MalformedMessageError('status', 'the supplier closed the stream without an answer')
+      }
+
+      const response = LOGS_CODEC.decodeResponse(status)
+
+      if (response.status !== 'OK') {
+        throw new RemoteRequestError(response.status, response.message)
+      }
+    } catch (err: any) {
+      options.signal?.removeEventListener('abort', stop)
+      frames.dispose()
+      stream?.abort(err instanceof Error ? err : new Error(String(err)))
+      throw err
+    } finally {
+      clearTimeout(timer)
+    }
+
+    return readChunks(stream, frames, options.signal, () => { options.signal?.removeEventListener('abort', stop) })
+  }
+
   /** Tell the peer store where a peer we are not connected to can be reached. */
   private async learnAddresses (peerId: PeerId, addresses: string[], signal: AbortSignal): Promise<void> {
     const peerStore = this.components.peerStore
@@ -146,4 +207,173 @@ function targetPeerId (to: NodeRef): PeerId {
   } catch {
     throw new InvalidParametersError(`Not a peer id: ${String(to?.peerId)}`)
   }
+}
+
+/** The chunks of a containerLogs stream until the supplier ends it; one the reader leaves is reset. */
+async function * readChunks (stream: Stream, frames: FrameReader, signal: AbortSignal | undefined, done: () => void): AsyncGenerator<LogChunk> {
+  let ended = false
+
+  try {
+    for (let frame = await frames.read(signal); frame != null; frame = await frames.read(signal)) {
+      yield LOGS_CODEC.decodeChunk(frame)
+    }
+
+    ended = true
+  } finally {
+    done()
+    frames.dispose()
+
+    if (!ended) {
+      stream.abort(new AbortError('the reader stopped reading the logs'))
+    }
+  }
+}
+
+/**
+ * Length-prefixed frames read off a stream with backpressure, which libp2p leaves to the reader:
+ * the stream is paused while more than `highWater` bytes wait to be read, so that the muxer stops
+ * granting the sender room (yamux's window updates) and its writes wait; it resumes once the
+ * reader took them all. What the sender had room for arrives meanwhile: at most about two stream
+ * windows are held (one here, one in the paused stream).
+ */
+class FrameReader {
+  private stream?: Stream
+  private readonly maxFrame: number
+  private readonly highWater: number
+  private readonly buffer = new Uint8ArrayList()
+  private ended = false
+  private error?: Error
+  private wake?: () => void
+
+  constructor (maxFrame: number, highWater = 4 * maxFrame) {
+    this.maxFrame = maxFrame
+    this.highWater = highWater
+  }
+
+  /** Read `stream`, from now on. */
+  attach (stream: Stream): void {
+    this.stream = stream
+    stream.addEventListener('message', this.onMessage)
+    stream.addEventListener('end', this.onEnd)
+    stream.addEventListener('close', this.onClose)
+  }
+
+  /**
+   * The next frame, or undefined when the stream ended between two frames.
+   *
+   * @throws {MalformedMessageError} on a frame longer than the limit or cut off by the end of the stream
+   */
+  async read (signal?: AbortSignal): Promise<Uint8ArrayList | undefined> {
+    while (true) {
+      const frame = this.take()
+
+      if (frame != null || this.error != null || this.ended) {
+        if (this.buffer.byteLength === 0) {
+          this.resume()
+        }
+
+        if (frame != null) {
+          return frame
+        }
+
+        if (this.error != null) {
+          throw this.error
+        }
+
+        if (this.buffer.byteLength > 0) {
+          throw new MalformedMessageError('frame', 'the stream ended inside a frame')
+        }
+
+        return undefined
+      }
+
+      // more is needed than what waits
+      this.resume()
+      await raceSignal(new Promise<void>(resolve => { this.wake = resolve }), signal)
+    }
+  }
+
+  dispose (): void {
+    this.stream?.removeEventListener('message', this.onMessage)
+    this.stream?.removeEventListener('end', this.onEnd)
+    this.stream?.removeEventListener('close', this.onClose)
+  }
+
+  private readonly onMessage = (evt: StreamMessageEvent): void => {
+    this.buffer.append(evt.data)
+
+    if (this.buffer.byteLength > this.highWater && this.stream?.readStatus === 'readable') {
+      this.stream.pause()
+    }
+
+    this.notify()
+  }
+
+  private readonly onEnd = (): void => {
+    this.ended = true
+    this.notify()
+  }
+
+  private readonly onClose = (evt: StreamCloseEvent): void => {
+    this.ended = true
+    this.error = evt.error
+    this.notify()
+  }
+
+  private notify (): void {
+    const wake = this.wake
+    this.wake = undefined
+    wake?.()
+  }
+
+  private resume (): void {
+    if (this.stream?.readStatus === 'paused') {
+      this.stream.resume()
+    }
+  }
+
+  /** A whole frame off the buffer, if one is there. */
+  private take (): Uint8ArrayList | undefined {
+    let length = 0
+
+    for (let i = 0; i < this.buffer.byteLength; i++) {
+      const byte = this.buffer.get(i)
+      length += (byte & 0x7f) * 2 ** (7 * i)
+
+      if (byte < 0x80) {
+        if (length > this.maxFrame) {
+          throw new MalformedMessageError('frame', `is ${length} bytes long, more than ${this.maxFrame}`)
+        }
+
+        const end = i + 1 + length
+
+        if (this.buffer.byteLength < end) {
+          return undefined
+        }
+
+        const frame = this.buffer.sublist(i + 1, end)
+        this.buffer.consume(end)
+        return frame
+      }
+
+      if (i >= 4) {
+        throw new MalformedMessageError('frame', 'has a length prefix longer than 5 bytes')
+      }
+    }
+
+    return undefined
+  }
+}
+
+/** The unsigned varint of a length. */
+function varint (value: number): number[] {
+  const bytes: number[] = []
+
+  while (value >= 0x80) {
+    bytes.push((value & 0x7f) | 0x80)
+    value = Math.floor(value / 128)
+  }
+
+  bytes.push(value)
+  return bytes
 }

@@ -12,14 +12,14 @@ import { equals as uint8ArrayEquals } from 'uint8arrays/equals'
 import { MalformedMessageError } from '../errors.js'
 import { CPU_CLASS_NAMES } from '../types.js'
 import {
-  INT32_MAX, INT32_MIN, MAX_ARG_LENGTH, MAX_ARGS, MAX_CONTAINERS, MAX_ID_LENGTH, MAX_IMAGE_LENGTH, MAX_MULTIADDR_BYTES,
+  INT32_MAX, INT32_MIN, MAX_ARG_LENGTH, MAX_LOG_CHUNK, MAX_ARGS, MAX_CONTAINERS, MAX_ID_LENGTH, MAX_IMAGE_LENGTH, MAX_MULTIADDR_BYTES,
   MAX_MULTIADDRS, MAX_NAME_LENGTH, MAX_OFFERS, MAX_PEER_ID_BYTES, MAX_SLICES, MAX_PORT, MAX_PORT_MAPPINGS,
   MAX_STATE_LENGTH, MAX_STATUS_IDS, MAX_TEXT_LENGTH, RESOURCE_MAP_DIGEST_BYTES, UINT32_MAX
 } from './constants.js'
 import * as pb from './pb/caravela.js'
 import type { RequestStatus } from '../errors.js'
 import type {
-  AvailableOffer, ContainerConfig, ContainerStatus, CreateOfferResult, NetworkConfiguration, NodeRef,
+  AvailableOffer, ContainerConfig, ContainerStatus, CreateOfferResult, LogChunk, NetworkConfiguration, NodeRef,
   Offer, PortMapping, RemoteContainerState, Resources, StopTarget
 } from '../types.js'
 import type { MessageName } from './ids.js'
@@ -785,3 +785,77 @@ export function createCodecs (options: CodecsOptions = {}): Codecs {
 
 /** The codecs of a real peer: every peer id converted, no cache. */
 export const CODECS: Codecs = createCodecs()
+
+/** A containerLogs request: which container, and what of its output (`LogsOptions`). */
+export interface LogsRequest {
+  containerId: string
+  follow: boolean
+  /** absent: every line */
+  tail?: number
+  /** ms since the epoch; absent: from the start */
+  since?: number
+}
+
+function logsRequestFields ({ containerId, follow, tail, since }: { containerId: string, follow: boolean, tail?: number, since?: number }): LogsRequest {
+  return {
+    containerId: text('containerId', containerId, MAX_ID_LENGTH, ID_PATTERN),
+    follow: bool('follow', follow),
+    ...(tail == null ? {} : { tail: uint('tail', tail) }),
+    ...(since == null || since === 0 ? {} : { since: uint('since', since, Number.MAX_SAFE_INTEGER) })
+  }
+}
+
+function logChunkData (data: Uint8Array): Uint8Array {
+  if (!(data instanceof Uint8Array) || data.byteLength === 0 || data.byteLength > MAX_LOG_CHUNK) {
+    fail('data', `must be 1 to ${MAX_LOG_CHUNK} bytes`)
+  }
+
+  return data
+}
+
+/**
+ * The codec of the containerLogs stream: its request, the status that answers it, and the output
+ * chunks that follow an OK.
+ */
+export const LOGS_CODEC = {
+  encodeRequest (request: LogsRequest): Uint8Array {
+    const fields = logsRequestFields(request)
+    return pb.ContainerLogsRequest.encode({ ...fields, since: offerIdToPb('since', fields.since ?? 0) })
+  },
+
+  /** @throws {MalformedMessageError} on any input that is not a valid request */
+  decodeRequest (bytes: Uint8Array | Uint8ArrayList): LogsRequest {
+    const message = decodePb(pb.ContainerLogsRequest, bytes)
+    return logsRequestFields({ ...message, since: offerIdFromPb('since', message.since) })
+  },
+
+  encodeResponse (response: Response<void>): Uint8Array {
+    return pb.ContainerLogsResponse.encode({
+      status: response.status === 'OK'
+        ? { code: pb.Status.Code.OK, message: '' }
+        : { code: STATUS_TO_PB[response.status], message: freeText(response.message) }
+    })
+  },
+
+  /** @throws {MalformedMessageError} on any input that is not a valid response */
+  decodeResponse (bytes: Uint8Array | Uint8ArrayList): Response<void> {
+    const { status } = decodePb(pb.ContainerLogsResponse, bytes)
+    present('status', status)
+    const code = STATUS_FROM_PB[status.code]
+    return code === 'OK' ? { status: code, result: undefined } : { status: code, message: freeText(status.message) }
+  },
+
+  encodeChunk ({ stream, data }: LogChunk): Uint8Array {
+    if (stream !== 'stdout' && stream !== 'stderr') {
+      fail('stream', 'must be stdout or stderr')
+    }
+
+    return pb.LogChunk.encode({ stream: stream === 'stderr' ? pb.LogChunk.Stream.STDERR : pb.LogChunk.Stream.STDOUT, data: logChunkData(data) as Uint8Array<ArrayBuffer> })
+  },
+
+  /** @throws {MalformedMessageError} on any input that is not a valid chunk */
+  decodeChunk (bytes: Uint8Array | Uint8ArrayList): LogChunk {
+    const { stream, data } = decodePb(pb.LogChunk, bytes)
+    return { stream: stream === pb.LogChunk.Stream.STDERR ? 'stderr' : 'stdout', data: logChunkData(data) }
+  }
+}

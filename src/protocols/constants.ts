@@ -18,6 +18,21 @@ export const REQUEST_TIMEOUT = 10_000
 /** Time a client allows one request when the caller gives no signal (the network's `requestTimeout`). */
 export const CLIENT_TIMEOUT = 5_000
 
+/** Largest piece of a container's output in one containerLogs frame; longer output is split. */
+export const MAX_LOG_CHUNK = 16 * 1024
+/**
+ * What a paused containerLogs stream may hold at its reader: what the supplier had room to send
+ * when it paused, at most the muxer's stream window (yamux's grows to 16 MiB), and a frame.
+ */
+export const LOGS_READ_BUFFER = 16 * 1024 * 1024 + 64 * 1024
+/** containerLogs streams one peer may have open at a server at the same time. */
+export const MAX_LOG_STREAMS_PER_PEER = 4
+/**
+ * Time a containerLogs stream without `follow` may take, from its opening to its end: the output
+ * written so far. A `follow` stream lasts as long as the container, or its reader.
+ */
+export const LOGS_TIMEOUT = 60_000
+
 /** Inbound streams per protocol and connection a server accepts at the same time. */
 export const MAX_INBOUND_STREAMS = 32
 /** Outbound streams per protocol and connection at the same time. */

@@ -6,8 +6,9 @@
 
 import { MESSAGE_NAMES } from './ids.js'
 import type {
-  AvailableOffer, ContainerConfig, ContainerStatus, CreateOfferResult, NetworkConfiguration, NodeRef, Offer, RemoteContainerState, Resources, StopTarget
+  AvailableOffer, ContainerConfig, ContainerStatus, CreateOfferResult, LogChunk, NetworkConfiguration, NodeRef, Offer, RemoteContainerState, Resources, StopTarget
 } from '../types.js'
+import type { LogsRequest } from './codec.js'
 
 /** Who sent a request, and when to give up on it. */
 export interface RequestContext {
@@ -41,7 +42,15 @@ export interface CaravelaHandlers {
   stopLocalContainer (ctx: RequestContext, target: StopTarget): Promise<void>
   containerExited (ctx: RequestContext, containerId: string, exitCode: number | undefined, reason: string): Promise<void>
   obtainConfiguration (ctx: RequestContext): Promise<NetworkConfiguration>
+  /**
+   * The output of a container the sender placed here: resolves (or throws a status) once it may
+   * be read, then gives its chunks until it ends. `ctx.signal` aborts when the reader goes away.
+   */
+  containerLogs (ctx: RequestContext, request: LogsRequest): Promise<AsyncIterable<LogChunk>>
 }
+
+/** Every handler's name: the messages' and the logs stream's. */
+const HANDLER_NAMES: ReadonlyArray<keyof CaravelaHandlers> = [...MESSAGE_NAMES, 'containerLogs']
 
 /**
  * The handlers of `handlers`, its own or inherited ones (a class's methods), bound to it: a copy
@@ -50,7 +59,7 @@ export interface CaravelaHandlers {
 export function copyHandlers (handlers: Partial<CaravelaHandlers>): Partial<CaravelaHandlers> {
   const copy: Record<string, unknown> = {}
 
-  for (const name of MESSAGE_NAMES) {
+  for (const name of HANDLER_NAMES) {
     const handler = handlers[name]
 
     if (handler != null) {

@@ -38,3 +38,14 @@ export function protocolIds (prefix: string): Record<MessageName, string> {
 
   return ids as Record<MessageName, string>
 }
+
+/**
+ * The protocol of a container's output (`CaravelaClient.containerLogs`): a stream, not one
+ * request and one response, so it stands apart from the messages.
+ */
+export const LOGS_PROTOCOL_NAME = 'container/logs'
+
+/** The logs protocol id under one prefix, e.g. `/caravela/container/logs/1.0.0`. */
+export function logsProtocolId (prefix: string): string {
+  return `/${prefix}/${LOGS_PROTOCOL_NAME}/${PROTOCOL_VERSION}`
+}

@@ -3,7 +3,7 @@
  */
 
 import {
-  MAX_INBOUND_STREAMS, MAX_LARGE_MESSAGE_SIZE, MAX_MESSAGE_SIZE, MAX_OUTBOUND_STREAMS, RATE_LIMIT_ADDRESS_MULTIPLE,
+  LOGS_TIMEOUT, MAX_LOG_STREAMS_PER_PEER, MAX_INBOUND_STREAMS, MAX_LARGE_MESSAGE_SIZE, MAX_MESSAGE_SIZE, MAX_OUTBOUND_STREAMS, RATE_LIMIT_ADDRESS_MULTIPLE,
   RATE_LIMIT_BURST, RATE_LIMIT_MAX_BUCKETS, RATE_LIMIT_PER_SECOND, READ_TIMEOUT, REQUEST_TIMEOUT
 } from './constants.js'
 import type { MessageName } from './ids.js'
@@ -74,6 +74,20 @@ export interface ProtocolLimits {
    * @default 4096
    */
   rateLimitMaxBuckets: number
+  /**
+   * containerLogs streams one peer may have open at the same time; one more is answered
+   * RATE_LIMITED.
+   *
+   * @default 4
+   */
+  maxLogStreamsPerPeer: number
+  /**
+   * Time a containerLogs stream without `follow` may take, from its opening to its end, in ms;
+   * a stream still open then is aborted. A `follow` stream lasts as long as the container.
+   *
+   * @default 60_000
+   */
+  logsTimeout: number
 }
 
 export const DEFAULT_LIMITS: Readonly<ProtocolLimits> = Object.freeze({
@@ -86,7 +100,9 @@ export const DEFAULT_LIMITS: Readonly<ProtocolLimits> = Object.freeze({
   rateLimitBurst: RATE_LIMIT_BURST,
   rateLimitPerSecond: RATE_LIMIT_PER_SECOND,
   rateLimitAddressMultiple: RATE_LIMIT_ADDRESS_MULTIPLE,
-  rateLimitMaxBuckets: RATE_LIMIT_MAX_BUCKETS
+  rateLimitMaxBuckets: RATE_LIMIT_MAX_BUCKETS,
+  maxLogStreamsPerPeer: MAX_LOG_STREAMS_PER_PEER,
+  logsTimeout: LOGS_TIMEOUT
 })
 
 export type SizeLimits = Pick<ProtocolLimits, 'maxMessageSize' | 'maxLargeMessageSize'>

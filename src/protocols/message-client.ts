@@ -4,11 +4,12 @@
  * alone.
  */
 
+import { NotImplementedError } from '../errors.js'
 import type {
   AbortOptions, AvailableOffer, CaravelaClient, ContainerConfig, ContainerStatus, CreateOfferOptions, CreateOfferResult,
-  GetOffersOptions, LaunchOptions, NetworkConfiguration, NodeRef, Offer, RemoteContainerState
+  GetOffersOptions, LaunchOptions, LogChunk, LogsOptions, NetworkConfiguration, NodeRef, Offer, RemoteContainerState
 } from '../types.js'
-import type { Requests, Results } from './codec.js'
+import type { LogsRequest, Requests, Results } from './codec.js'
 import type { MessageName } from './ids.js'
 
 /** A `CaravelaClient` whose transport sends one request of message `name` to `to` and returns its result. */
@@ -67,22 +68,49 @@ export abstract class MessageClient implements CaravelaClient {
   async obtainConfiguration (node: NodeRef, options?: AbortOptions): Promise<NetworkConfiguration> {
     return this.request('obtainConfiguration', node, {}, options)
   }
+
+  /** A transport that carries streams (libp2p, a local network's) overrides it. */
+  async containerLogs (toSupplier: NodeRef, containerId: string, options: LogsOptions = {}): Promise<AsyncIterable<LogChunk>> {
+    throw new NotImplementedError('this transport carries no containerLogs stream')
+  }
 }
+
+/** The containerLogs request of a container id and `LogsOptions`. */
+export function logsRequest (containerId: string, options: LogsOptions = {}): LogsRequest {
+  return {
+    containerId,
+    follow: options.follow === true,
+    ...(options.tail == null ? {} : { tail: options.tail }),
+    ...(options.since == null ? {} : { since: options.since })
+  }
+}
+
+/** Opens a containerLogs stream to `to` and resolves once it was accepted. */
+export type OpenLogs = (to: NodeRef, request: LogsRequest, options?: AbortOptions) => Promise<AsyncIterable<LogChunk>>
 
 /** Sends one request of message `name` to `to` and returns its result. */
 export type SendRequest = <N extends MessageName> (name: N, to: NodeRef, request: Requests[N], options?: AbortOptions) => Promise<Results[N]>
 
-/** A `CaravelaClient` over a function that sends one request: the in-process networks' clients. */
-export function messageClient (send: SendRequest): CaravelaClient {
-  return new FunctionClient(send)
+/**
+ * A `CaravelaClient` over a function that sends one request, and one that opens a logs stream
+ * when the transport has them: the in-process networks' clients.
+ */
+export function messageClient (send: SendRequest, openLogs?: OpenLogs): CaravelaClient {
+  return new FunctionClient(send, openLogs)
 }
 
 class FunctionClient extends MessageClient {
   private readonly send: SendRequest
+  private readonly openLogs?: OpenLogs
 
-  constructor (send: SendRequest) {
+  constructor (send: SendRequest, openLogs?: OpenLogs) {
     super()
     this.send = send
+    this.openLogs = openLogs
+  }
+
+  override async containerLogs (toSupplier: NodeRef, containerId: string, options: LogsOptions = {}): Promise<AsyncIterable<LogChunk>> {
+    return this.openLogs == null ? super.containerLogs(toSupplier, containerId, options) : this.openLogs(toSupplier, logsRequest(containerId, options), options)
   }
 
   protected async request<N extends MessageName> (name: N, to: NodeRef, request: Requests[N], options?: AbortOptions): Promise<Results[N]> {

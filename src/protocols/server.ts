@@ -12,21 +12,25 @@ import { raceSignal } from 'race-signal'
 import { PROTOCOL_PREFIX } from '../constants.js'
 import { MalformedMessageError, NotImplementedError, ProtocolStatusError } from '../errors.js'
 import { AddressGroups } from './address.js'
-import { CODECS } from './codec.js'
+import { CODECS, LOGS_CODEC } from './codec.js'
+import { MAX_LOG_CHUNK } from './constants.js'
 import { copyHandlers } from './handlers.js'
-import { MESSAGE_NAMES, protocolIds } from './ids.js'
+import { logsProtocolId, MESSAGE_NAMES, protocolIds } from './ids.js'
 import { INVOKERS } from './invokers.js'
 import { DEFAULT_LIMITS, requestSizeLimit, responseSizeLimit } from './limits.js'
 import { createMetrics } from './metrics.js'
 import { TokenBuckets } from './rate-limiter.js'
-import type { Requests, Response, Results } from './codec.js'
+import type { RequestStatus } from '../errors.js'
+import type { LogChunk } from '../types.js'
+import type { LogsRequest, Requests, Response, Results } from './codec.js'
 import type { CaravelaHandlers, RequestContext } from './handlers.js'
 import type { MessageName } from './ids.js'
 import type { ProtocolLimits } from './limits.js'
-import type { ProtocolMetrics } from './metrics.js'
+import type { MessageCounters, ProtocolMetrics } from './metrics.js'
 import type { ComponentLogger, Connection, Logger, Startable, Stream } from '@libp2p/interface'
 import type { Registrar } from '@libp2p/interface-internal'
 import type { LengthPrefixedStream } from '@libp2p/utils'
+import type { Uint8ArrayList } from 'uint8arraylist'
 
 export interface CaravelaProtocolServerComponents {
   registrar: Pick<Registrar, 'handle' | 'unhandle'>
@@ -59,12 +63,14 @@ const FRAMING_ERRORS = new Set([
 ])
 
 /**
- * Serves the ten Caravela protocols on a libp2p registrar and dispatches valid requests to
- * domain handlers, which may be replaced while the server runs.
+ * Serves the eleven Caravela message protocols and the logs stream on a libp2p registrar and
+ * dispatches valid requests to domain handlers, which may be replaced while the server runs.
  */
 export class CaravelaProtocolServer implements Startable {
   /** protocol id of every message */
   readonly protocols: Record<MessageName, string>
+  /** protocol id of the logs stream */
+  readonly logsProtocol: string
   /** messages and bytes received (requests) and sent (responses), per protocol */
   readonly metrics: ProtocolMetrics = createMetrics()
   readonly limits: Readonly<ProtocolLimits>
@@ -77,12 +83,15 @@ export class CaravelaProtocolServer implements Startable {
   private readonly addressGroups: AddressGroups
   private handlers: Partial<CaravelaHandlers>
   private readonly inFlight = new Set<AbortController>()
+  /** peer id → its containerLogs streams open */
+  private readonly logStreams = new Map<string, number>()
   private running = false
 
   constructor (components: CaravelaProtocolServerComponents, init: CaravelaProtocolServerInit = {}) {
     this.components = components
     this.log = components.logger.forComponent('caravela:protocols')
     this.protocols = protocolIds(init.protocolPrefix ?? PROTOCOL_PREFIX)
+    this.logsProtocol = logsProtocolId(init.protocolPrefix ?? PROTOCOL_PREFIX)
     this.limits = { ...DEFAULT_LIMITS, ...init.limits }
     this.handlers = copyHandlers(init.handlers ?? {})
     this.rateLimiter = new TokenBuckets({
@@ -114,6 +123,13 @@ export class CaravelaProtocolServer implements Startable {
         maxOutboundStreams: this.limits.maxOutboundStreams
       })
     }
+
+    await this.components.registrar.handle(this.logsProtocol, async (stream, connection) => {
+      await this.serveLogs(stream, connection)
+    }, {
+      maxInboundStreams: this.limits.maxInboundStreams,
+      maxOutboundStreams: this.limits.maxOutboundStreams
+    })
   }
 
   /** Unregister the protocols and abort the requests in flight. */
@@ -127,6 +143,8 @@ export class CaravelaProtocolServer implements Startable {
     for (const name of MESSAGE_NAMES) {
       await this.components.registrar.unhandle(this.protocols[name])
     }
+
+    await this.components.registrar.unhandle(this.logsProtocol)
 
     for (const request of this.inFlight) {
       request.abort(new AbortError('The server is stopping'))
@@ -238,6 +256,15 @@ export class CaravelaProtocolServer implements Startable {
    * @throws {ProtocolStatusError} when over the rate limit of the peer or of its host, badly framed or invalid
    */
   private async readRequest<N extends MessageName> (name: N, lp: LengthPrefixedStream<Stream>, peer: string, remoteAddr: string, signal: AbortSignal): Promise<Requests[N]> {
+    return this.readMessage(name, requestSizeLimit(name, this.limits), bytes => CODECS[name].decodeRequest(bytes), lp, peer, remoteAddr, signal, this.metrics[name])
+  }
+
+  /**
+   * Read and decode the one request of protocol `name` (a message's, or the logs stream's).
+   *
+   * @throws {ProtocolStatusError} when over the rate limit of the peer or of its host, badly framed or invalid
+   */
+  private async readMessage<T> (name: string, maxSize: number, decode: (bytes: Uint8ArrayList) => T, lp: LengthPrefixedStream<Stream>, peer: string, remoteAddr: string, signal: AbortSignal, metrics?: MessageCounters): Promise<T> {
     if (!this.rateLimiter.take(`${peer}/${name}`)) {
       throw new ProtocolStatusError('RATE_LIMITED', `too many ${name} requests, slow down`)
     }
@@ -256,17 +283,19 @@ export class CaravelaProtocolServer implements Startable {
       bytes = await lp.read({ signal: readSignal })
     } catch (err: any) {
       if (FRAMING_ERRORS.has(err?.name)) {
-        throw new ProtocolStatusError('INVALID_REQUEST', `the request is not one length-prefixed message of at most ${requestSizeLimit(name, this.limits)} bytes: ${err.message}`)
+        throw new ProtocolStatusError('INVALID_REQUEST', `the request is not one length-prefixed message of at most ${maxSize} bytes: ${err.message}`)
       }
 
       throw err
     }
 
-    this.metrics[name].messagesReceived++
-    this.metrics[name].bytesReceived += bytes.byteLength
+    if (metrics != null) {
+      metrics.messagesReceived++
+      metrics.bytesReceived += bytes.byteLength
+    }
 
     try {
-      return CODECS[name].decodeRequest(bytes)
+      return decode(bytes)
     } catch (err: any) {
       if (err instanceof MalformedMessageError) {
         throw new ProtocolStatusError('INVALID_REQUEST', err.message)
@@ -277,8 +306,115 @@ export class CaravelaProtocolServer implements Startable {
     }
   }
 
+  /**
+   * A containerLogs stream: one request, a status, then the output's chunks as the reader takes
+   * them (each write waits for the stream to drain, so a slow reader slows the container's reading,
+   * not this peer's memory). At most `maxLogStreamsPerPeer` per peer; one without `follow` is cut
+   * after `logsTimeout`; every one ends when its reader goes away or the server stops.
+   */
+  private async serveLogs (stream: Stream, connection: Connection): Promise<void> {
+    const peer = connection.remotePeer.toString()
+    const controller = new AbortController()
+    const signal = controller.signal
+    setMaxListeners(Infinity, signal)
+    const gone = (): void => { controller.abort(new AbortError('the reader went away')) }
+    const end = async (): Promise<void> => {
+      stream.removeEventListener('close', gone)
+      await stream.close({ signal })
+    }
+    const open = this.logStreams.get(peer) ?? 0
+    const maxSize = this.limits.maxMessageSize
+    const lp = lpStream(stream, { maxDataLength: maxSize, maxBufferSize: maxSize + 16 })
+    let timer: ReturnType<typeof setTimeout> | undefined
+    const cut = (ms: number): void => {
+      clearTimeout(timer)
+      timer = setTimeout(() => { controller.abort(new TimeoutError(`containerLogs took more than ${ms} ms`)) }, ms)
+    }
+
+    this.logStreams.set(peer, open + 1)
+    this.inFlight.add(controller)
+    stream.addEventListener('close', gone)
+    // the request and the answer to it take no longer than any request's
+    cut(this.limits.requestTimeout)
+
+    try {
+      const refuse = async ({ status, message }: { status: RequestStatus, message: string }): Promise<void> => {
+        this.log('containerLogs from %s refused: %s %s', peer, status, message)
+        await lp.write(LOGS_CODEC.encodeResponse({ status, message }), { signal })
+        await end()
+      }
+      let request: LogsRequest
+
+      try {
+        if (open >= this.limits.maxLogStreamsPerPeer) {
+          throw new ProtocolStatusError('RATE_LIMITED', `at most ${this.limits.maxLogStreamsPerPeer} containerLogs streams may be open at once`)
+        }
+
+        request = await this.readMessage('containerLogs', maxSize, bytes => LOGS_CODEC.decodeRequest(bytes), lp, peer, connection.remoteAddr.toString(), signal)
+      } catch (err: any) {
+        // a peer too slow to send its request, or gone, gets no answer
+        if (!(err instanceof ProtocolStatusError)) {
+          throw err
+        }
+
+        await refuse(err)
+        return
+      }
+
+      let chunks: AsyncIterable<LogChunk>
+
+      try {
+        const handler = this.handlers.containerLogs
+
+        if (handler == null) {
+          throw new NotImplementedError('containerLogs is not implemented by this peer')
+        }
+
+        const ctx: RequestContext = { from: { peerId: peer, multiaddrs: [connection.remoteAddr.toString()] }, signal }
+        chunks = await raceSignal(handler(ctx, request), signal)
+      } catch (err: any) {
+        await refuse(this.statusOf('containerLogs', peer, err, signal))
+        return
+      }
+
+      if (request.follow) {
+        clearTimeout(timer)
+      } else {
+        cut(this.limits.logsTimeout)
+      }
+
+      await lp.write(LOGS_CODEC.encodeResponse({ status: 'OK', result: undefined }), { signal })
+
+      for await (const { stream: name, data } of chunks) {
+        for (let start = 0; start < data.byteLength; start += MAX_LOG_CHUNK) {
+          await lp.write(LOGS_CODEC.encodeChunk({ stream: name, data: data.subarray(start, start + MAX_LOG_CHUNK) }), { signal })
+        }
+
+        signal.throwIfAborted()
+      }
+
+      // an output cut short (the time is up, the server stops) is no end of it: the stream is reset
+      signal.throwIfAborted()
+      await end()
+    } catch (err: any) {
+      this.log('containerLogs to %s aborted - %s', peer, err?.message)
+      stream.abort(err instanceof Error ? err : new Error(String(err)))
+    } finally {
+      clearTimeout(timer)
+      stream.removeEventListener('close', gone)
+      this.inFlight.delete(controller)
+      const left = (this.logStreams.get(peer) ?? 1) - 1
+
+      if (left > 0) {
+        this.logStreams.set(peer, left)
+      } else {
+        this.logStreams.delete(peer)
+      }
+    }
+  }
+
   /** The status a handler's error answers with; rethrows when the request can no longer be answered. */
-  private statusOf (name: MessageName, peer: string, err: any, signal: AbortSignal): Response<never> {
+  private statusOf (name: string, peer: string, err: any, signal: AbortSignal): { status: RequestStatus, message: string } {
     if (signal.aborted) {
       throw err
     }

@@ -16,9 +16,10 @@ import { ProtocolStatusError } from '../errors.js'
 import { LazyMap } from '../lazy-map.js'
 import { LaunchPolicy } from './launch-policy.js'
 import { totalResources } from './resources.js'
+import type { LogsRequest } from '../protocols/codec.js'
 import type { RequestContext } from '../protocols/handlers.js'
 import type {
-  CaravelaClient, Clock, ContainerConfig, ContainerExit, ContainerRuntime, ContainerStatus, NodeRef, OwnedContainer, RemoteContainerState, Resources
+  CaravelaClient, Clock, ContainerConfig, ContainerExit, ContainerRuntime, ContainerStatus, NodeRef, OwnedContainer, RemoteContainerState, Resources, LogChunk
 } from '../types.js'
 import type { HostedRecord, Ledger } from './ledger.js'
 import type { Supplier } from './supplier.js'
@@ -303,6 +304,25 @@ export class ContainersManager {
     }
 
     await this.remove(containerId)
+  }
+
+  /**
+   * ContainerLogs: only the buyer that launched the container may read its output, until the
+   * container ends (with `follow`) or the reader goes away (`ctx.signal`).
+   */
+  async logs (ctx: RequestContext, { containerId, ...options }: LogsRequest): Promise<AsyncIterable<LogChunk>> {
+    await this.recovered()
+    const record = this.hosted.get(containerId)
+
+    if (record == null) {
+      throw new ProtocolStatusError('NOT_FOUND', `no container ${containerId} runs here`)
+    }
+
+    if (record.buyer !== ctx.from.peerId) {
+      throw new ProtocolStatusError('REFUSED', `container ${containerId} was launched by another peer`)
+    }
+
+    return this.init.runtime.logs(containerId, { ...options, signal: ctx.signal })
   }
 
   /** The runtime says a container ended on its own: release what it held and tell its buyer. */

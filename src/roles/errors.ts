@@ -89,3 +89,13 @@ export class UnsupportedBackendError extends Error {
     this.name = 'UnsupportedBackendError'
   }
 }
+
+/** An id names no container this peer placed, or more than one (a short id). */
+export class ContainerNotPlacedError extends Error {
+  static override name = 'ContainerNotPlacedError'
+
+  constructor (message: string) {
+    super(message)
+    this.name = 'ContainerNotPlacedError'
+  }
+}

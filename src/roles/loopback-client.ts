@@ -7,8 +7,9 @@
 
 import { raceSignal } from 'race-signal'
 import { ProtocolStatusError, RemoteRequestError } from '../errors.js'
+import { logsRequest } from '../protocols/message-client.js'
 import type { CaravelaHandlers, RequestContext } from '../protocols/handlers.js'
-import type { AbortOptions, AvailableOffer, CaravelaClient, ContainerConfig, ContainerStatus, CreateOfferOptions, CreateOfferResult, GetOffersOptions, LaunchOptions, NetworkConfiguration, NodeRef, Offer, RemoteContainerState } from '../types.js'
+import type { AbortOptions, AvailableOffer, CaravelaClient, ContainerConfig, ContainerStatus, CreateOfferOptions, CreateOfferResult, GetOffersOptions, LaunchOptions, LogChunk, LogsOptions, NetworkConfiguration, NodeRef, Offer, RemoteContainerState } from '../types.js'
 
 /** The handlers the roles serve. */
 export type RoleHandlers = Omit<CaravelaHandlers, 'obtainConfiguration'>
@@ -93,6 +94,12 @@ export class LoopbackClient implements CaravelaClient {
 
   async obtainConfiguration (node: NodeRef, options?: AbortOptions): Promise<NetworkConfiguration> {
     return this.client.obtainConfiguration(node, options)
+  }
+
+  async containerLogs (toSupplier: NodeRef, containerId: string, options?: LogsOptions): Promise<AsyncIterable<LogChunk>> {
+    return this.isSelf(toSupplier)
+      ? this.local(async ctx => this.handlers.containerLogs(ctx, logsRequest(containerId, options)), options)
+      : this.client.containerLogs(toSupplier, containerId, options)
   }
 
   private isSelf (to: NodeRef): boolean {

@@ -24,12 +24,13 @@ import { computeCapacity, PUBLISH_DELAY, Supplier } from './supplier.js'
 import { Trader } from './trader.js'
 import { UserManager } from './user-manager.js'
 import type { NetworkConfig } from '../config/types.js'
+import type { LogsRequest } from '../protocols/codec.js'
 import type { RequestContext } from '../protocols/handlers.js'
 import type { ResourceMap } from '../resources/resource-map.js'
 import type { Store } from '../store/store.js'
 import type {
-  AvailableOffer, CaravelaClient, CreateOfferResult, Clock, ContainerConfig, ContainerExitEvents, ContainerRuntime, ContainerStatus,
-  ContainerView, NodeRef, Offer, OffersView, Overlay, PlaceOptions, RemoteContainerState, Resources, RuntimeHealthState, StopOptions, StopResult, StopTarget
+  AbortOptions, AvailableOffer, CaravelaClient, CreateOfferResult, Clock, ContainerConfig, ContainerExitEvents, ContainerInspect, ContainerRuntime, ContainerStatus,
+  ContainerView, LogChunk, LogsOptions, NodeRef, Offer, OffersView, Overlay, PlaceOptions, RemoteContainerState, Resources, RuntimeHealthState, StopOptions, StopResult, StopTarget
 } from '../types.js'
 import type { RunOptions } from './buyer.js'
 import type { HostedContainer } from './containers-manager.js'
@@ -145,6 +146,8 @@ export class PeerRoles {
   private readonly trader: Trader
   private readonly buyer: Buyer
   private readonly users: UserManager
+  /** reaches the suppliers (and this peer itself) */
+  private readonly client: CaravelaClient
   /** watches the container engine, when `runtimeCheckInterval` is set */
   private readonly health?: RuntimeHealth
   /**
@@ -167,7 +170,7 @@ export class PeerRoles {
 
     const handlers = new PeerHandlers(config)
     this.handlers = handlers
-    const client = new LoopbackClient(init.client, self, this.handlers)
+    const client = this.client = new LoopbackClient(init.client, self, this.handlers)
     const ledger = new Ledger(init.store ?? new MemoryStore(), logger.forComponent('caravela:ledger'))
     const common = { self, overlay, client, clock, config, resourceMap, random: init.random ?? cryptoRandom }
 
@@ -365,6 +368,35 @@ export class PeerRoles {
     return this.users.stop(ids, options)
   }
 
+  /**
+   * The output of a container this peer placed, by full or unique short id, streamed from its
+   * supplier (`LogsOptions`).
+   *
+   * @throws {ContainerNotPlacedError} when the id names no container this peer placed
+   * @throws {RemoteRequestError} when its supplier refuses (e.g. NOT_FOUND: the container is gone)
+   */
+  async logs (id: string, options: LogsOptions = {}): Promise<AsyncIterable<LogChunk>> {
+    const container = this.users.find(id)
+    return this.client.containerLogs(container.supplier, container.containerId, options)
+  }
+
+  /**
+   * A container this peer placed, by full or unique short id: its record and what its supplier
+   * says of it now (`remoteError` when it does not answer).
+   *
+   * @throws {ContainerNotPlacedError} when the id names no container this peer placed
+   */
+  async inspect (id: string, options: AbortOptions = {}): Promise<ContainerInspect> {
+    const container = this.users.find(id)
+
+    try {
+      const [remote] = await this.client.containerStatus(container.supplier, [container.containerId], options)
+      return { ...container, remote }
+    } catch (err: any) {
+      return { ...container, remoteError: err?.message ?? String(err) }
+    }
+  }
+
   /** What this peer trades (the offers it keeps for its slice) and offers (as a supplier). */
   offers (): OffersView {
     const trading = this.trader.view()
@@ -542,6 +574,16 @@ class PeerHandlers implements RoleHandlers {
 
   async containerExited (ctx: RequestContext, containerId: string, exitCode: number | undefined, reason: string): Promise<void> {
     await this.users.containerExited(ctx.from.peerId, containerId, exitCode, reason)
+  }
+
+  async containerLogs (ctx: RequestContext, request: LogsRequest): Promise<AsyncIterable<LogChunk>> {
+    const unavailable = this.health?.unavailableReason
+
+    if (unavailable != null) {
+      throw new ProtocolStatusError('UNAVAILABLE', unavailable)
+    }
+
+    return this.containers.logs(ctx, request)
   }
 }
 

@@ -150,6 +150,8 @@ export class RuntimeHealth implements PeriodicTasks<'check-runtime'> {
       checkContainerStatus: async (containerId, options) => watch(runtime.checkContainerStatus(containerId, options)),
       runContainer: async (config, labels, options) => watch(runtime.runContainer(config, labels, options)),
       removeContainer: async (containerId, options) => watch(runtime.removeContainer(containerId, options)),
+      // a stream that may last for hours: its end says nothing of the engine
+      logs: (containerId, options) => runtime.logs(containerId, options),
       ...(listOwned == null ? {} : { listOwned: async (options?: AbortOptions): Promise<OwnedContainer[]> => watch(listOwned.call(runtime, options)) })
     }
   }

@@ -21,6 +21,7 @@ import { copyList } from '../empty.js'
 import { ProtocolStatusError } from '../errors.js'
 import { LazyMap } from '../lazy-map.js'
 import { MAX_STATUS_IDS } from '../protocols/constants.js'
+import { ContainerNotPlacedError } from './errors.js'
 import { forEachLimit } from './tasks.js'
 import type { AbortOptions, CaravelaClient, Clock, ContainerConfig, ContainerStatus, ContainerView, NodeRef, RemoteContainerState, StopOptions, StopResult } from '../types.js'
 import type { Ledger } from './ledger.js'
@@ -302,6 +303,21 @@ export class UserManager {
   /** The state `ps` shows: unknown for a container recorded running before a restart, until its supplier answers. */
   private shown (containerId: string, state: string): string {
     return this.unchecked?.has(containerId) === true ? UNKNOWN : state
+  }
+
+  /**
+   * The container a full id or unique short id names, as `list` shows it.
+   *
+   * @throws {ContainerNotPlacedError} when it names none, or several
+   */
+  find (id: string): ContainerView {
+    const found = this.resolve(id)
+
+    if (typeof found === 'string') {
+      throw new ContainerNotPlacedError(found)
+    }
+
+    return { ...structuredClone(found), state: this.shown(found.containerId, found.state) }
   }
 
   /** A check or its supplier said what became of the container. */

@@ -29,7 +29,7 @@ import Docker from 'dockerode'
 import { imageMatches, parseImagePattern, parseImageReference } from '../image-ref.js'
 import { ContainerNotFoundError, ContainerStartError } from './errors.js'
 import type { ImagePattern } from '../image-ref.js'
-import type { AbortOptions, ContainerConfig, ContainerExitEvents, ContainerExitListener, ContainerRuntime, PortMapping } from '../types.js'
+import type { AbortOptions, ContainerConfig, ContainerExitEvents, ContainerExitListener, ContainerRuntime, LogChunk, LogsOptions, PortMapping } from '../types.js'
 import type { ComponentLogger, Logger } from '@libp2p/interface'
 
 export { ContainerNotFoundError, ContainerStartError }
@@ -490,6 +490,50 @@ export class DockerRuntime implements ContainerRuntime, ContainerExitEvents {
       409: () => undefined // removal already in progress
     })
     this.imageFreed(info.Image)
+  }
+
+  /**
+   * A container's output, from Docker's log driver: the engine's multiplexed stream, split into
+   * stdout and stderr chunks. With `follow` it ends when the container stops or is removed.
+   */
+  async * logs (containerId: string, options: LogsOptions = {}): AsyncGenerator<LogChunk> {
+    const info = await this.inspectOwned(containerId, options)
+    const container = this.docker.getContainer(info.Id)
+    const query = {
+      stdout: true,
+      stderr: true,
+      abortSignal: options.signal,
+      ...(options.tail == null ? {} : { tail: options.tail }),
+      // whole seconds: the engine reads a fraction as nanoseconds
+      ...(options.since == null ? {} : { since: Math.floor(options.since / 1000) })
+    }
+    const source: AsyncIterable<Uint8Array> | Iterable<Uint8Array> = options.follow === true
+      ? await this.call('logs', containerId, async () => container.logs({ ...query, follow: true }) as Promise<AsyncIterable<Uint8Array>>, {
+        404: () => { throw new ContainerNotFoundError(containerId) }
+      })
+      : [await this.call('logs', containerId, async () => container.logs({ ...query, follow: false }), {
+          404: () => { throw new ContainerNotFoundError(containerId) }
+        })]
+
+    try {
+      yield * demuxDockerLogs(source)
+    } catch (err: any) {
+      // the reader went away: the end it asked for; the container was removed while followed,
+      // which cuts the engine's stream short: the end of its output
+      if (options.signal?.aborted === true || (options.follow === true && !(await this.isRunning(info.Id)))) {
+        return
+      }
+
+      throw err
+    }
+  }
+
+  /** Whether the engine still runs a container: false once it stopped or is gone. */
+  private async isRunning (containerId: string): Promise<boolean> {
+    const info = await this.call('inspect', containerId, async () => this.docker.getContainer(containerId).inspect(), {
+      404: () => undefined
+    })
+    return info?.State?.Running === true
   }
 
   /**
@@ -1275,6 +1319,39 @@ export class DockerRuntime implements ContainerRuntime, ContainerExitEvents {
 
 /** dockerode's `version`, which takes an abort signal though its types do not say so. */
 const versionWithSignal = Docker.prototype.version as unknown as (this: Docker, options: { abortSignal?: AbortSignal }) => Promise<Docker.DockerVersion>
+
+/** Bytes of the header of each frame of Docker's multiplexed output: stream, 3 zero bytes, length (big endian). */
+const FRAME_HEADER = 8
+
+/**
+ * Docker's multiplexed output of a container without a TTY, split into its frames: each is an
+ * 8-byte header (the stream, 1 for stdout and 2 for stderr; 3 bytes of zeros; the payload's length
+ * as a big-endian uint32) and its payload. Frames may span the chunks `source` gives.
+ */
+export async function * demuxDockerLogs (source: AsyncIterable<Uint8Array> | Iterable<Uint8Array>): AsyncGenerator<LogChunk> {
+  let pending: Uint8Array = new Uint8Array(0)
+
+  for await (const chunk of source) {
+    pending = pending.length === 0 ? chunk : Buffer.concat([pending, chunk])
+
+    while (pending.length >= FRAME_HEADER) {
+      const length = new DataView(pending.buffer, pending.byteOffset, pending.byteLength).getUint32(4)
+
+      if (pending.length < FRAME_HEADER + length) {
+        break
+      }
+
+      // 0 is stdin, which a container's output never carries: taken as stdout
+      const stream = pending[0] === 2 ? 'stderr' : 'stdout'
+
+      if (length > 0) {
+        yield { stream, data: pending.slice(FRAME_HEADER, FRAME_HEADER + length) }
+      }
+
+      pending = pending.subarray(FRAME_HEADER + length)
+    }
+  }
+}
 
 /** Errors of this runtime that already say what went wrong. */
 function isOwnError (err: any): boolean {

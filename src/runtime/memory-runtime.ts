@@ -8,7 +8,7 @@ import { randomBytes } from 'node:crypto'
 import { copyContainerConfig } from '../copy.js'
 import { LazyMap } from '../lazy-map.js'
 import { ContainerNotFoundError, ContainerStartError, RuntimeUnavailableError } from './errors.js'
-import type { AbortOptions, ContainerConfig, ContainerExitListener, ContainerRuntime, OwnedContainer, PortMapping, Resources } from '../types.js'
+import type { AbortOptions, ContainerConfig, ContainerExitListener, ContainerRuntime, LogChunk, LogsOptions, LogStreamName, OwnedContainer, PortMapping, Resources } from '../types.js'
 
 export { ContainerNotFoundError, ContainerStartError, RuntimeUnavailableError }
 
@@ -39,6 +39,22 @@ export interface MemoryRuntimeInit {
   failWhen?: (config: ContainerConfig, labels: Record<string, string>) => string | undefined
   /** random bytes of container ids; a seeded source makes a simulation reproducible @default crypto.randomBytes */
   random?: (bytes: number) => Uint8Array
+  /** the time output is written at (`write`), for `logs`' `since`, in ms since the epoch @default Date.now */
+  now?: () => number
+}
+
+/** One line a container wrote (the last may lack its newline), and when. */
+interface OutputLine {
+  at: number
+  stream: LogStreamName
+  data: Uint8Array
+}
+
+/** What a container wrote, and the readers waiting for more. */
+interface Output {
+  lines: OutputLine[]
+  /** woken by a write, the container's end or its removal */
+  waiting: Set<() => void>
 }
 
 /** A container the runtime accounts. */
@@ -63,6 +79,8 @@ export class MemoryRuntime implements ContainerRuntime {
   private nextPort: number
   /** set while the engine is down (`down()`): every call throws `RuntimeUnavailableError` with it */
   private outage?: string
+  /** container id → its output, made at its first write or reader */
+  private readonly outputs = new Map<string, Output>()
 
   constructor (init: MemoryRuntimeInit) {
     this.init = init
@@ -83,6 +101,7 @@ export class MemoryRuntime implements ContainerRuntime {
           this.release(container)
           container.state = 'exited'
           container.exitCode = KILLED_EXIT_CODE
+          this.wake(container.id)
         }
       }
     }
@@ -143,6 +162,75 @@ export class MemoryRuntime implements ContainerRuntime {
     const container = this.get(containerId)
     this.release(container)
     this.containers.delete(containerId)
+    this.wake(containerId)
+    this.outputs.delete(containerId)
+  }
+
+  /**
+   * Make a running container print `text` (or bytes) on one of its outputs, as its process would:
+   * its readers see it at once. Lines are kept one by one, for `logs`' `tail`.
+   */
+  write (containerId: string, stream: LogStreamName, text: string | Uint8Array): void {
+    if (this.get(containerId).state !== 'running') {
+      throw new Error(`container ${containerId} is not running`)
+    }
+
+    const bytes = typeof text === 'string' ? new TextEncoder().encode(text) : text
+    const output = this.output(containerId)
+    const at = (this.init.now ?? Date.now)()
+    let start = 0
+
+    while (start < bytes.length) {
+      const newline = bytes.indexOf(0x0a, start)
+      const end = newline < 0 ? bytes.length : newline + 1
+      output.lines.push({ at, stream, data: bytes.slice(start, end) })
+      start = end
+    }
+
+    this.wake(containerId)
+  }
+
+  /**
+   * What a container wrote (`write`): the last `tail` lines, those written from `since` on; with
+   * `follow`, then what it writes until it ends or is removed, or the signal aborts.
+   */
+  async * logs (containerId: string, options: LogsOptions = {}): AsyncGenerator<LogChunk> {
+    this.answer()
+    this.get(containerId)
+    const output = this.output(containerId)
+    const { signal, since, tail } = options
+    let next = 0
+
+    if (since != null) {
+      while (next < output.lines.length && output.lines[next].at < since) {
+        next++
+      }
+    }
+
+    if (tail != null) {
+      next = Math.max(next, output.lines.length - tail)
+    }
+
+    while (signal?.aborted !== true) {
+      while (next < output.lines.length) {
+        const { stream, data } = output.lines[next++]
+        yield { stream, data }
+      }
+
+      if (options.follow !== true || this.containers.get(containerId)?.state !== 'running') {
+        return
+      }
+
+      await new Promise<void>(resolve => {
+        const done = (): void => {
+          output.waiting.delete(done)
+          signal?.removeEventListener('abort', done)
+          resolve()
+        }
+        output.waiting.add(done)
+        signal?.addEventListener('abort', done)
+      })
+    }
   }
 
   /**
@@ -160,6 +248,7 @@ export class MemoryRuntime implements ContainerRuntime {
     this.release(container)
     container.state = 'exited'
     container.exitCode = exitCode
+    this.wake(containerId)
 
     if (this.outage != null) {
       return
@@ -208,6 +297,24 @@ export class MemoryRuntime implements ContainerRuntime {
   async listOwned (): Promise<OwnedContainer[]> {
     this.answer()
     return this.list().map(({ id, state, labels, exitCode, portMappings }) => ({ containerId: id, state, labels, exitCode, portMappings }))
+  }
+
+  private output (containerId: string): Output {
+    let output = this.outputs.get(containerId)
+
+    if (output == null) {
+      output = { lines: [], waiting: new Set() }
+      this.outputs.set(containerId, output)
+    }
+
+    return output
+  }
+
+  /** Wake the readers of a container's output. */
+  private wake (containerId: string): void {
+    for (const done of [...this.outputs.get(containerId)?.waiting ?? []]) {
+      done()
+    }
   }
 
   /** Throw while the engine is down. */

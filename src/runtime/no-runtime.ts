@@ -26,5 +26,8 @@ export const NO_RUNTIME: ContainerRuntime = {
   },
   async removeContainer () {
     throw new NoRuntimeError()
+  },
+  async * logs () {
+    throw new NoRuntimeError()
   }
 }

@@ -4257,6 +4257,385 @@ export namespace ContainerStatusResponse {
   }
 }
 
+export interface ContainerLogsRequest {
+  containerId: string
+  follow: boolean
+  tail?: number
+  since: bigint
+}
+
+export namespace ContainerLogsRequest {
+  let _codec: Codec<ContainerLogsRequest>
+
+  export const codec = (): Codec<ContainerLogsRequest> => {
+    if (_codec == null) {
+      _codec = message<ContainerLogsRequest>((obj, w, opts = {}) => {
+        if (opts.lengthDelimited !== false) {
+          w.fork()
+        }
+
+        if ((obj.containerId != null && obj.containerId !== '')) {
+          w.uint32(10)
+          w.string(obj.containerId)
+        }
+
+        if ((obj.follow != null && obj.follow !== false)) {
+          w.uint32(16)
+          w.bool(obj.follow)
+        }
+
+        if (obj.tail != null) {
+          w.uint32(24)
+          w.uint32(obj.tail)
+        }
+
+        if ((obj.since != null && obj.since !== 0n)) {
+          w.uint32(32)
+          w.uint64(obj.since)
+        }
+
+        if (opts.lengthDelimited !== false) {
+          w.ldelim()
+        }
+      }, (reader, length, opts = {}) => {
+        const obj: any = {
+          containerId: '',
+          follow: false,
+          since: 0n
+        }
+
+        const end = length == null ? reader.len : reader.pos + length
+
+        while (reader.pos < end) {
+          const tag = reader.uint32()
+
+          switch (tag >>> 3) {
+            case 1: {
+              obj.containerId = reader.string()
+              break
+            }
+            case 2: {
+              obj.follow = reader.bool()
+              break
+            }
+            case 3: {
+              obj.tail = reader.uint32()
+              break
+            }
+            case 4: {
+              obj.since = reader.uint64()
+              break
+            }
+            default: {
+              reader.skipType(tag & 7)
+              break
+            }
+          }
+        }
+
+        return obj
+      }, function * (reader, length, prefix, opts = {}) {
+        const end = length == null ? reader.len : reader.pos + length
+
+        while (reader.pos < end) {
+          const tag = reader.uint32()
+
+          switch (tag >>> 3) {
+            case 1: {
+              yield {
+                field: `${prefix}.containerId`,
+                value: reader.string()
+              }
+              break
+            }
+            case 2: {
+              yield {
+                field: `${prefix}.follow`,
+                value: reader.bool()
+              }
+              break
+            }
+            case 3: {
+              yield {
+                field: `${prefix}.tail`,
+                value: reader.uint32()
+              }
+              break
+            }
+            case 4: {
+              yield {
+                field: `${prefix}.since`,
+                value: reader.uint64()
+              }
+              break
+            }
+            default: {
+              reader.skipType(tag & 7)
+              break
+            }
+          }
+        }
+      })
+    }
+
+    return _codec
+  }
+
+  export interface ContainerLogsRequestContainerIdFieldEvent {
+    field: '$.containerId'
+    value: string
+  }
+
+  export interface ContainerLogsRequestFollowFieldEvent {
+    field: '$.follow'
+    value: boolean
+  }
+
+  export interface ContainerLogsRequestTailFieldEvent {
+    field: '$.tail'
+    value: number
+  }
+
+  export interface ContainerLogsRequestSinceFieldEvent {
+    field: '$.since'
+    value: bigint
+  }
+
+  export function encode (obj: Partial<ContainerLogsRequest>): Uint8Array<ArrayBuffer> {
+    return encodeMessage(obj, ContainerLogsRequest.codec())
+  }
+
+  export function decode (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<ContainerLogsRequest>): ContainerLogsRequest {
+    return decodeMessage(buf, ContainerLogsRequest.codec(), opts)
+  }
+
+  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<ContainerLogsRequest>): Generator<ContainerLogsRequestContainerIdFieldEvent | ContainerLogsRequestFollowFieldEvent | ContainerLogsRequestTailFieldEvent | ContainerLogsRequestSinceFieldEvent> {
+    return streamMessage(buf, ContainerLogsRequest.codec(), opts)
+  }
+}
+
+export interface ContainerLogsResponse {
+  status?: Status
+}
+
+export namespace ContainerLogsResponse {
+  let _codec: Codec<ContainerLogsResponse>
+
+  export const codec = (): Codec<ContainerLogsResponse> => {
+    if (_codec == null) {
+      _codec = message<ContainerLogsResponse>((obj, w, opts = {}) => {
+        if (opts.lengthDelimited !== false) {
+          w.fork()
+        }
+
+        if (obj.status != null) {
+          w.uint32(10)
+          Status.codec().encode(obj.status, w)
+        }
+
+        if (opts.lengthDelimited !== false) {
+          w.ldelim()
+        }
+      }, (reader, length, opts = {}) => {
+        const obj: any = {}
+
+        const end = length == null ? reader.len : reader.pos + length
+
+        while (reader.pos < end) {
+          const tag = reader.uint32()
+
+          switch (tag >>> 3) {
+            case 1: {
+              obj.status = Status.codec().decode(reader, reader.uint32(), {
+                limits: opts.limits?.status
+              })
+              break
+            }
+            default: {
+              reader.skipType(tag & 7)
+              break
+            }
+          }
+        }
+
+        return obj
+      }, function * (reader, length, prefix, opts = {}) {
+        const end = length == null ? reader.len : reader.pos + length
+
+        while (reader.pos < end) {
+          const tag = reader.uint32()
+
+          switch (tag >>> 3) {
+            case 1: {
+              yield * Status.codec().stream(reader, reader.uint32(), `${prefix}.status`, {
+                limits: opts.limits?.status
+              })
+
+              break
+            }
+            default: {
+              reader.skipType(tag & 7)
+              break
+            }
+          }
+        }
+      })
+    }
+
+    return _codec
+  }
+
+  export interface ContainerLogsResponseStatusCodeFieldEvent {
+    field: '$.status.code'
+    value: Status.Code
+  }
+
+  export interface ContainerLogsResponseStatusMessageFieldEvent {
+    field: '$.status.message'
+    value: string
+  }
+
+  export function encode (obj: Partial<ContainerLogsResponse>): Uint8Array<ArrayBuffer> {
+    return encodeMessage(obj, ContainerLogsResponse.codec())
+  }
+
+  export function decode (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<ContainerLogsResponse>): ContainerLogsResponse {
+    return decodeMessage(buf, ContainerLogsResponse.codec(), opts)
+  }
+
+  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<ContainerLogsResponse>): Generator<ContainerLogsResponseStatusCodeFieldEvent | ContainerLogsResponseStatusMessageFieldEvent> {
+    return streamMessage(buf, ContainerLogsResponse.codec(), opts)
+  }
+}
+
+export interface LogChunk {
+  stream: LogChunk.Stream
+  data: Uint8Array<ArrayBuffer>
+}
+
+export namespace LogChunk {
+  export enum Stream {
+    STDOUT = 'STDOUT',
+    STDERR = 'STDERR'
+  }
+
+  enum __StreamValues {
+    STDOUT = 0,
+    STDERR = 1
+  }
+
+  export namespace Stream {
+    export const codec = (): Codec<Stream> => {
+      return enumeration<Stream>(__StreamValues)
+    }
+  }
+
+  let _codec: Codec<LogChunk>
+
+  export const codec = (): Codec<LogChunk> => {
+    if (_codec == null) {
+      _codec = message<LogChunk>((obj, w, opts = {}) => {
+        if (opts.lengthDelimited !== false) {
+          w.fork()
+        }
+
+        if (obj.stream != null && __StreamValues[obj.stream] !== 0) {
+          w.uint32(8)
+          LogChunk.Stream.codec().encode(obj.stream, w)
+        }
+
+        if ((obj.data != null && obj.data.byteLength > 0)) {
+          w.uint32(18)
+          w.bytes(obj.data)
+        }
+
+        if (opts.lengthDelimited !== false) {
+          w.ldelim()
+        }
+      }, (reader, length, opts = {}) => {
+        const obj: any = {
+          stream: Stream.STDOUT,
+          data: uint8ArrayAlloc(0)
+        }
+
+        const end = length == null ? reader.len : reader.pos + length
+
+        while (reader.pos < end) {
+          const tag = reader.uint32()
+
+          switch (tag >>> 3) {
+            case 1: {
+              obj.stream = LogChunk.Stream.codec().decode(reader)
+              break
+            }
+            case 2: {
+              obj.data = reader.bytes()
+              break
+            }
+            default: {
+              reader.skipType(tag & 7)
+              break
+            }
+          }
+        }
+
+        return obj
+      }, function * (reader, length, prefix, opts = {}) {
+        const end = length == null ? reader.len : reader.pos + length
+
+        while (reader.pos < end) {
+          const tag = reader.uint32()
+
+          switch (tag >>> 3) {
+            case 1: {
+              yield {
+                field: `${prefix}.stream`,
+                value: LogChunk.Stream.codec().decode(reader)
+              }
+              break
+            }
+            case 2: {
+              yield {
+                field: `${prefix}.data`,
+                value: reader.bytes()
+              }
+              break
+            }
+            default: {
+              reader.skipType(tag & 7)
+              break
+            }
+          }
+        }
+      })
+    }
+
+    return _codec
+  }
+
+  export interface LogChunkStreamFieldEvent {
+    field: '$.stream'
+    value: LogChunk.Stream
+  }
+
+  export interface LogChunkDataFieldEvent {
+    field: '$.data'
+    value: Uint8Array<ArrayBuffer>
+  }
+
+  export function encode (obj: Partial<LogChunk>): Uint8Array<ArrayBuffer> {
+    return encodeMessage(obj, LogChunk.codec())
+  }
+
+  export function decode (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<LogChunk>): LogChunk {
+    return decodeMessage(buf, LogChunk.codec(), opts)
+  }
+
+  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<LogChunk>): Generator<LogChunkStreamFieldEvent | LogChunkDataFieldEvent> {
+    return streamMessage(buf, LogChunk.codec(), opts)
+  }
+}
+
 export interface ObtainConfigurationRequest {}
 
 export namespace ObtainConfigurationRequest {

@@ -1,0 +1,212 @@
+/**
+ * `caravela logs` and `caravela inspect` with the real Docker engine: a testnet of a buyer (no
+ * runtime) and a Docker supplier; the buyer follows the output of a container on the supplier as
+ * it is written, and a stranger peer asking the supplier directly over the logs protocol is refused.
+ *
+ * Run `node scripts/docker-setup.mjs` first (it starts an engine and builds `caravela/busybox:test`);
+ * without an engine the suite fails. Every container a peer of this testnet ran is removed in `after`.
+ */
+
+import { execFile, spawn } from 'node:child_process'
+import { randomBytes } from 'node:crypto'
+import { mkdtemp, rm, writeFile } from 'node:fs/promises'
+import http from 'node:http'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { noise } from '@chainsafe/libp2p-noise'
+import { yamux } from '@chainsafe/libp2p-yamux'
+import { tcp } from '@libp2p/tcp'
+import { createLibp2p } from 'libp2p'
+import * as assert from 'uvu/assert'
+import { startTestnet } from '../scripts/testnet-lib.js'
+import { Libp2pCaravelaClient } from '../src/protocols/client.js'
+import { DEFAULT_DOCKER_SOCKET } from '../src/runtime/docker-runtime.js'
+import { suite } from './fixtures/suite.js'
+import { FAST_NETWORK_CONFIG } from './fixtures/testnet-config.js'
+import { waitFor } from './fixtures/wait.js'
+import type { Testnet } from '../scripts/testnet-lib.js'
+import type { ContainerInspect, ContainerStatus } from '../src/types.js'
+import type { Libp2p } from 'libp2p'
+import type { ChildProcess } from 'node:child_process'
+
+const CARAVELA = 'bin/caravela.js'
+const IMAGE = 'caravela/busybox:test'
+const PROTOCOL_PREFIX = `caravela-test-docker-logs-${randomBytes(4).toString('hex')}`
+const LABEL_SUPPLIER = 'caravela.supplier'
+/** A line a second, numbered. */
+const TICKER = 'i=0; while true; do echo line $i; i=$((i+1)); sleep 1; done'
+const CLI_TIMEOUT = 60_000
+const PLACE_ATTEMPTS = 40
+/** Lines the follower must see arrive one by one. */
+const FOLLOWED = 4
+
+interface Context {
+  dir: string
+  testnet?: Testnet
+  peerIds: string[]
+  follower?: ChildProcess
+  stranger?: Libp2p<{ caravela: Libp2pCaravelaClient }>
+}
+
+interface CliResult {
+  code: number
+  stdout: string
+  stderr: string
+}
+
+async function caravela (...args: string[]): Promise<CliResult> {
+  return new Promise(resolve => {
+    execFile(process.execPath, [CARAVELA, ...args], { timeout: CLI_TIMEOUT }, (err, stdout, stderr) => {
+      resolve({ code: err == null ? 0 : Number((err as any).code ?? 1), stdout, stderr })
+    })
+  })
+}
+
+async function engine (method: string, path: string): Promise<{ status: number, body: any }> {
+  return new Promise((resolve, reject) => {
+    const req = http.request({ socketPath: DEFAULT_DOCKER_SOCKET, method, path, timeout: 10_000 }, res => {
+      const chunks: Buffer[] = []
+      res.on('data', (chunk: Buffer) => { chunks.push(chunk) })
+      res.on('end', () => {
+        const text = Buffer.concat(chunks).toString('utf8')
+        let body: any = text
+        try { body = JSON.parse(text) } catch {}
+        resolve({ status: res.statusCode ?? 0, body })
+      })
+      res.on('error', reject)
+    })
+    req.on('timeout', () => { req.destroy(new Error(`the engine did not answer ${method} ${path} within 10 s`)) })
+    req.on('error', reject)
+    req.end()
+  })
+}
+
+async function containersOf (supplier: string): Promise<string[]> {
+  const filters = encodeURIComponent(JSON.stringify({ label: [`${LABEL_SUPPLIER}=${supplier}`] }))
+  const res = await engine('GET', `/containers/json?all=1&filters=${filters}`)
+  return res.status === 200 ? res.body.map((c: { Id: string }) => c.Id) : []
+}
+
+async function sleep (ms: number): Promise<void> {
+  await new Promise(resolve => setTimeout(resolve, ms))
+}
+
+const Logs = suite<Context>('docker: logs and inspect', { dir: '', peerIds: [] })
+
+Logs.before(async (ctx) => {
+  ctx.dir = await mkdtemp(join(tmpdir(), 'caravela-docker-logs-'))
+})
+
+Logs.after(async (ctx) => {
+  try {
+    ctx.follower?.kill('SIGKILL')
+    await ctx.stranger?.stop()
+    await ctx.testnet?.stop()
+  } finally {
+    for (const id of (await Promise.all(ctx.peerIds.map(containersOf))).flat()) {
+      await engine('DELETE', `/containers/${id}?force=1`)
+    }
+
+    await rm(ctx.dir, { recursive: true, force: true })
+  }
+})
+
+Logs('`caravela logs -f` shows a container\'s output on another peer as it is written; a stranger is refused; the follow ends with the container', async (ctx) => {
+  const ping = await engine('GET', '/_ping').catch((err: Error) => {
+    throw new Error(`no Docker engine answers on ${DEFAULT_DOCKER_SOCKET} (${err.message}): run \`node scripts/docker-setup.mjs\` first`)
+  })
+  assert.is(ping.status, 200)
+  assert.is((await engine('GET', `/images/${IMAGE}/json`)).status, 200, `${IMAGE} is missing: run \`node scripts/docker-setup.mjs\` first`)
+
+  const configFile = join(ctx.dir, 'fast.toml')
+  await writeFile(configFile, FAST_NETWORK_CONFIG)
+  ctx.testnet = await startTestnet({
+    peers: 2,
+    dir: join(ctx.dir, 'net'),
+    protocolPrefix: PROTOCOL_PREFIX,
+    runtime: 'docker',
+    cpus: 2,
+    memory: '1g',
+    extraArgs: ['--publish-ip', '127.0.0.1', '--config', configFile],
+    // the buyer runs nothing: its container lands on the other peer
+    argsOf: i => i === 0 ? ['--runtime', 'none'] : []
+  })
+  ctx.peerIds = ctx.testnet.peers.map(peer => peer.peerId)
+  const [buyer, supplier] = ctx.testnet.peers
+
+  let placed: CliResult | undefined
+
+  for (let attempt = 0; attempt < PLACE_ATTEMPTS && placed?.code !== 0; attempt++) {
+    if (placed != null) {
+      await sleep(500)
+    }
+    placed = await caravela('run', '--json', '--data-dir', buyer.dataDir, '--cpus', '1', '--memory', '64m', IMAGE, 'sh', '-c', TICKER)
+  }
+
+  assert.is(placed?.code, 0, `caravela run: ${placed?.stderr}`)
+  const status: ContainerStatus = JSON.parse(placed?.stdout ?? '')
+  assert.is(status.supplier.peerId, supplier.peerId)
+  const shortId = status.containerId.slice(0, 12)
+
+  // -f: lines arrive as the container writes them, about a second apart
+  const arrivals: Array<{ line: string, at: number }> = []
+  const follower = ctx.follower = spawn(process.execPath, [CARAVELA, 'logs', '-f', '--data-dir', buyer.dataDir, shortId], { stdio: ['ignore', 'pipe', 'pipe'] })
+  let pending = ''
+  let errors = ''
+  follower.stdout?.on('data', (chunk: Buffer) => {
+    pending += chunk.toString('utf8')
+    let end: number
+
+    while ((end = pending.indexOf('\n')) >= 0) {
+      arrivals.push({ line: pending.slice(0, end), at: Date.now() })
+      pending = pending.slice(end + 1)
+    }
+  })
+  follower.stderr?.on('data', (chunk: Buffer) => { errors += chunk.toString('utf8') })
+  const exited = new Promise<number | null>(resolve => { follower.once('exit', code => { resolve(code) }) })
+
+  await waitFor(() => arrivals.length > 0, { timeout: 20_000, message: () => `the first line of the logs: ${errors}` })
+  // what was written before the follower started comes at once, maybe in pieces: count from a
+  // line written after it started
+  await sleep(300)
+  const first = arrivals.length + 1
+  await waitFor(() => arrivals.length >= first + FOLLOWED, { timeout: 20_000, interval: 100, message: () => `${FOLLOWED} more lines: ${JSON.stringify(arrivals)} ${errors}` })
+  const numbers = arrivals.map(({ line }) => Number(/^line (\d+)$/.exec(line)?.[1]))
+  assert.equal(numbers, numbers.map((_, i) => numbers[0] + i), `consecutive lines: ${JSON.stringify(arrivals)}`)
+  const gaps = arrivals.slice(first).map(({ at }, i) => at - arrivals[first + i - 1].at)
+  assert.ok(gaps.every(gap => gap > 500 && gap < 1_700), `lines arrive about 1 s apart, as written: ${JSON.stringify(gaps)} ms`)
+
+  // without -f: what was written so far, the last lines only with --tail
+  const tail = await caravela('logs', '--tail', '2', '--data-dir', buyer.dataDir, shortId)
+  assert.is(tail.code, 0, tail.stderr)
+  assert.is(tail.stdout.trim().split('\n').length, 2, tail.stdout)
+  assert.match(tail.stdout, /^line \d+\nline \d+\n$/)
+
+  const inspected = await caravela('inspect', '--data-dir', buyer.dataDir, shortId)
+  assert.is(inspected.code, 0, inspected.stderr)
+  const view: ContainerInspect = JSON.parse(inspected.stdout)
+  assert.is(view.containerId, status.containerId)
+  assert.equal(view.args, ['sh', '-c', TICKER])
+  assert.equal(view.remote, { containerId: status.containerId, state: 'running' })
+
+  // a stranger, asking the supplier directly over the protocol, is refused
+  ctx.stranger = await createLibp2p({
+    addresses: { listen: ['/ip4/127.0.0.1/tcp/0'] },
+    transports: [tcp()],
+    connectionEncrypters: [noise()],
+    streamMuxers: [yamux()],
+    services: { caravela: (components: any) => new Libp2pCaravelaClient(components, { protocolPrefix: PROTOCOL_PREFIX }) }
+  })
+  const refusal = await ctx.stranger.services.caravela.containerLogs({ peerId: supplier.peerId, multiaddrs: [supplier.multiaddr.replace(/\/p2p\/\w+$/, '')] }, status.containerId)
+    .then(() => undefined, (err: any) => err)
+  assert.is(refusal?.name, 'RemoteRequestError', String(refusal))
+  assert.is(refusal.status, 'REFUSED')
+
+  // the follow ends when the container does
+  const stopped = await caravela('stop', '--data-dir', buyer.dataDir, shortId)
+  assert.is(stopped.code, 0, stopped.stderr)
+  const code = await Promise.race([exited, sleep(15_000).then(() => 'still running')])
+  assert.is(code, 0, `caravela logs -f ended with the container: ${errors}`)
+})
+
+Logs.run()

@@ -1,0 +1,161 @@
+/**
+ * Logs and inspect at the roles level, over LocalNetwork and MemoryRuntime: a buyer reads the
+ * output of a container it placed on another peer, follows it as it is written until the container
+ * ends, and no other peer may read it.
+ */
+
+import { test } from 'uvu'
+import * as assert from 'uvu/assert'
+import { demuxDockerLogs } from '../src/runtime/docker-runtime.js'
+import { container, createRolesNetwork, rejection } from './fixtures/roles-network.js'
+import type { LogChunk } from '../src/types.js'
+import type { RolesNetwork, RolesPeer } from './fixtures/roles-network.js'
+
+/**
+ * A buyer with nothing to offer (peer 0), so that its container runs on another peer; `now` is
+ * the runtimes' clock of output.
+ */
+async function placed (now?: () => number): Promise<{ net: RolesNetwork, buyer: RolesPeer, supplier: RolesPeer, stranger: RolesPeer, id: string }> {
+  const net = await createRolesNetwork({ size: 4, runtime: i => i === 0 ? { cpus: 0, memory: 0 } : { cpus: 2, memory: 2048, now } })
+  const buyer = net.peers[0]
+  const [status] = await buyer.roles.run([container({ cpus: 1, memory: 256 }, { name: 'ticker' })])
+  const supplier = net.byId(status.supplier.peerId)
+  const stranger = net.peers.find(p => p !== buyer && p !== supplier) as RolesPeer
+  assert.is.not(supplier, buyer)
+  return { net, buyer, supplier, stranger, id: status.containerId }
+}
+
+function text (chunks: LogChunk[], stream: LogChunk['stream'] = 'stdout'): string {
+  return chunks.filter(c => c.stream === stream).map(c => new TextDecoder().decode(c.data)).join('')
+}
+
+async function all (chunks: AsyncIterable<LogChunk>): Promise<LogChunk[]> {
+  const out: LogChunk[] = []
+
+  for await (const chunk of chunks) {
+    out.push(chunk)
+  }
+
+  return out
+}
+
+test('logs: the buyer reads what its container on another peer wrote, by short id, with tail and since', async () => {
+  // lines written at 1000, 2000 and 3000
+  let now = 1_000
+  const { net, buyer, supplier, id } = await placed(() => now)
+  supplier.runtime.write(id, 'stdout', 'one\n')
+  now = 2_000
+  supplier.runtime.write(id, 'stderr', 'warning\n')
+  now = 3_000
+  supplier.runtime.write(id, 'stdout', 'two\nthree\n')
+
+  const chunks = await all(await buyer.roles.logs(id.slice(0, 12)))
+  assert.is(text(chunks), 'one\ntwo\nthree\n')
+  assert.is(text(chunks, 'stderr'), 'warning\n')
+  assert.is(text(await all(await buyer.roles.logs(id, { tail: 2 }))), 'two\nthree\n')
+  assert.is(text(await all(await buyer.roles.logs(id, { since: 2_000 })), 'stderr'), 'warning\n')
+  assert.is(text(await all(await buyer.roles.logs(id, { since: 2_500 }))), 'two\nthree\n')
+  assert.is((await rejection(buyer.roles.logs('nope-nope-nope'))).name, 'ContainerNotPlacedError')
+  await net.stop()
+})
+
+test('logs -f: a follower sees lines written after it started, and its stream ends when the container exits', async () => {
+  const { net, buyer, supplier, id } = await placed()
+  supplier.runtime.write(id, 'stdout', 'before\n')
+  const seen: string[] = []
+  const following = (async () => {
+    for await (const chunk of await buyer.roles.logs(id, { follow: true })) {
+      seen.push(new TextDecoder().decode(chunk.data))
+    }
+  })()
+
+  await waitUntil(() => seen.length === 1)
+  supplier.runtime.write(id, 'stdout', 'after 1\n')
+  await waitUntil(() => seen.length === 2)
+  supplier.runtime.write(id, 'stderr', 'after 2\n')
+  await waitUntil(() => seen.length === 3)
+  assert.equal(seen, ['before\n', 'after 1\n', 'after 2\n'])
+
+  supplier.runtime.kill(id, 0)
+  await following
+  assert.is(seen.length, 3)
+  await net.stop()
+})
+
+test('logs -f: a reader that goes away ends the follow at the supplier', async () => {
+  const { net, buyer, supplier, id } = await placed()
+  const controller = new AbortController()
+  const chunks = await buyer.roles.logs(id, { follow: true, signal: controller.signal })
+  const seen: LogChunk[] = []
+  const reading = (async () => {
+    for await (const chunk of chunks) {
+      seen.push(chunk)
+    }
+  })()
+  supplier.runtime.write(id, 'stdout', 'x\n')
+  await waitUntil(() => seen.length === 1)
+  controller.abort()
+  // the follow ends though the container runs on and writes more
+  await reading
+  supplier.runtime.write(id, 'stdout', 'y\n')
+  assert.is(text(seen), 'x\n')
+  assert.equal(supplier.runtime.list().map(c => c.state), ['running'])
+  await net.stop()
+})
+
+test('logs: no other peer may read a container\'s output; an unknown container is NOT_FOUND', async () => {
+  const { net, supplier, stranger, id } = await placed()
+  supplier.runtime.write(id, 'stdout', 'secret\n')
+  const client = net.network.client(stranger.peer.peerId)
+  const refused = await rejection(client.containerLogs(supplier.peer.node, id))
+  assert.is(refused.name, 'RemoteRequestError')
+  assert.is(refused.status, 'REFUSED')
+  const unknown = await rejection(client.containerLogs(supplier.peer.node, 'f'.repeat(64)))
+  assert.is(unknown.status, 'NOT_FOUND')
+  // the stranger placed nothing: its own roles know no such container
+  assert.is((await rejection(stranger.roles.logs(id))).name, 'ContainerNotPlacedError')
+  await net.stop()
+})
+
+test('inspect: the record of a placed container and its supplier\'s word on it; a supplier gone says why', async () => {
+  const { net, buyer, supplier, id } = await placed()
+  const inspected = await buyer.roles.inspect(id.slice(0, 12))
+  assert.is(inspected.containerId, id)
+  assert.is(inspected.name, 'ticker')
+  assert.is(inspected.supplier.peerId, supplier.peer.peerId)
+  assert.equal(inspected.remote, { containerId: id, state: 'running' })
+
+  net.network.kill(supplier.peer.peerId)
+  const lost = await buyer.roles.inspect(id)
+  assert.is(lost.remote, undefined)
+  assert.match(lost.remoteError ?? '', /unreachable/)
+  await net.stop()
+})
+
+test('demuxDockerLogs: Docker\'s frames, split anywhere across chunks, become stdout and stderr chunks; empty frames none', async () => {
+  const frame = (stream: number, text: string): Buffer => {
+    const payload = Buffer.from(text)
+    const header = Buffer.alloc(8)
+    header[0] = stream
+    header.writeUInt32BE(payload.length, 4)
+    return Buffer.concat([header, payload])
+  }
+  const bytes = Buffer.concat([frame(1, 'out 1\n'), frame(2, 'err 1\n'), frame(1, ''), frame(1, 'out 2\n')])
+
+  for (const cut of [1, 3, 8, 13, bytes.length]) {
+    const pieces = Array.from({ length: Math.ceil(bytes.length / cut) }, (_, i) => bytes.subarray(i * cut, (i + 1) * cut))
+    const chunks = await all(demuxDockerLogs(pieces))
+    assert.equal(chunks.map(c => `${c.stream}:${new TextDecoder().decode(c.data)}`), ['stdout:out 1\n', 'stderr:err 1\n', 'stdout:out 2\n'], `pieces of ${cut}`)
+  }
+})
+
+/** Wait for a condition that in-process messages make true within a few turns of the event loop. */
+async function waitUntil (check: () => boolean): Promise<void> {
+  for (let i = 0; i < 1000 && !check(); i++) {
+    await new Promise(resolve => setImmediate(resolve))
+  }
+
+  assert.ok(check(), 'the condition never held')
+}
+
+test.run()
