@@ -42,7 +42,7 @@ const CARAVELA = 'bin/caravela.js'
 /** Label of the containers this benchmark starts with Docker directly, to remove them. */
 const BENCH_LABEL = 'caravela.bench'
 /** Target: Caravela's p50 at most this many times a bare `docker run`'s. */
-const TARGET_RATIO = 1.3
+const TARGET_RATIO = 1.1
 /** Longest time one measured command or request may take. */
 const STEP_TIMEOUT = 60_000
 /** Attempts, half a second apart, at the first placement while the suppliers' offers go out. */

@@ -10,7 +10,6 @@
  */
 
 import { open } from 'node:fs/promises'
-import { generateKey } from '@libp2p/pnet'
 import { UnsafePermissionsError } from './errors.js'
 
 /** The key file's first two lines. */
@@ -30,9 +29,10 @@ export class InvalidNetworkKeyError extends Error {
 
 /** A new network key, in the swarm key format. */
 export function createNetworkKey (): Uint8Array {
-  const key = new Uint8Array(HEADER.join('\n').length + 1 + KEY_BYTES * 2)
-  generateKey(key)
-  return key
+  // what `generateKey` of @libp2p/pnet writes, without loading that package (and its ciphers), nor
+  // node:crypto, on every start of the `caravela` command
+  const hex = Buffer.from(crypto.getRandomValues(new Uint8Array(KEY_BYTES))).toString('hex')
+  return new Uint8Array(Buffer.from(`${HEADER.join('\n')}\n${hex}`, 'utf8'))
 }
 
 /**

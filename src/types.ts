@@ -490,6 +490,9 @@ export interface PlaceOptions extends AbortOptions {
  *   container) begins
  * - `launching`: LaunchContainer is sent to a supplier, which pulls the image if it lacks it, then
  *   starts the containers
+ * - `still-launching`: no answer to LaunchContainer yet, `seconds` after it was sent: after 1 s,
+ *   then every 5 s (the supplier is pulling the image, most often; it says nothing until the
+ *   containers run, so this is all the buyer knows); only for a request that listens to progress
  * - `placed`: the supplier started them
  * - `rejected`: a supplier refused or did not answer; the next offer is tried
  * - `rolling-back`: the request failed part way, what was placed for it is being stopped
@@ -497,6 +500,7 @@ export interface PlaceOptions extends AbortOptions {
 export type PlacementProgress =
   | { type: 'searching', containers: string[], resources: Resources }
   | { type: 'launching', containers: string[], supplier: string }
+  | { type: 'still-launching', containers: string[], supplier: string, seconds: number }
   | { type: 'placed', statuses: ContainerStatus[] }
   | { type: 'rejected', supplier: string, reason: string }
   | { type: 'rolling-back', reason: string }

@@ -161,8 +161,8 @@ const INSPECTED: ContainerView = {
 
 /**
  * A fake peer that places every container of an image other than `nowhere` on OTHER_PEER_ID,
- * recording the stack it belongs to. Given `onProgress`, it reports a search, a launch and the
- * placed containers, 20 ms apart.
+ * recording the stack it belongs to. Given `onProgress`, it reports a search, a launch (and a
+ * launch still unanswered after 1 s, for the image `slow`) and the placed containers, 20 ms apart.
  */
 const placed: ContainerView[] = []
 /** what the fake peer's status says now (a test may swap it for one with another runtime state) */
@@ -186,6 +186,9 @@ const target: ApiTarget = {
     }
 
     await progress({ type: 'launching', containers: names, supplier: OTHER_PEER_ID })
+    if (containers.some(c => c.image === 'slow')) {
+      await progress({ type: 'still-launching', containers: names, supplier: OTHER_PEER_ID, seconds: 1 })
+    }
     const statuses = containers.map((config, i) => {
       const status = { ...config, supplier: { peerId: OTHER_PEER_ID, multiaddrs: [] }, containerId: `${i}`.repeat(64), state: 'running', portMappings: config.portMappings.map(p => ({ ...p, hostPort: p.hostPort === 0 ? 40000 : p.hostPort })) }
       placed.push({ ...status, requestId: 'r', createdAt: 0, ...(options?.stack == null ? {} : { stack: options.stack }) })
@@ -709,6 +712,26 @@ Cli('`run` prints its progress to stderr only when stderr is a terminal; stdout 
   assert.is(await main(['run', '--api', ctx.server!.url, '--token', ctx.token, '--name', 'tty', 'busybox'], io), 0, stderr)
   assert.is(stdout, `${'0'.repeat(12)}  on ${OTHER_PEER_ID}\n`)
   assert.is(stderr, `  tty: searching offers for 1 CPU 0 MB…\n  tty: launching on ${OTHER_PEER_ID} (pulling the image there if needed)…\n`)
+})
+
+Cli('a launch still unanswered after a second is shown by `run` and `deploy` on a terminal only', async (ctx) => {
+  const flags = ['--api', ctx.server!.url, '--token', ctx.token]
+  const file = join(ctx.dataDir, 'slow.yml')
+  const waiting = `  web: still launching on ${OTHER_PEER_ID} after 1 s (pulling the image there, most likely)…\n`
+
+  for (const progress of [true, false]) {
+    let stdout = ''
+    let stderr = ''
+    const io: CliIO = { stdout: text => { stdout += text }, stderr: text => { stderr += text }, env: {}, progress }
+    assert.is(await main(['run', ...flags, '--name', 'web', 'slow'], io), 0, stderr)
+    assert.is(stderr.includes(waiting), progress, stderr)
+    stderr = ''
+    await writeFile(file, `name: slow-${String(progress)}\nservices:\n  web: { image: slow }\n`)
+    assert.is(await main(['deploy', ...flags, '-f', file], io), 0, stderr)
+    // stdout keeps the same lines either way; the heartbeat goes to a terminal's stderr
+    assert.is(stderr, progress ? waiting : '')
+    assert.not.match(stdout, 'still launching')
+  }
 })
 
 Cli('`run` failures and mistakes', async (ctx) => {

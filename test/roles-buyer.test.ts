@@ -263,6 +263,28 @@ test('a launch whose answer is late is asked again with the same launch id: the 
   await net.stop()
 })
 
+test('progress: a launch unanswered for a second is reported as still launching, then every 5 s, until it is answered', async () => {
+  const net = await slowStartNetwork(3_600_000)
+  const events: PlacementProgress[] = []
+  const run = net.peers[0].roles.run([container({ cpus: 1, memory: 256 }, { name: 'pull' })], { requestId: 'pull', signal: new AbortController().signal, onProgress: event => { events.push(event) } })
+  const clock = net.running(run)
+
+  await waitFor(() => events.filter(e => e.type === 'still-launching').length >= 3, { timeout: 20_000, interval: 5, message: 'three heartbeats' })
+  net.open()
+  const [status] = await run
+  await clock
+  const beats = events.filter(e => e.type === 'still-launching')
+  assert.equal(beats.slice(0, 3).map(e => e.type === 'still-launching' && e.seconds), [1, 5, 10])
+  assert.equal(beats[0], { type: 'still-launching', containers: ['pull'], supplier: status.supplier.peerId, seconds: 1 })
+  assert.equal(events.map(e => e.type).filter((type, i, all) => type !== all[i - 1]), ['searching', 'launching', 'still-launching', 'placed'])
+
+  // the heartbeat stops with the answer
+  const seen = events.length
+  await net.clock.advance(10_000)
+  assert.is(events.length, seen)
+  await net.stop()
+})
+
 test('a launch still unanswered after launchTimeout is cancelled at its supplier: nothing it starts is left running', async () => {
   const net = await slowStartNetwork(2_000)
   const request = [container({ cpus: 1, memory: 256 }, { groupPolicy: 'co-location' }), container({ cpus: 1, memory: 256 }, { groupPolicy: 'co-location' })]

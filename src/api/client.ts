@@ -4,7 +4,7 @@
  */
 
 import { readFile } from 'node:fs/promises'
-import { request as httpRequest } from 'node:http'
+import { createRequire } from 'node:module'
 import { join } from 'node:path'
 import { StringDecoder } from 'node:string_decoder'
 import { API_INFO_FILE, API_TOKEN_FILE } from './files.js'
@@ -13,6 +13,13 @@ import type {
 } from '../types.js'
 import type { ApiInfo } from './files.js'
 import type { IncomingMessage, RequestOptions } from 'node:http'
+
+/**
+ * `node:http` is loaded at the first request (the `caravela` command's `--help` and local commands
+ * make none), and as a CommonJS module, not an ES import: the ES wrapper reads every export, and
+ * the `WebSocket` one loads undici (tens of ms, a third of the command's start-up).
+ */
+const require = createRequire(import.meta.url)
 
 /** Time one API request may take. */
 export const DEFAULT_API_TIMEOUT = 10_000
@@ -280,7 +287,8 @@ export class ApiClient {
  */
 async function send (url: URL, options: RequestOptions & { timeout: number }, body?: string, onLine?: (line: string) => void): Promise<{ status: number, text: string, streamed: boolean }> {
   return new Promise((resolve, reject) => {
-    const req = httpRequest(url, { ...options, agent: false }, res => {
+    const http: typeof import('node:http') = require('node:http')
+    const req = http.request(url, { ...options, agent: false }, res => {
       const streamed = onLine != null && /^application\/x-ndjson\b/i.test(res.headers['content-type'] ?? '')
       const chunks: Buffer[] = []
       const decoder = new StringDecoder('utf8')
@@ -335,7 +343,8 @@ async function send (url: URL, options: RequestOptions & { timeout: number }, bo
  */
 async function streamLines (url: URL, options: RequestOptions & { timeout: number, signal?: AbortSignal }, onLine: (line: any) => Promise<boolean>): Promise<any> {
   const res = await new Promise<IncomingMessage>((resolve, reject) => {
-    const req = httpRequest(url, { ...options, agent: false }, resolve)
+    const http: typeof import('node:http') = require('node:http')
+    const req = http.request(url, { ...options, agent: false }, resolve)
     req.on('timeout', () => { req.destroy(Object.assign(new Error('no answer in time'), { code: 'ETIMEDOUT' })) })
     req.on('error', reject)
     req.end()

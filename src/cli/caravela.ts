@@ -14,7 +14,7 @@
  * `bin/caravela.js` calls `run()`; tests call `main()` with their own output.
  */
 
-import { parseArgs } from 'node:util'
+import { createRequire } from 'node:module'
 import { ApiClient, ApiRequestError, NoPeerRunningError } from '../api/client.js'
 import { parseDuration } from '../config/duration.js'
 import { parseMemory } from '../config/memory.js'
@@ -30,6 +30,12 @@ import type {
   RestartPolicy
 } from '../types.js'
 import type { CliOption } from './shared.js'
+
+/**
+ * `node:util` as a CommonJS module, not an ES import: the ES wrapper reads every export, and some
+ * load more modules (assert's diff, for one), a tenth of the command's start-up.
+ */
+const { parseArgs }: typeof import('node:util') = createRequire(import.meta.url)('node:util')
 
 /** Environment variable holding the API token when `--api` is used without `--token`. */
 export const API_TOKEN_ENV = 'CARAVELA_API_TOKEN'
@@ -520,7 +526,12 @@ async function deploy (client: ApiClient, path: string | undefined, json: boolea
     ? undefined
     : event => {
       shown ||= event.type === 'placed'
-      io.stdout(formatProgress(event))
+      // a slow launch's heartbeats depend on timing: on a terminal only, as `run`'s progress
+      if (event.type !== 'still-launching') {
+        io.stdout(formatProgress(event))
+      } else if (io.progress === true) {
+        io.stderr(formatProgress(event))
+      }
     })
   // the placed containers were shown as they came: only the summary is left
   io.stdout(json ? toJson({ stack: stack.name, containers: statuses }) : formatDeployed(stack.name, statuses, !shown))
@@ -733,6 +744,8 @@ export function formatProgress (event: PlacementProgress): string {
       return `  ${event.containers.join(', ')}: searching offers for ${event.resources.cpuClass === 0 ? `${plural(event.resources.cpus, 'CPU')} ${event.resources.memory} MB` : formatResources(event.resources)}…\n`
     case 'launching':
       return `  ${event.containers.join(', ')}: launching on ${event.supplier} (pulling the image there if needed)…\n`
+    case 'still-launching':
+      return `  ${event.containers.join(', ')}: still launching on ${event.supplier} after ${event.seconds} s (pulling the image there, most likely)…\n`
     case 'placed':
       return formatPlaced(event.statuses)
     case 'rejected':

@@ -53,6 +53,12 @@ const LAUNCH_RETRY_PAUSE = 250
 /** Longest pause between two askings of one launch, in ms. */
 const LAUNCH_RETRY_MAX_PAUSE = 4_000
 /**
+ * A launch unanswered this long (an image pull, most often) is reported as `still-launching`, in
+ * ms; then every `LAUNCH_HEARTBEAT_EVERY` of these.
+ */
+const LAUNCH_HEARTBEAT = 1_000
+const LAUNCH_HEARTBEAT_EVERY = 5
+/**
  * Launch attempts in a row that fail fast (in under half the request timeout: no connection, not
  * a slow supplier) after which the supplier counts as gone and the next offer is tried. A supplier
  * that is only slow (pulling an image) is asked until `launchTimeout`; what a gone one may have
@@ -409,7 +415,35 @@ export class Buyer {
     const deadline = this.init.clock.now() + this.init.config().launchTimeout
     this.progress(request, { type: 'launching', containers: containers.map(nameOf), supplier: offer.supplier.peerId })
     request.placed.push(launched)
+    const heartbeat = this.heartbeat(request, containers.map(nameOf), offer.supplier.peerId)
+    let statuses: ContainerStatus[]
 
+    try {
+      statuses = await this.launchAttempts(request, offer, containers, launched, deadline)
+    } finally {
+      heartbeat?.cancel()
+    }
+
+    const invalid = invalidAnswer(statuses, containers, offer.supplier.peerId)
+
+    if (invalid != null) {
+      // what it did start, if anything, is not what the buyer would record: cancel the launch whole
+      launched.statuses = undefined
+      await this.cancelTried(request, launched)
+      throw new InvalidLaunchAnswerError(invalid)
+    }
+
+    request.suppliers.add(offer.supplier.peerId)
+    this.claim(offer.supplier, statuses)
+    this.progress(request, { type: 'placed', statuses })
+    return statuses
+  }
+
+  /**
+   * LaunchContainer until the supplier answers (its answer is `launched.statuses` too), asked again
+   * while no answer comes until `deadline`.
+   */
+  private async launchAttempts (request: Request, offer: RankedOffer, containers: ContainerConfig[], launched: Launched, deadline: number): Promise<ContainerStatus[]> {
     let fastFailures = 0
 
     for (let attempt = 0; ; attempt++) {
@@ -420,7 +454,7 @@ export class Buyer {
         // the supplier starts nothing once this buyer no longer waits for the answer
         const deadlineMs = Math.max(1, deadline - this.init.clock.now())
         launched.statuses = await this.init.client.launchContainer(offer.supplier, offer.id, launched.launchId, containers, { ...this.callOptions(request), deadlineMs })
-        break
+        return launched.statuses
       } catch (err: any) {
         if (err.name === 'RemoteRequestError') {
           // the supplier answered: a launch is all or none, so it started nothing
@@ -446,21 +480,29 @@ export class Buyer {
         request.signal?.throwIfAborted()
       }
     }
+  }
 
-    const statuses = launched.statuses
-    const invalid = invalidAnswer(statuses, containers, offer.supplier.peerId)
-
-    if (invalid != null) {
-      // what it did start, if anything, is not what the buyer would record: cancel the launch whole
-      launched.statuses = undefined
-      await this.cancelTried(request, launched)
-      throw new InvalidLaunchAnswerError(invalid)
+  /**
+   * `still-launching` events while a launch waits for its answer, after `LAUNCH_HEARTBEAT` then
+   * every `LAUNCH_HEARTBEAT_EVERY` of these, for a request that listens to its progress. The
+   * supplier answers LaunchContainer once, when the containers run, so the time is all the buyer
+   * knows of an image pull there.
+   */
+  private heartbeat (request: Request, containers: string[], supplier: string): { cancel (): void } | undefined {
+    if (request.onProgress == null) {
+      return undefined
     }
 
-    request.suppliers.add(offer.supplier.peerId)
-    this.claim(offer.supplier, statuses)
-    this.progress(request, { type: 'placed', statuses })
-    return statuses
+    const sent = this.init.clock.now()
+    let beats = 0
+
+    return this.init.clock.setInterval(() => {
+      beats++
+
+      if (beats === 1 || beats % LAUNCH_HEARTBEAT_EVERY === 0) {
+        this.progress(request, { type: 'still-launching', containers, supplier, seconds: Math.round((this.init.clock.now() - sent) / 1000) })
+      }
+    }, LAUNCH_HEARTBEAT)
   }
 
   /**
