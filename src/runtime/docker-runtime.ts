@@ -435,8 +435,20 @@ export class DockerRuntime implements ContainerRuntime, ContainerExitEvents {
     try {
       // an idle pulled image being removed right now is pulled again once it is gone
       await this.removals.get(key)
-      await this.ensureImage(image, options)
-      const launched = await this.launch(image, create, config, options)
+      let launched: { containerId: string, portMappings: PortMapping[] }
+
+      try {
+        // most launches find their image: the create says when it is missing, which saves asking first
+        launched = await this.launch(image, create, config, options)
+      } catch (err: any) {
+        if (err?.missingImage !== true) {
+          throw err
+        }
+
+        await this.ensureImage(image, options)
+        launched = await this.launch(image, create, config, options)
+      }
+
       this.markUsed(key)
       return launched
     } finally {
@@ -469,8 +481,10 @@ export class DockerRuntime implements ContainerRuntime, ContainerExitEvents {
       await this.call('start', containerId, async () => this.docker.getContainer(containerId).start(), {
         304: () => undefined // already started
       })
-      const info = await this.call('inspect', containerId, async () => this.docker.getContainer(containerId).inspect())
-      const portMappings = this.assignedPorts(config.portMappings, info)
+      // the host ports the engine chose are read back; a container that publishes none needs no asking
+      const portMappings = config.portMappings.length === 0
+        ? []
+        : this.assignedPorts(config.portMappings, await this.call('inspect', containerId, async () => this.docker.getContainer(containerId).inspect()))
       this.log('container %s (%s) runs after %d ms', containerId, image, Date.now() - started)
       return { containerId, portMappings }
     } catch (err: any) {
@@ -677,7 +691,7 @@ export class DockerRuntime implements ContainerRuntime, ContainerExitEvents {
         const container = await this.docker.createContainer(name == null ? rest : { ...rest, name })
         return container.id
       }, {
-        404: err => { throw new ContainerStartError(`Image ${create.Image} is missing: ${dockerMessage(err)}`) },
+        404: err => { throw Object.assign(new ContainerStartError(`Image ${create.Image} is missing: ${dockerMessage(err)}`), { missingImage: true }) },
         409: err => {
           if (last) {
             throw new ContainerStartError(`Could not create a container of ${create.Image}: ${dockerMessage(err)}`)
