@@ -10,7 +10,6 @@
 import { execFile, spawn } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { mkdtemp, rm, writeFile } from 'node:fs/promises'
-import http from 'node:http'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { noise } from '@chainsafe/libp2p-noise'
@@ -21,6 +20,7 @@ import * as assert from 'uvu/assert'
 import { startTestnet } from '../scripts/testnet-lib.js'
 import { Libp2pCaravelaClient } from '../src/protocols/client.js'
 import { DEFAULT_DOCKER_SOCKET } from '../src/runtime/docker-runtime.js'
+import { engine } from './fixtures/docker-engine.js'
 import { suite } from './fixtures/suite.js'
 import { FAST_NETWORK_CONFIG } from './fixtures/testnet-config.js'
 import { waitFor } from './fixtures/wait.js'
@@ -59,25 +59,6 @@ async function caravela (...args: string[]): Promise<CliResult> {
     execFile(process.execPath, [CARAVELA, ...args], { timeout: CLI_TIMEOUT }, (err, stdout, stderr) => {
       resolve({ code: err == null ? 0 : Number((err as any).code ?? 1), stdout, stderr })
     })
-  })
-}
-
-async function engine (method: string, path: string): Promise<{ status: number, body: any }> {
-  return new Promise((resolve, reject) => {
-    const req = http.request({ socketPath: DEFAULT_DOCKER_SOCKET, method, path, timeout: 10_000 }, res => {
-      const chunks: Buffer[] = []
-      res.on('data', (chunk: Buffer) => { chunks.push(chunk) })
-      res.on('end', () => {
-        const text = Buffer.concat(chunks).toString('utf8')
-        let body: any = text
-        try { body = JSON.parse(text) } catch {}
-        resolve({ status: res.statusCode ?? 0, body })
-      })
-      res.on('error', reject)
-    })
-    req.on('timeout', () => { req.destroy(new Error(`the engine did not answer ${method} ${path} within 10 s`)) })
-    req.on('error', reject)
-    req.end()
   })
 }
 

@@ -292,6 +292,16 @@ export class ContainersManager {
 
   /** StopLocalContainer: only the buyer that launched the container may stop it. */
   async stopContainer (ctx: RequestContext, containerId: string): Promise<void> {
+    await this.buyersOwn(ctx, containerId)
+    await this.remove(containerId)
+  }
+
+  /**
+   * The record of a container hosted here for the asker, once recovered.
+   *
+   * @throws {ProtocolStatusError} NOT_FOUND when none runs here, REFUSED when another peer launched it
+   */
+  private async buyersOwn (ctx: RequestContext, containerId: string): Promise<HostedRecord> {
     await this.recovered()
     const record = this.hosted.get(containerId)
 
@@ -303,7 +313,7 @@ export class ContainersManager {
       throw new ProtocolStatusError('REFUSED', `container ${containerId} was launched by another peer`)
     }
 
-    await this.remove(containerId)
+    return record
   }
 
   /**
@@ -311,17 +321,7 @@ export class ContainersManager {
    * container ends (with `follow`) or the reader goes away (`ctx.signal`).
    */
   async logs (ctx: RequestContext, { containerId, ...options }: LogsRequest): Promise<AsyncIterable<LogChunk>> {
-    await this.recovered()
-    const record = this.hosted.get(containerId)
-
-    if (record == null) {
-      throw new ProtocolStatusError('NOT_FOUND', `no container ${containerId} runs here`)
-    }
-
-    if (record.buyer !== ctx.from.peerId) {
-      throw new ProtocolStatusError('REFUSED', `container ${containerId} was launched by another peer`)
-    }
-
+    await this.buyersOwn(ctx, containerId)
     return this.init.runtime.logs(containerId, { ...options, signal: ctx.signal })
   }
 
