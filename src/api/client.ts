@@ -286,87 +286,74 @@ export class ApiClient {
  * `onLine` throws ends the exchange with it.
  */
 async function send (url: URL, options: RequestOptions & { timeout: number }, body?: string, onLine?: (line: string) => void): Promise<{ status: number, text: string, streamed: boolean }> {
-  return new Promise((resolve, reject) => {
-    const http: typeof import('node:http') = require('node:http')
-    const req = http.request(url, { ...options, agent: false }, res => {
-      const streamed = onLine != null && /^application\/x-ndjson\b/i.test(res.headers['content-type'] ?? '')
-      const chunks: Buffer[] = []
-      const decoder = new StringDecoder('utf8')
-      let pending = ''
-      res.on('data', (chunk: Buffer) => {
-        if (!streamed) {
-          chunks.push(chunk)
-          return
-        }
+  const res = await open(url, options, body)
+  const status = res.statusCode ?? 0
 
-        pending += decoder.write(chunk)
-        let end: number
+  if (onLine == null || !/^application\/x-ndjson\b/i.test(res.headers['content-type'] ?? '')) {
+    return { status, text: await readAll(res), streamed: false }
+  }
 
-        try {
-          while ((end = pending.indexOf('\n')) >= 0) {
-            const line = pending.slice(0, end).trim()
-            pending = pending.slice(end + 1)
+  for await (const line of lines(res)) {
+    onLine(line)
+  }
 
-            if (line !== '') {
-              onLine(line)
-            }
-          }
-        } catch (err) {
-          req.destroy()
-          reject(err)
-        }
-      })
-      res.on('end', () => {
-        try {
-          pending += decoder.end()
-
-          if (streamed && pending.trim() !== '') {
-            onLine(pending.trim())
-          }
-          resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8'), streamed })
-        } catch (err) {
-          reject(err)
-        }
-      })
-      res.on('error', reject)
-    })
-    req.on('timeout', () => { req.destroy(Object.assign(new Error('no answer in time'), { code: 'ETIMEDOUT' })) })
-    req.on('error', reject)
-    req.end(body)
-  })
+  return { status, text: '', streamed: true }
 }
 
 /**
- * One HTTP exchange whose NDJSON answer is read line by line, each handed to `onLine` (awaited)
- * until it returns true: that line is returned (the last one). A status other than 200 is an
- * `ApiRequestError` with the answer's `error`.
+ * One GET whose NDJSON answer is read line by line, each handed to `onLine` (awaited, so a slow
+ * reader slows the stream) until it returns true: that line is returned (the last one). A status
+ * other than 200 is an `ApiRequestError` with the answer's `error`.
  */
 async function streamLines (url: URL, options: RequestOptions & { timeout: number, signal?: AbortSignal }, onLine: (line: any) => Promise<boolean>): Promise<any> {
-  const res = await new Promise<IncomingMessage>((resolve, reject) => {
-    const http: typeof import('node:http') = require('node:http')
-    const req = http.request(url, { ...options, agent: false }, resolve)
-    req.on('timeout', () => { req.destroy(Object.assign(new Error('no answer in time'), { code: 'ETIMEDOUT' })) })
-    req.on('error', reject)
-    req.end()
-  })
+  const res = await open(url, options)
 
   if (res.statusCode !== 200) {
-    const chunks: Buffer[] = []
-
-    for await (const chunk of res) {
-      chunks.push(chunk)
-    }
-
     let reason = `HTTP ${res.statusCode}`
 
     try {
-      const error = JSON.parse(Buffer.concat(chunks).toString('utf8'))?.error
+      const error = JSON.parse(await readAll(res))?.error
       reason = typeof error === 'string' ? error : reason
     } catch {}
 
     throw new ApiRequestError(`the control API refused GET ${url.pathname}: ${reason} (HTTP ${res.statusCode})`, res.statusCode)
   }
 
+  for await (const line of lines(res)) {
+    const value = JSON.parse(line)
+
+    // leaving the loop ends the exchange
+    if (await onLine(value)) {
+      return value
+    }
+  }
+
+  return undefined
+}
+
+/** Sends a request; resolves with the response, whose body is still to be read. */
+async function open (url: URL, options: RequestOptions & { timeout: number }, body?: string): Promise<IncomingMessage> {
+  return new Promise((resolve, reject) => {
+    const http: typeof import('node:http') = require('node:http')
+    const req = http.request(url, { ...options, agent: false }, resolve)
+    req.on('timeout', () => { req.destroy(Object.assign(new Error('no answer in time'), { code: 'ETIMEDOUT' })) })
+    req.on('error', reject)
+    req.end(body)
+  })
+}
+
+async function readAll (res: IncomingMessage): Promise<string> {
+  const chunks: Buffer[] = []
+
+  for await (const chunk of res) {
+    chunks.push(chunk)
+  }
+
+  return Buffer.concat(chunks).toString('utf8')
+}
+
+/** The non-blank lines of a body as they arrive; leaving the loop early destroys the response. */
+async function * lines (res: IncomingMessage): AsyncGenerator<string> {
   const decoder = new StringDecoder('utf8')
   let pending = ''
 
@@ -379,17 +366,16 @@ async function streamLines (url: URL, options: RequestOptions & { timeout: numbe
       pending = pending.slice(end + 1)
 
       if (line !== '') {
-        const value = JSON.parse(line)
-
-        if (await onLine(value)) {
-          res.destroy()
-          return value
-        }
+        yield line
       }
     }
   }
 
-  return undefined
+  const last = (pending + decoder.end()).trim()
+
+  if (last !== '') {
+    yield last
+  }
 }
 
 function describeRequestError (err: any): string {

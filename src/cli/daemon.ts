@@ -17,9 +17,8 @@ import { defaultDataDir, errorLine, EXIT_USAGE, formatOptions, isUsageError, Usa
 import type { ApiServer } from '../api/server.js'
 import type { CaravelaConfig, ContainerNetwork } from '../config/types.js'
 import type { CaravelaNode } from '../node.js'
-import type { ContainerRuntime } from '../types.js'
+import type { RuntimeFactory } from '../service.js'
 import type { CliOption } from './shared.js'
-import type { PeerId } from '@libp2p/interface'
 
 /** Host address container ports are published on unless --publish-ip says otherwise. */
 const DEFAULT_PUBLISH_IP = '0.0.0.0'
@@ -136,11 +135,8 @@ async function main (flags: Flags): Promise<void> {
   const { readNetworkKey } = await import('../network-key.js')
   const { mdnsEnabled } = await import('../mdns.js')
   const networkKey = config.networkKeyFile == null ? undefined : await readNetworkKey(config.networkKeyFile)
-  // the runtime reads CPU slices from the configuration in force: a joining peer adopts the network's
-  let inForce = (): CaravelaConfig => config
-  const runtime = await runtimeFor(flags, config, dataDir, () => inForce().network.cpuSlices)
+  const runtime = await runtimeFor(flags, config, dataDir)
   const node = await createCaravelaNode({ config, dataDir, runtime: runtime.make, networkKey })
-  inForce = () => node.services.caravela.config
   let api: ApiServer
 
   try {
@@ -192,19 +188,19 @@ function dockerSocket (): string | undefined {
  * engine first answers (the engine's, or --cpus/--memory), and it offers from then on (the
  * roles' runtime checks, `PeerRoles.start`).
  */
-async function runtimeFor (flags: Flags, config: CaravelaConfig, dataDir: string, cpuSlices: () => number): Promise<{ name: string, make?: (info: { peerId: PeerId }) => ContainerRuntime | Promise<ContainerRuntime> }> {
+async function runtimeFor (flags: Flags, config: CaravelaConfig, dataDir: string): Promise<{ name: string, make?: RuntimeFactory }> {
   const name = flags.runtime ?? (await dockerAnswers() ? 'docker' : 'none')
 
   switch (name) {
     case 'none':
       return { name }
     case 'docker': {
-      const { DockerRuntime } = await import('../runtime/docker-runtime.js')
+      // the service gives the runtime the peer's id and the CPU slices of the network in force
+      const { dockerRuntime } = await import('../service.js')
       const { network, pidsLimit, openFilesLimit, logMaxSize, logMaxFiles, readOnlyRootfs, diskQuota, imageCleanupInterval, imageGracePeriod } = config.supplier
-      const init = {
+      const make = dockerRuntime({
         socketPath: dockerSocket(),
         hostIp: flags['publish-ip'] ?? DEFAULT_PUBLISH_IP,
-        cpuSlices,
         network,
         pidsLimit,
         openFilesLimit,
@@ -215,8 +211,8 @@ async function runtimeFor (flags: Flags, config: CaravelaConfig, dataDir: string
         imageCleanupIntervalMs: imageCleanupInterval,
         imageGracePeriodMs: imageGracePeriod,
         stateDir: dataDir
-      }
-      return { name, make: ({ peerId }) => new DockerRuntime({ ...init, ownerPeerId: peerId.toString() }) }
+      })
+      return { name, make }
     }
     case 'memory': {
       const { MemoryRuntime } = await import('../runtime/memory-runtime.js')

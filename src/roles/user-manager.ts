@@ -297,7 +297,7 @@ export class UserManager {
 
   /** The containers this peer placed, oldest first. */
   list (): ContainerView[] {
-    return [...this.placed.values()].map(c => ({ ...structuredClone(c), state: this.shown(c.containerId, c.state) }))
+    return [...this.placed.values()].map(c => this.view(c))
   }
 
   /** The state `ps` shows: unknown for a container recorded running before a restart, until its supplier answers. */
@@ -317,7 +317,12 @@ export class UserManager {
       throw new ContainerNotPlacedError(found)
     }
 
-    return { ...structuredClone(found), state: this.shown(found.containerId, found.state) }
+    return this.view(found)
+  }
+
+  /** A copy of a container's record, with the state `ps` shows. */
+  private view (container: ContainerView): ContainerView {
+    return { ...structuredClone(container), state: this.shown(container.containerId, container.state) }
   }
 
   /** A check or its supplier said what became of the container. */
