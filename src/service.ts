@@ -27,7 +27,7 @@ import type { CaravelaConfig, NetworkConfig, SupplierConfig } from './config/typ
 import type { PeerMetrics } from './metrics.js'
 import type { CaravelaHandlers } from './protocols/handlers.js'
 import type { DockerRuntimeInit } from './runtime/docker-runtime.js'
-import type { AbortOptions, CaravelaStatus, Clock, ContainerConfig, ContainerInspect, ContainerRuntime, ContainerStatus, ContainerView, HostedView, LogChunk, LogsOptions, NetworkConfiguration, OffersView, Overlay, PeerSummary, PlaceOptions, StopOptions, StopResult } from './types.js'
+import type { AbortOptions, CaravelaStatus, Clock, ContainerConfig, ContainerInspect, ContainerRuntime, ContainerStatus, ContainerView, HostedView, LogChunk, LogsOptions, NetworkConfiguration, NodeRef, OffersView, Overlay, PeerSummary, PlaceOptions, StopOptions, StopResult } from './types.js'
 import type { ComponentLogger, Logger, PeerId, PeerStore, Startable, TypedEventTarget, Libp2pEvents } from '@libp2p/interface'
 import type { AddressManager, ConnectionManager, Registrar } from '@libp2p/interface-internal'
 import type { KadDHT, KadDHTInit } from '@libp2p/kad-dht'
@@ -202,6 +202,12 @@ export class CaravelaService implements Startable, Caravela {
   private ownRuntime?: ContainerRuntime
   private rolesStarted = false
   private startedAt = 0
+  /**
+   * this peer as the roles name it: asked on every message, so its addresses are read from the
+   * address manager once per change of them, not each time (a system call per listener)
+   */
+  private selfRef?: NodeRef
+  private readonly onSelfUpdate = (): void => { this.selfRef = undefined }
   /** a lost supplier that connects again is asked about its containers at once */
   private readonly onPeerConnect = (event: CustomEvent<PeerId>): void => {
     if (this.rolesStarted) {
@@ -258,7 +264,10 @@ export class CaravelaService implements Startable, Caravela {
     })
     overlay.start()
     const roles = this.peerRoles = new PeerRoles({
-      self: () => ({ peerId: this.components.peerId.toString(), multiaddrs: this.components.addressManager.getAddresses().map(a => a.toString()) }),
+      self: () => {
+        this.selfRef ??= { peerId: this.components.peerId.toString(), multiaddrs: this.components.addressManager.getAddresses().map(a => a.toString()) }
+        return this.selfRef
+      },
       selfKey: overlay.nodeId(),
       overlay,
       client: this.client,
@@ -279,6 +288,7 @@ export class CaravelaService implements Startable, Caravela {
     this.setHandlers(roles.handlers)
     await this.server.start()
     this.components.events.addEventListener('peer:connect', this.onPeerConnect)
+    this.components.events.addEventListener('self:peer:update', this.onSelfUpdate)
     this.startedAt = Date.now()
   }
 
@@ -297,6 +307,7 @@ export class CaravelaService implements Startable, Caravela {
 
   async stop (): Promise<void> {
     this.components.events.removeEventListener('peer:connect', this.onPeerConnect)
+    this.components.events.removeEventListener('self:peer:update', this.onSelfUpdate)
     this.kadOverlay?.stop()
     await this.server.stop()
     await this.ownRuntime?.close?.()

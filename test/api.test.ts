@@ -4,7 +4,7 @@
  */
 
 import { execFile } from 'node:child_process'
-import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises'
+import { copyFile, mkdir, mkdtemp, readFile, rm, stat, utimes, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { setTimeout as delay } from 'node:timers/promises'
@@ -948,6 +948,39 @@ Cli('bin/caravela.js runs as a command and exits promptly', async (ctx) => {
   } catch (err: any) {
     assert.is(err.code, 1)
     assert.match(err.stderr, /^caravela: error: .*401.*\n$/)
+  }
+})
+
+Cli('bin/caravela.js runs the bundled command when it is as new as the last compilation, the ES modules otherwise', async () => {
+  // the build just made the bundle
+  const [bundle, buildInfo] = await Promise.all(['dist/src/cli/caravela.cjs', 'dist/tsconfig.tsbuildinfo'].map(async file => stat(file)))
+  assert.ok(bundle.mtimeMs >= buildInfo.mtimeMs, 'npm run build bundles the command after compiling it')
+
+  // the choice, on a copy of the launcher with stand-ins that say which one ran
+  const root = await mkdtemp(join(tmpdir(), 'caravela-bin-'))
+
+  try {
+    await Promise.all(['bin', 'dist/src/cli'].map(async dir => mkdir(join(root, dir), { recursive: true })))
+    await copyFile('bin/caravela.js', join(root, 'bin/caravela.js'))
+    await writeFile(join(root, 'package.json'), '{ "type": "module" }')
+    await writeFile(join(root, 'dist/src/cli/caravela.js'), 'export async function run () { process.stdout.write(\'modules\') }\n')
+    const files = { bundle: join(root, 'dist/src/cli/caravela.cjs'), buildInfo: join(root, 'dist/tsconfig.tsbuildinfo') }
+    const which = async (): Promise<string> => (await promisify(execFile)(process.execPath, [join(root, 'bin/caravela.js')], { timeout: 20_000 })).stdout
+    const at = async (file: string, seconds: number): Promise<void> => { await utimes(file, seconds, seconds) }
+
+    await writeFile(files.bundle, 'exports.run = async () => { process.stdout.write(\'bundle\') }\n')
+    await writeFile(files.buildInfo, '{}')
+    await at(files.buildInfo, 1_000_000)
+    await at(files.bundle, 1_000_001)
+    assert.is(await which(), 'bundle', 'a bundle newer than the compilation')
+    await at(files.bundle, 999_999)
+    assert.is(await which(), 'modules', 'a bundle older than the compilation (`tsc -b` alone)')
+    await rm(files.buildInfo)
+    assert.is(await which(), 'bundle', 'an installed package: a bundle and no compilation record')
+    await rm(files.bundle)
+    assert.is(await which(), 'modules', 'no bundle')
+  } finally {
+    await rm(root, { recursive: true, force: true })
   }
 })
 

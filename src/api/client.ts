@@ -3,10 +3,8 @@
  * (`api.json` + `api-token`), or takes a URL and a token.
  */
 
-import { readFile } from 'node:fs/promises'
 import { createRequire } from 'node:module'
 import { join } from 'node:path'
-import { StringDecoder } from 'node:string_decoder'
 import { API_INFO_FILE, API_TOKEN_FILE } from './files.js'
 import type {
   CaravelaStatus, ContainerConfig, ContainerInspect, ContainerStatus, ContainerView, HostedView, LogChunk, LogsOptions, OffersView, PeerSummary, PlacementProgress, StopResult
@@ -17,7 +15,8 @@ import type { IncomingMessage, RequestOptions } from 'node:http'
 /**
  * `node:http` is loaded at the first request (the `caravela` command's `--help` and local commands
  * make none), and as a CommonJS module, not an ES import: the ES wrapper reads every export, and
- * the `WebSocket` one loads undici (tens of ms, a third of the command's start-up).
+ * the `WebSocket` one loads undici (tens of ms, a third of the command's start-up). `node:fs` is
+ * taken the same way, for its `fs.promises` getter loads fs/promises and readline.
  */
 const require = createRequire(import.meta.url)
 
@@ -81,12 +80,14 @@ export class ApiClient {
 
   /** A client of the peer running with `dataDir`; `NoPeerRunningError` when there is none. */
   static async fromDataDir (dataDir: string, init: Omit<ApiClientInit, 'url' | 'token'> = {}): Promise<ApiClient> {
+    const { readFileSync }: typeof import('node:fs') = require('node:fs')
     let info: ApiInfo
     let token: string
 
     try {
-      info = JSON.parse(await readFile(join(dataDir, API_INFO_FILE), 'utf8'))
-      token = (await readFile(join(dataDir, API_TOKEN_FILE), 'utf8')).trim()
+      // two small files read once, before anything else happens: synchronous reads cost least
+      info = JSON.parse(readFileSync(join(dataDir, API_INFO_FILE), 'utf8'))
+      token = readFileSync(join(dataDir, API_TOKEN_FILE), 'utf8').trim()
     } catch (err: any) {
       if (err.code === 'ENOENT') {
         throw new NoPeerRunningError(dataDir)
@@ -354,11 +355,11 @@ async function readAll (res: IncomingMessage): Promise<string> {
 
 /** The non-blank lines of a body as they arrive; leaving the loop early destroys the response. */
 async function * lines (res: IncomingMessage): AsyncGenerator<string> {
-  const decoder = new StringDecoder('utf8')
+  const decoder = new TextDecoder()
   let pending = ''
 
   for await (const chunk of res) {
-    pending += decoder.write(chunk)
+    pending += decoder.decode(chunk, { stream: true })
     let end: number
 
     while ((end = pending.indexOf('\n')) >= 0) {
@@ -371,7 +372,7 @@ async function * lines (res: IncomingMessage): AsyncGenerator<string> {
     }
   }
 
-  const last = (pending + decoder.end()).trim()
+  const last = (pending + decoder.decode()).trim()
 
   if (last !== '') {
     yield last

@@ -19,7 +19,6 @@ import { ApiClient, ApiRequestError, NoPeerRunningError } from '../api/client.js
 import { parseDuration } from '../config/duration.js'
 import { parseMemory } from '../config/memory.js'
 import { DEFAULT_DATA_DIR_NAME } from '../constants.js'
-import { writeNetworkKey } from '../network-key.js'
 import { parsePortMapping } from '../stacks/ports.js'
 import { parseRestartPolicy } from '../stacks/restart.js'
 import { CPU_CLASS_NAMES } from '../types.js'
@@ -35,7 +34,8 @@ import type { CliOption } from './shared.js'
  * `node:util` as a CommonJS module, not an ES import: the ES wrapper reads every export, and some
  * load more modules (assert's diff, for one), a tenth of the command's start-up.
  */
-const { parseArgs }: typeof import('node:util') = createRequire(import.meta.url)('node:util')
+const load = createRequire(import.meta.url)
+const { parseArgs }: typeof import('node:util') = load('node:util')
 
 /** Environment variable holding the API token when `--api` is used without `--token`. */
 export const API_TOKEN_ENV = 'CARAVELA_API_TOKEN'
@@ -107,6 +107,7 @@ const commands: Record<string, Command> = {
         throw new UsageError(`network-key takes one file, got ${positionals.length}`)
       }
 
+      const { writeNetworkKey } = await import('../network-key.js')
       await writeNetworkKey(positionals[0])
       io.stdout(`wrote a new network key to ${positionals[0]}; give it to every peer of the network, over a channel you trust\n`)
     }
@@ -245,7 +246,9 @@ const processIO: CliIO = {
   stdout: text => { process.stdout.write(text) },
   stderr: text => { process.stderr.write(text) },
   env: process.env,
-  progress: process.stderr.isTTY === true,
+  // asked only by the commands that show progress: `process.stderr` is made at its first use and
+  // `node:tty` loads `node:net`, milliseconds of a command's start-up
+  get progress () { return (load('node:tty') as typeof import('node:tty')).isatty(2) },
   write: async (stream, data) => {
     const out = stream === 'stderr' ? process.stderr : process.stdout
 
