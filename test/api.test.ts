@@ -900,6 +900,14 @@ Cli('usage errors exit 2; --help exits 0', async (ctx) => {
     assert.match(ctx.stderr, /^caravela: error: [^\n]+\(see caravela --help\)\n$/)
   }
 
+  // a command's own flags are checked before the peer is looked for
+  const nowhere = ['--data-dir', join(ctx.dataDir, 'nothing-here')]
+  for (const [argv, message] of [[['run', ...nowhere, '--restart', 'bogus', 'busybox'], /--restart/], [['logs', ...nowhere, '--tail', 'x', 'abc'], /--tail/], [['stop', ...nowhere], /stop needs container ids/]] as const) {
+    assert.is(await caravela(ctx, [...argv]), 2, argv.join(' '))
+    assert.match(ctx.stderr, message)
+    assert.not.match(ctx.stderr, /no peer is running/)
+  }
+
   assert.is(await caravela(ctx, ['--help']), 0)
   assert.match(ctx.stdout, /^Usage: caravela <command>/)
   assert.match(ctx.stdout, /^ {2}peers +List/m)

@@ -351,8 +351,7 @@ export async function main (argv: string[], io: CliIO = processIO): Promise<numb
       return (await command.local(input, io)) ?? 0
     }
 
-    const client = await clientFor(values, io.env)
-    return (await command.run?.(client, input, io)) ?? 0
+    return (await command.run?.(lazyClient(async () => clientFor(values, io.env)), input, io)) ?? 0
   } catch (err: any) {
     io.stderr(errorLine(describeError(err), err, io.env))
     return isUsageError(err) ? EXIT_USAGE : 1
@@ -550,6 +549,24 @@ async function deployStack (client: ApiClient, stack: Stack, onProgress?: (event
     }
     throw err
   }
+}
+
+/**
+ * The client of the peer to ask, found at the command's first request: a command checks its own
+ * flags first, so a mistyped flag is reported as such when no peer runs too.
+ */
+function lazyClient (connect: () => Promise<ApiClient>): ApiClient {
+  let client: Promise<ApiClient> | undefined
+
+  return new Proxy<any>({}, {
+    // every method of the client is async; `then` is not one (the proxy is not a promise)
+    get: (_, method) => method === 'then'
+      ? undefined
+      : async (...args: unknown[]) => {
+        client ??= connect()
+        return (await client as any)[method](...args)
+      }
+  })
 }
 
 async function clientFor (values: { 'data-dir'?: string, api?: string, token?: string }, env: CliIO['env']): Promise<ApiClient> {
