@@ -30,6 +30,7 @@
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { setTimeout as sleep } from 'node:timers/promises'
 import { ApiClient } from '../src/api/client.js'
 import { seededUniform } from '../src/roles/random.js'
 import { DockerRuntime } from '../src/runtime/docker-runtime.js'
@@ -90,10 +91,6 @@ const POLL_INTERVAL = 1_000
 
 function percentile (sorted: number[], q: number): number | null {
   return sorted.length === 0 ? null : sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]
-}
-
-async function sleep (ms: number): Promise<void> {
-  await new Promise(resolve => setTimeout(resolve, ms))
 }
 
 /** One placement of the stream: by whom, where, when, and whether with `--restart always`. */
