@@ -19,7 +19,7 @@ import { stringify as stringifyToml } from 'smol-toml'
 import { ApiClient } from '../src/api/client.js'
 import { API_INFO_FILE, API_TOKEN_FILE } from '../src/api/server.js'
 import { defaultConfig, loadConfigFile, validateConfig } from '../src/config/config.js'
-import { createTopology, forwardIntoNamespace, inNamespace, NETNS_ALLOW } from './netns-lib.js'
+import { createTopology, forwardIntoNamespace, inNamespace, NETNS_ALLOW, requireNetns } from './netns-lib.js'
 import type { ApiInfo } from '../src/api/server.js'
 import type { DiscoveryBackend } from '../src/config/types.js'
 import type { NetnsHost, Topology } from './netns-lib.js'
@@ -140,6 +140,11 @@ export async function startTestnet (init: TestnetInit): Promise<Testnet> {
 
   if (init.nat != null && (!Number.isInteger(init.nat) || init.nat < 0 || init.nat >= init.peers)) {
     throw new RangeError(`nat must be a whole number of peers behind NATs below ${init.peers} (peer 0 stays public), got ${init.nat}`)
+  }
+
+  if (init.nat != null) {
+    // before anything is made: a user without root gets only the error
+    requireNetns(init.nat > 0)
   }
 
   const dir = resolve(init.dir)
