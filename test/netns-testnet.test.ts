@@ -4,7 +4,7 @@
  * These tests need root, as CI has: without it they fail, they do not skip.
  */
 
-import { execFile, spawn } from 'node:child_process'
+import { execFile, execFileSync, spawn } from 'node:child_process'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { connect, createServer } from 'node:net'
 import { tmpdir } from 'node:os'
@@ -137,32 +137,71 @@ Topologies('teardown removes every namespace and link of the topology', async ()
   assert.equal(leftovers(topology.id), [])
 })
 
-Topologies('cleanNetns removes the topology of a process that was SIGKILLed, and what ran inside', async (ctx) => {
-  requireRoot()
-  const holder = spawn(process.execPath, [HOLDER], { stdio: ['ignore', 'pipe', 'inherit'] })
-  const line = await new Promise<string>((resolve, reject) => {
-    holder.stdout.once('data', (chunk: Buffer) => { resolve(chunk.toString()) })
-    holder.once('exit', code => { reject(new Error(`the holder exited with ${code}`)) })
-  })
-  const { id, pid } = JSON.parse(line) as { id: string, pid: number }
-  const isAlive = (): boolean => { try { process.kill(pid, 0); return true } catch { return false } }
+/** Starts the holder (with `dir`: a testnet) and SIGKILLs it once it holds its namespaces. */
+async function crashHolder (dir?: string): Promise<{ id: string, pids: number[] }> {
+  const holder = spawn(process.execPath, [HOLDER, ...(dir == null ? [] : [dir])], { stdio: ['ignore', 'pipe', 'inherit'] })
+  const exited = new Promise(resolve => { holder.once('exit', resolve) })
 
   try {
-    const exited = new Promise(resolve => { holder.once('exit', resolve) })
+    const line = await new Promise<string>((resolve, reject) => {
+      holder.stdout.once('data', (chunk: Buffer) => { resolve(chunk.toString()) })
+      holder.once('exit', code => { reject(new Error(`the holder exited with ${code}`)) })
+    })
+    return JSON.parse(line)
+  } finally {
     holder.kill('SIGKILL')
     await exited
+  }
+}
+
+function isAlive (pid: number): boolean {
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch {
+    return false
+  }
+}
+
+Topologies('cleanNetns removes the topology of a process that was SIGKILLed, and what ran inside', async (ctx) => {
+  requireRoot()
+  const { id, pids: [pid] } = await crashHolder()
+
+  try {
     assert.is(leftovers(id).length, 4, 'a crash leaves the topology')
-    assert.ok(isAlive(), 'and what runs inside')
+    assert.ok(isAlive(pid), 'and what runs inside')
 
     const removed = cleanNetns()
     assert.equal(leftovers(id), [])
     assert.ok(removed.namespaces.includes(`${id}-net`))
     assert.ok(removed.kept.includes(ctx.topology!.internet), 'the topology of a live owner, this process, is kept')
     assert.ok(listNamespaces().includes(ctx.topology!.internet))
-    await waitFor(() => !isAlive(), { timeout: 5_000, message: `process ${pid} in the namespace to be killed` })
+    await waitFor(() => !isAlive(pid), { timeout: 5_000, message: `process ${pid} in the namespace to be killed` })
   } finally {
-    holder.kill('SIGKILL')
-    if (isAlive()) process.kill(pid, 'SIGKILL')
+    if (isAlive(pid)) process.kill(pid, 'SIGKILL')
+  }
+})
+
+Topologies('SIGKILL to a --nat testnet\'s process ends its peers and their forwarders; cleanNetns removes its namespaces', async () => {
+  requireRoot()
+  const dir = await mkdtemp(join(tmpdir(), 'caravela-netns-holder-'))
+
+  try {
+    const { id, pids } = await crashHolder(dir)
+    assert.is(pids.length, 2)
+    const namespaces = leftovers(id)
+    assert.is(namespaces.length, 4, 'a crash leaves the topology')
+    const inside = (): string => namespaces.map(namespace => execFileSync('ip', ['netns', 'pids', namespace], { encoding: 'utf8' })).join('').trim()
+    // the peers and their API forwarders: the namespaces empty as they exit, their pids once reaped
+    await waitFor(() => inside() === '' && !pids.some(isAlive), {
+      timeout: 10_000,
+      message: () => `the processes in the namespaces to go with their holder: ${inside()} (peers ${pids.filter(isAlive).join(', ')})`
+    })
+
+    cleanNetns()
+    assert.equal(leftovers(id), [])
+  } finally {
+    await rm(dir, { recursive: true, force: true })
   }
 })
 
