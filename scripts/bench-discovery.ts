@@ -11,14 +11,21 @@
  * Flags: --peers N (default 8), --sequential N (300), --burst N (1000), --concurrency N (32),
  * --cpus C --memory M (capacity of each peer, room for every request of the run; default 512 and
  * 512g: the memory runtime only accounts), --json.
+ *
+ * `--nat K` (root only) runs it on a testnet in network namespaces with the last K peers behind
+ * NATs, and adds where the placements went (public or NATed buyer and supplier) and how each
+ * buyer reached its supplier, from the buyer's connections (`GET /v1/peers`): direct, or relayed
+ * when every connection's address has `/p2p-circuit`. The sequential placements are classified
+ * just after each one, for the latency of each kind; the share of direct connections counts
+ * every buyer–supplier pair of the run, at its end.
  */
 
 import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
-import { ApiClient } from '../src/api/client.js'
-import { BENCH_NETWORK_CONFIG, startTestnet } from './testnet-lib.js'
+import { apiClientOf, BENCH_NETWORK_CONFIG, startTestnet } from './testnet-lib.js'
+import type { ApiClient } from '../src/api/client.js'
 import type { ContainerConfig } from '../src/types.js'
 
 const { values } = parseArgs({
@@ -29,6 +36,7 @@ const { values } = parseArgs({
     concurrency: { type: 'string', default: '32' },
     cpus: { type: 'string', default: '512' },
     memory: { type: 'string', default: '512g' },
+    nat: { type: 'string' },
     json: { type: 'boolean', default: false }
   },
   strict: true
@@ -37,6 +45,7 @@ const peers = Number(values.peers)
 const sequential = Number(values.sequential)
 const burst = Number(values.burst)
 const concurrency = Number(values.concurrency)
+const nat = values.nat == null ? undefined : Number(values.nat)
 
 for (const [name, value] of Object.entries({ peers, sequential, burst, concurrency })) {
   if (!Number.isInteger(value) || value < 1) {
@@ -45,24 +54,63 @@ for (const [name, value] of Object.entries({ peers, sequential, burst, concurren
   }
 }
 
+if (nat != null && (!Number.isInteger(nat) || nat < 0 || nat >= peers)) {
+  console.error('bench:discovery: --nat must be a whole number below --peers (peer 0 stays public)')
+  process.exit(2)
+}
+
 const log = (line: string): void => { if (!values.json) console.error(line) }
 const dir = await mkdtemp(join(tmpdir(), 'caravela-bench-discovery-'))
 const configFile = join(dir, 'caravela.toml')
 await writeFile(configFile, BENCH_NETWORK_CONFIG)
 
-log(`starting a testnet of ${peers} peer processes with the memory runtime (${values.cpus} CPUs, ${values.memory} each)…`)
-const testnet = await startTestnet({
-  peers,
-  dir: join(dir, 'testnet'),
-  protocolPrefix: 'caravela-bench',
-  runtime: 'memory',
-  cpus: Number(values.cpus),
-  memory: values.memory,
-  extraArgs: ['--config', configFile]
-})
+log(`starting a testnet of ${peers} peer processes with the memory runtime (${values.cpus} CPUs, ${values.memory} each)${nat == null ? '' : `, ${nat} behind NATs`}…`)
+let testnet
 
 try {
-  const clients = await Promise.all(testnet.peers.map(async peer => ApiClient.fromDataDir(peer.dataDir, { timeout: 60_000 })))
+  testnet = await startTestnet({
+    peers,
+    nat,
+    dir: join(dir, 'testnet'),
+    protocolPrefix: 'caravela-bench',
+    runtime: 'memory',
+    cpus: Number(values.cpus),
+    memory: values.memory,
+    extraArgs: ['--config', configFile]
+  })
+} catch (err: any) {
+  console.error(`bench:discovery: error: ${err.message}`)
+  await rm(dir, { recursive: true, force: true })
+  process.exit(1)
+}
+
+/** How a buyer reaches its supplier. */
+type Path = 'local' | 'direct' | 'relayed' | 'unconnected'
+
+interface NatReport {
+  natPeers: number
+  /** buyer–supplier pairs of the run, by where each stands (`nat->public`, …, `local`: the buyer itself) */
+  pairs: Record<string, number>
+  /** the same pairs, by how the buyer reaches the supplier at the end of the run */
+  connections: Record<Path, number>
+  /** direct / (direct + relayed) */
+  directShare: number
+  /** the sequential placements' latency, by how the buyer reached the supplier just after */
+  latencyByPath: Record<string, { placements: number, p50: number, p99: number }>
+}
+
+try {
+  const clients = await Promise.all(testnet.peers.map(async peer => apiClientOf(peer, 60_000)))
+  const indexOf = new Map(testnet.peers.map(peer => [peer.peerId, peer.index]))
+  const behindNat = (index: number): boolean => testnet.peers[index].host?.behindNat === true
+  /** buyer index → supplier indexes it placed on */
+  const pairs = new Map<number, Set<number>>()
+  const pathOf = async (buyer: number, supplier: number): Promise<Path> => {
+    if (buyer === supplier) return 'local'
+    const connection = (await clients[buyer].peers()).find(peer => peer.peerId === testnet.peers[supplier].peerId && peer.connected)
+    if (connection == null) return 'unconnected'
+    return connection.multiaddrs.every(address => address.includes('/p2p-circuit')) ? 'relayed' : 'direct'
+  }
   const request = (i: number): ContainerConfig => ({
     name: `bench-${i}`,
     image: 'busybox',
@@ -71,12 +119,16 @@ try {
     resources: { cpuClass: 0, cpus: 1, memory: 256 },
     groupPolicy: 'spread'
   })
-  const place = async (client: ApiClient, i: number): Promise<{ ms: number, ok: boolean, error?: string }> => {
+  const place = async (client: ApiClient, i: number): Promise<{ ms: number, ok: boolean, supplier?: number, error?: string }> => {
     const started = performance.now()
 
     try {
-      await client.run([request(i)])
-      return { ms: performance.now() - started, ok: true }
+      const [placed] = await client.run([request(i)])
+      const ms = performance.now() - started
+      const supplier = indexOf.get(placed.supplier.peerId)
+      const buyer = clients.indexOf(client)
+      if (supplier != null) pairs.set(buyer, (pairs.get(buyer) ?? new Set()).add(supplier))
+      return { ms, ok: true, supplier }
     } catch (err: any) {
       return { ms: performance.now() - started, ok: false, error: err.message }
     }
@@ -92,11 +144,17 @@ try {
 
   log(`latency: ${sequential} placements, one at a time…`)
   const latencies: number[] = []
+  const latenciesByPath = new Map<Path, number[]>()
   let sequentialFailed = 0
   for (let i = 0; i < sequential; i++) {
-    const result = await place(clients[Math.floor(Math.random() * clients.length)], i)
+    const buyer = Math.floor(Math.random() * clients.length)
+    const result = await place(clients[buyer], i)
     if (result.ok) latencies.push(result.ms)
     else sequentialFailed++
+    if (nat != null && result.supplier != null) {
+      const path = await pathOf(buyer, result.supplier)
+      latenciesByPath.set(path, [...(latenciesByPath.get(path) ?? []), result.ms])
+    }
   }
 
   log(`throughput: ${burst} placements, ${concurrency} in flight…`)
@@ -132,7 +190,29 @@ try {
     }
   }
   const sorted = latencies.sort((a, b) => a - b)
-  const at = (q: number): number => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]
+  const at = (q: number, values = sorted): number => values[Math.min(values.length - 1, Math.floor(q * values.length))]
+  const reportNat = async (natPeers: number): Promise<NatReport> => {
+    const pairKinds: Record<string, number> = {}
+    const connections: Record<Path, number> = { local: 0, direct: 0, relayed: 0, unconnected: 0 }
+    for (const [buyer, suppliers] of pairs) {
+      for (const supplier of suppliers) {
+        const kind = buyer === supplier ? 'local' : `${behindNat(buyer) ? 'nat' : 'public'}->${behindNat(supplier) ? 'nat' : 'public'}`
+        pairKinds[kind] = (pairKinds[kind] ?? 0) + 1
+        connections[await pathOf(buyer, supplier)]++
+      }
+    }
+    return {
+      natPeers,
+      pairs: pairKinds,
+      connections,
+      directShare: connections.direct / Math.max(1, connections.direct + connections.relayed),
+      latencyByPath: Object.fromEntries([...latenciesByPath].map(([path, values]) => {
+        const byPath = values.sort((a, b) => a - b)
+        return [path, { placements: byPath.length, p50: at(0.5, byPath), p99: at(0.99, byPath) }]
+      }))
+    }
+  }
+  const natReport = nat == null ? undefined : await reportNat(nat)
   const result = {
     peers,
     capacityPerPeer: { cpus: Number(values.cpus), memory: values.memory },
@@ -142,7 +222,8 @@ try {
     messagesPerRequest: messages / requests,
     lookupsAnsweredLocally: metrics.reduce((sum, m) => sum + m.lookups.local, 0) / Math.max(1, metrics.reduce((sum, m) => sum + m.lookups.lookups, 0)),
     networkMessagesPerPlacement: Object.fromEntries(Object.entries(perProtocol).map(([name, count]) => [name, count / placements])),
-    errors: Object.fromEntries(errors)
+    errors: Object.fromEntries(errors),
+    ...(natReport == null ? {} : { nat: natReport })
   }
 
   if (values.json) {
@@ -153,6 +234,11 @@ try {
     console.info(`throughput, ${concurrency} in flight:    ${result.throughput.perSecond.toFixed(1)} placements/s  (${burstPlaced} placed, ${burstFailed} failed in ${burstSeconds.toFixed(1)} s)`)
     console.info(`messages per request:        ${result.messagesPerRequest.toFixed(2)} (sent by the buyer: submission, lookup requests, get-offers, launches); ${(result.lookupsAnsweredLocally * 100).toFixed(0)} % of lookups answered from the routing table`)
     console.info(`all request/response exchanges in the network per placement: ${Object.entries(result.networkMessagesPerPlacement).filter(([, n]) => n > 0).map(([name, n]) => `${name} ${n.toFixed(2)}`).join(', ')}`)
+    if (natReport != null) {
+      console.info(`behind NATs: ${nat} of ${peers} peers; buyer->supplier pairs ${Object.entries(natReport.pairs).map(([kind, n]) => `${kind} ${n}`).join(', ')}`)
+      console.info(`connections at the end: ${Object.entries(natReport.connections).map(([path, n]) => `${path} ${n}`).join(', ')}; direct share ${(natReport.directShare * 100).toFixed(0)} %`)
+      console.info(`latency by path (sequential): ${Object.entries(natReport.latencyByPath).map(([path, l]) => `${path} p50 ${l.p50.toFixed(1)} ms p99 ${l.p99.toFixed(1)} ms (${l.placements})`).join(', ')}`)
+    }
     for (const [error, count] of errors) console.info(`  failed ${count}×: ${error}`)
   }
 } finally {

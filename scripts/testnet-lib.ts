@@ -5,6 +5,9 @@
  * stdout, then starts the other peers in waves, each joining through peer 0. Every peer is a
  * `dist/src/cli/daemon.js` process with its own data dir (`<dir>/peer-<i>`), its own control
  * API and its output in `<dir>/peer-<i>.log`.
+ *
+ * With `nat` (root only), every peer runs in a network namespace of its own instead, listening on
+ * its namespace's address, and the last `nat` peers each sit behind a NAT (netns-lib.ts).
  */
 
 import { spawn } from 'node:child_process'
@@ -13,10 +16,13 @@ import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises'
 import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { stringify as stringifyToml } from 'smol-toml'
-import { API_INFO_FILE } from '../src/api/server.js'
+import { ApiClient } from '../src/api/client.js'
+import { API_INFO_FILE, API_TOKEN_FILE } from '../src/api/server.js'
 import { defaultConfig, loadConfigFile, validateConfig } from '../src/config/config.js'
+import { createTopology, forwardIntoNamespace, inNamespace, NETNS_ALLOW, requireNetns } from './netns-lib.js'
 import type { ApiInfo } from '../src/api/server.js'
 import type { DiscoveryBackend } from '../src/config/types.js'
+import type { NetnsHost, Topology } from './netns-lib.js'
 import type { ChildProcess } from 'node:child_process'
 
 /**
@@ -79,6 +85,13 @@ export interface TestnetInit {
   startTimeout?: number
   /** @default DEFAULT_STOP_TIMEOUT */
   stopTimeout?: number
+  /**
+   * Run every peer in a network namespace of its own (root only), the last `nat` of them each
+   * behind a NAT; peer 0, the bootstrap peer, stays public. Unset: every peer on 127.0.0.1.
+   */
+  nat?: number
+  /** with `nat`: join the root namespace to the testnet's internet (netns-lib.ts, `hostLink`) */
+  hostLink?: boolean
   /** called when a peer exits while the testnet is up (not during `stop()`) */
   onExit?(peer: TestnetPeer, code: number | null, signal: NodeJS.Signals | null): void
 }
@@ -86,12 +99,18 @@ export interface TestnetInit {
 export interface TestnetPeer {
   index: number
   peerId: string
-  /** the peer's 127.0.0.1 TCP multiaddr, with /p2p/<peer id> */
+  /** the peer's TCP multiaddr on its listening address (127.0.0.1 without `nat`), with /p2p/<peer id> */
   multiaddr: string
   /** every address the peer printed */
   multiaddrs: string[]
   dataDir: string
+  /**
+   * the control API as this process reaches it: with `nat`, a forwarder into the peer's
+   * namespace (`caravela` run inside the namespace finds the API itself through the data dir)
+   */
   apiUrl: string
+  /** with `nat`: where the peer runs (namespace, addresses, behind a NAT or not) */
+  host?: NetnsHost
   /** the daemon's stdout and stderr */
   logFile: string
   process: ChildProcess
@@ -100,6 +119,8 @@ export interface TestnetPeer {
 export interface Testnet {
   /** the peers, by index; a restarted peer replaces its entry */
   peers: TestnetPeer[]
+  /** with `nat`: the namespaces the peers run in, removed by `stop()` */
+  topology?: Topology
   /** SIGTERM to every peer, SIGKILL to those still running after `stopTimeout`. */
   stop(): Promise<void>
   /** SIGKILL peer `index`, as a crash: no goodbye to the network. Resolves once it has exited. */
@@ -117,9 +138,19 @@ export async function startTestnet (init: TestnetInit): Promise<Testnet> {
     throw new RangeError(`a testnet needs a whole number of peers ≥ 1, got ${init.peers}`)
   }
 
+  if (init.nat != null && (!Number.isInteger(init.nat) || init.nat < 0 || init.nat >= init.peers)) {
+    throw new RangeError(`nat must be a whole number of peers behind NATs below ${init.peers} (peer 0 stays public), got ${init.nat}`)
+  }
+
+  if (init.nat != null) {
+    // before anything is made: a user without root gets only the error
+    requireNetns(init.nat > 0)
+  }
+
   const dir = resolve(init.dir)
   await prepareDir(dir)
   const configFile = await writeConfig(dir, init)
+  const topology = init.nat == null ? undefined : createTopology({ public: init.peers - init.nat, nat: init.nat, hostLink: init.hostLink })
 
   const peers: TestnetPeer[] = []
   const processes: ChildProcess[] = []
@@ -130,19 +161,30 @@ export async function startTestnet (init: TestnetInit): Promise<Testnet> {
   // on a plain exit, and on their own when the caller dies of a signal (see spawnPeer)
   const killLeftovers = (): void => {
     processes.filter(isRunning).forEach(child => child.kill('SIGKILL'))
+    topology?.teardown()
   }
   process.on('exit', killLeftovers)
 
   const stop = async (): Promise<void> => {
     stopping = true
     await stopProcesses(processes, init.stopTimeout ?? DEFAULT_STOP_TIMEOUT)
+    topology?.teardown()
     process.off('exit', killLeftovers)
   }
 
   const start = async (index: number, bootstrap?: string, append = false): Promise<TestnetPeer> => {
-    const child = spawnPeer(dir, index, { ...init, extraArgs: [...(configFile == null ? [] : ['--config', configFile]), ...(init.extraArgs ?? [])] }, bootstrap, append)
+    const host = topology?.hosts[index]
+    const child = spawnPeer(dir, index, { ...init, extraArgs: [...(configFile == null ? [] : ['--config', configFile]), ...(init.extraArgs ?? [])] }, host, bootstrap, append)
     processes.push(child)
-    const peer = await waitForPeer(child, index, dir, init.startTimeout ?? DEFAULT_START_TIMEOUT)
+    const peer = await waitForPeer(child, index, dir, init.startTimeout ?? DEFAULT_START_TIMEOUT, host)
+
+    if (host != null) {
+      const forwarder = await forwardIntoNamespace(host.namespace, Number(new URL(peer.apiUrl).port))
+      processes.push(forwarder.process)
+      child.once('exit', () => { forwarder.process.kill() })
+      peer.apiUrl = forwarder.url
+    }
+
     child.once('exit', (code, signal) => {
       if (!stopping) {
         init.onExit?.(peer, code, signal)
@@ -195,7 +237,12 @@ export async function startTestnet (init: TestnetInit): Promise<Testnet> {
     return peers[index]
   }
 
-  return { peers, stop, kill, restart }
+  return { peers, topology, stop, kill, restart }
+}
+
+/** A client of `peer`'s control API, from this process (through its forwarder with `nat`). */
+export async function apiClientOf (peer: TestnetPeer, timeout?: number): Promise<ApiClient> {
+  return new ApiClient({ url: peer.apiUrl, token: (await readFile(join(peer.dataDir, API_TOKEN_FILE), 'utf8')).trim(), timeout })
 }
 
 /**
@@ -242,13 +289,13 @@ async function prepareDir (dir: string): Promise<void> {
   await writeFile(join(dir, TESTNET_MARKER), 'made by scripts/testnet-lib.ts; wiped when a testnet starts here\n')
 }
 
-function spawnPeer (dir: string, index: number, init: TestnetInit, bootstrap?: string, append = false): ChildProcess {
+function spawnPeer (dir: string, index: number, init: TestnetInit, host: NetnsHost | undefined, bootstrap?: string, append = false): ChildProcess {
   const port = init.basePort == null || init.basePort === 0 ? 0 : init.basePort + index
   const args = [
     DAEMON_PATH,
-    '--listen', `/ip4/127.0.0.1/tcp/${port}`,
+    '--listen', `/ip4/${host?.address ?? '127.0.0.1'}/tcp/${port}`,
     '--data-dir', join(dir, `peer-${index}`),
-    '--allow', TESTNET_ALLOW,
+    '--allow', host == null ? TESTNET_ALLOW : NETNS_ALLOW,
     ...(bootstrap == null ? [] : ['--bootstrap', bootstrap]),
     ...(init.protocolPrefix == null ? [] : ['--protocol-prefix', init.protocolPrefix]),
     ...(init.cpus == null ? [] : ['--cpus', String(init.cpus)]),
@@ -259,8 +306,9 @@ function spawnPeer (dir: string, index: number, init: TestnetInit, bootstrap?: s
   ]
   // the IPC channel is only a lifeline: a daemon stops when it closes, so that the peers go with
   // this process even when a signal (SIGTERM from the test runner, Ctrl-C, SIGKILL) ends it
-  // without running its 'exit' handlers
-  const child = spawn(process.execPath, args, { env: init.env ?? process.env, stdio: ['ignore', 'pipe', 'pipe', 'ipc'], detached: true })
+  // without running its 'exit' handlers; `ip netns exec` execs the daemon, which keeps the channel
+  const [command, argv] = host == null ? [process.execPath, args] : inNamespace(host.namespace, [process.execPath, ...args])
+  const child = spawn(command, argv, { env: init.env ?? process.env, stdio: ['ignore', 'pipe', 'pipe', 'ipc'], detached: true })
   // the lifeline must not keep this process running either
   child.channel?.unref()
   const log = createWriteStream(join(dir, `peer-${index}.log`), { flags: append ? 'a' : 'w' })
@@ -274,7 +322,7 @@ function spawnPeer (dir: string, index: number, init: TestnetInit, bootstrap?: s
  * Resolves when the daemon has printed its addresses and its control API URL and written
  * `api.json`; rejects when it exits first or takes longer than `timeout`.
  */
-async function waitForPeer (child: ChildProcess, index: number, dir: string, timeout: number): Promise<TestnetPeer> {
+async function waitForPeer (child: ChildProcess, index: number, dir: string, timeout: number, host?: NetnsHost): Promise<TestnetPeer> {
   const dataDir = join(dir, `peer-${index}`)
   const logFile = join(dir, `peer-${index}.log`)
   let stdout = ''
@@ -314,14 +362,14 @@ async function waitForPeer (child: ChildProcess, index: number, dir: string, tim
 
   const [, peerId] = /^Caravela peer (\S+) listening on:$/m.exec(output) ?? []
   const multiaddrs = output.split('\n').map(line => line.trim()).filter(line => line.startsWith('/'))
-  const multiaddr = multiaddrs.find(address => address.startsWith('/ip4/127.0.0.1/tcp/')) ?? multiaddrs[0]
+  const multiaddr = multiaddrs.find(address => address.startsWith(`/ip4/${host?.address ?? '127.0.0.1'}/tcp/`)) ?? multiaddrs[0]
 
   if (peerId == null || multiaddr == null) {
     throw new Error(`peer ${index} printed no peer id or address:\n${output}`)
   }
 
   const info: ApiInfo = JSON.parse(await readFile(join(dataDir, API_INFO_FILE), 'utf8'))
-  return { index, peerId, multiaddr, multiaddrs, dataDir, apiUrl: info.url, logFile, process: child }
+  return { index, peerId, multiaddr, multiaddrs, dataDir, apiUrl: info.url, logFile, process: child, host }
 }
 
 function isRunning (child: ChildProcess): boolean {

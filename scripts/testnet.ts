@@ -1,11 +1,15 @@
 /**
  * `npm run testnet -- --peers N [options]`: N peer processes on 127.0.0.1, the first creating a
  * network and the others joining through it, up until Ctrl-C or SIGTERM.
+ *
+ * `--nat K` (root only): every peer in a network namespace of its own, the last K each behind a
+ * NAT (scripts/netns-lib.ts); `--clean` removes the namespaces of testnets that did not stop.
  */
 
 import { resolve } from 'node:path'
 import { parseArgs } from 'node:util'
 import { formatOptions, formatTable } from '../src/cli/shared.js'
+import { cleanNetns, HOST_LINK_ADDRESS } from './netns-lib.js'
 import { startTestnet } from './testnet-lib.js'
 import type { CliOption } from '../src/cli/shared.js'
 
@@ -21,6 +25,9 @@ const options = {
   'network-key': { type: 'string', value: 'file', description: 'Run the testnet as a closed network with this key (caravela network-key FILE makes one)' },
   config: { type: 'string', value: 'file.toml', description: 'Configuration file of every peer (docs/configuration.md); its [network] is the testnet\'s' },
   backend: { type: 'string', value: 'name', description: 'Discovery backend of the testnet, over the configuration\'s (default multi-offer-updates)' },
+  nat: { type: 'string', value: 'k', description: 'Run every peer in a network namespace, the last K each behind a NAT (root only; peer 0 stays public)' },
+  'host-link': { type: 'boolean', description: `With --nat: join this machine to the testnet's internet at ${HOST_LINK_ADDRESS} (e.g. for Docker's published ports)` },
+  clean: { type: 'boolean', description: 'Remove the network namespaces left by --nat testnets whose process is gone, and exit' },
   help: { type: 'boolean', short: 'h', description: 'Show this help' }
 } satisfies Record<string, CliOption>
 
@@ -52,15 +59,35 @@ if (values.help === true) {
   process.exit(0)
 }
 
+if (values.clean === true) {
+  try {
+    const { namespaces, links, kept } = cleanNetns()
+    console.info(`removed ${namespaces.length} namespaces and ${links.length} links${kept.length > 0 ? `; kept ${kept.length} namespaces of running testnets` : ''}`)
+    process.exit(0)
+  } catch (err: any) {
+    console.error(`testnet: error: ${err.message}`)
+    process.exit(1)
+  }
+}
+
 if (values.peers == null) {
   usage('--peers is required')
 }
 
 const peerCount = integer('peers', values.peers, 0, 1)
 const dir = values.dir ?? '.testnet'
+const nat = values.nat == null ? undefined : integer('nat', values.nat, 0, 0)
+
+if (nat != null && nat >= peerCount) {
+  usage(`--nat must be below --peers: peer 0 stays public, got --nat ${nat} for ${peerCount} peers`)
+}
+
+if (values['host-link'] === true && nat == null) {
+  usage('--host-link needs --nat')
+}
 
 if (values.json !== true) {
-  console.error(`starting ${peerCount} peers in ${dir} …`)
+  console.error(`starting ${peerCount} peers in ${dir}${nat == null ? '' : ` in network namespaces, ${nat} behind NATs`} …`)
 }
 
 let testnet
@@ -76,6 +103,8 @@ try {
     runtime: values.runtime,
     configFile: values.config,
     backend: values.backend,
+    nat,
+    hostLink: values['host-link'],
     extraArgs: values['network-key'] == null ? undefined : ['--network-key', resolve(values['network-key'])],
     onExit: (peer, code, signal) => {
       console.error(`testnet: peer ${peer.index} (${peer.peerId}) exited with ${code ?? signal}; see ${peer.logFile}`)
@@ -89,13 +118,21 @@ try {
 const { peers, stop } = testnet
 
 if (values.json === true) {
-  console.info(JSON.stringify(peers.map(({ index, peerId, multiaddr, dataDir, apiUrl }) => ({ index, peerId, multiaddr, dataDir, apiUrl })), null, 2))
+  console.info(JSON.stringify(peers.map(({ index, peerId, multiaddr, multiaddrs, dataDir, apiUrl, host }) => ({
+    index,
+    peerId,
+    multiaddr,
+    ...(host == null ? {} : { namespace: host.namespace, behindNat: host.behindNat, address: host.address, publicAddress: host.publicAddress, addresses: multiaddrs }),
+    dataDir,
+    apiUrl
+  })), null, 2))
 } else {
   process.stdout.write(formatTable([
-    ['#', 'PEER ID', 'MULTIADDR', 'DATA DIR', 'API'],
-    ...peers.map(peer => [String(peer.index), peer.peerId, peer.multiaddr, peer.dataDir, peer.apiUrl])
+    ['#', 'PEER ID', 'MULTIADDR', ...(nat == null ? [] : ['NAMESPACE', 'NAT']), 'DATA DIR', 'API'],
+    ...peers.map(peer => [String(peer.index), peer.peerId, peer.multiaddr, ...(peer.host == null ? [] : [peer.host.namespace, peer.host.behindNat ? `behind ${peer.host.publicAddress}` : 'public']), peer.dataDir, peer.apiUrl])
   ]))
-  console.info(`\n${peers.length} peers up. Try: npx caravela peers --data-dir ${peers[0].dataDir}\nCtrl-C stops them.`)
+  const inside = peers[0].host == null ? '' : `ip netns exec ${peers[0].host.namespace} `
+  console.info(`\n${peers.length} peers up. Try: ${inside}npx caravela peers --data-dir ${peers[0].dataDir}\nCtrl-C stops them.`)
 }
 
 let stopping = false
