@@ -79,8 +79,9 @@ Relayed('reserves a slot on a relay, joins, supplies, and a buyer places a conta
 
   // no listener of its own: it dials out, and is reached through its relay only; it never dials
   // the buyer, as a peer behind another NAT could not be dialled
+  const runtime = new MemoryRuntime({ cpus: 4, memory: 4096 })
   const hidden = await createTestNode('hidden', {
-    runtime: new MemoryRuntime({ cpus: 4, memory: 4096 }),
+    runtime,
     config: testConfig(c => {
       c.node.listen = [CIRCUIT_LISTEN]
       c.node.bootstrap = bootstrap
@@ -111,6 +112,30 @@ Relayed('reserves a slot on a relay, joins, supplies, and a buyer places a conta
   assert.ok(connections.length > 0 && connections.every(c => c.limits != null && c.remoteAddr.toString().includes('/p2p-circuit')), 'the buyer reached the supplier over a relayed connection')
   assert.is(hidden.services.caravela.hosted().length, 1, 'the container runs on the hidden peer')
   const relayed = connections[0].id
+
+  // its output comes through the relay too, but stops short of the relay's data limit (4 MB), so
+  // that the connection, and the requests it carries, survive
+  const read = async (): Promise<{ bytes: number, text: string, error?: Error }> => {
+    const result: { bytes: number, text: string, error?: Error } = { bytes: 0, text: '' }
+
+    try {
+      for await (const chunk of await buyer.services.caravela.logs(placed.containerId)) {
+        result.bytes += chunk.data.byteLength
+        result.text += result.text.length < 100 ? new TextDecoder().decode(chunk.data) : ''
+      }
+    } catch (err: any) {
+      result.error = err
+    }
+
+    return result
+  }
+  runtime.write(placed.containerId, 'stdout', 'hello through the relay\n')
+  const small = await read()
+  assert.equal([small.text, small.error], ['hello through the relay\n', undefined])
+  runtime.write(placed.containerId, 'stdout', 'x'.repeat(5 * 1024 * 1024))
+  const large = await read()
+  assert.ok(large.bytes > 1024 * 1024 && large.bytes < 3 * 1024 * 1024, `the output stopped short of the limit: ${large.bytes} bytes, ${String(large.error)}`)
+  assert.ok(buyer.getConnections(hidden.peerId).some(c => c.id === relayed), 'the relayed connection survived the output')
 
   // the buyer's next requests (status, stop) reuse the relayed connection, and they pass
   const [stopped] = await buyer.services.caravela.stopContainers([placed.containerId])
