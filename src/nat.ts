@@ -26,6 +26,15 @@ import type { NetworkInterfaceInfo } from 'node:os'
 /** The listen address that makes the circuit relay transport find a relay and reserve a slot on it. */
 export const CIRCUIT_LISTEN = '/p2p-circuit'
 
+/**
+ * A relay's limits per peer: relayed connections one peer opens through it at once (each holds a
+ * hop stream on the peer's connection to the relay), and relayed connections into one peer that
+ * holds a slot (each a stop stream). A buyer talks to a few suppliers at once and a supplier
+ * serves a few buyers; libp2p's defaults, 32 and 300, suit relays of bigger traffic.
+ */
+export const RELAY_HOP_STREAMS_PER_PEER = 16
+export const RELAY_STOP_STREAMS_PER_PEER = 64
+
 /** Bytes in one MB of `nat.relayDataLimit`. */
 const MB = 1024 * 1024
 
@@ -124,6 +133,8 @@ export function natServices (plan: NatPlan, nat: NatConfig): ServiceFactoryMap<N
     ...(plan.relayServer
       ? {
           relay: circuitRelayServer({
+            maxInboundHopStreams: RELAY_HOP_STREAMS_PER_PEER,
+            maxOutboundStopStreams: RELAY_STOP_STREAMS_PER_PEER,
             reservations: {
               maxReservations: nat.relayMaxReservations,
               defaultDataLimit: BigInt(nat.relayDataLimit * MB),

@@ -25,7 +25,7 @@ import { defaultConfig, validateConfig } from './config/config.js'
 import { dhtProtocol } from './constants.js'
 import { DataDirInUseError, UnsafePermissionsError } from './errors.js'
 import { LanDiscovery, mdnsEnabled, mdnsServiceTag } from './mdns.js'
-import { natListen, natPlan, natServices } from './nat.js'
+import { natListen, natPlan, natServices, RELAY_STOP_STREAMS_PER_PEER } from './nat.js'
 import { checkNetworkKey, readNetworkKey } from './network-key.js'
 import { caravela, caravelaDHT } from './service.js'
 import type { CaravelaConfig } from './config/types.js'
@@ -63,10 +63,12 @@ export interface CaravelaDefaultsInit extends CaravelaInit {
 
 /**
  * The libp2p options of a Caravela peer, from one configuration (`init.config`, default
- * `defaultConfig()`): its listen and announce addresses, TCP, Noise, Yamux, the connection
- * manager's `allow` list, the network key's protector, and the services `identify`, `ping`, `dht`
- * (`caravelaDHT()` with the configuration's protocol prefix) and `caravela`. Edit them and pass
- * them to `createLibp2p`, as Helia's `libp2pDefaults()`:
+ * `defaultConfig()`): its listen and announce addresses (with `/p2p-circuit` when it reserves a
+ * relay slot), TCP and the circuit relay transport, Noise, Yamux, the connection manager's `allow`
+ * list, the network key's protector, and the services `identify`, `identifyPush`, `ping`, `dht`
+ * (`caravelaDHT()` with the configuration's protocol prefix), those of NAT traversal the
+ * configuration's `[nat]` runs (`relay`, `autoNAT`, `dcutr`, `upnp`: nat.ts) and `caravela`. Edit
+ * them and pass them to `createLibp2p`, as Helia's `libp2pDefaults()`:
  *
  * ```ts
  * const options = caravelaDefaults({ config, runtime: dockerRuntime() })
@@ -92,7 +94,8 @@ export function caravelaDefaults (init: CaravelaDefaultsInit = {}): Libp2pOption
       announce: [...config.node.announce]
     },
     // every peer dials /p2p-circuit addresses: a supplier behind a NAT is reached through its relay
-    transports: [tcp(), circuitRelayTransport()],
+    // (the stop streams a relay opens are counted by the transport's limit as well as its own)
+    transports: [tcp(), circuitRelayTransport({ maxOutboundStopStreams: RELAY_STOP_STREAMS_PER_PEER })],
     connectionEncrypters: [noise()],
     streamMuxers: [yamux()],
     ...(networkKey == null ? {} : { connectionProtector: preSharedKey({ psk: networkKey }) }),
@@ -143,7 +146,7 @@ export interface CreateCaravelaNodeInit<S extends ServiceMap = Record<never, nev
   /**
    * libp2p options merged over `caravelaDefaults()`: the application's own `services` join
    * Caravela's, and a service of the same name as one of Caravela's (`identify`, `ping`, `dht`,
-   * `caravela`) replaces it; `addresses` and `connectionManager` are merged key by key; any other
+   * `caravela`, ...) replaces it; `addresses` and `connectionManager` are merged key by key; any other
    * option given replaces Caravela's (`transports: [tcp(), webSockets()]`; for tests:
    * `{ connectionMonitor: { enabled: false } }`).
    */
