@@ -94,6 +94,9 @@ Relayed('reserves a slot on a relay, joins, supplies, and a buyer places a conta
   await waitFor(() => hidden.getMultiaddrs().some(a => a.toString().includes(`/p2p/${relay.peerId.toString()}/p2p-circuit`)), { timeout: 15_000, message: 'a relay slot and its /p2p-circuit address' })
   assert.ok(hidden.getMultiaddrs().every(a => a.toString().includes('/p2p-circuit')), 'the hidden peer announces relayed addresses only')
   assert.is(hidden.services.dht.getMode(), 'client', 'a relayed peer is a DHT client')
+  const reservation = relay.services.relay?.reservations.get(hidden.peerId)
+  assert.equal([reservation?.limit?.data, reservation?.limit?.duration], [4n * 1024n * 1024n, 600_000], 'the relay\'s limits, from [nat]')
+  assert.is(trader.services.relay, undefined, 'a loopback peer relays only when told to')
 
   // the traders keep its offers, with its relayed address to hand to buyers
   const traded = (): boolean => [relay, trader].some(node => node.services.caravela.offers().trading.offers.some(o => o.peerId === hiddenId))
