@@ -44,7 +44,7 @@ const LAYERS = [
   { config: ['^src/config/'], overlay: ['^src/overlay/'] },
   { stacks: ['^src/stacks/'] },
   { roles: ['^src/roles/'] },
-  { 'node-service': ['^src/(node|service|index|metrics|network-key|mdns)\\.ts$'], sim: ['^src/sim/'] },
+  { 'node-service': ['^src/(node|service|index|metrics|network-key|mdns|nat)\\.ts$'], sim: ['^src/sim/'] },
   { api: ['^src/api/'] },
   { cli: ['^src/cli/'] }
 ]

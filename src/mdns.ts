@@ -18,10 +18,10 @@
  */
 
 import { createHash } from 'node:crypto'
-import { BlockList } from 'node:net'
 import { networkInterfaces } from 'node:os'
 import { mdns } from '@libp2p/mdns'
 import { Key } from 'interface-datastore'
+import { addressScopes } from './nat.js'
 import { ADOPTED_NETWORK_KEY } from './service.js'
 import type { NodeConfig } from './config/types.js'
 import type { Caravela } from './service.js'
@@ -41,18 +41,9 @@ const LAN_JOIN_TIMEOUT = 10_000
 /** Addresses of one LAN peer tried, the non-loopback ones first. */
 const MAX_LAN_ADDRESSES = 4
 
-/** RFC 1918, IPv4 and IPv6 link-local, IPv6 unique-local: addresses of a local network. */
-const PRIVATE_NETWORKS = new BlockList()
-PRIVATE_NETWORKS.addSubnet('10.0.0.0', 8, 'ipv4')
-PRIVATE_NETWORKS.addSubnet('172.16.0.0', 12, 'ipv4')
-PRIVATE_NETWORKS.addSubnet('192.168.0.0', 16, 'ipv4')
-PRIVATE_NETWORKS.addSubnet('169.254.0.0', 16, 'ipv4')
-PRIVATE_NETWORKS.addSubnet('fc00::', 7, 'ipv6')
-PRIVATE_NETWORKS.addSubnet('fe80::', 10, 'ipv6')
-
 /**
  * Whether LAN discovery runs: `node.mdns` when set, else whether the peer listens on a private
- * address (a wildcard address listens on the host's: it counts when one of them is private).
+ * address (`addressScopes`: a wildcard address counts when one of the host's is private).
  * Loopback does not count: it carries no multicast, and peers of separate test networks on one
  * machine must not find each other.
  */
@@ -61,23 +52,7 @@ export function mdnsEnabled (node: Pick<NodeConfig, 'mdns' | 'listen'>, interfac
     return node.mdns
   }
 
-  const hostAddresses = Object.values(interfaces).flat().filter((info): info is NetworkInterfaceInfo => info != null && !info.internal)
-
-  return node.listen.some(address => {
-    const [, protocol, ip] = address.split('/')
-    const family = protocol === 'ip4' ? 'ipv4' : protocol === 'ip6' ? 'ipv6' : undefined
-
-    if (family == null || ip == null) {
-      return false
-    }
-
-    if (ip === '0.0.0.0' || ip === '::') {
-      // `::` takes IPv4 connections too
-      return hostAddresses.some(info => (ip === '::' || info.family === 'IPv4') && PRIVATE_NETWORKS.check(info.address, info.family === 'IPv4' ? 'ipv4' : 'ipv6'))
-    }
-
-    return PRIVATE_NETWORKS.check(ip, family)
-  })
+  return addressScopes(node.listen, interfaces).has('private')
 }
 
 /**

@@ -1,7 +1,8 @@
 /**
- * `caravelaDefaults`: the libp2p options of a Caravela peer — TCP, Noise, Yamux, identify, ping,
- * kad-dht on `/<prefix>/kad/1.0.0` in server mode and the Caravela service — built from one
- * configuration, for an application to edit and pass to `createLibp2p`.
+ * `caravelaDefaults`: the libp2p options of a Caravela peer — TCP and the circuit relay
+ * transport, Noise, Yamux, identify, ping, kad-dht on `/<prefix>/kad/1.0.0`, the NAT traversal
+ * services of `[nat]` (nat.ts) and the Caravela service — built from one configuration, for an
+ * application to edit and pass to `createLibp2p`.
  *
  * `createCaravelaNode`: a complete peer from those options, with its private key and peer store
  * kept in a data directory, so a restarted peer keeps its identity.
@@ -11,8 +12,9 @@ import { mkdir, stat } from 'node:fs/promises'
 import { join } from 'node:path'
 import { noise } from '@chainsafe/libp2p-noise'
 import { yamux } from '@chainsafe/libp2p-yamux'
+import { circuitRelayTransport } from '@libp2p/circuit-relay-v2'
 import { loadOrCreateSelfKey } from '@libp2p/config'
-import { identify } from '@libp2p/identify'
+import { identify, identifyPush } from '@libp2p/identify'
 import { ping } from '@libp2p/ping'
 import { preSharedKey } from '@libp2p/pnet'
 import { tcp } from '@libp2p/tcp'
@@ -23,11 +25,13 @@ import { defaultConfig, validateConfig } from './config/config.js'
 import { dhtProtocol } from './constants.js'
 import { DataDirInUseError, UnsafePermissionsError } from './errors.js'
 import { LanDiscovery, mdnsEnabled, mdnsServiceTag } from './mdns.js'
+import { natListen, natPlan, natServices, RELAY_STOP_STREAMS_PER_PEER } from './nat.js'
 import { checkNetworkKey, readNetworkKey } from './network-key.js'
 import { caravela, caravelaDHT } from './service.js'
 import type { CaravelaConfig } from './config/types.js'
+import type { NatServices } from './nat.js'
 import type { Caravela, CaravelaInit } from './service.js'
-import type { Identify } from '@libp2p/identify'
+import type { Identify, IdentifyPush } from '@libp2p/identify'
 import type { ComponentLogger, Libp2p, PrivateKey, ServiceMap } from '@libp2p/interface'
 import type { KadDHT } from '@libp2p/kad-dht'
 import type { Ping } from '@libp2p/ping'
@@ -40,10 +44,11 @@ export const MAX_REJOIN_PEERS = 5
 // a type, not an interface: libp2p's ServiceMap needs an index signature
 export type CaravelaServices = {
   identify: Identify
+  identifyPush?: IdentifyPush
   ping: Ping
   dht: KadDHT
   caravela: Caravela
-}
+} & NatServices
 
 /** A Caravela peer, with the services of `S` its application added. */
 export type CaravelaNode<S extends ServiceMap = Record<never, never>> = Libp2p<CaravelaServices & S>
@@ -58,10 +63,12 @@ export interface CaravelaDefaultsInit extends CaravelaInit {
 
 /**
  * The libp2p options of a Caravela peer, from one configuration (`init.config`, default
- * `defaultConfig()`): its listen and announce addresses, TCP, Noise, Yamux, the connection
- * manager's `allow` list, the network key's protector, and the services `identify`, `ping`, `dht`
- * (`caravelaDHT()` with the configuration's protocol prefix) and `caravela`. Edit them and pass
- * them to `createLibp2p`, as Helia's `libp2pDefaults()`:
+ * `defaultConfig()`): its listen and announce addresses (with `/p2p-circuit` when it reserves a
+ * relay slot), TCP and the circuit relay transport, Noise, Yamux, the connection manager's `allow`
+ * list, the network key's protector, and the services `identify`, `identifyPush`, `ping`, `dht`
+ * (`caravelaDHT()` with the configuration's protocol prefix), those of NAT traversal the
+ * configuration's `[nat]` runs (`relay`, `autoNAT`, `dcutr`, `upnp`: nat.ts) and `caravela`. Edit
+ * them and pass them to `createLibp2p`, as Helia's `libp2pDefaults()`:
  *
  * ```ts
  * const options = caravelaDefaults({ config, runtime: dockerRuntime() })
@@ -79,12 +86,16 @@ export function caravelaDefaults (init: CaravelaDefaultsInit = {}): Libp2pOption
     checkNetworkKey(networkKey)
   }
 
+  const nat = natPlan(config.nat, config.node)
+
   return {
     addresses: {
-      listen: [...config.node.listen],
+      listen: natListen(config.node.listen, nat),
       announce: [...config.node.announce]
     },
-    transports: [tcp()],
+    // every peer dials /p2p-circuit addresses: a supplier behind a NAT is reached through its relay
+    // (the stop streams a relay opens are counted by the transport's limit as well as its own)
+    transports: [tcp(), circuitRelayTransport({ maxOutboundStopStreams: RELAY_STOP_STREAMS_PER_PEER })],
     connectionEncrypters: [noise()],
     streamMuxers: [yamux()],
     ...(networkKey == null ? {} : { connectionProtector: preSharedKey({ psk: networkKey }) }),
@@ -95,11 +106,18 @@ export function caravelaDefaults (init: CaravelaDefaultsInit = {}): Libp2pOption
     },
     services: {
       identify: identify(),
+      // tells connected peers of new addresses: a relay slot's /p2p-circuit address comes after
+      // the connections to them, and traders hand out what their peer store holds
+      identifyPush: identifyPush(),
       // the connection monitor and kad-dht's routing table both ping: with ping's default of one
       // outbound stream, two pings at once fail and the monitor aborts the connection, cutting
       // a followed container's output
       ping: ping({ maxInboundStreams: 4, maxOutboundStreams: 4 }),
-      dht: caravelaDHT({ protocolPrefix: config.node.protocolPrefix }),
+      // a peer reached through a relay is a DHT client, so that no overlay walk goes through a
+      // relay (kad-dht does not run on limited connections); kad-dht's automatic mode makes it a
+      // server, and a trader, once it has a public address (UPnP, AutoNAT)
+      dht: caravelaDHT({ protocolPrefix: config.node.protocolPrefix, ...(nat.relay ? { clientMode: undefined } : {}) }),
+      ...natServices(nat, config.nat),
       caravela: caravela({ ...serviceInit, config })
     }
   }
@@ -128,7 +146,7 @@ export interface CreateCaravelaNodeInit<S extends ServiceMap = Record<never, nev
   /**
    * libp2p options merged over `caravelaDefaults()`: the application's own `services` join
    * Caravela's, and a service of the same name as one of Caravela's (`identify`, `ping`, `dht`,
-   * `caravela`) replaces it; `addresses` and `connectionManager` are merged key by key; any other
+   * `caravela`, ...) replaces it; `addresses` and `connectionManager` are merged key by key; any other
    * option given replaces Caravela's (`transports: [tcp(), webSockets()]`; for tests:
    * `{ connectionMonitor: { enabled: false } }`).
    */

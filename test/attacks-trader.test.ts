@@ -262,6 +262,11 @@ InProcess('address groups: hosts and subnets of IPv4, IPv6 and IPv4-mapped addre
   for (const unlimited of ['/ip4/10.9.8.7/tcp/1', '/ip6/fd12::1/tcp/1', '/ip4/192.0.2.7/tcp/1', '/dns4/example.com/tcp/1', '', undefined]) {
     assert.is(groups.groupOf(unlimited), undefined, String(unlimited))
   }
+  // a relayed connection counts per relayed peer (host) and per relay (subnet), not as the relay's host
+  const relayed = '/ip4/203.0.113.9/tcp/4001/p2p-circuit/p2p/12D3KooWGRUVh3h1n4u6GPgWn2Y4LZYNR9shuzzZcRSLSkEF1f3v'
+  assert.equal(groups.groupOf(relayed), { host: '203.0.113.9/p2p-circuit/p2p/12D3KooWGRUVh3h1n4u6GPgWn2Y4LZYNR9shuzzZcRSLSkEF1f3v', subnet: '203.0.113.9/p2p-circuit' })
+  assert.is.not(groups.groupOf(relayed)?.host, groups.groupOf(relayed.replace('GRUVh3', 'GRUVh4'))?.host, 'two peers through one relay have two hosts')
+  assert.is(groups.groupOf('/ip4/10.9.8.7/tcp/1/p2p-circuit/p2p/12D3KooWGRUVh3h1n4u6GPgWn2Y4LZYNR9shuzzZcRSLSkEF1f3v'), undefined, 'a relay on the allow list')
   for (const bad of ['10.0.0.0/8', '/ip4/10.0.0.0/ipcidr/33', '/ip4/10.0.0.1/tcp/1', '/dns4/example.com', '/ip6/::/ipcidr/x']) {
     assert.throws(() => new AddressGroups([bad]), /IP network|prefix length/, bad)
   }

@@ -113,6 +113,16 @@ test('defaults: the original\'s built-in defaults, but for the discovery backend
       diskQuota: undefined,
       imageCleanupInterval: 3_600_000,
       imageGracePeriod: 3_600_000
+    },
+    nat: {
+      relay: undefined,
+      relayServer: undefined,
+      relayMaxReservations: 32,
+      relayDataLimit: 4,
+      relayDurationLimit: 600_000,
+      holePunching: true,
+      autoNat: true,
+      upnp: undefined
     }
   })
   validateConfig(defaultConfig())
@@ -213,6 +223,16 @@ readOnlyRootfs = true
 diskQuota = "1g"
 imageCleanupInterval = "0"
 imageGracePeriod = "10m"
+
+[nat]
+relay = true
+relayServer = false
+relayMaxReservations = 4
+relayDataLimit = "1g"
+relayDurationLimit = "1h"
+holePunching = false
+autoNat = false
+upnp = true
 `)
 
   assert.equal(config, {
@@ -281,6 +301,16 @@ imageGracePeriod = "10m"
       diskQuota: 1024,
       imageCleanupInterval: 0,
       imageGracePeriod: 600_000
+    },
+    nat: {
+      relay: true,
+      relayServer: false,
+      relayMaxReservations: 4,
+      relayDataLimit: 1024,
+      relayDurationLimit: 3_600_000,
+      holePunching: false,
+      autoNat: false,
+      upnp: true
     }
   })
 })

@@ -166,6 +166,8 @@ Daemons('`caravela node --json` shows the peer id the daemon printed', async (ct
     const banner = ctx.daemons.find(daemon => daemon.dataDir === join(ctx.dir, name))?.stdout ?? ''
     assert.is(status.networkConfigDigest, networkConfigDigest(defaultConfig().network))
     assert.match(banner, `\nNetwork configuration: ${status.networkConfigDigest} (sha256, for --network-config)\n`)
+    // loopback peers neither reserve relay slots nor relay nor look for a router
+    assert.match(banner, '\nNAT traversal: hole punching, AutoNAT (--relay, --relay-server, --upnp for more)\n')
   }
 })
 
@@ -204,6 +206,7 @@ Daemons('a bad flag exits 2 with one line and no stack', async (ctx) => {
   await assertFailsWith(startDaemon(ctx, join(ctx.dir, 'bad-flag'), ['--memory', 'lots']), 2, /--memory/, 20_000)
   await assertFailsWith(startDaemon(ctx, join(ctx.dir, 'bad-flag'), ['--network-config', 'abc']), 2, /^caravela: error: --network-config: must be the sha256 digest .*64 hex digits.*got "abc"/, 20_000)
   await assertFailsWith(startDaemon(ctx, join(ctx.dir, 'bad-flag'), ['--network-config', 'g'.repeat(64)]), 2, /--network-config/, 20_000)
+  await assertFailsWith(startDaemon(ctx, join(ctx.dir, 'bad-flag'), ['--relay-server', '--no-relay-server']), 2, /^caravela: error: --relay-server and --no-relay-server contradict each other \(see --help\)$/m, 20_000)
 })
 
 Daemons('a daemon pinned to another configuration digest refuses to join, naming both, and exits 1', async (ctx) => {
@@ -283,6 +286,13 @@ Daemons('a runtimeCheckInterval out of bounds in the configuration file exits 1 
   await writeFile(configFile, '[node]\nruntimeCheckInterval = "0"\n')
   const daemon = startDaemon(ctx, join(ctx.dir, 'never-check'), ['--config', configFile])
   await assertFailsWith(daemon, 1, /^caravela: error: invalid configuration in \S+never-check\.toml: node\.runtimeCheckInterval: must be a duration from "1s" to "10m" \(the checks of the container engine cannot be turned off\), got "0s"$/m, 20_000)
+})
+
+Daemons('a bad [nat] key in the configuration file exits 1 naming it', async (ctx) => {
+  const configFile = join(ctx.dir, 'bad-nat.toml')
+  await writeFile(configFile, '[nat]\nrelayDataLimit = "0m"\n')
+  const daemon = startDaemon(ctx, join(ctx.dir, 'bad-nat'), ['--config', configFile])
+  await assertFailsWith(daemon, 1, /^caravela: error: invalid configuration in \S+bad-nat\.toml: nat\.relayDataLimit: /m, 20_000)
 })
 
 Daemons('a DOCKER_HOST other than a unix socket exits 2 with one line', async (ctx) => {

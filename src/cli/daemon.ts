@@ -16,6 +16,7 @@ import { InvalidConfigurationError } from '../errors.js'
 import { defaultDataDir, errorLine, EXIT_USAGE, formatOptions, isUsageError, UsageError } from './shared.js'
 import type { ApiServer } from '../api/server.js'
 import type { CaravelaConfig, ContainerNetwork } from '../config/types.js'
+import type { NatPlan } from '../nat.js'
 import type { CaravelaNode } from '../node.js'
 import type { RuntimeFactory } from '../service.js'
 import type { CliOption } from './shared.js'
@@ -53,6 +54,16 @@ const options = {
   allow: { type: 'string', multiple: true, value: 'multiaddr', description: 'Limit the peers of this IP network (e.g. /ip4/127.0.0.0/ipcidr/8) per peer only, not per host: connections, offers and requests (testnets on one machine; repeatable)' },
   mdns: { type: 'boolean', description: 'Find the peers of this network on the local network over mDNS, without --bootstrap (default: on when listening on a private address: 10/8, 172.16/12, 192.168/16, link-local, fc00::/7)' },
   'no-mdns': { type: 'boolean', description: 'Do not use mDNS (overrides [node] mdns)' },
+  relay: { type: 'boolean', description: 'Reserve a slot on a relay peer and announce its /p2p-circuit address, to be reachable behind a NAT (default: on when listening on private addresses only)' },
+  'no-relay': { type: 'boolean', description: 'Do not reserve a relay slot (overrides [nat] relay)' },
+  'relay-server': { type: 'boolean', description: 'Relay for peers behind NATs, within [nat] relayMaxReservations, relayDataLimit and relayDurationLimit (default: on when listening on or announcing a public address)' },
+  'no-relay-server': { type: 'boolean', description: 'Do not relay for others (overrides [nat] relayServer)' },
+  'hole-punching': { type: 'boolean', description: 'Turn relayed connections into direct ones with DCUtR hole punching (default: on)' },
+  'no-hole-punching': { type: 'boolean', description: 'Do not hole punch (overrides [nat] holePunching)' },
+  autonat: { type: 'boolean', description: 'Confirm this peer\'s addresses by asking peers to dial them back, and answer such asking (AutoNAT; default: on)' },
+  'no-autonat': { type: 'boolean', description: 'Do not run AutoNAT (overrides [nat] autoNat)' },
+  upnp: { type: 'boolean', description: 'Map the listen port on the home router over UPnP (default: on when listening on private addresses only)' },
+  'no-upnp': { type: 'boolean', description: 'Do not use UPnP (overrides [nat] upnp)' },
   help: { type: 'boolean', short: 'h', description: 'Show this help' }
 } satisfies Record<string, CliOption>
 
@@ -80,8 +91,27 @@ interface Flags {
   allow?: string[]
   mdns?: boolean
   'no-mdns'?: boolean
+  relay?: boolean
+  'no-relay'?: boolean
+  'relay-server'?: boolean
+  'no-relay-server'?: boolean
+  'hole-punching'?: boolean
+  'no-hole-punching'?: boolean
+  autonat?: boolean
+  'no-autonat'?: boolean
+  upnp?: boolean
+  'no-upnp'?: boolean
   help?: boolean
 }
+
+/** Each `--x`/`--no-x` pair of flags and the `[nat]` switch it sets. */
+const NAT_FLAGS = [
+  ['relay', 'relay'],
+  ['relay-server', 'relayServer'],
+  ['hole-punching', 'holePunching'],
+  ['autonat', 'autoNat'],
+  ['upnp', 'upnp']
+] as const satisfies ReadonlyArray<readonly [keyof Flags & keyof typeof options, keyof CaravelaConfig['nat']]>
 
 /** The flag that sets each `[node]` key, to report a bad value under the name the user typed. */
 const FLAG_OF_KEY: Record<string, keyof typeof options> = {
@@ -134,6 +164,7 @@ async function main (flags: Flags): Promise<void> {
   const { createCaravelaNode } = await import('../node.js')
   const { readNetworkKey } = await import('../network-key.js')
   const { mdnsEnabled } = await import('../mdns.js')
+  const { natPlan } = await import('../nat.js')
   const networkKey = config.networkKeyFile == null ? undefined : await readNetworkKey(config.networkKeyFile)
   const runtime = await runtimeFor(flags, config, dataDir)
   const node = await createCaravelaNode({ config, dataDir, runtime: runtime.make, networkKey })
@@ -153,7 +184,7 @@ async function main (flags: Flags): Promise<void> {
   }
 
   stopOnSignal(node, api)
-  process.stdout.write(banner(node, api, runtime.name, mdnsEnabled(config.node)))
+  process.stdout.write(banner(node, api, runtime.name, mdnsEnabled(config.node), natPlan))
 }
 
 /**
@@ -272,6 +303,19 @@ function applyFlags (config: CaravelaConfig, flags: Flags): void {
   }
 
   node.mdns = flags.mdns === true ? true : flags['no-mdns'] === true ? false : node.mdns
+
+  for (const [flag, key] of NAT_FLAGS) {
+    const on = flags[flag] === true
+    const off = flags[`no-${flag}`] === true
+
+    if (on && off) {
+      throw new UsageError(`--${flag} and --no-${flag} contradict each other`)
+    }
+
+    // the switches left undefined are decided from the addresses (natPlan)
+    const nat: Partial<Record<typeof key, boolean>> = config.nat
+    nat[key] = on ? true : off ? false : nat[key]
+  }
   node.cpus = flags.cpus == null ? node.cpus : parseNumber('cpus', flags.cpus)
   node.apiPort = flags['api-port'] == null ? node.apiPort : parseNumber('api-port', flags['api-port'])
 
@@ -322,7 +366,7 @@ function validateFlagged (config: CaravelaConfig, flags: Flags): void {
   }
 }
 
-function banner (node: CaravelaNode, api: ApiServer, runtime: string, mdns: boolean): string {
+function banner (node: CaravelaNode, api: ApiServer, runtime: string, mdns: boolean, natPlan: (nat: CaravelaConfig['nat'], node: CaravelaConfig['node']) => NatPlan): string {
   const peerId = node.peerId.toString()
   const addresses = node.getMultiaddrs()
     .map(address => address.toString())
@@ -335,8 +379,23 @@ function banner (node: CaravelaNode, api: ApiServer, runtime: string, mdns: bool
     `Runtime: ${runtime === 'none' ? 'none (this peer trades and places containers but runs none; start a Docker engine or pass --runtime)' : runtimeLine(runtime, node)}`,
     `Network configuration: ${networkConfigDigest(node.services.caravela.config.network)} (sha256, for --network-config)`,
     `LAN discovery: ${mdns ? 'mDNS (--no-mdns turns it off)' : 'off (--mdns turns it on)'}`,
+    `NAT traversal: ${natLine(natPlan(node.services.caravela.config.nat, node.services.caravela.config.node))}`,
     ''
   ].join('\n')
+}
+
+/** The parts of NAT traversal the peer runs, and the flags that turn the others on. */
+function natLine (plan: NatPlan): string {
+  const parts = [
+    [plan.relay, 'relay slot', '--relay'],
+    [plan.relayServer, 'relay server', '--relay-server'],
+    [plan.holePunching, 'hole punching', '--hole-punching'],
+    [plan.autoNat, 'AutoNAT', '--autonat'],
+    [plan.upnp, 'UPnP', '--upnp']
+  ] as const
+  const on = parts.filter(([running]) => running).map(([, name]) => name)
+  const off = parts.filter(([running]) => !running).map(([, , flag]) => flag)
+  return `${on.length === 0 ? 'none' : on.join(', ')}${off.length === 0 ? '' : ` (${off.join(', ')} for more)`}`
 }
 
 /** The runtime's name; when its engine does not answer, that the peer offers once it does. */

@@ -21,7 +21,7 @@ import { ResourceMap } from '../resources/resource-map.js'
 import { CPU_CLASS_NAMES } from '../types.js'
 import { formatDuration, parseDuration } from './duration.js'
 import { parseMemory } from './memory.js'
-import type { CaravelaConfig, ContainerNetwork, CpuClassPartition, CpuCoresPartition, DiscoveryBackend, MemoryPartition, NetworkConfig, NodeConfig, PartitionTree, SchedulingPolicy, SupplierConfig } from './types.js'
+import type { CaravelaConfig, ContainerNetwork, CpuClassPartition, CpuCoresPartition, DiscoveryBackend, MemoryPartition, NatConfig, NetworkConfig, NodeConfig, PartitionTree, SchedulingPolicy, SupplierConfig } from './types.js'
 
 export { formatDuration, parseDuration, parseMemory }
 
@@ -107,7 +107,32 @@ const SUPPLIER_KEYS = {
   imageGracePeriod: 'duration'
 } as const satisfies Record<keyof SupplierConfig, string>
 
+/** How each `NatConfig` key is read from TOML. */
+const NAT_KEYS = {
+  relay: 'boolean',
+  relayServer: 'boolean',
+  relayMaxReservations: 'number',
+  relayDataLimit: 'memory',
+  relayDurationLimit: 'duration',
+  holePunching: 'boolean',
+  autoNat: 'boolean',
+  upnp: 'boolean'
+} as const satisfies Record<keyof NatConfig, string>
+
 const CONTAINER_NETWORKS: readonly ContainerNetwork[] = ['bridge', 'none']
+
+/**
+ * A relay's limits, sized for Caravela's messages: requests and answers are a few KB and a launch
+ * at most 256 KiB, so 4 MB per relayed connection holds a launch and a long run of refreshes and
+ * status checks; a connection that reaches a limit is reset by the relay and dialled again on the
+ * next request. 32 slots of a volunteer's relay cost it little.
+ */
+export const DEFAULT_RELAY_MAX_RESERVATIONS = 32
+export const DEFAULT_RELAY_DATA_LIMIT = 4
+export const DEFAULT_RELAY_DURATION_LIMIT = 600_000
+const RELAY_MAX_RESERVATIONS_MAX = 1024
+const RELAY_DATA_LIMIT_MAX = 1024
+const RELAY_DURATION_LIMIT_BOUNDS = { min: 10_000, max: 24 * 3_600_000 } as const
 
 /**
  * Milliseconds between two checks of a peer's container engine (`node.runtimeCheckInterval`), and
@@ -175,7 +200,22 @@ export function defaultConfig (): CaravelaConfig {
       runtimeCheckInterval: DEFAULT_RUNTIME_CHECK_INTERVAL,
       mdns: undefined
     },
-    supplier: defaultSupplierConfig()
+    supplier: defaultSupplierConfig(),
+    nat: defaultNatConfig()
+  }
+}
+
+/** A fresh copy of the built-in NAT settings: each part on where it helps (`NatConfig`). */
+export function defaultNatConfig (): NatConfig {
+  return {
+    relay: undefined,
+    relayServer: undefined,
+    relayMaxReservations: DEFAULT_RELAY_MAX_RESERVATIONS,
+    relayDataLimit: DEFAULT_RELAY_DATA_LIMIT,
+    relayDurationLimit: DEFAULT_RELAY_DURATION_LIMIT,
+    holePunching: true,
+    autoNat: true,
+    upnp: undefined
   }
 }
 
@@ -217,13 +257,14 @@ export function parseConfigToml (text: string, source = 'configuration'): Carave
     throw new InvalidConfigurationError(source, `TOML syntax error${where}: ${reason}`)
   }
 
-  rejectUnknownKeys(document, ['network', 'node', 'supplier'], '')
+  rejectUnknownKeys(document, ['network', 'node', 'supplier', 'nat'], '')
   const networkKeyFile = takeKeyFile(document)
   const defaults = defaultConfig()
   const config: CaravelaConfig = {
     network: document.network === undefined ? defaults.network : readNetwork(document.network, defaults.network, true),
     node: document.node === undefined ? defaults.node : readNode(document.node, defaults.node),
-    supplier: document.supplier === undefined ? defaults.supplier : readSupplier(document.supplier, defaults.supplier)
+    supplier: document.supplier === undefined ? defaults.supplier : readSupplier(document.supplier, defaults.supplier),
+    nat: document.nat === undefined ? defaults.nat : readLocalTable(document.nat, 'nat', NAT_KEYS, defaults.nat)
   }
 
   if (networkKeyFile !== undefined) config.networkKeyFile = networkKeyFile
@@ -265,6 +306,7 @@ export function validateConfig (config: CaravelaConfig): void {
   validateNetwork(config.network)
   validateNode(config.node)
   validateSupplier(config.supplier)
+  validateNat(config.nat)
   validateJoinSettings(config)
 }
 
@@ -811,6 +853,28 @@ function validateSupplier (supplier: SupplierConfig): void {
 
   checkDuration(supplier.imageCleanupInterval, 'supplier.imageCleanupInterval', 0)
   checkDuration(supplier.imageGracePeriod, 'supplier.imageGracePeriod', 0)
+}
+
+function validateNat (nat: NatConfig): void {
+  if (!isPlainObject(nat)) {
+    throw new InvalidConfigurationError('nat', `must be a table (an object), got ${describe(nat)}`)
+  }
+
+  for (const key of ['relay', 'relayServer', 'upnp'] as const) {
+    if (nat[key] !== undefined) {
+      checkBoolean(nat[key], `nat.${key}`)
+    }
+  }
+
+  checkBoolean(nat.holePunching, 'nat.holePunching')
+  checkBoolean(nat.autoNat, 'nat.autoNat')
+  checkInteger(nat.relayMaxReservations, 'nat.relayMaxReservations', 1, RELAY_MAX_RESERVATIONS_MAX)
+  checkInteger(nat.relayDataLimit, 'nat.relayDataLimit', 1, RELAY_DATA_LIMIT_MAX)
+  const { min, max } = RELAY_DURATION_LIMIT_BOUNDS
+
+  if (!Number.isInteger(nat.relayDurationLimit) || nat.relayDurationLimit < min || nat.relayDurationLimit > max) {
+    throw new InvalidConfigurationError('nat.relayDurationLimit', `must be a duration from "${formatDuration(min)}" to "${formatDuration(max)}", got ${show(nat.relayDurationLimit)}`)
+  }
 }
 
 /** The pinned configuration digest and the network key file, the settings of who this peer joins. */

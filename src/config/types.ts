@@ -142,10 +142,47 @@ export interface SupplierConfig {
   imageGracePeriod: number
 }
 
+/**
+ * How this peer gets through NATs and firewalls (`[nat]`): libp2p's circuit relay v2, AutoNAT,
+ * DCUtR hole punching and UPnP port mapping. The defaults suit a volunteer peer: one behind a
+ * home router reserves a relay slot and maps its port, one with a public address relays for
+ * others (`docs/configuration.md`).
+ */
+export interface NatConfig {
+  /**
+   * Reserve a slot on a relay peer and announce the `/p2p-circuit` address it gives, so that
+   * peers that cannot dial this one reach it through the relay. Such a peer is a DHT client
+   * (never a trader) while it has no public address. Undefined: on when the peer listens on
+   * private addresses only (the rule of `node.mdns`), off for public and loopback addresses
+   */
+  relay?: boolean
+  /**
+   * Offer limited relay service to peers behind NATs. Undefined: on when the peer listens on or
+   * announces a public address (neither private nor loopback), off otherwise
+   */
+  relayServer?: boolean
+  /** relay slots this peer hands out at once, when it relays */
+  relayMaxReservations: number
+  /** MB one relayed connection may carry (both directions together) before the relay resets it */
+  relayDataLimit: number
+  /** milliseconds one relayed connection may stay open before the relay resets it */
+  relayDurationLimit: number
+  /** DCUtR: turn a relayed connection into a direct one by hole punching */
+  holePunching: boolean
+  /** AutoNAT: ask peers to dial this peer's addresses back, and answer their asking */
+  autoNat: boolean
+  /**
+   * Map the listen port on the home router over UPnP. Undefined: on when the peer listens on
+   * private addresses (as `relay`), off otherwise; a network without a UPnP router only logs
+   */
+  upnp?: boolean
+}
+
 export interface CaravelaConfig {
   network: NetworkConfig
   node: NodeConfig
   supplier: SupplierConfig
+  nat: NatConfig
   /**
    * The network key file of a closed network (`[network] keyFile` in TOML; `--network-key`
    * overrides it). This peer's own: it is no part of `NetworkConfig`, so it is never sent to a

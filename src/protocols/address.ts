@@ -7,6 +7,12 @@
  *
  * Addresses on an allow list (libp2p's own form, `/ip4/127.0.0.0/ipcidr/8`) are limited per peer
  * only: a testnet of many peers on one machine, or a lab behind one address, shares one host.
+ *
+ * A relayed connection's remote address is the relay's, with `/p2p-circuit/p2p/<peer>` after
+ * it: every peer reached through one relay would share the relay's host allowance. Its host is
+ * the circuit (relay and peer, so each relayed peer has its own allowance, as a peer id through a
+ * relay costs the relay a connection) and its subnet the relay (all the peers of one relay count
+ * as one site).
  */
 
 import { isIPv4, isIPv6 } from 'node:net'
@@ -15,6 +21,9 @@ import { isIPv4, isIPv6 } from 'node:net'
 export const HOST_PREFIX = { 4: 32, 6: 64 } as const
 /** Bits of the subnet an address is counted under: IPv4 /24, IPv6 /48. */
 export const SUBNET_PREFIX = { 4: 24, 6: 48 } as const
+
+/** What sets a relayed address apart: the relay's address before it, the relayed peer after it. */
+const CIRCUIT = '/p2p-circuit'
 
 /** An IP address: its family and bytes (4 or 16). */
 interface Ip {
@@ -51,13 +60,21 @@ export class AddressGroups {
    * address names no IP (in-process transports give made-up or no addresses) or is allowed.
    */
   groupOf (multiaddr: string | undefined): AddressGroup | undefined {
-    const ip = multiaddr == null ? undefined : ipOf(multiaddr)
+    const circuit = typeof multiaddr === 'string' ? multiaddr.indexOf(CIRCUIT) : -1
+    const ip = multiaddr == null ? undefined : ipOf(circuit === -1 ? multiaddr : multiaddr.slice(0, circuit))
 
     if (ip == null || this.allowed.some(network => contains(network, ip))) {
       return undefined
     }
 
-    return { host: prefixText(ip, HOST_PREFIX[ip.family]), subnet: prefixText(ip, SUBNET_PREFIX[ip.family]) }
+    const host = prefixText(ip, HOST_PREFIX[ip.family])
+
+    if (circuit !== -1) {
+      const relay = `${host}${CIRCUIT}`
+      return { host: `${relay}${multiaddr?.slice(circuit + CIRCUIT.length) ?? ''}`, subnet: relay }
+    }
+
+    return { host, subnet: prefixText(ip, SUBNET_PREFIX[ip.family]) }
   }
 }
 

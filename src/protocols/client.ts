@@ -2,6 +2,11 @@
  * The outbound side of the Caravela protocols: `CaravelaClient` over libp2p streams. Each call
  * opens a stream to the target peer, writes one request, half-closes, reads one response within
  * the size limit and maps a non-OK status to `RemoteRequestError`.
+ *
+ * The messages are small, so they also travel over a relayed connection (one with limits, to a
+ * peer behind a NAT), but only when no direct one is open: libp2p's dialler never reuses a
+ * limited connection, it dials again, so a relayed connection already open is used as it is
+ * rather than dialled anew for every request.
  */
 
 import { AbortError, InvalidParametersError, TimeoutError } from '@libp2p/interface'
@@ -93,8 +98,7 @@ export class Libp2pCaravelaClient extends MessageClient {
     const counters = this.metrics[name]
 
     await this.learnAddresses(peerId, to.multiaddrs, signal)
-    // optimistic protocol selection: the request travels with the protocol id, saving a round trip
-    const stream = await this.components.connectionManager.openStream(peerId, this.protocols[name], { signal, negotiateFully: false })
+    const stream = await this.openStream(peerId, this.protocols[name], signal)
 
     try {
       const maxDataLength = responseSizeLimit(name, this.limits)
@@ -148,7 +152,7 @@ export class Libp2pCaravelaClient extends MessageClient {
       }
 
       await this.learnAddresses(peerId, to.multiaddrs, signal)
-      stream = await this.components.connectionManager.openStream(peerId, this.logsProtocol, { signal, negotiateFully: false })
+      stream = await this.openStream(peerId, this.logsProtocol, signal)
       stream.maxReadBufferLength = LOGS_READ_BUFFER
       frames.attach(stream)
       stream.send(new Uint8ArrayList(Uint8Array.from(varint(bytes.byteLength)), bytes))
@@ -174,6 +178,22 @@ export class Libp2pCaravelaClient extends MessageClient {
     }
 
     return readChunks(stream, frames, options.signal, () => { options.signal?.removeEventListener('abort', stop) })
+  }
+
+  /**
+   * A stream of `protocol` to the peer: on a direct connection when one is open or can be
+   * dialled, else on the relayed connection open to it, else on a new relayed one.
+   */
+  private async openStream (peerId: PeerId, protocol: string, signal: AbortSignal): Promise<Stream> {
+    // optimistic protocol selection: the request travels with the protocol id, saving a round trip
+    const options = { signal, negotiateFully: false, runOnLimitedConnection: true }
+    const open = this.components.connectionManager.getConnections(peerId).filter(connection => connection.status === 'open')
+
+    if (open.length > 0 && open.every(connection => connection.limits != null)) {
+      return open[0].newStream(protocol, options)
+    }
+
+    return this.components.connectionManager.openStream(peerId, protocol, options)
   }
 
   /** Tell the peer store where a peer we are not connected to can be reached. */

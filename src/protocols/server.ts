@@ -57,6 +57,12 @@ export interface CaravelaProtocolServerInit {
   allow?: readonly string[]
 }
 
+/**
+ * Bytes of a relayed connection's data limit a containerLogs stream leaves for the requests and
+ * answers that share the connection: a few launches' worth.
+ */
+export const RELAY_RESERVE = 1024 * 1024
+
 /** Errors of a request's framing: the peer sent bytes, but not one frame within the limits. */
 const FRAMING_ERRORS = new Set([
   'InvalidDataLengthError', 'InvalidDataLengthLengthError', 'InvalidMessageLengthError', 'UnexpectedEOFError'
@@ -120,7 +126,9 @@ export class CaravelaProtocolServer implements Startable {
         await this.onStream(name, stream, connection)
       }, {
         maxInboundStreams: this.limits.maxInboundStreams,
-        maxOutboundStreams: this.limits.maxOutboundStreams
+        maxOutboundStreams: this.limits.maxOutboundStreams,
+        // requests and answers are small: they fit a relay's data limit (docs/nat.md)
+        runOnLimitedConnection: true
       })
     }
 
@@ -128,7 +136,9 @@ export class CaravelaProtocolServer implements Startable {
       await this.serveLogs(stream, connection)
     }, {
       maxInboundStreams: this.limits.maxInboundStreams,
-      maxOutboundStreams: this.limits.maxOutboundStreams
+      maxOutboundStreams: this.limits.maxOutboundStreams,
+      // over a relayed connection the output stops short of the relay's data limit (serveLogs)
+      runOnLimitedConnection: true
     })
   }
 
@@ -311,6 +321,11 @@ export class CaravelaProtocolServer implements Startable {
    * them (each write waits for the stream to drain, so a slow reader slows the container's reading,
    * not this peer's memory). At most `maxLogStreamsPerPeer` per peer; one without `follow` is cut
    * after `logsTimeout`; every one ends when its reader goes away or the server stops.
+   *
+   * Over a relayed connection (one with a data limit) the stream is reset before a chunk would
+   * leave less than `RELAY_RESERVE` bytes of the limit: the relay resets the whole connection at
+   * its limit, and with it the small requests that share it. The reader sees the output cut short
+   * and reads the rest once a direct connection is open (DCUtR) or over a new relayed one.
    */
   private async serveLogs (stream: Stream, connection: Connection): Promise<void> {
     const peer = connection.remotePeer.toString()
@@ -387,7 +402,14 @@ export class CaravelaProtocolServer implements Startable {
 
       for await (const { stream: name, data } of chunks) {
         for (let start = 0; start < data.byteLength; start += MAX_LOG_CHUNK) {
-          await lp.write(LOGS_CODEC.encodeChunk({ stream: name, data: data.subarray(start, start + MAX_LOG_CHUNK) }), { signal })
+          const chunk = LOGS_CODEC.encodeChunk({ stream: name, data: data.subarray(start, start + MAX_LOG_CHUNK) })
+          const left = connection.limits?.bytes
+
+          if (left != null && left < BigInt(chunk.byteLength + RELAY_RESERVE)) {
+            throw new Error('the output stops short of the data limit of the relayed connection')
+          }
+
+          await lp.write(chunk, { signal })
         }
 
         signal.throwIfAborted()
