@@ -5,15 +5,21 @@
  * A topology is made of namespaces only, so that the machine's own interfaces, routes and
  * iptables rules stay untouched:
  *
- * - the "internet": a namespace holding one bridge, subnet 10.231.0.0/24;
- * - a public host i: a namespace with one veth on the bridge, address 10.231.0.(10+i);
+ * - the "internet": a namespace holding one bridge, subnet 11.231.0.0/24;
+ * - a public host i: a namespace with one veth on the bridge, address 11.231.0.(10+i);
  * - a NATed host i: a namespace with address 10.231.(1+i).2 on a LAN of its own, whose default
- *   route is a router namespace: LAN address 10.231.(1+i).1, WAN address 10.231.0.(10+i) on the
+ *   route is a router namespace: LAN address 10.231.(1+i).1, WAN address 11.231.0.(10+i) on the
  *   bridge, masquerading what leaves through its WAN and dropping what comes in unsolicited.
+ *
+ * The internet's addresses are public ones (11.0.0.0/8 is a block no network of this machine
+ * uses), not private ones: libp2p treats private addresses as unreachable from the internet (its
+ * AutoNAT and DCUtR skip them, a peer on one reserves a relay slot), so the public hosts would not
+ * behave as public. Its traffic never leaves the topology's namespaces; with the host link, the
+ * root namespace routes this one /24 into the topology, nothing else.
  *
  * Each NAT has a LAN subnet of its own (not the same 192.168.1.0/24 everywhere as at home), so
  * that an address in a log names one host. Optionally (`hostLink`) one veth joins the root
- * namespace to the bridge with address 10.231.0.1: the only change to the root namespace, for
+ * namespace to the bridge with address 11.231.0.1: the only change to the root namespace, for
  * services running there that the hosts must reach (the Docker engine publishes container ports
  * on the root namespace's addresses). Only one topology at a time can have it.
  *
@@ -34,11 +40,17 @@ import type { AddressInfo } from 'node:net'
 
 /** Start of every name a topology makes. */
 export const NETNS_PREFIX = 'cvl-'
-/** `--allow` of peers in namespaces: every address of every topology, as 127.0.0.0/8 on loopback. */
-export const NETNS_ALLOW = '/ip4/10.231.0.0/ipcidr/16'
+/** First three bytes of the internet's addresses (a /24). */
+export const INTERNET_PREFIX = '11.231.0'
+/**
+ * `--allow` of peers in namespaces: every address of every topology, the internet's and the
+ * LANs', as 127.0.0.0/8 on loopback (the NATs' WAN addresses share the internet's /24, which a
+ * trader would otherwise count as one subnet).
+ */
+export const NETNS_ALLOW = [`/ip4/${INTERNET_PREFIX}.0/ipcidr/24`, '/ip4/10.231.0.0/ipcidr/16']
 /** Address of the root namespace on the internet bridge, with `hostLink`. */
-export const HOST_LINK_ADDRESS = '10.231.0.1'
-/** Most hosts of a topology: the last one has internet address 10.231.0.254. */
+export const HOST_LINK_ADDRESS = `${INTERNET_PREFIX}.1`
+/** Most hosts of a topology: the last one has internet address 11.231.0.254. */
 export const MAX_HOSTS = 245
 
 /** The compiled forwarder `forwardIntoNamespace` starts. */
@@ -212,7 +224,7 @@ export function createTopology (init: TopologyInit): Topology {
 
     for (let index = 0; index < total; index++) {
       const namespace = `${id}-p${index}`
-      const publicAddress = `10.231.0.${10 + index}`
+      const publicAddress = `${INTERNET_PREFIX}.${10 + index}`
       addNamespace(namespace)
 
       if (index < init.public) {

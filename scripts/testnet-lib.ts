@@ -52,6 +52,8 @@ export const DEFAULT_STOP_TIMEOUT = 15_000
  * rate per host), or a testnet of more than a few peers would refuse its own.
  */
 export const TESTNET_ALLOW = '/ip4/127.0.0.0/ipcidr/8'
+/** TCP port of every peer of a testnet in network namespaces (libp2p's usual one). */
+export const NETNS_PORT = 4001
 /** File marking a directory as a testnet's, so that only such a directory is ever wiped. */
 export const TESTNET_MARKER = '.caravela-testnet'
 
@@ -290,12 +292,16 @@ async function prepareDir (dir: string): Promise<void> {
 }
 
 function spawnPeer (dir: string, index: number, init: TestnetInit, host: NetnsHost | undefined, bootstrap?: string, append = false): ChildProcess {
-  const port = init.basePort == null || init.basePort === 0 ? 0 : init.basePort + index
+  // in a namespace of its own a peer has its address to itself: one port serves every peer, and a
+  // public peer announces its address as the operator of a public server would (libp2p would
+  // otherwise wait for AutoNAT to confirm it before announcing it)
+  const port = host != null ? NETNS_PORT : init.basePort == null || init.basePort === 0 ? 0 : init.basePort + index
   const args = [
     DAEMON_PATH,
     '--listen', `/ip4/${host?.address ?? '127.0.0.1'}/tcp/${port}`,
+    ...(host != null && !host.behindNat ? ['--announce', `/ip4/${host.address}/tcp/${port}`] : []),
     '--data-dir', join(dir, `peer-${index}`),
-    '--allow', host == null ? TESTNET_ALLOW : NETNS_ALLOW,
+    ...(host == null ? [TESTNET_ALLOW] : NETNS_ALLOW).flatMap(network => ['--allow', network]),
     ...(bootstrap == null ? [] : ['--bootstrap', bootstrap]),
     ...(init.protocolPrefix == null ? [] : ['--protocol-prefix', init.protocolPrefix]),
     ...(init.cpus == null ? [] : ['--cpus', String(init.cpus)]),

@@ -75,8 +75,8 @@ Topologies.after(async (ctx) => {
 Topologies('hosts 0 and 1 are public, 2 and 3 each behind a NAT of its own', async (ctx) => {
   const hosts = ctx.topology!.hosts
   assert.equal(hosts.map(host => host.behindNat), [false, false, true, true])
-  assert.equal(hosts.map(host => host.publicAddress), ['10.231.0.10', '10.231.0.11', '10.231.0.12', '10.231.0.13'])
-  assert.equal(hosts.map(host => host.address), ['10.231.0.10', '10.231.0.11', '10.231.3.2', '10.231.4.2'])
+  assert.equal(hosts.map(host => host.publicAddress), ['11.231.0.10', '11.231.0.11', '11.231.0.12', '11.231.0.13'])
+  assert.equal(hosts.map(host => host.address), ['11.231.0.10', '11.231.0.11', '10.231.3.2', '10.231.4.2'])
   assert.ok(hosts.every(host => host.namespace.startsWith(`${ctx.topology!.id}-`)), 'every namespace is named with the topology id')
 })
 

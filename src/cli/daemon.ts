@@ -374,7 +374,8 @@ function banner (node: CaravelaNode, api: ApiServer, runtime: string, mdns: bool
 
   return [
     `Caravela peer ${peerId} listening on:`,
-    ...addresses.map(address => `  ${address}`),
+    // libp2p announces a public address once AutoNAT confirmed that other peers reach it
+    ...(addresses.length > 0 ? addresses.map(address => `  ${address}`) : ['  (no address yet: a public one is announced once other peers confirm they reach it, or at once with --announce)']),
     `Control API: ${api.url}`,
     `Runtime: ${runtime === 'none' ? 'none (this peer trades and places containers but runs none; start a Docker engine or pass --runtime)' : runtimeLine(runtime, node)}`,
     `Network configuration: ${networkConfigDigest(node.services.caravela.config.network)} (sha256, for --network-config)`,
