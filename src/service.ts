@@ -272,6 +272,11 @@ export class CaravelaService implements Startable, Caravela {
       logger: this.components.logger,
       store: this.store,
       supplierPolicy: this.config.supplier,
+      keptExited: {
+        retention: this.config.supplier.exitedRetention,
+        perBuyer: this.config.supplier.exitedPerBuyer,
+        total: this.config.supplier.exitedTotal
+      },
       addressesOf: async peerId => this.announcedAddresses(peerId),
       allow: this.config.node.allow,
       runtimeCheckInterval: runtime == null ? undefined : this.init.runtimeCheckInterval ?? this.config.node.runtimeCheckInterval

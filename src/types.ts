@@ -438,6 +438,10 @@ export interface ContainerView {
   stack?: string
   /** its restart policy, when not `no` */
   restart?: RestartPolicy
+  /** of an exited container: its exit code, when known */
+  exitCode?: number
+  /** of an exited container: when this peer heard that it ended, in milliseconds since the epoch */
+  finishedAt?: number
   /** times the buyer re-placed it (the containers it replaced, one after the other) */
   restartCount?: number
   /** how it was placed: the containers of a co-located request are re-placed together */
@@ -446,7 +450,8 @@ export interface ContainerView {
   requestedPorts?: PortMapping[]
   /**
    * the container that replaced this one: this copy's supplier could not be reached when it was
-   * re-placed, so it is `stopping`, and stopped when its supplier answers again
+   * re-placed, so it is `stopping`, and stopped when its supplier answers again; or it exited, and
+   * is kept (not listed) while its supplier may keep its output, so that `logs` of its id still reads it
    */
   replacedBy?: string
   /** the container this one replaced */

@@ -190,4 +190,31 @@ Logs('`caravela logs -f` shows a container\'s output on another peer as it is wr
   assert.is(code, 0, `caravela logs -f ended with the container: ${errors}`)
 })
 
+Logs('`caravela logs` of a container that crashed: its supplier keeps it stopped, the buyer reads its output and `inspect` shows its exit; `stop` removes it', async (ctx) => {
+  const [buyer, supplier] = ctx.testnet?.peers ?? []
+  assert.ok(buyer != null && supplier != null, 'the testnet of the first test')
+  const placed = await caravela('run', '--json', '--data-dir', buyer.dataDir, '--cpus', '1', '--memory', '64m', IMAGE, 'sh', '-c', 'echo boom; echo oops >&2; sleep 1; exit 3')
+  assert.is(placed.code, 0, `caravela run: ${placed.stderr}`)
+  const { containerId }: ContainerStatus = JSON.parse(placed.stdout)
+  const inspect = async (): Promise<ContainerInspect> => JSON.parse((await caravela('inspect', '--data-dir', buyer.dataDir, containerId)).stdout)
+
+  let view: ContainerInspect | undefined
+  await waitFor(async () => (view = await inspect()).state === 'exited (3)', { timeout: 30_000, interval: 500, message: () => `the buyer hears of the exit: ${JSON.stringify(view)}` })
+  assert.is(view?.exitCode, 3)
+  assert.type(view?.finishedAt, 'number')
+  assert.equal(view?.remote, { containerId, state: 'exited', exitCode: 3 })
+
+  const logs = await caravela('logs', '--data-dir', buyer.dataDir, containerId.slice(0, 12))
+  assert.is(logs.code, 0, logs.stderr)
+  assert.is(logs.stdout, 'boom\n')
+  assert.match(logs.stderr, /oops/)
+  const kept = await engine('GET', `/containers/${containerId}/json`)
+  assert.is(kept.status, 200, 'the engine keeps the stopped container')
+  assert.is(kept.body.State.Status, 'exited')
+
+  const stopped = await caravela('stop', '--data-dir', buyer.dataDir, containerId)
+  assert.is(stopped.code, 0, stopped.stderr)
+  await waitFor(async () => (await engine('GET', `/containers/${containerId}/json`)).status === 404, { timeout: 10_000, message: () => 'stop removes the kept container' })
+})
+
 Logs.run()

@@ -6,19 +6,20 @@
 
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
+import { DEFAULT_KEPT_EXITED } from '../src/roles/containers-manager.js'
 import { demuxDockerLogs } from '../src/runtime/docker-runtime.js'
-import { container, createRolesNetwork, rejection } from './fixtures/roles-network.js'
-import type { LogChunk } from '../src/types.js'
+import { container, createRolesNetwork, rejection, until } from './fixtures/roles-network.js'
+import type { LogChunk, RestartPolicy } from '../src/types.js'
 import type { RolesNetwork, RolesPeer } from './fixtures/roles-network.js'
 
 /**
  * A buyer with nothing to offer (peer 0), so that its container runs on another peer; `now` is
  * the runtimes' clock of output.
  */
-async function placed (now?: () => number): Promise<{ net: RolesNetwork, buyer: RolesPeer, supplier: RolesPeer, stranger: RolesPeer, id: string }> {
+async function placed (now?: () => number, restart?: RestartPolicy): Promise<{ net: RolesNetwork, buyer: RolesPeer, supplier: RolesPeer, stranger: RolesPeer, id: string }> {
   const net = await createRolesNetwork({ size: 4, runtime: i => i === 0 ? { cpus: 0, memory: 0 } : { cpus: 2, memory: 2048, now } })
   const buyer = net.peers[0]
-  const [status] = await buyer.roles.run([container({ cpus: 1, memory: 256 }, { name: 'ticker' })])
+  const [status] = await buyer.roles.run([container({ cpus: 1, memory: 256 }, { name: 'ticker', ...(restart == null ? {} : { restart }) })])
   const supplier = net.byId(status.supplier.peerId)
   const stranger = net.peers.find(p => p !== buyer && p !== supplier) as RolesPeer
   assert.is.not(supplier, buyer)
@@ -129,6 +130,81 @@ test('inspect: the record of a placed container and its supplier\'s word on it; 
   const lost = await buyer.roles.inspect(id)
   assert.is(lost.remote, undefined)
   assert.match(lost.remoteError ?? '', /unreachable/)
+  await net.stop()
+})
+
+test('logs of a container that crashed: its supplier keeps it stopped with its output, frees its resources, and removes it once the retention is up', async () => {
+  const { net, buyer, supplier, id } = await placed()
+  const free = supplier.roles.offers().supplying.max
+  supplier.runtime.write(id, 'stderr', 'panic: out of cheese\n')
+  supplier.runtime.kill(id, 2)
+  await net.clock.settle()
+
+  assert.equal(supplier.roles.offers().supplying.available, free, 'its CPU and memory are free at its exit')
+  assert.equal(supplier.roles.hosted(), [])
+  assert.is(text(await all(await buyer.roles.logs(id)), 'stderr'), 'panic: out of cheese\n')
+  // following an exited container's output reads what it wrote and ends
+  assert.is(text(await all(await buyer.roles.logs(id, { follow: true })), 'stderr'), 'panic: out of cheese\n')
+
+  const inspected = await buyer.roles.inspect(id)
+  assert.equal([inspected.state, inspected.exitCode, inspected.finishedAt], ['exited (2)', 2, net.clock.now()])
+  assert.equal(inspected.remote, { containerId: id, state: 'exited', exitCode: 2 })
+
+  // only its buyer reads it
+  const stranger = net.network.client(net.peers.find(p => p !== buyer && p !== supplier)?.peer.peerId as string)
+  assert.is((await rejection(stranger.containerLogs(supplier.peer.node, id))).status, 'REFUSED')
+
+  await net.clock.advance(DEFAULT_KEPT_EXITED.retention)
+  assert.equal(supplier.runtime.list(), [])
+  assert.is((await rejection(buyer.roles.logs(id))).status, 'NOT_FOUND')
+  await net.stop()
+})
+
+test('kept exited containers are bounded per buyer and in total, the oldest going first', async () => {
+  // peer 1 hosts; peers 0 and 2 place
+  const net = await createRolesNetwork({
+    size: 3,
+    runtime: i => i === 1 ? { cpus: 4, memory: 4096 } : { cpus: 0, memory: 0 },
+    keptExited: { retention: 3_600_000, perBuyer: 2, total: 3 }
+  })
+  const [first, supplier, second] = net.peers
+  const crash = async (buyer: RolesPeer, name: string): Promise<string> => {
+    const [status] = await buyer.roles.run([container({ cpus: 1, memory: 256 }, { name })])
+    assert.is(status.supplier.peerId, supplier.peer.peerId)
+    supplier.runtime.write(status.containerId, 'stdout', `${name}\n`)
+    supplier.runtime.kill(status.containerId, 1)
+    await net.clock.settle()
+    return status.containerId
+  }
+  const kept = (): string[] => supplier.runtime.list().map(c => c.config.name)
+
+  const a = [await crash(first, 'a1'), await crash(first, 'a2'), await crash(first, 'a3')]
+  assert.equal(kept(), ['a2', 'a3'], 'a buyer evicts its own oldest')
+  assert.is((await rejection(first.roles.logs(a[0]))).status, 'NOT_FOUND')
+  assert.is(text(await all(await first.roles.logs(a[2]))), 'a3\n')
+
+  await crash(second, 'b1')
+  await crash(second, 'b2')
+  assert.equal(kept(), ['a3', 'b1', 'b2'], 'the oldest of all goes beyond the total')
+  await net.stop()
+})
+
+test('restart: the exited copy a restart replaced is not listed, but its logs and exit code stay readable by its old id', async () => {
+  const { net, buyer, supplier, id } = await placed(undefined, { name: 'on-failure' })
+  supplier.runtime.write(id, 'stdout', 'first life\n')
+  supplier.runtime.kill(id, 1)
+  const replaced = await until(net, () => buyer.roles.ps().some(c => c.replaces === id && c.state === 'running'), 30_000)
+  assert.ok(replaced != null, `placed again: ${JSON.stringify(buyer.roles.ps().map(c => c.state))}`)
+
+  assert.equal(buyer.roles.ps().map(c => c.replaces), [id], 'ps lists the new copy only')
+  assert.is(text(await all(await buyer.roles.logs(id))), 'first life\n')
+  const old = await buyer.roles.inspect(id)
+  assert.equal([old.state, old.exitCode, old.replacedBy], ['exited (1)', 1, buyer.roles.ps()[0].containerId])
+
+  // the buyer forgets the old copy once its supplier no longer keeps it
+  await net.clock.advance(DEFAULT_KEPT_EXITED.retention)
+  await net.clock.advance(net.config.statusInterval)
+  assert.is((await rejection(buyer.roles.logs(id))).name, 'ContainerNotPlacedError')
   await net.stop()
 })
 

@@ -11,7 +11,7 @@ import { AddressGroups } from '../protocols/address.js'
 import { pointOf } from '../resources/resource-map.js'
 import { MemoryStore } from '../store/store.js'
 import { Buyer } from './buyer.js'
-import { ContainersManager } from './containers-manager.js'
+import { ContainersManager, DEFAULT_KEPT_EXITED } from './containers-manager.js'
 import { UnsupportedBackendError } from './errors.js'
 import { LaunchPolicy } from './launch-policy.js'
 import { Ledger } from './ledger.js'
@@ -33,7 +33,7 @@ import type {
   ContainerView, LogChunk, LogsOptions, NodeRef, Offer, OffersView, Overlay, PlaceOptions, RemoteContainerState, Resources, RuntimeHealthState, StopOptions, StopResult, StopTarget
 } from '../types.js'
 import type { RunOptions } from './buyer.js'
-import type { HostedContainer } from './containers-manager.js'
+import type { HostedContainer, KeptExited } from './containers-manager.js'
 import type { LaunchPolicyConfig } from './launch-policy.js'
 import type { RoleHandlers } from './loopback-client.js'
 import type { RandomSource } from './random.js'
@@ -77,6 +77,13 @@ export interface PeerRolesInit {
    * @default the built-in supplier policy (`defaultSupplierConfig`)
    */
   supplierPolicy?: LaunchPolicyConfig
+  /**
+   * What this peer keeps of the containers it ran that exited, for their buyers' `logs`; the
+   * retention also bounds how long it lists, as a buyer, the exited copies its restarts replaced.
+   *
+   * @default DEFAULT_KEPT_EXITED
+   */
+  keptExited?: KeptExited
   /**
    * Where the ledger of the containers this peer runs and placed lives: a peer's datastore
    * (`DatastoreStore`), so that a restart loses nothing.
@@ -173,6 +180,7 @@ export class PeerRoles {
     const client = this.client = new LoopbackClient(init.client, self, this.handlers)
     const ledger = new Ledger(init.store ?? new MemoryStore(), logger.forComponent('caravela:ledger'))
     const common = { self, overlay, client, clock, config, resourceMap, random: init.random ?? cryptoRandom }
+    const keptExited = init.keptExited ?? DEFAULT_KEPT_EXITED
 
     this.supplier = new Supplier({
       ...common,
@@ -211,7 +219,8 @@ export class PeerRoles {
       onContainerExit: init.onContainerExit,
       // a buyer asks about what it placed right after the launch: twice its patience is ample
       claimTimeout: () => 2 * config().launchTimeout,
-      policy: init.supplierPolicy == null ? undefined : new LaunchPolicy(init.supplierPolicy)
+      policy: init.supplierPolicy == null ? undefined : new LaunchPolicy(init.supplierPolicy),
+      keptExited: () => keptExited
     })
     this.trader = new Trader({
       ...common,
@@ -237,7 +246,8 @@ export class PeerRoles {
       log: logger.forComponent('caravela:user'),
       statusInterval: () => config().statusInterval,
       replace: async (containers, avoid) => this.buyer.run(containers, { avoid }),
-      onReplaced: init.onContainerReplaced
+      onReplaced: init.onContainerReplaced,
+      replacedRetention: () => keptExited.retention
     })
     handlers.supplier = this.supplier
     handlers.containers = this.containers
