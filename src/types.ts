@@ -280,6 +280,11 @@ export type LogStreamName = 'stdout' | 'stderr'
 export interface LogChunk {
   stream: LogStreamName
   data: Uint8Array
+  /**
+   * when the container wrote it, in ms since the epoch, when its runtime says: a follow that
+   * resumes after a dropped stream asks from the last time it got and skips what it already had
+   */
+  time?: number
 }
 
 /** What part of a container's output to read, as `docker logs`. */

@@ -6,10 +6,14 @@
 
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
+import { RemoteRequestError } from '../src/errors.js'
+import { LOGS_CODEC } from '../src/protocols/codec.js'
 import { DEFAULT_KEPT_EXITED } from '../src/roles/containers-manager.js'
-import { demuxDockerLogs } from '../src/runtime/docker-runtime.js'
+import { LOGS_RESUME_ATTEMPTS, LOGS_RESUME_BACKOFF, resumingLogs } from '../src/roles/logs-follow.js'
+import { demuxDockerLogs, timestamped } from '../src/runtime/docker-runtime.js'
+import { ManualClock } from './fixtures/fake-clock.js'
 import { container, createRolesNetwork, rejection, until } from './fixtures/roles-network.js'
-import type { LogChunk, RestartPolicy } from '../src/types.js'
+import type { LogChunk, LogsOptions, RestartPolicy } from '../src/types.js'
 import type { RolesNetwork, RolesPeer } from './fixtures/roles-network.js'
 
 /**
@@ -208,6 +212,130 @@ test('restart: the exited copy a restart replaced is not listed, but its logs an
   await net.stop()
 })
 
+test('logs -f resumes after its stream drops: from the last time it delivered, without duplicates or gaps', async () => {
+  let now = 1_000
+  const { net, buyer, supplier, id } = await placed(() => now)
+  const seen: string[] = []
+  const following = (async () => {
+    for await (const chunk of await buyer.roles.logs(id, { follow: true })) {
+      seen.push(new TextDecoder().decode(chunk.data))
+    }
+  })()
+  supplier.runtime.write(id, 'stdout', 'a\nb\n')
+  await waitUntil(() => seen.length === 2)
+
+  // the connection drops; meanwhile the container writes, in the same millisecond as before and later
+  net.network.kill(supplier.peer.peerId)
+  await net.clock.settle()
+  supplier.runtime.write(id, 'stdout', 'c\n')
+  now = 2_000
+  supplier.runtime.write(id, 'stderr', 'd\n')
+  net.network.revive(supplier.peer.peerId)
+  await net.clock.advance(LOGS_RESUME_BACKOFF)
+  await waitUntil(() => seen.length === 4)
+
+  supplier.runtime.write(id, 'stdout', 'e\n')
+  await waitUntil(() => seen.length === 5)
+  supplier.runtime.kill(id, 0)
+  await following
+  assert.equal(seen, ['a\n', 'b\n', 'c\n', 'd\n', 'e\n'])
+  await net.stop()
+})
+
+test('logs -f: a container that ends while the stream is down is read to its end once the supplier answers again', async () => {
+  const { net, buyer, supplier, id } = await placed()
+  const seen: string[] = []
+  const following = (async () => {
+    for await (const chunk of await buyer.roles.logs(id, { follow: true })) {
+      seen.push(new TextDecoder().decode(chunk.data))
+    }
+  })()
+  supplier.runtime.write(id, 'stdout', 'before\n')
+  await waitUntil(() => seen.length === 1)
+  net.network.kill(supplier.peer.peerId)
+  await net.clock.settle()
+  supplier.runtime.write(id, 'stdout', 'last words\n')
+  supplier.runtime.kill(id, 1)
+  // the first attempt finds it unreachable; the second reads the rest
+  await net.clock.advance(LOGS_RESUME_BACKOFF)
+  net.network.revive(supplier.peer.peerId)
+  await net.clock.advance(2 * LOGS_RESUME_BACKOFF)
+  await following
+  assert.equal(seen, ['before\n', 'last words\n'])
+  await net.stop()
+})
+
+test('logs -f: a supplier gone for good ends the follow after a bounded number of attempts, saying so', async () => {
+  const { net, buyer, supplier, id } = await placed()
+  const following = (async () => {
+    for await (const chunk of await buyer.roles.logs(id, { follow: true })) {
+      assert.ok(chunk)
+    }
+  })()
+  const failed = rejection(following)
+  await net.clock.settle()
+  net.network.kill(supplier.peer.peerId)
+  await net.clock.advance(LOGS_RESUME_BACKOFF * 2 ** LOGS_RESUME_ATTEMPTS)
+  const err = await failed
+  assert.is(err.name, 'LogsInterruptedError')
+  assert.match(err.message, new RegExp(`could not be reached again after ${LOGS_RESUME_ATTEMPTS} attempts`))
+  await net.stop()
+})
+
+test('resumingLogs: a supplier that no longer has the container ends the follow; a busy one is asked again; the reader\'s signal ends it at once', async () => {
+  const log = Object.assign(() => {}, { error: () => {}, trace: () => {}, enabled: false }) as any
+  const init = { clock: new ManualClock(), log, containerId: 'c1', supplier: 'p1', ended: async () => true }
+  const broken = (chunks: LogChunk[]): AsyncIterable<LogChunk> => (async function * () {
+    yield * chunks
+    throw new Error('connection reset')
+  })()
+  const line = (data: string, time?: number): LogChunk => ({ stream: 'stdout', data: new TextEncoder().encode(data), ...(time == null ? {} : { time }) })
+
+  // busy, then gone
+  const asked: LogsOptions[] = []
+  const answers = [new RemoteRequestError('RATE_LIMITED', 'slow down'), new RemoteRequestError('NOT_FOUND', 'no container c1 runs or is kept here')]
+  const gone = resumingLogs(broken([line('x\n', 5)]), async options => { asked.push(options); throw answers.shift() }, { follow: true }, init)
+  const seen: string[] = []
+  const reading = (async () => { for await (const c of gone) seen.push(new TextDecoder().decode(c.data)) })()
+  const err = rejection(reading)
+  await init.clock.advance(10 * LOGS_RESUME_BACKOFF)
+  assert.is((await err).name, 'LogsInterruptedError')
+  assert.match((await err).message, /container c1 is gone from its supplier p1/)
+  assert.equal(seen, ['x\n'])
+  assert.equal(asked.map(o => [o.since, o.follow]), [[5, true], [5, true]], 'asked again from the last time delivered')
+
+  // output without times resumes with new output only
+  const untimed: LogsOptions[] = []
+  const resumed = resumingLogs(broken([line('y\n')]), async options => { untimed.push(options); return (async function * () { yield line('z\n') })() }, { follow: true, tail: 10 }, init)
+  const got: string[] = []
+  const reading2 = (async () => { for await (const c of resumed) got.push(new TextDecoder().decode(c.data)) })()
+  await init.clock.advance(LOGS_RESUME_BACKOFF)
+  await reading2
+  assert.equal(got, ['y\n', 'z\n'])
+  assert.equal(untimed.map(o => o.tail), [0])
+
+  // a stream that ends while its container runs (the connection went away quietly) is opened again
+  let running = true
+  const quiet = resumingLogs((async function * () { yield line('p\n', 7) })(), async () => (async function * () {
+    yield line('p\n', 7)
+    yield line('q\n', 8)
+    running = false
+  })(), { follow: true }, { ...init, ended: async () => !running })
+  const got2: string[] = []
+  const reading4 = (async () => { for await (const c of quiet) got2.push(new TextDecoder().decode(c.data)) })()
+  await init.clock.advance(LOGS_RESUME_BACKOFF)
+  await reading4
+  assert.equal(got2, ['p\n', 'q\n'])
+
+  // the reader goes away while a new opening waits
+  const controller = new AbortController()
+  const aborted = resumingLogs(broken([]), async () => { throw new Error('unreachable') }, { follow: true, signal: controller.signal }, init)
+  const reading3 = rejection((async () => { for await (const c of aborted) assert.ok(c) })())
+  await init.clock.settle()
+  controller.abort()
+  assert.is((await reading3).name, 'AbortError')
+})
+
 test('demuxDockerLogs: Docker\'s frames, split anywhere across chunks, become stdout and stderr chunks; empty frames none', async () => {
   const frame = (stream: number, text: string): Buffer => {
     const payload = Buffer.from(text)
@@ -223,6 +351,22 @@ test('demuxDockerLogs: Docker\'s frames, split anywhere across chunks, become st
     const chunks = await all(demuxDockerLogs(pieces))
     assert.equal(chunks.map(c => `${c.stream}:${new TextDecoder().decode(c.data)}`), ['stdout:out 1\n', 'stderr:err 1\n', 'stdout:out 2\n'], `pieces of ${cut}`)
   }
+})
+
+test('timestamped: the engine\'s leading time of each line becomes the chunk\'s time; the codec carries it', async () => {
+  const line = (text: string): LogChunk => ({ stream: 'stdout', data: new TextEncoder().encode(text) })
+  const chunks = await all(timestamped((async function * () {
+    yield line('2026-01-02T03:04:05.123456789Z hello\n')
+    yield line('2026-01-02T03:04:05Z bye\n')
+    yield line('no time here\n')
+  })()))
+  assert.equal(chunks.map(c => [new TextDecoder().decode(c.data), c.time]), [
+    ['hello\n', Date.UTC(2026, 0, 2, 3, 4, 5, 123)],
+    ['bye\n', Date.UTC(2026, 0, 2, 3, 4, 5)],
+    ['no time here\n', undefined]
+  ])
+  assert.equal(LOGS_CODEC.decodeChunk(LOGS_CODEC.encodeChunk(chunks[0])), chunks[0])
+  assert.equal(LOGS_CODEC.decodeChunk(LOGS_CODEC.encodeChunk(chunks[2])), chunks[2])
 })
 
 /** Wait for a condition that in-process messages make true within a few turns of the event loop. */

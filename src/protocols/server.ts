@@ -393,9 +393,9 @@ export class CaravelaProtocolServer implements Startable {
       this.metrics.logStreams.opened++
       await send(LOGS_CODEC.encodeResponse({ status: 'OK', result: undefined }))
 
-      for await (const { stream: name, data } of chunks) {
+      for await (const { stream: name, data, time } of chunks) {
         for (let start = 0; start < data.byteLength; start += MAX_LOG_CHUNK) {
-          await send(LOGS_CODEC.encodeChunk({ stream: name, data: data.subarray(start, start + MAX_LOG_CHUNK) }))
+          await send(LOGS_CODEC.encodeChunk({ stream: name, data: data.subarray(start, start + MAX_LOG_CHUNK), time }))
         }
 
         signal.throwIfAborted()

@@ -15,6 +15,7 @@ import { ContainersManager, DEFAULT_KEPT_EXITED } from './containers-manager.js'
 import { UnsupportedBackendError } from './errors.js'
 import { LaunchPolicy } from './launch-policy.js'
 import { Ledger } from './ledger.js'
+import { resumingLogs } from './logs-follow.js'
 import { LoopbackClient } from './loopback-client.js'
 import { cryptoRandom } from './random.js'
 import { Reputation } from './reputation.js'
@@ -166,6 +167,8 @@ export class PeerRoles {
   private readonly createdAt: number
   private unsubscribeExits?: () => void
   private running = false
+  /** the wait between the openings of a followed output that broke off */
+  private readonly clock: Clock
 
   constructor (init: PeerRolesInit) {
     const { self, selfKey, overlay, clock, config, resourceMap, logger, runtime } = init
@@ -174,6 +177,7 @@ export class PeerRoles {
     this.capacity = init.capacity
     this.logger = logger
     this.createdAt = clock.now()
+    this.clock = clock
 
     const handlers = new PeerHandlers(config)
     this.handlers = handlers
@@ -380,14 +384,26 @@ export class PeerRoles {
 
   /**
    * The output of a container this peer placed, by full or unique short id, streamed from its
-   * supplier (`LogsOptions`).
+   * supplier (`LogsOptions`). A follow whose stream breaks off is opened again (`resumingLogs`).
    *
    * @throws {ContainerNotPlacedError} when the id names no container this peer placed
    * @throws {RemoteRequestError} when its supplier refuses (e.g. NOT_FOUND: the container is gone)
    */
   async logs (id: string, options: LogsOptions = {}): Promise<AsyncIterable<LogChunk>> {
-    const container = this.users.find(id)
-    return this.client.containerLogs(container.supplier, container.containerId, options)
+    const { supplier, containerId } = this.users.find(id)
+    const open = async (asked: LogsOptions): Promise<AsyncIterable<LogChunk>> => this.client.containerLogs(supplier, containerId, asked)
+    const first = await open(options)
+
+    if (options.follow !== true) {
+      return first
+    }
+
+    const ended = async ({ signal }: LogsOptions): Promise<boolean> => {
+      const [remote] = await this.client.containerStatus(supplier, [containerId], { signal })
+      return remote?.state !== 'running'
+    }
+
+    return resumingLogs(first, open, options, { clock: this.clock, log: this.logger.forComponent('caravela:logs'), containerId, supplier: supplier.peerId, ended })
   }
 
   /**
