@@ -384,6 +384,8 @@ export class CaravelaService implements Startable, Caravela {
       const selfQuery = this.waitForSelfQuery()
 
       try {
+        // a peer refused before is asked again: its configuration may have changed
+        overlay.readmit(peerIdFromString(peerId))
         await overlay.join([address], { signal })
         const network = await this.client.obtainConfiguration({ peerId, multiaddrs: [address] }, { signal })
 
@@ -398,6 +400,10 @@ export class CaravelaService implements Startable, Caravela {
         await this.startRoles()
         return
       } catch (err: any) {
+        if (err.name === IncompatibleNetworkError.name) {
+          await this.refuse(peerId)
+        }
+
         if ((mode === 'adopt' && err.name === IncompatibleNetworkError.name) || options.signal?.aborted === true) {
           throw err
         }
@@ -607,6 +613,21 @@ export class CaravelaService implements Startable, Caravela {
     await this.store.put(ADOPTED_NETWORK_KEY, networkConfigToJson(config))
     this.config = { ...this.config, network: config }
     this.resourceMap = map
+  }
+
+  /**
+   * A peer refused for its network configuration: connected to join, it is hung up on and kept out
+   * of the routing table, so that two networks on one LAN (mDNS) do not mix their DHTs.
+   */
+  private async refuse (peerId: string): Promise<void> {
+    const peer = peerIdFromString(peerId)
+
+    try {
+      await this.requireOverlay().exclude(peer)
+      await this.components.connectionManager.closeConnections(peer)
+    } catch (err: any) {
+      this.log.error('could not hang up on %s, a peer of another network - %e', peerId, err)
+    }
   }
 
   /**
