@@ -566,10 +566,11 @@ export class ContainersManager {
       return false
     }
 
-    const kept = (this.kept ??= new Map())
-    kept.set(record.containerId, record)
+    const id = record.containerId as string
+    const kept = (this.kept ??= new Map<string, HostedRecord>())
+    kept.set(id, record)
     const own = [...kept.values()].filter(r => r.buyer === record.buyer)
-    const evicted = [...own.slice(0, Math.max(0, own.length - perBuyer))]
+    const evicted = own.slice(0, Math.max(0, own.length - perBuyer))
     const others = [...kept.values()].filter(r => !evicted.includes(r))
     evicted.push(...others.slice(0, Math.max(0, others.length - total)))
 
@@ -579,7 +580,7 @@ export class ContainersManager {
     }
 
     this.armKept()
-    return kept.has(record.containerId)
+    return kept.has(id)
   }
 
   /** A kept exited container no longer kept: out of the runtime, and forgotten once its buyer was told. */
