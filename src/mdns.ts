@@ -11,7 +11,8 @@
  * peer remembered) first listens for a few seconds and joins the network of the first LAN peer
  * that runs one, adopting its configuration as `--bootstrap` would; it creates a network only when
  * none answers. Every peer then connects to the LAN peers it finds, as it rejoins remembered
- * peers: never adopting their configuration, refusing one that serves another. A peer serves its
+ * peers: never adopting their configuration, refusing one that serves another (hung up on and
+ * kept out of the routing table by the service, so that two networks do not mix DHTs). A peer serves its
  * configuration only once it runs in a network, so two new peers started together do not take each
  * other's: both create one after the wait, then connect, and they are one network when their
  * configurations are the same.

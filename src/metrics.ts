@@ -4,10 +4,9 @@
  * format at `/metrics`.
  */
 
-import { MESSAGE_NAMES } from './protocols/ids.js'
-import { createMetrics } from './protocols/metrics.js'
+import { createMetrics, PROTOCOL_NAMES } from './protocols/metrics.js'
 import type { LookupCounters } from './overlay/kad-overlay.js'
-import type { ProtocolMetrics } from './protocols/metrics.js'
+import type { MessageCounters, ProtocolMetrics } from './protocols/metrics.js'
 import type { ReputationStats } from './roles/reputation.js'
 import type { Distribution } from './roles/stats.js'
 import type { ContainerCheckStats } from './roles/user-manager.js'
@@ -46,13 +45,15 @@ export interface PeerMetrics {
 export function addProtocolMetrics (a: ProtocolMetrics, b: ProtocolMetrics): ProtocolMetrics {
   const sum = createMetrics()
 
-  for (const name of MESSAGE_NAMES) {
+  for (const name of PROTOCOL_NAMES) {
     sum[name].messagesSent = a[name].messagesSent + b[name].messagesSent
     sum[name].messagesReceived = a[name].messagesReceived + b[name].messagesReceived
     sum[name].bytesSent = a[name].bytesSent + b[name].bytesSent
     sum[name].bytesReceived = a[name].bytesReceived + b[name].bytesReceived
   }
 
+  sum.logStreams.opened = a.logStreams.opened + b.logStreams.opened
+  sum.logStreams.refused = a.logStreams.refused + b.logStreams.refused
   return sum
 }
 
@@ -66,8 +67,8 @@ export function toPrometheus (metrics: PeerMetrics): string {
       lines.push(`${name}${labels} ${Number.isFinite(value) ? value : 0}`)
     }
   }
-  const perProtocol = (field: keyof ProtocolMetrics[keyof ProtocolMetrics]): Array<[string, number]> =>
-    MESSAGE_NAMES.map(name => [`{message="${name}"}`, metrics.protocols[name][field]])
+  const perProtocol = (field: keyof MessageCounters): Array<[string, number]> =>
+    PROTOCOL_NAMES.map(name => [`{message="${name}"}`, metrics.protocols[name][field]])
   const summary = (name: string, help: string, d: Distribution): void => {
     family(name, 'summary', help, [['{quantile="0.5"}', d.p50], ['{quantile="0.99"}', d.p99]])
     lines.push(`${name}_sum ${d.sum}`, `${name}_count ${d.count}`)
@@ -77,6 +78,10 @@ export function toPrometheus (metrics: PeerMetrics): string {
   family('caravela_messages_received_total', 'counter', 'Protocol messages received, requests and responses', perProtocol('messagesReceived'))
   family('caravela_bytes_sent_total', 'counter', 'Protobuf bytes sent', perProtocol('bytesSent'))
   family('caravela_bytes_received_total', 'counter', 'Protobuf bytes received', perProtocol('bytesReceived'))
+  family('caravela_log_streams_total', 'counter', 'containerLogs streams, as a supplier and as a buyer, by their answer', [
+    ['{outcome="opened"}', metrics.protocols.logStreams.opened],
+    ['{outcome="refused"}', metrics.protocols.logStreams.refused]
+  ])
   family('caravela_lookups_total', 'counter', 'Overlay lookups by where they were answered', [
     ['{source="local"}', metrics.lookups.local],
     ['{source="network"}', metrics.lookups.network]

@@ -281,6 +281,11 @@ export class CaravelaService implements Startable, Caravela {
       logger: this.components.logger,
       store: this.store,
       supplierPolicy: this.config.supplier,
+      keptExited: {
+        retention: this.config.supplier.exitedRetention,
+        perBuyer: this.config.supplier.exitedPerBuyer,
+        total: this.config.supplier.exitedTotal
+      },
       addressesOf: async peerId => this.announcedAddresses(peerId),
       allow: this.config.node.allow,
       runtimeCheckInterval: runtime == null ? undefined : this.init.runtimeCheckInterval ?? this.config.node.runtimeCheckInterval
@@ -390,6 +395,8 @@ export class CaravelaService implements Startable, Caravela {
       const selfQuery = this.waitForSelfQuery()
 
       try {
+        // a peer refused before is asked again: its configuration may have changed
+        overlay.readmit(peerIdFromString(peerId))
         await overlay.join([address], { signal })
         const network = await this.client.obtainConfiguration({ peerId, multiaddrs: [address] }, { signal })
 
@@ -404,6 +411,10 @@ export class CaravelaService implements Startable, Caravela {
         await this.startRoles()
         return
       } catch (err: any) {
+        if (err.name === IncompatibleNetworkError.name) {
+          await this.refuse(peerId)
+        }
+
         if ((mode === 'adopt' && err.name === IncompatibleNetworkError.name) || options.signal?.aborted === true) {
           throw err
         }
@@ -613,6 +624,21 @@ export class CaravelaService implements Startable, Caravela {
     await this.store.put(ADOPTED_NETWORK_KEY, networkConfigToJson(config))
     this.config = { ...this.config, network: config }
     this.resourceMap = map
+  }
+
+  /**
+   * A peer refused for its network configuration: connected to join, it is hung up on and kept out
+   * of the routing table, so that two networks on one LAN (mDNS) do not mix their DHTs.
+   */
+  private async refuse (peerId: string): Promise<void> {
+    const peer = peerIdFromString(peerId)
+
+    try {
+      await this.requireOverlay().exclude(peer)
+      await this.components.connectionManager.closeConnections(peer)
+    } catch (err: any) {
+      this.log.error('could not hang up on %s, a peer of another network - %e', peerId, err)
+    }
   }
 
   /**

@@ -280,6 +280,11 @@ export type LogStreamName = 'stdout' | 'stderr'
 export interface LogChunk {
   stream: LogStreamName
   data: Uint8Array
+  /**
+   * when the container wrote it, in ms since the epoch, when its runtime says: a follow that
+   * resumes after a dropped stream asks from the last time it got and skips what it already had
+   */
+  time?: number
 }
 
 /** What part of a container's output to read, as `docker logs`. */
@@ -438,6 +443,10 @@ export interface ContainerView {
   stack?: string
   /** its restart policy, when not `no` */
   restart?: RestartPolicy
+  /** of an exited container: its exit code, when known */
+  exitCode?: number
+  /** of an exited container: when this peer heard that it ended, in milliseconds since the epoch */
+  finishedAt?: number
   /** times the buyer re-placed it (the containers it replaced, one after the other) */
   restartCount?: number
   /** how it was placed: the containers of a co-located request are re-placed together */
@@ -446,7 +455,8 @@ export interface ContainerView {
   requestedPorts?: PortMapping[]
   /**
    * the container that replaced this one: this copy's supplier could not be reached when it was
-   * re-placed, so it is `stopping`, and stopped when its supplier answers again
+   * re-placed, so it is `stopping`, and stopped when its supplier answers again; or it exited, and
+   * is kept (not listed) while its supplier may keep its output, so that `logs` of its id still reads it
    */
   replacedBy?: string
   /** the container this one replaced */

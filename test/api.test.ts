@@ -54,7 +54,7 @@ const PEERS: PeerSummary[] = [
 ]
 
 const METRICS: PeerMetrics = {
-  protocols: createMetrics(),
+  protocols: { ...createMetrics(), containerLogs: { messagesSent: 7, messagesReceived: 2, bytesSent: 4096, bytesReceived: 80 }, logStreams: { opened: 2, refused: 1 } },
   lookups: { lookups: 3, local: 2, network: 1, rpcs: 3, hops: 1, missedSlice: 0 },
   requests: {
     placed: 1,
@@ -425,6 +425,10 @@ Server('serves ps, stop, offers and Prometheus metrics', async (ctx) => {
   const text = await response.text()
   assert.match(response.headers.get('content-type') ?? '', 'text/plain; version=0.0.4')
   assert.match(text, /^# TYPE caravela_messages_sent_total counter$/m)
+  assert.match(text, /^caravela_bytes_sent_total\{message="containerLogs"\} 4096$/m)
+  assert.match(text, /^caravela_messages_sent_total\{message="containerLogs"\} 7$/m)
+  assert.match(text, /^caravela_log_streams_total\{outcome="opened"\} 2$/m)
+  assert.match(text, /^caravela_log_streams_total\{outcome="refused"\} 1$/m)
   assert.match(text, /^caravela_lookups_total\{source="local"\} 2$/m)
   assert.match(text, /^caravela_requests_total\{outcome="failed"\} 1$/m)
   assert.match(text, /^caravela_placements_asking_every_peer_total 1$/m)

@@ -112,7 +112,10 @@ test('defaults: the original\'s built-in defaults, but for the discovery backend
       readOnlyRootfs: false,
       diskQuota: undefined,
       imageCleanupInterval: 3_600_000,
-      imageGracePeriod: 3_600_000
+      imageGracePeriod: 3_600_000,
+      exitedRetention: 3_600_000,
+      exitedPerBuyer: 8,
+      exitedTotal: 32
     },
     nat: {
       relay: undefined,
@@ -223,6 +226,9 @@ readOnlyRootfs = true
 diskQuota = "1g"
 imageCleanupInterval = "0"
 imageGracePeriod = "10m"
+exitedRetention = "30m"
+exitedPerBuyer = 2
+exitedTotal = 5
 
 [nat]
 relay = true
@@ -300,7 +306,10 @@ upnp = true
       readOnlyRootfs: true,
       diskQuota: 1024,
       imageCleanupInterval: 0,
-      imageGracePeriod: 600_000
+      imageGracePeriod: 600_000,
+      exitedRetention: 1_800_000,
+      exitedPerBuyer: 2,
+      exitedTotal: 5
     },
     nat: {
       relay: true,
@@ -330,7 +339,10 @@ test('the supplier policy: each bad value is refused naming its key', () => {
     ['supplier.diskQuota', c => { c.supplier.diskQuota = -1 }],
     ['supplier.imageCleanupInterval', c => { c.supplier.imageCleanupInterval = -1 }],
     ['supplier.imageCleanupInterval', c => { c.supplier.imageCleanupInterval = 2 ** 31 }],
-    ['supplier.imageGracePeriod', c => { c.supplier.imageGracePeriod = 1.5 }]
+    ['supplier.imageGracePeriod', c => { c.supplier.imageGracePeriod = 1.5 }],
+    ['supplier.exitedRetention', c => { c.supplier.exitedRetention = -1 }],
+    ['supplier.exitedPerBuyer', c => { c.supplier.exitedPerBuyer = 1.5 }],
+    ['supplier.exitedTotal', c => { c.supplier.exitedTotal = -1 }]
   ]
 
   for (const [key, change] of bad) {

@@ -190,4 +190,64 @@ Logs('`caravela logs -f` shows a container\'s output on another peer as it is wr
   assert.is(code, 0, `caravela logs -f ended with the container: ${errors}`)
 })
 
+Logs('`caravela logs` of a container that crashed: its supplier keeps it stopped, the buyer reads its output and `inspect` shows its exit; `stop` removes it', async (ctx) => {
+  const [buyer, supplier] = ctx.testnet?.peers ?? []
+  assert.ok(buyer != null && supplier != null, 'the testnet of the first test')
+  const placed = await caravela('run', '--json', '--data-dir', buyer.dataDir, '--cpus', '1', '--memory', '64m', IMAGE, 'sh', '-c', 'echo boom; echo oops >&2; sleep 1; exit 3')
+  assert.is(placed.code, 0, `caravela run: ${placed.stderr}`)
+  const { containerId }: ContainerStatus = JSON.parse(placed.stdout)
+  const inspect = async (): Promise<ContainerInspect> => JSON.parse((await caravela('inspect', '--data-dir', buyer.dataDir, containerId)).stdout)
+
+  let view: ContainerInspect | undefined
+  await waitFor(async () => (view = await inspect()).state === 'exited (3)', { timeout: 30_000, interval: 500, message: () => `the buyer hears of the exit: ${JSON.stringify(view)}` })
+  assert.is(view?.exitCode, 3)
+  assert.type(view?.finishedAt, 'number')
+  assert.equal(view?.remote, { containerId, state: 'exited', exitCode: 3 })
+
+  const logs = await caravela('logs', '--data-dir', buyer.dataDir, containerId.slice(0, 12))
+  assert.is(logs.code, 0, logs.stderr)
+  assert.is(logs.stdout, 'boom\n')
+  assert.match(logs.stderr, /oops/)
+  const kept = await engine('GET', `/containers/${containerId}/json`)
+  assert.is(kept.status, 200, 'the engine keeps the stopped container')
+  assert.is(kept.body.State.Status, 'exited')
+
+  const stopped = await caravela('stop', '--data-dir', buyer.dataDir, containerId)
+  assert.is(stopped.code, 0, stopped.stderr)
+  await waitFor(async () => (await engine('GET', `/containers/${containerId}/json`)).status === 404, { timeout: 10_000, message: () => 'stop removes the kept container' })
+})
+
+Logs('`caravela logs -f` goes on across a restart of the supplier: no line twice, none missing', async (ctx) => {
+  const testnet = ctx.testnet as Testnet
+  const [buyer] = testnet.peers
+  const placed = await caravela('run', '--json', '--data-dir', buyer.dataDir, '--cpus', '1', '--memory', '64m', IMAGE, 'sh', '-c', TICKER)
+  assert.is(placed.code, 0, `caravela run: ${placed.stderr}`)
+  const { containerId }: ContainerStatus = JSON.parse(placed.stdout)
+  const lines: string[] = []
+  const follower = ctx.follower = spawn(process.execPath, [CARAVELA, 'logs', '-f', '--data-dir', buyer.dataDir, containerId], { stdio: ['ignore', 'pipe', 'pipe'] })
+  let pending = ''
+  let errors = ''
+  follower.stdout?.on('data', (chunk: Buffer) => {
+    pending += chunk.toString('utf8')
+    const complete = pending.split('\n')
+    pending = complete.pop() ?? ''
+    lines.push(...complete)
+  })
+  follower.stderr?.on('data', (chunk: Buffer) => { errors += chunk.toString('utf8') })
+  const exited = new Promise<number | null>(resolve => { follower.once('exit', code => { resolve(code) }) })
+  await waitFor(() => lines.length >= 2, { timeout: 20_000, message: () => `the first lines: ${errors}` })
+
+  // the supplier crashes and comes back; its container ran on in the engine
+  await testnet.kill(1)
+  await testnet.restart(1)
+  const seen = lines.length
+  await waitFor(() => lines.length >= seen + 3, { timeout: 45_000, interval: 200, message: () => `lines after the restart: ${JSON.stringify(lines)} ${errors}` })
+  const numbers = lines.map(line => Number(/^line (\d+)$/.exec(line)?.[1]))
+  assert.equal(numbers, numbers.map((_, i) => i), `every line once, in order: ${JSON.stringify(lines)}`)
+
+  const stopped = await caravela('stop', '--data-dir', buyer.dataDir, containerId)
+  assert.is(stopped.code, 0, stopped.stderr)
+  assert.is(await Promise.race([exited, sleep(15_000).then(() => 'still running')]), 0, errors)
+})
+
 Logs.run()

@@ -123,6 +123,46 @@ Unit('a peer not yet in a network does not serve a configuration to take: it ans
   }
 })
 
+Unit('a peer refused for another network configuration is hung up on and kept out of the routing table, also when it connects again', async () => {
+  const peer = (name: string, requestTimeout: number): Promise<Libp2p<{ caravela: Caravela }>> => createLibp2p({
+    logger: prefixLogger(name),
+    addresses: { listen: ['/ip4/127.0.0.1/tcp/0'] },
+    transports: [tcp()],
+    connectionEncrypters: [noise()],
+    streamMuxers: [yamux()],
+    connectionMonitor: { enabled: false },
+    services: {
+      identify: identify(),
+      ping: ping(),
+      dht: caravelaDHT({ protocolPrefix: TEST_PROTOCOL_PREFIX }),
+      caravela: caravela({ config: testConfig(c => { c.network.requestTimeout = requestTimeout }), selfQueryTimeout: 1_000 })
+    }
+  })
+  // two networks of one prefix on one LAN, as two mDNS groups that find each other
+  const [ours, theirs] = await Promise.all([peer('ours', 5_000), peer('theirs', 7_000)])
+
+  try {
+    await Promise.all([ours.services.caravela.create(), theirs.services.caravela.create()])
+    const theirId = theirs.peerId.toString()
+    const entry = (): PeerSummary | undefined => ours.services.caravela.peers().find(p => p.peerId === theirId)
+
+    // what LAN discovery does with a peer it finds
+    const refused = await ours.services.caravela.rejoin([`${theirs.getMultiaddrs()[0].toString()}`]).then(() => undefined, (err: Error) => err)
+    assert.is(refused?.name, 'JoinFailedError')
+    assert.match(refused?.message ?? '', /another network configuration/)
+    await waitFor(() => entry() == null, { timeout: 5_000, message: () => `the refused peer to be hung up on and out of the table: ${JSON.stringify(entry())}` })
+
+    // it dials us again (its own discovery): connected, identified as a DHT server, but not in our table
+    await waitFor(() => theirs.getConnections(ours.peerId).length === 0, { timeout: 5_000, message: 'the hang-up to reach the other end' })
+    await theirs.dial(ours.getMultiaddrs()[0])
+    await waitFor(async () => (await ours.peerStore.get(theirs.peerId)).protocols.some(p => p.includes('/kad/')), { timeout: 5_000, message: 'identify to tell the DHT of it' })
+    await new Promise(resolve => setTimeout(resolve, 500))
+    assert.equal([entry()?.connected, entry()?.inRoutingTable], [true, false])
+  } finally {
+    await Promise.all([ours.stop(), theirs.stop()])
+  }
+})
+
 Unit.run()
 
 interface Daemon {

@@ -431,10 +431,23 @@ Protocols('containerLogs: the chunks come in order, a long one split in frames, 
 
   try {
     const chunks: LogChunk[] = []
+    const [server, client] = [ctx.server.services.caravela.metrics, ctx.client.services.caravela.metrics]
+    const before = structuredClone({ server, client })
 
     for await (const chunk of await ctx.client.services.caravela.containerLogs(ctx.target, 'c1', { tail: 10, since: 1_700_000_000_000 })) {
       chunks.push(chunk)
     }
+
+    // the protocol metrics count the stream, its request, its status and its five frames
+    const data = 4 + 2 * MAX_LOG_CHUNK + 100 + 4
+    assert.is(server.logStreams.opened - before.server.logStreams.opened, 1)
+    assert.is(client.logStreams.opened - before.client.logStreams.opened, 1)
+    assert.is(server.containerLogs.messagesReceived - before.server.containerLogs.messagesReceived, 1)
+    assert.is(server.containerLogs.messagesSent - before.server.containerLogs.messagesSent, 6)
+    assert.is(client.containerLogs.messagesReceived - before.client.containerLogs.messagesReceived, 6)
+    const sent = server.containerLogs.bytesSent - before.server.containerLogs.bytesSent
+    assert.ok(sent > data && sent < data + 6 * 16, `${sent} bytes sent for ${data} bytes of output`)
+    assert.is(client.containerLogs.bytesReceived - before.client.containerLogs.bytesReceived, sent)
 
     assert.equal(asked, [{ from: ctx.client.peerId.toString(), containerId: 'c1', follow: false, tail: 10, since: 1_700_000_000_000 }])
     assert.equal(chunks.map(c => [c.stream, c.data.byteLength]), [['stdout', 4], ['stderr', MAX_LOG_CHUNK], ['stderr', MAX_LOG_CHUNK], ['stderr', 100], ['stdout', 4]])
@@ -455,8 +468,13 @@ Protocols('containerLogs: a refusal is a RemoteRequestError with its status; a m
     }
   })
 
+  const refusals = ctx.server.services.caravela.metrics.logStreams.refused
+  assert.ok(refusals > 0, 'the NOT_IMPLEMENTED answer counts as a refused stream')
+  assert.is(ctx.client.services.caravela.metrics.logStreams.refused, refusals)
+
   try {
     const refused = await rejection(ctx.client.services.caravela.containerLogs(ctx.target, 'c1', { follow: true }))
+    assert.is(ctx.server.services.caravela.metrics.logStreams.refused, refusals + 1)
     assert.instance(refused, RemoteRequestError)
     assert.is((refused as RemoteRequestError).status, 'REFUSED')
     assert.match((refused as RemoteRequestError).message, /launched by another peer/)

@@ -2,7 +2,7 @@ import { defaultLogger } from '@libp2p/logger'
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { ResourceMap } from '../src/resources/resource-map.js'
-import { LAUNCH_MEMORY_MS, MAX_REMEMBERED_LAUNCHES } from '../src/roles/containers-manager.js'
+import { DEFAULT_KEPT_EXITED, LAUNCH_MEMORY_MS, MAX_REMEMBERED_LAUNCHES } from '../src/roles/containers-manager.js'
 import { PeerRoles } from '../src/roles/peer-roles.js'
 import { MemoryRuntime } from '../src/runtime/memory-runtime.js'
 import { ManualClock } from './fixtures/fake-clock.js'
@@ -257,6 +257,9 @@ test('a container that exits on its own releases its resources and calls the hoo
   assert.equal(exits.map(e => [e.containerId, e.buyer, e.requestId]), [[status.containerId, b.peerId, 'x']])
   assert.equal(roles.hosted(), [])
   await clock.settle()
+  // kept stopped for its buyer's logs, then removed once the retention is up
+  assert.equal(runtime.list().map(c => c.state), ['exited'])
+  await clock.advance(DEFAULT_KEPT_EXITED.retention)
   assert.is(runtime.list().length, 0)
   await roles.stop()
 })

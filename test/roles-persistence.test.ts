@@ -8,7 +8,7 @@
 import { defaultLogger } from '@libp2p/logger'
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
-import { NOTIFY_ATTEMPTS } from '../src/roles/containers-manager.js'
+import { DEFAULT_KEPT_EXITED, NOTIFY_ATTEMPTS } from '../src/roles/containers-manager.js'
 import { HOSTED_PREFIX, Ledger, PLACED_PREFIX } from '../src/roles/ledger.js'
 import { MemoryStore } from '../src/store/store.js'
 import { assertWithinCapacity, container, createRolesNetwork, rejection } from './fixtures/roles-network.js'
@@ -147,9 +147,13 @@ test('containers that ended while their supplier was down are reported to their 
   })
   assert.equal(buyer.roles.ps().map(c => [c.containerId, c.state]), [[died, 'exited (3)'], [gone, 'exited']])
   assert.equal(restarted.roles.hosted(), [])
-  assert.equal(restarted.runtime.list(), [])
+  // the one the engine still has is kept stopped, for its buyer's logs
+  assert.equal(restarted.runtime.list().map(c => [c.id, c.state]), [[died, 'exited']])
   assert.equal(restarted.roles.offers().supplying.available, CAPACITY)
-  assert.equal(await hostedRecords(restarted.store), [], 'the buyer heard: the records go')
+  assert.equal((await hostedRecords(restarted.store)).map(r => [r.containerId, r.notified]), [[died, true]], 'the buyer heard: only the kept container\'s record stays')
+  await net.clock.advance(DEFAULT_KEPT_EXITED.retention)
+  assert.equal(restarted.runtime.list(), [])
+  assert.equal(await hostedRecords(restarted.store), [], 'its retention is up: the records go')
   await net.stop()
 })
 
@@ -279,12 +283,14 @@ test('a container that dies: its buyer\'s ps shows the exit code, its supplier\'
   assert.is(buyer.roles.ps()[0].state, 'exited (3)')
   assert.match((await buyer.store.list(PLACED_PREFIX))[0].value, /"state":"exited \(3\)"/)
   assert.equal(supplier.roles.hosted(), [])
-  assert.equal(supplier.runtime.list(), [])
+  assert.equal(supplier.runtime.list().map(c => c.state), ['exited'])
   assert.equal(supplier.roles.offers().supplying.available, CAPACITY)
 
-  // stopping an exited container clears it from ps
+  // stopping an exited container clears it from ps, and removes what its supplier kept of it
   assert.equal(await buyer.roles.stopContainers([id]), [{ id, stopped: true }])
   assert.equal(buyer.roles.ps(), [])
+  assert.equal(supplier.runtime.list(), [])
+  assert.equal(await hostedRecords(supplier.store), [])
   await net.stop()
 })
 
@@ -305,9 +311,9 @@ test('a container that dies before its launch is recorded is released, and its b
   await net.clock.advance(1_000)
   assert.is(buyer.roles.ps()[0].state, 'exited (1)')
   assert.equal(supplier.roles.hosted(), [])
-  assert.equal(supplier.runtime.list(), [])
+  assert.equal(supplier.runtime.list().map(c => c.state), ['exited'], 'kept for its buyer\'s logs')
   assert.equal(supplier.roles.offers().supplying.available, CAPACITY)
-  assert.equal(await hostedRecords(supplier.store), [])
+  assert.equal((await hostedRecords(supplier.store)).map(r => [r.state, r.notified]), [['exited', true]])
   await net.stop()
 })
 
@@ -333,7 +339,10 @@ test('a buyer that cannot be reached is told again with a growing wait, a bounde
   net.network.revive(buyer.peer.peerId)
   const restarted = await net.restart(supplier.peer.peerId)
   assert.is(buyer.roles.ps()[0].state, 'exited (3)')
+  assert.equal((await hostedRecords(restarted.store)).map(r => [r.state, r.notified]), [['exited', true]], 'told: the record stays while the container is kept')
+  await net.clock.advance(DEFAULT_KEPT_EXITED.retention)
   assert.equal(await hostedRecords(restarted.store), [])
+  assert.equal(restarted.runtime.list(), [])
   await net.stop()
 })
 

@@ -211,7 +211,9 @@ async function addSubject (init: SubjectInit): Promise<Subject> {
     logger: defaultLogger(),
     random: seededRandom(`roles:${init.seed}`),
     publishDelay: 0,
-    store: new MemoryStore()
+    store: new MemoryStore(),
+    // the runtime's containers are the hosted ones: what exited containers are kept is tested in roles-logs
+    keptExited: { retention: 0, perBuyer: 0, total: 0 }
   })
   network.serve(peer.peerId, roles.handlers)
   return { network, clock, config, peer, roles, runtime, handlers: handlersOf(roles) }
@@ -1200,8 +1202,11 @@ Buying('a ContainerExited from a peer that does not host the container changes n
         if (supplier.runtime.list().some(c => c.id === target.containerId && c.state === 'running')) {
           supplier.runtime.kill(target.containerId)
           await net.clock.settle()
-          const expected = before.map(c => c.containerId === target.containerId ? { ...c, state: 'exited (137)' } : c)
-          assert.equal(buyer.roles.ps(), expected, 'the supplier of a container tells its buyer that it exited')
+          const ps = buyer.roles.ps()
+          const finishedAt = ps.find(c => c.containerId === target.containerId)?.finishedAt
+          assert.type(finishedAt, 'number', 'the buyer records when it heard that the container ended')
+          const expected = before.map(c => c.containerId === target.containerId ? { ...c, state: 'exited (137)', exitCode: 137, finishedAt } : c)
+          assert.equal(ps, expected, 'the supplier of a container tells its buyer that it exited')
         }
 
         continue
@@ -1216,7 +1221,9 @@ Buying('a ContainerExited from a peer that does not host the container changes n
       if (target?.supplier.peerId === from.peerId) {
         assert.ok(answer.ok, `its supplier's ContainerExited answered ${status(answer)}`)
         const state = action.exitCode == null ? 'exited' : `exited (${action.exitCode})`
-        assert.equal(after, before.map(c => c.containerId === containerId ? { ...c, state } : c), 'its supplier\'s word changes that container\'s state only')
+        const exited = { state, ...(action.exitCode == null ? {} : { exitCode: action.exitCode }), finishedAt: target.finishedAt ?? after.find(c => c.containerId === containerId)?.finishedAt }
+        assert.type(exited.finishedAt, 'number', 'the buyer records when it heard that the container ended')
+        assert.equal(after, before.map(c => c.containerId === containerId ? { ...c, ...exited } : c), 'its supplier\'s word changes that container\'s state only')
       } else {
         assert.is(status(answer), target == null ? 'NOT_FOUND' : 'REFUSED', 'a ContainerExited from another peer than the supplier is refused')
         assert.equal(after, before, 'a ContainerExited from another peer than the supplier changes nothing')

@@ -104,7 +104,10 @@ const SUPPLIER_KEYS = {
   readOnlyRootfs: 'boolean',
   diskQuota: 'memory',
   imageCleanupInterval: 'duration',
-  imageGracePeriod: 'duration'
+  imageGracePeriod: 'duration',
+  exitedRetention: 'duration',
+  exitedPerBuyer: 'number',
+  exitedTotal: 'number'
 } as const satisfies Record<keyof SupplierConfig, string>
 
 /** How each `NatConfig` key is read from TOML. */
@@ -234,7 +237,10 @@ export function defaultSupplierConfig (): SupplierConfig {
     readOnlyRootfs: false,
     diskQuota: undefined,
     imageCleanupInterval: 3_600_000,
-    imageGracePeriod: 3_600_000
+    imageGracePeriod: 3_600_000,
+    exitedRetention: 3_600_000,
+    exitedPerBuyer: 8,
+    exitedTotal: 32
   }
 }
 
@@ -853,6 +859,9 @@ function validateSupplier (supplier: SupplierConfig): void {
 
   checkDuration(supplier.imageCleanupInterval, 'supplier.imageCleanupInterval', 0)
   checkDuration(supplier.imageGracePeriod, 'supplier.imageGracePeriod', 0)
+  checkDuration(supplier.exitedRetention, 'supplier.exitedRetention', 0)
+  checkInteger(supplier.exitedPerBuyer, 'supplier.exitedPerBuyer', 0)
+  checkInteger(supplier.exitedTotal, 'supplier.exitedTotal', 0)
 }
 
 function validateNat (nat: NatConfig): void {

@@ -140,6 +140,15 @@ export interface SupplierConfig {
   imageCleanupInterval: number
   /** how long an image this peer pulled stays once no container uses it */
   imageGracePeriod: number
+  /**
+   * how long a container that exited is kept stopped, for its buyer to read its output (0: removed
+   * at once); its resources are free from its exit
+   */
+  exitedRetention: number
+  /** most exited containers kept for one buyer; its oldest goes first */
+  exitedPerBuyer: number
+  /** most exited containers kept in all; the oldest goes first */
+  exitedTotal: number
 }
 
 /**

@@ -100,6 +100,9 @@ export class KadOverlay implements Overlay {
   /** roles waiting to hear of a peer of some slices (`watchSlices`) */
   private readonly watches = new Set<{ slices: Set<number>, listener: () => void }>()
   private stopListening?: () => void
+  /** peers of another network (`exclude`), kept out of the routing table; made by the first */
+  private excluded?: Set<string>
+  private stopExcluding?: () => void
   private readonly kad: KadInternals
   private readonly departures: DepartureWatch
   private sizeEstimate?: { value: number, tableSize: number, until: number }
@@ -123,6 +126,35 @@ export class KadOverlay implements Overlay {
   /** Stop watching for departures (`leave` does too). */
   stop (): void {
     this.departures.stop()
+    this.stopExcluding?.()
+    this.stopExcluding = undefined
+  }
+
+  /**
+   * Keep a peer out of the routing table until `readmit`: it is removed now, and again whenever
+   * the DHT adds it (it connects again). A peer of another network on the same LAN serves the
+   * same DHT protocol: kept, it would mix the two networks' tables and walks.
+   */
+  async exclude (peerId: PeerId): Promise<void> {
+    (this.excluded ??= new Set()).add(peerId.toString())
+    this.sliceCache.clear()
+    this.stopExcluding ??= this.kad.onPeerAdded(added => {
+      if (this.excluded?.has(added.toString()) === true) {
+        this.sliceCache.clear()
+        this.kad.removePeer(added).catch((err: any) => { this.log('could not remove excluded peer %p - %e', added, err) })
+      }
+    })
+    await this.kad.removePeer(peerId)
+  }
+
+  /** A peer `exclude` kept out may enter the routing table again (it is tried once more). */
+  readmit (peerId: PeerId): void {
+    this.excluded?.delete(peerId.toString())
+  }
+
+  /** Whether `exclude` keeps the peer out of the routing table. */
+  isExcluded (peerId: PeerId): boolean {
+    return this.excluded?.has(peerId.toString()) === true
   }
 
   /** Routing-table peers checked and removed since start. */

@@ -27,7 +27,7 @@ import type { AbortOptions, LogChunk, LogsOptions, NodeRef } from '../types.js'
 import type { Requests, Results } from './codec.js'
 import type { MessageName } from './ids.js'
 import type { SizeLimits } from './limits.js'
-import type { ProtocolMetrics } from './metrics.js'
+import type { MessageCounters, ProtocolMetrics } from './metrics.js'
 import type { ComponentLogger, Logger, PeerId, PeerStore, Stream, StreamCloseEvent, StreamMessageEvent } from '@libp2p/interface'
 import type { ConnectionManager } from '@libp2p/interface-internal'
 import type { Multiaddr } from '@multiformats/multiaddr'
@@ -144,6 +144,7 @@ export class Libp2pCaravelaClient extends MessageClient {
     const stop = (): void => { controller.abort(options.signal?.reason) }
     options.signal?.addEventListener('abort', stop, { once: true })
     const frames = new FrameReader(Math.max(this.limits.maxMessageSize, MAX_LOG_CHUNK + 64))
+    const counters = this.metrics.containerLogs
     let stream: Stream | undefined
 
     try {
@@ -156,6 +157,8 @@ export class Libp2pCaravelaClient extends MessageClient {
       stream.maxReadBufferLength = LOGS_READ_BUFFER
       frames.attach(stream)
       stream.send(new Uint8ArrayList(Uint8Array.from(varint(bytes.byteLength)), bytes))
+      counters.messagesSent++
+      counters.bytesSent += bytes.byteLength
       await stream.close({ signal })
       const status = await frames.read(signal)
 
@@ -163,11 +166,16 @@ export class Libp2pCaravelaClient extends MessageClient {
         throw new MalformedMessageError('status', 'the supplier closed the stream without an answer')
       }
 
+      counters.messagesReceived++
+      counters.bytesReceived += status.byteLength
       const response = LOGS_CODEC.decodeResponse(status)
 
       if (response.status !== 'OK') {
+        this.metrics.logStreams.refused++
         throw new RemoteRequestError(response.status, response.message)
       }
+
+      this.metrics.logStreams.opened++
     } catch (err: any) {
       options.signal?.removeEventListener('abort', stop)
       frames.dispose()
@@ -177,7 +185,7 @@ export class Libp2pCaravelaClient extends MessageClient {
       clearTimeout(timer)
     }
 
-    return readChunks(stream, frames, options.signal, () => { options.signal?.removeEventListener('abort', stop) })
+    return readChunks(stream, frames, counters, options.signal, () => { options.signal?.removeEventListener('abort', stop) })
   }
 
   /**
@@ -230,11 +238,13 @@ function targetPeerId (to: NodeRef): PeerId {
 }
 
 /** The chunks of a containerLogs stream until the supplier ends it; one the reader leaves is reset. */
-async function * readChunks (stream: Stream, frames: FrameReader, signal: AbortSignal | undefined, done: () => void): AsyncGenerator<LogChunk> {
+async function * readChunks (stream: Stream, frames: FrameReader, counters: MessageCounters, signal: AbortSignal | undefined, done: () => void): AsyncGenerator<LogChunk> {
   let ended = false
 
   try {
     for (let frame = await frames.read(signal); frame != null; frame = await frames.read(signal)) {
+      counters.messagesReceived++
+      counters.bytesReceived += frame.byteLength
       yield LOGS_CODEC.decodeChunk(frame)
     }
 

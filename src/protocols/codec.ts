@@ -845,17 +845,22 @@ export const LOGS_CODEC = {
     return code === 'OK' ? { status: code, result: undefined } : { status: code, message: freeText(status.message) }
   },
 
-  encodeChunk ({ stream, data }: LogChunk): Uint8Array {
+  encodeChunk ({ stream, data, time }: LogChunk): Uint8Array {
     if (stream !== 'stdout' && stream !== 'stderr') {
       fail('stream', 'must be stdout or stderr')
     }
 
-    return pb.LogChunk.encode({ stream: stream === 'stderr' ? pb.LogChunk.Stream.STDERR : pb.LogChunk.Stream.STDOUT, data: logChunkData(data) as Uint8Array<ArrayBuffer> })
+    return pb.LogChunk.encode({
+      stream: stream === 'stderr' ? pb.LogChunk.Stream.STDERR : pb.LogChunk.Stream.STDOUT,
+      data: logChunkData(data) as Uint8Array<ArrayBuffer>,
+      time: offerIdToPb('time', time ?? 0)
+    })
   },
 
   /** @throws {MalformedMessageError} on any input that is not a valid chunk */
   decodeChunk (bytes: Uint8Array | Uint8ArrayList): LogChunk {
-    const { stream, data } = decodePb(pb.LogChunk, bytes)
-    return { stream: stream === pb.LogChunk.Stream.STDERR ? 'stderr' : 'stdout', data: logChunkData(data) }
+    const { stream, data, time } = decodePb(pb.LogChunk, bytes)
+    const at = offerIdFromPb('time', time)
+    return { stream: stream === pb.LogChunk.Stream.STDERR ? 'stderr' : 'stdout', data: logChunkData(data), ...(at === 0 ? {} : { time: at }) }
   }
 }

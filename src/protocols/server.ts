@@ -353,9 +353,16 @@ export class CaravelaProtocolServer implements Startable {
     cut(this.limits.requestTimeout)
 
     try {
+      const counters = this.metrics.containerLogs
+      const send = async (bytes: Uint8Array): Promise<void> => {
+        await lp.write(bytes, { signal })
+        counters.messagesSent++
+        counters.bytesSent += bytes.byteLength
+      }
       const refuse = async ({ status, message }: { status: RequestStatus, message: string }): Promise<void> => {
         this.log('containerLogs from %s refused: %s %s', peer, status, message)
-        await lp.write(LOGS_CODEC.encodeResponse({ status, message }), { signal })
+        this.metrics.logStreams.refused++
+        await send(LOGS_CODEC.encodeResponse({ status, message }))
         await end()
       }
       let request: LogsRequest
@@ -365,7 +372,7 @@ export class CaravelaProtocolServer implements Startable {
           throw new ProtocolStatusError('RATE_LIMITED', `at most ${this.limits.maxLogStreamsPerPeer} containerLogs streams may be open at once`)
         }
 
-        request = await this.readMessage('containerLogs', maxSize, bytes => LOGS_CODEC.decodeRequest(bytes), lp, peer, connection.remoteAddr.toString(), signal)
+        request = await this.readMessage('containerLogs', maxSize, bytes => LOGS_CODEC.decodeRequest(bytes), lp, peer, connection.remoteAddr.toString(), signal, counters)
       } catch (err: any) {
         // a peer too slow to send its request, or gone, gets no answer
         if (!(err instanceof ProtocolStatusError)) {
@@ -398,18 +405,19 @@ export class CaravelaProtocolServer implements Startable {
         cut(this.limits.logsTimeout)
       }
 
-      await lp.write(LOGS_CODEC.encodeResponse({ status: 'OK', result: undefined }), { signal })
+      this.metrics.logStreams.opened++
+      await send(LOGS_CODEC.encodeResponse({ status: 'OK', result: undefined }))
 
-      for await (const { stream: name, data } of chunks) {
+      for await (const { stream: name, data, time } of chunks) {
         for (let start = 0; start < data.byteLength; start += MAX_LOG_CHUNK) {
-          const chunk = LOGS_CODEC.encodeChunk({ stream: name, data: data.subarray(start, start + MAX_LOG_CHUNK) })
+          const chunk = LOGS_CODEC.encodeChunk({ stream: name, data: data.subarray(start, start + MAX_LOG_CHUNK), time })
           const left = connection.limits?.bytes
 
           if (left != null && left < BigInt(chunk.byteLength + RELAY_RESERVE)) {
             throw new Error('the output stops short of the data limit of the relayed connection')
           }
 
-          await lp.write(chunk, { signal })
+          await send(chunk)
         }
 
         signal.throwIfAborted()

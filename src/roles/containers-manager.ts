@@ -4,6 +4,11 @@
  * word of the buyer that launched; releases the resources of containers that exit and tells their
  * buyers.
  *
+ * A container that exits is kept stopped in the runtime for a while (`KeptExited`), so that its
+ * buyer can still read its output (`logs`) once it crashed, as `docker logs` reads a stopped
+ * container's: its resources are free at once, and what is kept is bounded per buyer and in
+ * total (a buyer that crashes many containers evicts its own oldest ones, not the disk).
+ *
  * Nothing is lost on restart: every container is in the ledger before the runtime
  * creates it, and carries labels enough to rebuild its record. A restarted peer reconciles its
  * ledger with the runtime's containers labelled with its peer id, and never touches others.
@@ -96,7 +101,24 @@ export interface ContainersManagerInit {
    * is removed, read at each launch @default `DEFAULT_CLAIM_TIMEOUT`
    */
   claimTimeout?: () => number
+  /** what is kept of the containers that exit, read at each exit @default DEFAULT_KEPT_EXITED */
+  keptExited?: () => KeptExited
 }
+
+/**
+ * What a supplier keeps of its containers that exited: each is kept stopped, with its output (at
+ * most the runtime's log size), for `retention` ms, or until its buyer removes it (`stop`); a
+ * buyer has at most `perBuyer` kept and the supplier `total`, the oldest going first.
+ */
+export interface KeptExited {
+  /** ms an exited container is kept; 0: removed at once */
+  retention: number
+  perBuyer: number
+  total: number
+}
+
+/** What is kept when nothing is configured: an hour, as long as a user looks at a crash. */
+export const DEFAULT_KEPT_EXITED: Readonly<KeptExited> = { retention: 3_600_000, perBuyer: 8, total: 32 }
 
 /** Claim time when none is given: twice the default launch timeout. */
 export const DEFAULT_CLAIM_TIMEOUT = 10 * 60_000
@@ -152,6 +174,10 @@ export class ContainersManager {
   private exited?: Map<string, HostedRecord>
   /** containers removed because their buyer never claimed them */
   private unclaimedRemovals = 0
+  /** container id → the record of an exited container kept stopped for its output, oldest first; made when needed */
+  private kept?: Map<string, HostedRecord>
+  /** armed while exited containers are kept: removes those whose retention is up */
+  private keptTimer?: { cancel (): void }
 
   private readonly policy: LaunchPolicy
 
@@ -171,6 +197,7 @@ export class ContainersManager {
     this.recovery ??= this.recover()
     await this.recovery
     this.armClaims()
+    this.armKept()
   }
 
   /** Stop telling buyers; the ledger keeps what they were not told. */
@@ -182,6 +209,8 @@ export class ContainersManager {
     this.forgetTimer = undefined
     this.claimTimer?.cancel()
     this.claimTimer = undefined
+    this.keptTimer?.cancel()
+    this.keptTimer = undefined
   }
 
   /**
@@ -290,23 +319,26 @@ export class ContainersManager {
     return this.unclaimedRemovals
   }
 
-  /** StopLocalContainer: only the buyer that launched the container may stop it. */
+  /**
+   * StopLocalContainer: only the buyer that launched the container may stop it. Stopping an
+   * exited container that is kept removes it, as `docker rm` does.
+   */
   async stopContainer (ctx: RequestContext, containerId: string): Promise<void> {
-    await this.buyersOwn(ctx, containerId)
-    await this.remove(containerId)
+    const record = await this.buyersOwn(ctx, containerId)
+    await (record.state === 'exited' ? this.drop(record) : this.remove(containerId))
   }
 
   /**
-   * The record of a container hosted here for the asker, once recovered.
+   * The record of a container hosted or kept here for the asker, once recovered.
    *
-   * @throws {ProtocolStatusError} NOT_FOUND when none runs here, REFUSED when another peer launched it
+   * @throws {ProtocolStatusError} NOT_FOUND when none runs or is kept here, REFUSED when another peer launched it
    */
   private async buyersOwn (ctx: RequestContext, containerId: string): Promise<HostedRecord> {
     await this.recovered()
-    const record = this.hosted.get(containerId)
+    const record = this.hosted.get(containerId) ?? this.kept?.get(containerId)
 
     if (record == null) {
-      throw new ProtocolStatusError('NOT_FOUND', `no container ${containerId} runs here`)
+      throw new ProtocolStatusError('NOT_FOUND', `no container ${containerId} runs or is kept here`)
     }
 
     if (record.buyer !== ctx.from.peerId) {
@@ -318,7 +350,8 @@ export class ContainersManager {
 
   /**
    * ContainerLogs: only the buyer that launched the container may read its output, until the
-   * container ends (with `follow`) or the reader goes away (`ctx.signal`).
+   * container ends (with `follow`) or the reader goes away (`ctx.signal`); the output of one that
+   * exited is read while it is kept.
    */
   async logs (ctx: RequestContext, { containerId, ...options }: LogsRequest): Promise<AsyncIterable<LogChunk>> {
     await this.buyersOwn(ctx, containerId)
@@ -341,7 +374,7 @@ export class ContainersManager {
     this.unhost(exit.containerId)
     this.init.supplier.returnResources(record.resources, 1)
     this.log('container %s of %s exited with code %s', exit.containerId, record.buyer, exit.exitCode)
-    void this.ended(record, exit.exitCode, 'the container exited')
+    void this.ended(record, exit.exitCode, 'the container exited', true)
   }
 
   /**
@@ -366,7 +399,7 @@ export class ContainersManager {
       this.unhost(containerId)
       this.init.supplier.returnResources(record.resources, 1)
       this.log('container %s of %s ended while the runtime did not answer', containerId, record.buyer)
-      void this.ended(record, container?.exitCode, container == null ? 'the container is gone from the engine' : 'the container ended while its engine did not answer')
+      void this.ended(record, container?.exitCode, container == null ? 'the container is gone from the engine' : 'the container ended while its engine did not answer', container != null)
     }
   }
 
@@ -496,19 +529,88 @@ export class ContainersManager {
     await this.forget(record)
   }
 
-  /** A container ended (its resources are free): record why, remove it, tell its buyer. */
-  private async ended (record: HostedRecord, exitCode: number | undefined, reason: string): Promise<void> {
-    Object.assign(record, { state: 'exited', exitCode, reason })
+  /**
+   * A container ended (its resources are free): record why and when, keep or remove it
+   * (`present`: the runtime still has it), tell its buyer.
+   */
+  private async ended (record: HostedRecord, exitCode: number | undefined, reason: string, present: boolean): Promise<void> {
+    Object.assign(record, { state: 'exited', exitCode, reason, finishedAt: this.init.clock.now() })
     this.rememberExit(record)
     this.init.onContainerExit?.(this.view(record))
     await this.save(record)
-    await this.finish(record)
+    await this.finish(record, present)
   }
 
-  /** An exited container: out of the runtime, and its buyer told. */
-  private async finish (record: HostedRecord): Promise<void> {
+  /**
+   * An exited container: kept for its output while its retention lasts and the budgets allow
+   * (`present`: the runtime still has it), removed from the runtime otherwise; its buyer told.
+   */
+  private async finish (record: HostedRecord, present: boolean): Promise<void> {
+    if (!present || !this.keep(record)) {
+      await this.removeFromRuntime(record.containerId as string)
+    }
+
+    if (record.notified !== true) {
+      await this.notify(record)
+    }
+  }
+
+  /**
+   * Keep an exited container for its output, when its retention is not up; the oldest kept
+   * containers of its buyer, then of anyone, are removed beyond the budgets.
+   */
+  private keep (record: HostedRecord): boolean {
+    const { retention, perBuyer, total } = this.keptExited()
+
+    if ((record.finishedAt ?? 0) + retention <= this.init.clock.now() || perBuyer <= 0 || total <= 0) {
+      return false
+    }
+
+    const id = record.containerId as string
+    const kept = (this.kept ??= new Map<string, HostedRecord>())
+    kept.set(id, record)
+    const own = [...kept.values()].filter(r => r.buyer === record.buyer)
+    const evicted = own.slice(0, Math.max(0, own.length - perBuyer))
+    const others = [...kept.values()].filter(r => !evicted.includes(r))
+    evicted.push(...others.slice(0, Math.max(0, others.length - total)))
+
+    for (const old of evicted) {
+      this.log('removing exited container %s of %s: more exited containers are kept than allowed', old.containerId, old.buyer)
+      void this.drop(old)
+    }
+
+    this.armKept()
+    return kept.has(id)
+  }
+
+  /** A kept exited container no longer kept: out of the runtime, and forgotten once its buyer was told. */
+  private async drop (record: HostedRecord): Promise<void> {
+    this.kept?.delete(record.containerId as string)
     await this.removeFromRuntime(record.containerId as string)
-    await this.notify(record)
+
+    if (record.notified === true) {
+      await this.forget(record)
+    }
+  }
+
+  private keptExited (): KeptExited {
+    return this.init.keptExited?.() ?? DEFAULT_KEPT_EXITED
+  }
+
+  /** While exited containers are kept, a timer removes them when their retention is up. */
+  private armKept (): void {
+    if (this.keptTimer != null || this.kept == null || this.kept.size === 0 || this.stopped) {
+      return
+    }
+
+    const { clock } = this.init
+    const until = (record: HostedRecord): number => (record.finishedAt ?? 0) + this.keptExited().retention
+    const first = Math.min(...[...this.kept.values()].map(until))
+    this.keptTimer = clock.setTimeout(() => {
+      this.keptTimer = undefined
+      const due = [...this.kept?.values() ?? []].filter(r => until(r) <= clock.now())
+      void Promise.all(due.map(async record => { await this.drop(record) })).finally(() => { this.armKept() })
+    }, Math.max(0, first - clock.now()))
   }
 
   /**
@@ -527,7 +629,7 @@ export class ContainersManager {
     for (let attempt = 1; !signal.aborted; attempt++) {
       try {
         await this.init.client.containerExited(buyer, record.containerId as string, record.exitCode, record.reason ?? '')
-        await this.forget(record)
+        await this.told(record)
         return
       } catch (err: any) {
         const answered = err?.name === 'RemoteRequestError'
@@ -536,7 +638,7 @@ export class ContainersManager {
           this.log('could not tell %s that container %s exited - %e', record.buyer, record.containerId, err)
 
           if (answered) {
-            await this.forget(record)
+            await this.told(record)
           }
 
           return
@@ -545,6 +647,12 @@ export class ContainersManager {
 
       await sleep(this.init.clock, NOTIFY_BACKOFF * 2 ** (attempt - 1), signal)
     }
+  }
+
+  /** Its buyer heard that the container exited: the record stays only while the container is kept. */
+  private async told (record: HostedRecord): Promise<void> {
+    record.notified = true
+    await (this.kept?.has(record.containerId as string) === true ? this.save(record) : this.forget(record))
   }
 
   /**
@@ -636,9 +744,9 @@ export class ContainersManager {
     for (const { record, container } of launch) {
       if (record.state === 'exited') {
         this.rememberExit(record)
-        void this.finish(record)
+        void this.finish(record, container != null)
       } else if (container == null || !isLive(container)) {
-        void this.ended(record, container?.exitCode, container == null ? 'the container is gone from the engine' : 'the container ended while its supplier was down')
+        void this.ended(record, container?.exitCode, container == null ? 'the container is gone from the engine' : 'the container ended while its supplier was down', container != null)
       } else {
         const adopted = record.state === 'creating'
         Object.assign(record, { state: 'running', containerId: container.containerId, portMappings: container.portMappings ?? record.portMappings })
@@ -761,6 +869,7 @@ export class ContainersManager {
   private async forget (record: HostedRecord): Promise<void> {
     if (record.containerId != null) {
       this.exited?.delete(record.containerId)
+      this.kept?.delete(record.containerId)
       this.unclaimed?.delete(record.containerId)
     }
 

@@ -25,7 +25,10 @@ export const HOSTED_PREFIX = '/caravela/hosted/'
 /** Prefix of the containers this peer placed. */
 export const PLACED_PREFIX = '/caravela/placed/'
 
-/** `creating`: about to be created; `running`: created; `exited`: ended, its buyer not told yet. */
+/**
+ * `creating`: about to be created; `running`: created; `exited`: ended, and either its buyer not
+ * told yet or its stopped container kept for its buyer to read its output (`notified`, `finishedAt`).
+ */
 export type HostedState = 'creating' | 'running' | 'exited'
 
 const HOSTED_STATES: readonly string[] = ['creating', 'running', 'exited'] satisfies HostedState[]
@@ -49,6 +52,10 @@ export interface HostedRecord {
   exitCode?: number
   /** why an exited container ended */
   reason?: string
+  /** of an exited container: clock time it ended (or its end was found), from which it is kept */
+  finishedAt?: number
+  /** of an exited container: its buyer was told; the record stays only while the container is kept */
+  notified?: boolean
   /**
    * set while its buyer has not yet asked about the container (`containerStatus`): one still
    * unclaimed after the claim time is removed, since its buyer may never have heard of it. Only

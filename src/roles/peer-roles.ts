@@ -11,10 +11,11 @@ import { AddressGroups } from '../protocols/address.js'
 import { pointOf } from '../resources/resource-map.js'
 import { MemoryStore } from '../store/store.js'
 import { Buyer } from './buyer.js'
-import { ContainersManager } from './containers-manager.js'
+import { ContainersManager, DEFAULT_KEPT_EXITED } from './containers-manager.js'
 import { UnsupportedBackendError } from './errors.js'
 import { LaunchPolicy } from './launch-policy.js'
 import { Ledger } from './ledger.js'
+import { resumingLogs } from './logs-follow.js'
 import { LoopbackClient } from './loopback-client.js'
 import { cryptoRandom } from './random.js'
 import { Reputation } from './reputation.js'
@@ -33,7 +34,7 @@ import type {
   ContainerView, LogChunk, LogsOptions, NodeRef, Offer, OffersView, Overlay, PlaceOptions, RemoteContainerState, Resources, RuntimeHealthState, StopOptions, StopResult, StopTarget
 } from '../types.js'
 import type { RunOptions } from './buyer.js'
-import type { HostedContainer } from './containers-manager.js'
+import type { HostedContainer, KeptExited } from './containers-manager.js'
 import type { LaunchPolicyConfig } from './launch-policy.js'
 import type { RoleHandlers } from './loopback-client.js'
 import type { RandomSource } from './random.js'
@@ -77,6 +78,13 @@ export interface PeerRolesInit {
    * @default the built-in supplier policy (`defaultSupplierConfig`)
    */
   supplierPolicy?: LaunchPolicyConfig
+  /**
+   * What this peer keeps of the containers it ran that exited, for their buyers' `logs`; the
+   * retention also bounds how long it lists, as a buyer, the exited copies its restarts replaced.
+   *
+   * @default DEFAULT_KEPT_EXITED
+   */
+  keptExited?: KeptExited
   /**
    * Where the ledger of the containers this peer runs and placed lives: a peer's datastore
    * (`DatastoreStore`), so that a restart loses nothing.
@@ -159,6 +167,8 @@ export class PeerRoles {
   private readonly createdAt: number
   private unsubscribeExits?: () => void
   private running = false
+  /** the wait between the openings of a followed output that broke off */
+  private readonly clock: Clock
 
   constructor (init: PeerRolesInit) {
     const { self, selfKey, overlay, clock, config, resourceMap, logger, runtime } = init
@@ -167,12 +177,14 @@ export class PeerRoles {
     this.capacity = init.capacity
     this.logger = logger
     this.createdAt = clock.now()
+    this.clock = clock
 
     const handlers = new PeerHandlers(config)
     this.handlers = handlers
     const client = this.client = new LoopbackClient(init.client, self, this.handlers)
     const ledger = new Ledger(init.store ?? new MemoryStore(), logger.forComponent('caravela:ledger'))
     const common = { self, overlay, client, clock, config, resourceMap, random: init.random ?? cryptoRandom }
+    const keptExited = init.keptExited ?? DEFAULT_KEPT_EXITED
 
     this.supplier = new Supplier({
       ...common,
@@ -211,7 +223,8 @@ export class PeerRoles {
       onContainerExit: init.onContainerExit,
       // a buyer asks about what it placed right after the launch: twice its patience is ample
       claimTimeout: () => 2 * config().launchTimeout,
-      policy: init.supplierPolicy == null ? undefined : new LaunchPolicy(init.supplierPolicy)
+      policy: init.supplierPolicy == null ? undefined : new LaunchPolicy(init.supplierPolicy),
+      keptExited: () => keptExited
     })
     this.trader = new Trader({
       ...common,
@@ -237,7 +250,8 @@ export class PeerRoles {
       log: logger.forComponent('caravela:user'),
       statusInterval: () => config().statusInterval,
       replace: async (containers, avoid) => this.buyer.run(containers, { avoid }),
-      onReplaced: init.onContainerReplaced
+      onReplaced: init.onContainerReplaced,
+      replacedRetention: () => keptExited.retention
     })
     handlers.supplier = this.supplier
     handlers.containers = this.containers
@@ -370,14 +384,26 @@ export class PeerRoles {
 
   /**
    * The output of a container this peer placed, by full or unique short id, streamed from its
-   * supplier (`LogsOptions`).
+   * supplier (`LogsOptions`). A follow whose stream breaks off is opened again (`resumingLogs`).
    *
    * @throws {ContainerNotPlacedError} when the id names no container this peer placed
    * @throws {RemoteRequestError} when its supplier refuses (e.g. NOT_FOUND: the container is gone)
    */
   async logs (id: string, options: LogsOptions = {}): Promise<AsyncIterable<LogChunk>> {
-    const container = this.users.find(id)
-    return this.client.containerLogs(container.supplier, container.containerId, options)
+    const { supplier, containerId } = this.users.find(id)
+    const open = async (asked: LogsOptions): Promise<AsyncIterable<LogChunk>> => this.client.containerLogs(supplier, containerId, asked)
+    const first = await open(options)
+
+    if (options.follow !== true) {
+      return first
+    }
+
+    const ended = async ({ signal }: LogsOptions): Promise<boolean> => {
+      const [remote] = await this.client.containerStatus(supplier, [containerId], { signal })
+      return remote?.state !== 'running'
+    }
+
+    return resumingLogs(first, open, options, { clock: this.clock, log: this.logger.forComponent('caravela:logs'), containerId, supplier: supplier.peerId, ended })
   }
 
   /**

@@ -63,6 +63,8 @@ export const RESTART_MAX_DELAY = 60_000
  * less waits as its restart count says, as Docker does for a container that keeps dying young.
  */
 export const RESTART_RESET = 10_000
+/** Exited copies that restarts replaced, kept for `logs` of their ids, at most: the oldest is forgotten first. */
+export const MAX_REPLACED_KEPT = 64
 
 /** What the status checks found, for the metrics. */
 export interface ContainerCheckStats {
@@ -121,6 +123,11 @@ export interface UserManagerInit {
   replace?: (containers: ContainerConfig[], avoid: string[]) => Promise<{ requestId: string, statuses: ContainerStatus[] }>
   /** told of each container placed again for its restart policy, once recorded (the simulator's accounts) */
   onReplaced?: (old: ContainerView, replacement: ContainerView) => void
+  /**
+   * milliseconds an exited copy that a restart replaced is kept (not listed), so that `logs` of
+   * its id reads what its supplier kept of its output @default 0: forgotten at once
+   */
+  replacedRetention?: () => number
 }
 
 /** The containers this peer placed. */
@@ -168,7 +175,7 @@ export class UserManager {
         const old = container.replaces == null ? undefined : this.placed.get(container.replaces)
 
         if (old != null && old.replacedBy == null) {
-          this.retire(old, container.containerId)
+          this.supersede(old, container.containerId)
           await this.persist(old.containerId)
         }
       }
@@ -212,7 +219,7 @@ export class UserManager {
   checkStats (): ContainerCheckStats {
     const byState: Record<string, number> = {}
 
-    for (const { containerId, state } of this.placed.values()) {
+    for (const { containerId, state } of this.listed()) {
       const key = state.startsWith('exited') ? 'exited' : this.shown(containerId, state)
       byState[key] = (byState[key] ?? 0) + 1
     }
@@ -288,16 +295,30 @@ export class UserManager {
     if (container.state === STOPPING) {
       this.placed.delete(containerId)
     } else {
-      container.state = exitCode == null ? 'exited' : `exited (${exitCode})`
+      this.exited(container, exitCode)
     }
 
     await this.persist(containerId)
     this.scheduleRestarts()
   }
 
-  /** The containers this peer placed, oldest first. */
+  /** The containers this peer placed, oldest first; exited copies that restarts replaced are not listed. */
   list (): ContainerView[] {
-    return [...this.placed.values()].map(c => this.view(c))
+    return this.listed().map(c => this.view(c))
+  }
+
+  private listed (): ContainerView[] {
+    return [...this.placed.values()].filter(c => !isReplacedExited(c))
+  }
+
+  /** A container its supplier says ended: its state, exit code and the time this peer heard it. */
+  private exited (container: ContainerView, exitCode: number | undefined): void {
+    container.state = exitCode == null ? 'exited' : `exited (${exitCode})`
+    container.finishedAt ??= this.init.clock.now()
+
+    if (exitCode != null) {
+      container.exitCode = exitCode
+    }
   }
 
   /** The state `ps` shows: unknown for a container recorded running before a restart, until its supplier answers. */
@@ -486,6 +507,7 @@ export class UserManager {
     await Promise.all(workers)
     // what the answers found lost or exited is placed again, as the restart policies say
     this.scheduleRestarts()
+    await this.forgetReplaced()
 
     if (this.cancels != null) {
       await this.retryCancels()
@@ -620,7 +642,7 @@ export class UserManager {
       if (state === 'running') {
         container.state = RUNNING
       } else if (state === 'exited') {
-        container.state = exitCode == null ? 'exited' : `exited (${exitCode})`
+        this.exited(container, exitCode)
       } else if (before !== LOST) {
         // it no longer knows a container it never said ended
         this.init.log('%s no longer knows container %s, which it never said ended', supplier.peerId, containerId)
@@ -753,19 +775,44 @@ export class UserManager {
       if (this.placed.get(container.containerId) !== container) {
         // its user stopped it while it was placed again: the new copy is stopped too
         stopNow.push(replacement.containerId)
-      } else if (container.state.startsWith('exited')) {
-        this.placed.delete(container.containerId)
       } else {
-        this.retire(container, replacement.containerId)
+        this.supersede(container, replacement.containerId)
       }
 
       await this.persist(container.containerId)
     }
 
+    await this.forgetReplaced()
+
     this.arm()
 
     if (stopNow.length > 0) {
       await this.stop(stopNow)
+    }
+  }
+
+  /**
+   * A copy that another replaced: one that exited is kept, unlisted, for `logs` of its id while
+   * its supplier may keep its output; any other is retired.
+   */
+  private supersede (container: ContainerView, by: string): void {
+    if (container.state.startsWith('exited')) {
+      container.replacedBy = by
+    } else {
+      this.retire(container, by)
+    }
+  }
+
+  /** Forget the exited copies that restarts replaced once their retention is up, and the oldest beyond `MAX_REPLACED_KEPT`. */
+  private async forgetReplaced (): Promise<void> {
+    const now = this.init.clock.now()
+    const retention = this.init.replacedRetention?.() ?? 0
+    const replaced = [...this.placed.values()].filter(isReplacedExited)
+    const gone = replaced.filter((c, i) => (c.finishedAt ?? c.createdAt) + retention <= now || i < replaced.length - MAX_REPLACED_KEPT)
+
+    for (const { containerId } of gone) {
+      this.placed.delete(containerId)
+      await this.persist(containerId)
     }
   }
 
@@ -839,6 +886,11 @@ function emptyCounters (): Omit<ContainerCheckStats, 'byState'> {
 /** The containers re-placed together: a co-located request's on one supplier, any other alone. */
 function restartGroupOf (container: ContainerView): string {
   return container.groupPolicy === 'co-location' ? `${container.requestId}@${container.supplier.peerId}` : container.containerId
+}
+
+/** An exited copy that a restart replaced: kept for `logs` of its id, not listed. */
+function isReplacedExited (container: ContainerView): boolean {
+  return container.replacedBy != null && container.state.startsWith('exited')
 }
 
 /** Whether a container's restart policy says to place it again now. */

@@ -516,6 +516,8 @@ export class DockerRuntime implements ContainerRuntime, ContainerExitEvents {
     const query = {
       stdout: true,
       stderr: true,
+      // each line with the time it was written, for a follow that resumes after a dropped stream
+      timestamps: true,
       abortSignal: options.signal,
       ...(options.tail == null ? {} : { tail: options.tail }),
       // whole seconds: the engine reads a fraction as nanoseconds
@@ -530,7 +532,7 @@ export class DockerRuntime implements ContainerRuntime, ContainerExitEvents {
         })]
 
     try {
-      yield * demuxDockerLogs(source)
+      yield * timestamped(demuxDockerLogs(source))
     } catch (err: any) {
       // the reader went away: the end it asked for; the container was removed while followed,
       // which cuts the engine's stream short: the end of its output
@@ -1363,6 +1365,27 @@ export async function * demuxDockerLogs (source: AsyncIterable<Uint8Array> | Ite
       }
 
       pending = pending.subarray(FRAME_HEADER + length)
+    }
+  }
+}
+
+/** The RFC 3339 time (nanoseconds at most) and space the engine puts before each line with `timestamps`. */
+const LOG_TIMESTAMP = /^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(\.\d+)?(Z|[+-]\d\d:\d\d) /
+
+/**
+ * The engine's lines with `timestamps`, each chunk's leading time taken off its data into `time`
+ * (ms since the epoch); a chunk without one is passed as it is.
+ */
+export async function * timestamped (chunks: AsyncIterable<LogChunk>): AsyncGenerator<LogChunk> {
+  for await (const chunk of chunks) {
+    const head = new TextDecoder().decode(chunk.data.subarray(0, 40))
+    const match = LOG_TIMESTAMP.exec(head)
+    const time = match == null ? NaN : Date.parse(`${match[1]}${(match[2] ?? '').slice(0, 4)}${match[3]}`)
+
+    if (match == null || Number.isNaN(time)) {
+      yield chunk
+    } else if (chunk.data.byteLength > match[0].length) {
+      yield { stream: chunk.stream, data: chunk.data.subarray(match[0].length), time }
     }
   }
 }

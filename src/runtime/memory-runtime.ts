@@ -213,8 +213,8 @@ export class MemoryRuntime implements ContainerRuntime {
 
     while (signal?.aborted !== true) {
       while (next < output.lines.length) {
-        const { stream, data } = output.lines[next++]
-        yield { stream, data }
+        const { stream, data, at } = output.lines[next++]
+        yield { stream, data, time: at }
       }
 
       if (options.follow !== true || this.containers.get(containerId)?.state !== 'running') {

@@ -272,7 +272,9 @@ export async function simulate (options: SimulateOptions): Promise<SimulationRes
       logger: log,
       keyOf: net.keyOf,
       random: rolesRandom,
-      onContainerReplaced: byId == null ? undefined : replaced
+      onContainerReplaced: byId == null ? undefined : replaced,
+      // nobody reads a simulated container's output: what exits is removed at once, as a million peers' memory needs
+      keptExited: { retention: 0, perBuyer: 0, total: 0 }
     })
     net.serve(i, roles[i].handlers)
   }

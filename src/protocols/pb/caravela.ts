@@ -4511,6 +4511,7 @@ export namespace ContainerLogsResponse {
 export interface LogChunk {
   stream: LogChunk.Stream
   data: Uint8Array<ArrayBuffer>
+  time: bigint
 }
 
 export namespace LogChunk {
@@ -4549,13 +4550,19 @@ export namespace LogChunk {
           w.bytes(obj.data)
         }
 
+        if ((obj.time != null && obj.time !== 0n)) {
+          w.uint32(24)
+          w.uint64(obj.time)
+        }
+
         if (opts.lengthDelimited !== false) {
           w.ldelim()
         }
       }, (reader, length, opts = {}) => {
         const obj: any = {
           stream: Stream.STDOUT,
-          data: uint8ArrayAlloc(0)
+          data: uint8ArrayAlloc(0),
+          time: 0n
         }
 
         const end = length == null ? reader.len : reader.pos + length
@@ -4570,6 +4577,10 @@ export namespace LogChunk {
             }
             case 2: {
               obj.data = reader.bytes()
+              break
+            }
+            case 3: {
+              obj.time = reader.uint64()
               break
             }
             default: {
@@ -4601,6 +4612,13 @@ export namespace LogChunk {
               }
               break
             }
+            case 3: {
+              yield {
+                field: `${prefix}.time`,
+                value: reader.uint64()
+              }
+              break
+            }
             default: {
               reader.skipType(tag & 7)
               break
@@ -4623,6 +4641,11 @@ export namespace LogChunk {
     value: Uint8Array<ArrayBuffer>
   }
 
+  export interface LogChunkTimeFieldEvent {
+    field: '$.time'
+    value: bigint
+  }
+
   export function encode (obj: Partial<LogChunk>): Uint8Array<ArrayBuffer> {
     return encodeMessage(obj, LogChunk.codec())
   }
@@ -4631,7 +4654,7 @@ export namespace LogChunk {
     return decodeMessage(buf, LogChunk.codec(), opts)
   }
 
-  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<LogChunk>): Generator<LogChunkStreamFieldEvent | LogChunkDataFieldEvent> {
+  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<LogChunk>): Generator<LogChunkStreamFieldEvent | LogChunkDataFieldEvent | LogChunkTimeFieldEvent> {
     return streamMessage(buf, LogChunk.codec(), opts)
   }
 }
