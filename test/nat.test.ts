@@ -107,7 +107,8 @@ Relayed('reserves a slot on a relay, joins, supplies, and a buyer places a conta
 
   const buyer = await createTestNode('buyer', { privateKey: buyerKey, config: testConfig(c => { c.node.bootstrap = bootstrap }) })
   ctx.nodes.push(buyer)
-  // only the hidden peer supplies; the buyer places on it through the relay
+  // only the hidden peer supplies; the buyer places on it through the relay (its offers are found
+  // at their trader even when no slice the request fits has a member in so small a network)
   const [placed] = await buyer.services.caravela.run([container({ cpus: 1, memory: 256 })])
   assert.is(placed.supplier.peerId, hiddenId)
   assert.ok(placed.supplier.multiaddrs.some(a => a.includes('/p2p-circuit')), `the trader handed out the relayed address: ${placed.supplier.multiaddrs.join(' ')}`)

@@ -64,10 +64,14 @@ Nat('a buyer behind a NAT places a container on every supplier behind the other 
   assert.equal(testnet.peers.map(peer => peer.host?.behindNat), [false, false, true, true, true, true])
   const client = await apiClientOf(buyer, 60_000)
 
-  // the suppliers' offers reach the traders once their relay slots are reserved and announced
-  ctx.placed.push(...await waitFor(async () => client.run([container('first')]).catch(() => undefined), { timeout: 60_000, interval: 1_000, message: 'a first placement' }))
+  // the suppliers' offers reach the traders once their relay slots are reserved and announced (a
+  // supplier that found no trader tries again after the supplying interval, 45 s)
+  for (const index of SUPPLIERS) {
+    const supplier = await apiClientOf(testnet.peers[index])
+    await waitFor(async () => (await supplier.offers()).supplying.offers.length > 0, { timeout: 120_000, interval: 1_000, message: `peer ${index}'s offers at a trader` })
+  }
 
-  for (let i = 1; i < SUPPLIERS.length * CPUS_EACH; i++) {
+  for (let i = 0; i < SUPPLIERS.length * CPUS_EACH; i++) {
     ctx.placed.push(...await client.run([container(`c${i}`)]))
   }
 

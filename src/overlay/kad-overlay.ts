@@ -237,7 +237,7 @@ export class KadOverlay implements Overlay {
     }
 
     // the network knows no other member, but we are one; or we are one of the closest
-    if (map.sliceOf(this.selfKey).index === slice.index && (!stats.inSlice || exact)) {
+    if (this.memberOf(map, slice) && (!stats.inSlice || exact)) {
       found = stats.inSlice ? [...found, { peerId: this.components.peerId, key: this.selfKey }] : [{ peerId: this.components.peerId, key: this.selfKey }]
       stats.inSlice = true
     }
@@ -340,6 +340,15 @@ export class KadOverlay implements Overlay {
   }
 
   /**
+   * Whether this peer trades for `slice`: its key falls in it and it serves the DHT. A peer in
+   * client mode (behind a NAT, with a relay slot and no public address yet) is in no other peer's
+   * routing table, so no lookup would find it: the offers it took would never be asked for.
+   */
+  private memberOf (map: ResourceMap, slice: Slice): boolean {
+    return map.sliceOf(this.selfKey).index === slice.index && this.init.dht.getMode() === 'server'
+  }
+
+  /**
    * Slice members we can vouch for without asking the network: ourselves, and the routing-table
    * peers and cached walk results we hold a connection to. kad-dht keeps a departed peer in its
    * table until a bucket refresh pings it, so an unconnected entry is left to a walk to confirm.
@@ -347,7 +356,7 @@ export class KadOverlay implements Overlay {
   private localCandidates (map: ResourceMap, slice: Slice, unconnected = false): Candidate[] {
     const candidates: Candidate[] = []
 
-    if (map.sliceOf(this.selfKey).index === slice.index) {
+    if (this.memberOf(map, slice)) {
       candidates.push({ peerId: this.components.peerId, key: this.selfKey })
     }
 

@@ -726,7 +726,8 @@ export class Buyer {
 
   /**
    * When this peer knows every peer of a small network (at most `ASK_EVERY_PEER_MAX`), ask each
-   * for its own free resources, a few at a time, until some can hold the request: whatever slices
+   * for its own free resources and for the offers it trades, a few at a time, until some can hold
+   * the request: whatever slices
    * the few peers' ids fall in and however stale the traders' figures, a request some peer can
    * take is placed. Undefined when the network is larger than that (or under `swarm`, whose
    * master knows every worker).
@@ -756,8 +757,10 @@ export class Buyer {
     for (let first = 0; first < peers.length; first += ASK_EVERY_PEER_AT_ONCE) {
       const batch = peers.slice(first, first + ASK_EVERY_PEER_AT_ONCE)
       request.asked += batch.length
-      const answers = await Promise.all(batch.map(async peer => this.askOffers(request, peer, false, needed, true)))
-      const offers = answers.flat().filter(offer => contains(offer.freeResources, needed))
+      // each peer's own offers, and the offers it trades: a supplier behind a NAT (a DHT client) is
+      // in no routing table to be asked, only its traders hold its offers
+      const answers = await Promise.all(batch.flatMap(peer => [this.askOffers(request, peer, false, needed, true), this.askOffers(request, peer, false, needed)]))
+      const offers = [...new Map(answers.flat().map(offer => [`${offer.supplier.peerId}/${offer.id}`, offer])).values()].filter(offer => contains(offer.freeResources, needed))
 
       if (offers.length > 0) {
         return offers
