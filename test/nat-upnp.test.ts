@@ -2,17 +2,23 @@
  * UPnP on a testnet behind NATs (`startTestnet({ nat, upnp })`, netns-lib.ts): a peer behind a
  * router offering UPnP maps its port there, announces the router's WAN address, and a buyer
  * behind another NAT reaches it directly; between two NATs without UPnP connections stay relayed.
- * These tests need root, as CI has: without it they fail, they do not skip.
+ * These tests need root, as CI has: without it they fail, they do not skip. `DirectUpgrade`, which
+ * makes a relayed connection direct when the other side has a public address, has a unit test.
  */
 
 import { execFile } from 'node:child_process'
-import { mkdtemp, readdir, rm } from 'node:fs/promises'
+import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
+import { generateKeyPair } from '@libp2p/crypto/keys'
+import { defaultLogger } from '@libp2p/logger'
+import { peerIdFromPrivateKey } from '@libp2p/peer-id'
+import { multiaddr } from '@multiformats/multiaddr'
 import * as assert from 'uvu/assert'
 import { inNamespace, listNamespaces } from '../scripts/netns-lib.js'
-import { apiClientOf, NETNS_PORT, startTestnet } from '../scripts/testnet-lib.js'
+import { apiClientOf, BENCH_NETWORK_CONFIG, NETNS_PORT, startTestnet } from '../scripts/testnet-lib.js'
+import { DirectUpgrade } from '../src/nat.js'
 import { suite } from './fixtures/suite.js'
 import { waitFor } from './fixtures/wait.js'
 import type { Testnet, TestnetPeer } from '../scripts/testnet-lib.js'
@@ -23,7 +29,7 @@ const START_TIMEOUT = 60_000
 /** Time a peer has to find its router, map its port and announce the mapping (a few seconds). */
 const MAPPING_TIMEOUT = 30_000
 /** Time the buyer has to place, while the suppliers' offers reach the traders. */
-const PLACE_TIMEOUT = 60_000
+const PLACE_TIMEOUT = 90_000
 /** Time a relayed connection has to become direct. */
 const DIRECT_TIMEOUT = 30_000
 
@@ -45,11 +51,59 @@ function container (name: string): ContainerConfig {
   return { name, image: 'busybox', args: ['sleep', '3600'], portMappings: [], resources: { cpuClass: 0, cpus: 1, memory: 256 }, groupPolicy: 'spread' }
 }
 
+const Unit = suite('nat: DirectUpgrade')
+
+Unit('dials, forced, the public addresses of a peer reached through a relay; not when a direct connection is open, nor private or relayed addresses', async () => {
+  const events = new EventTarget()
+  const peerId = peerIdFromPrivateKey(await generateKeyPair('Ed25519'))
+  const dials: Array<{ addresses: string[], force?: boolean }> = []
+  let open: Array<{ status: string, limits?: object }> = []
+  const upgrade = new DirectUpgrade({
+    events,
+    logger: defaultLogger(),
+    transportManager: { dialTransportForMultiaddr: () => ({}) },
+    connectionManager: {
+      getConnections: () => open,
+      openConnection: async (addresses: any[], options: { force?: boolean }) => {
+        dials.push({ addresses: addresses.map(String), force: options.force })
+        return { remoteAddr: addresses[0] }
+      }
+    }
+  } as any)
+  const relayed = { status: 'open', limits: { bytes: 1024n } }
+  const identified = (connection: object, addresses: string[]): void => {
+    events.dispatchEvent(new CustomEvent('peer:identify', { detail: { peerId, connection, listenAddrs: addresses.map(address => multiaddr(address)) } }))
+  }
+  const mapped = '/ip4/11.231.0.12/tcp/4001'
+  const circuit = `/ip4/11.231.0.10/tcp/4001/p2p/${peerId.toString()}/p2p-circuit/p2p/${peerId.toString()}`
+  upgrade.start()
+
+  try {
+    identified(relayed, ['/ip4/10.231.3.2/tcp/4001', mapped, circuit])
+    await waitFor(() => dials.length > 0, { timeout: 1_000, message: 'a direct dial' })
+    assert.equal(dials, [{ addresses: [`${mapped}/p2p/${peerId.toString()}`], force: true }])
+
+    identified({ status: 'open' }, [mapped])
+    identified(relayed, ['/ip4/10.231.3.2/tcp/4001', circuit])
+    open = [{ status: 'open' }]
+    identified(relayed, [mapped])
+    await new Promise(resolve => setTimeout(resolve, 50))
+    assert.is(dials.length, 1, 'no dial over a direct connection\'s identify, to private or relayed addresses, or with a direct connection open')
+  } finally {
+    upgrade.stop()
+  }
+})
+
+Unit.run()
+
 const Upnp = suite<{ dir: string, testnet?: Testnet }>('nat: UPnP', { dir: '' })
 
 Upnp.before(async (ctx) => {
   assert.is(process.getuid?.(), 0, 'the UPnP testnet tests need root (CI runs them as root): run them as root')
   ctx.dir = await mkdtemp(join(tmpdir(), 'caravela-nat-upnp-'))
+  // offers sent every 10 s rather than 45: the traders change as the UPnP peer becomes a DHT server
+  const configFile = join(ctx.dir, 'caravela.toml')
+  await writeFile(configFile, BENCH_NETWORK_CONFIG)
   // peers 0 and 1 public, 2 behind a NAT with UPnP, 3 and 4 behind NATs without; only 2 and 3
   // supply, so that the buyer, 4, places on one NATed supplier with UPnP and one without
   ctx.testnet = await startTestnet({
@@ -62,6 +116,7 @@ Upnp.before(async (ctx) => {
     cpus: 2,
     memory: '1g',
     argsOf: index => index === 2 || index === 3 ? [] : ['--runtime', 'none'],
+    extraArgs: ['--config', configFile],
     startTimeout: START_TIMEOUT
   })
 })
