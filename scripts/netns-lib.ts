@@ -9,7 +9,9 @@
  * - a public host i: a namespace with one veth on the bridge, address 11.231.0.(10+i);
  * - a NATed host i: a namespace with address 10.231.(1+i).2 on a LAN of its own, whose default
  *   route is a router namespace: LAN address 10.231.(1+i).1, WAN address 11.231.0.(10+i) on the
- *   bridge, masquerading what leaves through its WAN and dropping what comes in unsolicited.
+ *   bridge, masquerading what leaves through its WAN and dropping what comes in unsolicited;
+ *   with `upnp`, the first routers also run miniupnpd, offering UPnP IGD on their LAN, so that
+ *   their host can map a port on the WAN address (`startMiniupnpd`).
  *
  * The internet's addresses are public ones (11.0.0.0/8 is a block no network of this machine
  * uses), not private ones: libp2p treats private addresses as unreachable from the internet (its

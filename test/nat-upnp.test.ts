@@ -6,8 +6,8 @@
  * makes a relayed connection direct when the other side has a public address, has a unit test.
  */
 
-import { execFile } from 'node:child_process'
-import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises'
+import { execFile, execFileSync } from 'node:child_process'
+import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
@@ -16,7 +16,7 @@ import { defaultLogger } from '@libp2p/logger'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { multiaddr } from '@multiformats/multiaddr'
 import * as assert from 'uvu/assert'
-import { inNamespace, listNamespaces } from '../scripts/netns-lib.js'
+import { cleanNetns, createTopology, inNamespace, listNamespaces } from '../scripts/netns-lib.js'
 import { apiClientOf, BENCH_NETWORK_CONFIG, NETNS_PORT, startTestnet } from '../scripts/testnet-lib.js'
 import { DirectUpgrade } from '../src/nat.js'
 import { suite } from './fixtures/suite.js'
@@ -92,6 +92,11 @@ Unit('dials, forced, the public addresses of a peer reached through a relay; not
   } finally {
     upgrade.stop()
   }
+})
+
+Unit('a topology has at most as many UPnP routers as NATs', () => {
+  assert.throws(() => createTopology({ public: 1, nat: 1, upnp: 2 }), /upnp counts NATs offering UPnP, 0 to 1, got 2/)
+  assert.throws(() => createTopology({ public: 1, nat: 1, upnp: -1 }), RangeError)
 })
 
 Unit.run()
@@ -187,6 +192,16 @@ Upnp('stop() ends the routers\' daemons with the namespaces, and removes their f
   await ctx.testnet!.stop()
   assert.equal(listNamespaces().filter(name => name.startsWith(`${topology!.id}-`)), [])
   assert.equal((await readdir(tmpdir())).filter(entry => entry.startsWith(topology!.id)), [])
+})
+
+Upnp('cleanNetns removes the UPnP files of a topology whose owner is gone', async () => {
+  // the pid of a process that has exited
+  const pid = Number(execFileSync(process.execPath, ['-p', 'process.pid'], { encoding: 'utf8' }))
+  const leftover = join(tmpdir(), `cvl-${pid.toString(36)}-zz-upnp`)
+  await mkdir(leftover)
+  await writeFile(join(leftover, 'r1.conf'), 'ext_ifname=wan\n')
+  cleanNetns()
+  assert.not.ok((await readdir(tmpdir())).includes(`cvl-${pid.toString(36)}-zz-upnp`))
 })
 
 Upnp.run()
