@@ -17,7 +17,8 @@
  * buyer reached its supplier, from the buyer's connections (`GET /v1/peers`): direct, or relayed
  * when every connection's address has `/p2p-circuit`. The sequential placements are classified
  * just after each one, for the latency of each kind; the share of direct connections counts
- * every buyer–supplier pair of the run, at its end.
+ * every buyer–supplier pair of the run, at its end. `--upnp U` gives the routers of the first U
+ * NATed peers UPnP; the pairs then tell those peers (`upnp`) from the other NATed ones (`nat`).
  */
 
 import { mkdtemp, rm, writeFile } from 'node:fs/promises'
@@ -37,6 +38,7 @@ const { values } = parseArgs({
     cpus: { type: 'string', default: '512' },
     memory: { type: 'string', default: '512g' },
     nat: { type: 'string' },
+    upnp: { type: 'string' },
     json: { type: 'boolean', default: false }
   },
   strict: true
@@ -46,6 +48,7 @@ const sequential = Number(values.sequential)
 const burst = Number(values.burst)
 const concurrency = Number(values.concurrency)
 const nat = values.nat == null ? undefined : Number(values.nat)
+const upnp = values.upnp == null ? undefined : Number(values.upnp)
 
 for (const [name, value] of Object.entries({ peers, sequential, burst, concurrency })) {
   if (!Number.isInteger(value) || value < 1) {
@@ -59,18 +62,24 @@ if (nat != null && (!Number.isInteger(nat) || nat < 0 || nat >= peers)) {
   process.exit(2)
 }
 
+if (upnp != null && (nat == null || !Number.isInteger(upnp) || upnp < 0 || upnp > nat)) {
+  console.error('bench:discovery: --upnp needs --nat and must be a whole number up to it')
+  process.exit(2)
+}
+
 const log = (line: string): void => { if (!values.json) console.error(line) }
 const dir = await mkdtemp(join(tmpdir(), 'caravela-bench-discovery-'))
 const configFile = join(dir, 'caravela.toml')
 await writeFile(configFile, BENCH_NETWORK_CONFIG)
 
-log(`starting a testnet of ${peers} peer processes with the memory runtime (${values.cpus} CPUs, ${values.memory} each)${nat == null ? '' : `, ${nat} behind NATs`}…`)
+log(`starting a testnet of ${peers} peer processes with the memory runtime (${values.cpus} CPUs, ${values.memory} each)${nat == null ? '' : `, ${nat} behind NATs${upnp == null ? '' : `, ${upnp} of them with UPnP`}`}…`)
 let testnet
 
 try {
   testnet = await startTestnet({
     peers,
     nat,
+    upnp,
     dir: join(dir, 'testnet'),
     protocolPrefix: 'caravela-bench',
     runtime: 'memory',
@@ -89,10 +98,14 @@ type Path = 'local' | 'direct' | 'relayed' | 'unconnected'
 
 interface NatReport {
   natPeers: number
+  /** NATed peers whose router offers UPnP */
+  upnpPeers: number
   /** buyer–supplier pairs of the run, by where each stands (`nat->public`, …, `local`: the buyer itself) */
   pairs: Record<string, number>
   /** the same pairs, by how the buyer reaches the supplier at the end of the run */
   connections: Record<Path, number>
+  /** the same pairs by where each stands and how the buyer reaches the supplier */
+  pathsByPair: Record<string, Partial<Record<Path, number>>>
   /** direct / (direct + relayed) */
   directShare: number
   /** the sequential placements' latency, by how the buyer reached the supplier just after */
@@ -103,6 +116,8 @@ try {
   const clients = await Promise.all(testnet.peers.map(async peer => apiClientOf(peer, 60_000)))
   const indexOf = new Map(testnet.peers.map(peer => [peer.peerId, peer.index]))
   const behindNat = (index: number): boolean => testnet.peers[index].host?.behindNat === true
+  /** where a peer stands: public, behind a NAT with UPnP (`upnp`), or without (`nat`) */
+  const standing = (index: number): string => testnet.peers[index].host?.upnp === true ? 'upnp' : behindNat(index) ? 'nat' : 'public'
   /** buyer index → supplier indexes it placed on */
   const pairs = new Map<number, Set<number>>()
   const pathOf = async (buyer: number, supplier: number): Promise<Path> => {
@@ -194,17 +209,22 @@ try {
   const reportNat = async (natPeers: number): Promise<NatReport> => {
     const pairKinds: Record<string, number> = {}
     const connections: Record<Path, number> = { local: 0, direct: 0, relayed: 0, unconnected: 0 }
+    const pathsByPair: Record<string, Partial<Record<Path, number>>> = {}
     for (const [buyer, suppliers] of pairs) {
       for (const supplier of suppliers) {
-        const kind = buyer === supplier ? 'local' : `${behindNat(buyer) ? 'nat' : 'public'}->${behindNat(supplier) ? 'nat' : 'public'}`
+        const kind = buyer === supplier ? 'local' : `${standing(buyer)}->${standing(supplier)}`
+        const path = await pathOf(buyer, supplier)
         pairKinds[kind] = (pairKinds[kind] ?? 0) + 1
-        connections[await pathOf(buyer, supplier)]++
+        connections[path]++
+        pathsByPair[kind] = { ...pathsByPair[kind], [path]: (pathsByPair[kind]?.[path] ?? 0) + 1 }
       }
     }
     return {
       natPeers,
+      upnpPeers: upnp ?? 0,
       pairs: pairKinds,
       connections,
+      pathsByPair,
       directShare: connections.direct / Math.max(1, connections.direct + connections.relayed),
       latencyByPath: Object.fromEntries([...latenciesByPath].map(([path, values]) => {
         const byPath = values.sort((a, b) => a - b)
@@ -235,7 +255,8 @@ try {
     console.info(`messages per request:        ${result.messagesPerRequest.toFixed(2)} (sent by the buyer: submission, lookup requests, get-offers, launches); ${(result.lookupsAnsweredLocally * 100).toFixed(0)} % of lookups answered from the routing table`)
     console.info(`all request/response exchanges in the network per placement: ${Object.entries(result.networkMessagesPerPlacement).filter(([, n]) => n > 0).map(([name, n]) => `${name} ${n.toFixed(2)}`).join(', ')}`)
     if (natReport != null) {
-      console.info(`behind NATs: ${nat} of ${peers} peers; buyer->supplier pairs ${Object.entries(natReport.pairs).map(([kind, n]) => `${kind} ${n}`).join(', ')}`)
+      console.info(`behind NATs: ${nat} of ${peers} peers${upnp == null ? '' : `, ${upnp} of them with UPnP (upnp)`}; buyer->supplier pairs ${Object.entries(natReport.pairs).map(([kind, n]) => `${kind} ${n}`).join(', ')}`)
+      console.info(`paths by pair: ${Object.entries(natReport.pathsByPair).map(([kind, paths]) => `${kind} ${Object.entries(paths).map(([path, n]) => `${path} ${n}`).join('/')}`).join(', ')}`)
       console.info(`connections at the end: ${Object.entries(natReport.connections).map(([path, n]) => `${path} ${n}`).join(', ')}; direct share ${(natReport.directShare * 100).toFixed(0)} %`)
       console.info(`latency by path (sequential): ${Object.entries(natReport.latencyByPath).map(([path, l]) => `${path} p50 ${l.p50.toFixed(1)} ms p99 ${l.p99.toFixed(1)} ms (${l.placements})`).join(', ')}`)
     }

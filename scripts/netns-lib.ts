@@ -9,7 +9,9 @@
  * - a public host i: a namespace with one veth on the bridge, address 11.231.0.(10+i);
  * - a NATed host i: a namespace with address 10.231.(1+i).2 on a LAN of its own, whose default
  *   route is a router namespace: LAN address 10.231.(1+i).1, WAN address 11.231.0.(10+i) on the
- *   bridge, masquerading what leaves through its WAN and dropping what comes in unsolicited.
+ *   bridge, masquerading what leaves through its WAN and dropping what comes in unsolicited;
+ *   with `upnp`, the first routers also run miniupnpd, offering UPnP IGD on their LAN, so that
+ *   their host can map a port on the WAN address (`startMiniupnpd`).
  *
  * The internet's addresses are public ones (11.0.0.0/8 is a block no network of this machine
  * uses), not private ones: libp2p treats private addresses as unreachable from the internet (its
@@ -31,8 +33,10 @@
  */
 
 import { execFileSync, spawn } from 'node:child_process'
-import { randomInt } from 'node:crypto'
+import { randomInt, randomUUID } from 'node:crypto'
+import { closeSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { createServer } from 'node:net'
+import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import type { ChildProcess } from 'node:child_process'
@@ -52,6 +56,15 @@ export const NETNS_ALLOW = [`/ip4/${INTERNET_PREFIX}.0/ipcidr/24`, '/ip4/10.231.
 export const HOST_LINK_ADDRESS = `${INTERNET_PREFIX}.1`
 /** Most hosts of a topology: the last one has internet address 11.231.0.254. */
 export const MAX_HOSTS = 245
+
+/** Debian's package of miniupnpd writing its port mappings with iptables (libiptc). */
+export const MINIUPNPD_PACKAGE = 'miniupnpd-iptables'
+/** Port of the UPnP routers' HTTP server (device description and SOAP control), on their LAN address. */
+export const UPNP_HTTP_PORT = 5000
+/** Port miniupnpd listens on for SSDP searches. */
+const SSDP_PORT = 1900
+/** Time a UPnP router's daemon has to listen once started. */
+const MINIUPNPD_START_TIMEOUT = 5_000
 
 /** The compiled forwarder `forwardIntoNamespace` starts. */
 const FORWARDER_PATH = join(dirname(fileURLToPath(import.meta.url)), 'netns-forward.js')
@@ -73,6 +86,8 @@ export interface TopologyInit {
   nat: number
   /** join the root namespace to the internet at HOST_LINK_ADDRESS */
   hostLink?: boolean
+  /** the first `upnp` NATs offer UPnP IGD (miniupnpd): hosts `public` to `public + upnp - 1` */
+  upnp?: number
 }
 
 export interface NetnsHost {
@@ -86,6 +101,8 @@ export interface NetnsHost {
   publicAddress: string
   /** the namespace of its NAT's router, when behind one */
   router?: string
+  /** its router offers UPnP IGD: the host can map a port on the WAN address */
+  upnp: boolean
 }
 
 export interface Topology {
@@ -146,23 +163,67 @@ export async function forwardIntoNamespace (namespace: string, port: number): Pr
 }
 
 /**
- * Throws `NetnsUnavailableError` saying what is missing: root, `ip netns`, and with `nat`
- * `iptables` and `sysctl`.
+ * Throws `NetnsUnavailableError` saying what is missing: root, `ip netns`, with `nat` `iptables`
+ * and `sysctl`, and with `upnp` `iptables-legacy` and miniupnpd, which it installs when missing
+ * (`ensureMiniupnpd`).
  */
-export function requireNetns (nat: boolean): void {
+export function requireNetns (nat: boolean, upnp = false): void {
   if (process.getuid?.() !== 0) {
     throw new NetnsUnavailableError('network namespaces need root: run this as root (e.g. sudo npm run testnet -- …)')
   }
 
-  const tools: Array<[string, string[]]> = [['ip', ['netns', 'list']], ...(nat ? [['iptables', ['--version']], ['sysctl', ['--version']]] as Array<[string, string[]]> : [])]
+  const tools: Array<[string, string[]]> = [
+    ['ip', ['netns', 'list']],
+    ...(nat ? [['iptables', ['--version']], ['sysctl', ['--version']]] as Array<[string, string[]]> : []),
+    ...(upnp ? [['iptables-legacy', ['--version']]] as Array<[string, string[]]> : [])
+  ]
 
   for (const [command, args] of tools) {
     try {
       execFileSync(command, args, { stdio: ['ignore', 'pipe', 'pipe'] })
     } catch (err: any) {
       const why = err.code === 'ENOENT' ? 'not found' : String(err.stderr ?? err.message).trim()
-      throw new NetnsUnavailableError(`\`${command} ${args.join(' ')}\` failed (${why}): testnets behind NATs need iproute2 with \`ip netns\`, iptables and sysctl`)
+      throw new NetnsUnavailableError(`\`${command} ${args.join(' ')}\` failed (${why}): testnets behind NATs need iproute2 with \`ip netns\`, iptables (with iptables-legacy for UPnP) and sysctl`)
     }
+  }
+
+  if (upnp) {
+    ensureMiniupnpd()
+  }
+}
+
+/**
+ * Installs Debian's `miniupnpd-iptables` when no `miniupnpd` is found (root, done by
+ * `requireNetns`): only the tests and testnets that ask for UPnP routers need it, so it is
+ * installed then rather than before every `npm test`. That package holds the daemon and its
+ * iptables scripts only, no service and no configuration (the `miniupnpd` package, with its init
+ * script and debconf questions, is left out), so nothing runs in the root namespace: each router
+ * starts its own daemon.
+ */
+export function ensureMiniupnpd (): void {
+  if (hasCommand('miniupnpd', ['--version'])) {
+    return
+  }
+
+  if (!hasCommand('apt-get', ['--version'])) {
+    throw new NetnsUnavailableError(`UPnP routers need miniupnpd with the iptables backend, and this is not a Debian-like system (no apt-get): install it (Debian's ${MINIUPNPD_PACKAGE})`)
+  }
+
+  const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' }
+
+  try {
+    // `apt-get update` only when apt knows no candidate, as scripts/docker-setup.mjs does
+    if (!/Candidate: (?!\(none\))/.test(run('apt-cache', ['policy', MINIUPNPD_PACKAGE]))) {
+      run('apt-get', ['update'], env)
+    }
+
+    run('apt-get', ['install', '-y', '--no-install-recommends', MINIUPNPD_PACKAGE], env)
+  } catch (err: any) {
+    throw new NetnsUnavailableError(`installing ${MINIUPNPD_PACKAGE} failed (${err.message}): run apt-get update && apt-get install -y ${MINIUPNPD_PACKAGE}`)
+  }
+
+  if (!hasCommand('miniupnpd', ['--version'])) {
+    throw new NetnsUnavailableError(`${MINIUPNPD_PACKAGE} was installed but no miniupnpd runs`)
   }
 }
 
@@ -180,12 +241,17 @@ export function requireNetns (nat: boolean): void {
  */
 export function createTopology (init: TopologyInit): Topology {
   const total = init.public + init.nat
+  const upnp = init.upnp ?? 0
 
   if (!Number.isInteger(init.public) || !Number.isInteger(init.nat) || init.public < 0 || init.nat < 0 || total < 1 || total > MAX_HOSTS) {
     throw new RangeError(`a topology has 1 to ${MAX_HOSTS} hosts, public and NATed, got ${init.public} public and ${init.nat} behind NATs`)
   }
 
-  requireNetns(init.nat > 0)
+  if (!Number.isInteger(upnp) || upnp < 0 || upnp > init.nat) {
+    throw new RangeError(`upnp counts NATs offering UPnP, 0 to ${init.nat}, got ${upnp}`)
+  }
+
+  requireNetns(init.nat > 0, upnp > 0)
   cleanNetns()
 
   if (init.hostLink === true && ip('-o', '-4', 'addr', 'show', 'to', `${HOST_LINK_ADDRESS}/32`).trim() !== '') {
@@ -196,11 +262,17 @@ export function createTopology (init: TopologyInit): Topology {
   const internet = `${id}-net`
   const namespaces: string[] = []
   const hostLinkName = init.hostLink === true ? `${id}-h` : undefined
+  // the UPnP daemons' configurations, leases and logs
+  const upnpDir = upnp > 0 ? join(tmpdir(), `${id}-upnp`) : undefined
   const teardown = (): void => {
     if (hostLinkName != null) {
       removeLink(hostLinkName)
     }
+    // the daemons inside are killed with their namespaces
     namespaces.forEach(removeNamespace)
+    if (upnpDir != null) {
+      rmSync(upnpDir, { recursive: true, force: true })
+    }
   }
   const addNamespace = (name: string): void => {
     ip('netns', 'add', name)
@@ -216,6 +288,10 @@ export function createTopology (init: TopologyInit): Topology {
   }
 
   try {
+    if (upnpDir != null) {
+      mkdirSync(upnpDir)
+    }
+
     addNamespace(internet)
     ip('-n', internet, 'link', 'add', 'br0', 'type', 'bridge')
     ip('-n', internet, 'link', 'set', 'br0', 'up')
@@ -229,12 +305,17 @@ export function createTopology (init: TopologyInit): Topology {
 
       if (index < init.public) {
         plug(namespace, 'eth0', publicAddress, `p${index}`)
-        hosts.push({ index, namespace, address: publicAddress, behindNat: false, publicAddress })
+        hosts.push({ index, namespace, address: publicAddress, behindNat: false, publicAddress, upnp: false })
         continue
       }
 
       const router = `${id}-r${index}`
       const lan = `10.231.${1 + index}`
+      const withUpnp = index < init.public + upnp
+      // miniupnpd writes its rules through libiptc, into the legacy iptables tables: a router
+      // with UPnP keeps all its rules there, so that its port mappings sit in the same FORWARD
+      // chain as the DROP they must come before
+      const iptables = withUpnp ? 'iptables-legacy' : 'iptables'
       addNamespace(router)
       plug(router, 'wan', publicAddress, `r${index}`)
       ip('-n', namespace, 'link', 'add', 'eth0', 'type', 'veth', 'peer', 'name', 'lan', 'netns', router)
@@ -244,10 +325,32 @@ export function createTopology (init: TopologyInit): Topology {
       ip('-n', namespace, 'link', 'set', 'eth0', 'up')
       ip('-n', namespace, 'route', 'add', 'default', 'via', `${lan}.1`)
       inside(router, 'sysctl', '-qw', 'net.ipv4.ip_forward=1')
-      inside(router, 'iptables', '-w', '-t', 'nat', '-A', 'POSTROUTING', '-o', 'wan', '-j', 'MASQUERADE')
-      inside(router, 'iptables', '-w', '-A', 'FORWARD', '-i', 'wan', '-m', 'conntrack', '--ctstate', 'ESTABLISHED,RELATED', '-j', 'ACCEPT')
-      inside(router, 'iptables', '-w', '-A', 'FORWARD', '-i', 'wan', '-j', 'DROP')
-      hosts.push({ index, namespace, address: `${lan}.2`, behindNat: true, publicAddress, router })
+
+      if (withUpnp) {
+        // miniupnpd's chains (its iptables_init.sh): port mappings (DNAT) as packets come in on
+        // the WAN, the filter rules letting them through, and its source NAT of mapped ports
+        // before the masquerade
+        inside(router, iptables, '-w', '-t', 'nat', '-N', 'MINIUPNPD')
+        inside(router, iptables, '-w', '-t', 'nat', '-A', 'PREROUTING', '-i', 'wan', '-j', 'MINIUPNPD')
+        inside(router, iptables, '-w', '-t', 'nat', '-N', 'MINIUPNPD-POSTROUTING')
+        inside(router, iptables, '-w', '-t', 'nat', '-A', 'POSTROUTING', '-o', 'wan', '-j', 'MINIUPNPD-POSTROUTING')
+        inside(router, iptables, '-w', '-t', 'filter', '-N', 'MINIUPNPD')
+      }
+
+      inside(router, iptables, '-w', '-t', 'nat', '-A', 'POSTROUTING', '-o', 'wan', '-j', 'MASQUERADE')
+      inside(router, iptables, '-w', '-A', 'FORWARD', '-i', 'wan', '-m', 'conntrack', '--ctstate', 'ESTABLISHED,RELATED', '-j', 'ACCEPT')
+
+      if (withUpnp) {
+        inside(router, iptables, '-w', '-A', 'FORWARD', '-i', 'wan', '!', '-o', 'wan', '-j', 'MINIUPNPD')
+      }
+
+      inside(router, iptables, '-w', '-A', 'FORWARD', '-i', 'wan', '-j', 'DROP')
+
+      if (withUpnp && upnpDir != null) {
+        startMiniupnpd(router, lan, join(upnpDir, `r${index}`))
+      }
+
+      hosts.push({ index, namespace, address: `${lan}.2`, behindNat: true, publicAddress, router, upnp: withUpnp })
     }
 
     if (hostLinkName != null) {
@@ -297,6 +400,13 @@ export function cleanNetns (): CleanResult {
       result.namespaces.push(namespace)
     } else {
       result.kept.push(namespace)
+    }
+  }
+
+  // the UPnP routers' files, once their daemons are gone with the namespaces
+  for (const entry of readdirSync(tmpdir())) {
+    if (entry.startsWith(NETNS_PREFIX) && entry.endsWith('-upnp') && isLeftover(entry)) {
+      rmSync(join(tmpdir(), entry), { recursive: true, force: true })
     }
   }
 
@@ -351,6 +461,83 @@ function isAlive (pid: number): boolean {
   }
 }
 
+/**
+ * Starts miniupnpd in `router`'s namespace, in the foreground as a child of this process (its
+ * files at `base`.conf, .leases, .log, .pid), and waits until it listens for SSDP searches and on
+ * its HTTP port. It goes with its namespace (`removeNamespace` kills what runs inside).
+ *
+ * It offers UPnP IGD v2 on the LAN (what @libp2p/upnp-nat searches for), maps the WAN address
+ * (`ext_ifname=wan`, a public one) to the LAN, and lets a LAN host map unprivileged ports to
+ * itself only (`secure_mode`).
+ */
+function startMiniupnpd (router: string, lan: string, base: string): void {
+  writeFileSync(`${base}.conf`, [
+    'ext_ifname=wan',
+    'listening_ip=lan',
+    `http_port=${UPNP_HTTP_PORT}`,
+    'enable_upnp=yes',
+    'enable_natpmp=no',
+    'ipv6_disable=yes',
+    'secure_mode=yes',
+    'system_uptime=yes',
+    `uuid=${randomUUID()}`,
+    `lease_file=${base}.leases`,
+    `allow 1024-65535 ${lan}.0/24 1024-65535`,
+    'deny 0-65535 0.0.0.0/0 0-65535',
+    ''
+  ].join('\n'))
+  const log = openSync(`${base}.log`, 'a')
+  const [command, args] = inNamespace(router, ['miniupnpd', '-d', '-f', `${base}.conf`, '-P', `${base}.pid`])
+  // in a session of its own, as the testnet's peers: Ctrl-C reaches the owner, whose teardown ends it
+  const child = spawn(command, args, { stdio: ['ignore', log, log], detached: true })
+  closeSync(log)
+  child.unref()
+
+  // synchronous as the rest of createTopology: the peers started next search for it at once
+  const deadline = Date.now() + MINIUPNPD_START_TIMEOUT
+  const hex = (port: number): string => `:${port.toString(16).toUpperCase().padStart(4, '0')} `
+
+  for (;;) {
+    let sockets = ''
+
+    try {
+      // the tables of the namespace the daemon runs in
+      sockets = readFileSync(`/proc/${child.pid}/net/udp`, 'utf8') + readFileSync(`/proc/${child.pid}/net/tcp`, 'utf8')
+    } catch {
+      // not started yet, or gone
+    }
+
+    if (sockets.includes(hex(SSDP_PORT)) && sockets.includes(hex(UPNP_HTTP_PORT))) {
+      return
+    }
+
+    if (Date.now() > deadline || hasExited(child.pid)) {
+      const output = readFileSync(`${base}.log`, 'utf8').trim().split('\n').slice(-10).join('\n')
+      throw new Error(`miniupnpd in ${router} does not listen on ports ${SSDP_PORT} and ${UPNP_HTTP_PORT} after ${MINIUPNPD_START_TIMEOUT / 1000} s; its last lines:\n${output}`)
+    }
+
+    Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 50)
+  }
+}
+
+/** The process is gone or a zombie (this process reaps its children only once its event loop runs). */
+function hasExited (pid: number | undefined): boolean {
+  try {
+    return / Z /.test(readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\)/, ''))
+  } catch {
+    return true
+  }
+}
+
+function hasCommand (command: string, args: string[]): boolean {
+  try {
+    execFileSync(command, args, { stdio: 'ignore' })
+    return true
+  } catch {
+    return false
+  }
+}
+
 function inside (namespace: string, ...argv: string[]): string {
   return run(...inNamespace(namespace, argv))
 }
@@ -360,9 +547,9 @@ function ip (...args: string[]): string {
 }
 
 /** Runs a command, and throws an error with its stderr when it fails. */
-function run (command: string, args: string[]): string {
+function run (command: string, args: string[], env?: NodeJS.ProcessEnv): string {
   try {
-    return execFileSync(command, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] })
+    return execFileSync(command, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], env })
   } catch (err: any) {
     throw new Error(`\`${command} ${args.join(' ')}\` failed: ${String(err.stderr ?? '').trim() || err.message}`)
   }

@@ -7,7 +7,8 @@
  * API and its output in `<dir>/peer-<i>.log`.
  *
  * With `nat` (root only), every peer runs in a network namespace of its own instead, listening on
- * its namespace's address, and the last `nat` peers each sit behind a NAT (netns-lib.ts).
+ * its namespace's address, and the last `nat` peers each sit behind a NAT (netns-lib.ts); with
+ * `upnp`, the routers of the first `upnp` of those offer UPnP IGD.
  */
 
 import { spawn } from 'node:child_process'
@@ -92,6 +93,8 @@ export interface TestnetInit {
    * behind a NAT; peer 0, the bootstrap peer, stays public. Unset: every peer on 127.0.0.1.
    */
   nat?: number
+  /** with `nat`: the routers of the first `upnp` NATed peers offer UPnP IGD (miniupnpd; netns-lib.ts) */
+  upnp?: number
   /** with `nat`: join the root namespace to the testnet's internet (netns-lib.ts, `hostLink`) */
   hostLink?: boolean
   /** called when a peer exits while the testnet is up (not during `stop()`) */
@@ -144,15 +147,19 @@ export async function startTestnet (init: TestnetInit): Promise<Testnet> {
     throw new RangeError(`nat must be a whole number of peers behind NATs below ${init.peers} (peer 0 stays public), got ${init.nat}`)
   }
 
+  if (init.upnp != null && (init.nat == null || !Number.isInteger(init.upnp) || init.upnp < 0 || init.upnp > init.nat)) {
+    throw new RangeError(`upnp must be a whole number of NATed peers, 0 to nat (${init.nat ?? 'unset'}), got ${init.upnp}`)
+  }
+
   if (init.nat != null) {
     // before anything is made: a user without root gets only the error
-    requireNetns(init.nat > 0)
+    requireNetns(init.nat > 0, (init.upnp ?? 0) > 0)
   }
 
   const dir = resolve(init.dir)
   await prepareDir(dir)
   const configFile = await writeConfig(dir, init)
-  const topology = init.nat == null ? undefined : createTopology({ public: init.peers - init.nat, nat: init.nat, hostLink: init.hostLink })
+  const topology = init.nat == null ? undefined : createTopology({ public: init.peers - init.nat, nat: init.nat, upnp: init.upnp, hostLink: init.hostLink })
 
   const peers: TestnetPeer[] = []
   const processes: ChildProcess[] = []

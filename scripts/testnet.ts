@@ -3,7 +3,8 @@
  * network and the others joining through it, up until Ctrl-C or SIGTERM.
  *
  * `--nat K` (root only): every peer in a network namespace of its own, the last K each behind a
- * NAT (scripts/netns-lib.ts); `--clean` removes the namespaces of testnets that did not stop.
+ * NAT (scripts/netns-lib.ts), `--upnp U` giving the first U of those NATs UPnP; `--clean` removes
+ * the namespaces of testnets that did not stop.
  */
 
 import { resolve } from 'node:path'
@@ -26,6 +27,7 @@ const options = {
   config: { type: 'string', value: 'file.toml', description: 'Configuration file of every peer (docs/configuration.md); its [network] is the testnet\'s' },
   backend: { type: 'string', value: 'name', description: 'Discovery backend of the testnet, over the configuration\'s (default multi-offer-updates)' },
   nat: { type: 'string', value: 'k', description: 'Run every peer in a network namespace, the last K each behind a NAT (root only; peer 0 stays public)' },
+  upnp: { type: 'string', value: 'u', description: 'With --nat: the routers of the first U NATed peers offer UPnP IGD (miniupnpd, installed when missing)' },
   'host-link': { type: 'boolean', description: `With --nat: join this machine to the testnet's internet at ${HOST_LINK_ADDRESS} (e.g. for Docker's published ports)` },
   clean: { type: 'boolean', description: 'Remove the network namespaces left by --nat testnets whose process is gone, and exit' },
   help: { type: 'boolean', short: 'h', description: 'Show this help' }
@@ -82,12 +84,18 @@ if (nat != null && nat >= peerCount) {
   usage(`--nat must be below --peers: peer 0 stays public, got --nat ${nat} for ${peerCount} peers`)
 }
 
+const upnp = values.upnp == null ? undefined : integer('upnp', values.upnp, 0, 0)
+
+if (upnp != null && (nat == null || upnp > nat)) {
+  usage(`--upnp needs --nat and must not exceed it, got --upnp ${upnp}${nat == null ? '' : ` for --nat ${nat}`}`)
+}
+
 if (values['host-link'] === true && nat == null) {
   usage('--host-link needs --nat')
 }
 
 if (values.json !== true) {
-  console.error(`starting ${peerCount} peers in ${dir}${nat == null ? '' : ` in network namespaces, ${nat} behind NATs`} …`)
+  console.error(`starting ${peerCount} peers in ${dir}${nat == null ? '' : ` in network namespaces, ${nat} behind NATs${upnp == null ? '' : ` (${upnp} with UPnP)`}`} …`)
 }
 
 let testnet
@@ -104,6 +112,7 @@ try {
     configFile: values.config,
     backend: values.backend,
     nat,
+    upnp,
     hostLink: values['host-link'],
     extraArgs: values['network-key'] == null ? undefined : ['--network-key', resolve(values['network-key'])],
     onExit: (peer, code, signal) => {
@@ -122,14 +131,14 @@ if (values.json === true) {
     index,
     peerId,
     multiaddr,
-    ...(host == null ? {} : { namespace: host.namespace, behindNat: host.behindNat, address: host.address, publicAddress: host.publicAddress, addresses: multiaddrs }),
+    ...(host == null ? {} : { namespace: host.namespace, behindNat: host.behindNat, upnp: host.upnp, address: host.address, publicAddress: host.publicAddress, addresses: multiaddrs }),
     dataDir,
     apiUrl
   })), null, 2))
 } else {
   process.stdout.write(formatTable([
     ['#', 'PEER ID', 'MULTIADDR', ...(nat == null ? [] : ['NAMESPACE', 'NAT']), 'DATA DIR', 'API'],
-    ...peers.map(peer => [String(peer.index), peer.peerId, peer.multiaddr, ...(peer.host == null ? [] : [peer.host.namespace, peer.host.behindNat ? `behind ${peer.host.publicAddress}` : 'public']), peer.dataDir, peer.apiUrl])
+    ...peers.map(peer => [String(peer.index), peer.peerId, peer.multiaddr, ...(peer.host == null ? [] : [peer.host.namespace, peer.host.behindNat ? `behind ${peer.host.publicAddress}${peer.host.upnp ? ' (UPnP)' : ''}` : 'public']), peer.dataDir, peer.apiUrl])
   ]))
   const inside = peers[0].host == null ? '' : `ip netns exec ${peers[0].host.namespace} `
   console.info(`\n${peers.length} peers up. Try: ${inside}npx caravela peers --data-dir ${peers[0].dataDir}\nCtrl-C stops them.`)

@@ -7,7 +7,8 @@
  * only (a home or office network) reserves a slot on a relay and announces the address it gets,
  * and maps its port over UPnP; a peer with a public address relays for others, within limits
  * sized for Caravela's small messages. AutoNAT (peers dial an address back to confirm it) and
- * DCUtR (a relayed connection becomes a direct one by hole punching) run everywhere.
+ * DCUtR (a relayed connection becomes a direct one by hole punching) run everywhere. A UPnP
+ * mapping is announced as soon as the router makes it.
  * Loopback-only peers (tests, testnets on one machine) neither reserve nor relay nor map.
  */
 
@@ -19,6 +20,8 @@ import { dcutr } from '@libp2p/dcutr'
 import { uPnPNAT } from '@libp2p/upnp-nat'
 import type { NatConfig, NodeConfig } from './config/types.js'
 import type { CircuitRelayService } from '@libp2p/circuit-relay-v2'
+import type { ComponentLogger, IdentifyResult, Libp2pEvents, Logger, Startable, TypedEventTarget } from '@libp2p/interface'
+import type { ConnectionManager, TransportManager } from '@libp2p/interface-internal'
 import type { UPnPNAT } from '@libp2p/upnp-nat'
 import type { ServiceFactoryMap } from 'libp2p'
 import type { NetworkInterfaceInfo } from 'node:os'
@@ -34,6 +37,9 @@ export const CIRCUIT_LISTEN = '/p2p-circuit'
  */
 export const RELAY_HOP_STREAMS_PER_PEER = 16
 export const RELAY_STOP_STREAMS_PER_PEER = 64
+
+/** Time a direct dial replacing a relayed connection has (`DirectUpgrade`). */
+export const DIRECT_DIAL_TIMEOUT = 10_000
 
 /** Bytes in one MB of `nat.relayDataLimit`. */
 const MB = 1024 * 1024
@@ -125,9 +131,10 @@ export type NatServices = {
   autoNAT?: unknown
   dcutr?: unknown
   upnp?: UPnPNAT
+  directUpgrade?: DirectUpgrade
 }
 
-/** The libp2p services of a plan: the relay server, AutoNAT, DCUtR and UPnP, those it runs. */
+/** The libp2p services of a plan: the relay server, AutoNAT, DCUtR with `DirectUpgrade`, and UPnP, those it runs. */
 export function natServices (plan: NatPlan, nat: NatConfig): ServiceFactoryMap<NatServices> {
   return {
     ...(plan.relayServer
@@ -144,8 +151,12 @@ export function natServices (plan: NatPlan, nat: NatConfig): ServiceFactoryMap<N
         }
       : {}),
     ...(plan.autoNat ? { autoNAT: autoNAT() } : {}),
-    ...(plan.holePunching ? { dcutr: dcutr() } : {}),
-    ...(plan.upnp ? { upnp: uPnPNAT() } : {})
+    ...(plan.holePunching ? { dcutr: dcutr(), directUpgrade: (components) => new DirectUpgrade(components) } : {}),
+    // the router's word is taken for its mapping (its WAN address must be public, or the mapping is
+    // not made): AutoNAT 3.0.28 cannot confirm it, as the peer asked to dial the address back finds
+    // the asker's own connection open, takes it for the dial (at another port, so the check fails)
+    // and closes it; the asker reconnects, asks again, and so on
+    ...(plan.upnp ? { upnp: uPnPNAT({ autoConfirmAddress: true }) } : {})
   }
 }
 
@@ -156,4 +167,72 @@ export function natListen (listen: readonly string[], plan: NatPlan): string[] {
 
 function isCircuit (address: string): boolean {
   return address.split('/').includes('p2p-circuit')
+}
+
+interface DirectUpgradeComponents {
+  events: TypedEventTarget<Libp2pEvents>
+  connectionManager: ConnectionManager
+  transportManager: TransportManager
+  logger: ComponentLogger
+}
+
+/**
+ * Makes a relayed connection direct when the other peer has a public address (a UPnP mapping, a
+ * public host): each time a relayed connection is identified (as it opens, and when the other
+ * peer pushes new addresses), it dials those addresses unless a direct connection is open. DCUtR
+ * alone leaves such a connection relayed when this side dialled it: it tries a direct dial only
+ * from the side that received the relayed connection, towards the dialler, and hole punching
+ * needs a public address on both sides; and a Caravela client reuses the relayed connection
+ * while it is open (protocols/client.ts), so it would not dial the new address either. The
+ * relayed connection stays until the relay's limits end it: closing it at once could cut a
+ * request under way, and the client takes the direct one from now on.
+ */
+export class DirectUpgrade implements Startable {
+  private readonly components: DirectUpgradeComponents
+  private readonly log: Logger
+  /** peers a direct dial is under way to */
+  private readonly dialling = new Set<string>()
+
+  constructor (components: DirectUpgradeComponents) {
+    this.components = components
+    this.log = components.logger.forComponent('caravela:nat:direct-upgrade')
+    this.onIdentify = this.onIdentify.bind(this)
+  }
+
+  readonly [Symbol.toStringTag] = 'caravela/direct-upgrade'
+
+  start (): void {
+    this.components.events.addEventListener('peer:identify', this.onIdentify)
+  }
+
+  stop (): void {
+    this.components.events.removeEventListener('peer:identify', this.onIdentify)
+  }
+
+  private onIdentify (event: CustomEvent<IdentifyResult>): void {
+    const { connection, peerId, listenAddrs } = event.detail
+    const key = peerId.toString()
+
+    if (connection.limits == null || this.dialling.has(key) ||
+      this.components.connectionManager.getConnections(peerId).some(open => open.status === 'open' && open.limits == null)) {
+      return
+    }
+
+    const direct = listenAddrs
+      .filter(address => !isCircuit(address.toString()) && addressScopes([address.toString()], {}).has('public') &&
+        this.components.transportManager.dialTransportForMultiaddr(address) != null)
+      .map(address => address.getComponents().some(component => component.name === 'p2p') ? address : address.encapsulate(`/p2p/${key}`))
+
+    if (direct.length === 0) {
+      return
+    }
+
+    this.dialling.add(key)
+    this.log('dialling %p directly on %s, reached through a relay', peerId, direct.map(String).join(', '))
+    // forced: the dialler would otherwise hand back the relayed connection
+    this.components.connectionManager.openConnection(direct, { force: true, signal: AbortSignal.timeout(DIRECT_DIAL_TIMEOUT) })
+      .then(opened => { this.log('direct connection to %p on %a', peerId, opened.remoteAddr) })
+      .catch(err => { this.log('no direct connection to %p: %e', peerId, err) })
+      .finally(() => { this.dialling.delete(key) })
+  }
 }
