@@ -75,28 +75,54 @@ export function mdnsServiceTag (protocolPrefix: string, networkKey?: Uint8Array)
 
 type LanNode = Libp2p<{ caravela: Caravela }>
 
+/**
+ * LAN peers kept at most. mDNS answers are not authenticated: any host of the LAN may announce any
+ * number of peer ids, and the oldest heard of go first.
+ */
+export const MAX_LAN_PEERS = 64
+/** Connection attempts to LAN peers waiting at most, one running at a time. */
+export const MAX_PENDING_ATTEMPTS = 8
+
+/** Sets `key` as the most recent entry of `map`, dropping the oldest past `MAX_LAN_PEERS`. */
+function remember<V> (map: Map<string, V>, key: string, value: V): void {
+  map.delete(key)
+  map.set(key, value)
+
+  if (map.size > MAX_LAN_PEERS) {
+    map.delete(map.keys().next().value as string)
+  }
+}
+
 /** The LAN peers mDNS finds, and what the peer does with them (see the top of this file). */
 export class LanDiscovery {
   /** for the `peerDiscovery` of `createLibp2p` */
   readonly discovery: (components: MulticastDNSComponents) => PeerDiscovery
+  /** the last `MAX_LAN_PEERS` LAN peers heard of, the most recent last */
   private readonly found = new Map<string, PeerInfo>()
   /** LAN peers this peer connected through, until they disconnect */
   private readonly joined = new Set<string>()
-  /** when each LAN peer that failed may be tried again, and its failures in a row */
+  /** when each LAN peer that failed may be tried again, and its failures in a row (as many as `found`) */
   private readonly retryAt = new Map<string, { at: number, failures: number }>()
-  private onFound = (): void => {}
+  private onFound = (peer: PeerInfo): void => {}
   private attempts: Promise<void> = Promise.resolve()
+  /** attempts queued on `attempts` and not done */
+  private pending = 0
 
   /** `serviceTag`: the network's mDNS service name (`mdnsServiceTag`) */
   constructor (serviceTag: string) {
     this.discovery = components => {
       const discovery = mdns({ serviceTag })(components)
       discovery.addEventListener('peer', event => {
-        this.found.set(event.detail.id.toString(), event.detail)
-        this.onFound()
+        remember(this.found, event.detail.id.toString(), event.detail)
+        this.onFound(event.detail)
       })
       return discovery
     }
+  }
+
+  /** LAN peers heard of, at most `MAX_LAN_PEERS` */
+  get size (): number {
+    return this.found.size
   }
 
   /**
@@ -120,6 +146,11 @@ export class LanDiscovery {
       for (const [id, peer] of this.found) {
         if (tried.has(id)) {
           continue
+        }
+
+        // announcements cost nothing to forge: after this many failures the peer carries on alone
+        if (tried.size >= MAX_PENDING_ATTEMPTS) {
+          break
         }
 
         tried.add(id)
@@ -171,10 +202,17 @@ export class LanDiscovery {
         return
       }
 
+      // a LAN where hosts announce ids by the hundred does not queue attempts without end: a peer
+      // found while the queue is full is tried at its next announcement
+      if (this.pending >= MAX_PENDING_ATTEMPTS) {
+        return
+      }
+
       const failures = failed?.failures ?? 0
       const delay = Math.min(LAN_RETRY * 2 ** failures, MAX_LAN_RETRY)
       // set before the attempt, so that the peer's next announcements do not queue another
-      this.retryAt.set(id, { at: Date.now() + delay, failures })
+      remember(this.retryAt, id, { at: Date.now() + delay, failures })
+      this.pending++
       this.attempts = this.attempts.then(async () => {
         if (node.status !== 'started') {
           return
@@ -186,13 +224,15 @@ export class LanDiscovery {
           this.joined.add(id)
           this.retryAt.delete(id)
         } catch (err) {
-          this.retryAt.set(id, { at: Date.now() + delay, failures: failures + 1 })
+          remember(this.retryAt, id, { at: Date.now() + delay, failures: failures + 1 })
           log('could not connect to LAN peer %s, trying again in %d s - %e', id, delay / 1000, err)
+        } finally {
+          this.pending--
         }
       })
     }
 
-    this.onFound = () => { this.found.forEach(connect) }
+    this.onFound = connect
     this.found.forEach(connect)
   }
 

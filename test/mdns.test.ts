@@ -16,14 +16,16 @@ import { join } from 'node:path'
 import { promisify } from 'node:util'
 import { noise } from '@chainsafe/libp2p-noise'
 import { yamux } from '@chainsafe/libp2p-yamux'
+import { generateKeyPair } from '@libp2p/crypto/keys'
 import { identify } from '@libp2p/identify'
 import { prefixLogger } from '@libp2p/logger'
+import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { ping } from '@libp2p/ping'
 import { tcp } from '@libp2p/tcp'
 import { createLibp2p } from 'libp2p'
 import * as assert from 'uvu/assert'
 import { caravela, caravelaDHT } from '../src/index.js'
-import { mdnsEnabled, mdnsServiceTag } from '../src/mdns.js'
+import { LanDiscovery, MAX_LAN_PEERS, MAX_PENDING_ATTEMPTS, mdnsEnabled, mdnsServiceTag } from '../src/mdns.js'
 import { testConfig, TEST_PROTOCOL_PREFIX } from './fixtures/network.js'
 import { suite } from './fixtures/suite.js'
 import { waitFor } from './fixtures/wait.js'
@@ -161,6 +163,34 @@ Unit('a peer refused for another network configuration is hung up on and kept ou
   } finally {
     await Promise.all([ours.stop(), theirs.stop()])
   }
+})
+
+Unit('a LAN host announcing peer ids by the hundred fills neither memory nor the queue of attempts', async () => {
+  const lan = new LanDiscovery('caravela-test')
+  const discovery = lan.discovery({ logger: prefixLogger('mdns-flood'), addressManager: { getAddresses: () => [] } } as any)
+  const rejoins: string[] = []
+  // attempts that hang until the gate opens, as towards ids nobody answers for
+  let open = (): void => {}
+  const gate = new Promise<void>(resolve => { open = resolve })
+  const node = {
+    status: 'started',
+    logger: prefixLogger('mdns-flood'),
+    addEventListener: () => {},
+    services: { caravela: { rejoin: async (addresses: string[]) => { rejoins.push(addresses[0]); await gate } } }
+  }
+  lan.watch(node as any)
+
+  for (let i = 0; i < 300; i++) {
+    const id = peerIdFromPrivateKey(await generateKeyPair('Ed25519'))
+    discovery.dispatchEvent(new CustomEvent('peer', { detail: { id, multiaddrs: [] } }))
+  }
+
+  await new Promise(resolve => setTimeout(resolve, 50))
+  assert.is(lan.size, MAX_LAN_PEERS, 'the peers heard of last, no more')
+  assert.is(rejoins.length, 1, 'one attempt at a time')
+  open()
+  await new Promise(resolve => setTimeout(resolve, 50))
+  assert.is(rejoins.length, MAX_PENDING_ATTEMPTS, 'the queue held a few attempts; the others wait for their next announcement')
 })
 
 Unit.run()
