@@ -1,0 +1,103 @@
+/**
+ * A libp2p stream as a `ByteTunnel` (`src/tunnel.ts`), for the raw bytes of a portForward tunnel
+ * once its request and status went through.
+ */
+
+import { Uint8ArrayList } from 'uint8arraylist'
+import { LOGS_READ_BUFFER, TUNNEL_HIGH_WATER } from './constants.js'
+import type { ByteTunnel } from '../types.js'
+import type { Stream, StreamCloseEvent, StreamMessageEvent } from '@libp2p/interface'
+
+/**
+ * `stream` as a tunnel: its bytes are read with backpressure (the stream is paused while more
+ * than `highWater` bytes wait, so that the muxer stops granting the sender room), written each
+ * once the stream has room, and its writing side is closed when the source ends.
+ */
+export function streamTunnel (stream: Stream, highWater = TUNNEL_HIGH_WATER): ByteTunnel {
+  // what the sender had room for when the stream paused may still come: at most a muxer window
+  stream.maxReadBufferLength = Math.max(stream.maxReadBufferLength, LOGS_READ_BUFFER)
+
+  return {
+    source: readStream(stream, highWater),
+    async sink (source) {
+      for await (const chunk of source) {
+        if (!stream.send(chunk)) {
+          await stream.onDrain()
+        }
+      }
+
+      await stream.close()
+    },
+    abort (err) {
+      stream.abort(err)
+    }
+  }
+}
+
+/** The bytes of `stream` as they are taken, until the remote closes its writing side. */
+async function * readStream (stream: Stream, highWater: number): AsyncGenerator<Uint8Array> {
+  const buffer = new Uint8ArrayList()
+  let ended = stream.readableEnded
+  let error: Error | undefined
+  let wake: (() => void) | undefined
+  const notify = (): void => {
+    const resolve = wake
+    wake = undefined
+    resolve?.()
+  }
+  const onMessage = (evt: StreamMessageEvent): void => {
+    buffer.append(evt.data)
+
+    if (buffer.byteLength > highWater && stream.readStatus === 'readable') {
+      stream.pause()
+    }
+
+    notify()
+  }
+  const onEnd = (): void => {
+    ended = true
+    notify()
+  }
+  const onClose = (evt: StreamCloseEvent): void => {
+    ended = true
+    error = evt.error
+    notify()
+  }
+
+  if (stream.status === 'aborted' || stream.status === 'reset') {
+    throw new Error(`the stream was ${stream.status}`)
+  }
+
+  stream.addEventListener('message', onMessage)
+  stream.addEventListener('end', onEnd)
+  stream.addEventListener('close', onClose)
+
+  try {
+    while (true) {
+      if (buffer.byteLength > 0) {
+        const chunk = buffer.subarray()
+        buffer.consume(chunk.byteLength)
+        yield chunk
+        continue
+      }
+
+      if (error != null) {
+        throw error
+      }
+
+      if (ended) {
+        return
+      }
+
+      if (stream.readStatus === 'paused') {
+        stream.resume()
+      }
+
+      await new Promise<void>(resolve => { wake = resolve })
+    }
+  } finally {
+    stream.removeEventListener('message', onMessage)
+    stream.removeEventListener('end', onEnd)
+    stream.removeEventListener('close', onClose)
+  }
+}
