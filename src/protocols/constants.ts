@@ -43,9 +43,15 @@ export const TUNNEL_IDLE_TIMEOUT = 10 * 60_000
 export const MAX_TUNNEL_BYTES = 1024 ** 3
 /**
  * What a tunnel's reader lets wait unread before it pauses its end of the stream (so that the
- * muxer stops granting the sender room); what a paused stream may hold is `LOGS_READ_BUFFER`'s.
+ * muxer stops granting the sender room).
  */
 export const TUNNEL_HIGH_WATER = 256 * 1024
+/**
+ * What a paused tunnel stream may hold: what the sender still had room for when it paused, at
+ * most the muxer's stream window, and what came in the moment before (the window is granted
+ * anew as data comes, until the pause): about two windows.
+ */
+export const TUNNEL_READ_BUFFER = 2 * LOGS_READ_BUFFER
 
 /** Inbound streams per protocol and connection a server accepts at the same time. */
 export const MAX_INBOUND_STREAMS = 32

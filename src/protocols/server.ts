@@ -444,6 +444,7 @@ export class CaravelaProtocolServer implements Startable {
     const maxSize = this.limits.maxMessageSize
     const lp = lpStream(stream, { maxDataLength: maxSize, maxBufferSize: maxSize + 16 })
     const timer = setTimeout(() => { controller.abort(new TimeoutError(`portForward took more than ${this.limits.requestTimeout} ms to start`)) }, this.limits.requestTimeout)
+    let request: PortForwardRequest | undefined
     let tunnel: ByteTunnel | undefined
 
     this.tunnels.set(peer, open + 1)
@@ -460,7 +461,7 @@ export class CaravelaProtocolServer implements Startable {
           throw new ProtocolStatusError('RATE_LIMITED', 'this peer has as many portForward tunnels open as it serves')
         }
 
-        const request: PortForwardRequest = await this.readMessage('portForward', maxSize, bytes => PORT_FORWARD_CODEC.decodeRequest(bytes), lp, peer, connection.remoteAddr.toString(), signal)
+        request = await this.readMessage('portForward', maxSize, bytes => PORT_FORWARD_CODEC.decodeRequest(bytes), lp, peer, connection.remoteAddr.toString(), signal)
         const handler = this.handlers.portForward
 
         if (handler == null) {
@@ -473,6 +474,11 @@ export class CaravelaProtocolServer implements Startable {
         connecting.then(late => { if (signal.aborted) late.abort(signal.reason) }, () => {})
         tunnel = await raceSignal(connecting, signal)
       } catch (err: any) {
+        // a peer too slow to send its request, or gone, gets no answer
+        if (request == null && !(err instanceof ProtocolStatusError)) {
+          throw err
+        }
+
         const { status, message } = this.statusOf('portForward', peer, err, signal)
         this.log('portForward from %s refused: %s %s', peer, status, message)
         await lp.write(PORT_FORWARD_CODEC.encodeResponse({ status, message }), { signal })

@@ -4,7 +4,7 @@
  */
 
 import { Uint8ArrayList } from 'uint8arraylist'
-import { LOGS_READ_BUFFER, TUNNEL_HIGH_WATER } from './constants.js'
+import { TUNNEL_HIGH_WATER, TUNNEL_READ_BUFFER } from './constants.js'
 import type { ByteTunnel } from '../types.js'
 import type { Stream, StreamCloseEvent, StreamMessageEvent } from '@libp2p/interface'
 
@@ -15,14 +15,19 @@ import type { Stream, StreamCloseEvent, StreamMessageEvent } from '@libp2p/inter
  */
 export function streamTunnel (stream: Stream, highWater = TUNNEL_HIGH_WATER): ByteTunnel {
   // what the sender had room for when the stream paused may still come: at most a muxer window
-  stream.maxReadBufferLength = Math.max(stream.maxReadBufferLength, LOGS_READ_BUFFER)
+  stream.maxReadBufferLength = Math.max(stream.maxReadBufferLength, TUNNEL_READ_BUFFER)
+
+  // paused until the source is read: a tunnel whose reader has not started holds no more than one
+  if (stream.readStatus === 'readable') {
+    stream.pause()
+  }
 
   return {
     source: readStream(stream, highWater),
     async sink (source) {
       for await (const chunk of source) {
         if (!stream.send(chunk)) {
-          await stream.onDrain()
+          await drained(stream)
         }
       }
 
@@ -32,6 +37,29 @@ export function streamTunnel (stream: Stream, highWater = TUNNEL_HIGH_WATER): By
       stream.abort(err)
     }
   }
+}
+
+/**
+ * Resolves at the stream's next 'drain', rejects when it closes first. Not `stream.onDrain()`:
+ * the promise it keeps stays resolved after the first drain, so later waits would not wait.
+ */
+async function drained (stream: Stream): Promise<void> {
+  await new Promise<void>((resolve, reject) => {
+    const onDrain = (): void => {
+      off()
+      resolve()
+    }
+    const onClose = (evt: StreamCloseEvent): void => {
+      off()
+      reject(evt.error ?? new Error('the stream closed'))
+    }
+    const off = (): void => {
+      stream.removeEventListener('drain', onDrain)
+      stream.removeEventListener('close', onClose)
+    }
+    stream.addEventListener('drain', onDrain)
+    stream.addEventListener('close', onClose)
+  })
 }
 
 /** The bytes of `stream` as they are taken, until the remote closes its writing side. */
@@ -45,13 +73,16 @@ async function * readStream (stream: Stream, highWater: number): AsyncGenerator<
     wake = undefined
     resolve?.()
   }
-  const onMessage = (evt: StreamMessageEvent): void => {
-    buffer.append(evt.data)
-
+  const pause = (): void => {
     if (buffer.byteLength > highWater && stream.readStatus === 'readable') {
       stream.pause()
     }
-
+  }
+  const onMessage = (evt: StreamMessageEvent): void => {
+    buffer.append(evt.data)
+    // not at once: `resume` delivers what waited and only then tells the muxer to grant room
+    // again, which would undo a pause made while it delivers
+    queueMicrotask(pause)
     notify()
   }
   const onEnd = (): void => {
@@ -89,8 +120,10 @@ async function * readStream (stream: Stream, highWater: number): AsyncGenerator<
         return
       }
 
+      // resuming may deliver what waited at once, before anything could wake us
       if (stream.readStatus === 'paused') {
         stream.resume()
+        continue
       }
 
       await new Promise<void>(resolve => { wake = resolve })
