@@ -43,7 +43,6 @@ import type { StackRequest } from './requests.js'
 import type { ComponentLogger, Logger } from '@libp2p/interface'
 import type { IncomingHttpHeaders, IncomingMessage, Server, ServerResponse } from 'node:http'
 import type { AddressInfo, Socket } from 'node:net'
-import type { Duplex } from 'node:stream'
 
 export { ApiError }
 export { API_INFO_FILE, API_TOKEN_FILE, TUNNEL_UPGRADE } from './files.js'
@@ -316,9 +315,9 @@ export class ApiServer {
   private readonly log: Logger
   private readonly browser?: BrowserFrontend
   /** the connections upgraded to tunnels: the HTTP server no longer tracks them */
-  private readonly tunnels: Set<Duplex>
+  private readonly tunnels: Set<Socket>
 
-  constructor (server: Server, url: string, dataDir: string, log: Logger, browser?: BrowserFrontend, tunnels: Set<Duplex> = new Set()) {
+  constructor (server: Server, url: string, dataDir: string, log: Logger, browser?: BrowserFrontend, tunnels: Set<Socket> = new Set()) {
     this.server = server
     this.url = url
     this.dataDir = dataDir
@@ -331,8 +330,9 @@ export class ApiServer {
     this.browser?.close()
     await rm(join(this.dataDir, API_INFO_FILE), { force: true })
 
+    // reset: their clients see the tunnels broke, not that the container's port ended its side
     for (const socket of this.tunnels) {
-      socket.destroy()
+      socket.resetAndDestroy()
     }
 
     await new Promise<void>(resolve => {
@@ -367,11 +367,11 @@ export async function startApiServer (init: ApiServerInit): Promise<ApiServer> {
     })
   })
   server.maxHeadersCount = 50
-  const tunnels = new Set<Duplex>()
-  server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+  const tunnels = new Set<Socket>()
+  server.on('upgrade', (req: IncomingMessage, socket: Socket, head: Buffer) => {
     tunnels.add(socket)
     socket.once('close', () => { tunnels.delete(socket) })
-    handleUpgrade(req, socket as Socket, head, token, routes, url, init.browser).catch(err => {
+    handleUpgrade(req, socket, head, token, routes, url, init.browser).catch(err => {
       log('%s %s ended - %s', req.method, req.url, err?.message)
     })
   })
