@@ -138,17 +138,30 @@ export function socketTunnel (socket: Socket): ByteTunnel {
       socket.end()
     },
     abort () {
-      if (socket.destroyed) {
-        return
-      }
-
-      // a reset, so that the client sees the tunnel broke rather than a clean end
-      try {
-        socket.resetAndDestroy()
-      } catch {
-        socket.destroy()
-      }
+      resetSocket(socket)
     }
+  }
+}
+
+/**
+ * Closes `socket` with a reset, so that its peer sees the connection broke rather than a clean
+ * end; one whose sending side ended already is only destroyed (a reset after a half-close can
+ * leave libuv spinning on the handle).
+ */
+export function resetSocket (socket: Socket): void {
+  if (socket.destroyed) {
+    return
+  }
+
+  if (socket.writableEnded) {
+    socket.destroy()
+    return
+  }
+
+  try {
+    socket.resetAndDestroy()
+  } catch {
+    socket.destroy()
   }
 }
 

@@ -29,7 +29,7 @@ import { join } from 'node:path'
 import { defaultLogger } from '@libp2p/logger'
 import { InvalidConfigurationError } from '../errors.js'
 import { toPrometheus } from '../metrics.js'
-import { pipeTunnels, socketTunnel } from '../tunnel.js'
+import { pipeTunnels, resetSocket, socketTunnel } from '../tunnel.js'
 import { ApiError } from './errors.js'
 import { API_INFO_FILE, API_TOKEN_FILE, TUNNEL_UPGRADE } from './files.js'
 import { parseLogsQuery, parseRunRequest, parseStackRequest, parseStopRequest } from './requests.js'
@@ -332,7 +332,7 @@ export class ApiServer {
 
     // reset: their clients see the tunnels broke, not that the container's port ended its side
     for (const socket of this.tunnels) {
-      socket.resetAndDestroy()
+      resetSocket(socket)
     }
 
     await new Promise<void>(resolve => {
