@@ -12,7 +12,8 @@
  *   `no-new-privileges`, every capability dropped but a few, bounded logs, no restart policy;
  *   the network is Docker's bridge or none at all.
  * - Ports are published on one host IP (127.0.0.1 in tests); host port 0 lets the engine choose,
- *   and `runContainer` returns the ports it chose.
+ *   and `runContainer` returns the ports it chose. `connectPort` (port-forward tunnels) connects
+ *   to a published port there, never to the container's bridge address.
  * - A missing image is pulled; whatever fails after the container was created removes it again.
  * - The images the runtime pulled (never those that were there before) are removed again once
  *   no container has used them for a grace period: at every sweep (`imageCleanupIntervalMs`), and
