@@ -23,7 +23,7 @@
  *      protocols     the wire: codecs, handlers, the libp2p server and client
  *      store         the datastore the roles persist to
  *      runtime       container runtimes: Docker, memory, none
- *   1  base          types.ts (the contract), errors.ts, constants.ts, clock.ts, empty.ts,
+ *   1  base          types.ts (the contract), errors.ts, constants.ts, clock.ts, empty.ts, tunnel.ts,
  *                    lazy-map.ts, copy.ts
  *
  * Besides: no import cycles at all; nothing but cli imports the simulator; the roles know the
@@ -34,7 +34,7 @@
 
 /** Bottom to top: each layer maps its units to the paths they own. */
 const LAYERS = [
-  { base: ['^src/(types|errors|constants|clock|empty|copy|lazy-map|image-ref)\\.ts$'] },
+  { base: ['^src/(types|errors|constants|clock|empty|copy|lazy-map|image-ref|tunnel)\\.ts$'] },
   {
     resources: ['^src/resources/'],
     protocols: ['^src/protocols/'],

@@ -27,7 +27,7 @@ import type { CaravelaConfig, NetworkConfig, SupplierConfig } from './config/typ
 import type { PeerMetrics } from './metrics.js'
 import type { CaravelaHandlers } from './protocols/handlers.js'
 import type { DockerRuntimeInit } from './runtime/docker-runtime.js'
-import type { AbortOptions, CaravelaStatus, Clock, ContainerConfig, ContainerInspect, ContainerRuntime, ContainerStatus, ContainerView, HostedView, LogChunk, LogsOptions, NetworkConfiguration, NodeRef, OffersView, Overlay, PeerSummary, PlaceOptions, StopOptions, StopResult } from './types.js'
+import type { AbortOptions, ByteTunnel, CaravelaStatus, Clock, ContainerConfig, ContainerInspect, ContainerRuntime, ContainerStatus, ContainerView, HostedView, LogChunk, LogsOptions, NetworkConfiguration, NodeRef, OffersView, Overlay, PeerSummary, PlaceOptions, StopOptions, StopResult } from './types.js'
 import type { ComponentLogger, Logger, PeerId, PeerStore, Startable, TypedEventTarget, Libp2pEvents } from '@libp2p/interface'
 import type { AddressManager, ConnectionManager, Registrar } from '@libp2p/interface-internal'
 import type { KadDHT, KadDHTInit } from '@libp2p/kad-dht'
@@ -141,6 +141,11 @@ export interface Caravela {
   stopContainers (ids: string[], options?: StopOptions): Promise<StopResult[]>
   /** The output of a container this peer placed, by full or unique short id, from its supplier. */
   logs (id: string, options?: LogsOptions): Promise<AsyncIterable<LogChunk>>
+  /**
+   * A tunnel to a TCP port of a container this peer placed, by full or unique short id, through
+   * its supplier; resolves once the supplier reached the port.
+   */
+  portForward (id: string, containerPort: number, options?: AbortOptions): Promise<ByteTunnel>
   /** A container this peer placed, by full or unique short id, and what its supplier says of it now. */
   inspect (id: string, options?: AbortOptions): Promise<ContainerInspect>
   /** The offers this peer trades and makes. */
@@ -510,6 +515,10 @@ export class CaravelaService implements Startable, Caravela {
 
   async logs (id: string, options: LogsOptions = {}): Promise<AsyncIterable<LogChunk>> {
     return this.requireRoles().logs(id, options)
+  }
+
+  async portForward (id: string, containerPort: number, options: AbortOptions = {}): Promise<ByteTunnel> {
+    return this.requireRoles().portForward(id, containerPort, options)
   }
 
   async inspect (id: string, options: AbortOptions = {}): Promise<ContainerInspect> {

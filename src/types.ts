@@ -271,6 +271,27 @@ export interface CaravelaClient {
    * the container ends)
    */
   containerLogs (toSupplier: NodeRef, containerId: string, options?: LogsOptions): Promise<AsyncIterable<LogChunk>>
+  /**
+   * buyer → supplier: a byte tunnel to a TCP port a container it placed there publishes.
+   * Resolves once the supplier connected to the port; `options.signal` bounds only that wait
+   */
+  portForward (toSupplier: NodeRef, containerId: string, containerPort: number, options?: AbortOptions): Promise<ByteTunnel>
+}
+
+/**
+ * A two-way byte pipe (a TCP connection, a libp2p stream), either side of which may stop sending
+ * first while the other goes on: a port-forward's tunnel.
+ */
+export interface ByteTunnel {
+  /** the bytes from the far end, read as they are taken (backpressure), until it stops sending */
+  readonly source: AsyncIterable<Uint8Array>
+  /**
+   * Sends `source` to the far end, each chunk once the one before was taken, then tells it that
+   * nothing more comes (a half-close); rejects when the tunnel breaks
+   */
+  sink (source: AsyncIterable<Uint8Array>): Promise<void>
+  /** Tears both directions down at once; the far end sees an error, not an end. */
+  abort (err: Error): void
 }
 
 /** Which output of a container a log chunk comes from. */
@@ -310,6 +331,12 @@ export interface ContainerRuntime {
    * `ContainerNotFoundError` for a container the runtime does not have.
    */
   logs (containerId: string, options?: LogsOptions): AsyncIterable<LogChunk>
+  /**
+   * A TCP connection to a port the container publishes (`mapping`, as `runContainer` returned
+   * it), made on the host side: to the host port the engine published. Without it the runtime
+   * runs no processes whose ports could be reached.
+   */
+  connectPort? (containerId: string, mapping: PortMapping, options?: AbortOptions): Promise<ByteTunnel>
   /**
    * The containers labelled with this peer's id (`caravela.supplier`), running or not, for the
    * reconciliation of a restarted peer. A runtime shared by several peers may list theirs too:

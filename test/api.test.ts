@@ -203,7 +203,9 @@ const target: ApiTarget = {
   hosted: () => HOSTED,
   metrics: () => METRICS,
   logs: fakeLogs,
-  inspect: fakeInspect
+  inspect: fakeInspect,
+  // test/port-forward.test.ts tunnels through the API
+  portForward: async (id) => { throw new ContainerNotPlacedError(`no container ${id} was placed by this peer`) }
 }
 
 /** A route that echoes what it got, and one that fails, beside the real ones. */

@@ -82,7 +82,8 @@ function fakeTarget (containers: ContainerView[] = []): ApiTarget & { stopped: s
     run: async () => [],
     stopContainers: async (ids: string[]) => { stopped.push(ids); return ids.map(id => ({ id, stopped: true })) },
     logs: async () => (async function * () {})(),
-    inspect: async (id: string) => { throw new Error(`the fake peer inspects nothing (${id})`) }
+    inspect: async (id: string) => { throw new Error(`the fake peer inspects nothing (${id})`) },
+    portForward: async (id: string) => { throw new Error(`the fake peer forwards nothing (${id})`) }
   }
 }
 

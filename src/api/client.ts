@@ -5,12 +5,13 @@
 
 import { createRequire } from 'node:module'
 import { join } from 'node:path'
-import { API_INFO_FILE, API_TOKEN_FILE } from './files.js'
+import { API_INFO_FILE, API_TOKEN_FILE, TUNNEL_UPGRADE } from './files.js'
 import type {
   CaravelaStatus, ContainerConfig, ContainerInspect, ContainerStatus, ContainerView, HostedView, LogChunk, LogsOptions, OffersView, PeerSummary, PlacementProgress, StopResult
 } from '../types.js'
 import type { ApiInfo } from './files.js'
 import type { IncomingMessage, RequestOptions } from 'node:http'
+import type { Socket } from 'node:net'
 
 /**
  * `node:http` is loaded at the first request (the `caravela` command's `--help` and local commands
@@ -198,6 +199,52 @@ export class ApiClient {
     if (end?.end !== true) {
       throw new ApiRequestError(`the logs of ${id} were cut off: ${typeof end?.error === 'string' ? end.error : 'the answer ended early'}`)
     }
+  }
+
+  /**
+   * `POST /v1/containers/:id/port-forward/:port`, upgraded to `TUNNEL_UPGRADE`: a connection that
+   * carries one TCP connection to a port of a placed container, raw bytes both ways, once its
+   * supplier reached the port. It allows half-open use: ending its writing side leaves the
+   * answer coming.
+   */
+  async portForward (id: string, containerPort: number): Promise<Socket> {
+    const path = `/v1/containers/${encodeURIComponent(id)}/port-forward/${containerPort}`
+
+    return new Promise((resolve, reject) => {
+      const http: typeof import('node:http') = require('node:http')
+      const req = http.request(new URL(this.url + path), {
+        method: 'POST',
+        agent: false,
+        timeout: this.timeout,
+        headers: { Authorization: `Bearer ${this.token}`, Connection: 'Upgrade', Upgrade: TUNNEL_UPGRADE }
+      })
+      req.on('upgrade', (res, socket: Socket, head: Buffer) => {
+        // the tunnel may be idle for as long as its client likes, and half-closed
+        socket.setTimeout(0)
+        socket.allowHalfOpen = true
+
+        if (head.byteLength > 0) {
+          socket.unshift(head)
+        }
+
+        resolve(socket)
+      })
+      req.on('response', res => {
+        readAll(res).then(text => {
+          let reason = `HTTP ${res.statusCode}`
+
+          try {
+            const error = JSON.parse(text)?.error
+            reason = typeof error === 'string' ? error : reason
+          } catch {}
+
+          reject(new ApiRequestError(`the control API refused POST ${path}: ${reason} (HTTP ${res.statusCode})`, res.statusCode))
+        }, reject)
+      })
+      req.on('timeout', () => { req.destroy(Object.assign(new Error('no answer in time'), { code: 'ETIMEDOUT' })) })
+      req.on('error', err => { reject(new ApiRequestError(`cannot reach the control API at ${this.url}: ${describeRequestError(err)}`)) })
+      req.end()
+    })
   }
 
   /** `GET /v1/offers` */

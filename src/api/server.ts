@@ -13,32 +13,39 @@
  * A container's logs (`GET /v1/containers/:id/logs`) are NDJSON too (`LinesResponse`): one line
  * per chunk of output, `{ "stream": "stdout" | "stderr", "data": "<base64>" }`, then `{ "end": true }`
  * or `{ "error": "…" }`.
+ * A port-forward (`POST /v1/containers/:id/port-forward/:port`) is an HTTP Upgrade to
+ * `caravela-tunnel` (`TUNNEL_UPGRADE`): once the container's supplier reached the port, the
+ * server answers `101 Switching Protocols` and the connection carries that one TCP connection's
+ * bytes, both ways, until both sides closed their writing side; an error before that is an
+ * ordinary JSON answer. The `caravela port-forward` command opens one such request per
+ * connection it accepts.
  */
 
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto'
 import { rename, rm, writeFile } from 'node:fs/promises'
-import { createServer } from 'node:http'
+import { STATUS_CODES, createServer } from 'node:http'
 import { isIPv4, isIPv6 } from 'node:net'
 import { join } from 'node:path'
 import { defaultLogger } from '@libp2p/logger'
 import { InvalidConfigurationError } from '../errors.js'
 import { toPrometheus } from '../metrics.js'
+import { pipeTunnels, resetSocket, socketTunnel } from '../tunnel.js'
 import { ApiError } from './errors.js'
-import { API_INFO_FILE, API_TOKEN_FILE } from './files.js'
+import { API_INFO_FILE, API_TOKEN_FILE, TUNNEL_UPGRADE } from './files.js'
 import { parseLogsQuery, parseRunRequest, parseStackRequest, parseStopRequest } from './requests.js'
 import type { PeerMetrics } from '../metrics.js'
 import type {
-  AbortOptions, CaravelaStatus, ContainerConfig, ContainerInspect, ContainerStatus, ContainerView, HostedView, LogChunk, LogsOptions, OffersView, PeerSummary,
+  AbortOptions, ByteTunnel, CaravelaStatus, ContainerConfig, ContainerInspect, ContainerStatus, ContainerView, HostedView, LogChunk, LogsOptions, OffersView, PeerSummary,
   PlaceOptions, StopOptions, StopResult
 } from '../types.js'
 import type { ApiInfo } from './files.js'
 import type { StackRequest } from './requests.js'
 import type { ComponentLogger, Logger } from '@libp2p/interface'
 import type { IncomingHttpHeaders, IncomingMessage, Server, ServerResponse } from 'node:http'
-import type { AddressInfo } from 'node:net'
+import type { AddressInfo, Socket } from 'node:net'
 
 export { ApiError }
-export { API_INFO_FILE, API_TOKEN_FILE } from './files.js'
+export { API_INFO_FILE, API_TOKEN_FILE, TUNNEL_UPGRADE } from './files.js'
 export type { ApiInfo } from './files.js'
 
 /** Largest request body accepted, in bytes. */
@@ -66,6 +73,8 @@ export interface ApiTarget {
   logs (id: string, options?: LogsOptions): Promise<AsyncIterable<LogChunk>>
   /** a placed container's record and what its supplier says of it now */
   inspect (id: string, options?: AbortOptions): Promise<ContainerInspect>
+  /** a tunnel to a TCP port of a placed container, by full or unique short id; resolves once its supplier reached the port */
+  portForward (id: string, containerPort: number, options?: AbortOptions): Promise<ByteTunnel>
 }
 
 /** A non-JSON answer, such as the Prometheus text of `/metrics`. */
@@ -129,6 +138,11 @@ export interface ApiRoute {
   method: 'GET' | 'POST' | 'PUT' | 'DELETE'
   /** path segments, `:name` matches any one segment (e.g. `/v1/containers/:id`) */
   path: string
+  /**
+   * Served only as an HTTP Upgrade to `TUNNEL_UPGRADE`: the handler resolves to the `ByteTunnel`
+   * the connection is then joined to (any other request to it is a 426)
+   */
+  upgrade?: boolean
   handler (request: ApiRequest): unknown
 }
 
@@ -156,6 +170,12 @@ export function apiRoutes (target: ApiTarget): ApiRoute[] {
         const { ids, force } = parseStopRequest(body)
         return target.stopContainers(ids, { signal, force })
       }
+    },
+    {
+      method: 'POST',
+      path: '/v1/containers/:id/port-forward/:port',
+      upgrade: true,
+      handler: async ({ params, signal }) => fromRoles(target.portForward(params.id, parsePort(params.port), { signal }))
     },
     { method: 'GET', path: '/v1/offers', handler: () => target.offers() },
     { method: 'GET', path: '/v1/hosted', handler: () => target.hosted() },
@@ -193,6 +213,17 @@ async function * logLines (chunks: AsyncIterable<LogChunk>): AsyncGenerator<obje
   for await (const { stream, data } of chunks) {
     yield { stream, data: Buffer.from(data.buffer, data.byteOffset, data.byteLength).toString('base64') }
   }
+}
+
+/** A container port in a path: 1 to 65535. */
+function parsePort (text: string): number {
+  const port = /^\d{1,5}$/.test(text) ? Number(text) : 0
+
+  if (port < 1 || port > 65_535) {
+    throw new ApiError(400, `"${text}" is not a port number from 1 to 65535`)
+  }
+
+  return port
 }
 
 /**
@@ -283,18 +314,27 @@ export class ApiServer {
   private readonly dataDir: string
   private readonly log: Logger
   private readonly browser?: BrowserFrontend
+  /** the connections upgraded to tunnels: the HTTP server no longer tracks them */
+  private readonly tunnels: Set<Socket>
 
-  constructor (server: Server, url: string, dataDir: string, log: Logger, browser?: BrowserFrontend) {
+  constructor (server: Server, url: string, dataDir: string, log: Logger, browser?: BrowserFrontend, tunnels: Set<Socket> = new Set()) {
     this.server = server
     this.url = url
     this.dataDir = dataDir
     this.log = log
     this.browser = browser
+    this.tunnels = tunnels
   }
 
   async stop (): Promise<void> {
     this.browser?.close()
     await rm(join(this.dataDir, API_INFO_FILE), { force: true })
+
+    // reset: their clients see the tunnels broke, not that the container's port ended its side
+    for (const socket of this.tunnels) {
+      resetSocket(socket)
+    }
+
     await new Promise<void>(resolve => {
       this.server.close(() => { resolve() })
       this.server.closeAllConnections()
@@ -327,6 +367,14 @@ export async function startApiServer (init: ApiServerInit): Promise<ApiServer> {
     })
   })
   server.maxHeadersCount = 50
+  const tunnels = new Set<Socket>()
+  server.on('upgrade', (req: IncomingMessage, socket: Socket, head: Buffer) => {
+    tunnels.add(socket)
+    socket.once('close', () => { tunnels.delete(socket) })
+    handleUpgrade(req, socket, head, token, routes, url, init.browser).catch(err => {
+      log('%s %s ended - %s', req.method, req.url, err?.message)
+    })
+  })
 
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject)
@@ -349,7 +397,7 @@ export async function startApiServer (init: ApiServerInit): Promise<ApiServer> {
   }
 
   log('control API listening on %s', url)
-  return new ApiServer(server, url, init.dataDir, log, init.browser)
+  return new ApiServer(server, url, init.dataDir, log, init.browser, tunnels)
 }
 
 /** Writes a file only its owner can read, replacing any old one atomically. */
@@ -369,25 +417,12 @@ async function handleRequest (req: IncomingMessage, res: ServerResponse, token: 
       return
     }
 
-    if (!isAuthorized(req.headers.authorization, token) && browser?.authorizes(req, origin) !== true) {
-      res.setHeader('WWW-Authenticate', 'Bearer')
-      throw new ApiError(401, 'missing or wrong API token')
-    }
+    const { match, searchParams } = findRoute(req, token, routes, origin, browser, (name, value) => { res.setHeader(name, value) })
 
-    const { pathname, searchParams } = new URL(req.url ?? '/', 'http://localhost')
-    const matches = routes
-      .map(route => ({ route, params: matchPath(route.path, pathname) }))
-      .filter((match): match is { route: ApiRoute, params: Record<string, string> } => match.params != null)
-
-    if (matches.length === 0) {
-      throw new ApiError(404, `no such endpoint: ${pathname}`)
-    }
-
-    const match = matches.find(({ route }) => route.method === req.method)
-
-    if (match == null) {
-      res.setHeader('Allow', matches.map(({ route }) => route.method).join(', '))
-      throw new ApiError(405, `${req.method} is not allowed on ${pathname}`)
+    if (match.route.upgrade === true) {
+      res.setHeader('Upgrade', TUNNEL_UPGRADE)
+      res.setHeader('Connection', 'Upgrade')
+      throw new ApiError(426, `${match.route.path} is served only as an HTTP Upgrade to ${TUNNEL_UPGRADE}`)
     }
 
     const body = await readJsonBody(req)
@@ -415,6 +450,82 @@ async function handleRequest (req: IncomingMessage, res: ServerResponse, token: 
       throw err
     }
   }
+}
+
+/**
+ * The authorized route a request asks for, and its query.
+ *
+ * @throws {ApiError} 401 without a valid token or session, 404 for no such path, 405 for another method
+ */
+function findRoute (req: IncomingMessage, token: string, routes: ApiRoute[], origin: string, browser: BrowserFrontend | undefined, setHeader: (name: string, value: string) => void): { match: { route: ApiRoute, params: Record<string, string> }, searchParams: URLSearchParams } {
+  if (!isAuthorized(req.headers.authorization, token) && browser?.authorizes(req, origin) !== true) {
+    setHeader('WWW-Authenticate', 'Bearer')
+    throw new ApiError(401, 'missing or wrong API token')
+  }
+
+  const { pathname, searchParams } = new URL(req.url ?? '/', 'http://localhost')
+  const matches = routes
+    .map(route => ({ route, params: matchPath(route.path, pathname) }))
+    .filter((match): match is { route: ApiRoute, params: Record<string, string> } => match.params != null)
+
+  if (matches.length === 0) {
+    throw new ApiError(404, `no such endpoint: ${pathname}`)
+  }
+
+  const match = matches.find(({ route }) => route.method === req.method)
+
+  if (match == null) {
+    setHeader('Allow', matches.map(({ route }) => route.method).join(', '))
+    throw new ApiError(405, `${req.method} is not allowed on ${pathname}`)
+  }
+
+  return { match, searchParams }
+}
+
+/**
+ * An HTTP Upgrade request: a tunnel route's `ByteTunnel` joined to the connection after a `101`,
+ * or a JSON error answer. The tunnel lasts until both sides closed their writing side, either
+ * breaks, or the client goes away.
+ */
+async function handleUpgrade (req: IncomingMessage, socket: Socket, head: Buffer, token: string, routes: ApiRoute[], origin: string, browser?: BrowserFrontend): Promise<void> {
+  const controller = new AbortController()
+  const headers: Record<string, string> = {}
+  socket.on('error', () => {})
+  socket.once('close', () => { controller.abort(new Error('the client went away')) })
+  let tunnel: ByteTunnel
+
+  try {
+    if (req.headers.upgrade?.toLowerCase() !== TUNNEL_UPGRADE) {
+      throw new ApiError(400, `the only upgrade served is ${TUNNEL_UPGRADE}`)
+    }
+
+    const { match, searchParams } = findRoute(req, token, routes, origin, browser, (name, value) => { headers[name] = value })
+
+    if (match.route.upgrade !== true) {
+      throw new ApiError(400, `${match.route.path} is not served as an upgrade`)
+    }
+
+    tunnel = await match.route.handler({ params: match.params, query: searchParams, body: undefined, signal: controller.signal, headers: req.headers }) as ByteTunnel
+  } catch (err: any) {
+    const status = err instanceof ApiError ? err.status : 500
+    const body = JSON.stringify({ error: err instanceof ApiError ? err.message : err?.message ?? 'internal error' }) + '\n'
+    const head = Object.entries({ ...headers, 'Content-Type': 'application/json; charset=utf-8', 'Content-Length': String(Buffer.byteLength(body)), Connection: 'close' })
+    socket.end(`HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ''}\r\n${head.map(([name, value]) => `${name}: ${value}\r\n`).join('')}\r\n${body}`)
+    throw err
+  }
+
+  if (controller.signal.aborted) {
+    tunnel.abort(controller.signal.reason)
+    return
+  }
+
+  socket.write(`HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: ${TUNNEL_UPGRADE}\r\n\r\n`)
+
+  if (head.byteLength > 0) {
+    socket.unshift(head)
+  }
+
+  await pipeTunnels(socketTunnel(socket), tunnel)
 }
 
 /** Constant-time comparison of the presented bearer token with ours. */

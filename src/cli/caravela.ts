@@ -8,6 +8,7 @@
  * caravela stop [--force] ID… | --stack NAME
  * caravela dashboard                                       (prints the web dashboard's login link)
  * caravela logs [-f] [--tail N] [--since 10m|RFC3339] ID | inspect ID
+ * caravela port-forward ID [LOCAL:]CONTAINER_PORT          (until Ctrl-C)
  * caravela network-key FILE | config-digest [FILE.toml]   (no peer needed)
  * ```
  *
@@ -15,12 +16,14 @@
  */
 
 import { createRequire } from 'node:module'
+import { createServer } from 'node:net'
 import { ApiClient, ApiRequestError, NoPeerRunningError } from '../api/client.js'
 import { parseDuration } from '../config/duration.js'
 import { parseMemory } from '../config/memory.js'
 import { DEFAULT_DATA_DIR_NAME } from '../constants.js'
 import { parsePortMapping } from '../stacks/ports.js'
 import { parseRestartPolicy } from '../stacks/restart.js'
+import { pipeTunnels, socketTunnel } from '../tunnel.js'
 import { CPU_CLASS_NAMES } from '../types.js'
 import { defaultDataDir, errorLine, EXIT_USAGE, formatOptions, formatTable, isUsageError, UsageError } from './shared.js'
 import type { Stack } from '../stacks/stack-file.js'
@@ -29,6 +32,7 @@ import type {
   RestartPolicy
 } from '../types.js'
 import type { CliOption } from './shared.js'
+import type { AddressInfo } from 'node:net'
 
 /**
  * `node:util` as a CommonJS module, not an ES import: the ES wrapper reads every export, and some
@@ -52,6 +56,11 @@ export interface CliIO {
    * followed by more; without it they are decoded as UTF-8 for `stdout` and `stderr`
    */
   write?: (stream: LogStreamName, data: Uint8Array) => Promise<void>
+  /**
+   * Resolves when the user interrupts the command (Ctrl-C, SIGTERM): what ends a command that runs
+   * until then (`caravela port-forward`); without it such a command runs until its process dies
+   */
+  interrupted?: () => Promise<void>
 }
 
 const options = {
@@ -233,6 +242,12 @@ const commands: Record<string, Command> = {
       io.stdout(toJson(await client.inspect(oneId('inspect', positionals))))
     }
   },
+  'port-forward': {
+    summary: 'Forward a port on 127.0.0.1 to a TCP port a container this peer placed publishes, until Ctrl-C: each connection is tunnelled to the container through its supplier',
+    usage: 'ID [LOCAL:]CONTAINER_PORT',
+    positionals: 'some',
+    run: async (client, { positionals }, io) => portForward(client, positionals, io)
+  },
   offers: {
     summary: 'Show the offers this peer holds as a trader and the offers it made as a supplier',
     run: async (client, { json }, io) => {
@@ -249,6 +264,12 @@ const processIO: CliIO = {
   // asked only by the commands that show progress: `process.stderr` is made at its first use and
   // `node:tty` loads `node:net`, milliseconds of a command's start-up
   get progress () { return (load('node:tty') as typeof import('node:tty')).isatty(2) },
+  interrupted: async () => {
+    await new Promise<void>(resolve => {
+      process.once('SIGINT', () => { resolve() })
+      process.once('SIGTERM', () => { resolve() })
+    })
+  },
   write: async (stream, data) => {
     const out = stream === 'stderr' ? process.stderr : process.stdout
 
@@ -257,6 +278,70 @@ const processIO: CliIO = {
       await new Promise<void>(resolve => { out.once('drain', resolve) })
     }
   }
+}
+
+/** `[LOCAL:]CONTAINER_PORT`: LOCAL 0 (any free port) to 65535, the same as the container port when absent. */
+function forwardPorts (text: string): { local: number, remote: number } {
+  const match = /^(?:(\d{1,5}):)?(\d{1,5})$/.exec(text)
+  const remote = Number(match?.[2] ?? 0)
+  const local = match?.[1] == null ? remote : Number(match[1])
+
+  if (match == null || remote < 1 || remote > 65_535 || local > 65_535) {
+    throw new UsageError(`"${text}" is not [LOCAL:]CONTAINER_PORT: a container port from 1 to 65535, after a local one from 0 (any free port) to 65535`)
+  }
+
+  return { local, remote }
+}
+
+/**
+ * `caravela port-forward`: listens on 127.0.0.1 and tunnels every connection it accepts through
+ * the control API to the container's port (one upgraded API request each), until interrupted;
+ * the forward lives as long as the command, as `kubectl port-forward`'s does.
+ */
+async function portForward (client: ApiClient, positionals: string[], io: CliIO): Promise<number> {
+  if (positionals.length !== 2) {
+    throw new UsageError(`port-forward takes a container id and [LOCAL:]CONTAINER_PORT, got ${positionals.length} arguments`)
+  }
+
+  const { local, remote } = forwardPorts(positionals[1])
+  // the full id, and an early, clear error for a port the container was not run with
+  const container = await client.inspect(positionals[0])
+  const ports = container.requestedPorts ?? container.portMappings
+
+  if (!ports.some(port => port.containerPort === remote && port.protocol === 'tcp')) {
+    throw new Error(`container ${shortId(container.containerId)} publishes no TCP port ${remote}${formatPorts(ports, ' (it publishes ')}${ports.length === 0 ? '' : ')'}: run it with -p ${remote}`)
+  }
+
+  const open = new Set<{ abort: (err: Error) => void }>()
+  const server = createServer({ allowHalfOpen: true }, socket => {
+    const near = socketTunnel(socket)
+    open.add(near)
+    client.portForward(container.containerId, remote).then(async far => {
+      await pipeTunnels(near, socketTunnel(far))
+    }).catch((err: any) => {
+      near.abort(err)
+      io.stderr(`caravela: a connection to port ${remote} failed: ${err?.message ?? err}\n`)
+    }).finally(() => { open.delete(near) })
+  })
+
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject)
+    server.listen(local, '127.0.0.1', () => {
+      server.off('error', reject)
+      resolve()
+    })
+  })
+
+  const { port } = server.address() as AddressInfo
+  io.stdout(`Forwarding 127.0.0.1:${port} -> container ${shortId(container.containerId)} port ${remote}\n`)
+  await (io.interrupted?.() ?? new Promise<void>(() => {}))
+  server.close()
+
+  for (const tunnel of open) {
+    tunnel.abort(new Error('the forward was stopped'))
+  }
+
+  return 0
 }
 
 /** The one container id of a command that takes one. */

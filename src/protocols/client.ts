@@ -17,13 +17,14 @@ import { raceSignal } from 'race-signal'
 import { Uint8ArrayList } from 'uint8arraylist'
 import { PROTOCOL_PREFIX } from '../constants.js'
 import { MalformedMessageError, RemoteRequestError } from '../errors.js'
-import { CODECS, LOGS_CODEC } from './codec.js'
+import { CODECS, LOGS_CODEC, PORT_FORWARD_CODEC } from './codec.js'
 import { CLIENT_TIMEOUT, LOGS_READ_BUFFER, MAX_LOG_CHUNK } from './constants.js'
-import { logsProtocolId, protocolIds } from './ids.js'
+import { logsProtocolId, portForwardProtocolId, protocolIds } from './ids.js'
 import { DEFAULT_LIMITS, responseSizeLimit } from './limits.js'
 import { logsRequest, MessageClient } from './message-client.js'
 import { createMetrics } from './metrics.js'
-import type { AbortOptions, LogChunk, LogsOptions, NodeRef } from '../types.js'
+import { streamTunnel } from './stream-tunnel.js'
+import type { AbortOptions, ByteTunnel, LogChunk, LogsOptions, NodeRef } from '../types.js'
 import type { Requests, Results } from './codec.js'
 import type { MessageName } from './ids.js'
 import type { SizeLimits } from './limits.js'
@@ -63,6 +64,8 @@ export class Libp2pCaravelaClient extends MessageClient {
   readonly protocols: Record<MessageName, string>
   /** protocol id of the logs stream */
   readonly logsProtocol: string
+  /** protocol id of the portForward tunnel */
+  readonly portForwardProtocol: string
   /** messages and bytes sent (requests) and received (responses), per protocol */
   readonly metrics: ProtocolMetrics = createMetrics()
 
@@ -77,6 +80,7 @@ export class Libp2pCaravelaClient extends MessageClient {
     this.log = components.logger.forComponent('caravela:protocols:client')
     this.protocols = protocolIds(init.protocolPrefix ?? PROTOCOL_PREFIX)
     this.logsProtocol = logsProtocolId(init.protocolPrefix ?? PROTOCOL_PREFIX)
+    this.portForwardProtocol = portForwardProtocolId(init.protocolPrefix ?? PROTOCOL_PREFIX)
     this.timeout = init.timeout ?? CLIENT_TIMEOUT
     this.limits = {
       maxMessageSize: init.limits?.maxMessageSize ?? DEFAULT_LIMITS.maxMessageSize,
@@ -202,6 +206,51 @@ export class Libp2pCaravelaClient extends MessageClient {
     }
 
     return this.components.connectionManager.openStream(peerId, protocol, options)
+  }
+
+  /**
+   * Open a portForward tunnel: the request, then the supplier's status within the client's timeout
+   * (or until `options.signal` aborts); after OK the stream is the tunnel's, raw bytes both ways.
+   * It may run over a relayed connection, within the relay's limits.
+   *
+   * @throws {RemoteRequestError} when the supplier refuses
+   */
+  override async portForward (to: NodeRef, containerId: string, containerPort: number, options: AbortOptions = {}): Promise<ByteTunnel> {
+    const bytes = PORT_FORWARD_CODEC.encodeRequest({ containerId, containerPort })
+    const peerId = targetPeerId(to)
+    const ms = typeof this.timeout === 'function' ? this.timeout() : this.timeout
+    // as for the logs, the signal a stream is opened with stays bound to it: the tunnel must outlive the wait for the answer
+    const controller = new AbortController()
+    const signal = controller.signal
+    const timer = setTimeout(() => { controller.abort(new TimeoutError(`no answer to portForward within ${ms} ms`)) }, ms)
+    const stop = (): void => { controller.abort(options.signal?.reason) }
+    options.signal?.addEventListener('abort', stop, { once: true })
+    let stream: Stream | undefined
+
+    try {
+      if (options.signal?.aborted === true) {
+        stop()
+      }
+
+      await this.learnAddresses(peerId, to.multiaddrs, signal)
+      stream = await this.openStream(peerId, this.portForwardProtocol, signal)
+      const maxSize = this.limits.maxMessageSize
+      const lp = lpStream(stream, { maxDataLength: maxSize, maxBufferSize: maxSize + 16 })
+      await lp.write(bytes, { signal })
+      const response = PORT_FORWARD_CODEC.decodeResponse(await lp.read({ signal }))
+
+      if (response.status !== 'OK') {
+        throw new RemoteRequestError(response.status, response.message)
+      }
+
+      return streamTunnel(lp.unwrap())
+    } catch (err: any) {
+      stream?.abort(err instanceof Error ? err : new Error(String(err)))
+      throw err
+    } finally {
+      clearTimeout(timer)
+      options.signal?.removeEventListener('abort', stop)
+    }
   }
 
   /** Tell the peer store where a peer we are not connected to can be reached. */

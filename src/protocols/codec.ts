@@ -830,19 +830,12 @@ export const LOGS_CODEC = {
   },
 
   encodeResponse (response: Response<void>): Uint8Array {
-    return pb.ContainerLogsResponse.encode({
-      status: response.status === 'OK'
-        ? { code: pb.Status.Code.OK, message: '' }
-        : { code: STATUS_TO_PB[response.status], message: freeText(response.message) }
-    })
+    return pb.ContainerLogsResponse.encode({ status: statusToPb(response) })
   },
 
   /** @throws {MalformedMessageError} on any input that is not a valid response */
   decodeResponse (bytes: Uint8Array | Uint8ArrayList): Response<void> {
-    const { status } = decodePb(pb.ContainerLogsResponse, bytes)
-    present('status', status)
-    const code = STATUS_FROM_PB[status.code]
-    return code === 'OK' ? { status: code, result: undefined } : { status: code, message: freeText(status.message) }
+    return statusFromPb(decodePb(pb.ContainerLogsResponse, bytes).status)
   },
 
   encodeChunk ({ stream, data, time }: LogChunk): Uint8Array {
@@ -862,5 +855,55 @@ export const LOGS_CODEC = {
     const { stream, data, time } = decodePb(pb.LogChunk, bytes)
     const at = offerIdFromPb('time', time)
     return { stream: stream === pb.LogChunk.Stream.STDERR ? 'stderr' : 'stdout', data: logChunkData(data), ...(at === 0 ? {} : { time: at }) }
+  }
+}
+
+/** The status of a stream's answer that carries nothing else (containerLogs, portForward). */
+function statusToPb (response: Response<void>): pb.Status {
+  return response.status === 'OK'
+    ? { code: pb.Status.Code.OK, message: '' }
+    : { code: STATUS_TO_PB[response.status], message: freeText(response.message) }
+}
+
+function statusFromPb (status: pb.Status | undefined): Response<void> {
+  present('status', status)
+  const code = STATUS_FROM_PB[status.code]
+  return code === 'OK' ? { status: code, result: undefined } : { status: code, message: freeText(status.message) }
+}
+
+/** A portForward request: which container, and which of the TCP ports it was run with. */
+export interface PortForwardRequest {
+  containerId: string
+  containerPort: number
+}
+
+function portForwardFields ({ containerId, containerPort }: PortForwardRequest): PortForwardRequest {
+  return {
+    containerId: text('containerId', containerId, MAX_ID_LENGTH, ID_PATTERN),
+    containerPort: portNumber('containerPort', containerPort)
+  }
+}
+
+/**
+ * The codec of the portForward stream: its request and the status that answers it; after an OK
+ * the stream carries raw bytes.
+ */
+export const PORT_FORWARD_CODEC = {
+  encodeRequest (request: PortForwardRequest): Uint8Array {
+    return pb.PortForwardRequest.encode(portForwardFields(request))
+  },
+
+  /** @throws {MalformedMessageError} on any input that is not a valid request */
+  decodeRequest (bytes: Uint8Array | Uint8ArrayList): PortForwardRequest {
+    return portForwardFields(decodePb(pb.PortForwardRequest, bytes))
+  },
+
+  encodeResponse (response: Response<void>): Uint8Array {
+    return pb.PortForwardResponse.encode({ status: statusToPb(response) })
+  },
+
+  /** @throws {MalformedMessageError} on any input that is not a valid response */
+  decodeResponse (bytes: Uint8Array | Uint8ArrayList): Response<void> {
+    return statusFromPb(decodePb(pb.PortForwardResponse, bytes).status)
   }
 }

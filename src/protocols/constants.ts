@@ -33,6 +33,26 @@ export const MAX_LOG_STREAMS_PER_PEER = 4
  */
 export const LOGS_TIMEOUT = 60_000
 
+/** portForward tunnels one peer may have open at a server at the same time. */
+export const MAX_TUNNELS_PER_PEER = 16
+/** portForward tunnels a server keeps open at the same time, all peers together. */
+export const MAX_TUNNELS = 128
+/** Time a portForward tunnel may carry nothing, either way, before the server closes it. */
+export const TUNNEL_IDLE_TIMEOUT = 10 * 60_000
+/** Bytes one portForward tunnel may carry, both ways together, before the server closes it. */
+export const MAX_TUNNEL_BYTES = 1024 ** 3
+/**
+ * What a tunnel's reader lets wait unread before it pauses its end of the stream (so that the
+ * muxer stops granting the sender room).
+ */
+export const TUNNEL_HIGH_WATER = 256 * 1024
+/**
+ * What a paused tunnel stream may hold: what the sender still had room for when it paused, at
+ * most the muxer's stream window, and what came in the moment before (the window is granted
+ * anew as data comes, until the pause): about two windows.
+ */
+export const TUNNEL_READ_BUFFER = 2 * LOGS_READ_BUFFER
+
 /** Inbound streams per protocol and connection a server accepts at the same time. */
 export const MAX_INBOUND_STREAMS = 32
 /** Outbound streams per protocol and connection at the same time. */

@@ -6,9 +6,9 @@
 
 import { MESSAGE_NAMES } from './ids.js'
 import type {
-  AvailableOffer, ContainerConfig, ContainerStatus, CreateOfferResult, LogChunk, NetworkConfiguration, NodeRef, Offer, RemoteContainerState, Resources, StopTarget
+  AvailableOffer, ByteTunnel, ContainerConfig, ContainerStatus, CreateOfferResult, LogChunk, NetworkConfiguration, NodeRef, Offer, RemoteContainerState, Resources, StopTarget
 } from '../types.js'
-import type { LogsRequest } from './codec.js'
+import type { LogsRequest, PortForwardRequest } from './codec.js'
 
 /** Who sent a request, and when to give up on it. */
 export interface RequestContext {
@@ -47,10 +47,16 @@ export interface CaravelaHandlers {
    * be read, then gives its chunks until it ends. `ctx.signal` aborts when the reader goes away.
    */
   containerLogs (ctx: RequestContext, request: LogsRequest): Promise<AsyncIterable<LogChunk>>
+  /**
+   * A tunnel to a TCP port of a container the sender placed here: resolves (or throws a status)
+   * once the port was reached. The server pipes the stream through it and aborts it when the
+   * stream breaks; `ctx.signal` bounds only the connecting.
+   */
+  portForward (ctx: RequestContext, request: PortForwardRequest): Promise<ByteTunnel>
 }
 
-/** Every handler's name: the messages' and the logs stream's. */
-const HANDLER_NAMES: ReadonlyArray<keyof CaravelaHandlers> = [...MESSAGE_NAMES, 'containerLogs']
+/** Every handler's name: the messages' and the two streams'. */
+const HANDLER_NAMES: ReadonlyArray<keyof CaravelaHandlers> = [...MESSAGE_NAMES, 'containerLogs', 'portForward']
 
 /**
  * The handlers of `handlers`, its own or inherited ones (a class's methods), bound to it: a copy

@@ -49,3 +49,14 @@ export const LOGS_PROTOCOL_NAME = 'container/logs'
 export function logsProtocolId (prefix: string): string {
   return `/${prefix}/${LOGS_PROTOCOL_NAME}/${PROTOCOL_VERSION}`
 }
+
+/**
+ * The protocol of a TCP tunnel to a container's port (`CaravelaClient.portForward`): a request,
+ * a status, then raw bytes both ways.
+ */
+export const PORT_FORWARD_PROTOCOL_NAME = 'container/port-forward'
+
+/** The portForward protocol id under one prefix, e.g. `/caravela/container/port-forward/1.0.0`. */
+export function portForwardProtocolId (prefix: string): string {
+  return `/${prefix}/${PORT_FORWARD_PROTOCOL_NAME}/${PROTOCOL_VERSION}`
+}

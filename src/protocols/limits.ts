@@ -3,8 +3,8 @@
  */
 
 import {
-  LOGS_TIMEOUT, MAX_LOG_STREAMS_PER_PEER, MAX_INBOUND_STREAMS, MAX_LARGE_MESSAGE_SIZE, MAX_MESSAGE_SIZE, MAX_OUTBOUND_STREAMS, RATE_LIMIT_ADDRESS_MULTIPLE,
-  RATE_LIMIT_BURST, RATE_LIMIT_MAX_BUCKETS, RATE_LIMIT_PER_SECOND, READ_TIMEOUT, REQUEST_TIMEOUT
+  LOGS_TIMEOUT, MAX_LOG_STREAMS_PER_PEER, MAX_INBOUND_STREAMS, MAX_LARGE_MESSAGE_SIZE, MAX_MESSAGE_SIZE, MAX_OUTBOUND_STREAMS, MAX_TUNNEL_BYTES, MAX_TUNNELS,
+  MAX_TUNNELS_PER_PEER, RATE_LIMIT_ADDRESS_MULTIPLE, RATE_LIMIT_BURST, RATE_LIMIT_MAX_BUCKETS, RATE_LIMIT_PER_SECOND, READ_TIMEOUT, REQUEST_TIMEOUT, TUNNEL_IDLE_TIMEOUT
 } from './constants.js'
 import type { MessageName } from './ids.js'
 
@@ -88,6 +88,33 @@ export interface ProtocolLimits {
    * @default 60_000
    */
   logsTimeout: number
+  /**
+   * portForward tunnels one peer may have open at the same time; one more is answered
+   * RATE_LIMITED.
+   *
+   * @default 16
+   */
+  maxTunnelsPerPeer: number
+  /**
+   * portForward tunnels open at the same time, all peers together; one more is answered
+   * RATE_LIMITED.
+   *
+   * @default 128
+   */
+  maxTunnels: number
+  /**
+   * Time a portForward tunnel may carry nothing, either way, in ms; it is then closed (reset).
+   *
+   * @default 600_000
+   */
+  tunnelIdleTimeout: number
+  /**
+   * Bytes one portForward tunnel may carry, both ways together; it is then closed (reset).
+   * 0: no cap.
+   *
+   * @default 1_073_741_824
+   */
+  maxTunnelBytes: number
 }
 
 export const DEFAULT_LIMITS: Readonly<ProtocolLimits> = Object.freeze({
@@ -102,7 +129,11 @@ export const DEFAULT_LIMITS: Readonly<ProtocolLimits> = Object.freeze({
   rateLimitAddressMultiple: RATE_LIMIT_ADDRESS_MULTIPLE,
   rateLimitMaxBuckets: RATE_LIMIT_MAX_BUCKETS,
   maxLogStreamsPerPeer: MAX_LOG_STREAMS_PER_PEER,
-  logsTimeout: LOGS_TIMEOUT
+  logsTimeout: LOGS_TIMEOUT,
+  maxTunnelsPerPeer: MAX_TUNNELS_PER_PEER,
+  maxTunnels: MAX_TUNNELS,
+  tunnelIdleTimeout: TUNNEL_IDLE_TIMEOUT,
+  maxTunnelBytes: MAX_TUNNEL_BYTES
 })
 
 export type SizeLimits = Pick<ProtocolLimits, 'maxMessageSize' | 'maxLargeMessageSize'>

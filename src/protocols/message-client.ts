@@ -6,7 +6,7 @@
 
 import { NotImplementedError } from '../errors.js'
 import type {
-  AbortOptions, AvailableOffer, CaravelaClient, ContainerConfig, ContainerStatus, CreateOfferOptions, CreateOfferResult,
+  AbortOptions, AvailableOffer, ByteTunnel, CaravelaClient, ContainerConfig, ContainerStatus, CreateOfferOptions, CreateOfferResult,
   GetOffersOptions, LaunchOptions, LogChunk, LogsOptions, NetworkConfiguration, NodeRef, Offer, RemoteContainerState
 } from '../types.js'
 import type { LogsRequest, Requests, Results } from './codec.js'
@@ -72,6 +72,11 @@ export abstract class MessageClient implements CaravelaClient {
   /** A transport that carries streams (libp2p, a local network's) overrides it. */
   async containerLogs (toSupplier: NodeRef, containerId: string, options: LogsOptions = {}): Promise<AsyncIterable<LogChunk>> {
     throw new NotImplementedError('this transport carries no containerLogs stream')
+  }
+
+  /** A transport that carries byte streams (libp2p) overrides it. */
+  async portForward (toSupplier: NodeRef, containerId: string, containerPort: number, options?: AbortOptions): Promise<ByteTunnel> {
+    throw new NotImplementedError('this transport carries no portForward tunnel')
   }
 }
 

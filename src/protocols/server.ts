@@ -11,18 +11,20 @@ import { lpStream } from '@libp2p/utils'
 import { raceSignal } from 'race-signal'
 import { PROTOCOL_PREFIX } from '../constants.js'
 import { MalformedMessageError, NotImplementedError, ProtocolStatusError } from '../errors.js'
+import { pipeTunnels } from '../tunnel.js'
 import { AddressGroups } from './address.js'
-import { CODECS, LOGS_CODEC } from './codec.js'
+import { CODECS, LOGS_CODEC, PORT_FORWARD_CODEC } from './codec.js'
 import { MAX_LOG_CHUNK } from './constants.js'
 import { copyHandlers } from './handlers.js'
-import { logsProtocolId, MESSAGE_NAMES, protocolIds } from './ids.js'
+import { logsProtocolId, MESSAGE_NAMES, portForwardProtocolId, protocolIds } from './ids.js'
 import { INVOKERS } from './invokers.js'
 import { DEFAULT_LIMITS, requestSizeLimit, responseSizeLimit } from './limits.js'
 import { createMetrics } from './metrics.js'
 import { TokenBuckets } from './rate-limiter.js'
+import { streamTunnel } from './stream-tunnel.js'
 import type { RequestStatus } from '../errors.js'
-import type { LogChunk } from '../types.js'
-import type { LogsRequest, Requests, Response, Results } from './codec.js'
+import type { ByteTunnel, LogChunk } from '../types.js'
+import type { LogsRequest, PortForwardRequest, Requests, Response, Results } from './codec.js'
 import type { CaravelaHandlers, RequestContext } from './handlers.js'
 import type { MessageName } from './ids.js'
 import type { ProtocolLimits } from './limits.js'
@@ -69,14 +71,17 @@ const FRAMING_ERRORS = new Set([
 ])
 
 /**
- * Serves the eleven Caravela message protocols and the logs stream on a libp2p registrar and
- * dispatches valid requests to domain handlers, which may be replaced while the server runs.
+ * Serves the eleven Caravela message protocols, the logs stream and the portForward tunnel on a
+ * libp2p registrar and dispatches valid requests to domain handlers, which may be replaced while
+ * the server runs.
  */
 export class CaravelaProtocolServer implements Startable {
   /** protocol id of every message */
   readonly protocols: Record<MessageName, string>
   /** protocol id of the logs stream */
   readonly logsProtocol: string
+  /** protocol id of the portForward tunnel */
+  readonly portForwardProtocol: string
   /** messages and bytes received (requests) and sent (responses), per protocol */
   readonly metrics: ProtocolMetrics = createMetrics()
   readonly limits: Readonly<ProtocolLimits>
@@ -91,6 +96,10 @@ export class CaravelaProtocolServer implements Startable {
   private readonly inFlight = new Set<AbortController>()
   /** peer id → its containerLogs streams open */
   private readonly logStreams = new Map<string, number>()
+  /** peer id → its portForward tunnels open */
+  private readonly tunnels = new Map<string, number>()
+  /** portForward tunnels open, all peers together */
+  private tunnelsOpen = 0
   private running = false
 
   constructor (components: CaravelaProtocolServerComponents, init: CaravelaProtocolServerInit = {}) {
@@ -98,6 +107,7 @@ export class CaravelaProtocolServer implements Startable {
     this.log = components.logger.forComponent('caravela:protocols')
     this.protocols = protocolIds(init.protocolPrefix ?? PROTOCOL_PREFIX)
     this.logsProtocol = logsProtocolId(init.protocolPrefix ?? PROTOCOL_PREFIX)
+    this.portForwardProtocol = portForwardProtocolId(init.protocolPrefix ?? PROTOCOL_PREFIX)
     this.limits = { ...DEFAULT_LIMITS, ...init.limits }
     this.handlers = copyHandlers(init.handlers ?? {})
     this.rateLimiter = new TokenBuckets({
@@ -140,6 +150,16 @@ export class CaravelaProtocolServer implements Startable {
       // over a relayed connection the output stops short of the relay's data limit (serveLogs)
       runOnLimitedConnection: true
     })
+
+    // a tunnel works over a relayed (limited) connection too, within the relay's own data and
+    // time limits; the buyer's and supplier's libp2p prefer a direct connection when there is one
+    await this.components.registrar.handle(this.portForwardProtocol, async (stream, connection) => {
+      await this.servePortForward(stream, connection)
+    }, {
+      maxInboundStreams: this.limits.maxInboundStreams,
+      maxOutboundStreams: this.limits.maxOutboundStreams,
+      runOnLimitedConnection: true
+    })
   }
 
   /** Unregister the protocols and abort the requests in flight. */
@@ -155,6 +175,7 @@ export class CaravelaProtocolServer implements Startable {
     }
 
     await this.components.registrar.unhandle(this.logsProtocol)
+    await this.components.registrar.unhandle(this.portForwardProtocol)
 
     for (const request of this.inFlight) {
       request.abort(new AbortError('The server is stopping'))
@@ -433,13 +454,80 @@ export class CaravelaProtocolServer implements Startable {
       clearTimeout(timer)
       stream.removeEventListener('close', gone)
       this.inFlight.delete(controller)
-      const left = (this.logStreams.get(peer) ?? 1) - 1
+      release(this.logStreams, peer)
+    }
+  }
 
-      if (left > 0) {
-        this.logStreams.set(peer, left)
-      } else {
-        this.logStreams.delete(peer)
+  /**
+   * A portForward tunnel: one request, a status, then raw bytes both ways until both sides closed
+   * their writing side (`pipeTunnels`). At most `maxTunnelsPerPeer` per peer and `maxTunnels` in
+   * all; the request and the connecting take no longer than any request's; an open tunnel is
+   * closed after `tunnelIdleTimeout` without a byte, after `maxTunnelBytes`, or when the server
+   * stops.
+   */
+  private async servePortForward (stream: Stream, connection: Connection): Promise<void> {
+    const peer = connection.remotePeer.toString()
+    const controller = new AbortController()
+    const signal = controller.signal
+    setMaxListeners(Infinity, signal)
+    const open = this.tunnels.get(peer) ?? 0
+    const maxSize = this.limits.maxMessageSize
+    const lp = lpStream(stream, { maxDataLength: maxSize, maxBufferSize: maxSize + 16 })
+    const timer = setTimeout(() => { controller.abort(new TimeoutError(`portForward took more than ${this.limits.requestTimeout} ms to start`)) }, this.limits.requestTimeout)
+    let request: PortForwardRequest | undefined
+    let tunnel: ByteTunnel | undefined
+
+    this.tunnels.set(peer, open + 1)
+    this.tunnelsOpen++
+    this.inFlight.add(controller)
+
+    try {
+      try {
+        if (open >= this.limits.maxTunnelsPerPeer) {
+          throw new ProtocolStatusError('RATE_LIMITED', `at most ${this.limits.maxTunnelsPerPeer} portForward tunnels may be open at once`)
+        }
+
+        if (this.tunnelsOpen > this.limits.maxTunnels) {
+          throw new ProtocolStatusError('RATE_LIMITED', 'this peer has as many portForward tunnels open as it serves')
+        }
+
+        request = await this.readMessage('portForward', maxSize, bytes => PORT_FORWARD_CODEC.decodeRequest(bytes), lp, peer, connection.remoteAddr.toString(), signal)
+        const handler = this.handlers.portForward
+
+        if (handler == null) {
+          throw new NotImplementedError('portForward is not implemented by this peer')
+        }
+
+        const ctx: RequestContext = { from: { peerId: peer, multiaddrs: [connection.remoteAddr.toString()] }, signal }
+        const connecting = handler(ctx, request)
+        // a tunnel that comes after the time is up is closed at once
+        connecting.then(late => { if (signal.aborted) late.abort(signal.reason) }, () => {})
+        tunnel = await raceSignal(connecting, signal)
+      } catch (err: any) {
+        // a peer too slow to send its request, or gone, gets no answer
+        if (request == null && !(err instanceof ProtocolStatusError)) {
+          throw err
+        }
+
+        const { status, message } = this.statusOf('portForward', peer, err, signal)
+        this.log('portForward from %s refused: %s %s', peer, status, message)
+        await lp.write(PORT_FORWARD_CODEC.encodeResponse({ status, message }), { signal })
+        await stream.close({ signal })
+        return
       }
+
+      await lp.write(PORT_FORWARD_CODEC.encodeResponse({ status: 'OK', result: undefined }), { signal })
+      clearTimeout(timer)
+      await pipeTunnels(streamTunnel(lp.unwrap()), tunnel, { idleTimeout: this.limits.tunnelIdleTimeout, maxBytes: this.limits.maxTunnelBytes, signal })
+    } catch (err: any) {
+      this.log('portForward of %s aborted - %s', peer, err?.message)
+      tunnel?.abort(err instanceof Error ? err : new Error(String(err)))
+      stream.abort(err instanceof Error ? err : new Error(String(err)))
+    } finally {
+      clearTimeout(timer)
+      this.inFlight.delete(controller)
+      this.tunnelsOpen--
+      release(this.tunnels, peer)
     }
   }
 
@@ -459,6 +547,17 @@ export class CaravelaProtocolServer implements Startable {
 
     this.log.error('%s handler failed for %s - %e', name, peer, err)
     return { status: 'INTERNAL_ERROR', message: 'internal error' }
+  }
+}
+
+/** One fewer stream of `peer` in `counts`. */
+function release (counts: Map<string, number>, peer: string): void {
+  const left = (counts.get(peer) ?? 1) - 1
+
+  if (left > 0) {
+    counts.set(peer, left)
+  } else {
+    counts.delete(peer)
   }
 }
 

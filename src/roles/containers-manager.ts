@@ -17,14 +17,14 @@
 import { sleep } from '../clock.js'
 import { defaultSupplierConfig } from '../config/config.js'
 import { copyContainerConfig, copyPortMappings } from '../copy.js'
-import { ProtocolStatusError } from '../errors.js'
+import { NotImplementedError, ProtocolStatusError } from '../errors.js'
 import { LazyMap } from '../lazy-map.js'
 import { LaunchPolicy } from './launch-policy.js'
 import { totalResources } from './resources.js'
-import type { LogsRequest } from '../protocols/codec.js'
+import type { LogsRequest, PortForwardRequest } from '../protocols/codec.js'
 import type { RequestContext } from '../protocols/handlers.js'
 import type {
-  CaravelaClient, Clock, ContainerConfig, ContainerExit, ContainerRuntime, ContainerStatus, NodeRef, OwnedContainer, RemoteContainerState, Resources, LogChunk
+  ByteTunnel, CaravelaClient, Clock, ContainerConfig, ContainerExit, ContainerRuntime, ContainerStatus, NodeRef, OwnedContainer, RemoteContainerState, Resources, LogChunk
 } from '../types.js'
 import type { HostedRecord, Ledger } from './ledger.js'
 import type { Supplier } from './supplier.js'
@@ -356,6 +356,36 @@ export class ContainersManager {
   async logs (ctx: RequestContext, { containerId, ...options }: LogsRequest): Promise<AsyncIterable<LogChunk>> {
     await this.buyersOwn(ctx, containerId)
     return this.init.runtime.logs(containerId, { ...options, signal: ctx.signal })
+  }
+
+  /**
+   * PortForward: only the buyer that launched a running container may reach it, and only on a
+   * TCP port it was run with; the runtime connects to the host port the engine published for it,
+   * never to the container's own address.
+   */
+  async portForward (ctx: RequestContext, { containerId, containerPort }: PortForwardRequest): Promise<ByteTunnel> {
+    const record = await this.buyersOwn(ctx, containerId)
+    const mapping = record.state === 'running' ? record.portMappings?.find(m => m.containerPort === containerPort && m.protocol === 'tcp') : undefined
+
+    if (record.state !== 'running') {
+      throw new ProtocolStatusError('NOT_FOUND', `container ${containerId} is not running`)
+    }
+
+    if (mapping == null || mapping.hostPort === 0) {
+      throw new ProtocolStatusError('NOT_FOUND', `container ${containerId} publishes no TCP port ${containerPort}`)
+    }
+
+    const runtime = this.init.runtime
+
+    if (runtime.connectPort == null) {
+      throw new NotImplementedError(`this peer's container runtime runs no processes: nothing listens on port ${containerPort}`)
+    }
+
+    try {
+      return await runtime.connectPort(containerId, mapping, { signal: ctx.signal })
+    } catch (err: any) {
+      throw new ProtocolStatusError('UNAVAILABLE', `port ${containerPort} of container ${containerId} cannot be reached: ${err?.message ?? err}`)
+    }
   }
 
   /** The runtime says a container ended on its own: release what it held and tell its buyer. */

@@ -9,7 +9,7 @@ import { raceSignal } from 'race-signal'
 import { ProtocolStatusError, RemoteRequestError } from '../errors.js'
 import { logsRequest } from '../protocols/message-client.js'
 import type { CaravelaHandlers, RequestContext } from '../protocols/handlers.js'
-import type { AbortOptions, AvailableOffer, CaravelaClient, ContainerConfig, ContainerStatus, CreateOfferOptions, CreateOfferResult, GetOffersOptions, LaunchOptions, LogChunk, LogsOptions, NetworkConfiguration, NodeRef, Offer, RemoteContainerState } from '../types.js'
+import type { AbortOptions, AvailableOffer, ByteTunnel, CaravelaClient, ContainerConfig, ContainerStatus, CreateOfferOptions, CreateOfferResult, GetOffersOptions, LaunchOptions, LogChunk, LogsOptions, NetworkConfiguration, NodeRef, Offer, RemoteContainerState } from '../types.js'
 
 /** The handlers the roles serve. */
 export type RoleHandlers = Omit<CaravelaHandlers, 'obtainConfiguration'>
@@ -100,6 +100,12 @@ export class LoopbackClient implements CaravelaClient {
     return this.isSelf(toSupplier)
       ? this.local(async ctx => this.handlers.containerLogs(ctx, logsRequest(containerId, options)), options)
       : this.client.containerLogs(toSupplier, containerId, options)
+  }
+
+  async portForward (toSupplier: NodeRef, containerId: string, containerPort: number, options?: AbortOptions): Promise<ByteTunnel> {
+    return this.isSelf(toSupplier)
+      ? this.local(async ctx => this.handlers.portForward(ctx, { containerId, containerPort }), options)
+      : this.client.portForward(toSupplier, containerId, containerPort, options)
   }
 
   private isSelf (to: NodeRef): boolean {

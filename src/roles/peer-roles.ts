@@ -25,12 +25,12 @@ import { computeCapacity, PUBLISH_DELAY, Supplier } from './supplier.js'
 import { Trader } from './trader.js'
 import { UserManager } from './user-manager.js'
 import type { NetworkConfig } from '../config/types.js'
-import type { LogsRequest } from '../protocols/codec.js'
+import type { LogsRequest, PortForwardRequest } from '../protocols/codec.js'
 import type { RequestContext } from '../protocols/handlers.js'
 import type { ResourceMap } from '../resources/resource-map.js'
 import type { Store } from '../store/store.js'
 import type {
-  AbortOptions, AvailableOffer, CaravelaClient, CreateOfferResult, Clock, ContainerConfig, ContainerExitEvents, ContainerInspect, ContainerRuntime, ContainerStatus,
+  AbortOptions, AvailableOffer, ByteTunnel, CaravelaClient, CreateOfferResult, Clock, ContainerConfig, ContainerExitEvents, ContainerInspect, ContainerRuntime, ContainerStatus,
   ContainerView, LogChunk, LogsOptions, NodeRef, Offer, OffersView, Overlay, PlaceOptions, RemoteContainerState, Resources, RuntimeHealthState, StopOptions, StopResult, StopTarget
 } from '../types.js'
 import type { RunOptions } from './buyer.js'
@@ -407,6 +407,18 @@ export class PeerRoles {
   }
 
   /**
+   * A tunnel to a TCP port of a container this peer placed, by full or unique short id: resolves
+   * once its supplier reached the port (`options.signal` bounds only that wait).
+   *
+   * @throws {ContainerNotPlacedError} when the id names no container this peer placed
+   * @throws {RemoteRequestError} when its supplier refuses (e.g. NOT_FOUND: no such port published)
+   */
+  async portForward (id: string, containerPort: number, options: AbortOptions = {}): Promise<ByteTunnel> {
+    const container = this.users.find(id)
+    return this.client.portForward(container.supplier, container.containerId, containerPort, options)
+  }
+
+  /**
    * A container this peer placed, by full or unique short id: its record and what its supplier
    * says of it now (`remoteError` when it does not answer).
    *
@@ -610,6 +622,17 @@ class PeerHandlers implements RoleHandlers {
     }
 
     return this.containers.logs(ctx, request)
+  }
+
+  /** Tunnels too are refused while the container engine does not answer. */
+  async portForward (ctx: RequestContext, request: PortForwardRequest): Promise<ByteTunnel> {
+    const unavailable = this.health?.unavailableReason
+
+    if (unavailable != null) {
+      throw new ProtocolStatusError('UNAVAILABLE', unavailable)
+    }
+
+    return this.containers.portForward(ctx, request)
   }
 }
 

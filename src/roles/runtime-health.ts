@@ -143,7 +143,7 @@ export class RuntimeHealth implements PeriodicTasks<'check-runtime'> {
         throw err
       }
     }
-    const { listOwned } = runtime
+    const { listOwned, connectPort } = runtime
 
     return {
       getCpuAndRam: async options => watch(runtime.getCpuAndRam(options)),
@@ -152,6 +152,8 @@ export class RuntimeHealth implements PeriodicTasks<'check-runtime'> {
       removeContainer: async (containerId, options) => watch(runtime.removeContainer(containerId, options)),
       // a stream that may last for hours: its end says nothing of the engine
       logs: (containerId, options) => runtime.logs(containerId, options),
+      // a port nothing listens on says nothing of the engine either
+      ...(connectPort == null ? {} : { connectPort: connectPort.bind(runtime) }),
       ...(listOwned == null ? {} : { listOwned: async (options?: AbortOptions): Promise<OwnedContainer[]> => watch(listOwned.call(runtime, options)) })
     }
   }

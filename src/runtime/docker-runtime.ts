@@ -12,7 +12,8 @@
  *   `no-new-privileges`, every capability dropped but a few, bounded logs, no restart policy;
  *   the network is Docker's bridge or none at all.
  * - Ports are published on one host IP (127.0.0.1 in tests); host port 0 lets the engine choose,
- *   and `runContainer` returns the ports it chose.
+ *   and `runContainer` returns the ports it chose. `connectPort` (port-forward tunnels) connects
+ *   to a published port there, never to the container's bridge address.
  * - A missing image is pulled; whatever fails after the container was created removes it again.
  * - The images the runtime pulled (never those that were there before) are removed again once
  *   no container has used them for a grace period: at every sweep (`imageCleanupIntervalMs`), and
@@ -27,9 +28,10 @@ import { dirname, join } from 'node:path'
 import { defaultLogger } from '@libp2p/logger'
 import Docker from 'dockerode'
 import { imageMatches, parseImagePattern, parseImageReference } from '../image-ref.js'
+import { connectTunnel } from '../tunnel.js'
 import { ContainerNotFoundError, ContainerStartError } from './errors.js'
 import type { ImagePattern } from '../image-ref.js'
-import type { AbortOptions, ContainerConfig, ContainerExitEvents, ContainerExitListener, ContainerRuntime, LogChunk, LogsOptions, PortMapping } from '../types.js'
+import type { AbortOptions, ByteTunnel, ContainerConfig, ContainerExitEvents, ContainerExitListener, ContainerRuntime, LogChunk, LogsOptions, PortMapping } from '../types.js'
 import type { ComponentLogger, Logger } from '@libp2p/interface'
 
 export { ContainerNotFoundError, ContainerStartError }
@@ -504,6 +506,29 @@ export class DockerRuntime implements ContainerRuntime, ContainerExitEvents {
       409: () => undefined // removal already in progress
     })
     this.imageFreed(info.Image)
+  }
+
+  /**
+   * A TCP connection to a port the container publishes, made to the host port the engine bound
+   * for it (read back from the engine, not trusted from the caller) on the publish IP, or on the
+   * loopback address when that IP is a wildcard: never to the container's own address on
+   * Docker's bridge, where a supplier's firewall rules for published ports would not apply.
+   */
+  async connectPort (containerId: string, mapping: PortMapping, options: AbortOptions = {}): Promise<ByteTunnel> {
+    const info = await this.inspectOwned(containerId, options)
+
+    if (info.State?.Running !== true) {
+      throw new Error(`container ${containerId} is not running`)
+    }
+
+    const bindings = info.NetworkSettings?.Ports?.[`${mapping.containerPort}/tcp`] ?? []
+
+    if (!bindings.some(binding => Number(binding.HostPort) === mapping.hostPort)) {
+      throw new Error(`the engine publishes no host port ${mapping.hostPort} for ${mapping.containerPort}/tcp`)
+    }
+
+    const host = this.hostIp === '0.0.0.0' ? '127.0.0.1' : this.hostIp === '::' ? '::1' : this.hostIp
+    return connectTunnel(host, mapping.hostPort, options)
   }
 
   /**

@@ -4659,6 +4659,212 @@ export namespace LogChunk {
   }
 }
 
+export interface PortForwardRequest {
+  containerId: string
+  containerPort: number
+}
+
+export namespace PortForwardRequest {
+  let _codec: Codec<PortForwardRequest>
+
+  export const codec = (): Codec<PortForwardRequest> => {
+    if (_codec == null) {
+      _codec = message<PortForwardRequest>((obj, w, opts = {}) => {
+        if (opts.lengthDelimited !== false) {
+          w.fork()
+        }
+
+        if ((obj.containerId != null && obj.containerId !== '')) {
+          w.uint32(10)
+          w.string(obj.containerId)
+        }
+
+        if ((obj.containerPort != null && obj.containerPort !== 0)) {
+          w.uint32(16)
+          w.uint32(obj.containerPort)
+        }
+
+        if (opts.lengthDelimited !== false) {
+          w.ldelim()
+        }
+      }, (reader, length, opts = {}) => {
+        const obj: any = {
+          containerId: '',
+          containerPort: 0
+        }
+
+        const end = length == null ? reader.len : reader.pos + length
+
+        while (reader.pos < end) {
+          const tag = reader.uint32()
+
+          switch (tag >>> 3) {
+            case 1: {
+              obj.containerId = reader.string()
+              break
+            }
+            case 2: {
+              obj.containerPort = reader.uint32()
+              break
+            }
+            default: {
+              reader.skipType(tag & 7)
+              break
+            }
+          }
+        }
+
+        return obj
+      }, function * (reader, length, prefix, opts = {}) {
+        const end = length == null ? reader.len : reader.pos + length
+
+        while (reader.pos < end) {
+          const tag = reader.uint32()
+
+          switch (tag >>> 3) {
+            case 1: {
+              yield {
+                field: `${prefix}.containerId`,
+                value: reader.string()
+              }
+              break
+            }
+            case 2: {
+              yield {
+                field: `${prefix}.containerPort`,
+                value: reader.uint32()
+              }
+              break
+            }
+            default: {
+              reader.skipType(tag & 7)
+              break
+            }
+          }
+        }
+      })
+    }
+
+    return _codec
+  }
+
+  export interface PortForwardRequestContainerIdFieldEvent {
+    field: '$.containerId'
+    value: string
+  }
+
+  export interface PortForwardRequestContainerPortFieldEvent {
+    field: '$.containerPort'
+    value: number
+  }
+
+  export function encode (obj: Partial<PortForwardRequest>): Uint8Array<ArrayBuffer> {
+    return encodeMessage(obj, PortForwardRequest.codec())
+  }
+
+  export function decode (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<PortForwardRequest>): PortForwardRequest {
+    return decodeMessage(buf, PortForwardRequest.codec(), opts)
+  }
+
+  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<PortForwardRequest>): Generator<PortForwardRequestContainerIdFieldEvent | PortForwardRequestContainerPortFieldEvent> {
+    return streamMessage(buf, PortForwardRequest.codec(), opts)
+  }
+}
+
+export interface PortForwardResponse {
+  status?: Status
+}
+
+export namespace PortForwardResponse {
+  let _codec: Codec<PortForwardResponse>
+
+  export const codec = (): Codec<PortForwardResponse> => {
+    if (_codec == null) {
+      _codec = message<PortForwardResponse>((obj, w, opts = {}) => {
+        if (opts.lengthDelimited !== false) {
+          w.fork()
+        }
+
+        if (obj.status != null) {
+          w.uint32(10)
+          Status.codec().encode(obj.status, w)
+        }
+
+        if (opts.lengthDelimited !== false) {
+          w.ldelim()
+        }
+      }, (reader, length, opts = {}) => {
+        const obj: any = {}
+
+        const end = length == null ? reader.len : reader.pos + length
+
+        while (reader.pos < end) {
+          const tag = reader.uint32()
+
+          switch (tag >>> 3) {
+            case 1: {
+              obj.status = Status.codec().decode(reader, reader.uint32(), {
+                limits: opts.limits?.status
+              })
+              break
+            }
+            default: {
+              reader.skipType(tag & 7)
+              break
+            }
+          }
+        }
+
+        return obj
+      }, function * (reader, length, prefix, opts = {}) {
+        const end = length == null ? reader.len : reader.pos + length
+
+        while (reader.pos < end) {
+          const tag = reader.uint32()
+
+          switch (tag >>> 3) {
+            case 1: {
+              yield * Status.codec().stream(reader, reader.uint32(), `${prefix}.status`, {
+                limits: opts.limits?.status
+              })
+
+              break
+            }
+            default: {
+              reader.skipType(tag & 7)
+              break
+            }
+          }
+        }
+      })
+    }
+
+    return _codec
+  }
+
+  export interface PortForwardResponseStatusCodeFieldEvent {
+    field: '$.status.code'
+    value: Status.Code
+  }
+
+  export interface PortForwardResponseStatusMessageFieldEvent {
+    field: '$.status.message'
+    value: string
+  }
+
+  export function encode (obj: Partial<PortForwardResponse>): Uint8Array<ArrayBuffer> {
+    return encodeMessage(obj, PortForwardResponse.codec())
+  }
+
+  export function decode (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<PortForwardResponse>): PortForwardResponse {
+    return decodeMessage(buf, PortForwardResponse.codec(), opts)
+  }
+
+  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<PortForwardResponse>): Generator<PortForwardResponseStatusCodeFieldEvent | PortForwardResponseStatusMessageFieldEvent> {
+    return streamMessage(buf, PortForwardResponse.codec(), opts)
+  }
+}
+
 export interface ObtainConfigurationRequest {}
 
 export namespace ObtainConfigurationRequest {
