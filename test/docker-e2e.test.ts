@@ -8,23 +8,25 @@
  * every container a peer of this testnet ran is removed in `after`, by its `caravela.supplier` label.
  */
 
-import { execFile, spawn } from 'node:child_process'
+import { spawn } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { setTimeout as sleep } from 'node:timers/promises'
 import * as assert from 'uvu/assert'
 import { DAEMON_PATH, startTestnet } from '../scripts/testnet-lib.js'
 import { DEFAULT_DOCKER_SOCKET } from '../src/runtime/docker-runtime.js'
-import { engine } from './fixtures/docker-engine.js'
+import { caravela } from './fixtures/cli.js'
+import { engine, supplierContainers } from './fixtures/docker-engine.js'
 import { suite } from './fixtures/suite.js'
 import { FAST_NETWORK_CONFIG } from './fixtures/testnet-config.js'
 import { waitFor } from './fixtures/wait.js'
 import type { Testnet, TestnetPeer } from '../scripts/testnet-lib.js'
 import type { ContainerStatus, ContainerView, OffersView, StopResult } from '../src/types.js'
+import type { CliResult } from './fixtures/cli.js'
 import type { ChildProcess } from 'node:child_process'
 
-const CARAVELA = 'bin/caravela.js'
 const IMAGE = 'caravela/busybox:test'
 /** Of this run only: runs of this file at the same time (on one engine) never meet. */
 const PROTOCOL_PREFIX = `caravela-test-docker-e2e-${randomBytes(4).toString('hex')}`
@@ -34,7 +36,6 @@ const MB = 1024 * 1024
 const PEER_CPUS = 2
 const PEER_MEMORY = '2g'
 /** Time one `caravela` command may take. */
-const CLI_TIMEOUT = 60_000
 /** Attempts, half a second apart, at a placement while the suppliers' offers go out or update. */
 const PLACE_ATTEMPTS = 40
 /** Time a published port has to answer. */
@@ -54,21 +55,6 @@ interface Context {
   peerIds: string[]
   /** daemons this suite restarted itself */
   restarted: ChildProcess[]
-}
-
-interface CliResult {
-  code: number
-  stdout: string
-  stderr: string
-}
-
-/** Runs `caravela` and returns its exit code and output, failing or not. */
-async function caravela (...args: string[]): Promise<CliResult> {
-  return new Promise(resolve => {
-    execFile(process.execPath, [CARAVELA, ...args], { timeout: CLI_TIMEOUT }, (err, stdout, stderr) => {
-      resolve({ code: err == null ? 0 : Number((err as any).code ?? 1), stdout, stderr })
-    })
-  })
 }
 
 /** Runs `caravela <command> --json …`, which must succeed, and parses its answer. */
@@ -106,13 +92,7 @@ async function inspect (containerId: string): Promise<{ status: number, body: an
   return engine('GET', `/containers/${encodeURIComponent(containerId)}/json`)
 }
 
-/** The containers (any state) the engine has for this supplier. */
-async function containersOf (supplier: string): Promise<Array<{ Id: string, State: string }>> {
-  const filters = encodeURIComponent(JSON.stringify({ label: [`${LABEL_SUPPLIER}=${supplier}`] }))
-  const res = await engine('GET', `/containers/json?all=1&filters=${filters}`)
-  assert.is(res.status, 200, `list containers: ${JSON.stringify(res.body)}`)
-  return res.body
-}
+const containersOf = supplierContainers
 
 /** The ids of every container the peers of this testnet run, sorted. */
 async function allContainers (peerIds: string[]): Promise<string[]> {
@@ -135,10 +115,6 @@ async function httpGet (port: number): Promise<string> {
   }
 
   throw new Error(`nothing answered on 127.0.0.1:${port} within ${HTTP_WAIT / 1000} s: ${String(last)}`)
-}
-
-async function sleep (ms: number): Promise<void> {
-  await new Promise(resolve => setTimeout(resolve, ms))
 }
 
 function isRunning (child: ChildProcess): boolean {

@@ -9,12 +9,13 @@
  * without an engine the suite fails. Every container a peer of this testnet ran is removed in `after`.
  */
 
-import { execFile, spawn } from 'node:child_process'
+import { spawn } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { request } from 'node:http'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { setTimeout as sleep } from 'node:timers/promises'
 import { noise } from '@chainsafe/libp2p-noise'
 import { yamux } from '@chainsafe/libp2p-yamux'
 import { tcp } from '@libp2p/tcp'
@@ -23,23 +24,22 @@ import * as assert from 'uvu/assert'
 import { startTestnet } from '../scripts/testnet-lib.js'
 import { Libp2pCaravelaClient } from '../src/protocols/client.js'
 import { DEFAULT_DOCKER_SOCKET } from '../src/runtime/docker-runtime.js'
-import { engine } from './fixtures/docker-engine.js'
+import { CARAVELA, caravela } from './fixtures/cli.js'
+import { engine, removeSupplierContainers } from './fixtures/docker-engine.js'
 import { suite } from './fixtures/suite.js'
 import { FAST_NETWORK_CONFIG } from './fixtures/testnet-config.js'
 import { waitFor } from './fixtures/wait.js'
 import type { Testnet } from '../scripts/testnet-lib.js'
 import type { ContainerStatus } from '../src/types.js'
+import type { CliResult } from './fixtures/cli.js'
 import type { Libp2p } from 'libp2p'
 import type { ChildProcess } from 'node:child_process'
 
-const CARAVELA = 'bin/caravela.js'
 const IMAGE = 'caravela/busybox:test'
 const PROTOCOL_PREFIX = `caravela-test-docker-pf-${randomBytes(4).toString('hex')}`
-const LABEL_SUPPLIER = 'caravela.supplier'
 const PAGE = 'hello through the tunnel'
 /** busybox's httpd serving PAGE on 8080, in the foreground */
 const HTTPD = `mkdir -p /tmp/www && echo '${PAGE}' > /tmp/www/index.html && exec httpd -f -p 8080 -h /tmp/www`
-const CLI_TIMEOUT = 60_000
 const PLACE_ATTEMPTS = 40
 
 interface Context {
@@ -48,30 +48,6 @@ interface Context {
   peerIds: string[]
   forward?: ChildProcess
   stranger?: Libp2p<{ caravela: Libp2pCaravelaClient }>
-}
-
-interface CliResult {
-  code: number
-  stdout: string
-  stderr: string
-}
-
-async function caravela (...args: string[]): Promise<CliResult> {
-  return new Promise(resolve => {
-    execFile(process.execPath, [CARAVELA, ...args], { timeout: CLI_TIMEOUT }, (err, stdout, stderr) => {
-      resolve({ code: err == null ? 0 : Number((err as any).code ?? 1), stdout, stderr })
-    })
-  })
-}
-
-async function containersOf (supplier: string): Promise<string[]> {
-  const filters = encodeURIComponent(JSON.stringify({ label: [`${LABEL_SUPPLIER}=${supplier}`] }))
-  const res = await engine('GET', `/containers/json?all=1&filters=${filters}`)
-  return res.status === 200 ? res.body.map((c: { Id: string }) => c.Id) : []
-}
-
-async function sleep (ms: number): Promise<void> {
-  await new Promise(resolve => setTimeout(resolve, ms))
 }
 
 /** GET `path` from 127.0.0.1:`port` on a connection of its own: status and body. */
@@ -101,9 +77,7 @@ Forward.after(async (ctx) => {
     await ctx.stranger?.stop()
     await ctx.testnet?.stop()
   } finally {
-    for (const id of (await Promise.all(ctx.peerIds.map(containersOf))).flat()) {
-      await engine('DELETE', `/containers/${id}?force=1`)
-    }
+    await removeSupplierContainers(ctx.peerIds)
 
     await rm(ctx.dir, { recursive: true, force: true })
   }

@@ -18,7 +18,8 @@ import { promisify } from 'node:util'
 import * as assert from 'uvu/assert'
 import { HOST_LINK_ADDRESS, inNamespace } from '../scripts/netns-lib.js'
 import { apiClientOf, startTestnet } from '../scripts/testnet-lib.js'
-import { engine } from './fixtures/docker-engine.js'
+import { CARAVELA } from './fixtures/cli.js'
+import { engine, removeSupplierContainers } from './fixtures/docker-engine.js'
 import { suite } from './fixtures/suite.js'
 import { FAST_NETWORK_CONFIG } from './fixtures/testnet-config.js'
 import { waitFor } from './fixtures/wait.js'
@@ -26,7 +27,6 @@ import type { Testnet } from '../scripts/testnet-lib.js'
 import type { ContainerStatus } from '../src/types.js'
 import type { ChildProcess } from 'node:child_process'
 
-const CARAVELA = 'bin/caravela.js'
 const IMAGE = 'caravela/busybox:test'
 const PAGE = 'hello from behind two NATs'
 /** busybox's httpd serving PAGE on 8080, in the foreground */
@@ -66,17 +66,7 @@ Forward.after(async (ctx) => {
     ctx.forward?.kill('SIGKILL')
     await ctx.testnet?.stop()
   } finally {
-    const supplier = ctx.testnet?.peers[SUPPLIER]?.peerId
-
-    if (supplier != null) {
-      const filters = encodeURIComponent(JSON.stringify({ label: [`caravela.supplier=${supplier}`] }))
-      const containers = await engine('GET', `/containers/json?all=1&filters=${filters}`)
-
-      for (const { Id } of containers.status === 200 ? containers.body : []) {
-        await engine('DELETE', `/containers/${Id as string}?force=1`)
-      }
-    }
-
+    await removeSupplierContainers(ctx.testnet?.peers.map(peer => peer.peerId) ?? [])
     await rm(ctx.dir, { recursive: true, force: true })
   }
 })
