@@ -70,6 +70,38 @@ test('always: a container whose supplier is lost runs again elsewhere under its 
   await net.stop()
 })
 
+test('a status answer heard while a re-placement is being recorded does not place the container once more', async () => {
+  const net = await network()
+  const { buyer } = net
+  const [status] = await buyer.roles.run([web({ name: 'always' })])
+  await net.clock.advance(30_000)
+
+  // the buyer's record of the new copy takes its time, as a slow disk's write would
+  let release = (): void => {}
+  const gate = new Promise<void>(resolve => { release = resolve })
+  const put = buyer.store.put.bind(buyer.store)
+  let held = 0
+  buyer.store.put = async (key, value) => {
+    if (key.startsWith('/caravela/placed/') && !key.endsWith(encodeURIComponent(status.containerId))) {
+      held++
+      await gate
+    }
+
+    await put(key, value)
+  }
+
+  net.byId(status.supplier.peerId).runtime.kill(status.containerId, 1)
+  await until(net, () => held > 0, 10_000)
+  assert.ok(held > 0, 'placed again, its record being written')
+  // status checks, exits heard: all that makes the buyer look for containers to place again
+  await until(net, () => false, 60_000)
+  release()
+  await until(net, () => false, 10_000)
+  assert.is(copies(net, 'web').length, 1, `one copy runs: ${copies(net, 'web').join(', ')}`)
+  assert.is(running(buyer.roles.ps()).length, 1)
+  await net.stop()
+})
+
 test('no (the default): a lost container stays lost and nothing is placed again', async () => {
   const net = await network()
   const { buyer } = net

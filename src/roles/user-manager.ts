@@ -745,16 +745,33 @@ export class UserManager {
     this.restarting++
 
     try {
-      const placed = await replace(containers.map(configOf), [...avoid])
-      this.restarts?.delete(group)
-      await this.replaced(containers, placed.statuses, placed.requestId)
-    } catch (err: any) {
-      pending.attempts++
-      this.count('restartsFailed')
-      this.init.log('could not place %s again (try %d) - %e', containers.map(c => c.containerId).join(', '), pending.attempts, err)
+      let placed: Awaited<ReturnType<typeof replace>>
 
-      if (this.restarts?.get(group) === pending) {
-        this.armRestart(group, pending, backoff(pending.attempts))
+      try {
+        placed = await replace(containers.map(configOf), [...avoid])
+      } catch (err: any) {
+        pending.attempts++
+        this.count('restartsFailed')
+        this.init.log('could not place %s again (try %d) - %e', containers.map(c => c.containerId).join(', '), pending.attempts, err)
+
+        if (this.restarts?.get(group) === pending) {
+          this.armRestart(group, pending, backoff(pending.attempts))
+        }
+
+        return
+      }
+
+      try {
+        await this.replaced(containers, placed.statuses, placed.requestId)
+      } catch (err: any) {
+        // placed all the same: placing them once more would make two copies
+        this.init.log('could not record the re-placement of %s - %e', containers.map(c => c.containerId).join(', '), err)
+      } finally {
+        // only now: until they are superseded the old copies look due for a restart, and a status
+        // answer or an exit heard meanwhile would place them once more
+        if (this.restarts?.get(group) === pending) {
+          this.restarts.delete(group)
+        }
       }
     } finally {
       this.restarting--
