@@ -530,6 +530,45 @@ Protocols('containerLogs: a reader that does not read holds the writer back; one
   }
 })
 
+Protocols('containerLogs: a slow reader that keeps reading gets every chunk, the writer never far ahead', async (ctx) => {
+  const counter = { produced: 0 }
+  ctx.server.services.caravela.setHandlers({
+    ...ctx.handlers,
+    containerLogs: async (request) => {
+      signal = request.signal
+      return endlessOutput(request.signal, counter)
+    }
+  })
+  let signal: AbortSignal | undefined
+  const window = LOGS_READ_BUFFER / MAX_LOG_CHUNK
+  let consumed = 0
+  let ahead = 0
+
+  try {
+    // pauses and resumes by the hundred: each resume delivers what waited, and a pause made while
+    // it delivers must hold
+    for await (const chunk of await ctx.client.services.caravela.containerLogs(ctx.target, 'c1', { follow: true })) {
+      assert.is(chunk.data.byteLength, MAX_LOG_CHUNK)
+      ahead = Math.max(ahead, counter.produced - ++consumed)
+
+      if (consumed % 8 === 0) {
+        await delay(2)
+      }
+
+      if (consumed >= 6 * window) {
+        break
+      }
+    }
+
+    await waitFor(() => signal?.aborted === true, { timeout: BOUND, message: () => 'the handler\'s signal to abort once the reader left' })
+  } finally {
+    ctx.server.services.caravela.setHandlers(ctx.handlers)
+  }
+
+  assert.is(consumed, 6 * window)
+  assert.ok(ahead <= 2 * window + 16, `the writer ran ${ahead} chunks ahead of the reader`)
+})
+
 Protocols('containerLogs: at most maxLogStreamsPerPeer streams per peer; one without follow is cut after logsTimeout', async (ctx) => {
   ctx.server.services.caravela.setHandlers({
     ...ctx.handlers,

@@ -23,13 +23,13 @@ import { logsProtocolId, portForwardProtocolId, protocolIds } from './ids.js'
 import { DEFAULT_LIMITS, responseSizeLimit } from './limits.js'
 import { logsRequest, MessageClient } from './message-client.js'
 import { createMetrics } from './metrics.js'
-import { streamTunnel } from './stream-tunnel.js'
+import { readBytes, streamTunnel } from './stream-tunnel.js'
 import type { AbortOptions, ByteTunnel, LogChunk, LogsOptions, NodeRef } from '../types.js'
 import type { Requests, Results } from './codec.js'
 import type { MessageName } from './ids.js'
 import type { SizeLimits } from './limits.js'
 import type { MessageCounters, ProtocolMetrics } from './metrics.js'
-import type { ComponentLogger, Logger, PeerId, PeerStore, Stream, StreamCloseEvent, StreamMessageEvent } from '@libp2p/interface'
+import type { ComponentLogger, Logger, PeerId, PeerStore, Stream } from '@libp2p/interface'
 import type { ConnectionManager } from '@libp2p/interface-internal'
 import type { Multiaddr } from '@multiformats/multiaddr'
 
@@ -147,8 +147,8 @@ export class Libp2pCaravelaClient extends MessageClient {
     const timer = setTimeout(() => { controller.abort(new TimeoutError(`no answer to containerLogs within ${ms} ms`)) }, ms)
     const stop = (): void => { controller.abort(options.signal?.reason) }
     options.signal?.addEventListener('abort', stop, { once: true })
-    const frames = new FrameReader(Math.max(this.limits.maxMessageSize, MAX_LOG_CHUNK + 64))
     const counters = this.metrics.containerLogs
+    let frames: FrameReader | undefined
     let stream: Stream | undefined
 
     try {
@@ -159,7 +159,7 @@ export class Libp2pCaravelaClient extends MessageClient {
       await this.learnAddresses(peerId, to.multiaddrs, signal)
       stream = await this.openStream(peerId, this.logsProtocol, signal)
       stream.maxReadBufferLength = LOGS_READ_BUFFER
-      frames.attach(stream)
+      frames = new FrameReader(stream, Math.max(this.limits.maxMessageSize, MAX_LOG_CHUNK + 64))
       stream.send(new Uint8ArrayList(Uint8Array.from(varint(bytes.byteLength)), bytes))
       counters.messagesSent++
       counters.bytesSent += bytes.byteLength
@@ -182,7 +182,7 @@ export class Libp2pCaravelaClient extends MessageClient {
       this.metrics.logStreams.opened++
     } catch (err: any) {
       options.signal?.removeEventListener('abort', stop)
-      frames.dispose()
+      frames?.dispose()
       stream?.abort(err instanceof Error ? err : new Error(String(err)))
       throw err
     } finally {
@@ -309,32 +309,18 @@ async function * readChunks (stream: Stream, frames: FrameReader, counters: Mess
 }
 
 /**
- * Length-prefixed frames read off a stream with backpressure, which libp2p leaves to the reader:
- * the stream is paused while more than `highWater` bytes wait to be read, so that the muxer stops
- * granting the sender room (yamux's window updates) and its writes wait; it resumes once the
- * reader took them all. What the sender had room for arrives meanwhile: at most about two stream
- * windows are held (one here, one in the paused stream).
+ * Length-prefixed frames read off a stream, with the backpressure of `readBytes`: bytes are taken
+ * from the stream only while no whole frame waits here, so a reader that does not keep up leaves
+ * them in the paused stream, and the sender's writes wait.
  */
 class FrameReader {
-  private stream?: Stream
+  private readonly bytes: AsyncGenerator<Uint8Array>
   private readonly maxFrame: number
-  private readonly highWater: number
   private readonly buffer = new Uint8ArrayList()
-  private ended = false
-  private error?: Error
-  private wake?: () => void
 
-  constructor (maxFrame: number, highWater = 4 * maxFrame) {
+  constructor (stream: Stream, maxFrame: number) {
     this.maxFrame = maxFrame
-    this.highWater = highWater
-  }
-
-  /** Read `stream`, from now on. */
-  attach (stream: Stream): void {
-    this.stream = stream
-    stream.addEventListener('message', this.onMessage)
-    stream.addEventListener('end', this.onEnd)
-    stream.addEventListener('close', this.onClose)
+    this.bytes = readBytes(stream, 4 * maxFrame)
   }
 
   /**
@@ -343,22 +329,12 @@ class FrameReader {
    * @throws {MalformedMessageError} on a frame longer than the limit or cut off by the end of the stream
    */
   async read (signal?: AbortSignal): Promise<Uint8ArrayList | undefined> {
-    while (true) {
-      const frame = this.take()
+    let frame = this.take()
 
-      if (frame != null || this.error != null || this.ended) {
-        if (this.buffer.byteLength === 0) {
-          this.resume()
-        }
+    while (frame == null) {
+      const next = await raceSignal(this.bytes.next(), signal)
 
-        if (frame != null) {
-          return frame
-        }
-
-        if (this.error != null) {
-          throw this.error
-        }
-
+      if (next.done === true) {
         if (this.buffer.byteLength > 0) {
           throw new MalformedMessageError('frame', 'the stream ended inside a frame')
         }
@@ -366,49 +342,16 @@ class FrameReader {
         return undefined
       }
 
-      // more is needed than what waits
-      this.resume()
-      await raceSignal(new Promise<void>(resolve => { this.wake = resolve }), signal)
+      this.buffer.append(next.value)
+      frame = this.take()
     }
+
+    return frame
   }
 
+  /** Stop reading: a read under way ends with the stream (its owner aborts or closes it). */
   dispose (): void {
-    this.stream?.removeEventListener('message', this.onMessage)
-    this.stream?.removeEventListener('end', this.onEnd)
-    this.stream?.removeEventListener('close', this.onClose)
-  }
-
-  private readonly onMessage = (evt: StreamMessageEvent): void => {
-    this.buffer.append(evt.data)
-
-    if (this.buffer.byteLength > this.highWater && this.stream?.readStatus === 'readable') {
-      this.stream.pause()
-    }
-
-    this.notify()
-  }
-
-  private readonly onEnd = (): void => {
-    this.ended = true
-    this.notify()
-  }
-
-  private readonly onClose = (evt: StreamCloseEvent): void => {
-    this.ended = true
-    this.error = evt.error
-    this.notify()
-  }
-
-  private notify (): void {
-    const wake = this.wake
-    this.wake = undefined
-    wake?.()
-  }
-
-  private resume (): void {
-    if (this.stream?.readStatus === 'paused') {
-      this.stream.resume()
-    }
+    this.bytes.return(undefined).catch(() => {})
   }
 
   /** A whole frame off the buffer, if one is there. */

@@ -1,6 +1,7 @@
 /**
- * A libp2p stream as a `ByteTunnel` (`src/tunnel.ts`), for the raw bytes of a portForward tunnel
- * once its request and status went through.
+ * Reading a libp2p stream with backpressure, which libp2p leaves to the reader (`readBytes`), and
+ * a stream as a `ByteTunnel` (`src/tunnel.ts`), for the raw bytes of a portForward tunnel once its
+ * request and status went through. The containerLogs client reads its frames through `readBytes`.
  */
 
 import { Uint8ArrayList } from 'uint8arraylist'
@@ -17,13 +18,8 @@ export function streamTunnel (stream: Stream, highWater = TUNNEL_HIGH_WATER): By
   // what the sender had room for when the stream paused may still come: at most a muxer window
   stream.maxReadBufferLength = Math.max(stream.maxReadBufferLength, TUNNEL_READ_BUFFER)
 
-  // paused until the source is read: a tunnel whose reader has not started holds no more than one
-  if (stream.readStatus === 'readable') {
-    stream.pause()
-  }
-
   return {
-    source: readStream(stream, highWater),
+    source: readBytes(stream, highWater),
     async sink (source) {
       for await (const chunk of source) {
         if (!stream.send(chunk)) {
@@ -62,7 +58,22 @@ async function drained (stream: Stream): Promise<void> {
   })
 }
 
-/** The bytes of `stream` as they are taken, until the remote closes its writing side. */
+/**
+ * The bytes of `stream` as they are taken, until the remote closes its writing side; an error
+ * that closed the stream is thrown. The stream is paused from now until the first read, and
+ * whenever more than `highWater` bytes wait to be taken, so that the muxer stops granting the
+ * sender room (yamux's window updates) and its writes wait: what it had room for still comes, at
+ * most about a window more (the stream's `maxReadBufferLength` must allow for it).
+ */
+export function readBytes (stream: Stream, highWater: number): AsyncGenerator<Uint8Array> {
+  // the generator's body runs at the first read: what comes before waits in the paused stream
+  if (stream.readStatus === 'readable') {
+    stream.pause()
+  }
+
+  return readStream(stream, highWater)
+}
+
 async function * readStream (stream: Stream, highWater: number): AsyncGenerator<Uint8Array> {
   const buffer = new Uint8ArrayList()
   let ended = stream.readableEnded
@@ -112,18 +123,22 @@ async function * readStream (stream: Stream, highWater: number): AsyncGenerator<
         continue
       }
 
+      // resuming may deliver what waited at once, before anything could wake us; first, for what
+      // waits in a paused stream was sent before the end, which may have come meanwhile
+      if (stream.readStatus === 'paused') {
+        stream.resume()
+
+        if (buffer.byteLength > 0 || stream.readStatus !== 'paused') {
+          continue
+        }
+      }
+
       if (error != null) {
         throw error
       }
 
       if (ended) {
         return
-      }
-
-      // resuming may deliver what waited at once, before anything could wake us
-      if (stream.readStatus === 'paused') {
-        stream.resume()
-        continue
       }
 
       await new Promise<void>(resolve => { wake = resolve })
