@@ -16,15 +16,13 @@ import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import * as assert from 'uvu/assert'
 import { DAEMON_PATH, startTestnet } from '../scripts/testnet-lib.js'
-import { DEFAULT_DOCKER_SOCKET } from '../src/runtime/docker-runtime.js'
-import { caravela } from './fixtures/cli.js'
-import { engine, supplierContainers } from './fixtures/docker-engine.js'
+import { caravela, placeWithRetries } from './fixtures/cli.js'
+import { engine, requireEngine, supplierContainers } from './fixtures/docker-engine.js'
 import { suite } from './fixtures/suite.js'
 import { FAST_NETWORK_CONFIG } from './fixtures/testnet-config.js'
 import { waitFor } from './fixtures/wait.js'
 import type { Testnet, TestnetPeer } from '../scripts/testnet-lib.js'
 import type { ContainerStatus, ContainerView, OffersView, StopResult } from '../src/types.js'
-import type { CliResult } from './fixtures/cli.js'
 import type { ChildProcess } from 'node:child_process'
 
 const IMAGE = 'caravela/busybox:test'
@@ -37,7 +35,6 @@ const PEER_CPUS = 2
 const PEER_MEMORY = '2g'
 /** Time one `caravela` command may take. */
 /** Attempts, half a second apart, at a placement while the suppliers' offers go out or update. */
-const PLACE_ATTEMPTS = 40
 /** Time a published port has to answer. */
 const HTTP_WAIT = 10_000
 /** Time a restarted daemon has to come up. */
@@ -63,21 +60,6 @@ async function caravelaJson<T> (command: string, ...args: string[]): Promise<T> 
   const result = await caravela(command, '--json', ...args)
   assert.is(result.code, 0, `caravela ${command} ${args.join(' ')}: ${result.stderr}`)
   return JSON.parse(result.stdout)
-}
-
-/** `caravela <command> --json …`, retried while it fails (offers not out yet, or not updated yet). */
-async function placeWithRetries<T> (command: string, ...args: string[]): Promise<T> {
-  let result: CliResult | undefined
-
-  for (let attempt = 0; attempt < PLACE_ATTEMPTS && result?.code !== 0; attempt++) {
-    if (result != null) {
-      await sleep(500)
-    }
-    result = await caravela(command, '--json', ...args)
-  }
-
-  assert.is(result?.code, 0, `caravela ${command} ${args.join(' ')} failed ${PLACE_ATTEMPTS} times, last: ${result?.stderr}`)
-  return JSON.parse(result?.stdout ?? '')
 }
 
 async function runContainer (buyer: TestnetPeer, ...args: string[]): Promise<ContainerStatus> {
@@ -211,11 +193,7 @@ E2E.after(async (ctx) => {
 })
 
 E2E('the engine answers, has the test image, and three Docker-runtime peers come up', async (ctx) => {
-  const ping = await engine('GET', '/_ping').catch((err: Error) => {
-    throw new Error(`no Docker engine answers on ${DEFAULT_DOCKER_SOCKET} (${err.message}): run \`node scripts/docker-setup.mjs\` (as root) first`)
-  })
-  assert.is(ping.status, 200, `the engine answered _ping with HTTP ${ping.status}`)
-  assert.is((await engine('GET', `/images/${IMAGE}/json`)).status, 200, `${IMAGE} is missing: run \`node scripts/docker-setup.mjs\` first`)
+  await requireEngine(IMAGE)
 
   ctx.testnet = await startTestnet({
     peers: 3,

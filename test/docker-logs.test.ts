@@ -9,7 +9,7 @@
 
 import { spawn } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
-import { mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
@@ -18,17 +18,13 @@ import { yamux } from '@chainsafe/libp2p-yamux'
 import { tcp } from '@libp2p/tcp'
 import { createLibp2p } from 'libp2p'
 import * as assert from 'uvu/assert'
-import { startTestnet } from '../scripts/testnet-lib.js'
 import { Libp2pCaravelaClient } from '../src/protocols/client.js'
-import { DEFAULT_DOCKER_SOCKET } from '../src/runtime/docker-runtime.js'
-import { CARAVELA, caravela } from './fixtures/cli.js'
-import { engine, removeSupplierContainers } from './fixtures/docker-engine.js'
+import { CARAVELA, caravela, placeWithRetries } from './fixtures/cli.js'
+import { engine, removeSupplierContainers, requireEngine, startDockerPair } from './fixtures/docker-engine.js'
 import { suite } from './fixtures/suite.js'
-import { FAST_NETWORK_CONFIG } from './fixtures/testnet-config.js'
 import { waitFor } from './fixtures/wait.js'
 import type { Testnet } from '../scripts/testnet-lib.js'
 import type { ContainerInspect, ContainerStatus } from '../src/types.js'
-import type { CliResult } from './fixtures/cli.js'
 import type { Libp2p } from 'libp2p'
 import type { ChildProcess } from 'node:child_process'
 
@@ -36,7 +32,6 @@ const IMAGE = 'caravela/busybox:test'
 const PROTOCOL_PREFIX = `caravela-test-docker-logs-${randomBytes(4).toString('hex')}`
 /** A line a second, numbered. */
 const TICKER = 'i=0; while true; do echo line $i; i=$((i+1)); sleep 1; done'
-const PLACE_ATTEMPTS = 40
 /** Lines the follower must see arrive one by one. */
 const FOLLOWED = 4
 
@@ -67,39 +62,13 @@ Logs.after(async (ctx) => {
 })
 
 Logs('`caravela logs -f` shows a container\'s output on another peer as it is written; a stranger is refused; the follow ends with the container', async (ctx) => {
-  const ping = await engine('GET', '/_ping').catch((err: Error) => {
-    throw new Error(`no Docker engine answers on ${DEFAULT_DOCKER_SOCKET} (${err.message}): run \`node scripts/docker-setup.mjs\` first`)
-  })
-  assert.is(ping.status, 200)
-  assert.is((await engine('GET', `/images/${IMAGE}/json`)).status, 200, `${IMAGE} is missing: run \`node scripts/docker-setup.mjs\` first`)
+  await requireEngine(IMAGE)
 
-  const configFile = join(ctx.dir, 'fast.toml')
-  await writeFile(configFile, FAST_NETWORK_CONFIG)
-  ctx.testnet = await startTestnet({
-    peers: 2,
-    dir: join(ctx.dir, 'net'),
-    protocolPrefix: PROTOCOL_PREFIX,
-    runtime: 'docker',
-    cpus: 2,
-    memory: '1g',
-    extraArgs: ['--publish-ip', '127.0.0.1', '--config', configFile],
-    // the buyer runs nothing: its container lands on the other peer
-    argsOf: i => i === 0 ? ['--runtime', 'none'] : []
-  })
+  ctx.testnet = await startDockerPair(ctx.dir, PROTOCOL_PREFIX)
   ctx.peerIds = ctx.testnet.peers.map(peer => peer.peerId)
   const [buyer, supplier] = ctx.testnet.peers
 
-  let placed: CliResult | undefined
-
-  for (let attempt = 0; attempt < PLACE_ATTEMPTS && placed?.code !== 0; attempt++) {
-    if (placed != null) {
-      await sleep(500)
-    }
-    placed = await caravela('run', '--json', '--data-dir', buyer.dataDir, '--cpus', '1', '--memory', '64m', IMAGE, 'sh', '-c', TICKER)
-  }
-
-  assert.is(placed?.code, 0, `caravela run: ${placed?.stderr}`)
-  const status: ContainerStatus = JSON.parse(placed?.stdout ?? '')
+  const status = await placeWithRetries<ContainerStatus>('run', '--data-dir', buyer.dataDir, '--cpus', '1', '--memory', '64m', IMAGE, 'sh', '-c', TICKER)
   assert.is(status.supplier.peerId, supplier.peerId)
   const shortId = status.containerId.slice(0, 12)
 

@@ -19,7 +19,7 @@ import * as assert from 'uvu/assert'
 import { HOST_LINK_ADDRESS, inNamespace } from '../scripts/netns-lib.js'
 import { apiClientOf, startTestnet } from '../scripts/testnet-lib.js'
 import { CARAVELA } from './fixtures/cli.js'
-import { engine, removeSupplierContainers } from './fixtures/docker-engine.js'
+import { removeSupplierContainers, requireEngine } from './fixtures/docker-engine.js'
 import { suite } from './fixtures/suite.js'
 import { FAST_NETWORK_CONFIG } from './fixtures/testnet-config.js'
 import { waitFor } from './fixtures/wait.js'
@@ -57,7 +57,7 @@ const Forward = suite<Context>('netns: port-forward across NATs', { dir: '' })
 
 Forward.before(async (ctx) => {
   assert.is(process.getuid?.(), 0, 'the network-namespace tests need root (CI runs them as root): run them as root')
-  assert.is((await engine('GET', `/images/${IMAGE}/json`).catch(() => ({ status: 0 }))).status, 200, `no engine or no ${IMAGE}: run \`node scripts/docker-setup.mjs\` first`)
+  await requireEngine(IMAGE)
   ctx.dir = await mkdtemp(join(tmpdir(), 'caravela-netns-pf-'))
 })
 
