@@ -300,7 +300,7 @@ function forwardPorts (text: string): { local: number, remote: number } {
  */
 async function portForward (client: ApiClient, positionals: string[], io: CliIO): Promise<number> {
   if (positionals.length !== 2) {
-    throw new UsageError(`port-forward takes a container id and [LOCAL:]CONTAINER_PORT, got ${positionals.length} arguments`)
+    throw new UsageError(`port-forward takes a container id and [LOCAL:]CONTAINER_PORT, got ${plural(positionals.length, 'argument')}`)
   }
 
   const { local, remote } = forwardPorts(positionals[1])
