@@ -210,18 +210,13 @@ export class CaravelaProtocolServer implements Startable {
     try {
       for (let first = true; ; first = false) {
         if (!first) {
-          const idle = AbortSignal.any([life.signal, AbortSignal.timeout(this.limits.streamIdleTimeout)])
           let more
 
           try {
-            more = await frames.ready(idle)
+            more = await this.nextRequest(frames, life.signal)
           } catch (err: any) {
-            if (!idle.aborted) {
-              stream.abort(err instanceof Error ? err : new Error(String(err)))
-              return
-            }
-
-            more = false
+            stream.abort(err instanceof Error ? err : new Error(String(err)))
+            return
           }
 
           if (!more) {
@@ -237,6 +232,38 @@ export class CaravelaProtocolServer implements Startable {
     } finally {
       frames.dispose()
       this.streams.delete(life)
+    }
+  }
+
+  /**
+   * Wait for the first byte of the next request: false when the remote ended the stream, the
+   * stream was idle for `streamIdleTimeout` or the server stops (`life` aborts) first.
+   *
+   * @throws when the stream was reset
+   */
+  private async nextRequest (frames: FrameReader, life: AbortSignal): Promise<boolean> {
+    // one timer, cleared once the request came: not AbortSignal.timeout, whose timer would outlive
+    // every request by the idle time
+    const idle = new AbortController()
+    const timer = setTimeout(() => { idle.abort(new TimeoutError('the stream was idle')) }, this.limits.streamIdleTimeout)
+    const stop = (): void => { idle.abort(life.reason) }
+    life.addEventListener('abort', stop, { once: true })
+
+    try {
+      if (life.aborted) {
+        return false
+      }
+
+      return await frames.ready(idle.signal)
+    } catch (err) {
+      if (idle.signal.aborted) {
+        return false
+      }
+
+      throw err
+    } finally {
+      clearTimeout(timer)
+      life.removeEventListener('abort', stop)
     }
   }
 
