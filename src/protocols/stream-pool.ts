@@ -89,6 +89,8 @@ export class StreamPool {
       }
     }
     const entry: IdleEntry = { pooled, timer: setTimeout(drop, this.idleTimeout), gone: drop }
+    // an idle stream is no reason for the process to live on
+    entry.timer.unref?.()
     pooled.stream.addEventListener('close', drop)
     pooled.stream.addEventListener('remoteCloseWrite', drop)
     entries.push(entry)
