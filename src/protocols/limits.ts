@@ -45,7 +45,8 @@ export interface ProtocolLimits {
    */
   streamIdleTimeout: number
   /**
-   * Inbound streams per protocol and connection at the same time.
+   * Inbound streams per protocol and connection at the same time; the idle streams a client keeps
+   * for its next requests count too (it keeps at most 4 per peer and protocol).
    *
    * @default 32
    */
