@@ -320,6 +320,8 @@ export class CaravelaService implements Startable, Caravela {
     this.components.events.removeEventListener('self:peer:update', this.onSelfUpdate)
     this.kadOverlay?.stop()
     await this.server.stop()
+    // the idle request streams go with the node: they would otherwise wait for their idle time
+    this.client.stop()
     await this.ownRuntime?.close?.()
     this.ownRuntime = undefined
   }

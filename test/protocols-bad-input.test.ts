@@ -34,7 +34,9 @@ const PREFIX = 'caravela-bad-input'
 const RATE_LIMITED_PREFIX = 'caravela-rate-limited'
 /** time a containerLogs stream without follow may take at this test's server */
 const LOGS_TIMEOUT = 1_000
-const LIMITS: Partial<ProtocolLimits> = { readTimeout: 400, requestTimeout: 1_500, rateLimitBurst: 10_000, maxLogStreamsPerPeer: 2, logsTimeout: LOGS_TIMEOUT }
+/** time a request/response stream may stay idle between two requests at this test's server */
+const STREAM_IDLE_TIMEOUT = 1_000
+const LIMITS: Partial<ProtocolLimits> = { readTimeout: 400, requestTimeout: 1_500, streamIdleTimeout: STREAM_IDLE_TIMEOUT, rateLimitBurst: 10_000, maxLogStreamsPerPeer: 2, logsTimeout: LOGS_TIMEOUT }
 const READ_TIMEOUT = 400
 const REQUEST_TIMEOUT = 1_500
 /** longest a bad stream may stay open: the server's request limit plus slack for a loaded machine */
@@ -402,6 +404,134 @@ Protocols('getOffers carries what the buyer needs to the handler; an invalid one
     assert.is(asked.length, 2, 'the handler never saw the invalid request')
   } finally {
     ctx.server.services.caravela.setHandlers(ctx.handlers)
+  }
+})
+
+// ---- bad input on a stream that already carried a request ----
+
+/** A raw stream of `name`'s protocol at the server (or the rate-limited server), read frame by frame. */
+async function rawStream (ctx: Context, name: MessageName, server: 'caravela' | 'rateLimited' = 'caravela'): Promise<{ stream: Stream, lp: ReturnType<typeof lpStream<Stream>>, status: () => Promise<StatusName | string> }> {
+  const stream = await ctx.client.dialProtocol(ctx.server.peerId, ctx.server.services[server].protocols[name], { signal: AbortSignal.timeout(BOUND) })
+  const lp = lpStream(stream)
+  // the status of the next answer, or the name of the error that ended the stream instead
+  const status = async (): Promise<StatusName | string> => lp.read({ signal: AbortSignal.timeout(BOUND) }).then(
+    bytes => pb.RemoveOfferResponse.decode(bytes).status?.code ?? 'OK',
+    (err: Error) => err.name
+  )
+  return { stream, lp, status }
+}
+
+const CONFIGURATION_REQUEST = Uint8Array.from([0])
+
+Protocols('a reused stream: garbage after a valid request is answered INVALID_REQUEST, then the stream is closed', async (ctx) => {
+  const { stream, status } = await rawStream(ctx, 'obtainConfiguration')
+
+  try {
+    stream.send(Uint8Array.from([...CONFIGURATION_REQUEST, ...new Uint8Array(64).fill(0xff)]))
+    assert.is(await status(), 'OK')
+    assert.is(await status(), 'INVALID_REQUEST')
+    assert.is(await status(), 'UnexpectedEOFError', 'the server closed the stream cleanly')
+  } finally {
+    stream.abort(new Error('test done'))
+  }
+})
+
+Protocols('a reused stream: a huge length prefix on the second request is answered INVALID_REQUEST, then the stream is closed', async (ctx) => {
+  const { stream, status } = await rawStream(ctx, 'launchContainer')
+
+  try {
+    const bad = pb.LaunchContainerRequest.encode({ offerId: 1n, requestId: 'r', containers: [], deadlineMs: 0 })
+    stream.send(Uint8Array.from([...varint(bad.byteLength), ...bad]))
+    assert.is(await status(), 'INVALID_REQUEST', 'no containers: an invalid request, which also ends the stream')
+    assert.is(await status(), 'UnexpectedEOFError')
+  } finally {
+    stream.abort(new Error('test done'))
+  }
+
+  const second = await rawStream(ctx, 'obtainConfiguration')
+
+  try {
+    second.stream.send(CONFIGURATION_REQUEST)
+    assert.is(await second.status(), 'OK')
+    second.stream.send(Uint8Array.from([...varint(1024 ** 3), 1, 2, 3]))
+    assert.is(await second.status(), 'INVALID_REQUEST')
+    assert.is(await second.status(), 'UnexpectedEOFError')
+  } finally {
+    second.stream.abort(new Error('test done'))
+  }
+})
+
+Protocols('a reused stream: the rate limit applies to each request, and the stream carries on', async (ctx) => {
+  // the rate-limited server allows a burst of 2 per peer and protocol
+  const { stream, status } = await rawStream(ctx, 'refreshOffer', 'rateLimited')
+  const request = pb.RefreshOfferRequest.encode({ offerId: 1n })
+  const frame = Uint8Array.from([...varint(request.byteLength), ...request])
+
+  try {
+    const answers = []
+
+    for (let i = 0; i < 4; i++) {
+      stream.send(frame)
+      answers.push(await status())
+    }
+
+    assert.equal(answers, ['NOT_IMPLEMENTED', 'NOT_IMPLEMENTED', 'RATE_LIMITED', 'RATE_LIMITED'])
+    assert.is(stream.status, 'open', 'a rate-limited request does not end the stream')
+  } finally {
+    stream.abort(new Error('test done'))
+  }
+})
+
+Protocols('a reused stream: a peer that vanishes during its second request leaves nothing behind', async (ctx) => {
+  let calls = 0
+  let second = false
+  ctx.server.services.caravela.setHandlers({
+    ...ctx.handlers,
+    obtainConfiguration: async (request) => {
+      if (++calls === 2) {
+        second = true
+        await delay(300)
+      }
+
+      return CONFIGURATION
+    }
+  })
+
+  try {
+    const { stream, status } = await rawStream(ctx, 'obtainConfiguration')
+    stream.send(CONFIGURATION_REQUEST)
+    assert.is(await status(), 'OK')
+    stream.send(CONFIGURATION_REQUEST)
+    await waitFor(() => second, { timeout: BOUND, message: 'the second request to reach the handler' })
+    stream.abort(new Error('the peer vanishes'))
+    const half = await rawStream(ctx, 'obtainConfiguration')
+    half.stream.send(CONFIGURATION_REQUEST)
+    assert.is(await half.status(), 'OK')
+    // half a request, then gone
+    half.stream.send(Uint8Array.from([100, 1, 2, 3]))
+    half.stream.abort(new Error('the peer vanishes'))
+
+    const protocol = ctx.server.services.caravela.protocols.obtainConfiguration
+    const open = (): number => ctx.server.getConnections().flatMap(c => c.streams).filter(s => s.protocol === protocol).length
+    await waitFor(() => open() === 0, { timeout: BOUND, message: () => `the server to end both streams, ${open()} open` })
+    assert.is((await ctx.client.services.caravela.obtainConfiguration(ctx.target)).json, CONFIGURATION.json)
+  } finally {
+    ctx.server.services.caravela.setHandlers(ctx.handlers)
+  }
+})
+
+Protocols('a reused stream: a peer that keeps it idle has it closed after streamIdleTimeout', async (ctx) => {
+  const { stream, status } = await rawStream(ctx, 'obtainConfiguration')
+
+  try {
+    stream.send(CONFIGURATION_REQUEST)
+    assert.is(await status(), 'OK')
+    const started = Date.now()
+    assert.is(await status(), 'UnexpectedEOFError', 'the server closed the idle stream cleanly')
+    const elapsed = Date.now() - started
+    assert.ok(elapsed >= STREAM_IDLE_TIMEOUT - 100 && elapsed < STREAM_IDLE_TIMEOUT + BOUND, `closed after ${elapsed} ms`)
+  } finally {
+    stream.abort(new Error('test done'))
   }
 })
 

@@ -1,7 +1,8 @@
 /**
  * The outbound side of the Caravela protocols: `CaravelaClient` over libp2p streams. Each call
- * opens a stream to the target peer, writes one request, half-closes, reads one response within
- * the size limit and maps a non-OK status to `RemoteRequestError`.
+ * takes an idle stream of its (peer, protocol) from the pool or opens one, writes one request,
+ * reads one response within the size limit, puts the stream back for the next call and maps a
+ * non-OK status to `RemoteRequestError`.
  *
  * The messages are small, so they also travel over a relayed connection (one with limits, to a
  * peer behind a NAT), but only when no direct one is open: libp2p's dialler never reuses a
@@ -13,25 +14,27 @@ import { AbortError, InvalidParametersError, TimeoutError } from '@libp2p/interf
 import { peerIdFromString } from '@libp2p/peer-id'
 import { lpStream } from '@libp2p/utils'
 import { multiaddr } from '@multiformats/multiaddr'
-import { raceSignal } from 'race-signal'
-import { Uint8ArrayList } from 'uint8arraylist'
 import { PROTOCOL_PREFIX } from '../constants.js'
 import { MalformedMessageError, RemoteRequestError } from '../errors.js'
 import { CODECS, LOGS_CODEC, PORT_FORWARD_CODEC } from './codec.js'
 import { CLIENT_TIMEOUT, LOGS_READ_BUFFER, MAX_LOG_CHUNK } from './constants.js'
+import { FrameReader, writeFrame } from './frames.js'
 import { logsProtocolId, portForwardProtocolId, protocolIds } from './ids.js'
 import { DEFAULT_LIMITS, responseSizeLimit } from './limits.js'
 import { logsRequest, MessageClient } from './message-client.js'
 import { createMetrics } from './metrics.js'
-import { readBytes, streamTunnel } from './stream-tunnel.js'
+import { carries, release, StreamPool } from './stream-pool.js'
+import { streamTunnel } from './stream-tunnel.js'
 import type { AbortOptions, ByteTunnel, LogChunk, LogsOptions, NodeRef } from '../types.js'
 import type { Requests, Results } from './codec.js'
 import type { MessageName } from './ids.js'
 import type { SizeLimits } from './limits.js'
 import type { MessageCounters, ProtocolMetrics } from './metrics.js'
-import type { ComponentLogger, Logger, PeerId, PeerStore, Stream } from '@libp2p/interface'
+import type { PooledStream, StreamPoolInit } from './stream-pool.js'
+import type { ComponentLogger, Logger, PeerId, PeerStore, Startable, Stream } from '@libp2p/interface'
 import type { ConnectionManager } from '@libp2p/interface-internal'
 import type { Multiaddr } from '@multiformats/multiaddr'
+import type { Uint8ArrayList } from 'uint8arraylist'
 
 export interface Libp2pCaravelaClientComponents {
   connectionManager: Pick<ConnectionManager, 'openStream' | 'getConnections'>
@@ -56,10 +59,35 @@ export interface Libp2pCaravelaClientInit {
   timeout?: number | (() => number)
   /** Overrides of the response size limits of `DEFAULT_LIMITS`. */
   limits?: Partial<SizeLimits>
+  /**
+   * Keep request/response streams open for later calls to the same peer and protocol; false:
+   * one stream per call, half-closed after the request (the baseline of `npm run bench:rpc`).
+   *
+   * @default true
+   */
+  reuseStreams?: boolean
+  /** Bounds of the idle streams kept. */
+  pool?: StreamPoolInit
 }
 
-/** `CaravelaClient` over libp2p: one stream per call. */
-export class Libp2pCaravelaClient extends MessageClient {
+/** Streams the request/response calls opened, took from the pool, and opened again for a retry. */
+export interface StreamCounters {
+  opened: number
+  reused: number
+  retried: number
+}
+
+/**
+ * A reused stream that the server had closed, idle, before the request came, or that was found
+ * closed when writing: the server never closes a stream cleanly while it holds a request it read
+ * and did not answer, so the request was not served, and goes again on a new stream.
+ */
+class StaleStreamError extends Error {
+  override name = 'StaleStreamError'
+}
+
+/** `CaravelaClient` over libp2p: requests on streams kept per (peer, protocol). */
+export class Libp2pCaravelaClient extends MessageClient implements Startable {
   /** protocol id of every message */
   readonly protocols: Record<MessageName, string>
   /** protocol id of the logs stream */
@@ -68,11 +96,15 @@ export class Libp2pCaravelaClient extends MessageClient {
   readonly portForwardProtocol: string
   /** messages and bytes sent (requests) and received (responses), per protocol */
   readonly metrics: ProtocolMetrics = createMetrics()
+  /** the request/response calls' streams */
+  readonly streams: StreamCounters = { opened: 0, reused: 0, retried: 0 }
 
   private readonly components: Libp2pCaravelaClientComponents
   private readonly log: Logger
   private readonly timeout: number | (() => number)
   private readonly limits: SizeLimits
+  private readonly reuseStreams: boolean
+  private readonly pool: StreamPool
 
   constructor (components: Libp2pCaravelaClientComponents, init: Libp2pCaravelaClientInit = {}) {
     super()
@@ -86,10 +118,21 @@ export class Libp2pCaravelaClient extends MessageClient {
       maxMessageSize: init.limits?.maxMessageSize ?? DEFAULT_LIMITS.maxMessageSize,
       maxLargeMessageSize: init.limits?.maxLargeMessageSize ?? DEFAULT_LIMITS.maxLargeMessageSize
     }
+    this.reuseStreams = init.reuseStreams ?? true
+    this.pool = new StreamPool(init.pool)
+  }
+
+  start (): void {}
+
+  /** Close the idle streams; a call under way ends as it would. */
+  stop (): void {
+    this.pool.clear()
   }
 
   /**
-   * One request/response exchange.
+   * One request/response exchange, on a stream of the pool when one is idle. A reused stream
+   * that ended before the answer began is retried once on a new stream (`StaleStreamError`);
+   * no other failure is: a request may have been served, and a launch must not run twice.
    *
    * @throws {MalformedMessageError} when the arguments cannot be encoded or the response is invalid
    * @throws {RemoteRequestError} when the peer answers with a status other than OK
@@ -100,32 +143,102 @@ export class Libp2pCaravelaClient extends MessageClient {
     const peerId = targetPeerId(to)
     const signal = options.signal ?? AbortSignal.timeout(typeof this.timeout === 'function' ? this.timeout() : this.timeout)
     const counters = this.metrics[name]
+    const protocol = this.protocols[name]
+    const key = `${peerId.toString()}/${protocol}`
 
     await this.learnAddresses(peerId, to.multiaddrs, signal)
-    const stream = await this.openStream(peerId, this.protocols[name], signal)
 
-    try {
-      const maxDataLength = responseSizeLimit(name, this.limits)
-      const lp = lpStream(stream, { maxDataLength, maxBufferSize: maxDataLength + 16 })
-      await lp.write(bytes, { signal })
-      counters.messagesSent++
-      counters.bytesSent += bytes.byteLength
-      await stream.close({ signal })
+    for (let fresh = !this.reuseStreams; ; fresh = true) {
+      let pooled = fresh ? undefined : this.pool.take(key)
 
-      const responseBytes = await lp.read({ signal })
-      counters.messagesReceived++
-      counters.bytesReceived += responseBytes.byteLength
-      const response = codec.decodeResponse(responseBytes)
-
-      if (response.status !== 'OK') {
-        throw new RemoteRequestError(response.status, response.message)
+      if (pooled == null) {
+        const stream = await this.openStream(peerId, protocol, signal)
+        pooled = { stream, frames: new FrameReader(stream, responseSizeLimit(name, this.limits)), reused: false }
+        this.streams.opened++
+      } else {
+        this.streams.reused++
       }
 
-      return response.result
-    } catch (err: any) {
-      stream.abort(err instanceof Error ? err : new Error(String(err)))
-      throw err
+      let result: Results[N]
+
+      try {
+        const responseBytes = await this.exchange(pooled, bytes, counters, signal)
+        const response = codec.decodeResponse(responseBytes)
+
+        if (response.status !== 'OK') {
+          throw new RemoteRequestError(response.status, response.message)
+        }
+
+        result = response.result
+      } catch (err: any) {
+        if (err instanceof RemoteRequestError) {
+          // an answer came whole: the stream carries the next request as well
+          this.done(key, pooled, peerId)
+          throw err
+        }
+
+        pooled.frames.dispose()
+        pooled.stream.abort(err instanceof Error ? err : new Error(String(err)))
+
+        if (err instanceof StaleStreamError) {
+          this.log('%s to %p: %s; sending it on a new stream', name, peerId, err.message)
+          this.streams.retried++
+          continue
+        }
+
+        throw err
+      }
+
+      this.done(key, pooled, peerId)
+      return result
     }
+  }
+
+  /** Write one request on `pooled` and read its answer's frame. */
+  private async exchange (pooled: PooledStream, bytes: Uint8Array, counters: MessageCounters, signal: AbortSignal): Promise<Uint8ArrayList> {
+    const { stream, frames } = pooled
+
+    if (pooled.reused && !carries(stream)) {
+      throw new StaleStreamError('the stream was closed')
+    }
+
+    await writeFrame(stream, bytes, signal)
+    counters.messagesSent++
+    counters.bytesSent += bytes.byteLength
+
+    if (!this.reuseStreams) {
+      await stream.close({ signal })
+    }
+
+    const response = await frames.read(signal)
+
+    if (response == null) {
+      if (pooled.reused) {
+        throw new StaleStreamError('the server closed the stream before answering')
+      }
+
+      throw new MalformedMessageError('response', 'the peer closed the stream without an answer')
+    }
+
+    counters.messagesReceived++
+    counters.bytesReceived += response.byteLength
+    return response
+  }
+
+  /**
+   * A stream whose answer came: back to the pool, unless streams are not reused or it runs over
+   * a relayed connection (its data and time limits are for a few small requests, and a direct
+   * connection may replace it: a new stream then takes it).
+   */
+  private done (key: string, pooled: PooledStream, peerId: PeerId): void {
+    pooled.reused = true
+
+    if (!this.reuseStreams || this.components.connectionManager.getConnections(peerId).some(c => c.limits != null && c.streams.includes(pooled.stream))) {
+      release(pooled)
+      return
+    }
+
+    this.pool.put(key, pooled)
   }
 
   /**
@@ -160,7 +273,7 @@ export class Libp2pCaravelaClient extends MessageClient {
       stream = await this.openStream(peerId, this.logsProtocol, signal)
       stream.maxReadBufferLength = LOGS_READ_BUFFER
       frames = new FrameReader(stream, Math.max(this.limits.maxMessageSize, MAX_LOG_CHUNK + 64))
-      stream.send(new Uint8ArrayList(Uint8Array.from(varint(bytes.byteLength)), bytes))
+      await writeFrame(stream, bytes, signal)
       counters.messagesSent++
       counters.bytesSent += bytes.byteLength
       await stream.close({ signal })
@@ -306,96 +419,4 @@ async function * readChunks (stream: Stream, frames: FrameReader, counters: Mess
       stream.abort(new AbortError('the reader stopped reading the logs'))
     }
   }
-}
-
-/**
- * Length-prefixed frames read off a stream, with the backpressure of `readBytes`: bytes are taken
- * from the stream only while no whole frame waits here, so a reader that does not keep up leaves
- * them in the paused stream, and the sender's writes wait.
- */
-class FrameReader {
-  private readonly bytes: AsyncGenerator<Uint8Array>
-  private readonly maxFrame: number
-  private readonly buffer = new Uint8ArrayList()
-
-  constructor (stream: Stream, maxFrame: number) {
-    this.maxFrame = maxFrame
-    this.bytes = readBytes(stream, 4 * maxFrame)
-  }
-
-  /**
-   * The next frame, or undefined when the stream ended between two frames.
-   *
-   * @throws {MalformedMessageError} on a frame longer than the limit or cut off by the end of the stream
-   */
-  async read (signal?: AbortSignal): Promise<Uint8ArrayList | undefined> {
-    let frame = this.take()
-
-    while (frame == null) {
-      const next = await raceSignal(this.bytes.next(), signal)
-
-      if (next.done === true) {
-        if (this.buffer.byteLength > 0) {
-          throw new MalformedMessageError('frame', 'the stream ended inside a frame')
-        }
-
-        return undefined
-      }
-
-      this.buffer.append(next.value)
-      frame = this.take()
-    }
-
-    return frame
-  }
-
-  /** Stop reading: a read under way ends with the stream (its owner aborts or closes it). */
-  dispose (): void {
-    this.bytes.return(undefined).catch(() => {})
-  }
-
-  /** A whole frame off the buffer, if one is there. */
-  private take (): Uint8ArrayList | undefined {
-    let length = 0
-
-    for (let i = 0; i < this.buffer.byteLength; i++) {
-      const byte = this.buffer.get(i)
-      length += (byte & 0x7f) * 2 ** (7 * i)
-
-      if (byte < 0x80) {
-        if (length > this.maxFrame) {
-          throw new MalformedMessageError('frame', `is ${length} bytes long, more than ${this.maxFrame}`)
-        }
-
-        const end = i + 1 + length
-
-        if (this.buffer.byteLength < end) {
-          return undefined
-        }
-
-        const frame = this.buffer.sublist(i + 1, end)
-        this.buffer.consume(end)
-        return frame
-      }
-
-      if (i >= 4) {
-        throw new MalformedMessageError('frame', 'has a length prefix longer than 5 bytes')
-      }
-    }
-
-    return undefined
-  }
-}
-
-/** The unsigned varint of a length. */
-function varint (value: number): number[] {
-  const bytes: number[] = []
-
-  while (value >= 0x80) {
-    bytes.push((value & 0x7f) | 0x80)
-    value = Math.floor(value / 128)
-  }
-
-  bytes.push(value)
-  return bytes
 }

@@ -18,6 +18,27 @@ export const REQUEST_TIMEOUT = 10_000
 /** Time a client allows one request when the caller gives no signal (the network's `requestTimeout`). */
 export const CLIENT_TIMEOUT = 5_000
 
+/**
+ * Time a server keeps a request/response stream open without a request, between two requests;
+ * it then closes the stream. Longer than `CLIENT_STREAM_IDLE_TIMEOUT`: the client normally
+ * closes first, so the server's close rarely meets a request on its way.
+ */
+export const STREAM_IDLE_TIMEOUT = 30_000
+/** Time a client keeps an idle request/response stream for the next request before closing it. */
+export const CLIENT_STREAM_IDLE_TIMEOUT = 10_000
+/**
+ * Idle streams a client keeps per (peer, protocol): well below `MAX_INBOUND_STREAMS`, as idle
+ * streams count against libp2p's per-connection stream limits.
+ */
+export const MAX_IDLE_STREAMS_PER_KEY = 4
+/** Idle streams a client keeps, all peers and protocols together. */
+export const MAX_IDLE_STREAMS = 256
+/**
+ * Time a side that closed a stream waits for the other to close its end too before it resets it
+ * (a peer cannot hold a stream past it).
+ */
+export const STREAM_CLOSE_GRACE = 2_000
+
 /** Largest piece of a container's output in one containerLogs frame; longer output is split. */
 export const MAX_LOG_CHUNK = 16 * 1024
 /**

@@ -4,7 +4,8 @@
 
 import {
   LOGS_TIMEOUT, MAX_LOG_STREAMS_PER_PEER, MAX_INBOUND_STREAMS, MAX_LARGE_MESSAGE_SIZE, MAX_MESSAGE_SIZE, MAX_OUTBOUND_STREAMS, MAX_TUNNEL_BYTES, MAX_TUNNELS,
-  MAX_TUNNELS_PER_PEER, RATE_LIMIT_ADDRESS_MULTIPLE, RATE_LIMIT_BURST, RATE_LIMIT_MAX_BUCKETS, RATE_LIMIT_PER_SECOND, READ_TIMEOUT, REQUEST_TIMEOUT, TUNNEL_IDLE_TIMEOUT
+  MAX_TUNNELS_PER_PEER, RATE_LIMIT_ADDRESS_MULTIPLE, RATE_LIMIT_BURST, RATE_LIMIT_MAX_BUCKETS, RATE_LIMIT_PER_SECOND, READ_TIMEOUT, REQUEST_TIMEOUT, STREAM_IDLE_TIMEOUT,
+  TUNNEL_IDLE_TIMEOUT
 } from './constants.js'
 import type { MessageName } from './ids.js'
 
@@ -22,20 +23,30 @@ export interface ProtocolLimits {
    */
   maxLargeMessageSize: number
   /**
-   * Time a peer has to send its whole request, from the opening of the stream, in ms.
+   * Time a peer has to send its whole request, in ms: the first request of a stream from the
+   * opening of the stream, each later one from its first byte.
    *
    * @default 5_000
    */
   readTimeout: number
   /**
-   * Time one request may take from the opening of the stream to its closing, in ms: reading,
-   * the handler and writing the response. A stream still open then is aborted.
+   * Time one request may take, in ms: reading, the handler and writing the response; the first
+   * request of a stream from the opening of the stream, each later one from its first byte. A
+   * stream whose request is still unanswered then is aborted.
    *
    * @default 10_000
    */
   requestTimeout: number
   /**
-   * Inbound streams per protocol and connection at the same time.
+   * Time a request/response stream may stay open without a request, between two requests, in
+   * ms; the server then closes it.
+   *
+   * @default 30_000
+   */
+  streamIdleTimeout: number
+  /**
+   * Inbound streams per protocol and connection at the same time; the idle streams a client keeps
+   * for its next requests count too (it keeps at most 4 per peer and protocol).
    *
    * @default 32
    */
@@ -122,6 +133,7 @@ export const DEFAULT_LIMITS: Readonly<ProtocolLimits> = Object.freeze({
   maxLargeMessageSize: MAX_LARGE_MESSAGE_SIZE,
   readTimeout: READ_TIMEOUT,
   requestTimeout: REQUEST_TIMEOUT,
+  streamIdleTimeout: STREAM_IDLE_TIMEOUT,
   maxInboundStreams: MAX_INBOUND_STREAMS,
   maxOutboundStreams: MAX_OUTBOUND_STREAMS,
   rateLimitBurst: RATE_LIMIT_BURST,

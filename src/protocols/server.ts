@@ -1,8 +1,8 @@
 /**
- * The inbound side of the Caravela protocols: one libp2p protocol per message, one request per
- * stream. Every stream is rate limited per peer and per host, bounded in size and time, decoded
- * and validated, and answered with an in-band status; a domain handler runs only on a valid
- * request.
+ * The inbound side of the Caravela protocols: one libp2p protocol per message, requests served one
+ * after the other on a stream. Every request is rate limited per peer and per host, bounded in
+ * size and time, decoded and validated, and answered with an in-band status; a domain handler
+ * runs only on a valid request.
  */
 
 import { setMaxListeners } from 'node:events'
@@ -14,7 +14,8 @@ import { MalformedMessageError, NotImplementedError, ProtocolStatusError } from 
 import { pipeTunnels } from '../tunnel.js'
 import { AddressGroups } from './address.js'
 import { CODECS, LOGS_CODEC, PORT_FORWARD_CODEC } from './codec.js'
-import { MAX_LOG_CHUNK } from './constants.js'
+import { MAX_LOG_CHUNK, STREAM_CLOSE_GRACE } from './constants.js'
+import { FrameReader, writeFrame } from './frames.js'
 import { copyHandlers } from './handlers.js'
 import { logsProtocolId, MESSAGE_NAMES, portForwardProtocolId, protocolIds } from './ids.js'
 import { INVOKERS } from './invokers.js'
@@ -31,7 +32,6 @@ import type { ProtocolLimits } from './limits.js'
 import type { MessageCounters, ProtocolMetrics } from './metrics.js'
 import type { ComponentLogger, Connection, Logger, Startable, Stream } from '@libp2p/interface'
 import type { Registrar } from '@libp2p/interface-internal'
-import type { LengthPrefixedStream } from '@libp2p/utils'
 import type { Uint8ArrayList } from 'uint8arraylist'
 
 export interface CaravelaProtocolServerComponents {
@@ -94,6 +94,8 @@ export class CaravelaProtocolServer implements Startable {
   private readonly addressGroups: AddressGroups
   private handlers: Partial<CaravelaHandlers>
   private readonly inFlight = new Set<AbortController>()
+  /** one per request/response stream open, aborted at stop: an idle stream is then closed */
+  private readonly streams = new Set<AbortController>()
   /** peer id → its containerLogs streams open */
   private readonly logStreams = new Map<string, number>()
   /** peer id → its portForward tunnels open */
@@ -180,6 +182,10 @@ export class CaravelaProtocolServer implements Startable {
     for (const request of this.inFlight) {
       request.abort(new AbortError('The server is stopping'))
     }
+
+    for (const life of this.streams) {
+      life.abort(new AbortError('The server is stopping'))
+    }
   }
 
   /** Replace all handlers; messages without one answer NOT_IMPLEMENTED. */
@@ -187,52 +193,132 @@ export class CaravelaProtocolServer implements Startable {
     this.handlers = copyHandlers(handlers)
   }
 
+  /**
+   * Serve the requests of one stream, one after the other: the first must come at once, each
+   * later one within `streamIdleTimeout` of the last answer. The stream is closed cleanly only
+   * between two requests (a remote that ended its side, the idle time up, the server stopping),
+   * never while a request read here waits for its answer: such a request is aborted (the stream
+   * reset), so a client whose reused stream ended cleanly knows its request was not served and
+   * may send it again.
+   */
   private async onStream (name: MessageName, stream: Stream, connection: Connection): Promise<void> {
+    const frames = new FrameReader(stream, requestSizeLimit(name, this.limits))
+    // aborted when the server stops: an idle stream is then closed
+    const life = new AbortController()
+    this.streams.add(life)
+
+    try {
+      for (let first = true; ; first = false) {
+        if (!first) {
+          let more
+
+          try {
+            more = await this.nextRequest(frames, life.signal)
+          } catch (err: any) {
+            stream.abort(err instanceof Error ? err : new Error(String(err)))
+            return
+          }
+
+          if (!more) {
+            await closeStream(stream)
+            return
+          }
+        }
+
+        if (!await this.serveRequest(name, stream, frames, connection)) {
+          return
+        }
+      }
+    } finally {
+      frames.dispose()
+      this.streams.delete(life)
+    }
+  }
+
+  /**
+   * Wait for the first byte of the next request: false when the remote ended the stream, the
+   * stream was idle for `streamIdleTimeout` or the server stops (`life` aborts) first.
+   *
+   * @throws when the stream was reset
+   */
+  private async nextRequest (frames: FrameReader, life: AbortSignal): Promise<boolean> {
+    // one timer, cleared once the request came: not AbortSignal.timeout, whose timer would outlive
+    // every request by the idle time
+    const idle = new AbortController()
+    const timer = setTimeout(() => { idle.abort(new TimeoutError('the stream was idle')) }, this.limits.streamIdleTimeout)
+    const stop = (): void => { idle.abort(life.reason) }
+    life.addEventListener('abort', stop, { once: true })
+
+    try {
+      if (life.aborted) {
+        return false
+      }
+
+      return await frames.ready(idle.signal)
+    } catch (err) {
+      if (idle.signal.aborted) {
+        return false
+      }
+
+      throw err
+    } finally {
+      clearTimeout(timer)
+      life.removeEventListener('abort', stop)
+    }
+  }
+
+  /**
+   * Read and answer one request within `requestTimeout`: true when the stream may carry another.
+   * A request that cannot be answered (too slow, a stream reset, the server stopping) resets the
+   * stream; a badly framed or invalid one is answered, then the stream is closed (its framing is lost).
+   */
+  private async serveRequest (name: MessageName, stream: Stream, frames: FrameReader, connection: Connection): Promise<boolean> {
     const request = new AbortController()
+    const signal = request.signal
+    setMaxListeners(Infinity, signal)
     const timer = setTimeout(() => {
       request.abort(new TimeoutError(`${name} took more than ${this.limits.requestTimeout} ms`))
     }, this.limits.requestTimeout)
     this.inFlight.add(request)
 
     try {
-      await this.serve(name, stream, connection, request.signal)
+      let answer
+
+      try {
+        answer = await this.respond(name, frames, connection, signal)
+      } catch (err: any) {
+        this.log('%s from %p aborted without a response - %s', name, connection.remotePeer, err?.message)
+        stream.abort(err instanceof Error ? err : new Error(String(err)))
+        return false
+      }
+
+      try {
+        await writeFrame(stream, answer.bytes, signal)
+        this.metrics[name].messagesSent++
+        this.metrics[name].bytesSent += answer.bytes.byteLength
+      } catch (err: any) {
+        this.log('%s response to %p aborted - %s', name, connection.remotePeer, err?.message)
+        stream.abort(err instanceof Error ? err : new Error(String(err)))
+        return false
+      }
+
+      if (!answer.keep) {
+        await closeStream(stream)
+      }
+
+      return answer.keep
     } finally {
       clearTimeout(timer)
       this.inFlight.delete(request)
     }
   }
 
-  private async serve (name: MessageName, stream: Stream, connection: Connection, signal: AbortSignal): Promise<void> {
-    setMaxListeners(Infinity, signal)
-    const maxDataLength = requestSizeLimit(name, this.limits)
-    const lp = lpStream(stream, { maxDataLength, maxBufferSize: maxDataLength + 16 })
-    let response
-
-    try {
-      response = await this.respond(name, lp, connection, signal)
-    } catch (err: any) {
-      this.log('%s from %p aborted without a response - %s', name, connection.remotePeer, err?.message)
-      stream.abort(err instanceof Error ? err : new Error(String(err)))
-      return
-    }
-
-    try {
-      await lp.write(response, { signal })
-      this.metrics[name].messagesSent++
-      this.metrics[name].bytesSent += response.byteLength
-      await stream.close({ signal })
-      await remoteClosed(stream, signal)
-    } catch (err: any) {
-      this.log('%s response to %p aborted - %s', name, connection.remotePeer, err?.message)
-      stream.abort(err instanceof Error ? err : new Error(String(err)))
-    }
-  }
-
   /**
-   * The encoded response to one request. Throws only when no response can be sent: the peer
-   * was too slow or reset the stream, or the server is stopping.
+   * The encoded response to one request, and whether the stream may carry another (not after a
+   * request that could not be read or decoded). Throws only when no response can be sent: the
+   * peer was too slow or reset the stream, or the server is stopping.
    */
-  private async respond<N extends MessageName> (name: N, lp: LengthPrefixedStream<Stream>, connection: Connection, signal: AbortSignal): Promise<Uint8Array> {
+  private async respond<N extends MessageName> (name: N, frames: FrameReader, connection: Connection, signal: AbortSignal): Promise<{ bytes: Uint8Array, keep: boolean }> {
     const codec = CODECS[name]
     const peer = connection.remotePeer.toString()
     const remoteAddr = connection.remoteAddr.toString()
@@ -240,11 +326,12 @@ export class CaravelaProtocolServer implements Startable {
     let response: Response<Results[N]>
 
     try {
-      request = await this.readRequest(name, lp, peer, remoteAddr, signal)
+      request = await this.readMessage(name, requestSizeLimit(name, this.limits), bytes => codec.decodeRequest(bytes), async s => frames.read(s), peer, remoteAddr, signal, this.metrics[name])
     } catch (err: any) {
       if (err instanceof ProtocolStatusError) {
         this.log('%s from %s refused: %s %s', name, peer, err.status, err.message)
-        return codec.encodeResponse({ status: err.status, message: err.message })
+        // a rate-limited request was read whole: the next one starts right after it
+        return { bytes: codec.encodeResponse({ status: err.status, message: err.message }), keep: err.status === 'RATE_LIMITED' }
       }
 
       throw err
@@ -274,36 +361,28 @@ export class CaravelaProtocolServer implements Startable {
         throw new Error(`the response is ${bytes.byteLength} bytes long, more than the limit`)
       }
 
-      return bytes
+      return { bytes, keep: true }
     } catch (err: any) {
       this.log.error('%s handler for %s returned a result that cannot be sent - %e', name, peer, err)
-      return codec.encodeResponse({ status: 'INTERNAL_ERROR', message: 'internal error' })
+      return { bytes: codec.encodeResponse({ status: 'INTERNAL_ERROR', message: 'internal error' }), keep: true }
     }
   }
 
   /**
-   * Read, count and decode one request.
+   * Read, count and decode one request of protocol `name` (a message's, or the logs stream's or
+   * the portForward tunnel's). `read` gives its frame, undefined when the stream ended before one.
+   * A request over the rate limit is still read whole, so that the stream's framing holds.
    *
    * @throws {ProtocolStatusError} when over the rate limit of the peer or of its host, badly framed or invalid
    */
-  private async readRequest<N extends MessageName> (name: N, lp: LengthPrefixedStream<Stream>, peer: string, remoteAddr: string, signal: AbortSignal): Promise<Requests[N]> {
-    return this.readMessage(name, requestSizeLimit(name, this.limits), bytes => CODECS[name].decodeRequest(bytes), lp, peer, remoteAddr, signal, this.metrics[name])
-  }
-
-  /**
-   * Read and decode the one request of protocol `name` (a message's, or the logs stream's).
-   *
-   * @throws {ProtocolStatusError} when over the rate limit of the peer or of its host, badly framed or invalid
-   */
-  private async readMessage<T> (name: string, maxSize: number, decode: (bytes: Uint8ArrayList) => T, lp: LengthPrefixedStream<Stream>, peer: string, remoteAddr: string, signal: AbortSignal, metrics?: MessageCounters): Promise<T> {
-    if (!this.rateLimiter.take(`${peer}/${name}`)) {
-      throw new ProtocolStatusError('RATE_LIMITED', `too many ${name} requests, slow down`)
-    }
-
+  private async readMessage<T> (name: string, maxSize: number, decode: (bytes: Uint8ArrayList) => T, read: (signal: AbortSignal) => Promise<Uint8ArrayList | undefined>, peer: string, remoteAddr: string, signal: AbortSignal, metrics?: MessageCounters): Promise<T> {
     const host = this.addressGroups.groupOf(remoteAddr)?.host
+    let limited: string | undefined
 
-    if (host != null && !this.hostRateLimiter.take(`${host}/${name}`)) {
-      throw new ProtocolStatusError('RATE_LIMITED', `too many ${name} requests from ${host}, slow down`)
+    if (!this.rateLimiter.take(`${peer}/${name}`)) {
+      limited = `too many ${name} requests, slow down`
+    } else if (host != null && !this.hostRateLimiter.take(`${host}/${name}`)) {
+      limited = `too many ${name} requests from ${host}, slow down`
     }
 
     const readSignal = AbortSignal.any([signal, AbortSignal.timeout(this.limits.readTimeout)])
@@ -311,13 +390,21 @@ export class CaravelaProtocolServer implements Startable {
     let bytes
 
     try {
-      bytes = await lp.read({ signal: readSignal })
+      bytes = await read(readSignal)
     } catch (err: any) {
-      if (FRAMING_ERRORS.has(err?.name)) {
+      if (err instanceof MalformedMessageError || FRAMING_ERRORS.has(err?.name)) {
         throw new ProtocolStatusError('INVALID_REQUEST', `the request is not one length-prefixed message of at most ${maxSize} bytes: ${err.message}`)
       }
 
       throw err
+    }
+
+    if (bytes == null) {
+      throw new ProtocolStatusError('INVALID_REQUEST', 'the stream ended before a request')
+    }
+
+    if (limited != null) {
+      throw new ProtocolStatusError('RATE_LIMITED', limited)
     }
 
     if (metrics != null) {
@@ -393,7 +480,7 @@ export class CaravelaProtocolServer implements Startable {
           throw new ProtocolStatusError('RATE_LIMITED', `at most ${this.limits.maxLogStreamsPerPeer} containerLogs streams may be open at once`)
         }
 
-        request = await this.readMessage('containerLogs', maxSize, bytes => LOGS_CODEC.decodeRequest(bytes), lp, peer, connection.remoteAddr.toString(), signal, counters)
+        request = await this.readMessage('containerLogs', maxSize, bytes => LOGS_CODEC.decodeRequest(bytes), async s => lp.read({ signal: s }), peer, connection.remoteAddr.toString(), signal, counters)
       } catch (err: any) {
         // a peer too slow to send its request, or gone, gets no answer
         if (!(err instanceof ProtocolStatusError)) {
@@ -491,7 +578,7 @@ export class CaravelaProtocolServer implements Startable {
           throw new ProtocolStatusError('RATE_LIMITED', 'this peer has as many portForward tunnels open as it serves')
         }
 
-        request = await this.readMessage('portForward', maxSize, bytes => PORT_FORWARD_CODEC.decodeRequest(bytes), lp, peer, connection.remoteAddr.toString(), signal)
+        request = await this.readMessage('portForward', maxSize, bytes => PORT_FORWARD_CODEC.decodeRequest(bytes), async s => lp.read({ signal: s }), peer, connection.remoteAddr.toString(), signal)
         const handler = this.handlers.portForward
 
         if (handler == null) {
@@ -558,6 +645,21 @@ function release (counts: Map<string, number>, peer: string): void {
     counts.set(peer, left)
   } else {
     counts.delete(peer)
+  }
+}
+
+/**
+ * Close our writing side and wait a little for the remote to close its own (a client sees the end
+ * and closes): a remote that does not is reset.
+ */
+async function closeStream (stream: Stream): Promise<void> {
+  const signal = AbortSignal.timeout(STREAM_CLOSE_GRACE)
+
+  try {
+    await stream.close({ signal })
+    await remoteClosed(stream, signal)
+  } catch (err: any) {
+    stream.abort(err instanceof Error ? err : new Error(String(err)))
   }
 }
 

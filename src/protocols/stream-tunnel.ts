@@ -39,7 +39,7 @@ export function streamTunnel (stream: Stream, highWater = TUNNEL_HIGH_WATER): By
  * Resolves at the stream's next 'drain', rejects when it closes first. Not `stream.onDrain()`:
  * the promise it keeps stays resolved after the first drain, so later waits would not wait.
  */
-async function drained (stream: Stream): Promise<void> {
+export async function drained (stream: Stream): Promise<void> {
   await new Promise<void>((resolve, reject) => {
     const onDrain = (): void => {
       off()
