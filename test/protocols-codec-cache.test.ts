@@ -3,7 +3,7 @@ import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { MalformedMessageError } from '../src/errors.js'
-import { CODECS, MULTIADDR_CACHE_SIZE, multiaddrCacheSizes } from '../src/protocols/codec.js'
+import { CODECS, MULTIADDR_CACHE_SIZE, multiaddrCacheSizes, PEER_ID_CACHE, PEER_ID_CACHE_SIZE } from '../src/protocols/codec.js'
 import * as pb from '../src/protocols/pb/caravela.js'
 
 const PEER_ID = peerIdFromPrivateKey(await generateKeyPair('Ed25519'))
@@ -68,6 +68,21 @@ test('a full cache still refuses bad multiaddrs, and keeps none of them', () => 
   const good = pb.AdvertiseOffersNeighborRequest.decode(codec.encodeRequest({ traderOffering: { peerId: PEER_ID.toString(), multiaddrs: ['/ip4/10.8.8.8/tcp/1'] } })).traderOffering?.multiaddrs[0]
   assert.ok(good)
   assert.ok(refused(Uint8Array.from([...good, 0x06])))
+})
+
+test('a real peer\'s codecs keep the peer ids they convert, bounded', async () => {
+  const id = peerIdFromPrivateKey(await generateKeyPair('Ed25519')).toString()
+  assert.is(PEER_ID_CACHE.bytesOf(id), undefined)
+  roundTrip('/ip4/10.1.2.3/tcp/4001')
+  assert.ok(PEER_ID_CACHE.bytesOf(PEER_ID.toString()), 'the id a message named is kept')
+
+  for (let i = 0; i <= PEER_ID_CACHE_SIZE; i++) {
+    const other = peerIdFromPrivateKey(await generateKeyPair('Ed25519')).toString()
+    assert.is(codec.decodeRequest(codec.encodeRequest({ traderOffering: { peerId: other, multiaddrs: [] } })).traderOffering.peerId, other)
+  }
+
+  assert.equal(PEER_ID_CACHE.size, { bytes: PEER_ID_CACHE_SIZE, texts: PEER_ID_CACHE_SIZE })
+  assert.is(PEER_ID_CACHE.bytesOf(PEER_ID.toString()), undefined, 'the oldest went')
 })
 
 test.run()

@@ -18,13 +18,13 @@ import {
   MAX_STATE_LENGTH, MAX_STATUS_IDS, MAX_TEXT_LENGTH, RESOURCE_MAP_DIGEST_BYTES, UINT32_MAX
 } from './constants.js'
 import * as pb from './pb/caravela.js'
+import { PeerIdCache } from './peer-id-cache.js'
 import type { RequestStatus } from '../errors.js'
 import type {
   AvailableOffer, ContainerConfig, ContainerStatus, CreateOfferResult, LogChunk, NetworkConfiguration, NodeRef,
   Offer, PortMapping, RemoteContainerState, Resources, StopTarget
 } from '../types.js'
 import type { MessageName } from './ids.js'
-import type { PeerIdCache } from './peer-id-cache.js'
 import type { Uint8ArrayList } from 'uint8arraylist'
 
 /** The arguments of each message, as the server's handlers receive them. */
@@ -822,8 +822,17 @@ export function createCodecs (options: CodecsOptions = {}): Codecs {
   return codecs as Codecs
 }
 
-/** The codecs of a real peer: every peer id converted, no cache. */
-export const CODECS: Codecs = createCodecs()
+/** Peer ids each way the codecs of a real peer remember: more than the peers it talks to. */
+export const PEER_ID_CACHE_SIZE = 1024
+
+/** The peer-id cache of `CODECS`. */
+export const PEER_ID_CACHE = new PeerIdCache(PEER_ID_CACHE_SIZE)
+
+/**
+ * The codecs of a real peer, with a peer-id cache of `PEER_ID_CACHE_SIZE`: it names the same few
+ * peers in message after message, and a peer sending ever new ids only evicts.
+ */
+export const CODECS: Codecs = createCodecs({ peerIdCache: PEER_ID_CACHE })
 
 /** A containerLogs request: which container, and what of its output (`LogsOptions`). */
 export interface LogsRequest {
