@@ -196,7 +196,8 @@ export function peerViewOf (components: PeerViewComponents, init?: PeerViewInit)
 }
 
 function protocolsOnly (data: PeerData): data is PeerData & { protocols: string[] } {
-  if (!Array.isArray(data.protocols)) {
+  // what is not PeerData goes to the store, which refuses it
+  if (data == null || !Array.isArray(data.protocols)) {
     return false
   }
 
