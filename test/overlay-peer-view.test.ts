@@ -22,7 +22,7 @@ function record (id: PeerId, protocols: string[] = [], addresses: string[] = [])
 }
 
 /** A peer store that counts what reaches it, and announces its changes as libp2p's does. */
-function fakeStore (): { peerStore: PeerStore, events: TypedEventTarget<Libp2pEvents>, records: Map<string, Peer>, calls: { get: number, merge: number }, update: (peer: Peer) => void } {
+async function fakeStore (): Promise<{ peerId: PeerId, peerStore: PeerStore, events: TypedEventTarget<Libp2pEvents>, records: Map<string, Peer>, calls: { get: number, merge: number }, update: (peer: Peer) => void }> {
   const events = new EventTarget() as unknown as TypedEventTarget<Libp2pEvents>
   const records = new Map<string, Peer>()
   const calls = { get: 0, merge: 0 }
@@ -52,7 +52,7 @@ function fakeStore (): { peerStore: PeerStore, events: TypedEventTarget<Libp2pEv
     delete: async (id: PeerId) => { records.delete(id.toString()) }
   } as unknown as PeerStore
 
-  return { peerStore, events, records, calls, update }
+  return { peerId: await newPeerId(), peerStore, events, records, calls, update }
 }
 
 View('an LRU map holds at most its capacity and forgets the least recently used entry', () => {
@@ -69,9 +69,9 @@ View('an LRU map holds at most its capacity and forgets the least recently used 
 })
 
 View('a merge of protocols the view lists is skipped and returns the record; any other goes to the store', async () => {
-  const { peerStore, events, calls, update } = fakeStore()
-  const view = peerViewOf({ peerStore, events })
-  assert.is(peerViewOf({ peerStore, events }), view, 'one view per peer store')
+  const { peerId, peerStore, events, calls, update } = await fakeStore()
+  const view = peerViewOf({ peerId, peerStore, events })
+  assert.is(peerViewOf({ peerId, peerStore, events }), view, 'one view per peer store')
   const id = await newPeerId()
   update(record(id, ['/a/1', '/b/1'], ['/ip4/127.0.0.1/tcp/1']))
 
@@ -96,9 +96,9 @@ View('a merge of protocols the view lists is skipped and returns the record; any
 })
 
 View('the view is bounded, and answers from the store a peer it does not hold, or holds for too long', async () => {
-  const { peerStore, events, calls, update } = fakeStore()
+  const { peerId, peerStore, events, calls, update } = await fakeStore()
   let now = 0
-  const view = new PeerView({ peerStore, events }, { capacity: 2, ttl: 1_000, now: () => now })
+  const view = new PeerView({ peerId, peerStore, events }, { capacity: 2, ttl: 1_000, now: () => now })
   const [a, b, c] = await Promise.all([newPeerId(), newPeerId(), newPeerId()])
   update(record(a, [], ['/ip4/127.0.0.1/tcp/1']))
   update(record(b))
@@ -122,8 +122,8 @@ View('the view is bounded, and answers from the store a peer it does not hold, o
 })
 
 View('a store read that a delete overtook is not kept', async () => {
-  const { peerStore, events, calls, update } = fakeStore()
-  const view = peerViewOf({ peerStore, events })
+  const { peerId, peerStore, events, calls, update } = await fakeStore()
+  const view = peerViewOf({ peerId, peerStore, events })
   const id = await newPeerId()
   update(record(id))
   view.drop(id)
@@ -134,6 +134,21 @@ View('a store read that a delete overtook is not kept', async () => {
   assert.is(view.get(id), undefined)
   await view.read(id).catch(() => {})
   assert.is(calls.get, 2, 'the peer is read from the store again')
+})
+
+View('this peer\'s own record is never held: a protocol it starts to handle always reaches the store', async () => {
+  const { peerId, peerStore, events, calls, records } = await fakeStore()
+  const view = peerViewOf({ peerId, peerStore, events })
+  records.set(peerId.toString(), record(peerId, ['/kad/1']))
+
+  // read once (a trader handing out its own addresses), then its kad protocol is removed without
+  // an event the view hears (libp2p patches its own record and says so with self:peer:update)
+  await view.read(peerId)
+  records.set(peerId.toString(), record(peerId, []))
+  await peerStore.merge(peerId, { protocols: ['/kad/1'] })
+  assert.is(calls.merge, 1, 'the merge of its own protocol reached the store')
+  assert.equal(records.get(peerId.toString())?.protocols, ['/kad/1'])
+  assert.is(view.size, 0)
 })
 
 View.run()

@@ -26,6 +26,7 @@ export const PEER_VIEW_SIZE = 4096
 export const PEER_VIEW_TTL = 600_000
 
 export interface PeerViewComponents {
+  peerId: PeerId
   peerStore: PeerStore
   events: TypedEventTarget<Libp2pEvents>
 }
@@ -59,6 +60,7 @@ export interface PeerViewCounters {
 
 export class PeerView {
   readonly counters: PeerViewCounters = { skippedMerges: 0, hits: 0, misses: 0 }
+  private readonly self: PeerId
   private readonly peerStore: PeerStore
   private readonly entries: LruMap<string, Entry>
   private readonly ttl: number
@@ -70,6 +72,7 @@ export class PeerView {
   private removals = 0
 
   constructor (components: PeerViewComponents, init: PeerViewInit = {}) {
+    this.self = components.peerId
     this.peerStore = components.peerStore
     this.entries = new LruMap(init.capacity ?? PEER_VIEW_SIZE)
     this.ttl = init.ttl ?? PEER_VIEW_TTL
@@ -153,6 +156,12 @@ export class PeerView {
   }
 
   private keep (peer: Peer): void {
+    // never this peer's own record: its changes come as `self:peer:update`, and the merge that
+    // adds a protocol it starts to handle must reach the store, which tells identify to push it
+    if (peer.id.equals(this.self)) {
+      return
+    }
+
     if (this.entries.set(peer.id.toString(), { peer, at: this.now() }) != null) {
       this.removals++
     }
