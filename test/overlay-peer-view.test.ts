@@ -141,7 +141,7 @@ View('this peer\'s own record is never held: a protocol it starts to handle alwa
   const view = peerViewOf({ peerId, peerStore, events })
   records.set(peerId.toString(), record(peerId, ['/kad/1']))
 
-  // read once (a trader handing out its own addresses), then its kad protocol is removed without
+  // read once (no caller does today), then its kad protocol is removed without
   // an event the view hears (libp2p patches its own record and says so with self:peer:update)
   await view.read(peerId)
   records.set(peerId.toString(), record(peerId, []))
