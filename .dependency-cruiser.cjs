@@ -24,7 +24,7 @@
  *      store         the datastore the roles persist to
  *      runtime       container runtimes: Docker, memory, none
  *   1  base          types.ts (the contract), errors.ts, constants.ts, clock.ts, empty.ts, tunnel.ts,
- *                    lazy-map.ts, copy.ts
+ *                    lazy-map.ts, lru.ts, copy.ts
  *
  * Besides: no import cycles at all; nothing but cli imports the simulator; the roles know the
  * overlay, the other peers and the runtime only as the interfaces of types.ts; a runtime does not
@@ -34,7 +34,7 @@
 
 /** Bottom to top: each layer maps its units to the paths they own. */
 const LAYERS = [
-  { base: ['^src/(types|errors|constants|clock|empty|copy|lazy-map|image-ref|tunnel)\\.ts$'] },
+  { base: ['^src/(types|errors|constants|clock|empty|copy|lazy-map|lru|image-ref|tunnel)\\.ts$'] },
   {
     resources: ['^src/resources/'],
     protocols: ['^src/protocols/'],

@@ -14,6 +14,7 @@ import { dhtProtocol, PROTOCOL_PREFIX } from './constants.js'
 import { IncompatibleNetworkError, InvalidConfigurationError, JoinFailedError, NotJoinedError, ProtocolStatusError } from './errors.js'
 import { addProtocolMetrics } from './metrics.js'
 import { KadOverlay } from './overlay/kad-overlay.js'
+import { peerViewOf } from './overlay/peer-view.js'
 import { Libp2pCaravelaClient } from './protocols/client.js'
 import { MAX_MULTIADDR_BYTES } from './protocols/constants.js'
 import { copyHandlers } from './protocols/handlers.js'
@@ -25,6 +26,7 @@ import { DatastoreStore } from './store/datastore-store.js'
 import { CPU_CLASS_NAMES } from './types.js'
 import type { CaravelaConfig, NetworkConfig, SupplierConfig } from './config/types.js'
 import type { PeerMetrics } from './metrics.js'
+import type { PeerView } from './overlay/peer-view.js'
 import type { CaravelaHandlers } from './protocols/handlers.js'
 import type { DockerRuntimeInit } from './runtime/docker-runtime.js'
 import type { AbortOptions, ByteTunnel, CaravelaStatus, Clock, ContainerConfig, ContainerInspect, ContainerRuntime, ContainerStatus, ContainerView, HostedView, LogChunk, LogsOptions, NetworkConfiguration, NodeRef, OffersView, Overlay, PeerSummary, PlaceOptions, StopOptions, StopResult } from './types.js'
@@ -200,6 +202,8 @@ export class CaravelaService implements Startable, Caravela {
   private readonly log: Logger
   private readonly server: CaravelaProtocolServer
   private readonly store: DatastoreStore
+  /** the peer store's records in memory: no peer-store write per stream, no read per request */
+  private readonly peerView: PeerView
   private kadOverlay?: KadOverlay
   private peerRoles?: PeerRoles
   private dht?: KadDHT
@@ -227,6 +231,8 @@ export class CaravelaService implements Startable, Caravela {
     this.config = init.config ?? defaultConfig()
     this.resourceMap = new ResourceMap(this.config.network.resources)
     this.store = new DatastoreStore(components.datastore)
+    // installed before the node starts: from its first stream on
+    this.peerView = peerViewOf(components)
     const protocolPrefix = this.config.node.protocolPrefix
 
     this.client = new Libp2pCaravelaClient(components, {
@@ -562,7 +568,7 @@ export class CaravelaService implements Startable, Caravela {
     let addresses
 
     try {
-      addresses = (await this.components.peerStore.get(peerIdFromString(peerId))).addresses
+      addresses = (await this.peerView.read(peerIdFromString(peerId))).addresses
     } catch (err: any) {
       if (err.name !== 'NotFoundError') {
         this.log('could not read the addresses of %s - %e', peerId, err)

@@ -16,10 +16,12 @@ import { multiaddr } from '@multiformats/multiaddr'
 import { SIZE_ESTIMATE_PEERS, estimateNetworkSize, pointOf } from '../resources/resource-map.js'
 import { DepartureWatch } from './departures.js'
 import { kadInternals } from './kad-internals.js'
+import { peerViewOf } from './peer-view.js'
 import type { ResourceMap, Slice } from '../resources/resource-map.js'
 import type { AbortOptions, LookupOptions, LookupStats, Overlay, OverlayNode } from '../types.js'
 import type { DepartureCounters } from './departures.js'
 import type { KadInternals } from './kad-internals.js'
+import type { PeerView } from './peer-view.js'
 import type { ComponentLogger, Connection, Libp2pEvents, Logger, PeerId, PeerStore, TypedEventTarget } from '@libp2p/interface'
 import type { ConnectionManager } from '@libp2p/interface-internal'
 import type { KadDHT } from '@libp2p/kad-dht'
@@ -105,6 +107,8 @@ export class KadOverlay implements Overlay {
   private stopExcluding?: () => void
   private readonly kad: KadInternals
   private readonly departures: DepartureWatch
+  /** the peers' addresses a lookup returns, without a peer-store read each */
+  private readonly peers: PeerView
   private sizeEstimate?: { value: number, tableSize: number, until: number }
   /** running totals of every lookup since start */
   readonly counters: LookupCounters = { lookups: 0, local: 0, network: 0, rpcs: 0, hops: 0, missedSlice: 0 }
@@ -116,6 +120,7 @@ export class KadOverlay implements Overlay {
     this.selfKey = pointOf(components.peerId.toMultihash().bytes)
     this.kad = kadInternals(init.dht)
     this.departures = new DepartureWatch(components, this.kad)
+    this.peers = peerViewOf(components)
   }
 
   /** Start dropping peers that left from the routing table (`departures.ts`). */
@@ -519,7 +524,7 @@ export class KadOverlay implements Overlay {
     }
 
     try {
-      const peer = await this.components.peerStore.get(peerId)
+      const peer = await this.peers.read(peerId)
       return peer.addresses.map(a => a.multiaddr.toString())
     } catch {
       return this.components.connectionManager.getConnections(peerId).map(c => c.remoteAddr.toString())

@@ -16,7 +16,8 @@ import { lpStream } from '@libp2p/utils'
 import { multiaddr } from '@multiformats/multiaddr'
 import { PROTOCOL_PREFIX } from '../constants.js'
 import { MalformedMessageError, RemoteRequestError } from '../errors.js'
-import { CODECS, LOGS_CODEC, PORT_FORWARD_CODEC } from './codec.js'
+import { LruMap } from '../lru.js'
+import { CODECS, LOGS_CODEC, PEER_ID_CACHE_SIZE, PORT_FORWARD_CODEC } from './codec.js'
 import { CLIENT_TIMEOUT, LOGS_READ_BUFFER, MAX_LOG_CHUNK } from './constants.js'
 import { FrameReader, writeFrame } from './frames.js'
 import { logsProtocolId, portForwardProtocolId, protocolIds } from './ids.js'
@@ -391,12 +392,27 @@ export class Libp2pCaravelaClient extends MessageClient implements Startable {
   }
 }
 
+/** The peers requests went to, by their id's text: parsing it is a costly step of each request. */
+const targetIds = new LruMap<string, PeerId>(PEER_ID_CACHE_SIZE)
+
 function targetPeerId (to: NodeRef): PeerId {
-  try {
-    return peerIdFromString(to?.peerId)
-  } catch {
-    throw new InvalidParametersError(`Not a peer id: ${String(to?.peerId)}`)
+  const text = to?.peerId
+  const cached = typeof text === 'string' ? targetIds.get(text) : undefined
+
+  if (cached != null) {
+    return cached
   }
+
+  let peerId
+
+  try {
+    peerId = peerIdFromString(text)
+  } catch {
+    throw new InvalidParametersError(`Not a peer id: ${String(text)}`)
+  }
+
+  targetIds.set(text, peerId)
+  return peerId
 }
 
 /** The chunks of a containerLogs stream until the supplier ends it; one the reader leaves is reset. */

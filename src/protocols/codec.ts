@@ -10,6 +10,7 @@ import { multiaddr } from '@multiformats/multiaddr'
 import * as Digest from 'multiformats/hashes/digest'
 import { equals as uint8ArrayEquals } from 'uint8arrays/equals'
 import { MalformedMessageError } from '../errors.js'
+import { LruMap } from '../lru.js'
 import { CPU_CLASS_NAMES } from '../types.js'
 import {
   INT32_MAX, INT32_MIN, MAX_ARG_LENGTH, MAX_LOG_CHUNK, MAX_ARGS, MAX_CONTAINERS, MAX_ID_LENGTH, MAX_IMAGE_LENGTH, MAX_MULTIADDR_BYTES,
@@ -17,13 +18,13 @@ import {
   MAX_STATE_LENGTH, MAX_STATUS_IDS, MAX_TEXT_LENGTH, RESOURCE_MAP_DIGEST_BYTES, UINT32_MAX
 } from './constants.js'
 import * as pb from './pb/caravela.js'
+import { PeerIdCache } from './peer-id-cache.js'
 import type { RequestStatus } from '../errors.js'
 import type {
   AvailableOffer, ContainerConfig, ContainerStatus, CreateOfferResult, LogChunk, NetworkConfiguration, NodeRef,
   Offer, PortMapping, RemoteContainerState, Resources, StopTarget
 } from '../types.js'
 import type { MessageName } from './ids.js'
-import type { PeerIdCache } from './peer-id-cache.js'
 import type { Uint8ArrayList } from 'uint8arraylist'
 
 /** The arguments of each message, as the server's handlers receive them. */
@@ -300,7 +301,31 @@ function peerIdFromPb (field: string, bytes: Uint8Array, cache: PeerIdCache | un
   return cache.rememberText(key, text)
 }
 
+/** Multiaddrs each way the multiaddr caches hold, at most. */
+export const MULTIADDR_CACHE_SIZE = 1024
+
+/**
+ * Multiaddrs converted before: every message names peers by their addresses, the same few again
+ * and again, and parsing one (with its text form, checked both ways) is a costly step of a
+ * decode. Only what passed validation goes in, keyed by the exact text or bytes, so a hit returns
+ * what the full conversion would; bounded, so a peer sending ever new addresses only evicts.
+ */
+const multiaddrBytes = new LruMap<string, Uint8Array<ArrayBuffer>>(MULTIADDR_CACHE_SIZE)
+const multiaddrTexts = new LruMap<string, string>(MULTIADDR_CACHE_SIZE)
+
+/** Entries of the multiaddr caches: texts with their bytes, bytes with their text. */
+export function multiaddrCacheSizes (): { bytes: number, texts: number } {
+  return { bytes: multiaddrBytes.size, texts: multiaddrTexts.size }
+}
+
+/** The bytes of a multiaddr; shared with the cache, so only to be read (as encoders do). */
 function multiaddrToPb (field: string, address: string): Uint8Array<ArrayBuffer> {
+  const cached = typeof address === 'string' ? multiaddrBytes.get(address) : undefined
+
+  if (cached != null) {
+    return cached
+  }
+
   let bytes
 
   try {
@@ -313,7 +338,13 @@ function multiaddrToPb (field: string, address: string): Uint8Array<ArrayBuffer>
     fail(field, `must be at most ${MAX_MULTIADDR_BYTES} bytes long`)
   }
 
-  return new Uint8Array(bytes)
+  const copy = new Uint8Array(bytes)
+
+  if (typeof address === 'string') {
+    multiaddrBytes.set(address, copy)
+  }
+
+  return copy
 }
 
 function multiaddrFromPb (field: string, bytes: Uint8Array): string {
@@ -321,11 +352,19 @@ function multiaddrFromPb (field: string, bytes: Uint8Array): string {
     fail(field, `must be 1 to ${MAX_MULTIADDR_BYTES} bytes long`)
   }
 
+  const key = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('latin1')
+  const cached = multiaddrTexts.get(key)
+
+  if (cached != null) {
+    return cached
+  }
+
   try {
     const address = multiaddr(bytes).toString()
 
     // the text form must parse back to the same bytes, or the address could not be sent on
     if (uint8ArrayEquals(multiaddr(address).bytes, bytes)) {
+      multiaddrTexts.set(key, address)
       return address
     }
   } catch {}
@@ -783,8 +822,17 @@ export function createCodecs (options: CodecsOptions = {}): Codecs {
   return codecs as Codecs
 }
 
-/** The codecs of a real peer: every peer id converted, no cache. */
-export const CODECS: Codecs = createCodecs()
+/** Peer ids each way the codecs of a real peer remember: more than the peers it talks to. */
+export const PEER_ID_CACHE_SIZE = 1024
+
+/** The peer-id cache of `CODECS`. */
+export const PEER_ID_CACHE = new PeerIdCache(PEER_ID_CACHE_SIZE)
+
+/**
+ * The codecs of a real peer, with a peer-id cache of `PEER_ID_CACHE_SIZE`: it names the same few
+ * peers in message after message, and a peer sending ever new ids only evicts.
+ */
+export const CODECS: Codecs = createCodecs({ peerIdCache: PEER_ID_CACHE })
 
 /** A containerLogs request: which container, and what of its output (`LogsOptions`). */
 export interface LogsRequest {

@@ -6,9 +6,10 @@
  * of an id decode to the very string it was encoded from, so the records of many peers that name
  * one peer share its id. The multihashes are kept in slabs, one allocation for a thousand ids.
  *
- * A codec given none (a real peer's) converts every id. The codec decides what goes in: only ids
- * that passed validation, keyed by their exact text or bytes, so that a hit returns what the full
- * conversion would. The oldest entry goes when the cache is full.
+ * A real peer's codecs (`CODECS`) hold a small one; a codec given none converts every id. The
+ * codec decides what goes in: only ids that passed validation, keyed by their exact text or
+ * bytes, so that a hit returns what the full conversion would. The oldest entry goes when the
+ * cache is full.
  */
 
 /** Bytes of the slabs that hold the cached multihashes. */
