@@ -7,10 +7,26 @@
  * 2. Throughput: `--burst` requests with `--concurrency` in flight across every peer at once:
  *    placements per second over the whole burst.
  * 3. Messages per request: from every peer's metrics (`GET /v1/node`).
+ * 4. What a placement costs the peers, per phase: CPU time of every peer process (utime + stime
+ *    of /proc/<pid>/stat before and after, summed over the peers, per placement), the event
+ *    loop's delay p99 of each peer (measured afresh at the start of each phase; the worst and the
+ *    median peer), and where a placement's time goes at its buyer: lookups, get-offers, launches
+ *    and the ledger record (`stageMsPerRequest`; the means exact per phase, the p50 the median
+ *    peer's and the p99 the worst peer's, over the buyers' recent placements of the whole run).
+ *
+ * The peers run the default configuration, as a user's do, so that the figures are the ones a
+ * user gets: intervals shortened for the benchmark would add background traffic (offer updates,
+ * refreshes) no real network has. `--config FILE` runs them with a configuration file instead,
+ * and `--short-intervals` with the shorter supply and refresh intervals earlier runs used
+ * (`BENCH_NETWORK_CONFIG`).
+ *
+ * The benchmark's API clients keep their connections alive (one per peer, reused by its requests):
+ * a thousand requests through one client should not each pay a TCP handshake, which a user's
+ * `caravela run`, one request per process, cannot avoid.
  *
  * Flags: --peers N (default 8), --sequential N (300), --burst N (1000), --concurrency N (32),
  * --cpus C --memory M (capacity of each peer, room for every request of the run; default 512 and
- * 512g: the memory runtime only accounts), --json.
+ * 512g: the memory runtime only accounts), --config FILE, --short-intervals, --json.
  *
  * `--nat K` (root only) runs it on a testnet in network namespaces with the last K peers behind
  * NATs, and adds where the placements went (public or NATed buyer and supplier) and how each
@@ -21,12 +37,16 @@
  * NATed peers UPnP; the pairs then tell those peers (`upnp`) from the other NATed ones (`nat`).
  */
 
+import { execFileSync } from 'node:child_process'
+import { readFileSync } from 'node:fs'
 import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
 import { apiClientOf, BENCH_NETWORK_CONFIG, startTestnet } from './testnet-lib.js'
 import type { ApiClient } from '../src/api/client.js'
+import type { EventLoopDelay } from '../src/metrics.js'
+import type { Distribution } from '../src/roles/stats.js'
 import type { ContainerConfig } from '../src/types.js'
 
 const { values } = parseArgs({
@@ -39,6 +59,8 @@ const { values } = parseArgs({
     memory: { type: 'string', default: '512g' },
     nat: { type: 'string' },
     upnp: { type: 'string' },
+    config: { type: 'string' },
+    'short-intervals': { type: 'boolean', default: false },
     json: { type: 'boolean', default: false }
   },
   strict: true
@@ -67,12 +89,22 @@ if (upnp != null && (nat == null || !Number.isInteger(upnp) || upnp < 0 || upnp 
   process.exit(2)
 }
 
+if (values.config != null && values['short-intervals']) {
+  console.error('bench:discovery: --config and --short-intervals exclude each other')
+  process.exit(2)
+}
+
 const log = (line: string): void => { if (!values.json) console.error(line) }
 const dir = await mkdtemp(join(tmpdir(), 'caravela-bench-discovery-'))
-const configFile = join(dir, 'caravela.toml')
-await writeFile(configFile, BENCH_NETWORK_CONFIG)
+let configFile = values.config
+const configuration = configFile ?? (values['short-intervals'] ? 'short intervals (BENCH_NETWORK_CONFIG)' : 'default')
 
-log(`starting a testnet of ${peers} peer processes with the memory runtime (${values.cpus} CPUs, ${values.memory} each)${nat == null ? '' : `, ${nat} behind NATs${upnp == null ? '' : `, ${upnp} of them with UPnP`}`}…`)
+if (values['short-intervals']) {
+  configFile = join(dir, 'caravela.toml')
+  await writeFile(configFile, BENCH_NETWORK_CONFIG)
+}
+
+log(`starting a testnet of ${peers} peer processes with the memory runtime (${values.cpus} CPUs, ${values.memory} each, ${configuration} configuration)${nat == null ? '' : `, ${nat} behind NATs${upnp == null ? '' : `, ${upnp} of them with UPnP`}`}…`)
 let testnet
 
 try {
@@ -85,13 +117,16 @@ try {
     runtime: 'memory',
     cpus: Number(values.cpus),
     memory: values.memory,
-    extraArgs: ['--config', configFile]
+    configFile
   })
 } catch (err: any) {
   console.error(`bench:discovery: error: ${err.message}`)
   await rm(dir, { recursive: true, force: true })
   process.exit(1)
 }
+
+/** one API client per peer, kept alive across the run's requests */
+let clients: ApiClient[] = []
 
 /** How a buyer reaches its supplier. */
 type Path = 'local' | 'direct' | 'relayed' | 'unconnected'
@@ -113,7 +148,27 @@ interface NatReport {
 }
 
 try {
-  const clients = await Promise.all(testnet.peers.map(async peer => apiClientOf(peer, 60_000)))
+  clients = await Promise.all(testnet.peers.map(async peer => apiClientOf(peer, 60_000, true)))
+  const clockTicks = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100
+  /** CPU ms (user + system) every peer process has used so far */
+  const cpuMs = (): number[] => testnet.peers.map(peer => {
+    // the fields after the command name, which is in parentheses and may hold spaces
+    const fields = readFileSync(`/proc/${peer.process.pid}/stat`, 'utf8').replace(/^.*\) /s, '').split(' ')
+    return (Number(fields[11]) + Number(fields[12])) * 1000 / clockTicks
+  })
+  const sum = (values: number[]): number => values.reduce((a, b) => a + b, 0)
+  const metricsNow = async (): Promise<any[]> => Promise.all(clients.map(async client => (await client.node() as any).metrics))
+  /** each peer's event-loop delay since the phase began, worst and median p99 */
+  const loopDelays = (metrics: any[]): { worstP99: number, medianP99: number, worstMax: number } => {
+    const p99s = metrics.map(m => (m.eventLoopDelay as EventLoopDelay).p99).sort((a, b) => a - b)
+    return { worstP99: p99s[p99s.length - 1], medianP99: p99s[Math.floor((p99s.length - 1) / 2)], worstMax: Math.max(...metrics.map(m => (m.eventLoopDelay as EventLoopDelay).max)) }
+  }
+  const stageNames = ['lookup', 'getOffers', 'launch', 'record', 'total'] as const
+  /** per stage, the sum and count of every buyer's placements so far */
+  const stageTotals = (metrics: any[]): Record<string, { sum: number, count: number }> => Object.fromEntries(stageNames.map(stage => [stage, {
+    sum: sum(metrics.map(m => (m.requests.stages[stage] as Distribution).sum)),
+    count: sum(metrics.map(m => (m.requests.stages[stage] as Distribution).count))
+  }]))
   const indexOf = new Map(testnet.peers.map(peer => [peer.peerId, peer.index]))
   const behindNat = (index: number): boolean => testnet.peers[index].host?.behindNat === true
   /** where a peer stands: public, behind a NAT with UPnP (`upnp`), or without (`nat`) */
@@ -157,6 +212,9 @@ try {
     await new Promise(resolve => setTimeout(resolve, 500))
   }
 
+  const startMetrics = await metricsNow()
+  await Promise.all(clients.map(async client => { await client.resetEventLoopDelay() }))
+  const cpuStart = cpuMs()
   log(`latency: ${sequential} placements, one at a time…`)
   const latencies: number[] = []
   const latenciesByPath = new Map<Path, number[]>()
@@ -172,6 +230,11 @@ try {
     }
   }
 
+  const cpuSequential = cpuMs()
+  const sequentialMetrics = await metricsNow()
+  const sequentialLoop = loopDelays(sequentialMetrics)
+  await Promise.all(clients.map(async client => { await client.resetEventLoopDelay() }))
+  const cpuBurstStart = cpuMs()
   log(`throughput: ${burst} placements, ${concurrency} in flight…`)
   let next = 0
   let burstPlaced = 0
@@ -191,8 +254,25 @@ try {
     }
   }))
   const burstSeconds = (performance.now() - burstStarted) / 1000
+  const cpuBurst = cpuMs()
 
-  const metrics = await Promise.all(clients.map(async client => (await client.node() as any).metrics))
+  const metrics = await metricsNow()
+  const burstLoop = loopDelays(metrics)
+  const stagesBefore = stageTotals(startMetrics)
+  const stagesSequential = stageTotals(sequentialMetrics)
+  const stagesAfter = stageTotals(metrics)
+  const mean = (to: Record<string, { sum: number, count: number }>, from: Record<string, { sum: number, count: number }>, stage: string): number =>
+    (to[stage].sum - from[stage].sum) / Math.max(1, to[stage].count - from[stage].count)
+  const stages = Object.fromEntries(stageNames.map(stage => {
+    const p50s = metrics.map(m => (m.requests.stages[stage] as Distribution).p50).sort((a, b) => a - b)
+    return [stage, {
+      meanSequential: mean(stagesSequential, stagesBefore, stage),
+      meanBurst: mean(stagesAfter, stagesSequential, stage),
+      p50: p50s[Math.floor((p50s.length - 1) / 2)],
+      p99: Math.max(...metrics.map(m => (m.requests.stages[stage] as Distribution).p99))
+    }]
+  }))
+  const offersCache = { hits: sum(metrics.map(m => m.requests.offersCache.hits)), misses: sum(metrics.map(m => m.requests.offersCache.misses)) }
   const requests = metrics.reduce((sum, m) => sum + m.requests.messages.count, 0)
   const messages = metrics.reduce((sum, m) => sum + m.requests.messages.sum, 0)
   // every message of the run, background traffic (offer updates, refreshes) included, per placement
@@ -239,6 +319,16 @@ try {
     backend: 'multi-offer-updates',
     latency: { placements: sorted.length, failed: sequentialFailed, p50: at(0.5), p99: at(0.99), mean: sorted.reduce((a, b) => a + b, 0) / sorted.length },
     throughput: { placements: burstPlaced, failed: burstFailed, concurrency, seconds: burstSeconds, perSecond: burstPlaced / burstSeconds },
+    configuration,
+    apiKeepAlive: clients[0].keepAlive,
+    peerCpuMsPerPlacement: {
+      sequential: (sum(cpuSequential) - sum(cpuStart)) / Math.max(1, latencies.length + sequentialFailed),
+      burst: (sum(cpuBurst) - sum(cpuBurstStart)) / Math.max(1, burst),
+      clockTicksPerSecond: clockTicks
+    },
+    eventLoopDelayMs: { sequential: sequentialLoop, burst: burstLoop },
+    stageMs: stages,
+    offersCache,
     messagesPerRequest: messages / requests,
     lookupsAnsweredLocally: metrics.reduce((sum, m) => sum + m.lookups.local, 0) / Math.max(1, metrics.reduce((sum, m) => sum + m.lookups.lookups, 0)),
     networkMessagesPerPlacement: Object.fromEntries(Object.entries(perProtocol).map(([name, count]) => [name, count / placements])),
@@ -252,6 +342,15 @@ try {
     console.info(`placement on a ${peers}-peer testnet (memory runtime, ${values.cpus} CPUs and ${values.memory} per peer, ${result.backend}), requests of 1 CPU and 256 MB through the control API`)
     console.info(`latency, one at a time:      p50 ${result.latency.p50.toFixed(1)} ms  p99 ${result.latency.p99.toFixed(1)} ms  (${result.latency.placements} placed, ${sequentialFailed} failed)`)
     console.info(`throughput, ${concurrency} in flight:    ${result.throughput.perSecond.toFixed(1)} placements/s  (${burstPlaced} placed, ${burstFailed} failed in ${burstSeconds.toFixed(1)} s)`)
+    console.info(`configuration: ${configuration}; API client ${result.apiKeepAlive ? 'with keep-alive (one connection per peer, reused)' : 'with a connection per request'}`)
+    console.info(`peer CPU per placement (all ${peers} peers): ${result.peerCpuMsPerPlacement.sequential.toFixed(1)} ms one at a time, ${result.peerCpuMsPerPlacement.burst.toFixed(1)} ms in the burst (clock ticks of ${(1000 / clockTicks).toFixed(0)} ms)`)
+    console.info(`event-loop delay p99 of the peers: one at a time worst ${sequentialLoop.worstP99.toFixed(1)} ms, median ${sequentialLoop.medianP99.toFixed(1)} ms; burst worst ${burstLoop.worstP99.toFixed(1)} ms, median ${burstLoop.medianP99.toFixed(1)} ms (longest ${burstLoop.worstMax.toFixed(1)} ms)`)
+    console.info('stages at the buyers (ms):    mean one at a time / mean burst / p50 (median peer) / p99 (worst peer), whole run')
+    for (const stage of stageNames) {
+      const st = stages[stage]
+      console.info(`  ${stage.padEnd(10)} ${st.meanSequential.toFixed(2).padStart(7)} ${st.meanBurst.toFixed(2).padStart(7)} ${st.p50.toFixed(2).padStart(7)} ${st.p99.toFixed(2).padStart(7)}`)
+    }
+    console.info(`get-offers answers taken from the buyers' recent ones: ${offersCache.hits} of ${offersCache.hits + offersCache.misses}`)
     console.info(`messages per request:        ${result.messagesPerRequest.toFixed(2)} (sent by the buyer: submission, lookup requests, get-offers, launches); ${(result.lookupsAnsweredLocally * 100).toFixed(0)} % of lookups answered from the routing table`)
     console.info(`all request/response exchanges in the network per placement: ${Object.entries(result.networkMessagesPerPlacement).filter(([, n]) => n > 0).map(([name, n]) => `${name} ${n.toFixed(2)}`).join(', ')}`)
     if (natReport != null) {
@@ -263,6 +362,7 @@ try {
     for (const [error, count] of errors) console.info(`  failed ${count}×: ${error}`)
   }
 } finally {
+  clients.forEach(client => { client.close() })
   await testnet.stop()
   await rm(dir, { recursive: true, force: true })
 }

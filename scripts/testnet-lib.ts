@@ -249,9 +249,12 @@ export async function startTestnet (init: TestnetInit): Promise<Testnet> {
   return { peers, topology, stop, kill, restart }
 }
 
-/** A client of `peer`'s control API, from this process (through its forwarder with `nat`). */
-export async function apiClientOf (peer: TestnetPeer, timeout?: number): Promise<ApiClient> {
-  return new ApiClient({ url: peer.apiUrl, token: (await readFile(join(peer.dataDir, API_TOKEN_FILE), 'utf8')).trim(), timeout })
+/**
+ * A client of `peer`'s control API, from this process (through its forwarder with `nat`); with
+ * `keepAlive`, one that reuses its connections (`ApiClientInit.keepAlive`: close it when done).
+ */
+export async function apiClientOf (peer: TestnetPeer, timeout?: number, keepAlive?: boolean): Promise<ApiClient> {
+  return new ApiClient({ url: peer.apiUrl, token: (await readFile(join(peer.dataDir, API_TOKEN_FILE), 'utf8')).trim(), timeout, keepAlive })
 }
 
 /**

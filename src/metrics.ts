@@ -4,13 +4,16 @@
  * format at `/metrics`.
  */
 
+import { monitorEventLoopDelay } from 'node:perf_hooks'
 import { createMetrics, PROTOCOL_NAMES } from './protocols/metrics.js'
+import { PLACEMENT_STAGES } from './roles/stats.js'
 import type { LookupCounters } from './overlay/kad-overlay.js'
 import type { MessageCounters, ProtocolMetrics } from './protocols/metrics.js'
 import type { ReputationStats } from './roles/reputation.js'
-import type { Distribution } from './roles/stats.js'
+import type { Distribution, RoleStats } from './roles/stats.js'
 import type { ContainerCheckStats } from './roles/user-manager.js'
 import type { RuntimeHealthState } from './types.js'
+import type { IntervalHistogram } from 'node:perf_hooks'
 
 export interface PeerMetrics {
   /** per protocol, what this peer sent and received as a client and as a server */
@@ -25,7 +28,13 @@ export interface PeerMetrics {
     messages: Distribution
     lookups: Distribution
     hops: Distribution
+    /** where the time of a placed request went, in real ms, per stage (`RoleStats.stageMsPerRequest`) */
+    stages: RoleStats['stageMsPerRequest']
+    /** GetOffers answers the buyer took from its recent ones, and those it asked a trader for */
+    offersCache: RoleStats['offersCache']
   }
+  /** how late this process's event loop ran a timer, since the peer started or the last reset */
+  eventLoopDelay?: EventLoopDelay
   /**
    * what the buyer remembers of suppliers that let it down: marks given per kind (launch refused,
    * failed, unanswered; container lost), offers passed over for them, suppliers remembered now
@@ -39,6 +48,59 @@ export interface PeerMetrics {
    * their buyer never claimed them
    */
   containers?: ContainerCheckStats & { unclaimedRemoved: number }
+}
+
+/** How late the event loop ran the monitor's timer, in ms. */
+export interface EventLoopDelay {
+  /** timers measured */
+  count: number
+  mean: number
+  p50: number
+  p99: number
+  max: number
+  /** when the measurement started (the peer's start or the last reset), ms since the epoch */
+  since: number
+}
+
+/** Period of the monitor's timer, in ms: its delays are measured to about this resolution. */
+const EVENT_LOOP_RESOLUTION = 10
+
+/**
+ * The event loop's delay, as Node measures it (`monitorEventLoopDelay`): a timer every
+ * `EVENT_LOOP_RESOLUTION` ms, and how much later than due it ran. Work that holds the loop (a
+ * request's CPU, a synchronous write) delays every request waiting behind it by as much.
+ */
+export class EventLoopMonitor {
+  private histogram?: IntervalHistogram
+  private since = Date.now()
+
+  start (): void {
+    this.histogram ??= monitorEventLoopDelay({ resolution: EVENT_LOOP_RESOLUTION })
+    this.histogram.enable()
+    this.reset()
+  }
+
+  stop (): void {
+    this.histogram?.disable()
+  }
+
+  /** Start measuring afresh (a benchmark's phase). */
+  reset (): void {
+    this.histogram?.reset()
+    this.since = Date.now()
+  }
+
+  /** The delays since the start or the last reset: the histogram's figures less the timer's own period. */
+  read (): EventLoopDelay {
+    const h = this.histogram
+    const ms = (ns: number): number => Math.max(0, ns / 1e6 - EVENT_LOOP_RESOLUTION)
+
+    if (h == null || h.count === 0) {
+      return { count: 0, mean: 0, p50: 0, p99: 0, max: 0, since: this.since }
+    }
+
+    return { count: h.count, mean: ms(h.mean), p50: ms(h.percentile(50)), p99: ms(h.percentile(99)), max: ms(h.max), since: this.since }
+  }
 }
 
 /** Sum of two sets of protocol counters (a peer's client side and server side). */
@@ -97,9 +159,26 @@ export function toPrometheus (metrics: PeerMetrics): string {
   summary('caravela_request_messages', 'Messages sent for one placement request', metrics.requests.messages)
   summary('caravela_request_lookups', 'Overlay lookups made for one placement request', metrics.requests.lookups)
   summary('caravela_request_hops', 'Overlay hops taken for one placement request', metrics.requests.hops)
+  const stages = metrics.requests.stages
+  family('caravela_placement_stage_ms', 'summary', 'Real time a placed request spent per stage: lookups, get-offers, launches, the ledger record, the whole request', PLACEMENT_STAGES.flatMap(stage => [
+    [`{stage="${stage}",quantile="0.5"}`, stages[stage].p50],
+    [`{stage="${stage}",quantile="0.99"}`, stages[stage].p99]
+  ]))
+  lines.push(...PLACEMENT_STAGES.flatMap(stage => [`caravela_placement_stage_ms_sum{stage="${stage}"} ${stages[stage].sum}`, `caravela_placement_stage_ms_count{stage="${stage}"} ${stages[stage].count}`]))
+  family('caravela_offers_cache_total', 'counter', 'GetOffers answers the buyer took from its recent ones (hit) or asked a trader for (miss)', [
+    ['{outcome="hit"}', metrics.requests.offersCache.hits],
+    ['{outcome="miss"}', metrics.requests.offersCache.misses]
+  ])
   family('caravela_supplier_marks_total', 'counter', 'Marks the buyer gave suppliers: launches refused, failed or unanswered, containers lost', Object.entries(metrics.suppliers.marks).map(([kind, n]) => [`{kind="${kind}"}`, n]))
   family('caravela_suppliers_passed_over_total', 'counter', 'Suppliers a placement did not try, for their recent marks', [['', metrics.suppliers.skipped]])
   family('caravela_suppliers_marked', 'gauge', 'Suppliers with marks the buyer remembers', [['', metrics.suppliers.remembered]])
+  const loop = metrics.eventLoopDelay
+
+  if (loop != null) {
+    family('caravela_event_loop_delay_ms', 'summary', 'How late the event loop ran a timer, since the peer started or the last reset', [['{quantile="0.5"}', loop.p50], ['{quantile="0.99"}', loop.p99], ['{quantile="1"}', loop.max]])
+    lines.push(`caravela_event_loop_delay_ms_count ${loop.count}`)
+  }
+
   family('caravela_runtime_up', 'gauge', 'Whether the container engine answers (1) or not (0): while it does not, the peer offers nothing', [['', metrics.runtime.state === 'ok' ? 1 : 0]])
   family('caravela_runtime_state_since_seconds', 'gauge', 'When the container engine entered its current state, seconds since the epoch', [['', Math.floor(metrics.runtime.since / 1000)]])
   family('caravela_runtime_outages_total', 'counter', 'Times the container engine was found not answering', [['', metrics.runtime.outages]])

@@ -12,7 +12,7 @@ import { systemClock } from './clock.js'
 import { checkAdoptedNetwork, defaultConfig, networkConfigDigest, networkConfigFromJson, networkConfigToJson } from './config/config.js'
 import { dhtProtocol, PROTOCOL_PREFIX } from './constants.js'
 import { IncompatibleNetworkError, InvalidConfigurationError, JoinFailedError, NotJoinedError, ProtocolStatusError } from './errors.js'
-import { addProtocolMetrics } from './metrics.js'
+import { addProtocolMetrics, EventLoopMonitor } from './metrics.js'
 import { KadOverlay } from './overlay/kad-overlay.js'
 import { peerViewOf } from './overlay/peer-view.js'
 import { Libp2pCaravelaClient } from './protocols/client.js'
@@ -153,6 +153,8 @@ export interface Caravela {
   /** The offers this peer trades and makes. */
   offers (): OffersView
   metrics (): PeerMetrics
+  /** Measure the event loop's delay afresh from now (`PeerMetrics.eventLoopDelay`). */
+  resetEventLoopDelay (): void
   status (): CaravelaStatus
   peers (): PeerSummary[]
   /** Replace the handlers of incoming protocol messages (the roles install theirs). */
@@ -211,6 +213,8 @@ export class CaravelaService implements Startable, Caravela {
   private ownRuntime?: ContainerRuntime
   private rolesStarted = false
   private startedAt = 0
+  /** the event loop's delay, in the metrics; one per peer, though a process holding several peers measures one loop */
+  private readonly eventLoop = new EventLoopMonitor()
   /**
    * this peer as the roles name it: asked on every message, so its addresses are read from the
    * address manager once per change of them, not each time (a system call per listener)
@@ -306,6 +310,7 @@ export class CaravelaService implements Startable, Caravela {
     this.components.events.addEventListener('peer:connect', this.onPeerConnect)
     this.components.events.addEventListener('self:peer:update', this.onSelfUpdate)
     this.startedAt = Date.now()
+    this.eventLoop.start()
   }
 
   /**
@@ -325,6 +330,7 @@ export class CaravelaService implements Startable, Caravela {
     this.components.events.removeEventListener('peer:connect', this.onPeerConnect)
     this.components.events.removeEventListener('self:peer:update', this.onSelfUpdate)
     this.kadOverlay?.stop()
+    this.eventLoop.stop()
     await this.server.stop()
     // the idle request streams go with the node: they would otherwise wait for their idle time
     this.client.stop()
@@ -537,6 +543,10 @@ export class CaravelaService implements Startable, Caravela {
     return this.requireRoles().offers()
   }
 
+  resetEventLoopDelay (): void {
+    this.eventLoop.reset()
+  }
+
   metrics (): PeerMetrics {
     const stats = this.requireRoles().stats()
 
@@ -549,8 +559,11 @@ export class CaravelaService implements Startable, Caravela {
         askingEveryPeer: stats.placementsAskingEveryPeer,
         messages: stats.messagesPerRequest,
         lookups: stats.lookupsPerRequest,
-        hops: stats.hopsPerRequest
+        hops: stats.hopsPerRequest,
+        stages: stats.stageMsPerRequest,
+        offersCache: stats.offersCache
       },
+      eventLoopDelay: this.eventLoop.read(),
       suppliers: stats.suppliers,
       runtime: this.requireRoles().runtimeState(),
       containers: this.requireRoles().containerChecks()

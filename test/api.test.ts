@@ -62,8 +62,17 @@ const METRICS: PeerMetrics = {
     askingEveryPeer: 1,
     messages: { count: 2, sum: 7, mean: 3.5, p50: 3, p99: 4 },
     lookups: { count: 2, sum: 2, mean: 1, p50: 1, p99: 1 },
-    hops: { count: 2, sum: 0, mean: 0, p50: 0, p99: 0 }
+    hops: { count: 2, sum: 0, mean: 0, p50: 0, p99: 0 },
+    stages: {
+      lookup: { count: 1, sum: 0.5, mean: 0.5, p50: 0.5, p99: 0.5 },
+      getOffers: { count: 1, sum: 4, mean: 4, p50: 4, p99: 4 },
+      launch: { count: 1, sum: 6, mean: 6, p50: 6, p99: 6 },
+      record: { count: 1, sum: 2, mean: 2, p50: 2, p99: 2 },
+      total: { count: 1, sum: 13, mean: 13, p50: 13, p99: 13 }
+    },
+    offersCache: { hits: 5, misses: 2 }
   },
+  eventLoopDelay: { count: 100, mean: 0.5, p50: 0.25, p99: 7.5, max: 9, since: 1_700_000_000_000 },
   suppliers: { marks: { refused: 2, failed: 0, unreachable: 1, lost: 1 }, skipped: 3, remembered: 2 },
   runtime: { state: 'unavailable', since: 1_700_000_000_000, reason: 'No Docker engine answers on /var/run/docker.sock (ENOENT)', outages: 2 },
   containers: {
@@ -165,6 +174,8 @@ const INSPECTED: ContainerView = {
  * launch still unanswered after 1 s, for the image `slow`) and the placed containers, 20 ms apart.
  */
 const placed: ContainerView[] = []
+/** times the fake peer was asked to measure its event loop's delay afresh */
+let eventLoopResets = 0
 /** what the fake peer's status says now (a test may swap it for one with another runtime state) */
 let status: CaravelaStatus = STATUS
 const target: ApiTarget = {
@@ -202,6 +213,7 @@ const target: ApiTarget = {
   offers: () => OFFERS,
   hosted: () => HOSTED,
   metrics: () => METRICS,
+  resetEventLoopDelay: () => { eventLoopResets++ },
   logs: fakeLogs,
   inspect: fakeInspect,
   // test/port-forward.test.ts tunnels through the API
@@ -449,6 +461,18 @@ Server('serves ps, stop, offers and Prometheus metrics', async (ctx) => {
   assert.match(text, /^caravela_lost_detection_ms\{stat="max"\} 12000$/m)
   assert.match(text, /^caravela_stops_total\{outcome="pending"\} 1$/m)
   assert.match(text, /^caravela_unclaimed_containers_removed_total 3$/m)
+  assert.match(text, /^caravela_placement_stage_ms\{stage="getOffers",quantile="0.5"\} 4$/m)
+  assert.match(text, /^caravela_placement_stage_ms\{stage="record",quantile="0.99"\} 2$/m)
+  assert.match(text, /^caravela_placement_stage_ms_count\{stage="total"\} 1$/m)
+  assert.match(text, /^caravela_offers_cache_total\{outcome="hit"\} 5$/m)
+  assert.match(text, /^caravela_event_loop_delay_ms\{quantile="0.99"\} 7.5$/m)
+})
+
+Server('POST /v1/node/event-loop-delay/reset measures the event loop afresh', async (ctx) => {
+  const before = eventLoopResets
+  const reset = await call(ctx, '/v1/node/event-loop-delay/reset', { method: 'POST' })
+  assert.is(reset.status, 200)
+  assert.is(eventLoopResets, before + 1)
 })
 
 Server('deploys a stack as one request, records its name, and refuses a name still deployed', async (ctx) => {

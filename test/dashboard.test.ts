@@ -79,6 +79,7 @@ function fakeTarget (containers: ContainerView[] = []): ApiTarget & { stopped: s
     offers: () => ({ trading: { slice: { index: 0, resources: RESOURCES }, offers: [] }, supplying: { max: RESOURCES, available: RESOURCES, offers: [] } }),
     hosted: () => [],
     metrics: () => ({ requests: { placed: 0, failed: 0 } }) as unknown as PeerMetrics,
+    resetEventLoopDelay: () => {},
     run: async () => [],
     stopContainers: async (ids: string[]) => { stopped.push(ids); return ids.map(id => ({ id, stopped: true })) },
     logs: async () => (async function * () {})(),

@@ -314,6 +314,13 @@ Node('a slice a walk found empty is answered from that walk for a while, without
   assert.match(sources[0], /^network:[1-9]\d*:false$/)
   assert.equal(sources.slice(1), ['local:0:false', 'local:0:false'])
 
+  // past its time, the record still answers at once while a walk renews it in the background
+  const record = (): { until: number } | undefined => (overlay as any).emptySlices.get(empty.index)
+  record()!.until = Date.now() - 1
+  await overlay.lookup(map.randomKeyIn(empty), { signal: AbortSignal.timeout(10_000), onStats: s => { sources.push(`${s.source}:${s.rpcs}:${s.inSlice}`) } })
+  assert.is(sources[3], 'local:0:false')
+  await waitFor(() => (record()?.until ?? 0) > Date.now(), { timeout: 10_000, message: 'the background walk to renew the record' })
+
   // a fresh lookup of a slice only we trade for finds ourselves
   const own = map.sliceOf(overlay.nodeId())
 

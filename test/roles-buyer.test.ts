@@ -1,9 +1,10 @@
 import { defaultLogger } from '@libp2p/logger'
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
+import { OFFERS_CACHE_TTL } from '../src/roles/buyer.js'
 import { Ledger } from '../src/roles/ledger.js'
 import { rankOffers } from '../src/roles/ranking.js'
-import { MAX_SAMPLES, Samples } from '../src/roles/stats.js'
+import { MAX_SAMPLES, PLACEMENT_STAGES, Samples } from '../src/roles/stats.js'
 import { UserManager } from '../src/roles/user-manager.js'
 import { MemoryStore } from '../src/store/store.js'
 import { ManualClock } from './fixtures/fake-clock.js'
@@ -372,6 +373,105 @@ test('user manager: an ambiguous short id stops nothing; a container its supplie
   assert.equal(await users.stop(['abcd1', 'abcd2']), [{ id: 'abcd1', stopped: true }, { id: 'abcd2', stopped: true }])
   assert.equal(stopped, ['abcd1111'])
   assert.equal(users.list(), [])
+})
+
+/**
+ * A network counting, per target, the GetOffers and LaunchContainer requests peer 0 sends, at
+ * the handlers: a request a peer sends itself is a call, not a message.
+ */
+async function countingNetwork (init: Parameters<typeof createRolesNetwork>[0]): Promise<RolesNetwork & { sent: (name: 'getOffers' | 'launchContainer', to?: string) => number }> {
+  const net = await createRolesNetwork(init)
+  const buyer = net.peers[0].peer.peerId
+  const received: Array<{ name: string, to: string }> = []
+
+  for (const { peer, roles } of net.peers) {
+    for (const name of ['getOffers', 'launchContainer'] as const) {
+      const handlers = roles.handlers as any
+      const handler = handlers[name].bind(handlers)
+      handlers[name] = async (ctx: { from: { peerId: string } }, ...args: any[]) => {
+        if (ctx.from.peerId === buyer) received.push({ name, to: peer.peerId })
+        return handler(ctx, ...args)
+      }
+    }
+  }
+
+  return { ...net, sent: (name, to) => received.filter(m => m.name === name && (to == null || m.to === to)).length }
+}
+
+test('offers cache: a trader\'s answer serves the next placement within OFFERS_CACHE_TTL, not after', async () => {
+  const net = await countingNetwork({ size: 8 })
+  const buyer = net.peers[0].roles
+  await buyer.run([container({ cpus: 1, memory: 256 })])
+  const asked = net.sent('getOffers')
+  assert.ok(asked >= 1)
+
+  await net.clock.advance(OFFERS_CACHE_TTL - 1)
+  await buyer.run([container({ cpus: 1, memory: 256 })])
+  assert.is(net.sent('getOffers'), asked, 'no GetOffers within the TTL')
+  assert.equal(buyer.stats().offersCache, { hits: 1, misses: asked })
+
+  await net.clock.advance(1)
+  await buyer.run([container({ cpus: 1, memory: 256 })])
+  assert.ok(net.sent('getOffers') > asked, 'GetOffers again once the TTL is over')
+  await net.stop()
+})
+
+test('offers cache: a launch refused on a remembered offer forgets the answer and discovers afresh', async () => {
+  const net = await countingNetwork({ size: 8 })
+  const buyer = net.peers[0].roles
+  const [first] = await buyer.run([container({ cpus: 1, memory: 256 })])
+  const supplier = first.supplier.peerId
+  const asked = net.sent('getOffers')
+  // the supplier withdraws: it refuses launches, and its traders no longer list it
+  await net.byId(supplier).roles.stop()
+
+  // binpack takes the remembered, fullest supplier first
+  const [second] = await buyer.run([container({ cpus: 1, memory: 256 })])
+  assert.is(net.sent('launchContainer', supplier), 2, 'the remembered offer was tried')
+  assert.ok(second.supplier.peerId !== supplier)
+  assert.ok(net.sent('getOffers') > asked, 'the traders were asked again')
+
+  // the refused answer is forgotten: the next placement uses the new one, not the old
+  await buyer.run([container({ cpus: 1, memory: 256 })])
+  assert.is(net.sent('launchContainer', supplier), 2)
+  await net.stop()
+})
+
+test('offers cache: concurrent placements do not send a remembered offer more than its free resources', async () => {
+  // peer 1 has room for 2 containers, peer 2 for 8; the others none
+  const net = await countingNetwork({ size: 8, runtime: i => i === 1 ? { cpus: 2, memory: 2048 } : i === 2 ? { cpus: 8, memory: 8192 } : { cpus: 0, memory: 0 } })
+  const buyer = net.peers[0].roles
+  const small = net.peers[1].peer.peerId
+  const [first] = await buyer.run([container({ cpus: 1, memory: 256 })])
+  assert.is(first.supplier.peerId, small, 'binpack fills the smaller supplier first')
+  const asked = net.sent('getOffers')
+
+  const placed = await Promise.all([1, 2, 3].map(async () => buyer.run([container({ cpus: 1, memory: 256 })])))
+  assert.is(net.sent('getOffers'), asked, 'all three from the remembered answer')
+  assert.is(net.sent('launchContainer', small), 2, 'one more launch to the supplier with room for one more')
+  assert.is(placed.filter(([status]) => status.supplier.peerId === small).length, 1)
+  assert.is(buyer.stats().suppliers.marks.refused, 0)
+  assertWithinCapacity(net, true)
+  await net.stop()
+})
+
+test('stage timings: each placed request records its lookups, GetOffers, launches, ledger record and total', async () => {
+  const net = await createRolesNetwork({ size: 8 })
+  const buyer = net.peers[0].roles
+  await buyer.run([container({ cpus: 1, memory: 256 })])
+  const stages = buyer.stats().stageMsPerRequest
+
+  for (const stage of PLACEMENT_STAGES) {
+    assert.is(stages[stage].count, 1, stage)
+    assert.ok(stages[stage].sum > 0, `${stage} took some time`)
+  }
+
+  const { lookup, getOffers, launch, record, total } = stages
+  assert.ok(total.sum >= lookup.sum + getOffers.sum + launch.sum + record.sum, 'the whole request holds its stages')
+  // a request that fails is not a placement's timing
+  await rejection(buyer.run([container({ cpus: 64, memory: 256 })]))
+  assert.is(buyer.stats().stageMsPerRequest.total.count, 1)
+  await net.stop()
 })
 
 test('samples: series kept apart, exact counts and sums, percentiles over the most recent events', () => {

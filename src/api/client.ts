@@ -66,17 +66,38 @@ export interface ApiClientInit {
   token: string
   /** @default DEFAULT_API_TIMEOUT */
   timeout?: number
+  /**
+   * Keep connections open between requests and reuse them (HTTP keep-alive), for a program that
+   * sends many (a benchmark), which then calls `close()`. Without it each request has a
+   * connection of its own, and nothing is left open to keep the process alive.
+   */
+  keepAlive?: boolean
 }
 
 export class ApiClient {
   readonly url: string
   private readonly token: string
   private readonly timeout: number
+  /** the kept-alive connections' agent (`ApiClientInit.keepAlive`), or false: a connection per request */
+  private readonly agent: import('node:http').Agent | false
 
   constructor (init: ApiClientInit) {
     this.url = init.url.replace(/\/+$/, '')
     this.token = init.token
     this.timeout = init.timeout ?? DEFAULT_API_TIMEOUT
+    this.agent = init.keepAlive === true ? new (require('node:http') as typeof import('node:http')).Agent({ keepAlive: true }) : false
+  }
+
+  /** Whether requests reuse kept-alive connections (`ApiClientInit.keepAlive`). */
+  get keepAlive (): boolean {
+    return this.agent !== false
+  }
+
+  /** Close the kept-alive connections (`ApiClientInit.keepAlive`); later requests open new ones. */
+  close (): void {
+    if (this.agent !== false) {
+      this.agent.destroy()
+    }
   }
 
   /** A client of the peer running with `dataDir`; `NoPeerRunningError` when there is none. */
@@ -106,6 +127,11 @@ export class ApiClient {
   /** `GET /v1/node` */
   async node (): Promise<CaravelaStatus> {
     return this.request('GET', '/v1/node')
+  }
+
+  /** `POST /v1/node/event-loop-delay/reset`: the peer measures its event loop's delay afresh from now */
+  async resetEventLoopDelay (): Promise<void> {
+    await this.request('POST', '/v1/node/event-loop-delay/reset')
   }
 
   /** `GET /v1/peers` */
@@ -276,6 +302,7 @@ export class ApiClient {
     try {
       response = await send(new URL(this.url + path), {
         method,
+        agent: this.agent,
         headers: {
           Authorization: `Bearer ${this.token}`,
           ...(onEvent == null ? {} : { Accept: 'application/x-ndjson' }),
@@ -383,7 +410,7 @@ async function streamLines (url: URL, options: RequestOptions & { timeout: numbe
 async function open (url: URL, options: RequestOptions & { timeout: number }, body?: string): Promise<IncomingMessage> {
   return new Promise((resolve, reject) => {
     const http: typeof import('node:http') = require('node:http')
-    const req = http.request(url, { ...options, agent: false }, resolve)
+    const req = http.request(url, { agent: false, ...options }, resolve)
     req.on('timeout', () => { req.destroy(Object.assign(new Error('no answer in time'), { code: 'ETIMEDOUT' })) })
     req.on('error', reject)
     req.end(body)

@@ -69,6 +69,8 @@ export interface ApiTarget {
   /** the containers this peer runs for buyers */
   hosted (): HostedView[]
   metrics (): PeerMetrics
+  /** measure the event loop's delay afresh from now (a benchmark's phase) */
+  resetEventLoopDelay (): void
   /** a placed container's output, by full or unique short id; resolves once its supplier accepted */
   logs (id: string, options?: LogsOptions): Promise<AsyncIterable<LogChunk>>
   /** a placed container's record and what its supplier says of it now */
@@ -150,6 +152,14 @@ export interface ApiRoute {
 export function apiRoutes (target: ApiTarget): ApiRoute[] {
   return [
     { method: 'GET', path: '/v1/node', handler: () => ({ ...target.status(), metrics: target.metrics() }) },
+    {
+      method: 'POST',
+      path: '/v1/node/event-loop-delay/reset',
+      handler: () => {
+        target.resetEventLoopDelay()
+        return {}
+      }
+    },
     { method: 'GET', path: '/v1/peers', handler: () => target.peers() },
     { method: 'POST', path: '/v1/containers', handler: (request) => placement(request, parseRunRequest(request.body), async args => ({ containers: await placing(target.run(...args)) })) },
     { method: 'GET', path: '/v1/containers', handler: () => target.ps() },

@@ -33,7 +33,10 @@ export const SLICE_CACHE_TTL = 120_000
 export const SLICE_CACHE_SIZE = 8
 /** Extra walks towards the slice's other aligned blocks when the target's block is empty. */
 export const MAX_EXTRA_WALKS = 3
-/** How long a slice a walk found empty is taken to stay empty (a member that connects ends it). */
+/**
+ * How long a slice a walk found empty is taken to stay empty without a new walk (a member that
+ * connects ends it); past it the record still answers while a walk renews it in the background.
+ */
 export const EMPTY_SLICE_TTL = 10_000
 /** How long a network-size estimate is used before it is made again from the routing table. */
 export const SIZE_ESTIMATE_TTL = 10_000
@@ -99,6 +102,8 @@ export class KadOverlay implements Overlay {
   private readonly sliceCache = new Map<number, CachedPeer[]>()
   /** slices the last walk found no member of, until when to believe it, and the peers it found */
   private readonly emptySlices = new Map<number, { until: number, closest: Candidate[] }>()
+  /** empty slices a background walk is renewing the record of (`refreshEmptySlice`) */
+  private readonly refreshingSlices = new Set<number>()
   /** roles waiting to hear of a peer of some slices (`watchSlices`) */
   private readonly watches = new Set<{ slices: Set<number>, listener: () => void }>()
   private stopListening?: () => void
@@ -210,18 +215,52 @@ export class KadOverlay implements Overlay {
       return nodes
     }
 
-    // a slice a walk just found empty stays empty for a moment: answer from that walk, unless a
-    // member has appeared in the routing table since (checked above)
+    // a slice a walk found empty is answered from that walk, unless a member has appeared in the
+    // routing table since (checked above); once the record is older than EMPTY_SLICE_TTL, a walk
+    // brings it up to date in the background, off the caller's path (a placement's, most often)
     const empty = options.fresh === true ? undefined : this.emptySlices.get(slice.index)
 
-    if (empty != null && Date.now() < empty.until) {
+    if (empty != null) {
+      if (Date.now() >= empty.until) {
+        this.refreshEmptySlice(key, map, slice, count, exact)
+      }
+
       const nodes = await this.toNodes(closestTo(point, empty.closest, count))
       this.report(options, { source: 'local', rpcs: 0, hops: 0, durationMs: performance.now() - started, inSlice: false })
       return nodes
     }
 
-    const signal = options.signal ?? AbortSignal.timeout(DEFAULT_WALK_TIMEOUT)
     const stats: LookupStats = { source: 'network', rpcs: 0, hops: 0, durationMs: 0, inSlice: false }
+    const candidates = await this.walkSlice(key, map, slice, stats, options.signal ?? AbortSignal.timeout(DEFAULT_WALK_TIMEOUT), count, exact)
+    stats.durationMs = performance.now() - started
+    this.report(options, stats)
+
+    return this.toNodes(closestTo(point, dedupe(candidates), count))
+  }
+
+  /**
+   * Walk again towards a key of a slice recorded empty, once at a time per slice, without a
+   * caller waiting: the record is renewed, or dropped when the walk finds a member. Not counted
+   * as a lookup (no caller asked for it); its requests are in the protocol metrics.
+   */
+  private refreshEmptySlice (key: Uint8Array, map: ResourceMap, slice: Slice, count: number, exact: boolean): void {
+    if (this.refreshingSlices.has(slice.index)) {
+      return
+    }
+
+    this.refreshingSlices.add(slice.index)
+    const stats: LookupStats = { source: 'network', rpcs: 0, hops: 0, durationMs: 0, inSlice: false }
+    this.walkSlice(key, map, slice, stats, AbortSignal.timeout(DEFAULT_WALK_TIMEOUT), count, exact)
+      .catch((err: any) => { this.log('walk refreshing empty slice %d failed - %e', slice.index, err) })
+      .finally(() => { this.refreshingSlices.delete(slice.index) })
+  }
+
+  /**
+   * Walks towards `key` and the slice's other blocks until a member of the slice answers, and
+   * records the slice empty when none does: the candidates found, members only when some are.
+   */
+  private async walkSlice (key: Uint8Array, map: ResourceMap, slice: Slice, stats: LookupStats, signal: AbortSignal, count: number, exact: boolean): Promise<Candidate[]> {
+    const point = pointOf(key)
     let found = await this.walk(key, map, slice, stats, signal, count, exact)
 
     // the block around the key may be empty while other blocks of the slice hold peers: XOR
@@ -248,7 +287,6 @@ export class KadOverlay implements Overlay {
     }
 
     const candidates = stats.inSlice ? found.filter(c => map.sliceOf(c.key).index === slice.index) : found
-    stats.durationMs = performance.now() - started
 
     if (stats.inSlice) {
       this.emptySlices.delete(slice.index)
@@ -256,9 +294,7 @@ export class KadOverlay implements Overlay {
       this.emptySlices.set(slice.index, { until: Date.now() + EMPTY_SLICE_TTL, closest: dedupe(candidates) })
     }
 
-    this.report(options, stats)
-
-    return this.toNodes(closestTo(point, dedupe(candidates), count))
+    return candidates
   }
 
   async neighbors (nodeId: Uint8Array, options: LookupOptions = {}): Promise<OverlayNode[]> {

@@ -21,7 +21,7 @@ import { randomHex, uniform } from './random.js'
 import { rankOffers } from './ranking.js'
 import { Reputation } from './reputation.js'
 import { describeResources, totalResources } from './resources.js'
-import { Samples } from './stats.js'
+import { PLACEMENT_STAGES, Samples } from './stats.js'
 import { SWARM_MASTER_KEY } from './swarm.js'
 import type { NetworkConfig } from '../config/types.js'
 import type { ResourceMap, Slice } from '../resources/resource-map.js'
@@ -35,6 +35,16 @@ import type { Logger } from '@libp2p/interface'
 
 /** Discoveries per placement: the first, and one more when every offer it found was rejected. */
 const DISCOVERY_ROUNDS = 2
+/**
+ * How long a trader's GetOffers answer serves this buyer's next placements of the same size, in
+ * ms: a buyer placing many containers in a row asks the trader once, not once per container. What
+ * the buyer launches into is taken off the remembered offers as it goes, and a launch refused on
+ * a remembered offer (another buyer took the room) forgets the answer and asks again, so a stale
+ * answer costs one refused launch at worst.
+ */
+export const OFFERS_CACHE_TTL = 1_000
+/** Traders' answers remembered at once (per trader and request size), the oldest forgotten first. */
+export const OFFERS_CACHE_SIZE = 32
 /**
  * A buyer whose routing table holds at most this many peers knows the network whole, and asks
  * every peer for its own free resources when the traders had no offer for a request. Routing
@@ -102,6 +112,11 @@ export interface RunOptions extends AbortOptions {
   onProgress?: (event: PlacementProgress) => void
   /** peer ids of suppliers not to place on (a lost one, those a re-placed container's request uses) */
   avoid?: readonly string[]
+  /**
+   * records the placed request (the user manager's ledger), timed as the placement's last stage;
+   * its failure is the request's, which stays placed
+   */
+  record?: (placed: PlacedRequest) => Promise<void>
 }
 
 /** A request as placed: its id, and one status per container in the order given. */
@@ -133,6 +148,21 @@ interface Request {
   placed: Launched[]
   /** peers asked for their own resources, when the buyer asked every peer */
   asked?: number
+  /** real time spent so far in lookups, GetOffers and launches, in ms */
+  lookupMs: number
+  offersMs: number
+  launchMs: number
+  /** the offers of the current discovery came from the cache of traders' answers */
+  cachedOffers: boolean
+  /** the cache is not used any more: an offer from it was refused or taken */
+  fresh: boolean
+}
+
+/** A trader's recent answer to GetOffers, its offers' free resources lowered by what this buyer launched since. */
+interface CachedOffers {
+  offers: AvailableOffer[]
+  /** clock time after which the answer is asked again */
+  until: number
 }
 
 /** A launch sent to a supplier: its statuses once it answered. */
@@ -160,6 +190,15 @@ export class Buyer {
   private askedEveryPeerCount = 0
   /** per request, in this order: messages, lookups, hops and duration */
   private readonly samples = new Samples(4)
+  /**
+   * per placed request, the real time (`performance.now()`, not the role's clock: what the work
+   * took, under a simulated clock too) of each of `PLACEMENT_STAGES`, in that order, in ms
+   */
+  private readonly stages = new Samples(PLACEMENT_STAGES.length)
+  /** traders' recent GetOffers answers, by trader and request size (`OFFERS_CACHE_TTL`) */
+  private readonly offersCache = new Map<string, CachedOffers>()
+  private offersCacheHits = 0
+  private offersCacheMisses = 0
   private readonly reputation: Reputation
 
   constructor (init: BuyerInit) {
@@ -174,6 +213,7 @@ export class Buyer {
    */
   async run (containers: ContainerConfig[], options: RunOptions = {}): Promise<PlacedRequest> {
     const started = this.init.clock.now()
+    const startedMs = performance.now()
     const request: Request = {
       id: options.requestId ?? randomHex(this.init.random, REQUEST_ID_BYTES),
       signal: options.signal,
@@ -183,8 +223,14 @@ export class Buyer {
       lookups: 0,
       hops: 0,
       suppliers: new Set(options.avoid),
-      placed: []
+      placed: [],
+      lookupMs: 0,
+      offersMs: 0,
+      launchMs: 0,
+      cachedOffers: false,
+      fresh: false
     }
+    let placed: PlacedRequest
 
     try {
       const placements = this.plan(containers, request.id)
@@ -196,7 +242,7 @@ export class Buyer {
       }
 
       this.placedCount++
-      return { requestId: request.id, statuses }
+      placed = { requestId: request.id, statuses }
     } catch (err: any) {
       this.failedCount++
 
@@ -209,6 +255,12 @@ export class Buyer {
     } finally {
       this.samples.add([request.messages, request.lookups, request.hops, this.init.clock.now() - started])
     }
+
+    const recording = performance.now()
+    await options.record?.(placed)
+    const done = performance.now()
+    this.stages.add([request.lookupMs, request.offersMs, request.launchMs, done - recording, done - startedMs])
+    return placed
   }
 
   stats (): RoleStats {
@@ -220,6 +272,8 @@ export class Buyer {
       lookupsPerRequest: this.samples.summary(1),
       hopsPerRequest: this.samples.summary(2),
       durationMsPerRequest: this.samples.summary(3),
+      stageMsPerRequest: Object.fromEntries(PLACEMENT_STAGES.map((stage, s) => [stage, this.stages.summary(s)])) as RoleStats['stageMsPerRequest'],
+      offersCache: { hits: this.offersCacheHits, misses: this.offersCacheMisses },
       suppliers: this.reputation.stats()
     }
   }
@@ -320,6 +374,7 @@ export class Buyer {
       // the last round asks every peer of a small network directly, when the others placed nothing
       for (let round = 0; round <= DISCOVERY_ROUNDS; round++) {
         let offers: AvailableOffer[]
+        request.cachedOffers = false
 
         if (round < DISCOVERY_ROUNDS) {
           this.progress(request, { type: 'searching', containers: placement.containers.map(nameOf), resources: needed })
@@ -352,6 +407,13 @@ export class Buyer {
         for (const offer of reputation.order(ranked)) {
           const peerId = offer.supplier.peerId
 
+          // a remembered offer another placement of this buyer launched into since it was ranked
+          if (!contains(offer.freeResources, needed)) {
+            continue
+          }
+
+          this.takeFromCache(peerId, needed, placement.containers.length)
+
           try {
             const statuses = await this.launch(request, offer, placement.containers)
 
@@ -383,7 +445,19 @@ export class Buyer {
             } else {
               unreachable.add(peerId)
             }
+
+            this.forgetCached(peerId)
+
+            if (request.cachedOffers) {
+              break
+            }
           }
+        }
+
+        if (request.cachedOffers && !request.fresh) {
+          // the remembered answer was stale or spent: this round once more, asking the traders
+          request.fresh = true
+          round--
         }
       }
     } finally {
@@ -416,12 +490,14 @@ export class Buyer {
     this.progress(request, { type: 'launching', containers: containers.map(nameOf), supplier: offer.supplier.peerId })
     request.placed.push(launched)
     const heartbeat = this.heartbeat(request, containers.map(nameOf), offer.supplier.peerId)
+    const started = performance.now()
     let statuses: ContainerStatus[]
 
     try {
       statuses = await this.launchAttempts(request, offer, containers, launched, deadline)
     } finally {
       heartbeat?.cancel()
+      request.launchMs += performance.now() - started
     }
 
     const invalid = invalidAnswer(statuses, containers, offer.supplier.peerId)
@@ -668,6 +744,7 @@ export class Buyer {
   private async lookup (request: Request, key: Uint8Array, count: number, what: string, closest = false): Promise<OverlayNode[]> {
     request.signal?.throwIfAborted()
     request.lookups++
+    const started = performance.now()
 
     try {
       return await this.init.overlay.lookup(key, {
@@ -683,12 +760,15 @@ export class Buyer {
       this.log('lookup of %s failed - %e', what, err)
       request.signal?.throwIfAborted()
       return []
+    } finally {
+      request.lookupMs += performance.now() - started
     }
   }
 
   /** GetOffers for `needed` (for the peer's `own` free resources), counted; a peer that does not answer has no offers. */
   private async askOffers (request: Request, to: NodeRef, relay: boolean, needed: Resources, own = false): Promise<AvailableOffer[]> {
     this.count(request, to)
+    const started = performance.now()
 
     try {
       return await this.init.client.getOffers(to, relay, { ...this.callOptions(request), needed, ...(own ? { own } : {}) })
@@ -696,6 +776,75 @@ export class Buyer {
       this.log('%s did not answer GetOffers - %e', to.peerId, err)
       request.signal?.throwIfAborted()
       return []
+    } finally {
+      request.offersMs += performance.now() - started
+    }
+  }
+
+  /**
+   * A trader's offers for `needed`: its answer of less than `OFFERS_CACHE_TTL` ago while that
+   * still has a usable offer, or else its answer now, remembered. The cache is not used once the
+   * request found it stale (`Request.fresh`).
+   */
+  private async traderOffers (request: Request, trader: NodeRef, needed: Resources, usable: (offer: AvailableOffer) => boolean): Promise<AvailableOffer[]> {
+    const key = `${trader.peerId}/${needed.cpuClass}/${needed.cpus}/${needed.memory}`
+    const cached = this.offersCache.get(key)
+
+    if (!request.fresh && cached != null && this.init.clock.now() < cached.until && cached.offers.some(usable)) {
+      this.offersCacheHits++
+      request.cachedOffers = true
+      return cached.offers
+    }
+
+    this.offersCacheMisses++
+    // copies: what this buyer launches into is taken off them (`takeFromCache`)
+    const offers = (await this.askOffers(request, trader, true, needed)).map(offer => ({
+      ...offer,
+      freeResources: { ...offer.freeResources },
+      usedResources: { ...offer.usedResources }
+    }))
+    this.offersCache.delete(key)
+
+    if (offers.length > 0) {
+      this.offersCache.set(key, { offers, until: this.init.clock.now() + OFFERS_CACHE_TTL })
+
+      for (const oldest of this.offersCache.keys()) {
+        if (this.offersCache.size <= OFFERS_CACHE_SIZE) {
+          break
+        }
+
+        this.offersCache.delete(oldest)
+      }
+    }
+
+    return offers
+  }
+
+  /**
+   * A launch of `count` containers holding `needed` goes to `supplier`: its remembered offers
+   * show that much less free (every offer of a supplier shows its free resources), so that the
+   * next placements do not send it more than it had room for.
+   */
+  private takeFromCache (supplier: string, needed: Resources, count: number): void {
+    for (const { offers } of this.offersCache.values()) {
+      for (const offer of offers) {
+        if (offer.supplier.peerId === supplier) {
+          offer.freeResources.cpus -= needed.cpus
+          offer.freeResources.memory -= needed.memory
+          offer.usedResources.cpus += needed.cpus
+          offer.usedResources.memory += needed.memory
+          offer.containersRunning += count
+        }
+      }
+    }
+  }
+
+  /** A launch at `supplier` failed: the remembered answers listing it are asked again. */
+  private forgetCached (supplier: string): void {
+    for (const [key, { offers }] of this.offersCache) {
+      if (offers.some(offer => offer.supplier.peerId === supplier)) {
+        this.offersCache.delete(key)
+      }
     }
   }
 
@@ -714,7 +863,7 @@ export class Buyer {
 
     for (const [i, trader] of traders.entries()) {
       asked?.add(trader.peerId)
-      const offers = await this.askOffers(request, trader, true, needed)
+      const offers = await this.traderOffers(request, trader, needed, usable)
 
       if (offers.some(usable)) {
         return { offers, traders: i + 1, found: members.length }

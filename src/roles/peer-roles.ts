@@ -346,8 +346,10 @@ export class PeerRoles {
    * @throws {InvalidContainerRequestError | MalformedMessageError | NoOffersError | AllOffersRejectedError | RequestRolledBackError}
    */
   async run (containers: ContainerConfig[], options: RunOptions & PlaceOptions = {}): Promise<ContainerStatus[]> {
-    const { requestId, statuses } = await this.buyer.run(containers, options)
-    await this.users.add(statuses, requestId, options.stack, containers)
+    const { statuses } = await this.buyer.run(containers, {
+      ...options,
+      record: async ({ requestId, statuses }) => { await this.users.add(statuses, requestId, options.stack, containers) }
+    })
     return statuses
   }
 

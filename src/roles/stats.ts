@@ -19,6 +19,10 @@ export interface Distribution {
   p99: number
 }
 
+/** The stages of a placement whose time the buyer measures (`RoleStats.stageMsPerRequest`). */
+export const PLACEMENT_STAGES = ['lookup', 'getOffers', 'launch', 'record', 'total'] as const
+export type PlacementStage = typeof PLACEMENT_STAGES[number]
+
 /** What the buyer of this peer did. */
 export interface RoleStats {
   requestsPlaced: number
@@ -31,6 +35,14 @@ export interface RoleStats {
   hopsPerRequest: Distribution
   /** clock time from submission to the last container placed (or the failure) */
   durationMsPerRequest: Distribution
+  /**
+   * where the time of a placed request went, in real ms: lookups, GetOffers (answers the buyer
+   * remembered cost next to nothing), launches, recording the placement in the ledger, and the
+   * whole request
+   */
+  stageMsPerRequest: Record<PlacementStage, Distribution>
+  /** GetOffers answers taken from the buyer's recent ones (`hits`) and asked of a trader (`misses`) */
+  offersCache: { hits: number, misses: number }
   /** suppliers marked for launches refused, failed or unanswered and containers lost, and passed over for it */
   suppliers: ReputationStats
 }
