@@ -226,7 +226,7 @@ export class CaravelaService implements Startable, Caravela {
     this.log = components.logger.forComponent('caravela')
     this.config = init.config ?? defaultConfig()
     this.resourceMap = new ResourceMap(this.config.network.resources)
-    this.store = new DatastoreStore(components.datastore)
+    this.store = new DatastoreStore(components.datastore, { sync: this.config.storage.sync, log: components.logger.forComponent('caravela:store') })
     const protocolPrefix = this.config.node.protocolPrefix
 
     this.client = new Libp2pCaravelaClient(components, {
