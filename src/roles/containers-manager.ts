@@ -497,10 +497,10 @@ export class ContainersManager {
     }
 
     const needsClaim = launch.deadline != null
-    const records: HostedRecord[] = containers.map((config, index) => ({
-      state: 'creating', buyer, offerId, requestId, index, resources: { ...config.resources }, config: copyContainerConfig(config),
-      ...(needsClaim ? { unclaimed: true } : {})
-    }))
+    const records: HostedRecord[] = containers.map((config, index) => Object.assign(
+      { state: 'creating', buyer, offerId, requestId, index, resources: { ...config.resources }, config: copyContainerConfig(config) } as const,
+      needsClaim ? { unclaimed: true } : {}
+    ))
     this.busy++
 
     try {

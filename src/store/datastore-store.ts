@@ -157,12 +157,11 @@ export class DatastoreStore implements Store {
 }
 
 function newBatch (): Batch {
-  let resolve!: () => void
-  let reject!: (err: unknown) => void
-  const done = new Promise<void>((resolve_, reject_) => { resolve = resolve_; reject = reject_ })
+  const batch: Partial<Batch> = { writes: new Map() }
+  batch.done = new Promise<void>((resolve, reject) => { Object.assign(batch, { resolve, reject }) })
   // a batch nobody awaits any more must not be an unhandled rejection
-  done.catch(() => {})
-  return { writes: new Map(), done, resolve, reject }
+  batch.done.catch(() => {})
+  return batch as Batch
 }
 
 function isLevelBacked (datastore: Datastore): datastore is Datastore & LevelBacked {
