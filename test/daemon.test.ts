@@ -398,7 +398,7 @@ Testnet('a supplier killed (SIGKILL) as soon as it answered a launch has the con
   await writeFile(configFile, FAST_NETWORK_CONFIG)
   // peer 0 only buys: the container lands on peer 1
   const testnet = await startTestnet({
-    peers: 2, dir: join(ctx.dir, 'kill-net'), protocolPrefix: PROTOCOL_PREFIX, runtime: 'memory', memory: '2g', extraArgs: ['--config', configFile], argsOf: i => ['--cpus', i === 0 ? '0' : '2']
+    peers: 2, dir: join(ctx.dir, 'kill-net'), protocolPrefix: PROTOCOL_PREFIX, runtime: 'memory', memory: '2g', extraArgs: ['--config', configFile], cpus: 2, argsOf: i => i === 0 ? ['--runtime', 'none'] : []
   })
 
   try {
@@ -429,10 +429,13 @@ Testnet('a supplier killed (SIGKILL) as soon as it answered a launch has the con
         await datastore.close()
       }
     }
+    const [recorded] = (await ledgerOf(buyer.dataDir)).placed
+    assert.equal([recorded?.containerId, recorded?.supplier.peerId], [status.containerId, supplier.peerId])
     const { hosted } = await ledgerOf(supplier.dataDir)
     // `creating` or `running`: either brings the container back at the supplier's restart
-    assert.equal(hosted.map(r => [r.buyer, r.requestId, r.index, r.containerId ?? status.containerId]), [[buyer.peerId, status.requestId, 0, status.containerId]])
-    assert.equal((await ledgerOf(buyer.dataDir)).placed.map(c => [c.containerId, c.supplier.peerId]), [[status.containerId, supplier.peerId]])
+    // the supplier's request id is the placement's, with the launch attempt
+    assert.equal(hosted.map(r => [r.buyer, r.requestId.startsWith(`${recorded.requestId}-`), r.index, r.containerId ?? status.containerId]), [[buyer.peerId, true, 0, status.containerId]])
+    assert.ok(hosted[0].state === 'creating' || hosted[0].state === 'running', hosted[0].state)
   } finally {
     await testnet.stop()
   }

@@ -480,7 +480,9 @@ export class ContainersManager {
    * - A launch of one container writes its `creating` record while the runtime creates it, not
    *   before: should the peer stop after the create and before the record is durable, the
    *   container, labelled with its buyer, launch and index, is recorded again from its labels at
-   *   the restart, as a recorded one would be, and a retry of the launch is answered from it.
+   *   the restart, and a retry of the launch is answered from it, as from a `creating` record
+   *   (such a container has no claim time: the cancel its buyer sends for a launch it never heard
+   *   back from removes it).
    *   A launch of several containers records them all first: a restart that found some of them
    *   without any record could not tell the launch was cut short.
    * - The `running` records are written after the answer, in the next group commit: until they are
