@@ -2,7 +2,8 @@
  * `npm run bench:ledger`: what a durable ledger write costs on this machine's disk. Times one
  * LevelDB put with and without `sync`, one synced batch of 10 puts, and a burst of ledger writes
  * through the group-committing `DatastoreStore`, synced and not (writes per batch, writes per
- * second), in a LevelDB database in a temporary directory.
+ * second), and a launch's ledger writes until its answer, in the order of the launch path before
+ * and now, in a LevelDB database in a temporary directory.
  *
  * Flags: --rounds N (default 300), --burst N (writes asked for at once, default 100), --json.
  */
@@ -64,6 +65,40 @@ async function bursts (store: DatastoreStore): Promise<{ writesPerBatch: number,
   return { writesPerBatch: Number((times * burst / (store.batches - before)).toFixed(1)), writesPerSecond: Math.round(times * burst / seconds) }
 }
 
+/**
+ * The supplier's writes on a launch's path, with a runtime that creates at once: `creating`, the
+ * create, then `running` before the answer (each awaited in turn), against `creating` written
+ * with the create and `running` left to the next batch. `concurrency` launches run at once.
+ */
+async function launches (store: DatastoreStore, overlapped: boolean, concurrency: number): Promise<{ p50: number, p99: number }> {
+  const samples: number[] = []
+  const create = async (): Promise<void> => {}
+  /** the `running` writes left to the next batch, awaited once the launches are timed */
+  const later: Array<Promise<void>> = []
+  let next = 0
+
+  await Promise.all(Array.from({ length: concurrency }, async () => {
+    for (let i = next++; i < rounds; i = next++) {
+      const key = `/caravela/bench/launch/${i}`
+      const start = performance.now()
+
+      if (overlapped) {
+        await Promise.all([store.put(key, 'creating'), create()])
+        later.push(store.put(key, 'running'))
+      } else {
+        await store.put(key, 'creating')
+        await create()
+        await store.put(key, 'running')
+      }
+
+      samples.push(performance.now() - start)
+    }
+  }))
+
+  await Promise.all(later)
+  return percentiles(samples)
+}
+
 const dir = await mkdtemp(join(tmpdir(), 'caravela-bench-ledger-'))
 const datastore = new LevelDatastore(join(dir, 'datastore'))
 await datastore.open()
@@ -77,7 +112,12 @@ try {
       await db.batch(Array.from({ length: 10 }, (_, j) => ({ type: 'put' as const, key: `/bench/b/${i}/${j}`, value: VALUE })), { sync: true })
     }),
     storeBurstSynced: await bursts(new DatastoreStore(datastore, { sync: true })),
-    storeBurstUnsynced: await bursts(new DatastoreStore(datastore, { sync: false }))
+    storeBurstUnsynced: await bursts(new DatastoreStore(datastore, { sync: false })),
+    launchSequentialSynced: await launches(new DatastoreStore(datastore), false, 1),
+    launchOverlappedSynced: await launches(new DatastoreStore(datastore), true, 1),
+    launchSequentialUnsynced: await launches(new DatastoreStore(datastore, { sync: false }), false, 1),
+    launchOverlappedSynced32: await launches(new DatastoreStore(datastore), true, 32),
+    launchSequentialSynced32: await launches(new DatastoreStore(datastore), false, 32)
   }
 
   if (values.json) {
@@ -89,6 +129,12 @@ try {
     console.log(`a batch of 10 puts, synced:  ${ms(results.batchOf10Synced)}`)
     console.log(`${burst} writes at once, synced:  ${results.storeBurstSynced.writesPerBatch} writes per batch, ${results.storeBurstSynced.writesPerSecond} writes/s`)
     console.log(`${burst} writes at once, no sync: ${results.storeBurstUnsynced.writesPerBatch} writes per batch, ${results.storeBurstUnsynced.writesPerSecond} writes/s`)
+    console.log('a launch\'s ledger writes, until the answer:')
+    console.log(`  creating, create, running, not synced:        ${ms(results.launchSequentialUnsynced)}`)
+    console.log(`  creating, create, running, synced:            ${ms(results.launchSequentialSynced)}`)
+    console.log(`  creating with the create, synced:             ${ms(results.launchOverlappedSynced)}`)
+    console.log(`  creating, create, running, synced, 32 at once: ${ms(results.launchSequentialSynced32)}`)
+    console.log(`  creating with the create, synced, 32 at once:  ${ms(results.launchOverlappedSynced32)}`)
   }
 } finally {
   await datastore.close()
