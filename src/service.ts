@@ -322,6 +322,9 @@ export class CaravelaService implements Startable, Caravela {
     await this.server.stop()
     await this.ownRuntime?.close?.()
     this.ownRuntime = undefined
+    // the ledger writes still under way (a launch answered before its `running` record was
+    // written) reach the datastore before the node closes it
+    await this.store.flush()
   }
 
   /**

@@ -68,6 +68,24 @@ test('the ledger keeps the order of the writes to a key across batches', async (
   assert.equal(datastore.batches.map(b => b.operations.map(op => op.type)), [['put'], ['put'], ['del'], ['put']], 'one write per batch: each waits for the one before')
 })
 
+test('flush waits for every write asked for, in the batch being written and the next', async () => {
+  const datastore = new PowerLossDatastore()
+  const store = new DatastoreStore(datastore)
+  let release = (): void => {}
+  datastore.hold = new Promise(resolve => { release = resolve })
+  void store.put('/w/a', '1')
+  await new Promise(resolve => setImmediate(resolve))
+  void store.put('/w/b', '2')
+  let flushed = false
+  const flush = store.flush().then(() => { flushed = true })
+  await new Promise(resolve => setImmediate(resolve))
+  assert.not.ok(flushed)
+  release()
+  await flush
+  assert.equal((await store.list('/w/')).map(e => e.key), ['/w/a', '/w/b'])
+  assert.is(datastore.batches.length, 2)
+})
+
 test('a failed batch rejects each of its writes; the next batch is written', async () => {
   const datastore = new PowerLossDatastore()
   const store = new DatastoreStore(datastore)

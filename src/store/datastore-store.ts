@@ -54,7 +54,9 @@ export class DatastoreStore implements Store {
   private readonly sync: boolean
   /** the batch taking writes, written once the one being written is */
   private next?: Batch
-  /** set while a batch is being written */
+  /** the batch being written */
+  private current?: Batch
+  /** set while batches are being written */
   private writing = false
   private written = 0
 
@@ -82,6 +84,13 @@ export class DatastoreStore implements Store {
     await this.write(key, undefined)
   }
 
+  /** Resolves once every write asked for so far is written, or failed: before the datastore closes. */
+  async flush (): Promise<void> {
+    for (let batch = this.next ?? this.current; batch != null; batch = this.next ?? this.current) {
+      await batch.done.catch(() => {})
+    }
+  }
+
   async list (prefix: string): Promise<StoreEntry[]> {
     const entries: StoreEntry[] = []
 
@@ -101,7 +110,7 @@ export class DatastoreStore implements Store {
 
       if (!this.writing) {
         // the writes asked for in this turn of the event loop join it first
-        setImmediate(() => { void this.flush() })
+        setImmediate(() => { void this.writeBatches() })
       }
     }
 
@@ -112,16 +121,19 @@ export class DatastoreStore implements Store {
   }
 
   /** Write the next batch, then those that filled up meanwhile, one at a time. */
-  private async flush (): Promise<void> {
+  private async writeBatches (): Promise<void> {
     this.writing = true
 
     for (let batch = this.next; batch != null; batch = this.next) {
       this.next = undefined
+      this.current = batch
 
       try {
         await this.commit(batch.writes)
+        this.current = undefined
         batch.resolve()
       } catch (err) {
+        this.current = undefined
         batch.reject(err)
       }
     }
