@@ -9,8 +9,9 @@
  * container's: its resources are free at once, and what is kept is bounded per buyer and in
  * total (a buyer that crashes many containers evicts its own oldest ones, not the disk).
  *
- * Nothing is lost on restart: every container is in the ledger before the runtime
- * creates it, and carries labels enough to rebuild its record. A restarted peer reconciles its
+ * Nothing is lost on restart: every container is in the ledger before its launch is answered
+ * (those of a launch of several before the runtime creates any: `launchNew`), and carries labels
+ * enough to rebuild its record. A restarted peer reconciles its
  * ledger with the runtime's containers labelled with its peer id, and never touches others.
  */
 
