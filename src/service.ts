@@ -234,7 +234,7 @@ export class CaravelaService implements Startable, Caravela {
     this.log = components.logger.forComponent('caravela')
     this.config = init.config ?? defaultConfig()
     this.resourceMap = new ResourceMap(this.config.network.resources)
-    this.store = new DatastoreStore(components.datastore)
+    this.store = new DatastoreStore(components.datastore, { sync: this.config.storage.sync, log: components.logger.forComponent('caravela:store') })
     // installed before the node starts: from its first stream on
     this.peerView = peerViewOf(components)
     const protocolPrefix = this.config.node.protocolPrefix
@@ -336,6 +336,9 @@ export class CaravelaService implements Startable, Caravela {
     this.client.stop()
     await this.ownRuntime?.close?.()
     this.ownRuntime = undefined
+    // the ledger writes still under way (a launch answered before its `running` record was
+    // written) reach the datastore before the node closes it
+    await this.store.flush()
   }
 
   /**

@@ -126,7 +126,8 @@ test('defaults: the original\'s built-in defaults, but for the discovery backend
       holePunching: true,
       autoNat: true,
       upnp: undefined
-    }
+    },
+    storage: { sync: true }
   })
   validateConfig(defaultConfig())
 })
@@ -239,6 +240,9 @@ relayDurationLimit = "1h"
 holePunching = false
 autoNat = false
 upnp = true
+
+[storage]
+sync = false
 `)
 
   assert.equal(config, {
@@ -320,7 +324,8 @@ upnp = true
       holePunching: false,
       autoNat: false,
       upnp: true
-    }
+    },
+    storage: { sync: false }
   })
 })
 
@@ -407,6 +412,9 @@ const INVALID_TOML: Array<[string, string, string]> = [
   ['unknown memory entry key', tree('value = 256\npercentage = 100\nsize = 1'), 'network.resources.cpuClasses[0].cpuCores[0].memory[0].size'],
   ['__proto__ key', '[network]\n__proto__ = 1', 'network.__proto__'],
   ['network not a table', 'network = 5', 'network'],
+  ['storage not a table', 'storage = true', 'storage'],
+  ['storage.sync a string', '[storage]\nsync = "yes"', 'storage.sync'],
+  ['unknown storage key', '[storage]\nfsync = true', 'storage.fsync'],
   ['cpuSlices 0', '[network]\ncpuSlices = 0', 'network.cpuSlices'],
   ['cpuSlices 1.5', '[network]\ncpuSlices = 1.5', 'network.cpuSlices'],
   ['cpuSlices a string', '[network]\ncpuSlices = "2"', 'network.cpuSlices'],

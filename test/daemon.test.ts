@@ -4,6 +4,7 @@
  */
 
 import { execFile, spawn } from 'node:child_process'
+import { once } from 'node:events'
 import { existsSync } from 'node:fs'
 import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises'
 import { connect, createServer } from 'node:net'
@@ -11,15 +12,20 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
 import { generateKeyPair } from '@libp2p/crypto/keys'
+import { defaultLogger } from '@libp2p/logger'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
+import { LevelDatastore } from 'datastore-level'
 import * as assert from 'uvu/assert'
 import { startTestnet } from '../scripts/testnet-lib.js'
 import { defaultConfig, networkConfigDigest } from '../src/config/config.js'
+import { Ledger } from '../src/roles/ledger.js'
 import { DEFAULT_DOCKER_SOCKET } from '../src/runtime/docker-runtime.js'
+import { DatastoreStore } from '../src/store/datastore-store.js'
 import { suite } from './fixtures/suite.js'
 import { FAST_NETWORK_CONFIG } from './fixtures/testnet-config.js'
 import { waitFor } from './fixtures/wait.js'
-import type { CaravelaStatus, PeerSummary } from '../src/types.js'
+import type { HostedRecord } from '../src/roles/ledger.js'
+import type { CaravelaStatus, ContainerView, PeerSummary } from '../src/types.js'
 import type { ChildProcess } from 'node:child_process'
 import type { Socket } from 'node:net'
 
@@ -382,6 +388,54 @@ Testnet('on a memory-runtime testnet `caravela run` places a container, `ps` sho
       const held = await Promise.all(survivors.map(offersOf))
       return !held.some(offers => offers.some(offer => offer.peerId === victim.peerId))
     }, { timeout: 20_000, interval: 500, message: 'the traders to drop the killed supplier\'s offers' })
+  } finally {
+    await testnet.stop()
+  }
+})
+
+Testnet('a supplier killed (SIGKILL) as soon as it answered a launch has the container in its LevelDB, and its buyer has the placement', async (ctx) => {
+  const configFile = join(ctx.dir, 'fast-for-kill.toml')
+  await writeFile(configFile, FAST_NETWORK_CONFIG)
+  // peer 0 only buys: the container lands on peer 1
+  const testnet = await startTestnet({
+    peers: 2, dir: join(ctx.dir, 'kill-net'), protocolPrefix: PROTOCOL_PREFIX, runtime: 'memory', memory: '2g', extraArgs: ['--config', configFile], cpus: 2, argsOf: i => i === 0 ? ['--runtime', 'none'] : []
+  })
+
+  try {
+    const [buyer, supplier] = testnet.peers
+    let placed: { code: number, stdout: string, stderr: string } | undefined
+
+    for (let i = 0; i < 40 && placed?.code !== 0; i++) {
+      placed = await caravelaRaw('run', '--json', '--data-dir', buyer.dataDir, '--cpus', '1', '--memory', '256m', 'busybox', 'httpd', '-f')
+      if (placed.code !== 0) await new Promise(resolve => setTimeout(resolve, 500))
+    }
+
+    // killed the moment the answer is out, before anything else can be written
+    supplier.process.kill('SIGKILL')
+    buyer.process.kill('SIGKILL')
+    assert.is(placed?.code, 0, placed?.stderr)
+    const status = JSON.parse(placed!.stdout)
+    assert.is(status.supplier.peerId, supplier.peerId)
+    await Promise.all([supplier, buyer].map(async peer => { if (peer.process.exitCode == null && peer.process.signalCode == null) await once(peer.process, 'exit') }))
+
+    const ledgerOf = async (dataDir: string): Promise<{ hosted: HostedRecord[], placed: ContainerView[] }> => {
+      const datastore = new LevelDatastore(join(dataDir, 'datastore'))
+      await datastore.open()
+
+      try {
+        const ledger = new Ledger(new DatastoreStore(datastore), defaultLogger().forComponent('test'))
+        return { hosted: await ledger.hosted(), placed: await ledger.placed() }
+      } finally {
+        await datastore.close()
+      }
+    }
+    const [recorded] = (await ledgerOf(buyer.dataDir)).placed
+    assert.equal([recorded?.containerId, recorded?.supplier.peerId], [status.containerId, supplier.peerId])
+    const { hosted } = await ledgerOf(supplier.dataDir)
+    // `creating` or `running`: either brings the container back at the supplier's restart
+    // the supplier's request id is the placement's, with the launch attempt
+    assert.equal(hosted.map(r => [r.buyer, r.requestId.startsWith(`${recorded.requestId}-`), r.index, r.containerId ?? status.containerId]), [[buyer.peerId, true, 0, status.containerId]])
+    assert.ok(hosted[0].state === 'creating' || hosted[0].state === 'running', hosted[0].state)
   } finally {
     await testnet.stop()
   }

@@ -12,6 +12,7 @@ import { DEFAULT_KEPT_EXITED, NOTIFY_ATTEMPTS } from '../src/roles/containers-ma
 import { HOSTED_PREFIX, Ledger, PLACED_PREFIX } from '../src/roles/ledger.js'
 import { MemoryStore } from '../src/store/store.js'
 import { assertWithinCapacity, container, createRolesNetwork, rejection } from './fixtures/roles-network.js'
+import { waitFor } from './fixtures/wait.js'
 import type { HostedRecord } from '../src/roles/ledger.js'
 import type { Store } from '../src/store/store.js'
 import type { ContainerConfig } from '../src/types.js'
@@ -51,7 +52,7 @@ async function place (net: RolesNetwork, buyer: RolesPeer, containers: Container
   return { supplier: net.byId(statuses[0].supplier.peerId), ids: statuses.map(s => s.containerId) }
 }
 
-test('the ledger: a versioned JSON record per container, written before the runtime creates it', async () => {
+test('the ledger: a versioned JSON record per container; a launch of several records them all before the runtime creates any', async () => {
   const net = await network()
   const [supplier, buyer] = net.peers
   const writes: string[] = []
@@ -61,20 +62,53 @@ test('the ledger: a versioned JSON record per container, written before the runt
     await put(key, value)
   }
 
-  const [status] = await net.network.client(buyer.peer.peerId).launchContainer(supplier.peer.node, offerOf(supplier), 'req/1', [container({ cpus: 1, memory: 256 })])
-  assert.equal(writes, ['creating with 0 containers', 'running with 1 containers'])
+  const statuses = await net.network.client(buyer.peer.peerId).launchContainer(supplier.peer.node, offerOf(supplier), 'req/1', [container({ cpus: 1, memory: 256 }), container({ cpus: 1, memory: 256 })])
+  await waitFor(() => writes.length === 4, { timeout: 5_000, interval: 5, message: 'the running records' })
+  assert.equal(writes, ['creating with 0 containers', 'creating with 0 containers', 'running with 2 containers', 'running with 2 containers'])
 
-  const [entry] = await supplier.store.list(HOSTED_PREFIX)
+  const [entry] = await supplier.store.list(`${HOSTED_PREFIX}${buyer.peer.peerId}/req%2F1/0`)
   assert.is(entry.key, `/caravela/hosted/${buyer.peer.peerId}/req%2F1/0`)
   const record = JSON.parse(entry.value)
   assert.is(record.version, 1)
   assert.is(record.state, 'running')
-  assert.is(record.containerId, status.containerId)
+  assert.is(record.containerId, statuses[0].containerId)
   assert.equal([record.buyer, record.requestId, record.index, record.resources], [buyer.peer.peerId, 'req/1', 0, { cpuClass: 0, cpus: 1, memory: 256 }])
 
-  // stopped: the record goes
-  await net.network.client(buyer.peer.peerId).stopLocalContainer(supplier.peer.node, status.containerId)
+  // stopped: the records go
+  for (const { containerId } of statuses) {
+    await net.network.client(buyer.peer.peerId).stopLocalContainer(supplier.peer.node, containerId)
+  }
   assert.equal(await supplier.store.list(HOSTED_PREFIX), [])
+  await net.stop()
+})
+
+test('a launch of one container: its record is written while the runtime creates it, the answer waits for the record, not for `running`', async () => {
+  const net = await network()
+  const [supplier, buyer] = net.peers
+  const put = supplier.store.put.bind(supplier.store)
+  const held = new Map<string, () => void>()
+  // each write is held until the test lets it through
+  supplier.store.put = async (key, value) => {
+    await new Promise<void>(resolve => { held.set(JSON.parse(value).state, resolve) })
+    await put(key, value)
+  }
+  let answered = false
+  const launch = net.network.client(buyer.peer.peerId).launchContainer(supplier.peer.node, offerOf(supplier), 'one', [container({ cpus: 1, memory: 256 })])
+    .finally(() => { answered = true })
+
+  await waitFor(() => held.has('creating') && supplier.runtime.list().length === 1, { timeout: 5_000, interval: 5, message: 'the record written and the container created together' })
+  await new Promise(resolve => setImmediate(resolve))
+  assert.not.ok(answered, 'no answer before the creating record is written')
+  held.get('creating')?.()
+  const [status] = await launch
+  assert.ok(held.has('running'), 'the running record is being written')
+  assert.equal((await hostedRecords(supplier.store)).map(r => r.state), ['creating'], 'the answer did not wait for it')
+
+  // the peer stops before the running record is written: the restart keeps the container
+  supplier.store.put = put
+  const restarted = await net.restart(supplier.peer.peerId)
+  assert.equal(restarted.roles.hosted().map(c => c.containerId), [status.containerId])
+  assert.equal((await hostedRecords(restarted.store)).map(r => [r.state, r.containerId]), [['running', status.containerId]])
   await net.stop()
 })
 

@@ -21,7 +21,7 @@ import { ResourceMap } from '../resources/resource-map.js'
 import { CPU_CLASS_NAMES } from '../types.js'
 import { formatDuration, parseDuration } from './duration.js'
 import { parseMemory } from './memory.js'
-import type { CaravelaConfig, ContainerNetwork, CpuClassPartition, CpuCoresPartition, DiscoveryBackend, MemoryPartition, NatConfig, NetworkConfig, NodeConfig, PartitionTree, SchedulingPolicy, SupplierConfig } from './types.js'
+import type { CaravelaConfig, ContainerNetwork, CpuClassPartition, CpuCoresPartition, DiscoveryBackend, MemoryPartition, NatConfig, NetworkConfig, NodeConfig, PartitionTree, SchedulingPolicy, StorageConfig, SupplierConfig } from './types.js'
 
 export { formatDuration, parseDuration, parseMemory }
 
@@ -122,6 +122,11 @@ const NAT_KEYS = {
   upnp: 'boolean'
 } as const satisfies Record<keyof NatConfig, string>
 
+/** How each `StorageConfig` key is read from TOML. */
+const STORAGE_KEYS = {
+  sync: 'boolean'
+} as const satisfies Record<keyof StorageConfig, string>
+
 const CONTAINER_NETWORKS: readonly ContainerNetwork[] = ['bridge', 'none']
 
 /**
@@ -204,7 +209,8 @@ export function defaultConfig (): CaravelaConfig {
       mdns: undefined
     },
     supplier: defaultSupplierConfig(),
-    nat: defaultNatConfig()
+    nat: defaultNatConfig(),
+    storage: { sync: true }
   }
 }
 
@@ -263,14 +269,15 @@ export function parseConfigToml (text: string, source = 'configuration'): Carave
     throw new InvalidConfigurationError(source, `TOML syntax error${where}: ${reason}`)
   }
 
-  rejectUnknownKeys(document, ['network', 'node', 'supplier', 'nat'], '')
+  rejectUnknownKeys(document, ['network', 'node', 'supplier', 'nat', 'storage'], '')
   const networkKeyFile = takeKeyFile(document)
   const defaults = defaultConfig()
   const config: CaravelaConfig = {
     network: document.network === undefined ? defaults.network : readNetwork(document.network, defaults.network, true),
     node: document.node === undefined ? defaults.node : readNode(document.node, defaults.node),
     supplier: document.supplier === undefined ? defaults.supplier : readSupplier(document.supplier, defaults.supplier),
-    nat: document.nat === undefined ? defaults.nat : readLocalTable(document.nat, 'nat', NAT_KEYS, defaults.nat)
+    nat: document.nat === undefined ? defaults.nat : readLocalTable(document.nat, 'nat', NAT_KEYS, defaults.nat),
+    storage: document.storage === undefined ? defaults.storage : readLocalTable(document.storage, 'storage', STORAGE_KEYS, defaults.storage)
   }
 
   if (networkKeyFile !== undefined) config.networkKeyFile = networkKeyFile
@@ -313,6 +320,7 @@ export function validateConfig (config: CaravelaConfig): void {
   validateNode(config.node)
   validateSupplier(config.supplier)
   validateNat(config.nat)
+  validateStorage(config.storage)
   validateJoinSettings(config)
 }
 
@@ -862,6 +870,14 @@ function validateSupplier (supplier: SupplierConfig): void {
   checkDuration(supplier.exitedRetention, 'supplier.exitedRetention', 0)
   checkInteger(supplier.exitedPerBuyer, 'supplier.exitedPerBuyer', 0)
   checkInteger(supplier.exitedTotal, 'supplier.exitedTotal', 0)
+}
+
+function validateStorage (storage: StorageConfig): void {
+  if (!isPlainObject(storage)) {
+    throw new InvalidConfigurationError('storage', `must be a table (an object), got ${describe(storage)}`)
+  }
+
+  checkBoolean(storage.sync, 'storage.sync')
 }
 
 function validateNat (nat: NatConfig): void {

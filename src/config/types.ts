@@ -187,11 +187,22 @@ export interface NatConfig {
   upnp?: boolean
 }
 
+/** How this peer keeps its ledger (`[storage]`). */
+export interface StorageConfig {
+  /**
+   * Sync every ledger write to disk (LevelDB `sync: true`) before it counts as done: a record
+   * written before an answer then survives a power loss, not only the process being killed.
+   * Writes are group-committed, so one sync covers every write of a burst
+   */
+  sync: boolean
+}
+
 export interface CaravelaConfig {
   network: NetworkConfig
   node: NodeConfig
   supplier: SupplierConfig
   nat: NatConfig
+  storage: StorageConfig
   /**
    * The network key file of a closed network (`[network] keyFile` in TOML; `--network-key`
    * overrides it). This peer's own: it is no part of `NetworkConfig`, so it is never sent to a

@@ -9,8 +9,9 @@
  * container's: its resources are free at once, and what is kept is bounded per buyer and in
  * total (a buyer that crashes many containers evicts its own oldest ones, not the disk).
  *
- * Nothing is lost on restart: every container is in the ledger before the runtime
- * creates it, and carries labels enough to rebuild its record. A restarted peer reconciles its
+ * Nothing is lost on restart: every container is in the ledger before its launch is answered
+ * (those of a launch of several before the runtime creates any: `launchNew`), and carries labels
+ * enough to rebuild its record. A restarted peer reconciles its
  * ledger with the runtime's containers labelled with its peer id, and never touches others.
  */
 
@@ -467,7 +468,29 @@ export class ContainersManager {
     return recorded.sort((a, b) => a.index - b.index).map(r => this.statusOf(r, containers[r.index]))
   }
 
-  /** Take the resources, record the containers, then create them one by one; all or none. */
+  /**
+   * Take the resources, record the containers, create them one by one; all or none.
+   *
+   * The ledger and the answer are ordered so that a crash at any point loses no container the
+   * buyer was told about and leaks none it was not, while the answer waits for as few disk syncs
+   * as that allows:
+   *
+   * - The `creating` records are durable before the answer. A restarted supplier undoes a launch
+   *   that has a `creating` record without a live container, and keeps (as `running`) one whose
+   *   containers all run.
+   * - A launch of one container writes its `creating` record while the runtime creates it, not
+   *   before: should the peer stop after the create and before the record is durable, the
+   *   container, labelled with its buyer, launch and index, is recorded again from its labels at
+   *   the restart, and a retry of the launch is answered from it, as from a `creating` record
+   *   (such a container has no claim time: the cancel its buyer sends for a launch it never heard
+   *   back from removes it).
+   *   A launch of several containers records them all first: a restart that found some of them
+   *   without any record could not tell the launch was cut short.
+   * - The `running` records are written after the answer, in the next group commit: until they are
+   *   durable, a restart finds the `creating` records and the live containers, which it keeps.
+   *   Their `unclaimed` mark is in the `creating` records already, so that a restarted supplier
+   *   still removes the containers of a launch whose buyer never heard of them.
+   */
   private async launchNew (buyer: string, offerId: number, requestId: string, containers: ContainerConfig[], launch: Launch): Promise<ContainerStatus[]> {
     const needed = totalResources(containers)
     const refusal = this.init.supplier.obtainResources(offerId, needed, containers.length)
@@ -476,14 +499,14 @@ export class ContainersManager {
       throw new ProtocolStatusError('REFUSED', refusal)
     }
 
-    const records: HostedRecord[] = containers.map((config, index) => ({
-      state: 'creating', buyer, offerId, requestId, index, resources: { ...config.resources }, config: copyContainerConfig(config)
-    }))
+    const needsClaim = launch.deadline != null
+    const records: HostedRecord[] = containers.map((config, index) => Object.assign(
+      { state: 'creating', buyer, offerId, requestId, index, resources: { ...config.resources }, config: copyContainerConfig(config) } as const,
+      needsClaim ? { unclaimed: true } : {}
+    ))
     this.busy++
 
     try {
-      await this.init.ledger.putHosted(...records)
-
       const refuseIfCancelled = (): void => {
         if (launch.cancelled === true) {
           throw new ProtocolStatusError('REFUSED', `the buyer cancelled launch ${requestId}`)
@@ -496,9 +519,23 @@ export class ContainersManager {
         }
       }
 
-      for (const [index, record] of records.entries()) {
+      if (records.length === 1) {
         refuseIfCancelled()
-        await this.create(record, containers[index], launch.deadline != null)
+        // both are done before the rollback, which must know whether the container exists
+        const [recorded, created] = await Promise.allSettled([this.init.ledger.putHosted(records[0]), this.create(records[0], containers[0])])
+
+        for (const result of [recorded, created]) {
+          if (result.status === 'rejected') {
+            throw result.reason
+          }
+        }
+      } else {
+        await this.init.ledger.putHosted(...records)
+
+        for (const [index, record] of records.entries()) {
+          refuseIfCancelled()
+          await this.create(record, containers[index])
+        }
       }
 
       refuseIfCancelled()
@@ -510,8 +547,10 @@ export class ContainersManager {
     }
 
     this.log('launched %d containers for %s on offer %d', records.length, buyer, offerId)
+    // not awaited: the answer does not wait for these (see above); the ledger writes them in order
+    records.forEach(record => { void this.save(record) })
 
-    if (launch.deadline != null) {
+    if (needsClaim) {
       const claimBy = this.init.clock.now() + this.claimTimeout()
       const unclaimed = (this.unclaimed ??= new Map())
       records.forEach(record => { unclaimed.set(record.containerId, claimBy) })
@@ -521,15 +560,11 @@ export class ContainersManager {
     return records.map(record => this.statusOf(record))
   }
 
-  /**
-   * Create the container of a record; it is hosted from then on, so an early exit releases it.
-   * `needsClaim`: it is removed unless its buyer claims it in time.
-   */
-  private async create (record: HostedRecord, config: ContainerConfig, needsClaim: boolean): Promise<void> {
+  /** Create the container of a record; it is hosted from then on, so an early exit releases it. */
+  private async create (record: HostedRecord, config: ContainerConfig): Promise<void> {
     const { containerId, portMappings } = await this.init.runtime.runContainer(config, this.labels(record))
-    Object.assign(record, { state: 'running', containerId, portMappings }, needsClaim ? { unclaimed: true } : {})
+    Object.assign(record, { state: 'running', containerId, portMappings })
     this.host(record)
-    await this.init.ledger.putHosted(record)
   }
 
   /** Undo a failed launch: remove what was created, give back what was not, forget the records. */

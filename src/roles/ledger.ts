@@ -5,8 +5,9 @@
  * Every record is one JSON value with a `version` field, under
  *
  * - `/caravela/hosted/<buyer>/<request id>/<index>`: a container this peer runs for a buyer, the
- *   `index`-th of the buyer's launch `request id`. Written `creating` before the runtime creates
- *   the container, `running` once it did, `exited` while the buyer has not heard that it ended;
+ *   `index`-th of the buyer's launch `request id`. Written `creating` before the launch is
+ *   answered (while the runtime creates the container, or before, see `ContainersManager`),
+ *   `running` once it did, after the answer, `exited` while the buyer has not heard that it ended;
  *   deleted when it is stopped or the buyer heard.
  * - `/caravela/placed/<container id>`: a container this peer placed, as `caravela ps` shows it;
  *   written when placed, updated when its state changes, deleted when it is stopped.

@@ -14,7 +14,8 @@ export interface StoreEntry {
 
 /**
  * Keys are `/`-separated paths (`/caravela/hosted/…`). A `put` resolves once the value is
- * stored; after a crash a store holds every value whose `put` resolved.
+ * stored; after a crash a store holds every value whose `put` resolved (a synced `DatastoreStore`
+ * also after a power loss).
  */
 export interface Store {
   put (key: string, value: string): Promise<void>
