@@ -16,7 +16,7 @@ import { createWriteStream } from 'node:fs'
 import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises'
 import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { stringify as stringifyToml } from 'smol-toml'
+import { parse as parseToml, stringify as stringifyToml } from 'smol-toml'
 import { ApiClient } from '../src/api/client.js'
 import { API_INFO_FILE, API_TOKEN_FILE } from '../src/api/server.js'
 import { defaultConfig, loadConfigFile, validateConfig } from '../src/config/config.js'
@@ -275,12 +275,19 @@ async function writeConfig (dir: string, init: TestnetInit): Promise<string | un
     validateConfig(config)
   }
 
-  const node = Object.fromEntries(Object.entries(config.node).filter(([, value]) => value !== undefined))
   // the file's network key (a path made absolute when it was read) stays with the peers' copy
   const withKeyFile = config.networkKeyFile == null ? config.network : { ...config.network, keyFile: config.networkKeyFile }
+  // the file's other tables ([supplier], [nat], [storage]) reach the peers as they were written
+  const { network, node, ...others } = init.configFile == null ? {} : parseToml(await readFile(init.configFile, 'utf8'))
+  const tables = { ...others, network: withKeyFile, node: defined(config.node) }
   const file = join(dir, 'caravela.toml')
-  await writeFile(file, `# written by the testnet from ${init.configFile ?? 'the defaults'}${init.backend == null ? '' : ` with discoveryBackend = "${init.backend}"`}\n${stringifyToml({ network: withKeyFile, node })}\n`)
+  await writeFile(file, `# written by the testnet from ${init.configFile ?? 'the defaults'}${init.backend == null ? '' : ` with discoveryBackend = "${init.backend}"`}\n${stringifyToml(tables)}\n`)
   return file
+}
+
+/** The fields of a configuration table that have a value: TOML has no undefined. */
+function defined (table: object): Record<string, unknown> {
+  return Object.fromEntries(Object.entries(table).filter(([, value]) => value !== undefined))
 }
 
 /** Creates `dir` or empties it, refusing to wipe a non-empty directory a testnet did not make. */

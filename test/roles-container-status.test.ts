@@ -8,6 +8,7 @@ import { defaultLogger } from '@libp2p/logger'
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { sleep } from '../src/clock.js'
+import { CLAIM_DELAY } from '../src/roles/buyer.js'
 import { Ledger } from '../src/roles/ledger.js'
 import { UserManager } from '../src/roles/user-manager.js'
 import { MemoryStore } from '../src/store/store.js'
@@ -89,6 +90,30 @@ test('claims: a container its buyer never asks about is removed after the claim 
   assert.equal(supplier.roles.hosted().map(c => c.containerId), [kept.containerId])
   assert.equal(supplier.roles.offers().supplying.available, { cpuClass: 0, cpus: 3, memory: 4096 - 256 })
   assert.equal(await client.containerStatus(supplier.peer.node, [orphan.containerId]), [{ containerId: orphan.containerId, state: 'unknown' }])
+  await net.stop()
+})
+
+test(`claims: a buyer's launches on one supplier within ${CLAIM_DELAY} ms are claimed by one ContainerStatus, sent ${CLAIM_DELAY} ms after the first`, async () => {
+  // only peer 0 has room for the requests
+  const net = await createRolesNetwork({
+    size: 4,
+    config: testNetworkConfig(),
+    runtime: i => i === 0 ? { cpus: 4, memory: 4096 } : { cpus: 1, memory: 128 }
+  })
+  const [supplier, buyer] = net.peers
+  const sent = (): number => net.network.metrics(buyer.peer.peerId).containerStatus.messagesSent
+  const before = sent()
+
+  for (let i = 0; i < 3; i++) {
+    const [status] = await buyer.roles.run([container({ cpus: 1, memory: 256 })])
+    assert.is(status.supplier.peerId, supplier.peer.peerId)
+  }
+
+  assert.is(sent(), before, 'no claim before the delay')
+  await net.clock.advance(CLAIM_DELAY)
+  await net.clock.settle()
+  assert.is(sent(), before + 1, 'one claim for the three launches')
+  assert.is(supplier.runtime.list().length, 3)
   await net.stop()
 })
 

@@ -7,6 +7,7 @@
 
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
+import { CLAIM_DELAY } from '../src/roles/buyer.js'
 import { container, createRolesNetwork, testNetworkConfig, until } from './fixtures/roles-network.js'
 import type { RolesNetwork, RolesPeer } from './fixtures/roles-network.js'
 
@@ -24,6 +25,9 @@ async function placedNetwork (): Promise<RolesNetwork & { buyer: RolesPeer, supp
   })
   const buyer = net.peers[1]
   const [status] = await buyer.roles.run([container({ cpus: 1, memory: 256 })])
+  // the claim of the container goes out (a supplier cut off before it heard one removes the
+  // container after the claim time, as it must: its buyer may be gone)
+  await net.clock.advance(CLAIM_DELAY)
   await net.clock.settle()
   return { ...net, buyer, supplier: net.byId(status.supplier.peerId), containerId: status.containerId }
 }

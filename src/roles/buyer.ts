@@ -54,6 +54,11 @@ export const OFFERS_CACHE_SIZE = 32
 export const ASK_EVERY_PEER_MAX = 32
 /** Peers asked at once when the buyer asks every peer. */
 const ASK_EVERY_PEER_AT_ONCE = 8
+/**
+ * Longest wait of a launch's claim for the claims of other launches on the same supplier, in ms
+ * (`claim`); a quarter of the launch timeout when that is shorter.
+ */
+export const CLAIM_DELAY = 500
 /** Random bytes of a generated request id. */
 const REQUEST_ID_BYTES = 12
 /** Bytes of a random key (`random` backend): a point of the hashed key space is 32 bytes. */
@@ -197,6 +202,8 @@ export class Buyer {
   private readonly stages = new Samples(PLACEMENT_STAGES.length)
   /** traders' recent GetOffers answers, by trader and request size (`OFFERS_CACHE_TTL`) */
   private readonly offersCache = new Map<string, CachedOffers>()
+  /** supplier peer id → the containers launched there and not claimed yet; none while there are none */
+  private claims?: Map<string, { supplier: NodeRef, ids: string[], timer: { cancel (): void } }>
   private offersCacheHits = 0
   private offersCacheMisses = 0
   private readonly reputation: Reputation
@@ -582,12 +589,47 @@ export class Buyer {
   }
 
   /**
-   * Ask the supplier about the containers a launch started, right away: that claims them, and a
-   * supplier removes the containers no buyer claims (their buyer may have crashed before it heard
-   * the answer). A claim that fails is made by the user manager's next status check.
+   * Ask the supplier about the containers a launch started: that claims them, and a supplier
+   * removes the containers no buyer claims (their buyer may have crashed before it heard the
+   * answer). The claims of one supplier wait `CLAIM_DELAY` for more and go in one ContainerStatus:
+   * under a burst of placements that is one request for many launches, not one each, and the
+   * supplier's claim time (twice the launch timeout) leaves ample room. A claim that fails is made
+   * by the user manager's next status check.
    */
   private claim (supplier: NodeRef, statuses: ContainerStatus[]): void {
-    const ids = statuses.map(s => s.containerId)
+    const claims = this.claims ??= new Map()
+    let pending = claims.get(supplier.peerId)
+
+    if (pending == null) {
+      const delay = Math.min(CLAIM_DELAY, this.init.config().launchTimeout / 4)
+      const timer = this.init.clock.setTimeout(() => { this.sendClaims(supplier.peerId) }, delay)
+      pending = { supplier, ids: [], timer }
+      claims.set(supplier.peerId, pending)
+    }
+
+    pending.ids.push(...statuses.map(s => s.containerId))
+
+    if (pending.ids.length >= MAX_STATUS_IDS) {
+      this.sendClaims(supplier.peerId)
+    }
+  }
+
+  /** Send the claims waiting for a supplier. */
+  private sendClaims (peerId: string): void {
+    const pending = this.claims?.get(peerId)
+
+    if (pending == null) {
+      return
+    }
+
+    this.claims?.delete(peerId)
+    pending.timer.cancel()
+
+    if (this.claims?.size === 0) {
+      this.claims = undefined
+    }
+
+    const { supplier, ids } = pending
 
     void (async () => {
       for (let i = 0; i < ids.length; i += MAX_STATUS_IDS) {
@@ -596,6 +638,15 @@ export class Buyer {
     })().catch((err: any) => {
       this.log('could not claim containers at %s, the next status check will - %e', supplier.peerId, err)
     })
+  }
+
+  /** Drop the claims not sent yet (a stopping peer): the user manager's status checks make them after a restart. */
+  stop (): void {
+    for (const { timer } of this.claims?.values() ?? []) {
+      timer.cancel()
+    }
+
+    this.claims = undefined
   }
 
   /** Cancel a launch before another offer is tried; one its supplier could not be told of is left for the rollback. */

@@ -336,6 +336,7 @@ export class PeerRoles {
     this.unsubscribeExits = undefined
     this.containers.stop()
     this.users.stopChecks()
+    this.buyer.stop()
   }
 
   /**
