@@ -5,10 +5,7 @@
  * leave no unhandled rejection behind.
  */
 
-import { noise } from '@chainsafe/libp2p-noise'
-import { yamux } from '@chainsafe/libp2p-yamux'
 import { identify } from '@libp2p/identify'
-import { tcp } from '@libp2p/tcp'
 import { lpStream } from '@libp2p/utils'
 import { createLibp2p } from 'libp2p'
 import * as assert from 'uvu/assert'
@@ -19,6 +16,7 @@ import { MESSAGE_NAMES } from '../src/protocols/ids.js'
 import { requestSizeLimit } from '../src/protocols/limits.js'
 import * as pb from '../src/protocols/pb/caravela.js'
 import { CaravelaProtocolServer } from '../src/protocols/server.js'
+import { loopbackLibp2pOptions } from './fixtures/network.js'
 import { suite } from './fixtures/suite.js'
 import { waitFor } from './fixtures/wait.js'
 import type { StatusName } from '../src/protocols/codec.js'
@@ -70,14 +68,7 @@ interface Context {
   handlers: Partial<CaravelaHandlers>
 }
 
-const baseOptions = {
-  addresses: { listen: ['/ip4/127.0.0.1/tcp/0'] },
-  transports: [tcp()],
-  connectionEncrypters: [noise()],
-  streamMuxers: [yamux()],
-  connectionManager: { allow: ['/ip4/127.0.0.0/ipcidr/8'] },
-  connectionMonitor: { enabled: false }
-}
+const baseOptions = loopbackLibp2pOptions()
 
 const Protocols = suite<Context>('protocols: two peers on 127.0.0.1', {} as unknown as Context)
 

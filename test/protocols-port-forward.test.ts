@@ -7,9 +7,6 @@
 
 import { createServer } from 'node:net'
 import { setTimeout as delay } from 'node:timers/promises'
-import { noise } from '@chainsafe/libp2p-noise'
-import { yamux } from '@chainsafe/libp2p-yamux'
-import { tcp } from '@libp2p/tcp'
 import { lpStream } from '@libp2p/utils'
 import { createLibp2p } from 'libp2p'
 import * as assert from 'uvu/assert'
@@ -18,6 +15,7 @@ import { Libp2pCaravelaClient } from '../src/protocols/client.js'
 import * as pb from '../src/protocols/pb/caravela.js'
 import { CaravelaProtocolServer } from '../src/protocols/server.js'
 import { connectTunnel } from '../src/tunnel.js'
+import { loopbackLibp2pOptions } from './fixtures/network.js'
 import { suite } from './fixtures/suite.js'
 import { waitFor } from './fixtures/wait.js'
 import type { PortForwardRequest } from '../src/protocols/codec.js'
@@ -68,14 +66,7 @@ async function listen (onConnection: (socket: Socket) => void): Promise<TcpServe
   return { server, port: (server.address() as AddressInfo).port, sockets }
 }
 
-const baseOptions = {
-  addresses: { listen: ['/ip4/127.0.0.1/tcp/0'] },
-  transports: [tcp()],
-  connectionEncrypters: [noise()],
-  streamMuxers: [yamux()],
-  connectionManager: { allow: ['/ip4/127.0.0.0/ipcidr/8'] },
-  connectionMonitor: { enabled: false }
-}
+const baseOptions = loopbackLibp2pOptions()
 
 async function newClient (): Promise<Libp2p<{ caravela: Libp2pCaravelaClient, idle: Libp2pCaravelaClient }>> {
   return createLibp2p({

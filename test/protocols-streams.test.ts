@@ -6,10 +6,7 @@
  * when the server cannot have served it.
  */
 
-import { noise } from '@chainsafe/libp2p-noise'
-import { yamux } from '@chainsafe/libp2p-yamux'
 import { identify } from '@libp2p/identify'
-import { tcp } from '@libp2p/tcp'
 import { lpStream } from '@libp2p/utils'
 import { createLibp2p } from 'libp2p'
 import * as assert from 'uvu/assert'
@@ -17,6 +14,7 @@ import { Libp2pCaravelaClient } from '../src/protocols/client.js'
 import { CODECS } from '../src/protocols/codec.js'
 import { protocolIds } from '../src/protocols/ids.js'
 import { CaravelaProtocolServer } from '../src/protocols/server.js'
+import { loopbackLibp2pOptions } from './fixtures/network.js'
 import { suite } from './fixtures/suite.js'
 import { waitFor } from './fixtures/wait.js'
 import type { NetworkConfiguration, NodeRef } from '../src/types.js'
@@ -65,14 +63,7 @@ interface Context {
   served: Record<string, number>
 }
 
-const baseOptions = {
-  addresses: { listen: ['/ip4/127.0.0.1/tcp/0'] },
-  transports: [tcp()],
-  connectionEncrypters: [noise()],
-  streamMuxers: [yamux()],
-  connectionManager: { allow: ['/ip4/127.0.0.0/ipcidr/8'] },
-  connectionMonitor: { enabled: false }
-}
+const baseOptions = loopbackLibp2pOptions()
 
 const Streams = suite<Context>('protocols: streams reused per peer and protocol', {} as unknown as Context)
 
