@@ -2,6 +2,8 @@
  * `npm run bench:discovery`: placement latency and throughput on a testnet of peer processes with
  * the memory runtime, measured through the control API as a user's `caravela run` would see it.
  *
+ * 0. Warm-up: `--warmup` requests (default 50) one after the other from random peers, not timed:
+ *    the peers' code is compiled by then, as in a peer that has run for a while.
  * 1. Latency: `--sequential` requests one after the other, each from a random peer: time from the
  *    API request to the placed container (p50/p99).
  * 2. Throughput: `--burst` requests with `--concurrency` in flight across every peer at once:
@@ -24,7 +26,7 @@
  * a thousand requests through one client should not each pay a TCP handshake, which a user's
  * `caravela run`, one request per process, cannot avoid.
  *
- * Flags: --peers N (default 8), --sequential N (300), --burst N (1000), --concurrency N (32),
+ * Flags: --peers N (default 8), --warmup N (50), --sequential N (300), --burst N (1000), --concurrency N (32),
  * --cpus C --memory M (capacity of each peer, room for every request of the run; default 512 and
  * 512g: the memory runtime only accounts), --config FILE, --short-intervals, --json.
  *
@@ -55,6 +57,7 @@ const { values } = parseArgs({
     sequential: { type: 'string', default: '300' },
     burst: { type: 'string', default: '1000' },
     concurrency: { type: 'string', default: '32' },
+    warmup: { type: 'string', default: '50' },
     cpus: { type: 'string', default: '512' },
     memory: { type: 'string', default: '512g' },
     nat: { type: 'string' },
@@ -69,6 +72,7 @@ const peers = Number(values.peers)
 const sequential = Number(values.sequential)
 const burst = Number(values.burst)
 const concurrency = Number(values.concurrency)
+const warmup = Number(values.warmup)
 const nat = values.nat == null ? undefined : Number(values.nat)
 const upnp = values.upnp == null ? undefined : Number(values.upnp)
 
@@ -77,6 +81,11 @@ for (const [name, value] of Object.entries({ peers, sequential, burst, concurren
     console.error(`bench:discovery: --${name} must be a whole number ≥ 1`)
     process.exit(2)
   }
+}
+
+if (!Number.isInteger(warmup) || warmup < 0) {
+  console.error('bench:discovery: --warmup must be a whole number ≥ 0')
+  process.exit(2)
 }
 
 if (nat != null && (!Number.isInteger(nat) || nat < 0 || nat >= peers)) {
@@ -212,6 +221,13 @@ try {
     await new Promise(resolve => setTimeout(resolve, 500))
   }
 
+  log(`warm-up: ${warmup} placements, one at a time, not timed…`)
+  // the peers' hot paths compiled (JIT) before anything is timed: a peer runs for days, and the
+  // first placements through each pair of processes say more about V8 than about placing
+  for (let i = 0; i < warmup; i++) {
+    await place(clients[Math.floor(Math.random() * clients.length)], -100 - i)
+  }
+
   const startMetrics = await metricsNow()
   await Promise.all(clients.map(async client => { await client.resetEventLoopDelay() }))
   const cpuStart = cpuMs()
@@ -320,6 +336,7 @@ try {
     latency: { placements: sorted.length, failed: sequentialFailed, p50: at(0.5), p99: at(0.99), mean: sorted.reduce((a, b) => a + b, 0) / sorted.length },
     throughput: { placements: burstPlaced, failed: burstFailed, concurrency, seconds: burstSeconds, perSecond: burstPlaced / burstSeconds },
     configuration,
+    warmup,
     apiKeepAlive: clients[0].keepAlive,
     peerCpuMsPerPlacement: {
       sequential: (sum(cpuSequential) - sum(cpuStart)) / Math.max(1, latencies.length + sequentialFailed),
@@ -342,7 +359,7 @@ try {
     console.info(`placement on a ${peers}-peer testnet (memory runtime, ${values.cpus} CPUs and ${values.memory} per peer, ${result.backend}), requests of 1 CPU and 256 MB through the control API`)
     console.info(`latency, one at a time:      p50 ${result.latency.p50.toFixed(1)} ms  p99 ${result.latency.p99.toFixed(1)} ms  (${result.latency.placements} placed, ${sequentialFailed} failed)`)
     console.info(`throughput, ${concurrency} in flight:    ${result.throughput.perSecond.toFixed(1)} placements/s  (${burstPlaced} placed, ${burstFailed} failed in ${burstSeconds.toFixed(1)} s)`)
-    console.info(`configuration: ${configuration}; API client ${result.apiKeepAlive ? 'with keep-alive (one connection per peer, reused)' : 'with a connection per request'}`)
+    console.info(`configuration: ${configuration}; ${result.warmup} placements of warm-up, not timed; API client ${result.apiKeepAlive ? 'with keep-alive (one connection per peer, reused)' : 'with a connection per request'}`)
     console.info(`peer CPU per placement (all ${peers} peers): ${result.peerCpuMsPerPlacement.sequential.toFixed(1)} ms one at a time, ${result.peerCpuMsPerPlacement.burst.toFixed(1)} ms in the burst (clock ticks of ${(1000 / clockTicks).toFixed(0)} ms)`)
     console.info(`event-loop delay p99 of the peers: one at a time worst ${sequentialLoop.worstP99.toFixed(1)} ms, median ${sequentialLoop.medianP99.toFixed(1)} ms; burst worst ${burstLoop.worstP99.toFixed(1)} ms, median ${burstLoop.medianP99.toFixed(1)} ms (longest ${burstLoop.worstMax.toFixed(1)} ms)`)
     console.info('stages at the buyers (ms):    mean one at a time / mean burst / p50 (median peer) / p99 (worst peer), whole run')
