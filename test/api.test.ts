@@ -1000,6 +1000,7 @@ Cli('bin/caravela.js runs the bundled command when it is as new as the last comp
   try {
     await Promise.all(['bin', 'dist/src/cli'].map(async dir => mkdir(join(root, dir), { recursive: true })))
     await copyFile('bin/caravela.js', join(root, 'bin/caravela.js'))
+    await copyFile('bin/package.json', join(root, 'bin/package.json'))
     await writeFile(join(root, 'package.json'), '{ "type": "module" }')
     await writeFile(join(root, 'dist/src/cli/caravela.js'), 'export async function run () { process.stdout.write(\'modules\') }\n')
     const files = { bundle: join(root, 'dist/src/cli/caravela.cjs'), buildInfo: join(root, 'dist/tsconfig.tsbuildinfo') }

@@ -12,7 +12,7 @@
  * caravela network-key FILE | config-digest [FILE.toml]   (no peer needed)
  * ```
  *
- * `bin/caravela.js` calls `run()`; tests call `main()` with their own output.
+ * `bin/caravela.js` (CommonJS) calls `run()`; tests call `main()` with their own output.
  */
 
 import { createRequire } from 'node:module'
