@@ -5,7 +5,7 @@
  * its keys in insertion order, so a hit moves its entry to the end and the first key is the
  * least recently used.
  */
-export class LruMap<K, V> {
+export class LruMap<K, V> implements Iterable<[K, V]> {
   /** entries held, at most */
   readonly capacity: number
   private readonly map = new Map<K, V>()
@@ -62,5 +62,14 @@ export class LruMap<K, V> {
 
   clear (): void {
     this.map.clear()
+  }
+
+  /** The values, least recently used first; the order is left as it is. */
+  values (): MapIterator<V> {
+    return this.map.values()
+  }
+
+  [Symbol.iterator] (): MapIterator<[K, V]> {
+    return this.map.entries()
   }
 }

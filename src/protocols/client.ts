@@ -154,7 +154,10 @@ export class Libp2pCaravelaClient extends MessageClient implements Startable {
 
       if (pooled == null) {
         const stream = await this.openStream(peerId, protocol, signal)
-        pooled = { stream, frames: new FrameReader(stream, responseSizeLimit(name, this.limits)), reused: false }
+        // a relayed connection's data and time limits are for a few small requests, and a direct
+        // connection may replace it: a stream over one is not kept
+        const limited = this.components.connectionManager.getConnections(peerId).some(c => c.limits != null && c.streams.includes(stream))
+        pooled = { stream, frames: new FrameReader(stream, responseSizeLimit(name, this.limits)), reused: false, keep: this.reuseStreams && !limited }
         this.streams.opened++
       } else {
         this.streams.reused++
@@ -174,7 +177,7 @@ export class Libp2pCaravelaClient extends MessageClient implements Startable {
       } catch (err: any) {
         if (err instanceof RemoteRequestError) {
           // an answer came whole: the stream carries the next request as well
-          this.done(key, pooled, peerId)
+          this.done(key, pooled)
           throw err
         }
 
@@ -190,7 +193,7 @@ export class Libp2pCaravelaClient extends MessageClient implements Startable {
         throw err
       }
 
-      this.done(key, pooled, peerId)
+      this.done(key, pooled)
       return result
     }
   }
@@ -226,15 +229,11 @@ export class Libp2pCaravelaClient extends MessageClient implements Startable {
     return response
   }
 
-  /**
-   * A stream whose answer came: back to the pool, unless streams are not reused or it runs over
-   * a relayed connection (its data and time limits are for a few small requests, and a direct
-   * connection may replace it: a new stream then takes it).
-   */
-  private done (key: string, pooled: PooledStream, peerId: PeerId): void {
+  /** A stream whose answer came: back to the pool, unless it is not to be kept (`PooledStream.keep`). */
+  private done (key: string, pooled: PooledStream): void {
     pooled.reused = true
 
-    if (!this.reuseStreams || this.components.connectionManager.getConnections(peerId).some(c => c.limits != null && c.streams.includes(pooled.stream))) {
+    if (!pooled.keep) {
       release(pooled)
       return
     }

@@ -31,21 +31,11 @@ export class FrameReader {
    * between two frames.
    */
   async ready (signal?: AbortSignal): Promise<boolean> {
-    while (this.buffer.byteLength === 0) {
-      if (this.ended) {
-        return false
-      }
-
-      const next = await raceSignal(this.bytes.next(), signal)
-
-      if (next.done === true) {
-        this.ended = true
-      } else {
-        this.buffer.append(next.value)
-      }
+    while (this.buffer.byteLength === 0 && !this.ended) {
+      await this.pull(signal)
     }
 
-    return true
+    return this.buffer.byteLength > 0
   }
 
   /**
@@ -65,18 +55,22 @@ export class FrameReader {
         return undefined
       }
 
-      const next = await raceSignal(this.bytes.next(), signal)
-
-      if (next.done === true) {
-        this.ended = true
-      } else {
-        this.buffer.append(next.value)
-      }
-
+      await this.pull(signal)
       frame = this.take()
     }
 
     return frame
+  }
+
+  /** Take the stream's next bytes into the buffer, or note its end. */
+  private async pull (signal?: AbortSignal): Promise<void> {
+    const next = await raceSignal(this.bytes.next(), signal)
+
+    if (next.done === true) {
+      this.ended = true
+    } else {
+      this.buffer.append(next.value)
+    }
   }
 
   /** Stop reading: a read under way ends with the stream (its owner aborts or closes it). */

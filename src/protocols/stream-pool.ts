@@ -20,6 +20,8 @@ export interface PooledStream {
   readonly frames: FrameReader
   /** it carried a request before: an end before the answer then means the server closed it idle */
   reused: boolean
+  /** it goes back to the pool after an answer: streams are reused, and it is not over a relayed connection */
+  readonly keep: boolean
 }
 
 export interface StreamPoolInit {

@@ -10,6 +10,8 @@
  */
 
 import { sleep } from '../clock.js'
+import { LazyMap } from '../lazy-map.js'
+import { LruMap } from '../lru.js'
 import { CODECS } from '../protocols/codec.js'
 import { MAX_CONTAINERS, MAX_STATUS_IDS } from '../protocols/constants.js'
 import { contains } from '../resources/resource-map.js'
@@ -43,7 +45,7 @@ const DISCOVERY_ROUNDS = 2
  * answer costs one refused launch at worst.
  */
 export const OFFERS_CACHE_TTL = 1_000
-/** Traders' answers remembered at once (per trader and request size), the oldest forgotten first. */
+/** Traders' answers remembered at once (per trader and request size), the least recently used forgotten first. */
 export const OFFERS_CACHE_SIZE = 32
 /**
  * A buyer whose routing table holds at most this many peers knows the network whole, and asks
@@ -201,9 +203,9 @@ export class Buyer {
    */
   private readonly stages = new Samples(PLACEMENT_STAGES.length)
   /** traders' recent GetOffers answers, by trader and request size (`OFFERS_CACHE_TTL`) */
-  private readonly offersCache = new Map<string, CachedOffers>()
-  /** supplier peer id → the containers launched there and not claimed yet; none while there are none */
-  private claims?: Map<string, { supplier: NodeRef, ids: string[], timer: { cancel (): void } }>
+  private readonly offersCache = new LruMap<string, CachedOffers>(OFFERS_CACHE_SIZE)
+  /** supplier peer id → the containers launched there and not claimed yet */
+  private readonly claims = new LazyMap<string, { supplier: NodeRef, ids: string[], timer: { cancel (): void } }>()
   private offersCacheHits = 0
   private offersCacheMisses = 0
   private readonly reputation: Reputation
@@ -597,14 +599,13 @@ export class Buyer {
    * by the user manager's next status check.
    */
   private claim (supplier: NodeRef, statuses: ContainerStatus[]): void {
-    const claims = this.claims ??= new Map()
-    let pending = claims.get(supplier.peerId)
+    let pending = this.claims.get(supplier.peerId)
 
     if (pending == null) {
       const delay = Math.min(CLAIM_DELAY, this.init.config().launchTimeout / 4)
       const timer = this.init.clock.setTimeout(() => { this.sendClaims(supplier.peerId) }, delay)
       pending = { supplier, ids: [], timer }
-      claims.set(supplier.peerId, pending)
+      this.claims.set(supplier.peerId, pending)
     }
 
     pending.ids.push(...statuses.map(s => s.containerId))
@@ -616,18 +617,14 @@ export class Buyer {
 
   /** Send the claims waiting for a supplier. */
   private sendClaims (peerId: string): void {
-    const pending = this.claims?.get(peerId)
+    const pending = this.claims.get(peerId)
 
     if (pending == null) {
       return
     }
 
-    this.claims?.delete(peerId)
+    this.claims.delete(peerId)
     pending.timer.cancel()
-
-    if (this.claims?.size === 0) {
-      this.claims = undefined
-    }
 
     const { supplier, ids } = pending
 
@@ -642,11 +639,11 @@ export class Buyer {
 
   /** Drop the claims not sent yet (a stopping peer): the user manager's status checks make them after a restart. */
   stop (): void {
-    for (const { timer } of this.claims?.values() ?? []) {
+    for (const { timer } of this.claims.values()) {
       timer.cancel()
     }
 
-    this.claims = undefined
+    this.claims.clear()
   }
 
   /** Cancel a launch before another offer is tried; one its supplier could not be told of is left for the rollback. */
@@ -854,18 +851,11 @@ export class Buyer {
       freeResources: { ...offer.freeResources },
       usedResources: { ...offer.usedResources }
     }))
-    this.offersCache.delete(key)
 
     if (offers.length > 0) {
       this.offersCache.set(key, { offers, until: this.init.clock.now() + OFFERS_CACHE_TTL })
-
-      for (const oldest of this.offersCache.keys()) {
-        if (this.offersCache.size <= OFFERS_CACHE_SIZE) {
-          break
-        }
-
-        this.offersCache.delete(oldest)
-      }
+    } else {
+      this.offersCache.delete(key)
     }
 
     return offers
