@@ -65,41 +65,61 @@ export interface EventLoopDelay {
 /** Period of the monitor's timer, in ms: its delays are measured to about this resolution. */
 const EVENT_LOOP_RESOLUTION = 10
 
+/** The process's one histogram, shared by its peers (they share one loop), while one runs. */
+const loop: { histogram?: IntervalHistogram, users: number, since: number } = { users: 0, since: Date.now() }
+
 /**
  * The event loop's delay, as Node measures it (`monitorEventLoopDelay`): a timer every
  * `EVENT_LOOP_RESOLUTION` ms, and how much later than due it ran. Work that holds the loop (a
- * request's CPU, a synchronous write) delays every request waiting behind it by as much.
+ * request's CPU, a synchronous write) delays every request waiting behind it by as much. The
+ * peers of one process (tests, embeddings) share one timer and one histogram: a reset by one
+ * restarts the measure for all.
  */
 export class EventLoopMonitor {
-  private histogram?: IntervalHistogram
-  private since = Date.now()
+  private running = false
 
   start (): void {
-    this.histogram ??= monitorEventLoopDelay({ resolution: EVENT_LOOP_RESOLUTION })
-    this.histogram.enable()
-    this.reset()
+    if (this.running) {
+      return
+    }
+
+    this.running = true
+
+    if (loop.users++ === 0) {
+      loop.histogram ??= monitorEventLoopDelay({ resolution: EVENT_LOOP_RESOLUTION })
+      loop.histogram.enable()
+      this.reset()
+    }
   }
 
   stop (): void {
-    this.histogram?.disable()
+    if (!this.running) {
+      return
+    }
+
+    this.running = false
+
+    if (--loop.users === 0) {
+      loop.histogram?.disable()
+    }
   }
 
   /** Start measuring afresh (a benchmark's phase). */
   reset (): void {
-    this.histogram?.reset()
-    this.since = Date.now()
+    loop.histogram?.reset()
+    loop.since = Date.now()
   }
 
   /** The delays since the start or the last reset: the histogram's figures less the timer's own period. */
   read (): EventLoopDelay {
-    const h = this.histogram
+    const h = loop.histogram
     const ms = (ns: number): number => Math.max(0, ns / 1e6 - EVENT_LOOP_RESOLUTION)
 
-    if (h == null || h.count === 0) {
-      return { count: 0, mean: 0, p50: 0, p99: 0, max: 0, since: this.since }
+    if (!this.running || h == null || h.count === 0) {
+      return { count: 0, mean: 0, p50: 0, p99: 0, max: 0, since: loop.since }
     }
 
-    return { count: h.count, mean: ms(h.mean), p50: ms(h.percentile(50)), p99: ms(h.percentile(99)), max: ms(h.max), since: this.since }
+    return { count: h.count, mean: ms(h.mean), p50: ms(h.percentile(50)), p99: ms(h.percentile(99)), max: ms(h.max), since: loop.since }
   }
 }
 

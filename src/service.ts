@@ -213,7 +213,7 @@ export class CaravelaService implements Startable, Caravela {
   private ownRuntime?: ContainerRuntime
   private rolesStarted = false
   private startedAt = 0
-  /** the event loop's delay, in the metrics; one per peer, though a process holding several peers measures one loop */
+  /** the event loop's delay, in the metrics: the process's, shared by the peers it holds */
   private readonly eventLoop = new EventLoopMonitor()
   /**
    * this peer as the roles name it: asked on every message, so its addresses are read from the
