@@ -27,9 +27,9 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import http from 'node:http'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { parseArgs } from 'node:util'
 import { ApiClient } from '../src/api/client.js'
 import { DEFAULT_DOCKER_SOCKET } from '../src/runtime/docker-runtime.js'
+import { parseScriptArgs } from './script-args.js'
 import { BENCH_NETWORK_CONFIG, startTestnet } from './testnet-lib.js'
 import type { ContainerConfig, ContainerStatus } from '../src/types.js'
 
@@ -70,7 +70,7 @@ interface Stats {
   max: number
 }
 
-const { values } = parseArgs({
+const { values } = parseScriptArgs('bench:deploy', {
   options: {
     rounds: { type: 'string', default: '30' },
     json: { type: 'boolean', default: false }

@@ -44,14 +44,14 @@ import { readFileSync } from 'node:fs'
 import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { parseArgs } from 'node:util'
+import { parseScriptArgs } from './script-args.js'
 import { apiClientOf, BENCH_NETWORK_CONFIG, startTestnet } from './testnet-lib.js'
 import type { ApiClient } from '../src/api/client.js'
 import type { EventLoopDelay } from '../src/metrics.js'
 import type { Distribution } from '../src/roles/stats.js'
 import type { ContainerConfig } from '../src/types.js'
 
-const { values } = parseArgs({
+const { values } = parseScriptArgs('bench:discovery', {
   options: {
     peers: { type: 'string', default: '8' },
     sequential: { type: 'string', default: '300' },

@@ -11,11 +11,11 @@
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { parseArgs } from 'node:util'
 import { LevelDatastore } from 'datastore-level'
 import { DatastoreStore } from '../src/store/datastore-store.js'
+import { parseScriptArgs } from './script-args.js'
 
-const { values } = parseArgs({
+const { values } = parseScriptArgs('bench:ledger', {
   options: {
     rounds: { type: 'string', default: '300' },
     burst: { type: 'string', default: '100' },

@@ -13,9 +13,9 @@
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { parseArgs } from 'node:util'
 import { defaultConfig } from '../src/config/config.js'
 import { createCaravelaNode } from '../src/node.js'
+import { parseScriptArgs } from './script-args.js'
 import { startTestnet } from './testnet-lib.js'
 import type { CaravelaNode } from '../src/node.js'
 import type { LookupStats } from '../src/types.js'
@@ -24,7 +24,7 @@ const PROTOCOL_PREFIX = 'caravela-bench'
 
 interface Sample { ms: number, rpcs: number, local: boolean, inSlice: boolean }
 
-const { values } = parseArgs({
+const { values } = parseScriptArgs('bench:overlay', {
   options: {
     peers: { type: 'string', default: '20' },
     rounds: { type: 'string', default: '300' },

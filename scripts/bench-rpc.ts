@@ -16,18 +16,18 @@
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { parseArgs } from 'node:util'
 import { defaultConfig } from '../src/config/config.js'
 import { createCaravelaNode } from '../src/node.js'
 import { Libp2pCaravelaClient } from '../src/protocols/client.js'
 import { RATE_LIMIT_PER_SECOND } from '../src/protocols/constants.js'
+import { parseScriptArgs } from './script-args.js'
 import type { CaravelaConfig } from '../src/config/types.js'
 import type { CaravelaNode } from '../src/node.js'
 import type { NodeRef } from '../src/types.js'
 
 const PROTOCOL_PREFIX = 'caravela-bench-rpc'
 
-const { values } = parseArgs({
+const { values } = parseScriptArgs('bench:rpc', {
   options: {
     rounds: { type: 'string', default: '1000' },
     warmup: { type: 'string', default: '50' },

@@ -16,13 +16,13 @@
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { parseArgs } from 'node:util'
 import { ApiClient } from '../src/api/client.js'
 import { defaultConfig } from '../src/config/config.js'
+import { parseScriptArgs } from './script-args.js'
 import { startTestnet } from './testnet-lib.js'
 import type { ContainerConfig } from '../src/types.js'
 
-const { values } = parseArgs({
+const { values } = parseScriptArgs('bench:small-networks', {
   options: {
     networks: { type: 'string', default: '10' },
     peers: { type: 'string', default: '8' },

@@ -8,10 +8,10 @@
  * --seed N (1), --json.
  */
 
-import { parseArgs } from 'node:util'
 import { runChaos } from './chaos-lib.js'
+import { parseScriptArgs } from './script-args.js'
 
-const { values } = parseArgs({
+const { values } = parseScriptArgs('chaos', {
   options: {
     peers: { type: 'string', default: '12' },
     kill: { type: 'string', default: '4' },
